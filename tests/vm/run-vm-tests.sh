@@ -1,0 +1,361 @@
+#!/bin/bash
+# usage: tests/vm/run-vm-tests.sh [--kernel 6.1|6.12|all] --build BUILD_DIR
+#            [--kernels DIR] [--timeout SECS] [--filter REGEX] [--keep DIR]
+#            [--parallel] [--no-strip] [--verbose]
+#
+# Runs the test programs of a build (BUILD_DIR/tests/test_*) inside a
+# 3-NUMA-node VM: Debian's kernel (fetched by tests/vm/fetch-kernels.sh)
+# booted by qemu-system-x86_64 under TCG, with
+#   node 0: CPU 0, 2 GiB      node 1: CPU 1, 1 GiB
+#   node 2: memory-only, 1 GiB, slow (HMAT: 200 ns, 2 GB/s; 16 MiB memory-side cache)
+# and an HMAT describing them. The initramfs holds a static busybox, the
+# tests (dynamically linked ones with every library ldd reports and the
+# dynamic loader; static ones as they are), the hms tool and the source tree
+# (for HMS_FIXTURES / HMS_SOURCE_DIR). The guest runs every test as root
+# with a timeout, HMS_IN_VM=1, and reports on the serial console.
+#
+# Prints per kernel one line per test, "PASS name", "FAIL name (rc)" (with
+# the test's output) or "SKIP name: reason", then "N passed, N failed,
+# N skipped"; after all kernels the same line for the total.
+# Exit: 0 all passed or skipped; 1 a test failed, a VM did not boot or did
+# not finish, or a kernel is missing; 2 bad usage or missing tools.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+
+KERNEL=all
+BUILD=""
+KDIR=${HMS_VM_KERNELS:-${XDG_CACHE_HOME:-$HOME/.cache}/hms/vm-kernels}
+TEST_TIMEOUT=120
+FILTER=""
+KEEP=""
+STRIP=1
+VERBOSE=0
+PARALLEL=${HMS_VM_PARALLEL:-0}
+
+usage() {
+  sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+die() { echo "run-vm-tests: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kernel)   [ $# -ge 2 ] || usage; KERNEL=$2; shift ;;
+    --build)    [ $# -ge 2 ] || usage; BUILD=$2; shift ;;
+    --kernels)  [ $# -ge 2 ] || usage; KDIR=$2; shift ;;
+    --timeout)  [ $# -ge 2 ] || usage; TEST_TIMEOUT=$2; shift ;;
+    --filter)   [ $# -ge 2 ] || usage; FILTER=$2; shift ;;
+    --keep)     [ $# -ge 2 ] || usage; KEEP=$2; shift ;;
+    --no-strip) STRIP=0 ;;
+    --verbose|-v) VERBOSE=1 ;;
+    --parallel) PARALLEL=1 ;;
+    -h|--help)  usage ;;
+    *) echo "run-vm-tests: unknown argument: $1" >&2; usage ;;
+  esac
+  shift
+done
+
+# The guest exports HMS_IN_VM=1: a harness started there (the vm_numa ctest
+# run inside the VM) must not boot another VM.
+if [ "${HMS_IN_VM:-}" = 1 ]; then
+  echo "run-vm-tests: already inside the test VM (HMS_IN_VM=1), not nesting" >&2
+  exit 2
+fi
+[ -n "$BUILD" ] || usage
+[ -d "$BUILD/tests" ] || die "$BUILD/tests: no such directory (build the project first)"
+BUILD=$(cd "$BUILD" && pwd)
+case "$KERNEL" in
+  6.1|6.12) KERNELS=("$KERNEL") ;;
+  all) KERNELS=(6.1 6.12) ;;
+  *) die "--kernel must be 6.1, 6.12 or all" ;;
+esac
+if ! [[ "$TEST_TIMEOUT" =~ ^[1-9][0-9]*$ ]]; then die "--timeout needs seconds"; fi
+for tool in qemu-system-x86_64 cpio gzip ldd; do
+  command -v "$tool" >/dev/null || die "$tool not found (apt-get install qemu-system-x86 cpio busybox-static)"
+done
+BUSYBOX=${BUSYBOX:-$(command -v busybox || true)}
+[ -n "$BUSYBOX" ] || die "busybox not found (apt-get install busybox-static)"
+if ldd "$BUSYBOX" >/dev/null 2>&1; then
+  die "$BUSYBOX is dynamically linked: install busybox-static (or set BUSYBOX=)"
+fi
+
+# ---- the tests: every executable ELF named test_* in BUILD/tests
+TESTS=()
+while IFS= read -r f; do
+  name=${f#test_}
+  if [ -n "$FILTER" ] && ! [[ "$name" =~ $FILTER ]]; then continue; fi
+  [ "$(head -c 4 "$BUILD/tests/$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+  TESTS+=("$name")
+done < <(find "$BUILD/tests" -maxdepth 1 -type f -name 'test_*' -perm -u+x -printf '%f\n' | sort)
+[ "${#TESTS[@]}" -gt 0 ] || die "no test programs (test_*) in $BUILD/tests${FILTER:+ matching $FILTER}"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hms-vm.XXXXXX")
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup() {
+  if [ -n "$KEEP" ]; then
+    mkdir -p "$KEEP"
+    cp -a "$WORK/." "$KEEP/" || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+NONCE="HMS$$x$RANDOM$RANDOM"
+
+# ---- initramfs
+# Copies FILE to the root ROOT at DEST, without debug info unless --no-strip.
+put() { # FILE DEST
+  mkdir -p "$ROOT$(dirname "$2")"
+  cp -L "$1" "$ROOT$2"
+  if [ "$STRIP" = 1 ]; then strip --strip-debug "$ROOT$2" 2>/dev/null || true; fi
+}
+
+# Copies the shared libraries PROGRAM needs (ldd's view, so the whole closure)
+# into /hms/lib, and the dynamic loader to its own absolute path.
+put_libs() { # PROGRAM
+  local line lib path
+  ldd "$1" >/dev/null 2>&1 || return 0   # static: nothing to add
+  while read -r line; do   # read trims ldd's leading tab
+    case "$line" in
+      *'=> not found'*) die "$1: library missing: ${line%% =>*}" ;;
+      *' => /'*) lib=$(echo "$line" | awk '{print $1}'); path=$(echo "$line" | awk '{print $3}')
+                 [ -e "$ROOT/hms/lib/$lib" ] || put "$path" "/hms/lib/$lib" ;;
+      /*)        path=$(echo "$line" | awk '{print $1}')
+                 [ -e "$ROOT$path" ] || put "$path" "$path" ;;
+    esac
+  done < <(ldd "$1")
+}
+
+build_initramfs() {
+  ROOT=$WORK/root
+  mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,hms/tests,hms/bin,hms/lib,hms/run}
+  cp "$BUSYBOX" "$ROOT/bin/busybox"
+  local t
+  for t in "${TESTS[@]}"; do
+    put "$BUILD/tests/test_$t" "/hms/tests/test_$t"
+    put_libs "$BUILD/tests/test_$t"
+  done
+  if [ -x "$BUILD/hms" ]; then
+    put "$BUILD/hms" /hms/bin/hms
+    put_libs "$BUILD/hms"
+  fi
+  # glibc loads libgcc_s at run time (pthread_cancel, backtraces).
+  local gcc_s
+  gcc_s=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !g {g = $NF} END {print g}')
+  if [ -n "$gcc_s" ] && [ ! -e "$ROOT/hms/lib/libgcc_s.so.1" ]; then put "$gcc_s" /hms/lib/libgcc_s.so.1; fi
+  # The source tree without build directories nor git: tests find their
+  # fixtures (HMS_FIXTURES) and sources (HMS_SOURCE_DIR) there.
+  mkdir -p "$ROOT/hms/src"
+  tar -C "$SRC" --exclude=.git --exclude-tag-all=CMakeCache.txt --exclude='./build*' -cf - . |
+    tar -C "$ROOT/hms/src" -xf -
+  printf '%s\n' "${TESTS[@]}" > "$ROOT/hms/tests.list"
+  cat > "$ROOT/hms/config" <<EOF
+NONCE=$NONCE
+TEST_TIMEOUT=$TEST_TIMEOUT
+EOF
+  write_init > "$ROOT/init"
+  chmod +x "$ROOT/init"
+  (cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 > "$WORK/initramfs.cpio.gz"
+}
+
+# /init of the guest. Lines the host reads start with @@NONCE; everything
+# else on the console (test output, kernel messages) is only shown.
+write_init() {
+  cat <<'EOS'
+#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+. /hms/config
+M="@@$NONCE"
+# Root may use userfaultfd anyway; allow it for every user so that tests
+# dropping privileges behave as on a developer machine.
+[ -w /proc/sys/vm/unprivileged_userfaultfd ] && echo 1 > /proc/sys/vm/unprivileged_userfaultfd
+# Automatic NUMA balancing would move pages behind the placement tests' back.
+[ -w /proc/sys/kernel/numa_balancing ] && echo 0 > /proc/sys/kernel/numa_balancing
+ulimit -c 0
+ulimit -l unlimited 2>/dev/null
+tiers=""
+for t in /sys/devices/virtual/memory_tiering/memory_tier*; do
+  [ -e "$t/nodelist" ] && tiers="$tiers ${t##*/}:$(cat "$t/nodelist")"
+done
+echo "$M BOOT $(uname -r)"
+echo "$M INFO nodes $(cat /sys/devices/system/node/online) cpu $(cat /sys/devices/system/node/has_cpu) memory $(cat /sys/devices/system/node/has_memory) tiers$tiers"
+export HMS_IN_VM=1 HMS_VM_KERNEL="$(uname -r)"
+export HMS_FIXTURES=/hms/src/tests/fixtures HMS_SOURCE_DIR=/hms/src HMS_TOOL=/hms/bin/hms
+export LD_LIBRARY_PATH=/hms/lib
+dmesg -c > /dev/null 2>&1
+for t in $(cat /hms/tests.list); do
+  mkdir -p "/hms/run/$t"
+  cd "/hms/run/$t"
+  s=$(date +%s)
+  timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null
+  rc=$?
+  echo "$M RESULT $t $rc $(( $(date +%s) - s ))"
+  if [ "$rc" != 0 ]; then
+    echo "$M OUT-BEGIN $t"
+    tail -n 200 /tmp/out
+    echo
+    echo "$M OUT-END $t"
+  fi
+  if dmesg | grep -qE 'BUG:|WARNING:|Oops|general protection|segfault'; then
+    echo "$M KERNEL-BEGIN $t"
+    dmesg -c | grep -E -A3 'BUG:|WARNING:|Oops|general protection|segfault' | head -n 40
+    echo "$M KERNEL-END $t"
+  fi
+  dmesg -c > /dev/null 2>&1
+done
+cd /
+echo "$M DONE"
+poweroff -f
+EOS
+}
+
+# ---- qemu: the machine and its NUMA/HMAT layout
+QEMU_NUMA=(
+  -machine "q35,hmat=on" -smp "2,sockets=2,cores=1,threads=1" -m 4G
+  -object "memory-backend-ram,id=m0,size=2G"
+  -object "memory-backend-ram,id=m1,size=1G"
+  -object "memory-backend-ram,id=m2,size=1G"
+  -numa "node,nodeid=0,cpus=0,memdev=m0,initiator=0"
+  -numa "node,nodeid=1,cpus=1,memdev=m1,initiator=1"
+  -numa "node,nodeid=2,memdev=m2,initiator=0"
+  -numa "dist,src=0,dst=1,val=21"
+  -numa "dist,src=0,dst=2,val=30"
+  -numa "dist,src=1,dst=2,val=30"
+)
+hmat() { # INITIATOR TARGET LATENCY_NS BANDWIDTH
+  QEMU_NUMA+=(-numa "hmat-lb,initiator=$1,target=$2,hierarchy=memory,data-type=access-latency,latency=$3")
+  QEMU_NUMA+=(-numa "hmat-lb,initiator=$1,target=$2,hierarchy=memory,data-type=access-bandwidth,bandwidth=$4")
+}
+for ini in 0 1; do
+  for tgt in 0 1 2; do
+    if [ "$ini" = "$tgt" ]; then hmat "$ini" "$tgt" 10 20G
+    elif [ "$tgt" = 2 ]; then hmat "$ini" "$tgt" 200 2G
+    else hmat "$ini" "$tgt" 25 10G
+    fi
+  done
+done
+QEMU_NUMA+=(-numa "hmat-cache,node-id=2,size=16M,level=1,associativity=direct,policy=write-back,line=64")
+APPEND="console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off"
+
+# Boots SERIES's VM and prints its results; leaves "passed failed skipped
+# status" in $WORK/counts-SERIES (status 0: all ran and none failed).
+run_kernel() { # SERIES
+  local k="$1" vmlinuz="$KDIR/$1/vmlinuz" log="$WORK/console-$1.log"
+  local pkg start end vm_limit qrc=0 RC=0
+  echo "=== kernel $k"
+  if [ ! -s "$vmlinuz" ]; then
+    echo "FAIL kernel $k: $vmlinuz missing (run tests/vm/fetch-kernels.sh $KDIR)"
+    echo "0 passed, ${#TESTS[@]} failed, 0 skipped"
+    echo "0 ${#TESTS[@]} 0 1" > "$WORK/counts-$k"
+    return
+  fi
+  pkg=$(cat "$KDIR/$1/PACKAGE" 2>/dev/null || echo unknown)
+  # A hung guest must not hang the run: the boot, plus every test at its
+  # limit, plus slack.
+  vm_limit=$((120 + ${#TESTS[@]} * (TEST_TIMEOUT + 5)))
+  start=$(date +%s)
+  timeout -s KILL "$vm_limit" qemu-system-x86_64 -accel tcg -display none -monitor none \
+    -no-reboot -nodefaults -serial "file:$log" "${QEMU_NUMA[@]}" \
+    -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND" \
+    < /dev/null > "$WORK/qemu-$k.err" 2>&1 || qrc=$?
+  end=$(date +%s)
+  [ -f "$log" ] || : > "$log"
+  tr -d '\r' < "$log" > "$log.txt"
+  [ "$VERBOSE" = 1 ] && sed 's/^/    | /' "$log.txt"
+
+  local out
+  out=$(awk -v M="@@$NONCE" -v tests="${TESTS[*]}" '
+    function indent(text,   r, a, c, q) {
+      sub(/\n+$/, "", text)
+      if (text == "") return ""
+      c = split(text, a, "\n"); r = ""
+      for (q = 1; q <= c; q++) r = r "    " a[q] "\n"
+      return r
+    }
+    BEGIN { n = split(tests, order, " "); p = f = s = 0 }
+    # Markers may follow kernel text on the same line: look anywhere.
+    { i = index($0, M); line = (i ? substr($0, i) : "") }
+    capture != "" && line == M " OUT-END " capture { capture = ""; next }
+    capture != "" { output[capture] = output[capture] $0 "\n"; next }
+    kcapture != "" && line == M " KERNEL-END " kcapture { kcapture = ""; next }
+    kcapture != "" { kernel[kcapture] = kernel[kcapture] $0 "\n"; next }
+    i == 0 { next }
+    { split(line, w, " ") }
+    w[2] == "BOOT" { booted = 1; uname = w[3] }
+    w[2] == "INFO" { sub("^" M " INFO ", "", line); info = line }
+    w[2] == "RESULT" { rc[w[3]] = w[4]; secs[w[3]] = w[5] }
+    w[2] == "OUT-BEGIN" { capture = w[3] }
+    w[2] == "KERNEL-BEGIN" { kcapture = w[3] }
+    w[2] == "DONE" { done = 1 }
+    END {
+      if (booted) print "guest " uname ": " info
+      for (j = 1; j <= n; j++) {
+        t = order[j]
+        if (!(t in rc)) {
+          print "FAIL " t " (" (booted ? "no result: the VM stopped before it" : "the VM did not boot") ")"
+          f++; continue
+        }
+        if (rc[t] == 0) { print "PASS " t; p++ }
+        else if (rc[t] == 77) {
+          reason = ""; m = split(output[t], o, "\n")
+          for (q = m; q >= 1 && reason == ""; q--) if (o[q] ~ /[^ \t]/) reason = o[q]
+          sub(/^[ \t]*SKIP:?[ \t]*/, "", reason)
+          print "SKIP " t ": " (reason == "" ? "(no reason printed)" : reason); s++
+        } else {
+          why = (rc[t] == 137 && secs[t] >= TO) ? "timeout after " secs[t] "s" : rc[t]
+          print "FAIL " t " (" why ")"; f++
+          printf "%s", indent(output[t])
+        }
+        if (t in kernel) {
+          print "  kernel messages during " t ":"
+          printf "%s", indent(kernel[t])
+        }
+      }
+      print "@@COUNTS " p " " f " " s " " (booted ? 1 : 0) " " (done ? 1 : 0)
+    }' TO="$TEST_TIMEOUT" "$log.txt")
+  local counts p f s booted finished
+  counts=$(echo "$out" | grep '^@@COUNTS ')
+  { echo "$out" | grep -v '^@@COUNTS '; } || true
+  read -r _ p f s booted finished <<< "$counts"
+  if [ "$booted" != 1 ] || [ "$finished" != 1 ]; then
+    RC=1
+    if [ "$booted" != 1 ]; then echo "FAIL kernel $k: the VM did not boot (qemu rc $qrc)"
+    else echo "FAIL kernel $k: the VM did not finish (qemu rc $qrc; limit ${vm_limit}s)"; fi
+    echo "  last console lines:"
+    { grep -v "@@$NONCE" "$log.txt" || true; } | tail -n 30 | sed 's/^/    /'
+    if [ -s "$WORK/qemu-$k.err" ]; then sed 's/^/    qemu: /' "$WORK/qemu-$k.err"; fi
+  fi
+  if [ "$f" -gt 0 ]; then RC=1; fi
+  echo "kernel $k ($pkg): $((end - start)) s for boot and ${#TESTS[@]} tests"
+  echo "$p passed, $f failed, $s skipped"
+  echo "$p $f $s $RC" > "$WORK/counts-$k"
+}
+
+T0=$(date +%s)
+build_initramfs
+echo "initramfs: ${#TESTS[@]} tests, $(du -k "$WORK/initramfs.cpio.gz" | cut -f1) KiB, built in $(( $(date +%s) - T0 )) s"
+if [ "$PARALLEL" = 1 ]; then
+  # Both VMs at once: each guest runs its tests on one vCPU most of the
+  # time, so two VMs share the host's cores well. Reports stay in order.
+  for k in "${KERNELS[@]}"; do run_kernel "$k" > "$WORK/report-$k" 2>&1 & done
+  wait
+  for k in "${KERNELS[@]}"; do cat "$WORK/report-$k"; done
+else
+  for k in "${KERNELS[@]}"; do run_kernel "$k"; done
+fi
+TOTAL_P=0; TOTAL_F=0; TOTAL_S=0; RC=0
+for k in "${KERNELS[@]}"; do
+  read -r p f s r < "$WORK/counts-$k" || { p=0; f=${#TESTS[@]}; s=0; r=1; }
+  TOTAL_P=$((TOTAL_P + p)); TOTAL_F=$((TOTAL_F + f)); TOTAL_S=$((TOTAL_S + s))
+  if [ "$r" != 0 ]; then RC=1; fi
+done
+echo "=== total (${KERNELS[*]}): $(( $(date +%s) - T0 )) s"
+echo "$TOTAL_P passed, $TOTAL_F failed, $TOTAL_S skipped"
+exit "$RC"
