@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hms.h - heterogeneous memory management for Linux user space:
+ * the application API.
+ *
+ * One address space is shared by the CPUs and by devices.  Memory that hms
+ * manages ("managed areas") is registered with userfaultfd; every page of
+ * a managed area lives on one memory target at a time (system memory or a
+ * device's memory) and moves between targets on demand (a CPU touch of a
+ * device-resident page brings it back) or on request (migration).
+ *
+ * Error convention, for every call in this header unless its block says
+ * otherwise: functions return 0 (or a non-negative count) on success and a
+ * negative errno value on failure; functions that return a pointer return
+ * NULL and set errno.  Out-parameters are written only on success.  The
+ * library never aborts and never prints unless asked to.
+ *
+ * Threading: every call may be made from any thread; a context's calls are
+ * serialized internally where needed.  Calls must not be made from the
+ * callbacks of hms_driver.h unless the callback's block says so.
+ */
+#ifndef HMS_H
+#define HMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HMS_VERSION_MAJOR 0
+#define HMS_VERSION_MINOR 1
+#define HMS_VERSION_PATCH 0
+
+/** The size of the pages hms manages and moves (always 4 KiB). */
+#define HMS_PAGE_SIZE 4096UL
+#define HMS_PAGE_SHIFT 12
+/** Alignment and size of a huge page (HMS_ALLOC_HUGE). */
+#define HMS_HUGE_PAGE_SIZE (2UL << 20)
+
+/** Returns the library's version string ("major.minor.patch"). */
+const char *hms_version(void);
+
+/**
+ * hms_last_error() - why the last failing call of this thread failed.
+ *
+ * Returns a human-readable sentence (never NULL; "" when nothing failed)
+ * describing the last error that a call of this thread reported with an
+ * explanation, for example why userfaultfd could not be opened and what to
+ * do about it.  The string is thread-local and valid until the thread's
+ * next hms call.
+ */
+const char *hms_last_error(void);
+
+/* ------------------------------------------------------------------------
+ * Context
+ * ---------------------------------------------------------------------- */
+
+struct hms;
+
+/** How the fault engine reaches userfaultfd (see hms_mode()). */
+enum hms_uffd_mode {
+	/** Kernel and user faults both reach hms (root, /dev/userfaultfd
+	 *  access, or vm.unprivileged_userfaultfd=1). */
+	HMS_MODE_FULL = 1,
+	/** UFFD_USER_MODE_ONLY: only user-space accesses fault into hms; a
+	 *  system call reading or writing a device-resident page fails with
+	 *  EFAULT unless the range was hms_prefault()ed first. */
+	HMS_MODE_USER_ONLY = 2,
+};
+
+/** hms_options.flags */
+#define HMS_OPEN_USER_MODE_ONLY (1u << 0) /* do not try full mode */
+#define HMS_OPEN_NO_TOPOLOGY (1u << 1)    /* skip sysfs discovery */
+
+/**
+ * struct hms_options - what hms_open() may be told; NULL means defaults.
+ * @size:        sizeof(struct hms_options), for forward compatibility.
+ * @flags:       HMS_OPEN_* flags.
+ * @sysfs_root:  directory that holds sys/ (and proc/) to discover the
+ *               topology from, instead of "/" (tests use captured trees).
+ *               Also read from the HMS_SYSFS_ROOT environment variable.
+ */
+struct hms_options {
+	size_t size;
+	unsigned flags;
+	const char *sysfs_root;
+};
+
+/**
+ * hms_open() - create an hms context for this process.
+ * @out:  receives the context.
+ * @opts: options, or NULL for the defaults.
+ *
+ * Opens a userfaultfd (full mode when allowed, else user-mode-only; see
+ * enum hms_uffd_mode), starts the fault handler thread and discovers the
+ * topology.  Several contexts may exist in one process; each manages its
+ * own areas.
+ *
+ * Return: 0, or -EPERM / -ENOSYS / -EINVAL when userfaultfd cannot be used
+ * (hms_last_error() says why and what to do), -ENOMEM, -EAGAIN (thread
+ * creation failed).  Pairs with hms_close().
+ */
+int hms_open(struct hms **out, const struct hms_options *opts);
+
+/**
+ * hms_close() - tear a context down.
+ *
+ * Every page that lives in device memory is first brought back to system
+ * memory (nothing is lost), mirrors receive their release() callback,
+ * RELEASE invalidations are sent, the areas hms_alloc() created are
+ * unmapped and areas adopted with hms_manage() are left mapped as plain
+ * anonymous memory with their data.  Software devices still attached are
+ * destroyed.  NULL is accepted.  Must not be called from an hms callback.
+ */
+void hms_close(struct hms *h);
+
+/** Returns which userfaultfd mode the context runs in. */
+enum hms_uffd_mode hms_mode(const struct hms *h);
+
+/* ------------------------------------------------------------------------
+ * Managed areas
+ * ---------------------------------------------------------------------- */
+
+/** hms_alloc() flags */
+#define HMS_ALLOC_HUGE (1u << 0) /* 2 MiB aligned, transparent huge pages */
+
+/**
+ * hms_alloc() - map and manage len bytes of private anonymous memory.
+ * @len:   bytes, rounded up to a page (to 2 MiB with HMS_ALLOC_HUGE).
+ * @flags: 0 or HMS_ALLOC_HUGE.
+ *
+ * The memory reads as zeros; no page is populated until first touched (by
+ * a CPU or a device).  With HMS_ALLOC_HUGE the area is 2 MiB aligned and
+ * backed by transparent huge pages where the kernel grants them (the area
+ * is populated at allocation, since userfaultfd fills faults with 4 KiB
+ * pages).
+ *
+ * Return: the address, or NULL with errno EINVAL (len 0, unknown flag),
+ * ENOMEM.  Pairs with hms_free().
+ */
+void *hms_alloc(struct hms *h, size_t len, unsigned flags);
+
+/**
+ * hms_free() - unmap memory from hms_alloc() (or any part of it).
+ *
+ * Device memory holding its pages is freed; devices get an UNMAP
+ * invalidation.  Return: 0, -EINVAL (unaligned, zero length, NULL),
+ * -ENOENT (not entirely inside areas created by hms_alloc()).
+ */
+int hms_free(struct hms *h, void *addr, size_t len);
+
+/**
+ * hms_manage() - adopt an existing private anonymous mapping.
+ * @addr, @len: page aligned; the range must be mapped, private, anonymous
+ *              and not overlap an area hms already manages.
+ *
+ * Pages already present stay where they are and are recorded as system
+ * memory.  Return: 0, -EINVAL (unaligned, zero length, NULL, not private
+ * anonymous memory), -EEXIST (overlaps a managed area), -ENOMEM (not
+ * mapped), or the errno of UFFDIO_REGISTER.  Pairs with hms_unmanage().
+ */
+int hms_manage(struct hms *h, void *addr, size_t len);
+
+/**
+ * hms_unmanage() - stop managing a range, keeping its data.
+ *
+ * Device-resident pages come back to system memory, devices get a RELEASE
+ * invalidation and the range is unregistered from userfaultfd; the memory
+ * stays mapped.  Return: 0, -EINVAL, -ENOENT (not entirely managed).
+ */
+int hms_unmanage(struct hms *h, void *addr, size_t len);
+
+/**
+ * hms_protect() - the managed mprotect().
+ * @prot: PROT_NONE or a combination of PROT_READ and PROT_WRITE.
+ *
+ * Changes the CPU protection of a managed range and, before returning,
+ * takes from every device the access the CPU loses (PROTECTION_VMA
+ * invalidation); device accesses that need more than the new protection
+ * fail (-EFAULT for reads, -EPERM for writes).  Pages in device memory
+ * stay there.  A raw mprotect() behind hms' back is seen by device
+ * accesses of pages the device does not mirror (they go through the
+ * kernel), but not by existing device mappings: use hms_protect().
+ * Return: 0, -EINVAL (bad prot, unaligned, zero length), -ENOENT (not
+ * entirely managed), or mprotect()'s errno.
+ */
+int hms_protect(struct hms *h, void *addr, size_t len, int prot);
+
+/**
+ * hms_prefault() - bring pages into system memory before a system call.
+ * @write: also make them writable (resolve write protection).
+ *
+ * In HMS_MODE_USER_ONLY the kernel's own accesses (read(2) into managed
+ * memory, write(2) from it) cannot fault into hms: they fail with EFAULT
+ * on a page that is not populated or lives in device memory.  Calling
+ * hms_prefault() on the buffer first makes such calls work.  Harmless in
+ * full mode.  A page may move again afterwards if a device or a migration
+ * takes it.  Return: pages brought in (0 if all were present), -EINVAL,
+ * -ENOENT (not entirely managed), -EFAULT (no read permission).
+ */
+long hms_prefault(struct hms *h, void *addr, size_t len, bool write);
+
+/** Where a page lives (struct hms_page_info.location). */
+enum hms_location {
+	HMS_LOC_NONE = 0,   /* never populated, or discarded: reads zeros */
+	HMS_LOC_SYSTEM = 1, /* system memory (a NUMA node) */
+	HMS_LOC_DEVICE = 2, /* device memory */
+};
+
+/** struct hms_page_info.flags */
+#define HMS_PAGE_MIGRATING (1u << 0) /* a migration holds the page now */
+#define HMS_PAGE_WRITE_PROTECTED (1u << 1)
+#define HMS_PAGE_EXCLUSIVE (1u << 2) /* a device holds exclusive access */
+
+/**
+ * struct hms_page_info - one page of the state table (hms_page_query()).
+ * @location: enum hms_location.
+ * @prot:     PROT_* the CPU has on the page (the area's protection).
+ * @flags:    HMS_PAGE_* flags.
+ * @target:   uid of the target the page lives on (0 when HMS_LOC_NONE,
+ *            or when a system page's node is unknown).
+ */
+struct hms_page_info {
+	uint8_t location;
+	uint8_t prot;
+	uint16_t flags;
+	uint32_t target;
+};
+
+/**
+ * hms_page_query() - read the per-page state table.
+ * @addr:   page aligned start, inside a managed area.
+ * @npages: pages to describe; all must be managed.
+ * @out:    npages entries.
+ * Return: npages, -EINVAL, -ENOENT (a page is not managed).
+ */
+long hms_page_query(struct hms *h, const void *addr, size_t npages,
+		    struct hms_page_info *out);
+
+/* ------------------------------------------------------------------------
+ * Topology: targets, initiators, links and bridges
+ * ---------------------------------------------------------------------- */
+
+/** Object id; never reused within a process. 0 is "no object". */
+typedef uint32_t hms_uid;
+
+/*
+ * The topology describes the machine as four kinds of objects, each with
+ * a uid that is never reused within the process:
+ *   target     memory: a NUMA node, HBM, persistent memory, a CXL
+ *              expander, device memory;
+ *   initiator  something that accesses memory: a set of CPUs, a device;
+ *   link       a set of initiators and targets that reach each other
+ *              alike, with one performance for any initiator -> target
+ *              pair of the set;
+ *   bridge     a one-way connection from one link to another that carries
+ *              only the initiators it lists, with its own performance.
+ *
+ * A snapshot (struct hms_topology) is immutable: drivers that add or
+ * remove objects at run time make a new snapshot for the next
+ * hms_topology_get(); one already held never changes.  Every pointer a
+ * snapshot hands out (objects, names, strings) stays valid until the
+ * snapshot is put.  Snapshots may be read from any number of threads.
+ *
+ * Performance is read/write bandwidth in MiB/s and latency in ns, each
+ * HMS_PERF_UNKNOWN where neither firmware nor a driver gave a figure: hms
+ * never invents numbers.  docs/topology.md describes the model, the
+ * discovery and the JSON schema.
+ */
+
+/** The four object types (0 is "any" where a type filter is taken). */
+enum hms_object_type {
+	HMS_OBJECT_ANY = 0,
+	HMS_OBJECT_TARGET = 1,
+	HMS_OBJECT_INITIATOR = 2,
+	HMS_OBJECT_LINK = 3,
+	HMS_OBJECT_BRIDGE = 4,
+};
+
+/** What memory a target is. */
+enum hms_target_kind {
+	HMS_TARGET_DRAM = 1,
+	HMS_TARGET_HBM = 2,             /* high-bandwidth memory (MCDRAM, HBM) */
+	HMS_TARGET_PMEM = 3,            /* persistent memory (NVDIMM via DAX kmem) */
+	HMS_TARGET_CXL = 4,             /* CXL memory expander */
+	HMS_TARGET_DEVICE_PRIVATE = 5,  /* device memory the CPU cannot address */
+	HMS_TARGET_DEVICE_COHERENT = 6, /* device memory the CPU can address */
+};
+
+/** What an initiator is. */
+enum hms_initiator_kind {
+	HMS_INITIATOR_CPU = 1,    /* a set of CPUs (cpulist) */
+	HMS_INITIATOR_DEVICE = 2, /* a device: GPU, accelerator, generic initiator */
+};
+
+/** A figure (bandwidth, latency) that nobody gave. */
+#define HMS_PERF_UNKNOWN UINT32_MAX
+/** A size (free bytes, cache size) that is not known. */
+#define HMS_SIZE_UNKNOWN UINT64_MAX
+/** struct hms_target_info.memory_tier / numa_node when there is none. */
+#define HMS_NONE (-1)
+
+/**
+ * struct hms_perf - performance of a link, a bridge or a path.
+ * @read_bandwidth, @write_bandwidth: MiB/s, or HMS_PERF_UNKNOWN.
+ * @read_latency, @write_latency:     ns, or HMS_PERF_UNKNOWN.
+ */
+struct hms_perf {
+	uint32_t read_bandwidth;
+	uint32_t write_bandwidth;
+	uint32_t read_latency;
+	uint32_t write_latency;
+};
+
+/** struct hms_memcache.indexing (kernel memory_side_cache values). */
+enum hms_cache_indexing {
+	HMS_CACHE_DIRECT_MAPPED = 0,
+	HMS_CACHE_INDEXED = 1, /* complex / associative */
+	HMS_CACHE_INDEXING_UNKNOWN = 2,
+};
+
+/** struct hms_memcache.write_policy (kernel memory_side_cache values). */
+enum hms_cache_policy {
+	HMS_CACHE_WRITE_BACK = 0,
+	HMS_CACHE_WRITE_THROUGH = 1,
+	HMS_CACHE_POLICY_UNKNOWN = 2,
+};
+
+/**
+ * struct hms_memcache - a memory-side cache in front of a target (for
+ * example DRAM caching persistent memory, or MCDRAM caching DDR).
+ * @level:        1 is nearest to the memory.
+ * @size:         bytes.
+ * @line_size:    bytes, 0 if unknown.
+ * @indexing:     enum hms_cache_indexing.
+ * @write_policy: enum hms_cache_policy.
+ */
+struct hms_memcache {
+	unsigned level;
+	uint64_t size;
+	unsigned line_size;
+	unsigned indexing;
+	unsigned write_policy;
+};
+
+/**
+ * struct hms_target_info - what a target is.
+ * @kind:        enum hms_target_kind.
+ * @numa_node:   its NUMA node, or HMS_NONE (device memory).
+ * @size:        bytes.
+ * @free:        bytes free when the snapshot's facts were read, or
+ *               HMS_SIZE_UNKNOWN (device memory, missing meminfo).
+ * @memory_tier: the kernel's memory tier id (memory_tierN), or HMS_NONE.
+ * @ncaches:     memory-side caches (hms_target_cache()).
+ */
+struct hms_target_info {
+	unsigned kind;
+	int numa_node;
+	uint64_t size;
+	uint64_t free;
+	int memory_tier;
+	unsigned ncaches;
+};
+
+/**
+ * struct hms_initiator_info - what an initiator is.
+ * @kind:      enum hms_initiator_kind.
+ * @numa_node: the NUMA node it belongs to, or HMS_NONE.
+ * @ncpus:     CPUs in the set (0 for a device).
+ * @cpulist:   the CPUs in kernel list form ("0-3,8"), "" for a device;
+ *             valid while the snapshot is held.
+ */
+struct hms_initiator_info {
+	unsigned kind;
+	int numa_node;
+	unsigned ncpus;
+	const char *cpulist;
+};
+
+struct hms_topology; /* an immutable, reference-counted snapshot */
+struct hms_object;   /* one object of a snapshot */
+
+/**
+ * hms_topology_get() - take a reference to the context's current snapshot.
+ * @h:   the context.
+ * @out: receives the snapshot.
+ *
+ * The snapshot holds what sysfs discovery found at hms_open() plus what
+ * drivers registered up to this call.  Cheap (a reference count), may be
+ * called from any thread.
+ * Return: 0, -EINVAL (NULL argument), -ECHILD (context inherited by
+ * fork).  Pairs with hms_topology_put().
+ */
+int hms_topology_get(struct hms *h, struct hms_topology **out);
+
+/**
+ * hms_topology_load() - discover a topology without a context.
+ * @sysfs_root: directory that holds sys/ (and proc/), or NULL for "/".
+ * @flags:      0 (reserved).
+ * @out:        receives a new snapshot.
+ *
+ * Reads the same facts as hms_open() does but needs no userfaultfd: for
+ * tools that only show the machine, and for captured sysfs trees.  Bad
+ * input (a missing, empty, truncated or nonsensical file) is not an
+ * error: the fact is left out and a warning naming the file is recorded
+ * (hms_topology_warning()).
+ * Return: 0, -EINVAL (flags), -ENOENT (@sysfs_root is not a directory),
+ * -ENOMEM.  Pairs with hms_topology_put().
+ */
+int hms_topology_load(const char *sysfs_root, unsigned flags,
+		      struct hms_topology **out);
+
+/** hms_topology_put() - drop a reference; the last one frees the
+ *  snapshot.  NULL is accepted. */
+void hms_topology_put(struct hms_topology *t);
+
+/**
+ * hms_topology_warning() - the i-th warning recorded while discovering
+ * the snapshot's facts ("sys/devices/system/node/node1/meminfo: no
+ * MemTotal line, size unknown"), file names relative to the sysfs root.
+ * Return: the warning, valid while the snapshot is held; NULL when @i is
+ * past the last one.
+ */
+const char *hms_topology_warning(const struct hms_topology *t, size_t i);
+
+/**
+ * hms_topology_count() - number of objects of a type in the snapshot.
+ * @type: enum hms_object_type, HMS_OBJECT_ANY for all.
+ * Return: the count (0 for an unknown type or a NULL snapshot).
+ */
+size_t hms_topology_count(const struct hms_topology *t,
+			  enum hms_object_type type);
+
+/**
+ * hms_topology_next() - iterate over the objects of one type, by
+ * increasing uid.
+ * @type: enum hms_object_type, HMS_OBJECT_ANY for all.
+ * @prev: the previous object, or NULL to start.
+ * Return: the next object, or NULL at the end (errno is not set).
+ */
+const struct hms_object *hms_topology_next(const struct hms_topology *t,
+					   enum hms_object_type type,
+					   const struct hms_object *prev);
+
+/** for (o = first object of type; o; o = next) */
+#define hms_topology_for_each(t, type, o)                 \
+	for ((o) = hms_topology_next((t), (type), NULL); (o); \
+	     (o) = hms_topology_next((t), (type), (o)))
+
+/**
+ * hms_object_find() - the object with this uid in the snapshot.
+ * Return: the object, or NULL with errno ENOENT (no such object in this
+ * snapshot: never existed, or removed before it was taken) or EINVAL.
+ */
+const struct hms_object *hms_object_find(const struct hms_topology *t,
+					 hms_uid uid);
+
+/** The object's type (enum hms_object_type), HMS_OBJECT_ANY for NULL. */
+enum hms_object_type hms_object_type(const struct hms_object *o);
+/** The object's uid, 0 for NULL. */
+hms_uid hms_object_uid(const struct hms_object *o);
+/** The object's name ("node0", "node0-cpus", "softdev0"), never NULL. */
+const char *hms_object_name(const struct hms_object *o);
+/**
+ * hms_object_note() - a sentence on where the object's figures come from
+ * or why they are missing ("no figures: sysfs shows HMAT performance only
+ * for each target's best initiators"), "" when there is nothing to say.
+ */
+const char *hms_object_note(const struct hms_object *o);
+
+/**
+ * hms_target_info() - describe a target.
+ * Return: 0, -EINVAL (NULL, or @o is not a target).
+ */
+int hms_target_info(const struct hms_object *o, struct hms_target_info *out);
+
+/**
+ * hms_target_cache() - the i-th memory-side cache of a target.
+ * Return: 0, -EINVAL (not a target), -ENOENT (@i >= ncaches).
+ */
+int hms_target_cache(const struct hms_object *o, unsigned i,
+		     struct hms_memcache *out);
+
+/**
+ * hms_initiator_info() - describe an initiator.
+ * Return: 0, -EINVAL (NULL, or @o is not an initiator).
+ */
+int hms_initiator_info(const struct hms_object *o,
+		       struct hms_initiator_info *out);
+
+/**
+ * hms_initiator_cpus() - the CPU numbers of a CPU initiator.
+ * @cpus: receives up to @n CPU numbers in increasing order (may be NULL
+ *        when @n is 0).
+ * Return: the number of CPUs of the set (may exceed @n), -EINVAL (not an
+ * initiator).
+ */
+long hms_initiator_cpus(const struct hms_object *o, unsigned *cpus, size_t n);
+
+/**
+ * hms_object_perf() - the performance of a link or a bridge.
+ * Return: 0, -EINVAL (NULL, or not a link or bridge).
+ */
+int hms_object_perf(const struct hms_object *o, struct hms_perf *out);
+
+/**
+ * hms_object_members() - the initiators or targets of a link, or the
+ * initiators a bridge carries.
+ * @type: HMS_OBJECT_INITIATOR or HMS_OBJECT_TARGET (links only).
+ * @uids: receives up to @n uids, in increasing order.
+ * Return: the number of members (may exceed @n), -EINVAL (not a link or a
+ * bridge, or a type it has no members of).
+ */
+long hms_object_members(const struct hms_object *o, enum hms_object_type type,
+			hms_uid *uids, size_t n);
+
+/**
+ * hms_bridge_ends() - the link a bridge leaves (@from) and the link it
+ * reaches (@to).  Either pointer may be NULL.
+ * Return: 0, -EINVAL (not a bridge).
+ */
+int hms_bridge_ends(const struct hms_object *o, hms_uid *from, hms_uid *to);
+
+/**
+ * hms_topology_path() - the performance from an initiator to a target.
+ * @initiator, @target: uids in the snapshot.
+ * @perf: receives the path's performance.
+ *
+ * A path starts in a link that holds @initiator, crosses bridges that
+ * carry @initiator and ends in a link that holds @target.  Its bandwidth
+ * is the minimum and its latency the sum over every link and bridge it
+ * uses; a figure is HMS_PERF_UNKNOWN when one of them lacks it.  Of
+ * several paths, the one with the fewest bridges wins, then the highest
+ * read bandwidth, then the lowest read latency.
+ * Return: the number of bridges the path crosses (0 within one link),
+ * -ENOENT (no path, or a uid not in the snapshot), -EINVAL (NULL, or the
+ * uids are not an initiator and a target).
+ */
+int hms_topology_path(const struct hms_topology *t, hms_uid initiator,
+		      hms_uid target, struct hms_perf *perf);
+
+/** What hms_topology_best_target() optimizes. */
+enum hms_attribute {
+	HMS_ATTR_BANDWIDTH = 1, /* highest read bandwidth of the path */
+	HMS_ATTR_LATENCY = 2,   /* lowest read latency of the path */
+	HMS_ATTR_CAPACITY = 3,  /* largest target */
+};
+
+/**
+ * hms_topology_best_target() - the target an initiator reaches best.
+ * @attribute: enum hms_attribute.
+ *
+ * Only targets with a path from @initiator count, and only those whose
+ * figure for @attribute is known; ties go to the better other figure
+ * (latency for bandwidth, bandwidth for latency and capacity), then the
+ * lower uid.
+ * Return: the target's uid (> 0), -EINVAL (bad attribute, NULL, not an
+ * initiator), -ENOENT (no such initiator, or it reaches no target),
+ * -ENODATA (it reaches targets, but none has a known figure).
+ */
+long hms_topology_best_target(const struct hms_topology *t, hms_uid initiator,
+			      enum hms_attribute attribute);
+
+/**
+ * struct hms_matrix_cell - one initiator x target pair.
+ * @initiator, @target: uids.
+ * @status:  hms_topology_path()'s result: bridges crossed, or -ENOENT.
+ * @perf:    the path's performance (all HMS_PERF_UNKNOWN if no path).
+ */
+struct hms_matrix_cell {
+	hms_uid initiator;
+	hms_uid target;
+	int status;
+	struct hms_perf perf;
+};
+
+/**
+ * hms_topology_matrix() - every initiator x target path at once.
+ * @cells: receives the cells, initiator-major, both in increasing uid
+ *         order; NULL to ask for the count.
+ * @n:     room in @cells.
+ * Return: the number of cells (initiators x targets), -ERANGE (@n is too
+ * small; nothing written), -EINVAL (NULL snapshot).
+ */
+long hms_topology_matrix(const struct hms_topology *t,
+			 struct hms_matrix_cell *cells, size_t n);
+
+/** Version of the JSON schema hms_topology_write_json() writes. */
+#define HMS_TOPOLOGY_JSON_VERSION 1
+/** Version of the sysfs-style tree hms_topology_write_sysfs() writes. */
+#define HMS_TOPOLOGY_SYSFS_VERSION 1
+
+/**
+ * hms_topology_write_json() - write the snapshot as JSON (schema in
+ * docs/topology.md, version HMS_TOPOLOGY_JSON_VERSION).
+ * Return: 0, -EINVAL (NULL), -EIO (a write to @f failed).
+ */
+int hms_topology_write_json(const struct hms_topology *t, FILE *f);
+
+/**
+ * hms_topology_write_dot() - write the snapshot as a graphviz digraph:
+ * initiators and targets as nodes, links as small nodes joined to their
+ * members, bridges as arrows between links.
+ * Return: 0, -EINVAL, -EIO.
+ */
+int hms_topology_write_dot(const struct hms_topology *t, FILE *f);
+
+/**
+ * hms_topology_write_sysfs() - write the snapshot as the HMS proposal's
+ * sysfs-style tree: under @dir one directory per object named
+ * v<version>-<uid>-<type> (type: target, initiator, link, bridge), with
+ * one attribute file per fact and symlinks between related objects.
+ * @dir is created if needed and must hold no v<version>-* entry.
+ * Return: 0, -EINVAL, -EEXIST (@dir already holds such a tree), or the
+ * errno of the mkdir/open/symlink that failed (the tree is then partial).
+ */
+int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
+
+/* ------------------------------------------------------------------------
+ * Statistics
+ * ---------------------------------------------------------------------- */
+
+/**
+ * struct hms_stats - counters since hms_open(); each only grows.
+ */
+struct hms_stats {
+	uint64_t cpu_faults;        /* userfaultfd faults resolved */
+	uint64_t cpu_faults_device; /* ... of which brought pages back from a device */
+	uint64_t device_faults;     /* pages hms_range_fault() had to fault */
+	uint64_t wp_faults;         /* write-protect faults resolved */
+	uint64_t migrations_to_device; /* pages moved system -> device */
+	uint64_t migrations_to_system; /* pages moved device -> system */
+	uint64_t bytes_to_device;      /* data copied, zero pages excluded */
+	uint64_t bytes_to_system;
+	uint64_t invalidations[9];     /* by enum hms_event (hms_driver.h) */
+	uint64_t replicas_made;
+	uint64_t replicas_collapsed;
+	uint64_t prefaulted;           /* pages hms_prefault() brought in */
+};
+
+/** hms_stats() - copy the context's counters.  Return: 0, -EINVAL. */
+int hms_stats(struct hms *h, struct hms_stats *out);
+
+/** hms_stats_print() - write the counters as "name value" lines. */
+int hms_stats_print(const struct hms_stats *s, FILE *f);
+
+/* ------------------------------------------------------------------------
+ * Software device (softdev): the reference driver and test vehicle
+ *
+ * A softdev has a private memory pool that the application cannot reach
+ * by pointer, its own page table (which mirrors the CPU's through an
+ * hms mirror and hms_range_fault()) and worker threads.  Its operations
+ * follow the kernel's HMM test device: each takes a struct
+ * hms_softdev_cmd and reports pages done (cpages) and fault rounds
+ * (faults).
+ * ---------------------------------------------------------------------- */
+
+struct hms_softdev;
+
+/**
+ * struct hms_softdev_config - how to build a softdev (NULL: defaults).
+ * @size:        sizeof(struct hms_softdev_config).
+ * @pool_bytes:  device memory, rounded to pages (default 64 MiB).
+ * @nthreads:    worker threads for launch() (default 2).
+ * @name:        shown in the topology (default "softdevN").
+ */
+struct hms_softdev_config {
+	size_t size;
+	size_t pool_bytes;
+	unsigned nthreads;
+	const char *name;
+};
+
+/**
+ * struct hms_softdev_cmd - one device operation.
+ * @addr:   page aligned start of the range in the address space.
+ * @buf:    data buffer (read, write) or npages snapshot bytes.
+ * @npages: pages to operate on.
+ * @cpages: out: pages done.
+ * @faults: out: fault rounds (hms_range_fault() calls that faulted).
+ */
+struct hms_softdev_cmd {
+	uint64_t addr;
+	void *buf;
+	uint64_t npages;
+	uint64_t cpages;
+	uint64_t faults;
+};
+
+/**
+ * hms_softdev_create() - attach a software device to a context.
+ *
+ * Registers its memory (hms_devmem_add()), a mirror, and its target,
+ * initiator and link in the topology.  Return: 0, -EINVAL (bad config),
+ * -ENOMEM, -EAGAIN (thread creation).  Pairs with hms_softdev_destroy().
+ */
+int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cfg,
+		       struct hms_softdev **out);
+
+/**
+ * hms_softdev_destroy() - bring all its pages back to system memory and
+ * detach it.  NULL is accepted.
+ */
+void hms_softdev_destroy(struct hms_softdev *dev);
+
+/** The topology uid of the softdev's memory (a target). */
+hms_uid hms_softdev_target(const struct hms_softdev *dev);
+/** The topology uid of the softdev as an initiator. */
+hms_uid hms_softdev_initiator(const struct hms_softdev *dev);
+/** Pages of the softdev's pool in use now. */
+size_t hms_softdev_pages_used(const struct hms_softdev *dev);
+
+/**
+ * hms_softdev_read() - the device reads npages from addr into buf.
+ *
+ * Pages it does not mirror are faulted with hms_range_fault() (read
+ * request): pages of other devices come back to system memory, its own
+ * are read in place.  Memory outside managed areas is read in place
+ * through the kernel and never cached in the device's page table.
+ * Return: 0, -EINVAL, -EFAULT (a page cannot be read: unmapped, no read
+ * permission), -EBUSY (invalidated on every retry).  cmd->cpages and
+ * cmd->faults are set on success.
+ */
+int hms_softdev_read(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
+
+/** hms_softdev_write() - the device writes buf to npages at addr.
+ *  As read(); -EPERM when a page is not writable. */
+int hms_softdev_write(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
+
+/**
+ * hms_softdev_migrate_to_device() - move pages into the device's pool.
+ *
+ * Best effort, like migrate_vma: pages that are not movable (not managed,
+ * busy, already on this device) are skipped; when the pool is full the
+ * pages that fit move.  cmd->cpages is the number of pages moved.
+ * Return: 0, -EINVAL, -ENOENT (no page of the range is managed), -ENOMEM
+ * (not one page could be allocated).
+ */
+int hms_softdev_migrate_to_device(struct hms_softdev *dev,
+				  struct hms_softdev_cmd *cmd);
+
+/** hms_softdev_migrate_to_system() - move the device's pages in the range
+ *  back to system memory; cmd->cpages = pages moved.  Return: 0, -EINVAL. */
+int hms_softdev_migrate_to_system(struct hms_softdev *dev,
+				  struct hms_softdev_cmd *cmd);
+
+/* Snapshot bytes (one per page), the kernel HMM test device's values. */
+#define HMS_SNAP_NONE 0x00
+#define HMS_SNAP_READ 0x01
+#define HMS_SNAP_WRITE 0x02
+#define HMS_SNAP_PMD 0x04
+#define HMS_SNAP_PUD 0x08
+#define HMS_SNAP_ZERO 0x10
+#define HMS_SNAP_DEV_PRIVATE_LOCAL 0x20
+#define HMS_SNAP_DEV_PRIVATE_REMOTE 0x30
+#define HMS_SNAP_ERROR 0xFF
+
+/**
+ * hms_softdev_snapshot() - report the device's view of each page without
+ * faulting anything: one HMS_SNAP_* byte per page into cmd->buf.
+ * Return: 0, -EINVAL, -EBUSY.
+ */
+int hms_softdev_snapshot(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
+
+/**
+ * hms_softdev_exclusive() - take exclusive access to pages for atomics:
+ * the pages are brought to system memory and write-protected from the
+ * CPU; the next CPU access gives them back (EXCLUSIVE invalidation).
+ * cmd->cpages = pages made exclusive.  Return: 0, -EINVAL, -EFAULT,
+ * -EPERM (read-only), -ENOENT (not managed).
+ */
+int hms_softdev_exclusive(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
+
+/** hms_softdev_check_exclusive() - 0 if no page of the range is exclusive
+ *  to this device any more (a CPU access revoked it), -EPERM if one still
+ *  is (the kernel test device's check); -EINVAL. */
+int hms_softdev_check_exclusive(struct hms_softdev *dev,
+				struct hms_softdev_cmd *cmd);
+
+/** hms_softdev_release() - evict all of the device's memory back to system
+ *  memory (the kernel test's "device private memory release").
+ *  Return: pages moved, or a negative errno. */
+long hms_softdev_release(struct hms_softdev *dev);
+
+/**
+ * hms_softdev_fail_alloc() - fault injection: the next @n device page
+ * allocations fail (0 turns it off).
+ */
+void hms_softdev_fail_alloc(struct hms_softdev *dev, unsigned n);
+
+/**
+ * Device kernel: called once per page on the device's worker threads with
+ * @page pointing at the page's data in device memory (4 KiB), @index the
+ * page's index in the launched range.
+ */
+typedef void (*hms_softdev_kernel_fn)(void *page, uint64_t index, void *arg);
+
+/**
+ * hms_softdev_launch() - run a kernel on the device over a range.
+ *
+ * The range is made resident in device memory first (migrated; pages that
+ * do not fit stay in system memory and the call fails with -ENOMEM before
+ * running anything), then @fn runs on every page on the worker threads,
+ * with translated (device) addresses.  Pages stay in device memory
+ * afterwards; a CPU touch brings them back.  cmd->buf is unused.
+ * Return: 0, -EINVAL, -ENOMEM, -ENOENT (not managed).
+ */
+int hms_softdev_launch(struct hms_softdev *dev, struct hms_softdev_cmd *cmd,
+		       hms_softdev_kernel_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HMS_H */

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * area.c - managed areas and their per-page state table: hms_alloc/free,
+ * hms_manage/unmanage, hms_protect, hms_prefault, hms_page_query, and the
+ * table operations the fault engine and migration use (remove, move,
+ * evict).  Faults themselves are resolved in uffd.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <numaif.h>
+
+#include "core/internal.h"
+
+/* ---- lookup ---------------------------------------------------------- */
+
+struct hms_area *hms__area_find_locked(struct hms *h, uintptr_t addr)
+{
+	for (struct hms_area *a = h->areas; a && a->start <= addr; a = a->next)
+		if (addr < a->end)
+			return a;
+	return NULL;
+}
+
+struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
+					     uintptr_t end)
+{
+	struct hms_area *a = hms__area_find_locked(h, start);
+
+	return a && end <= a->end ? a : NULL;
+}
+
+bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end)
+{
+	while (start < end) {
+		struct hms_area *a = hms__area_find_locked(h, start);
+
+		if (!a)
+			return false;
+		start = a->end;
+	}
+	return true;
+}
+
+static bool range_overlaps_locked(struct hms *h, uintptr_t start, uintptr_t end)
+{
+	for (struct hms_area *a = h->areas; a && a->start < end; a = a->next)
+		if (a->end > start)
+			return true;
+	return false;
+}
+
+/* Common argument check: page aligned, non-empty, no wrap. */
+static int check_range(const void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr;
+
+	if (!addr || !len || !hms__aligned(s) || !hms__aligned(len) || s + len < s)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- insertion, removal, moves ---------------------------------------- */
+
+int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			    int prot, bool owned, bool populated)
+{
+	struct hms_area *a, **pp;
+	size_t n = (end - start) >> PAGE_SHIFT;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->pt = calloc(n, sizeof(*a->pt));
+	if (!a->pt) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->start = start;
+	a->end = end;
+	a->owned = owned;
+	for (size_t i = 0; i < n; i++) {
+		a->pt[i].prot = (uint8_t)prot;
+		a->pt[i].loc = populated ? HMS_LOC_SYSTEM : HMS_LOC_NONE;
+	}
+	for (pp = &h->areas; *pp && (*pp)->start < start; pp = &(*pp)->next)
+		;
+	a->next = *pp;
+	*pp = a;
+	return 0;
+}
+
+void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn)
+{
+	if (fl->n == fl->cap) {
+		size_t cap = fl->cap ? fl->cap * 2 : 64;
+		hms_pfn *p = realloc(fl->pfns, cap * sizeof(*p));
+
+		if (!p)
+			return; /* the device page leaks, the data was dropped anyway */
+		fl->pfns = p;
+		fl->cap = cap;
+	}
+	fl->pfns[fl->n++] = pfn;
+}
+
+void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
+{
+	for (size_t i = 0; i < fl->n; i++) {
+		struct hms_devmem *dm;
+
+		pthread_mutex_lock(&h->lock);
+		dm = hms__devmem_of_pfn_locked(h, fl->pfns[i]);
+		pthread_mutex_unlock(&h->lock);
+		if (dm)
+			dm->ops.page_free(dm, fl->pfns[i]);
+	}
+	free(fl->pfns);
+	fl->pfns = NULL;
+	fl->n = fl->cap = 0;
+}
+
+/* Split area a at addr (a->start < addr < a->end); a keeps the left part. */
+static int area_split_locked(struct hms_area *a, uintptr_t addr)
+{
+	size_t left = (addr - a->start) >> PAGE_SHIFT;
+	size_t right = area_npages(a) - left;
+	struct hms_area *b = calloc(1, sizeof(*b));
+	struct hms_pte *lpt;
+
+	if (!b)
+		return -ENOMEM;
+	b->pt = malloc(right * sizeof(*b->pt));
+	if (!b->pt) {
+		free(b);
+		return -ENOMEM;
+	}
+	memcpy(b->pt, a->pt + left, right * sizeof(*b->pt));
+	lpt = realloc(a->pt, left * sizeof(*a->pt));
+	if (lpt)
+		a->pt = lpt;
+	b->start = addr;
+	b->end = a->end;
+	b->owned = a->owned;
+	b->next = a->next;
+	a->end = addr;
+	a->next = b;
+	return 0;
+}
+
+static void area_unlink_free_locked(struct hms *h, struct hms_area *a)
+{
+	struct hms_area **pp;
+
+	for (pp = &h->areas; *pp != a; pp = &(*pp)->next)
+		;
+	*pp = a->next;
+	free(a->pt);
+	free(a);
+}
+
+/* Drop one pte's page: device pages go to fl.  Returns false if the page
+ * is held by a migration (it is marked dead instead). */
+static bool pte_drop_locked(struct hms *h, struct hms_pte *pte,
+			    struct hms_free_list *fl)
+{
+	if (pte->flags & (PTE_MIGRATING | PTE_BUSY)) {
+		pte->flags |= PTE_DEAD;
+		h->dead_areas = true;
+		return false;
+	}
+	if (pte->loc == HMS_LOC_DEVICE)
+		hms__free_list_push(fl, pte->pfn);
+	pte->loc = HMS_LOC_NONE;
+	pte->pfn = 0;
+	pte->flags = 0;
+	return true;
+}
+
+void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			     struct hms_free_list *fl)
+{
+	struct hms_area *a = h->areas, *next;
+
+	for (; a && a->start < end; a = next) {
+		bool keep = false;
+
+		next = a->next;
+		if (a->end <= start)
+			continue;
+		uintptr_t s = start > a->start ? start : a->start;
+		uintptr_t e = end < a->end ? end : a->end;
+
+		for (uintptr_t p = s; p < e; p += PAGE_SIZE)
+			if (!pte_drop_locked(h, area_pte(a, p), fl))
+				keep = true;
+		if (keep)
+			continue; /* hms__area_reap_locked() finishes it */
+		if (s == a->start && e == a->end) {
+			area_unlink_free_locked(h, a);
+		} else if (s == a->start) {
+			size_t drop = (e - a->start) >> PAGE_SHIFT;
+
+			memmove(a->pt, a->pt + drop, (area_npages(a) - drop) * sizeof(*a->pt));
+			a->start = e;
+		} else if (e == a->end) {
+			a->end = s;
+		} else if (area_split_locked(a, e) == 0) {
+			a->end = s;
+			next = a->next->next;
+		} else {
+			/* No memory to split: keep the hole as never-populated pages. */
+		}
+	}
+}
+
+void hms__area_reap_locked(struct hms *h)
+{
+	struct hms_area *a, *next;
+
+	if (!h->dead_areas)
+		return;
+	h->dead_areas = false;
+	for (a = h->areas; a; a = next) {
+		next = a->next;
+		for (size_t i = 0; i < area_npages(a); i++) {
+			struct hms_pte *pte = &a->pt[i];
+			uintptr_t s, e;
+			struct hms_free_list fl = { 0 };
+
+			if (!(pte->flags & PTE_DEAD))
+				continue;
+			if (pte->flags & (PTE_MIGRATING | PTE_BUSY)) {
+				h->dead_areas = true;
+				continue;
+			}
+			/* Remove the whole run of dead pages at once. */
+			s = a->start + (i << PAGE_SHIFT);
+			for (e = s; e < a->end && (area_pte(a, e)->flags & PTE_DEAD) &&
+				    !(area_pte(a, e)->flags & (PTE_MIGRATING | PTE_BUSY));
+			     e += PAGE_SIZE)
+				area_pte(a, e)->flags &= (uint8_t)~PTE_DEAD;
+			hms__area_remove_locked(h, s, e, &fl);
+			/* Dead pages never hold device memory: finalize freed it. */
+			free(fl.pfns);
+			h->dead_areas = true; /* rescan: the list changed */
+			return hms__area_reap_locked(h);
+		}
+	}
+}
+
+void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
+			   size_t len, struct hms_free_list *fl)
+{
+	struct hms_area *src = hms__area_find_range_locked(h, from, from + len);
+	struct hms_pte *saved;
+	size_t n = len >> PAGE_SHIFT;
+
+	/* What was at the destination is gone (mremap unmapped it). */
+	hms__area_remove_locked(h, to, to + len, fl);
+	if (!src)
+		return;
+	saved = malloc(n * sizeof(*saved));
+	if (!saved || hms__area_insert_locked(h, to, to + len, PROT_READ | PROT_WRITE,
+					      src->owned, false)) {
+		free(saved);
+		return;
+	}
+	src = hms__area_find_range_locked(h, from, from + len);
+	memcpy(saved, area_pte(src, from), n * sizeof(*saved));
+	/* The old range keeps being registered (MREMAP_DONTUNMAP) with empty
+	 * pages; an UNMAP event follows when it was really unmapped. */
+	for (size_t i = 0; i < n; i++) {
+		struct hms_pte *p = area_pte(src, from) + i;
+
+		p->loc = HMS_LOC_NONE;
+		p->pfn = 0;
+		p->flags = 0;
+	}
+	memcpy(area_pte(hms__area_find_locked(h, to), to), saved, n * sizeof(*saved));
+	free(saved);
+}
+
+void hms__pte_wait_locked(struct hms *h, uintptr_t addr)
+{
+	for (;;) {
+		struct hms_area *a = hms__area_find_locked(h, addr);
+
+		if (!a || !(area_pte(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING)))
+			return;
+		pthread_cond_wait(&h->cond, &h->lock);
+	}
+}
+
+/* ---- eviction: device pages back to system memory ---------------------- */
+
+/* Finds the first device page in [*pos, end); returns its run (one devmem). */
+static struct hms_devmem *next_device_run_locked(struct hms *h, uintptr_t *pos,
+						 uintptr_t end, uintptr_t *run_end)
+{
+	for (struct hms_area *a = h->areas; a; a = a->next) {
+		uintptr_t p;
+
+		if (a->end <= *pos)
+			continue;
+		if (a->start >= end)
+			break;
+		for (p = a->start > *pos ? a->start : *pos; p < a->end && p < end; p += PAGE_SIZE) {
+			struct hms_pte *pte = area_pte(a, p);
+			struct hms_devmem *dm;
+			uintptr_t e;
+
+			if (pte->loc != HMS_LOC_DEVICE && !(pte->flags & PTE_MIGRATING))
+				continue;
+			if (pte->flags & (PTE_MIGRATING | PTE_BUSY)) {
+				/* Let the migration finish, then look again. */
+				hms__pte_wait_locked(h, p);
+				*pos = p;
+				return next_device_run_locked(h, pos, end, run_end);
+			}
+			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
+			for (e = p + PAGE_SIZE; e < a->end && e < end && e - p < HMS_MIGRATE_MAX_BYTES &&
+						area_pte(a, e)->loc == HMS_LOC_DEVICE &&
+						!(area_pte(a, e)->flags & (PTE_MIGRATING | PTE_BUSY)) &&
+						hms__devmem_of_pfn_locked(h, area_pte(a, e)->pfn) == dm;
+			     e += PAGE_SIZE)
+				;
+			*pos = p;
+			*run_end = e;
+			return dm;
+		}
+	}
+	return NULL;
+}
+
+int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
+{
+	uintptr_t pos = start, run_end;
+	unsigned failures = 0;
+	int ret = 0;
+
+	for (;;) {
+		struct hms_devmem *dm;
+		struct hms_devmem_fault f;
+
+		pthread_mutex_lock(&h->lock);
+		dm = next_device_run_locked(h, &pos, end, &run_end);
+		pthread_mutex_unlock(&h->lock);
+		if (!dm)
+			return ret;
+		f.addr = pos;
+		f.start = pos;
+		f.end = run_end;
+		f.write = false;
+		ret = dm->ops.migrate_to_ram(dm, &f);
+		if (ret && ++failures > 100)
+			return ret; /* the pages stay on the device: nothing lost */
+	}
+}
+
+/* ---- hms_alloc / hms_free ------------------------------------------------ */
+
+static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool owned,
+				  bool populated)
+{
+	int ret = hms__uffd_register(h, s, len);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&h->lock);
+	if (range_overlaps_locked(h, s, s + len))
+		ret = -EEXIST;
+	else
+		ret = hms__area_insert_locked(h, s, s + len, PROT_READ | PROT_WRITE, owned,
+					      populated);
+	pthread_mutex_unlock(&h->lock);
+	if (ret)
+		hms__uffd_unregister(h, s, len);
+	return ret;
+}
+
+HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
+{
+	size_t align = (flags & HMS_ALLOC_HUGE) ? HMS_HUGE_PAGE_SIZE : PAGE_SIZE;
+	uintptr_t s;
+	char *p;
+	int ret = hms__check(h);
+
+	if (ret || !len || (flags & ~HMS_ALLOC_HUGE) || len > (SIZE_MAX >> 1)) {
+		errno = ret == -ECHILD ? ECHILD : EINVAL;
+		return NULL;
+	}
+	len = (len + align - 1) & ~(align - 1);
+	p = mmap(NULL, len + align - PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	s = ((uintptr_t)p + align - 1) & ~(align - 1);
+	if (s > (uintptr_t)p)
+		munmap(p, s - (uintptr_t)p);
+	if ((uintptr_t)p + len + align - PAGE_SIZE > s + len)
+		munmap((void *)(s + len), (uintptr_t)p + len + align - PAGE_SIZE - (s + len));
+	if (flags & HMS_ALLOC_HUGE) {
+		/* userfaultfd fills with 4 KiB pages: populate huge first. */
+		madvise((void *)s, len, MADV_HUGEPAGE);
+		if (madvise((void *)s, len, MADV_POPULATE_WRITE)) {
+			for (uintptr_t q = s; q < s + len; q += PAGE_SIZE)
+				*(volatile char *)q = 0;
+		}
+	}
+	ret = manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE);
+	if (ret) {
+		munmap((void *)s, len);
+		errno = -ret;
+		return NULL;
+	}
+	return (void *)s;
+}
+
+/* Validate a range of managed memory; owned: all areas must be hms_alloc's. */
+static int check_managed(struct hms *h, const void *addr, size_t len, bool owned)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	ret = check_range(addr, len);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&h->lock);
+	if (!hms__range_managed_locked(h, s, e))
+		ret = -ENOENT;
+	else if (owned)
+		for (uintptr_t p = s; p < e;) {
+			struct hms_area *a = hms__area_find_locked(h, p);
+
+			if (!a->owned) {
+				ret = -ENOENT;
+				break;
+			}
+			p = a->end;
+		}
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* Forget [s, e) and tell the mirrors why. */
+static void forget_range(struct hms *h, uintptr_t s, uintptr_t e, enum hms_event ev)
+{
+	struct hms_free_list fl = { 0 };
+	struct hms_notify_range r = { s, e, ev, HMS_NOTIFY_BLOCKABLE, NULL };
+
+	hms__notify_start(h, &r);
+	pthread_mutex_lock(&h->lock);
+	hms__area_remove_locked(h, s, e, &fl);
+	pthread_mutex_unlock(&h->lock);
+	hms__notify_end(h, &r);
+	hms__free_list_release(h, &fl);
+}
+
+HMS_API int hms_free(struct hms *h, void *addr, size_t len)
+{
+	int ret = check_managed(h, addr, len, true);
+
+	if (ret)
+		return ret;
+	forget_range(h, (uintptr_t)addr, (uintptr_t)addr + len, HMS_EVENT_UNMAP);
+	/* The UNMAP event this raises finds nothing left to do. */
+	return munmap(addr, len) ? -errno : 0;
+}
+
+/* ---- hms_manage / hms_unmanage ------------------------------------------- */
+
+/* Is [s, e) entirely private anonymous memory (per /proc/self/maps)? */
+static int check_private_anon(uintptr_t s, uintptr_t e)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	uintptr_t covered = s;
+	int ret = -ENOMEM;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long vs, ve, off;
+		char perms[8], dev[16];
+		unsigned long ino;
+		int pos = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %n", &vs, &ve, perms, &off, dev,
+			   &ino, &pos) < 6)
+			continue;
+		if (ve <= covered || vs >= e)
+			continue;
+		if (vs > covered)
+			break; /* a hole: not mapped */
+		if (perms[3] != 'p' || ino != 0 ||
+		    (line[pos] && line[pos] != '\n' && strncmp(line + pos, "[heap]", 6))) {
+			ret = -EINVAL;
+			break;
+		}
+		covered = ve;
+		if (covered >= e) {
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Mark present pages of a new area as system memory, from pagemap. */
+static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t buf[512];
+
+	if (fd < 0)
+		return;
+	for (uintptr_t p = s; p < e;) {
+		size_t n = (e - p) >> PAGE_SHIFT;
+		ssize_t r;
+
+		if (n > 512)
+			n = 512;
+		r = pread(fd, buf, n * 8, (off_t)((p >> PAGE_SHIFT) * 8));
+		if (r <= 0)
+			break;
+		n = (size_t)r / 8;
+		pthread_mutex_lock(&h->lock);
+		for (size_t i = 0; i < n; i++) {
+			struct hms_area *a = hms__area_find_locked(h, p + (i << PAGE_SHIFT));
+
+			if (a && (buf[i] >> 62)) /* present or swapped */
+				area_pte(a, p + (i << PAGE_SHIFT))->loc = HMS_LOC_SYSTEM;
+		}
+		pthread_mutex_unlock(&h->lock);
+		p += n << PAGE_SHIFT;
+	}
+	close(fd);
+}
+
+HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	ret = check_range(addr, len);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&h->lock);
+	ret = range_overlaps_locked(h, s, s + len) ? -EEXIST : 0;
+	pthread_mutex_unlock(&h->lock);
+	if (ret)
+		return ret;
+	ret = check_private_anon(s, s + len);
+	if (ret)
+		return ret;
+	ret = manage_locked_register(h, s, len, false, false);
+	if (ret)
+		return ret;
+	mark_present(h, s, s + len);
+	return 0;
+}
+
+HMS_API int hms_unmanage(struct hms *h, void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	int ret = check_managed(h, addr, len, false);
+
+	if (ret)
+		return ret;
+	ret = hms__evict_range(h, s, e);
+	if (ret)
+		return ret;
+	forget_range(h, s, e, HMS_EVENT_RELEASE);
+	return hms__uffd_unregister(h, s, len);
+}
+
+/* ---- hms_protect ----------------------------------------------------------- */
+
+HMS_API int hms_protect(struct hms *h, void *addr, size_t len, int prot)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	struct hms_notify_range r = { s, e, HMS_EVENT_PROTECTION_VMA, HMS_NOTIFY_BLOCKABLE, NULL };
+	int ret;
+
+	if (prot & ~(PROT_READ | PROT_WRITE))
+		return -EINVAL;
+	if ((prot & PROT_WRITE) && !(prot & PROT_READ))
+		return -EINVAL; /* write-only memory is not something devices map */
+	ret = check_managed(h, addr, len, false);
+	if (ret)
+		return ret;
+	hms__notify_start(h, &r);
+	pthread_mutex_lock(&h->lock);
+	if (mprotect(addr, len, prot)) {
+		ret = -errno;
+	} else {
+		for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
+			struct hms_area *a = hms__area_find_locked(h, p);
+
+			if (a)
+				area_pte(a, p)->prot = (uint8_t)prot;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	hms__notify_end(h, &r);
+	return ret;
+}
+
+/* ---- hms_prefault / hms_page_query ------------------------------------------ */
+
+HMS_API long hms_prefault(struct hms *h, void *addr, size_t len, bool write)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	long done = 0;
+	int ret = check_managed(h, addr, len, false);
+
+	if (ret)
+		return ret;
+	for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
+		struct hms_area *a;
+		bool need;
+
+		pthread_mutex_lock(&h->lock);
+		a = hms__area_find_locked(h, p);
+		if (!a) {
+			pthread_mutex_unlock(&h->lock);
+			return -ENOENT;
+		}
+		if (!(area_pte(a, p)->prot & PROT_READ)) {
+			pthread_mutex_unlock(&h->lock);
+			return -EFAULT;
+		}
+		need = area_pte(a, p)->loc != HMS_LOC_SYSTEM ||
+		       (area_pte(a, p)->flags & (PTE_MIGRATING | PTE_BUSY)) ||
+		       (write && (area_pte(a, p)->flags & PTE_WP));
+		pthread_mutex_unlock(&h->lock);
+		if (!need)
+			continue;
+		ret = hms__fault_page(h, p, write, false);
+		if (ret)
+			return ret;
+		done++;
+	}
+	HMS_STAT_ADD(h, prefaulted, (uint64_t)done);
+	return done;
+}
+
+static hms_uid system_target(struct hms *h, uintptr_t addr)
+{
+	void *pages[1] = { (void *)addr };
+	int status[1] = { -1 };
+
+	if (move_pages(0, 1, pages, NULL, status, 0) || status[0] < 0)
+		return 0;
+	return hms__topology_node_target(h, status[0]);
+}
+
+HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
+			    struct hms_page_info *out)
+{
+	uintptr_t s = (uintptr_t)addr;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (!out || !npages || npages > (SIZE_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	ret = check_range(addr, npages << PAGE_SHIFT);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&h->lock);
+	if (!hms__range_managed_locked(h, s, s + (npages << PAGE_SHIFT))) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < npages; i++) {
+		uintptr_t p = s + (i << PAGE_SHIFT);
+		struct hms_area *a = hms__area_find_locked(h, p);
+		struct hms_pte *pte = area_pte(a, p);
+		struct hms_devmem *dm;
+
+		out[i].location = pte->loc;
+		out[i].prot = pte->prot;
+		out[i].flags = (uint16_t)(((pte->flags & PTE_MIGRATING) ? HMS_PAGE_MIGRATING : 0) |
+					  ((pte->flags & PTE_WP) ? HMS_PAGE_WRITE_PROTECTED : 0) |
+					  ((pte->flags & PTE_EXCLUSIVE) ? HMS_PAGE_EXCLUSIVE : 0));
+		out[i].target = 0;
+		if (pte->loc == HMS_LOC_DEVICE) {
+			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
+			out[i].target = dm ? dm->target : 0;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	/* System pages: ask the kernel which node holds each (no lock held). */
+	for (size_t i = 0; i < npages; i++)
+		if (out[i].location == HMS_LOC_SYSTEM)
+			out[i].target = system_target(h, s + (i << PAGE_SHIFT));
+	return (long)npages;
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * context.c - the hms context: open and close, options, the thread-local
+ * error message, and what happens to contexts across fork().
+ * The fault engine is in uffd.c, areas in area.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+/* ---- version and error message ---------------------------------------- */
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+HMS_API const char *hms_version(void)
+{
+	return STR(HMS_VERSION_MAJOR) "." STR(HMS_VERSION_MINOR) "." STR(HMS_VERSION_PATCH);
+}
+
+static __thread char last_error[512];
+
+void hms__set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+HMS_API const char *hms_last_error(void)
+{
+	return last_error;
+}
+
+/* ---- all contexts, for fork --------------------------------------------
+ *
+ * userfaultfd's fork event needs CAP_SYS_PTRACE in user-mode-only mode, and
+ * a child whose areas stay registered would need this process to serve its
+ * faults forever.  hms therefore never asks for the fork event: a child
+ * gets its areas as plain memory.  So that it sees every byte, the
+ * pthread_atfork() prepare handler brings device-resident pages back to
+ * system memory before fork() copies the address space.  The parent's
+ * pages stay in system memory afterwards (a device touch or a migration
+ * moves them again).  A child's copy of a context is unusable (-ECHILD);
+ * it opens its own.
+ */
+static pthread_mutex_t ctx_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hms *ctx_list;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&ctx_list_lock);
+	for (struct hms *h = ctx_list; h; h = h->next_ctx)
+		if (!h->forked_child && !h->closing)
+			hms__evict_range(h, 0, UINTPTR_MAX);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&ctx_list_lock);
+}
+
+static void fork_child(void)
+{
+	for (struct hms *h = ctx_list; h; h = h->next_ctx)
+		h->forked_child = true;
+	pthread_mutex_unlock(&ctx_list_lock);
+}
+
+static void atfork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+int hms__check(struct hms *h)
+{
+	if (!h)
+		return -EINVAL;
+	if (h->forked_child)
+		return -ECHILD;
+	return 0;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static unsigned env_uint(const char *name, unsigned def, unsigned max)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v == 0 || v > max)
+		return def;
+	return (unsigned)v;
+}
+
+HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
+{
+	struct hms *h;
+	unsigned flags = 0;
+	const char *root = NULL;
+	int ret;
+
+	last_error[0] = 0;
+	if (!out)
+		return -EINVAL;
+	if (opts) {
+		if (opts->size && opts->size < offsetof(struct hms_options, sysfs_root) + sizeof(char *))
+			return -EINVAL;
+		flags = opts->flags;
+		root = opts->sysfs_root;
+	}
+	if (flags & ~(HMS_OPEN_USER_MODE_ONLY | HMS_OPEN_NO_TOPOLOGY))
+		return -EINVAL;
+	if (!root)
+		root = getenv("HMS_SYSFS_ROOT");
+
+	pthread_once(&atfork_once, atfork_init);
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->uffd = -1;
+	h->wake_fd = -1;
+	h->next_pfn = 1; /* pfn 0 means "no page" */
+	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 512);
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	ret = hms__notifier_init(&h->notifier);
+	if (ret)
+		goto err_free;
+	ret = hms__uffd_open(h, flags);
+	if (ret)
+		goto err_notifier;
+	ret = hms__topology_open(h, root, flags);
+	if (ret)
+		goto err_uffd;
+	ret = hms__uffd_start(h);
+	if (ret)
+		goto err_topo;
+
+	pthread_mutex_lock(&ctx_list_lock);
+	h->next_ctx = ctx_list;
+	ctx_list = h;
+	pthread_mutex_unlock(&ctx_list_lock);
+	*out = h;
+	return 0;
+
+err_topo:
+	hms__topology_close(h);
+err_uffd:
+	if (h->uffd >= 0)
+		close(h->uffd);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+err_notifier:
+	hms__notifier_fini(h);
+err_free:
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	return ret;
+}
+
+HMS_API void hms_close(struct hms *h)
+{
+	struct hms **pp;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&ctx_list_lock);
+	for (pp = &ctx_list; *pp; pp = &(*pp)->next_ctx)
+		if (*pp == h) {
+			*pp = h->next_ctx;
+			break;
+		}
+	pthread_mutex_unlock(&ctx_list_lock);
+	if (h->forked_child)
+		return; /* the parent owns it; the child's copy just goes */
+
+	/* Drivers stop their work first, then every page comes home. */
+	hms__notifier_release(h);
+	hms__evict_range(h, 0, UINTPTR_MAX);
+	h->closing = true;
+
+	/* Areas: RELEASE to whoever still listens, then unregister. */
+	for (;;) {
+		struct hms_area *a;
+		uintptr_t s, e;
+		bool owned;
+		struct hms_free_list fl = { 0 };
+
+		pthread_mutex_lock(&h->lock);
+		a = h->areas;
+		if (!a) {
+			pthread_mutex_unlock(&h->lock);
+			break;
+		}
+		s = a->start;
+		e = a->end;
+		owned = a->owned;
+		pthread_mutex_unlock(&h->lock);
+		hms__notify(h, s, e, HMS_EVENT_RELEASE, HMS_NOTIFY_BLOCKABLE, NULL);
+		hms__uffd_unregister(h, s, e - s);
+		pthread_mutex_lock(&h->lock);
+		hms__area_remove_locked(h, s, e, &fl);
+		pthread_mutex_unlock(&h->lock);
+		hms__free_list_release(h, &fl);
+		if (owned)
+			munmap((void *)s, e - s);
+	}
+	hms__uffd_stop(h);
+	/* Devices that were not removed: their memory is empty now. */
+	while (h->devmems) {
+		struct hms_devmem *dm = h->devmems;
+
+		h->devmems = dm->next;
+		if (dm->ops.release)
+			dm->ops.release(dm);
+		hms__topology_remove(h, dm->target);
+		free(dm->name);
+		free(dm);
+	}
+	hms__staging_fini(h);
+	hms__topology_close(h);
+	hms__notifier_fini(h);
+	close(h->uffd);
+	close(h->wake_fd);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+HMS_API enum hms_uffd_mode hms_mode(const struct hms *h)
+{
+	return h ? h->mode : 0;
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devmem.c - device memory a driver registers: a range of device page
+ * frame numbers, its callbacks, and its topology target.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn)
+{
+	for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
+		if (pfn >= dm->first && pfn < dm->first + dm->npages)
+			return dm;
+	return NULL;
+}
+
+HMS_API int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
+			   const struct hms_devmem_ops *ops, void *priv,
+			   struct hms_devmem **out)
+{
+	struct hms_devmem *dm;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (!desc || !ops || !out || !desc->npages || !desc->owner || !ops->migrate_to_ram ||
+	    !ops->page_free || desc->npages > (1ULL << 40) ||
+	    (desc->kind != HMS_DEVMEM_PRIVATE && desc->kind != HMS_DEVMEM_COHERENT))
+		return -EINVAL;
+	dm = calloc(1, sizeof(*dm));
+	if (!dm)
+		return -ENOMEM;
+	dm->name = strdup(desc->name ? desc->name : "devmem");
+	if (!dm->name) {
+		free(dm);
+		return -ENOMEM;
+	}
+	dm->h = h;
+	dm->desc = *desc;
+	dm->desc.name = dm->name;
+	dm->ops = *ops;
+	dm->priv = priv;
+	dm->npages = desc->npages;
+	dm->target = hms__topology_devmem_target(h, dm->name, desc->npages << PAGE_SHIFT,
+						 desc->kind);
+	pthread_mutex_lock(&h->lock);
+	dm->first = h->next_pfn; /* never reused: pfns only grow */
+	h->next_pfn += desc->npages;
+	dm->next = h->devmems;
+	h->devmems = dm;
+	pthread_mutex_unlock(&h->lock);
+	*out = dm;
+	return 0;
+}
+
+/* The first run (at most 2 MiB, one area) of dm's pages not held by anyone. */
+static bool next_run_locked(struct hms *h, struct hms_devmem *dm, uintptr_t *s, uintptr_t *e)
+{
+	for (struct hms_area *a = h->areas; a; a = a->next)
+		for (size_t i = 0; i < area_npages(a); i++) {
+			struct hms_pte *p = &a->pt[i];
+
+			if (p->loc != HMS_LOC_DEVICE || p->pfn < dm->first ||
+			    p->pfn >= dm->first + dm->npages || (p->flags & (PTE_BUSY | PTE_MIGRATING)))
+				continue;
+			*s = a->start + (i << PAGE_SHIFT);
+			for (*e = *s + PAGE_SIZE; *e < a->end && *e - *s < HMS_MIGRATE_MAX_BYTES; *e += PAGE_SIZE) {
+				struct hms_pte *q = area_pte(a, *e);
+
+				if (q->loc != HMS_LOC_DEVICE || q->pfn < dm->first ||
+				    q->pfn >= dm->first + dm->npages || (q->flags & (PTE_BUSY | PTE_MIGRATING)))
+					break;
+			}
+			return true;
+		}
+	return false;
+}
+
+static size_t devmem_used_locked(struct hms *h, struct hms_devmem *dm)
+{
+	size_t n = 0;
+
+	for (struct hms_area *a = h->areas; a; a = a->next)
+		for (size_t i = 0; i < area_npages(a); i++)
+			if (a->pt[i].loc == HMS_LOC_DEVICE && a->pt[i].pfn >= dm->first &&
+			    a->pt[i].pfn < dm->first + dm->npages)
+				n++;
+	return n;
+}
+
+HMS_API long hms_devmem_evict(struct hms_devmem *dm)
+{
+	struct hms *h;
+	size_t before, after;
+	unsigned failures = 0;
+
+	if (!dm)
+		return -EINVAL;
+	h = dm->h;
+	pthread_mutex_lock(&h->lock);
+	before = devmem_used_locked(h, dm);
+	pthread_mutex_unlock(&h->lock);
+	for (;;) {
+		struct hms_devmem_fault f = { 0 };
+		bool found;
+
+		pthread_mutex_lock(&h->lock);
+		found = next_run_locked(h, dm, &f.start, &f.end);
+		if (!found && devmem_used_locked(h, dm)) {
+			/* Only pages held by a migration are left: let it end. */
+			pthread_cond_wait(&h->cond, &h->lock);
+			pthread_mutex_unlock(&h->lock);
+			if (++failures > 1000)
+				break;
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!found)
+			break;
+		f.addr = f.start;
+		if (dm->ops.migrate_to_ram(dm, &f) && ++failures > 100)
+			break;
+	}
+	pthread_mutex_lock(&h->lock);
+	after = devmem_used_locked(h, dm);
+	pthread_mutex_unlock(&h->lock);
+	return after ? -EBUSY : (long)(before - after);
+}
+
+HMS_API int hms_devmem_remove(struct hms_devmem *dm)
+{
+	struct hms *h;
+	struct hms_devmem **pp;
+	long ret;
+
+	if (!dm)
+		return -EINVAL;
+	h = dm->h;
+	ret = hms_devmem_evict(dm);
+	if (ret < 0)
+		return (int)ret;
+	pthread_mutex_lock(&h->lock);
+	if (devmem_used_locked(h, dm)) {
+		pthread_mutex_unlock(&h->lock);
+		return -EBUSY; /* a page arrived meanwhile: the driver still runs */
+	}
+	for (pp = &h->devmems; *pp; pp = &(*pp)->next)
+		if (*pp == dm) {
+			*pp = dm->next;
+			break;
+		}
+	pthread_mutex_unlock(&h->lock);
+	hms__topology_remove(h, dm->target);
+	free(dm->name);
+	free(dm);
+	return 0;
+}
+
+HMS_API void *hms_devmem_priv(const struct hms_devmem *dm)
+{
+	return dm ? dm->priv : NULL;
+}
+
+HMS_API hms_pfn hms_devmem_pfn_first(const struct hms_devmem *dm)
+{
+	return dm ? dm->first : 0;
+}
+
+HMS_API uint64_t hms_devmem_npages(const struct hms_devmem *dm)
+{
+	return dm ? dm->npages : 0;
+}
+
+HMS_API hms_uid hms_devmem_target(const struct hms_devmem *dm)
+{
+	return dm ? dm->target : 0;
+}
+
+HMS_API struct hms *hms_devmem_context(const struct hms_devmem *dm)
+{
+	return dm ? dm->h : NULL;
+}

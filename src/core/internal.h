@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - the one internal header of libhms, grouped by the file that
+ * defines each declaration.  Drivers (src/drivers) must not include it:
+ * they see hms_driver.h only.
+ */
+#ifndef HMS_INTERNAL_H
+#define HMS_INTERNAL_H
+
+#ifndef HMS_BUILDING
+#error "internal.h is private to libhms (src/core); drivers use hms_driver.h"
+#endif
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hms.h"
+#include "hms_driver.h"
+
+#define HMS_API __attribute__((visibility("default")))
+
+#define PAGE_SIZE HMS_PAGE_SIZE
+#define PAGE_SHIFT HMS_PAGE_SHIFT
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+static inline bool hms__aligned(uintptr_t x)
+{
+	return (x & (PAGE_SIZE - 1)) == 0;
+}
+
+#ifdef HMS_DEBUG
+#include <assert.h>
+#define HMS_ASSERT(x) assert(x)
+#else
+#define HMS_ASSERT(x) ((void)0)
+#endif
+
+/* ------------------------------------------------------------------------
+ * itree.c - augmented interval tree (treap keyed by start, max of last)
+ * ---------------------------------------------------------------------- */
+
+struct hms_itree_node {
+	uintptr_t start; /* first byte */
+	uintptr_t last;  /* last byte (inclusive) */
+	uintptr_t max_last;
+	uint32_t prio;
+	struct hms_itree_node *left, *right;
+};
+
+struct hms_itree {
+	struct hms_itree_node *root;
+	uint32_t seed;
+};
+
+void hms__itree_insert(struct hms_itree *t, struct hms_itree_node *n);
+void hms__itree_remove(struct hms_itree *t, struct hms_itree_node *n);
+/* Calls fn for every node overlapping [start, last]; fn returns false to stop. */
+void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
+			 bool (*fn)(struct hms_itree_node *n, void *arg), void *arg);
+
+/* ------------------------------------------------------------------------
+ * area.c - managed areas and the per-page state table
+ * ---------------------------------------------------------------------- */
+
+/* hms_pte.flags */
+#define PTE_MIGRATING (1u << 0) /* a migration holds the page */
+#define PTE_BUSY (1u << 1)      /* a fault resolution holds the page */
+#define PTE_WAITERS (1u << 2)   /* a CPU fault waits for MIGRATING/BUSY to clear */
+#define PTE_WP (1u << 3)        /* write-protected by hms (exclusive) */
+#define PTE_EXCLUSIVE (1u << 4) /* a device holds exclusive access */
+#define PTE_DEAD (1u << 5)      /* unmapped while migrating: drop at finalize */
+#define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since) */
+
+/*
+ * One page of a managed area.  Invariants (under hms.lock):
+ *   loc == HMS_LOC_DEVICE  <=>  pfn is a page of a registered devmem that
+ *                               holds this page's data, and the CPU page
+ *                               table has no page at this address;
+ *   PTE_MIGRATING and PTE_BUSY are never both set;
+ *   PTE_WAITERS only with PTE_MIGRATING or PTE_BUSY.
+ */
+struct hms_pte {
+	hms_pfn pfn;
+	uint8_t loc;
+	uint8_t flags;
+	uint8_t prot;     /* CPU protection, PROT_* (hms_protect) */
+	void *excl_owner; /* PTE_EXCLUSIVE: the owner that holds it */
+};
+
+/*
+ * A managed area: [start, end), registered with the context's userfaultfd.
+ * Areas never overlap; h->areas is sorted by start.  Fields guarded by
+ * hms.lock.
+ */
+struct hms_area {
+	uintptr_t start, end;
+	bool owned; /* created by hms_alloc: unmapped by hms_close */
+	struct hms_pte *pt;
+	struct hms_area *next;
+};
+
+static inline size_t area_npages(const struct hms_area *a)
+{
+	return (a->end - a->start) >> PAGE_SHIFT;
+}
+
+static inline struct hms_pte *area_pte(struct hms_area *a, uintptr_t addr)
+{
+	return &a->pt[(addr - a->start) >> PAGE_SHIFT];
+}
+
+struct hms_area *hms__area_find_locked(struct hms *h, uintptr_t addr);
+/* The area if [start, end) lies inside exactly one area, else NULL. */
+struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
+					     uintptr_t end);
+/* True if every page of [start, end) is managed (possibly several areas). */
+bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end);
+int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			    int prot, bool owned, bool populated);
+/*
+ * Forget [start, end): device pages go to *freelist (to be handed to
+ * page_free() outside the lock), pages under migration are marked
+ * PTE_DEAD and kept until the migration ends.
+ */
+struct hms_free_list {
+	hms_pfn *pfns;
+	size_t n, cap;
+};
+void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			     struct hms_free_list *fl);
+/* Drop areas' pages whose ptes are all dead and not migrating (finalize). */
+void hms__area_reap_locked(struct hms *h);
+/* Move the state of [from, from+len) to [to, to+len) (mremap). */
+void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
+			   size_t len, struct hms_free_list *fl);
+void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn);
+void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
+/* Bring every device page of [start, end) back to system memory. */
+int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end);
+/* Wait (on h->cond) while the page is busy or migrating; returns with lock held. */
+void hms__pte_wait_locked(struct hms *h, uintptr_t addr);
+
+/* ------------------------------------------------------------------------
+ * uffd.c - the fault engine
+ * ---------------------------------------------------------------------- */
+
+int hms__uffd_open(struct hms *h, unsigned open_flags);
+int hms__uffd_start(struct hms *h);
+void hms__uffd_stop(struct hms *h);
+int hms__uffd_register(struct hms *h, uintptr_t start, size_t len);
+int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
+/* Write-protect (wp = true) or unprotect; retries EAGAIN unless called
+ * from the handler thread, where it returns -EAGAIN. */
+int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
+/* Fill missing pages: src NULL = zeros. Returns bytes filled or -errno;
+ * -EEXIST is reported only if nothing was filled. */
+long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len);
+void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
+bool hms__in_handler(struct hms *h);
+/* Resolve a fault for a page (from the handler or a device fault path).
+ * Returns 0 when the page is present (and writable if write), -EAGAIN to
+ * retry later, another -errno on failure. */
+int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
+/* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
+int hms__zap(struct hms *h, uintptr_t start, size_t len);
+
+/* ------------------------------------------------------------------------
+ * notifier.c - invalidations, mirrors, intervals
+ * ---------------------------------------------------------------------- */
+
+struct hms_notifier {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* guarded by lock: */
+	struct hms_mirror *mirrors;
+	struct hms_itree intervals;
+	unsigned long invalidate_seq; /* odd while any invalidation runs */
+	unsigned active;              /* invalidations running */
+	struct hms_interval *deferred; /* insert/remove deferred to the end */
+	struct hms_notify_range *ranges; /* ranges being invalidated */
+	unsigned nranges, capranges;
+	unsigned callbacks_running;
+};
+
+int hms__notifier_init(struct hms_notifier *n);
+void hms__notifier_fini(struct hms *h);
+/*
+ * Send one invalidation to every mirror and every overlapping interval.
+ * With HMS_NOTIFY_BLOCKABLE it always succeeds; without it, it returns
+ * -EAGAIN if a subscriber could not proceed (nothing to undo: callbacks
+ * that ran only dropped mirrored state).
+ */
+int hms__notify(struct hms *h, uintptr_t start, uintptr_t end,
+		enum hms_event ev, unsigned flags, void *owner);
+/*
+ * The two halves of hms__notify(), for changes hms makes itself: between
+ * start and end the range reads as invalidating (range faults overlapping
+ * it fail with -EBUSY, interval readers wait), so no device can map what
+ * is being changed.  Every successful start is paired with an end.
+ */
+int hms__notify_start(struct hms *h, const struct hms_notify_range *r);
+void hms__notify_end(struct hms *h, const struct hms_notify_range *r);
+void hms__notifier_release(struct hms *h);
+
+bool hms__interval_check(struct hms_interval *iv, unsigned long seq);
+
+/* ------------------------------------------------------------------------
+ * devmem.c - device memory
+ * ---------------------------------------------------------------------- */
+
+struct hms_devmem {
+	struct hms *h;
+	struct hms_devmem_desc desc;
+	char *name;
+	struct hms_devmem_ops ops;
+	void *priv;
+	hms_pfn first;
+	uint64_t npages;
+	hms_uid target;
+	struct hms_devmem *next; /* h->devmems, guarded by hms.lock */
+};
+
+struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn);
+
+/* ------------------------------------------------------------------------
+ * migrate.c - migrate_vma
+ * ---------------------------------------------------------------------- */
+
+void hms__staging_fini(struct hms *h);
+
+/* ------------------------------------------------------------------------
+ * stats.c
+ * ---------------------------------------------------------------------- */
+
+struct hms_stats_atomic {
+	_Atomic uint64_t cpu_faults, cpu_faults_device, device_faults, wp_faults;
+	_Atomic uint64_t migrations_to_device, migrations_to_system;
+	_Atomic uint64_t bytes_to_device, bytes_to_system;
+	_Atomic uint64_t invalidations[9];
+	_Atomic uint64_t replicas_made, replicas_collapsed, prefaulted;
+};
+
+#define HMS_STAT_ADD(h, field, v) \
+	atomic_fetch_add_explicit(&(h)->stats.field, (v), memory_order_relaxed)
+
+/* ------------------------------------------------------------------------
+ * topology*.c - objects, discovery, export
+ * ---------------------------------------------------------------------- */
+
+struct hms_topo_state;
+int hms__topology_open(struct hms *h, const char *sysfs_root, unsigned flags);
+void hms__topology_close(struct hms *h);
+/* Target uid of a NUMA node, 0 if unknown. */
+hms_uid hms__topology_node_target(struct hms *h, int node);
+/* Register device memory as a target; 0 on failure. */
+hms_uid hms__topology_devmem_target(struct hms *h, const char *name,
+				    uint64_t bytes, enum hms_devmem_kind kind);
+void hms__topology_remove(struct hms *h, hms_uid uid);
+
+/*
+ * A snapshot under construction (topology.c): discovery and the
+ * registration calls build a fresh struct hms_topology with these, then
+ * publish it.  Not thread-safe: the builder owns the snapshot until then.
+ */
+struct hms_topology *hms__topo_new(void);
+/* Append objects; the new uid, or 0 (errno set: EINVAL, ENOENT, ENOMEM). */
+hms_uid hms__topo_add_target(struct hms_topology *t,
+			     const struct hms_target_desc *d,
+			     const struct hms_memcache *caches, unsigned ncaches);
+hms_uid hms__topo_add_initiator(struct hms_topology *t,
+				const struct hms_initiator_desc *d);
+hms_uid hms__topo_add_link(struct hms_topology *t, const struct hms_link_desc *d);
+hms_uid hms__topo_add_bridge(struct hms_topology *t,
+			     const struct hms_bridge_desc *d);
+/* Record a warning ("file: what is wrong, what is left out"). */
+void hms__topo_warn(struct hms_topology *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The SLIT: nodes[n] and an n x n matrix (copied). */
+int hms__topo_set_distances(struct hms_topology *t, const int *nodes,
+			    unsigned n, const unsigned *matrix);
+/* Read back what was recorded (export). */
+unsigned hms__topo_distances(const struct hms_topology *t, const int **nodes,
+			     const unsigned **matrix);
+/* Parse a kernel cpulist ("0-3,8"); *cpus malloc'd, sorted, unique. */
+int hms__cpulist_parse(const char *s, unsigned **cpus, unsigned *n);
+/* Format cpus[n] (sorted) as a cpulist into buf; returns the length. */
+size_t hms__cpulist_format(const unsigned *cpus, unsigned n, char *buf,
+			   size_t cap);
+
+/*
+ * topology_sysfs.c - discovery.  The reader below lets the fuzzer feed an
+ * in-memory tree; hms__topology_discover() reads a real directory.
+ */
+struct hms__topo_fs {
+	/* Read a whole file (path relative to the root, no leading '/'):
+	 * length read (buf NUL-terminated, truncated to cap - 1), -errno. */
+	long (*read)(const struct hms__topo_fs *fs, const char *path, char *buf,
+		     size_t cap);
+	/* Call fn for each entry name of a directory; 0 or -errno. */
+	int (*list)(const struct hms__topo_fs *fs, const char *dir,
+		    void (*fn)(const char *name, void *arg), void *arg);
+	/* Read a symlink's target; length or -errno. */
+	long (*readlink)(const struct hms__topo_fs *fs, const char *path,
+			 char *buf, size_t cap);
+	const char *root; /* a real directory, for hwloc; NULL otherwise */
+	void *priv;
+};
+int hms__topology_discover_fs(const struct hms__topo_fs *fs,
+			      struct hms_topology **out);
+int hms__topology_discover(const char *root, struct hms_topology **out);
+/* "DRAM", "HBM", ... for enum hms_target_kind. */
+const char *hms__topo_kind_word(unsigned kind);
+
+/* ------------------------------------------------------------------------
+ * context.c
+ * ---------------------------------------------------------------------- */
+
+struct hms_zap; /* self-zap records, uffd.c */
+
+struct hms_staging; /* staging buffers, migrate.c */
+
+struct hms {
+	/* Set at open, read-only after. */
+	int uffd;
+	int wake_fd; /* eventfd: stops the handler */
+	enum hms_uffd_mode mode;
+	uint64_t features;
+	pthread_t handler;
+	pid_t handler_tid;
+	bool handler_started;
+	struct handler_state *handler_state; /* uffd.c, handler thread's own */
+	unsigned fault_around; /* pages a CPU fault on device memory moves */
+
+	/*
+	 * lock guards: areas and their page tables, devmems, zaps, staging.
+	 * Never held across a call that waits for the fault handler
+	 * (madvise/munmap/mremap of managed memory, uffd ioctls that may
+	 * return EAGAIN, driver callbacks).  cond is broadcast whenever a
+	 * pte leaves PTE_BUSY or PTE_MIGRATING.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct hms_area *areas;
+	struct hms_devmem *devmems;
+	hms_pfn next_pfn;
+	struct hms_zap *zaps;
+	struct hms_staging *staging;
+	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
+
+	struct hms_notifier notifier;
+	struct hms_stats_atomic stats;
+	struct hms_topo_state *topo;
+
+	struct hms *next_ctx; /* all contexts, for fork (context.c) */
+	bool forked_child;    /* this copy lives in a fork child: unusable */
+	bool closing;
+};
+
+void hms__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int hms__check(struct hms *h); /* -EINVAL for NULL, -ECHILD in a fork child */
+
+#endif /* HMS_INTERNAL_H */

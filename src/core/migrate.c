@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * migrate.c - migrate_vma in three phases, both directions, and the
+ * staging buffers that carry device data back to system memory.
+ *
+ * System -> device:
+ *   setup     pages marked MIGRATING (CPU faults on them wait), a MIGRATE
+ *             invalidation starts, populated pages are write-protected so
+ *             no CPU write can slip in after the driver's copy;
+ *   (driver)  allocates device pages, copies from hms_migrate_src_ptr();
+ *   pages     the system copies of moved pages are discarded (MADV_DONTNEED,
+ *             recognised by the handler as our own);
+ *   finalize  the table points at the device pages; pages that did not move
+ *             lose their write protection; waiting CPU faults are woken and
+ *             find their page on the device.
+ * Device -> system:
+ *   setup     device pages of the owner marked MIGRATING;
+ *   (driver)  copies each page into hms_migrate_dst_system() (staging);
+ *   pages     UFFDIO_COPY puts the staged data in place (one call per run);
+ *   finalize  table updated, the device pages handed to page_free().
+ * A CPU write racing a migration is never lost: either it happened before
+ * write protection (the copy sees it) or it waits for finalize and then
+ * faults the page back from wherever it now lives.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/internal.h"
+
+/* ---- staging buffers --------------------------------------------------------- */
+
+struct hms_staging {
+	char *buf; /* HMS_MIGRATE_MAX_BYTES, populated once */
+	struct hms_staging *next;
+};
+
+static struct hms_staging *staging_get(struct hms *h)
+{
+	struct hms_staging *s;
+
+	pthread_mutex_lock(&h->lock);
+	s = h->staging;
+	if (s)
+		h->staging = s->next;
+	pthread_mutex_unlock(&h->lock);
+	if (s)
+		return s;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return NULL;
+	s->buf = mmap(NULL, HMS_MIGRATE_MAX_BYTES, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (s->buf == MAP_FAILED) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void staging_put(struct hms *h, struct hms_staging *s)
+{
+	pthread_mutex_lock(&h->lock);
+	s->next = h->staging;
+	h->staging = s;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void hms__staging_fini(struct hms *h)
+{
+	while (h->staging) {
+		struct hms_staging *s = h->staging;
+
+		h->staging = s->next;
+		munmap(s->buf, HMS_MIGRATE_MAX_BYTES);
+		free(s);
+	}
+}
+
+/* ---- per-migration state ------------------------------------------------------- */
+
+#define MS_WP (1u << 0)     /* write-protected at setup */
+#define MS_MOVED (1u << 1)  /* committed by pages() */
+#define MS_FAILED (1u << 2) /* could not be isolated: must not move */
+
+struct hms_migrate_core {
+	struct hms *h;
+	struct hms_notify_range nr;
+	bool notified;
+	struct hms_staging *staging;
+	uint8_t st[]; /* MS_* per page */
+};
+
+static bool selected(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return m->src[i] & HMS_MIGRATE_PFN_MIGRATE;
+}
+
+static bool src_device(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return m->src[i] & HMS_MIGRATE_PFN_DEVICE;
+}
+
+typedef bool (*page_pred)(const struct hms_migrate_vma *m, unsigned long i);
+
+/* The next run [*i, *j) of pages for which pred holds, from *i on. */
+static bool next_run(const struct hms_migrate_vma *m, page_pred pred, unsigned long *i,
+		     unsigned long *j)
+{
+	unsigned long k = *i;
+
+	while (k < m->npages && !pred(m, k))
+		k++;
+	if (k >= m->npages)
+		return false;
+	*i = k;
+	for (*j = k + 1; *j < m->npages && pred(m, *j); (*j)++)
+		;
+	return true;
+}
+
+#define for_each_run(m, pred, i, j) \
+	for (unsigned long i = 0, j = 0; next_run((m), (pred), &i, &j); i = j)
+
+static bool populated_system(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return selected(m, i) && !src_device(m, i) && (m->src[i] & HMS_MIGRATE_PFN_VALID);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+static int select_locked(struct hms *h, struct hms_migrate_vma *m, struct hms_area *a)
+{
+	for (unsigned long i = 0; i < m->npages; i++) {
+		struct hms_pte *pte = area_pte(a, m->start + (i << PAGE_SHIFT));
+		uint64_t e = 0;
+
+		m->src[i] = 0;
+		m->dst[i] = 0;
+		if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD | PTE_EXCLUSIVE))
+			continue;
+		if (pte->loc == HMS_LOC_DEVICE) {
+			struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pte->pfn);
+
+			if (!(m->flags & HMS_MIGRATE_SELECT_DEVICE_PRIVATE) || !dm ||
+			    dm->desc.owner != m->pgmap_owner)
+				continue;
+			e = hms_migrate_pfn(pte->pfn) | HMS_MIGRATE_PFN_MIGRATE;
+		} else {
+			if (!(m->flags & HMS_MIGRATE_SELECT_SYSTEM))
+				continue;
+			e = HMS_MIGRATE_PFN_MIGRATE;
+			if (pte->loc == HMS_LOC_SYSTEM)
+				e |= HMS_MIGRATE_PFN_VALID;
+		}
+		if (pte->prot & PROT_WRITE)
+			e |= HMS_MIGRATE_PFN_WRITE;
+		m->src[i] = e;
+		pte->flags |= PTE_MIGRATING;
+		m->cpages++;
+	}
+	return 0;
+}
+
+HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
+{
+	struct hms_migrate_core *c;
+	struct hms_area *a;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (!m || !m->src || !m->dst || m->start >= m->end || !hms__aligned(m->start) ||
+	    !hms__aligned(m->end) || m->end - m->start > HMS_MIGRATE_MAX_BYTES ||
+	    !(m->flags & (HMS_MIGRATE_SELECT_SYSTEM | HMS_MIGRATE_SELECT_DEVICE_PRIVATE)) ||
+	    (m->flags & ~(HMS_MIGRATE_SELECT_SYSTEM | HMS_MIGRATE_SELECT_DEVICE_PRIVATE)) ||
+	    ((m->flags & HMS_MIGRATE_SELECT_DEVICE_PRIVATE) && !m->pgmap_owner))
+		return -EINVAL;
+	m->npages = (m->end - m->start) >> PAGE_SHIFT;
+	m->cpages = 0;
+	c = calloc(1, sizeof(*c) + m->npages);
+	if (!c)
+		return -ENOMEM;
+	c->h = h;
+	if (m->flags & HMS_MIGRATE_SELECT_DEVICE_PRIVATE) {
+		c->staging = staging_get(h);
+		if (!c->staging) {
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&h->lock);
+	a = hms__area_find_range_locked(h, m->start, m->end);
+	if (!a) {
+		pthread_mutex_unlock(&h->lock);
+		if (c->staging)
+			staging_put(h, c->staging);
+		free(c);
+		return -ENOENT;
+	}
+	select_locked(h, m, a);
+	pthread_mutex_unlock(&h->lock);
+	m->core = c;
+	if (!m->cpages)
+		return 0;
+
+	c->nr = (struct hms_notify_range){ m->start, m->end, HMS_EVENT_MIGRATE,
+					   HMS_NOTIFY_BLOCKABLE, m->pgmap_owner };
+	c->notified = hms__notify_start(h, &c->nr) == 0;
+
+	/* Freeze populated system pages: writes now wait for finalize. */
+	for_each_run(m, populated_system, i, j) {
+		int r = hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, true);
+
+		for (unsigned long k = i; k < j; k++)
+			c->st[k] |= r ? MS_FAILED : MS_WP;
+	}
+	return 0;
+}
+
+HMS_API const void *hms_migrate_src_ptr(const struct hms_migrate_vma *m, unsigned long i)
+{
+	if (!m || !m->core || i >= m->npages || !selected(m, i) || src_device(m, i) ||
+	    !(m->src[i] & HMS_MIGRATE_PFN_VALID) || (m->core->st[i] & MS_FAILED))
+		return NULL;
+	return (const void *)(m->start + (i << PAGE_SHIFT));
+}
+
+HMS_API void *hms_migrate_dst_system(struct hms_migrate_vma *m, unsigned long i)
+{
+	if (!m || !m->core || !m->core->staging || i >= m->npages || !selected(m, i) ||
+	    !src_device(m, i))
+		return NULL;
+	m->dst[i] = HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_SYSTEM;
+	return m->core->staging->buf + (i << PAGE_SHIFT);
+}
+
+/* ---- pages -------------------------------------------------------------------------- */
+
+static bool dst_device(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return (m->dst[i] & (HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_DEVICE)) ==
+	       (HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_DEVICE);
+}
+
+static bool dst_system(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return (m->dst[i] & (HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_SYSTEM)) ==
+	       (HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_SYSTEM);
+}
+
+/* A page that may move to the device: selected, isolated, given a page. */
+static bool to_device(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return selected(m, i) && !src_device(m, i) && dst_device(m, i) &&
+	       !(m->core->st[i] & MS_FAILED);
+}
+
+static bool to_device_populated(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return to_device(m, i) && (m->src[i] & HMS_MIGRATE_PFN_VALID);
+}
+
+static bool to_system(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return selected(m, i) && src_device(m, i) && dst_system(m, i);
+}
+
+static bool stayed_protected(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return (m->core->st[i] & MS_WP) && !(m->core->st[i] & MS_MOVED);
+}
+
+HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
+{
+	struct hms_migrate_core *c;
+	struct hms *h;
+	int ret = 0;
+
+	if (!m || !m->core)
+		return -EINVAL;
+	c = m->core;
+	h = c->h;
+	/* System -> device: never-populated pages just move; populated ones
+	 * lose their system copy. */
+	for_each_run(m, to_device_populated, i, j) {
+		uintptr_t s = m->start + (i << PAGE_SHIFT);
+		size_t len = (j - i) << PAGE_SHIFT;
+		/* Re-assert protection: fails if the range was unmapped meanwhile,
+		 * so we never discard memory that is no longer ours. */
+		int r = hms__in_handler(h) ? -EDEADLK : hms__uffd_wp(h, s, len, true);
+
+		if (!r)
+			r = hms__zap(h, s, len);
+		for (unsigned long k = i; k < j; k++)
+			c->st[k] |= r ? MS_FAILED : MS_MOVED;
+		if (r)
+			ret = r == -EDEADLK ? -EDEADLK : -EAGAIN;
+	}
+	for (unsigned long i = 0; i < m->npages; i++)
+		if (to_device(m, i) && !(m->src[i] & HMS_MIGRATE_PFN_VALID))
+			c->st[i] |= MS_MOVED;
+
+	/* Device -> system: put staged data in place. */
+	for_each_run(m, to_system, i, j) {
+		uintptr_t s = m->start + (i << PAGE_SHIFT);
+		size_t len = (j - i) << PAGE_SHIFT;
+		long r = hms__uffd_fill(h, s, c->staging->buf + (i << PAGE_SHIFT), len);
+		unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
+
+		for (unsigned long k = i; k < j; k++)
+			c->st[k] |= k - i < done ? MS_MOVED : MS_FAILED;
+		if (done < j - i)
+			ret = -EAGAIN;
+	}
+	return ret;
+}
+
+/* ---- finalize ------------------------------------------------------------------------ */
+
+HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
+{
+	struct hms_migrate_core *c;
+	struct hms *h;
+	struct hms_free_list fl = { 0 };
+	bool waiters = false;
+	uint64_t to_dev = 0, to_sys = 0, bytes_dev = 0;
+
+	if (!m || !m->core)
+		return;
+	c = m->core;
+	h = c->h;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		uintptr_t p = m->start + (i << PAGE_SHIFT);
+		struct hms_area *a;
+		struct hms_pte *pte;
+		bool moved = c->st[i] & MS_MOVED;
+
+		if (!selected(m, i))
+			continue;
+		a = hms__area_find_locked(h, p);
+		pte = a ? area_pte(a, p) : NULL;
+		if (!pte || (pte->flags & PTE_DEAD)) {
+			/* Unmapped meanwhile: whatever was made is dropped. */
+			if (dst_device(m, i))
+				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
+			if (src_device(m, i))
+				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->src[i]));
+			if (pte) {
+				pte->loc = HMS_LOC_NONE;
+				pte->pfn = 0;
+				pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS);
+			}
+			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
+			continue;
+		}
+		if (moved && src_device(m, i)) {
+			hms__free_list_push(&fl, pte->pfn);
+			pte->loc = HMS_LOC_SYSTEM;
+			pte->pfn = 0;
+			to_sys++;
+		} else if (moved) {
+			pte->loc = HMS_LOC_DEVICE;
+			pte->pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
+			to_dev++;
+			if (m->src[i] & HMS_MIGRATE_PFN_VALID)
+				bytes_dev += PAGE_SIZE;
+		} else {
+			if (dst_device(m, i))
+				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
+			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
+		}
+		if (pte->flags & PTE_WAITERS)
+			waiters = true;
+		pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS);
+		if (moved)
+			pte->flags &= (uint8_t)~PTE_ZERO;
+	}
+	hms__area_reap_locked(h);
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+
+	/* Pages that stayed in system memory may be written again. */
+	for_each_run(m, stayed_protected, i, j)
+		hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, false);
+	if (c->notified)
+		hms__notify_end(h, &c->nr);
+	hms__free_list_release(h, &fl);
+	if (waiters)
+		hms__uffd_wake(h, m->start, m->end - m->start);
+	HMS_STAT_ADD(h, migrations_to_device, to_dev);
+	HMS_STAT_ADD(h, migrations_to_system, to_sys);
+	HMS_STAT_ADD(h, bytes_to_device, bytes_dev);
+	HMS_STAT_ADD(h, bytes_to_system, to_sys << PAGE_SHIFT);
+	if (c->staging)
+		staging_put(h, c->staging);
+	free(c);
+	m->core = NULL;
+}

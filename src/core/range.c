@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * range.c - hms_range_fault(): snapshot a range of the address space for a
+ * device and fault in what it requests, in the default or a driver-defined
+ * encoding.  Managed pages are read from the state table; other memory
+ * from the kernel's view (/proc/self/maps and /proc/self/pagemap).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+/* ---- encodings ----------------------------------------------------------- */
+
+struct req {
+	bool fault, write;
+};
+
+static struct req decode_req(const struct hms_range *r, uint64_t in)
+{
+	uint64_t v = r->default_flags | (in & r->pfn_flags_mask);
+	struct req q;
+
+	if (r->flags) {
+		q.fault = v & r->flags[HMS_PFN_FLAG_VALID];
+		q.write = v & r->flags[HMS_PFN_FLAG_WRITE];
+	} else {
+		q.fault = v & HMS_PFN_REQ_FAULT;
+		q.write = v & HMS_PFN_REQ_WRITE;
+	}
+	if (q.write)
+		q.fault = true;
+	return q;
+}
+
+/* What one page is, before encoding. */
+struct page_out {
+	enum { OUT_NONE, OUT_ERROR, OUT_VALID, OUT_SPECIAL } kind;
+	bool write, device, zero;
+	uint64_t pfn;
+	unsigned order;
+};
+
+static uint64_t encode(const struct hms_range *r, const struct page_out *o)
+{
+	if (r->flags) {
+		switch (o->kind) {
+		case OUT_NONE:
+			return r->values[HMS_PFN_VALUE_NONE];
+		case OUT_ERROR:
+			return r->values[HMS_PFN_VALUE_ERROR];
+		case OUT_SPECIAL:
+			return r->values[HMS_PFN_VALUE_SPECIAL];
+		case OUT_VALID:
+			if (o->zero)
+				return r->values[HMS_PFN_VALUE_SPECIAL];
+			return (o->pfn << r->pfn_shift) | r->flags[HMS_PFN_FLAG_VALID] |
+			       (o->write ? r->flags[HMS_PFN_FLAG_WRITE] : 0) |
+			       (o->device ? r->flags[HMS_PFN_FLAG_DEVICE_PRIVATE] : 0);
+		}
+		return 0;
+	}
+	switch (o->kind) {
+	case OUT_NONE:
+		return 0;
+	case OUT_ERROR:
+		return HMS_PFN_ERROR;
+	case OUT_SPECIAL:
+		return HMS_PFN_VALID | HMS_PFN_SPECIAL | (o->write ? HMS_PFN_WRITE : 0) |
+		       (o->pfn & HMS_PFN_PFN_MASK);
+	case OUT_VALID:
+		return HMS_PFN_VALID | (o->write ? HMS_PFN_WRITE : 0) |
+		       (o->device ? HMS_PFN_DEVICE_PRIVATE : 0) | (o->zero ? HMS_PFN_ZERO : 0) |
+		       ((uint64_t)o->order << HMS_PFN_ORDER_SHIFT) | (o->pfn & HMS_PFN_PFN_MASK);
+	}
+	return 0;
+}
+
+/* ---- the kernel's view: pagemap and maps --------------------------------- */
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_EXCLUSIVE (1ULL << 56)
+
+struct kview {
+	int pagemap;
+	FILE *maps;
+	uintptr_t vma_start, vma_end; /* cached VMA */
+	int vma_prot;                 /* -1: not mapped */
+};
+
+static void kview_close(struct kview *k)
+{
+	if (k->pagemap >= 0)
+		close(k->pagemap);
+	if (k->maps)
+		fclose(k->maps);
+}
+
+static uint64_t kview_pagemap(struct kview *k, uintptr_t addr)
+{
+	uint64_t e = 0;
+
+	if (k->pagemap < 0)
+		k->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (k->pagemap < 0 ||
+	    pread(k->pagemap, &e, sizeof(e), (off_t)((addr >> PAGE_SHIFT) * 8)) != sizeof(e))
+		return 0;
+	return e;
+}
+
+/* Protection of the mapping holding addr, or -1 if nothing is mapped. */
+static int kview_prot(struct kview *k, uintptr_t addr)
+{
+	char line[512];
+
+	if (addr >= k->vma_start && addr < k->vma_end)
+		return k->vma_prot;
+	if (!k->maps)
+		k->maps = fopen("/proc/self/maps", "re");
+	if (!k->maps)
+		return -1;
+	rewind(k->maps);
+	k->vma_prot = -1;
+	k->vma_start = addr;
+	k->vma_end = addr + PAGE_SIZE;
+	while (fgets(line, sizeof(line), k->maps)) {
+		unsigned long s, e;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &s, &e, perms) != 3)
+			continue;
+		if (addr >= s && addr < e) {
+			k->vma_start = s;
+			k->vma_end = e;
+			k->vma_prot = (perms[0] == 'r' ? PROT_READ : 0) |
+				      (perms[1] == 'w' ? PROT_WRITE : 0);
+			break;
+		}
+	}
+	return k->vma_prot;
+}
+
+/* A page outside managed areas: report it, fault it through the kernel. */
+static int unmanaged_page(struct kview *k, uintptr_t addr, struct req q, struct page_out *o)
+{
+	int prot = kview_prot(k, addr);
+	uint64_t pm;
+
+	if (prot < 0 || !(prot & PROT_READ)) {
+		o->kind = OUT_ERROR;
+		return q.fault ? -EFAULT : 0;
+	}
+	if (q.write && !(prot & PROT_WRITE)) {
+		o->kind = OUT_ERROR;
+		return -EPERM;
+	}
+	pm = kview_pagemap(k, addr);
+	if (q.fault && (!(pm & PM_PRESENT) || (q.write && !(pm & PM_EXCLUSIVE)))) {
+		if (madvise((void *)addr, PAGE_SIZE,
+			    q.write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ))
+			return errno == ENOMEM ? -EFAULT : -errno;
+		pm = kview_pagemap(k, addr);
+	}
+	if (!(pm & PM_PRESENT)) {
+		o->kind = OUT_NONE;
+		return 0;
+	}
+	o->kind = OUT_SPECIAL;
+	o->write = prot & PROT_WRITE;
+	o->pfn = addr >> PAGE_SHIFT;
+	return 0;
+}
+
+/* ---- managed pages ----------------------------------------------------------- */
+
+/*
+ * One managed page, lock held.  Returns 0 when *o is final, 1 when the
+ * page must be faulted (lock dropped by the caller), or -errno.
+ */
+static int managed_page_locked(struct hms *h, const struct hms_range *r, struct hms_pte *pte,
+			       uintptr_t addr, struct req q, struct kview *k, struct page_out *o)
+{
+	struct hms_devmem *dm;
+
+	memset(o, 0, sizeof(*o));
+	if (!(pte->prot & PROT_READ)) {
+		o->kind = OUT_ERROR;
+		return q.fault ? -EFAULT : 0;
+	}
+	if (q.write && !(pte->prot & PROT_WRITE)) {
+		o->kind = OUT_ERROR;
+		return -EPERM;
+	}
+	if (pte->flags & (PTE_BUSY | PTE_MIGRATING))
+		return q.fault ? 1 : 0; /* in flux: not present for a snapshot */
+	switch (pte->loc) {
+	case HMS_LOC_DEVICE:
+		dm = hms__devmem_of_pfn_locked(h, pte->pfn);
+		if (dm && r->dev_private_owner && dm->desc.owner == r->dev_private_owner) {
+			o->kind = OUT_VALID;
+			o->device = true;
+			o->write = pte->prot & PROT_WRITE;
+			o->pfn = pte->pfn;
+			return 0;
+		}
+		return q.fault ? 1 : 0;
+	case HMS_LOC_SYSTEM:
+		if (q.write && (pte->flags & PTE_WP))
+			return 1;
+		o->kind = OUT_VALID;
+		o->write = (pte->prot & PROT_WRITE) && !(pte->flags & PTE_WP);
+		o->pfn = addr >> PAGE_SHIFT;
+		if (pte->flags & PTE_ZERO) {
+			uint64_t pm = kview_pagemap(k, addr);
+
+			if ((pm & PM_PRESENT) && !(pm & PM_EXCLUSIVE)) {
+				if (q.write)
+					return 1; /* write to the zero page: COW it */
+				o->zero = true;
+				o->write = false;
+			}
+		}
+		return 0;
+	default:
+		return q.fault ? 1 : 0;
+	}
+}
+
+/* Make the page present (and writable): the device-side fault. */
+static int fault_in(struct hms *h, uintptr_t addr, bool write)
+{
+	int ret = hms__fault_page(h, addr, write, false);
+
+	if (ret)
+		return ret;
+	if (!write)
+		return 0;
+	/* A write to the zero page: the kernel replaces it by a private page
+	 * (present pages do not reach userfaultfd). */
+	if (madvise((void *)addr, PAGE_SIZE, MADV_POPULATE_WRITE))
+		return errno == EFAULT ? -EFAULT : 0;
+	return 0;
+}
+
+HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
+{
+	struct kview k = { .pagemap = -1, .vma_prot = -1 };
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (!r || !r->pfns || r->start >= r->end || !hms__aligned(r->start) ||
+	    !hms__aligned(r->end) || (r->flags && (!r->values || r->pfn_shift > 63)))
+		return -EINVAL;
+	if (hms__interval_check(r->interval, r->notifier_seq))
+		return -EBUSY;
+	for (uintptr_t addr = r->start; addr < r->end; addr += PAGE_SIZE) {
+		size_t i = (addr - r->start) >> PAGE_SHIFT;
+		struct req q = decode_req(r, r->pfns[i]);
+		struct page_out o = { 0 };
+		unsigned rounds = 0;
+
+		for (;;) {
+			struct hms_area *a;
+
+			pthread_mutex_lock(&h->lock);
+			a = hms__area_find_locked(h, addr);
+			if (!a) {
+				pthread_mutex_unlock(&h->lock);
+				ret = unmanaged_page(&k, addr, q, &o);
+				break;
+			}
+			ret = managed_page_locked(h, r, area_pte(a, addr), addr, q, &k, &o);
+			if (ret == 1 && (area_pte(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING))) {
+				hms__pte_wait_locked(h, addr);
+				pthread_mutex_unlock(&h->lock);
+				continue;
+			}
+			pthread_mutex_unlock(&h->lock);
+			if (ret != 1)
+				break;
+			ret = fault_in(h, addr, q.write);
+			if (ret || ++rounds > 64) {
+				ret = ret ? ret : -EBUSY;
+				break;
+			}
+		}
+		if (ret) {
+			kview_close(&k);
+			return ret;
+		}
+		r->pfns[i] = encode(r, &o);
+	}
+	kview_close(&k);
+	if (hms__interval_check(r->interval, r->notifier_seq))
+		return -EBUSY;
+	return 0;
+}
+
+/* ---- exclusive access ---------------------------------------------------------- */
+
+HMS_API long hms_make_exclusive(struct hms *h, uintptr_t start, uintptr_t end, void *owner)
+{
+	struct hms_notify_range nr = { start, end, HMS_EVENT_EXCLUSIVE, HMS_NOTIFY_BLOCKABLE,
+				       owner };
+	long n = 0;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (start >= end || !hms__aligned(start) || !hms__aligned(end))
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	ret = hms__range_managed_locked(h, start, end) ? 0 : -ENOENT;
+	pthread_mutex_unlock(&h->lock);
+	if (ret)
+		return ret;
+	for (uintptr_t p = start; p < end; p += PAGE_SIZE) {
+		ret = fault_in(h, p, true);
+		if (ret)
+			return ret;
+	}
+	hms__notify_start(h, &nr);
+	ret = hms__uffd_wp(h, start, end - start, true);
+	if (!ret) {
+		pthread_mutex_lock(&h->lock);
+		for (uintptr_t p = start; p < end; p += PAGE_SIZE) {
+			struct hms_area *a = hms__area_find_locked(h, p);
+			struct hms_pte *pte = a ? area_pte(a, p) : NULL;
+
+			if (!pte || pte->loc != HMS_LOC_SYSTEM ||
+			    (pte->flags & (PTE_BUSY | PTE_MIGRATING)))
+				continue;
+			pte->flags |= PTE_WP | PTE_EXCLUSIVE;
+			pte->excl_owner = owner;
+			n++;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	hms__notify_end(h, &nr);
+	return ret ? ret : n;
+}

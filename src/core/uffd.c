@@ -1,0 +1,755 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uffd.c - the fault engine: opening userfaultfd in full or user-mode-only
+ * mode, the handler thread, fault resolution (zero fill, data back from
+ * device memory, write protection), and the non-cooperative events
+ * (munmap, MADV_DONTNEED/REMOVE, mremap) that become invalidations.
+ *
+ * The one rule that keeps this deadlock free: the handler thread is the
+ * only reader of the userfaultfd, and threads that wait for it to read
+ * (munmap, madvise and mremap callers; uffd ioctls that get EAGAIN while
+ * an event is unread) never hold hms.lock meanwhile.  The handler itself
+ * never waits for another thread; a fault it cannot resolve now is
+ * deferred (PTE_WAITERS: whoever clears the busy state wakes it) or
+ * retried after reading more messages (EAGAIN).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "compat/uffd_compat.h"
+#include "core/internal.h"
+
+/* Zeros to fill write faults with (never written). */
+static char zeros[HMS_MIGRATE_MAX_BYTES] __attribute__((aligned(4096)));
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int uffd_new(bool user_only)
+{
+	int flags = O_CLOEXEC | O_NONBLOCK | (user_only ? UFFD_USER_MODE_ONLY : 0);
+	int fd = (int)syscall(SYS_userfaultfd, flags);
+
+	if (fd >= 0 || user_only || errno != EPERM)
+		return fd < 0 ? -errno : fd;
+	/* Not allowed by the sysctl: /dev/userfaultfd may still be ours. */
+	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+	if (dev < 0)
+		return -EPERM;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	close(dev);
+	return fd < 0 ? -EPERM : fd;
+}
+
+#define WANTED_FEATURES                                                     \
+	(UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |             \
+	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_THREAD_ID)
+
+int hms__uffd_open(struct hms *h, unsigned open_flags)
+{
+	bool user_only = open_flags & HMS_OPEN_USER_MODE_ONLY;
+	struct uffdio_api api = { .api = UFFD_API, .features = WANTED_FEATURES };
+	int fd = user_only ? -EPERM : uffd_new(false);
+
+	if (fd == -EPERM) {
+		user_only = true;
+		fd = uffd_new(true);
+	}
+	if (fd < 0) {
+		if (fd == -ENOSYS)
+			hms__set_error("hms: userfaultfd is not available (the kernel lacks "
+				       "CONFIG_USERFAULTFD, or a seccomp filter blocks it); "
+				       "hms needs it: run on a kernel with userfaultfd and allow "
+				       "the userfaultfd system call");
+		else if (fd == -EPERM)
+			hms__set_error("hms: userfaultfd is not permitted, not even with "
+				       "UFFD_USER_MODE_ONLY (a seccomp filter or an LSM "
+				       "refuses it); allow the userfaultfd system call or "
+				       "run with access to /dev/userfaultfd");
+		else
+			hms__set_error("hms: userfaultfd failed: %s", strerror(-fd));
+		return fd;
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		hms__set_error("hms: UFFDIO_API failed (%s): the kernel's userfaultfd "
+			       "lacks the events hms needs (remap, remove, unmap); use "
+			       "Linux 4.11 or newer",
+			       strerror(err));
+		close(fd);
+		return -err;
+	}
+	if (!(api.ioctls & (1ULL << _UFFDIO_REGISTER))) {
+		close(fd);
+		hms__set_error("hms: userfaultfd cannot register ranges here");
+		return -ENOSYS;
+	}
+	h->uffd = fd;
+	h->features = api.features;
+	h->mode = user_only ? HMS_MODE_USER_ONLY : HMS_MODE_FULL;
+	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->wake_fd < 0)
+		return -errno;
+	return 0;
+}
+
+int hms__uffd_register(struct hms *h, uintptr_t start, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { start, len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	return 0;
+}
+
+int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len)
+{
+	struct uffdio_range r = { start, len };
+
+	if (ioctl(h->uffd, UFFDIO_UNREGISTER, &r))
+		return -errno;
+	return 0;
+}
+
+/* ---- resolving ioctls ---------------------------------------------------- */
+
+bool hms__in_handler(struct hms *h)
+{
+	return h->handler_started && pthread_equal(pthread_self(), h->handler);
+}
+
+/*
+ * EAGAIN means an event (munmap, mremap, madvise) is waiting to be read.
+ * Any thread but the handler just waits for the handler to read it.
+ */
+static bool eagain_wait(struct hms *h, unsigned *tries)
+{
+	if (hms__in_handler(h) || h->closing)
+		return false;
+	if (++*tries > 100000)
+		return false;
+	if (*tries > 10)
+		usleep(20);
+	else
+		sched_yield();
+	return true;
+}
+
+int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
+{
+	struct uffdio_writeprotect w = {
+		.range = { start, len },
+		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+	unsigned tries = 0;
+
+	while (ioctl(h->uffd, UFFDIO_WRITEPROTECT, &w)) {
+		if (errno != EAGAIN || !eagain_wait(h, &tries))
+			return -errno;
+	}
+	return 0;
+}
+
+long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
+{
+	size_t done = 0;
+	unsigned tries = 0;
+
+	while (done < len) {
+		long n;
+
+		if (!src && len - done <= PAGE_SIZE && !h->closing) {
+			/* A single zero page for a read: map the zero page. */
+			struct uffdio_zeropage z = { .range = { dst + done, len - done } };
+
+			n = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+			if (!n)
+				n = z.zeropage;
+			else if (z.zeropage > 0)
+				n = z.zeropage;
+		} else {
+			struct uffdio_copy c = {
+				.dst = dst + done,
+				.src = (uintptr_t)(src ? (const char *)src + done : zeros),
+				.len = len - done,
+			};
+
+			if (!src && c.len > sizeof(zeros))
+				c.len = sizeof(zeros);
+			n = ioctl(h->uffd, UFFDIO_COPY, &c) ? -errno : 0;
+			if (!n)
+				n = c.copy;
+			else if (c.copy > 0)
+				n = c.copy;
+		}
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == -EAGAIN && eagain_wait(h, &tries))
+			continue;
+		if (n == -EEXIST) {
+			/* Already there (raced): skip this page. */
+			if (done == 0 && len == PAGE_SIZE)
+				return -EEXIST;
+			done += PAGE_SIZE;
+			continue;
+		}
+		return done ? (long)done : (n ? n : -EIO);
+	}
+	return (long)done;
+}
+
+/* A fill of a page meant to be written: zeros are copied, not mapped. */
+static long fill_zero(struct hms *h, uintptr_t addr, size_t len, bool write)
+{
+	if (write && len == PAGE_SIZE)
+		return hms__uffd_fill(h, addr, zeros, len);
+	return hms__uffd_fill(h, addr, NULL, len);
+}
+
+void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len)
+{
+	struct uffdio_range r = { start, len };
+
+	ioctl(h->uffd, UFFDIO_WAKE, &r);
+}
+
+/* ---- self-zap -------------------------------------------------------------
+ *
+ * A migration to a device discards the system copy with MADV_DONTNEED,
+ * which raises a REMOVE event like the application's own madvise.  The
+ * zap is recorded first, so the handler knows the event is ours; the
+ * record is dropped once the handler has processed every message read
+ * before madvise returned.
+ */
+struct hms_zap {
+	uintptr_t start, end;
+	struct hms_zap *next;
+};
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+
+/* Messages read and processed by a handler; guarded by ev_lock. */
+struct ev_counts {
+	uint64_t read, processed;
+};
+
+static struct ev_counts *ev_of(struct hms *h);
+
+int hms__zap(struct hms *h, uintptr_t start, size_t len)
+{
+	struct hms_zap z = { start, start + len, NULL }, **pp;
+	uint64_t target;
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	z.next = h->zaps;
+	h->zaps = &z;
+	pthread_mutex_unlock(&h->lock);
+
+	if (madvise((void *)start, len, MADV_DONTNEED))
+		ret = -errno;
+
+	/* Wait until the handler processed the REMOVE events we raised. */
+	pthread_mutex_lock(&ev_lock);
+	target = ev_of(h)->read;
+	while (ev_of(h)->processed < target && h->handler_started && !hms__in_handler(h))
+		pthread_cond_wait(&ev_cond, &ev_lock);
+	pthread_mutex_unlock(&ev_lock);
+
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->zaps; *pp != &z; pp = &(*pp)->next)
+		;
+	*pp = z.next;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+static bool is_self_zap_locked(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	for (struct hms_zap *z = h->zaps; z; z = z->next)
+		if (s >= z->start && e <= z->end)
+			return true;
+	return false;
+}
+
+/* ---- fault resolution -------------------------------------------------------- */
+
+enum { FAULT_DONE = 0, FAULT_DEFERRED = 1 };
+
+/* The run of pages of one devmem around addr that a fault moves. */
+static void fault_around_locked(struct hms *h, struct hms_area *a, uintptr_t addr,
+				struct hms_devmem_fault *f)
+{
+	size_t win = (size_t)h->fault_around << PAGE_SHIFT;
+	uintptr_t lo = addr & ~(win - 1), hi = lo + win;
+	hms_pfn pfn = area_pte(a, addr)->pfn;
+	struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pfn);
+	uintptr_t s = addr, e = addr + PAGE_SIZE;
+
+	if (lo < a->start)
+		lo = a->start;
+	if (hi > a->end || hi < lo)
+		hi = a->end;
+	while (s > lo) {
+		struct hms_pte *p = area_pte(a, s - PAGE_SIZE);
+
+		if (p->loc != HMS_LOC_DEVICE || (p->flags & (PTE_BUSY | PTE_MIGRATING)) ||
+		    hms__devmem_of_pfn_locked(h, p->pfn) != dm)
+			break;
+		s -= PAGE_SIZE;
+	}
+	while (e < hi) {
+		struct hms_pte *p = area_pte(a, e);
+
+		if (p->loc != HMS_LOC_DEVICE || (p->flags & (PTE_BUSY | PTE_MIGRATING)) ||
+		    hms__devmem_of_pfn_locked(h, p->pfn) != dm)
+			break;
+		e += PAGE_SIZE;
+	}
+	f->addr = addr;
+	f->start = s;
+	f->end = e;
+}
+
+/* Clear PTE_BUSY; wake CPU faults that waited on it.  Lock held. */
+static bool pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
+{
+	bool waiters = pte->flags & PTE_WAITERS;
+
+	pte->flags &= (uint8_t)~(PTE_BUSY | PTE_WAITERS);
+	pthread_cond_broadcast(&h->cond);
+	return waiters;
+}
+
+/*
+ * Resolve one page.  cpu: a CPU fault delivered to the handler (deferral
+ * allowed, the faulting thread must be woken); otherwise a device or
+ * prefault path that may wait.  wp: the fault reported write protection.
+ */
+static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool cpu)
+{
+	bool handler = hms__in_handler(h);
+
+	addr &= PAGE_MASK;
+	for (unsigned round = 0;; round++) {
+		struct hms_area *a;
+		struct hms_pte *pte;
+		struct hms_devmem *dm;
+		struct hms_devmem_fault f;
+		long r;
+		bool waiters;
+		int ret;
+
+		pthread_mutex_lock(&h->lock);
+		a = hms__area_find_locked(h, addr);
+		if (!a) {
+			pthread_mutex_unlock(&h->lock);
+			if (!cpu)
+				return -EFAULT;
+			/* Registered but unknown (an mremap grew a managed
+			 * mapping in place): it is new anonymous memory. */
+			if (wp)
+				return hms__uffd_wp(h, addr, PAGE_SIZE, false);
+			r = fill_zero(h, addr, PAGE_SIZE, write);
+			if (r == -EEXIST || r == -ENOENT)
+				hms__uffd_wake(h, addr, PAGE_SIZE);
+			return r == -EAGAIN ? -EAGAIN : 0;
+		}
+		pte = area_pte(a, addr);
+		if (pte->flags & (PTE_BUSY | PTE_MIGRATING)) {
+			if (handler) {
+				pte->flags |= PTE_WAITERS;
+				pthread_mutex_unlock(&h->lock);
+				return FAULT_DEFERRED;
+			}
+			hms__pte_wait_locked(h, addr);
+			pthread_mutex_unlock(&h->lock);
+			continue;
+		}
+		if (!cpu && !(pte->prot & PROT_READ)) {
+			pthread_mutex_unlock(&h->lock);
+			return -EFAULT;
+		}
+		if (!cpu && write && !(pte->prot & PROT_WRITE)) {
+			pthread_mutex_unlock(&h->lock);
+			return -EPERM;
+		}
+		if (pte->loc == HMS_LOC_DEVICE) {
+			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
+			fault_around_locked(h, a, addr, &f);
+			f.write = write;
+			pthread_mutex_unlock(&h->lock);
+			ret = dm ? dm->ops.migrate_to_ram(dm, &f) : -EFAULT;
+			if (ret == 0) {
+				if (cpu) {
+					HMS_STAT_ADD(h, cpu_faults_device, 1);
+					/* The migration's fill woke the thread; a write to
+					 * a page still write protected faults again. */
+					return FAULT_DONE;
+				}
+				continue; /* check what we got */
+			}
+			if (ret == -EAGAIN && handler)
+				return -EAGAIN;
+			if (round > 8)
+				return ret;
+			continue;
+		}
+		if (pte->loc == HMS_LOC_SYSTEM && !wp && !(write && (pte->flags & PTE_WP)) &&
+		    !(cpu && !wp)) {
+			/* Present and good enough (device path). */
+			pthread_mutex_unlock(&h->lock);
+			return FAULT_DONE;
+		}
+		if (pte->loc == HMS_LOC_SYSTEM && (wp || (write && (pte->flags & PTE_WP)))) {
+			/* Write protection: hms' own (exclusive access) or stale. */
+			bool excl = pte->flags & PTE_EXCLUSIVE;
+			struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
+						       HMS_NOTIFY_BLOCKABLE, NULL };
+
+			if (!wp && !write) {
+				pthread_mutex_unlock(&h->lock);
+				return FAULT_DONE;
+			}
+			pte->flags |= PTE_BUSY;
+			pthread_mutex_unlock(&h->lock);
+			if (excl && hms__notify_start(h, &nr) == 0)
+				hms__notify_end(h, &nr);
+			ret = hms__uffd_wp(h, addr, PAGE_SIZE, false);
+			pthread_mutex_lock(&h->lock);
+			if (ret == 0)
+				pte->flags &= (uint8_t)~(PTE_WP | PTE_EXCLUSIVE);
+			pte->excl_owner = NULL;
+			waiters = pte_unbusy_locked(h, pte);
+			pthread_mutex_unlock(&h->lock);
+			if (waiters)
+				hms__uffd_wake(h, addr, PAGE_SIZE);
+			HMS_STAT_ADD(h, wp_faults, 1);
+			if (ret == -EAGAIN && handler)
+				return -EAGAIN;
+			if (ret && ret != -ENOENT)
+				return ret;
+			return FAULT_DONE;
+		}
+		/*
+		 * Missing: never populated, discarded, or (a CPU fault on a
+		 * page we think present) dropped behind our back by reclaim of
+		 * MADV_FREE memory.  All read zeros.
+		 */
+		pte->flags |= PTE_BUSY;
+		pthread_mutex_unlock(&h->lock);
+		r = fill_zero(h, addr, PAGE_SIZE, write);
+		pthread_mutex_lock(&h->lock);
+		if (r > 0 || r == -EEXIST) {
+			pte->loc = HMS_LOC_SYSTEM;
+			if (!write && r > 0)
+				pte->flags |= PTE_ZERO;
+		}
+		waiters = pte_unbusy_locked(h, pte);
+		pthread_mutex_unlock(&h->lock);
+		if (waiters || r == -EEXIST)
+			hms__uffd_wake(h, addr, PAGE_SIZE);
+		if (r == -EAGAIN && handler)
+			return -EAGAIN;
+		if (r < 0 && r != -EEXIST)
+			return (int)r;
+		if (!cpu)
+			HMS_STAT_ADD(h, device_faults, 1);
+		return FAULT_DONE;
+	}
+}
+
+int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu)
+{
+	int ret = fault_page(h, addr, write, false, cpu);
+
+	return ret == FAULT_DEFERRED ? 0 : ret;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+/* A REMAP's old range, if it was unmapped: its UNMAP event is already told. */
+struct remap_rec {
+	uintptr_t start, end;
+	bool valid;
+};
+
+struct handler_state {
+	struct ev_counts ev;
+	struct remap_rec remap;
+	struct uffd_msg *retry;
+	unsigned nretry;
+	unsigned *retry_rounds;
+};
+
+static struct ev_counts *ev_of(struct hms *h)
+{
+	static struct ev_counts none;
+
+	return h->handler_started && h->handler_state ? &h->handler_state->ev : &none;
+}
+
+static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	struct hms_notify_range r = { s, e, HMS_EVENT_CLEAR, HMS_NOTIFY_BLOCKABLE, NULL };
+	struct hms_free_list fl = { 0 };
+	bool mine;
+
+	pthread_mutex_lock(&h->lock);
+	mine = is_self_zap_locked(h, s, e);
+	pthread_mutex_unlock(&h->lock);
+	if (mine)
+		return;
+	hms__notify_start(h, &r);
+	pthread_mutex_lock(&h->lock);
+	for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
+		struct hms_area *a = hms__area_find_locked(h, p);
+		struct hms_pte *pte;
+
+		if (!a)
+			continue;
+		pte = area_pte(a, p);
+		if (pte->flags & (PTE_BUSY | PTE_MIGRATING))
+			continue; /* the migration's result stands */
+		if (pte->loc == HMS_LOC_DEVICE)
+			hms__free_list_push(&fl, pte->pfn);
+		pte->loc = HMS_LOC_NONE;
+		pte->pfn = 0;
+		pte->flags = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	hms__notify_end(h, &r);
+	hms__free_list_release(h, &fl);
+}
+
+static bool range_touches_managed(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&h->lock);
+	for (struct hms_area *a = h->areas; a && a->start < e; a = a->next)
+		if (a->end > s)
+			any = true;
+	pthread_mutex_unlock(&h->lock);
+	return any;
+}
+
+static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, uintptr_t e)
+{
+	struct hms_notify_range r = { s, e, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE, NULL };
+	struct hms_free_list fl = { 0 };
+	bool told = st->remap.valid && s >= st->remap.start && e <= st->remap.end;
+
+	if (told && e == st->remap.end)
+		st->remap.valid = false;
+	if (!range_touches_managed(h, s, e))
+		return; /* hms_free already did everything */
+	if (!told)
+		hms__notify_start(h, &r);
+	pthread_mutex_lock(&h->lock);
+	hms__area_remove_locked(h, s, e, &fl);
+	pthread_mutex_unlock(&h->lock);
+	if (!told)
+		hms__notify_end(h, &r);
+	hms__free_list_release(h, &fl);
+}
+
+static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
+			uintptr_t to, size_t len)
+{
+	struct hms_notify_range r = { from, from + len, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE,
+				      NULL };
+	struct hms_free_list fl = { 0 };
+	bool unmapped;
+
+	if (!range_touches_managed(h, from, from + len) && !range_touches_managed(h, to, to + len))
+		return;
+	/* Without MREMAP_DONTUNMAP the old range is gone already and an UNMAP
+	 * event follows: tell subscribers once, now. */
+	unmapped = madvise((void *)from, len, MADV_NORMAL) && errno == ENOMEM;
+	hms__notify_start(h, &r);
+	pthread_mutex_lock(&h->lock);
+	hms__area_move_locked(h, from, to, len, &fl);
+	if (unmapped)
+		hms__area_remove_locked(h, from, from + len, &fl);
+	pthread_mutex_unlock(&h->lock);
+	hms__notify_end(h, &r);
+	hms__free_list_release(h, &fl);
+	st->remap.start = from;
+	st->remap.end = from + len;
+	st->remap.valid = unmapped;
+}
+
+/* ---- the handler thread ----------------------------------------------------- */
+
+#define MSG_BATCH 64
+
+/* Resolve a CPU fault message; false: retry it later. */
+static bool handle_fault(struct hms *h, const struct uffd_msg *m)
+{
+	uint64_t fl = m->arg.pagefault.flags;
+	bool wp = fl & UFFD_PAGEFAULT_FLAG_WP;
+	bool write = (fl & UFFD_PAGEFAULT_FLAG_WRITE) || wp;
+	int ret;
+
+	HMS_STAT_ADD(h, cpu_faults, 1);
+	ret = fault_page(h, m->arg.pagefault.address, write, wp, true);
+	return ret != -EAGAIN;
+}
+
+static void give_up_fault(struct hms *h, const struct uffd_msg *m)
+{
+	/* The data cannot be brought back: the kernel's VM_FAULT_SIGBUS. */
+	if (h->features & UFFD_FEATURE_THREAD_ID)
+		syscall(SYS_tgkill, getpid(), m->arg.pagefault.feat.ptid, SIGBUS);
+	hms__uffd_wake(h, m->arg.pagefault.address & PAGE_MASK, PAGE_SIZE);
+}
+
+static void handle_msg(struct hms *h, struct handler_state *st, const struct uffd_msg *m)
+{
+	switch (m->event) {
+	case UFFD_EVENT_PAGEFAULT:
+		if (!handle_fault(h, m)) {
+			st->retry[st->nretry] = *m;
+			st->retry_rounds[st->nretry++] = 0;
+		}
+		break;
+	case UFFD_EVENT_REMOVE:
+		event_remove(h, m->arg.remove.start, m->arg.remove.end);
+		break;
+	case UFFD_EVENT_UNMAP:
+		event_unmap(h, st, m->arg.remove.start, m->arg.remove.end);
+		break;
+	case UFFD_EVENT_REMAP:
+		event_remap(h, st, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
+		break;
+	default:
+		break;
+	}
+}
+
+static void retry_faults(struct hms *h, struct handler_state *st)
+{
+	unsigned n = st->nretry;
+
+	st->nretry = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct uffd_msg m = st->retry[i];
+		unsigned rounds = st->retry_rounds[i] + 1;
+
+		if (handle_fault(h, &m))
+			continue;
+		if (rounds > 5000) {
+			give_up_fault(h, &m);
+			continue;
+		}
+		st->retry[st->nretry] = m;
+		st->retry_rounds[st->nretry++] = rounds;
+	}
+}
+
+static void *handler_main(void *arg)
+{
+	struct hms *h = arg;
+	struct handler_state *st = h->handler_state;
+	struct uffd_msg msgs[MSG_BATCH];
+
+	h->handler_tid = (pid_t)syscall(SYS_gettid);
+	for (;;) {
+		struct pollfd p[2] = { { h->uffd, POLLIN, 0 }, { h->wake_fd, POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(p, 2, st->nretry ? 1 : -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		/* Room for every message of a batch to need a retry. */
+		n = st->nretry + MSG_BATCH <= 4 * MSG_BATCH ? read(h->uffd, msgs, sizeof(msgs)) : 0;
+		if (n > 0) {
+			size_t cnt = (size_t)n / sizeof(msgs[0]);
+
+			pthread_mutex_lock(&ev_lock);
+			st->ev.read += cnt;
+			pthread_mutex_unlock(&ev_lock);
+			for (size_t i = 0; i < cnt; i++)
+				handle_msg(h, st, &msgs[i]);
+			pthread_mutex_lock(&ev_lock);
+			st->ev.processed += cnt;
+			pthread_cond_broadcast(&ev_cond);
+			pthread_mutex_unlock(&ev_lock);
+		}
+		if (st->nretry)
+			retry_faults(h, st);
+	}
+	return NULL;
+}
+
+int hms__uffd_start(struct hms *h)
+{
+	struct handler_state *st = calloc(1, sizeof(*st));
+	sigset_t all, old;
+	int ret;
+
+	if (!st)
+		return -ENOMEM;
+	st->retry = calloc(4 * MSG_BATCH, sizeof(*st->retry));
+	st->retry_rounds = calloc(4 * MSG_BATCH, sizeof(*st->retry_rounds));
+	if (!st->retry || !st->retry_rounds) {
+		free(st->retry);
+		free(st->retry_rounds);
+		free(st);
+		return -ENOMEM;
+	}
+	h->handler_state = st;
+	/* The handler takes no signals: they belong to the application. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&h->handler, NULL, handler_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		free(st->retry);
+		free(st->retry_rounds);
+		free(st);
+		h->handler_state = NULL;
+		hms__set_error("hms: cannot start the fault handler thread: %s", strerror(ret));
+		return -ret;
+	}
+	h->handler_started = true;
+	return 0;
+}
+
+void hms__uffd_stop(struct hms *h)
+{
+	uint64_t one = 1;
+	struct handler_state *st = h->handler_state;
+
+	if (!h->handler_started)
+		return;
+	if (write(h->wake_fd, &one, sizeof(one)) != sizeof(one))
+		return;
+	pthread_join(h->handler, NULL);
+	h->handler_started = false;
+	pthread_mutex_lock(&ev_lock);
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
+	h->handler_state = NULL;
+	free(st->retry);
+	free(st->retry_rounds);
+	free(st);
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * softdev.c - the software device: its memory pool, its registration with
+ * hms (device memory, an interval notifier over the whole address space,
+ * a mirror for release, topology objects) and the callbacks hms makes.
+ * Operations are in softdev_ops.c, migration in softdev_migrate.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "softdev.h"
+
+static atomic_uint softdev_count;
+
+/* ---- the pool ---------------------------------------------------------------- */
+
+hms_pfn sd_alloc_locked(struct hms_softdev *d)
+{
+	if (d->fail_alloc) {
+		d->fail_alloc--;
+		return 0;
+	}
+	if (!d->nfree)
+		return 0;
+	return d->first + d->free[--d->nfree];
+}
+
+static void sd_page_free(struct hms_devmem *dm, hms_pfn pfn)
+{
+	struct hms_softdev *d = hms_devmem_priv(dm);
+
+	pthread_mutex_lock(&d->lock);
+	d->free[d->nfree++] = (uint32_t)(pfn - d->first);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- invalidations: the device learns of every change here ------------------- */
+
+static bool sd_invalidate(struct hms_interval *iv, const struct hms_notify_range *r,
+			  unsigned long cur_seq)
+{
+	struct hms_softdev *d = hms_interval_priv(iv);
+
+	/* Our own migrations update the table themselves. */
+	if (r->event == HMS_EVENT_MIGRATE && r->owner == d)
+		return true;
+	if (r->flags & HMS_NOTIFY_BLOCKABLE)
+		pthread_mutex_lock(&d->lock);
+	else if (pthread_mutex_trylock(&d->lock))
+		return false;
+	hms_interval_set_seq(iv, cur_seq);
+	/* An exclusive grant to us keeps our mapping (tagged atomic below). */
+	if (!(r->event == HMS_EVENT_EXCLUSIVE && r->owner == d))
+		sd_pt_clear(&d->pt, r->start >> SD_SHIFT, r->end >> SD_SHIFT);
+	pthread_mutex_unlock(&d->lock);
+	return true;
+}
+
+static const struct hms_interval_ops sd_interval_ops = {
+	.invalidate = sd_invalidate,
+};
+
+static bool sd_mirror_sync(struct hms_mirror *m, const struct hms_notify_range *r)
+{
+	(void)m;
+	(void)r;
+	return true; /* the interval notifier does the work */
+}
+
+static void sd_mirror_release(struct hms_mirror *m)
+{
+	struct hms_softdev *d = hms_mirror_priv(m);
+
+	/* The address space goes away: no kernel may start any more. */
+	pthread_mutex_lock(&d->wlock);
+	d->stop = true;
+	pthread_cond_broadcast(&d->wcond);
+	pthread_mutex_unlock(&d->wlock);
+}
+
+static const struct hms_mirror_ops sd_mirror_ops = {
+	.sync = sd_mirror_sync,
+	.release = sd_mirror_release,
+};
+
+/* ---- topology ------------------------------------------------------------------- */
+
+static void sd_topology_add(struct hms_softdev *d)
+{
+	struct hms_topology *t;
+	const struct hms_object *o;
+	hms_uid targets[64];
+	size_t n = 0;
+	struct hms_initiator_desc ini = { .name = d->name, .kind = HMS_INITIATOR_DEVICE,
+					  .numa_node = HMS_NONE,
+					  .note = "software device (hms softdev)" };
+	struct hms_link_desc link = {
+		.name = d->name,
+		.initiators = &d->initiator,
+		.ninitiators = 1,
+		.perf = { HMS_PERF_UNKNOWN, HMS_PERF_UNKNOWN, HMS_PERF_UNKNOWN, HMS_PERF_UNKNOWN },
+		.note = "software device: its memory and the system memory it reaches "
+			"in place; no figures measured",
+	};
+
+	if (hms_initiator_add(d->h, &ini, &d->initiator))
+		return;
+	targets[n++] = hms_devmem_target(d->dm);
+	if (hms_topology_get(d->h, &t) == 0) {
+		hms_topology_for_each(t, HMS_OBJECT_TARGET, o) {
+			struct hms_target_info ti;
+
+			if (n < 64 && hms_target_info(o, &ti) == 0 && ti.numa_node != HMS_NONE)
+				targets[n++] = hms_object_uid(o);
+		}
+		hms_topology_put(t);
+	}
+	link.targets = targets;
+	link.ntargets = n;
+	if (targets[0])
+		hms_link_add(d->h, &link, &d->link);
+}
+
+/* ---- create / destroy ----------------------------------------------------------- */
+
+static void sd_free(struct hms_softdev *d)
+{
+	if (d->pool && d->pool != MAP_FAILED)
+		munmap(d->pool, d->npages << SD_SHIFT);
+	sd_pt_free(&d->pt);
+	free(d->free);
+	free(d->threads);
+	pthread_rwlock_destroy(&d->exec);
+	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->wlock);
+	pthread_cond_destroy(&d->wcond);
+	pthread_cond_destroy(&d->wdone);
+	free(d);
+}
+
+static void sd_stop_workers(struct hms_softdev *d)
+{
+	pthread_mutex_lock(&d->wlock);
+	d->stop = true;
+	pthread_cond_broadcast(&d->wcond);
+	pthread_mutex_unlock(&d->wlock);
+	for (unsigned i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	d->nthreads = 0;
+}
+
+/* hms_close() with the device still attached: every page is home. */
+static void sd_release(struct hms_devmem *dm)
+{
+	struct hms_softdev *d = hms_devmem_priv(dm);
+
+	sd_stop_workers(d);
+	if (d->iv)
+		hms_interval_remove(d->iv);
+	if (d->mirror)
+		hms_mirror_unregister(d->mirror);
+	sd_free(d);
+}
+
+static const struct hms_devmem_ops sd_devmem_ops = {
+	.migrate_to_ram = sd_migrate_to_ram,
+	.page_free = sd_page_free,
+	.release = sd_release,
+};
+
+static int sd_start_workers(struct hms_softdev *d, unsigned n)
+{
+	d->threads = calloc(n, sizeof(*d->threads));
+	if (!d->threads)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		int ret = pthread_create(&d->threads[i], NULL, sd_worker, d);
+
+		if (ret) {
+			sd_stop_workers(d);
+			return -ret;
+		}
+		d->nthreads++;
+	}
+	return 0;
+}
+
+SD_API int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cfg,
+			      struct hms_softdev **out)
+{
+	struct hms_softdev_config c = { sizeof(c), 64UL << 20, 2, NULL };
+	struct hms_devmem_desc desc = { 0 };
+	struct hms_softdev *d;
+	int ret;
+
+	if (!h || !out)
+		return -EINVAL;
+	if (cfg) {
+		if (cfg->size && cfg->size < sizeof(c))
+			return -EINVAL;
+		if (cfg->pool_bytes)
+			c.pool_bytes = cfg->pool_bytes;
+		if (cfg->nthreads)
+			c.nthreads = cfg->nthreads;
+		c.name = cfg->name;
+	}
+	c.pool_bytes = (c.pool_bytes + SD_PAGE - 1) & ~(SD_PAGE - 1);
+	if (c.pool_bytes >> SD_SHIFT > UINT32_MAX || c.nthreads > 256)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->h = h;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->wlock, NULL);
+	pthread_cond_init(&d->wcond, NULL);
+	pthread_cond_init(&d->wdone, NULL);
+	pthread_rwlock_init(&d->exec, NULL);
+	if (c.name)
+		snprintf(d->name, sizeof(d->name), "%s", c.name);
+	else
+		snprintf(d->name, sizeof(d->name), "softdev%u",
+			 atomic_fetch_add(&softdev_count, 1));
+	d->npages = c.pool_bytes >> SD_SHIFT;
+	d->pool = mmap(NULL, c.pool_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	d->free = malloc(d->npages * sizeof(*d->free));
+	if (d->pool == MAP_FAILED || !d->free) {
+		sd_free(d);
+		return -ENOMEM;
+	}
+	/* Hand out low pages first: a stack popped from the end. */
+	for (uint64_t i = 0; i < d->npages; i++)
+		d->free[i] = (uint32_t)(d->npages - 1 - i);
+	d->nfree = d->npages;
+
+	desc.name = d->name;
+	desc.npages = d->npages;
+	desc.owner = d;
+	desc.kind = HMS_DEVMEM_PRIVATE;
+	ret = hms_devmem_add(h, &desc, &sd_devmem_ops, d, &d->dm);
+	if (ret) {
+		sd_free(d);
+		return ret;
+	}
+	d->first = hms_devmem_pfn_first(d->dm);
+	ret = hms_interval_insert(h, 0, UINTPTR_MAX, &sd_interval_ops, d, &d->iv);
+	if (!ret)
+		ret = hms_mirror_register(h, &sd_mirror_ops, d, &d->mirror);
+	if (!ret)
+		ret = sd_start_workers(d, c.nthreads);
+	if (ret) {
+		hms_softdev_destroy(d);
+		return ret;
+	}
+	sd_topology_add(d);
+	*out = d;
+	return 0;
+}
+
+SD_API void hms_softdev_destroy(struct hms_softdev *d)
+{
+	if (!d)
+		return;
+	sd_stop_workers(d);
+	/* Every page comes back before the memory goes. */
+	if (d->dm && hms_devmem_remove(d->dm)) {
+		/* Could not bring everything back: keep the memory attached so
+		 * nothing is lost; hms_close() finishes the job. */
+		return;
+	}
+	if (d->link)
+		hms_object_remove(d->h, d->link);
+	if (d->initiator)
+		hms_object_remove(d->h, d->initiator);
+	if (d->iv)
+		hms_interval_remove(d->iv);
+	if (d->mirror)
+		hms_mirror_unregister(d->mirror);
+	sd_free(d);
+}
+
+SD_API hms_uid hms_softdev_target(const struct hms_softdev *d)
+{
+	return d ? hms_devmem_target(d->dm) : 0;
+}
+
+SD_API hms_uid hms_softdev_initiator(const struct hms_softdev *d)
+{
+	return d ? d->initiator : 0;
+}
+
+SD_API size_t hms_softdev_pages_used(const struct hms_softdev *d)
+{
+	size_t used;
+
+	if (!d)
+		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&d->lock);
+	used = d->npages - d->nfree;
+	pthread_mutex_unlock((pthread_mutex_t *)&d->lock);
+	return used;
+}
+
+SD_API void hms_softdev_fail_alloc(struct hms_softdev *d, unsigned n)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->fail_alloc = n;
+	pthread_mutex_unlock(&d->lock);
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * softdev.h - the software device's private declarations.  The softdev is
+ * an hms driver like any outside one: it sees hms_driver.h only.
+ */
+#ifndef HMS_SOFTDEV_H
+#define HMS_SOFTDEV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "hms_driver.h"
+
+#define SD_API __attribute__((visibility("default")))
+#define SD_PAGE HMS_PAGE_SIZE
+#define SD_SHIFT HMS_PAGE_SHIFT
+
+/* ---- softdev_pt.c: the device page table ------------------------------------
+ * One 64-bit entry per virtual page: 0 when the device maps nothing there.
+ */
+#define SD_V (1ULL << 0) /* valid */
+#define SD_W (1ULL << 1) /* writable */
+#define SD_D (1ULL << 2) /* in device memory: pool index in bits 12.. */
+#define SD_A (1ULL << 3) /* exclusive (atomic) access */
+#define SD_IDX(e) ((e) >> 12)
+
+struct sd_leaf {
+	uint64_t key; /* vpn >> 9 */
+	uint64_t e[512];
+};
+
+struct sd_pt {
+	struct sd_leaf **slot; /* open addressing by key */
+	size_t cap, n;
+};
+
+uint64_t sd_pt_get(const struct sd_pt *pt, uint64_t vpn);
+int sd_pt_set(struct sd_pt *pt, uint64_t vpn, uint64_t e);
+void sd_pt_clear(struct sd_pt *pt, uint64_t vs, uint64_t ve);
+void sd_pt_free(struct sd_pt *pt);
+
+/* ---- softdev.c: the device ------------------------------------------------------ */
+
+struct sd_work; /* launch work, softdev_ops.c */
+
+/*
+ * Lifetime: created by hms_softdev_create(), freed by destroy or by
+ * hms_close() (devmem release callback).
+ */
+struct hms_softdev {
+	struct hms *h;
+	char name[64];
+	struct hms_devmem *dm;
+	struct hms_interval *iv; /* the whole address space */
+	struct hms_mirror *mirror; /* for release() only */
+	hms_pfn first;
+	uint64_t npages;
+	char *pool;
+	hms_uid initiator, link;
+
+	/*
+	 * lock guards pt, free[], nfree, fail_alloc.  Held for short sections
+	 * only, never across an hms call that migrates or faults (the driver
+	 * API's locking rule): invalidate() and page_free() take it.
+	 */
+	pthread_mutex_t lock;
+	struct sd_pt pt;
+	uint32_t *free;
+	uint64_t nfree;
+	unsigned fail_alloc;
+
+	/* exec: launch holds it shared while kernels run on device pages;
+	 * migrations off the device take it exclusive, so a CPU fault on a
+	 * page in use waits for the kernel to finish. */
+	pthread_rwlock_t exec;
+
+	/* Worker threads for launch(). */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond, wdone;
+	struct sd_work *work;
+	pthread_t *threads;
+	unsigned nthreads;
+	bool stop;
+	bool released; /* hms_close freed the devmem */
+};
+
+static inline char *sd_page(struct hms_softdev *d, hms_pfn pfn)
+{
+	return d->pool + ((pfn - d->first) << SD_SHIFT);
+}
+
+/* Allocate a device page (lock held); 0 when the pool is empty. */
+hms_pfn sd_alloc_locked(struct hms_softdev *d);
+
+/* ---- softdev_migrate.c -------------------------------------------------------- */
+
+/* Move [start, end) (at most 2 MiB) system -> device; returns pages moved. */
+long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_t end,
+				bool *nomem);
+/* Move this device's pages of [start, end) back; returns pages moved. */
+long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end);
+int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
+
+/* ---- softdev_ops.c ------------------------------------------------------------ */
+
+void *sd_worker(void *arg);
+
+#endif

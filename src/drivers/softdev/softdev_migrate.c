@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * softdev_migrate.c - the softdev's side of migrate_vma: copy system pages
+ * into its pool, copy its pages back, and serve CPU faults on its memory
+ * (migrate_to_ram).  Written the way a hardware driver would: setup,
+ * allocate and copy, pages, finalize, then update the device page table.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "softdev.h"
+
+#define BATCH_PAGES (HMS_MIGRATE_MAX_BYTES >> SD_SHIFT)
+
+/* ---- system -> device ------------------------------------------------------ */
+
+/* Step 2 of a migration: allocate device pages and copy. */
+static void sd_alloc_and_copy(struct hms_softdev *d, struct hms_migrate_vma *m, bool *nomem)
+{
+	for (unsigned long i = 0; i < m->npages; i++) {
+		const void *src;
+		hms_pfn pfn;
+
+		if (!(m->src[i] & HMS_MIGRATE_PFN_MIGRATE))
+			continue;
+		pthread_mutex_lock(&d->lock);
+		pfn = sd_alloc_locked(d);
+		pthread_mutex_unlock(&d->lock);
+		if (!pfn) {
+			*nomem = true;
+			continue; /* this page stays where it is */
+		}
+		src = hms_migrate_src_ptr(m, i);
+		if (src)
+			memcpy(sd_page(d, pfn), src, SD_PAGE);
+		else
+			memset(sd_page(d, pfn), 0, SD_PAGE); /* never populated */
+		m->dst[i] = hms_migrate_pfn(pfn);
+	}
+}
+
+/* Step 5: map what moved in the device page table. */
+static long sd_map_moved(struct hms_softdev *d, const struct hms_migrate_vma *m)
+{
+	long moved = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		uint64_t vpn = (m->start >> SD_SHIFT) + i;
+
+		if (!(m->src[i] & HMS_MIGRATE_PFN_MIGRATE))
+			continue;
+		if (m->dst[i] & HMS_MIGRATE_PFN_DEVICE) {
+			hms_pfn pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
+
+			sd_pt_set(&d->pt, vpn, SD_V | SD_D | ((pfn - d->first) << 12) |
+						     ((m->src[i] & HMS_MIGRATE_PFN_WRITE) ? SD_W : 0));
+		} else {
+			sd_pt_clear(&d->pt, vpn, vpn + 1);
+		}
+		moved++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return moved;
+}
+
+long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_t end,
+				bool *nomem)
+{
+	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
+	struct hms_migrate_vma m = {
+		.start = start, .end = end, .src = src, .dst = dst,
+		.pgmap_owner = d, .flags = HMS_MIGRATE_SELECT_SYSTEM,
+	};
+	int ret = hms_migrate_vma_setup(d->h, &m);
+
+	if (ret)
+		return ret;
+	if (m.cpages)
+		sd_alloc_and_copy(d, &m, nomem);
+	hms_migrate_vma_pages(&m);
+	hms_migrate_vma_finalize(&m);
+	return sd_map_moved(d, &m);
+}
+
+/* ---- device -> system ---------------------------------------------------------- */
+
+long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end)
+{
+	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
+	struct hms_migrate_vma m = {
+		.start = start, .end = end, .src = src, .dst = dst,
+		.pgmap_owner = d, .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE,
+	};
+	int ret;
+
+	/* Wait for kernels running on these pages (see struct hms_softdev). */
+	pthread_rwlock_wrlock(&d->exec);
+	ret = hms_migrate_vma_setup(d->h, &m);
+	if (ret) {
+		pthread_rwlock_unlock(&d->exec);
+		return ret;
+	}
+	for (unsigned long i = 0; i < m.npages; i++) {
+		void *to;
+
+		if (!(m.src[i] & HMS_MIGRATE_PFN_MIGRATE))
+			continue;
+		to = hms_migrate_dst_system(&m, i);
+		if (to)
+			memcpy(to, sd_page(d, hms_migrate_pfn_to_pfn(m.src[i])), SD_PAGE);
+	}
+	ret = hms_migrate_vma_pages(&m);
+	hms_migrate_vma_finalize(&m);
+	pthread_rwlock_unlock(&d->exec);
+	long moved = sd_map_moved(d, &m);
+
+	return ret && !moved ? ret : moved;
+}
+
+int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
+{
+	struct hms_softdev *d = hms_devmem_priv(dm);
+	long n = sd_migrate_batch_to_system(d, f->start, f->end);
+
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : -EAGAIN;
+}

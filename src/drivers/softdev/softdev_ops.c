@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * softdev_ops.c - what the software device does: read and write through
+ * its page table (faulting with hms_range_fault() what it does not
+ * mirror), snapshot, migrate, exclusive access, release, and launch of
+ * kernels on its worker threads.
+ *
+ * Data paths: pages in its own memory are copied with memcpy; system pages
+ * are reached through the kernel (process_vm_readv/writev on our own
+ * process), which honours the CPU's protection and, in full userfaultfd
+ * mode, faults missing pages into hms like any kernel access.  A failed
+ * copy means the page moved or lost permission since it was mirrored: the
+ * entry is dropped and the page faulted again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "softdev.h"
+
+#define CHUNK_PAGES 512 /* range faults per call: 2 MiB */
+
+static int check_cmd(struct hms_softdev *d, const struct hms_softdev_cmd *cmd, bool buf)
+{
+	if (!d || !cmd || !cmd->npages || (cmd->addr & (SD_PAGE - 1)) || (buf && !cmd->buf) ||
+	    cmd->npages > (UINTPTR_MAX >> SD_SHIFT) ||
+	    cmd->addr + (cmd->npages << SD_SHIFT) < cmd->addr)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- faulting into the device page table ------------------------------------- */
+
+/*
+ * Fault [start, end) for the device and record the result in its page
+ * table; pages outside managed areas are not recorded (nothing would
+ * invalidate them) but flagged in inplace[] (indexed from base).
+ */
+static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool write,
+		    uintptr_t base, uint8_t *inplace)
+{
+	uint64_t pfns[CHUNK_PAGES];
+
+	for (uintptr_t cs = start; cs < end;) {
+		uintptr_t ce = end - cs > (CHUNK_PAGES << SD_SHIFT) ? cs + (CHUNK_PAGES << SD_SHIFT) : end;
+		struct hms_range r = {
+			.interval = d->iv, .start = cs, .end = ce, .pfns = pfns,
+			.default_flags = HMS_PFN_REQ_FAULT | (write ? HMS_PFN_REQ_WRITE : 0),
+			.dev_private_owner = d,
+		};
+		int ret;
+
+		for (unsigned tries = 0;; tries++) {
+			r.notifier_seq = hms_interval_read_begin(d->iv);
+			ret = hms_range_fault(d->h, &r);
+			if (ret == -EBUSY && tries < 1000)
+				continue;
+			if (ret)
+				return ret;
+			pthread_mutex_lock(&d->lock);
+			if (!hms_interval_read_retry(d->iv, r.notifier_seq))
+				break;
+			pthread_mutex_unlock(&d->lock);
+		}
+		/* Lock held: program the device page table. */
+		for (uintptr_t a = cs; a < ce; a += SD_PAGE) {
+			uint64_t e = pfns[(a - cs) >> SD_SHIFT], ent;
+
+			if (e & HMS_PFN_SPECIAL) {
+				inplace[(a - base) >> SD_SHIFT] = 1;
+				continue;
+			}
+			ent = SD_V | ((e & HMS_PFN_WRITE) ? SD_W : 0);
+			if (e & HMS_PFN_DEVICE_PRIVATE)
+				ent |= SD_D | ((uint64_t)((e & HMS_PFN_PFN_MASK) - d->first) << 12);
+			sd_pt_set(&d->pt, a >> SD_SHIFT, ent);
+		}
+		pthread_mutex_unlock(&d->lock);
+		cs = ce;
+	}
+	return 0;
+}
+
+/* ---- copies ---------------------------------------------------------------------- */
+
+static bool kernel_copy(void *local, uintptr_t remote, size_t len, bool write)
+{
+	struct iovec l = { local, len }, r = { (void *)remote, len };
+	ssize_t n = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+			  : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+
+	return n == (ssize_t)len;
+}
+
+/*
+ * Copy as many pages from *pos on as the page table allows.  Returns 0
+ * when done, 1 when the page at *pos needs a fault, -errno on failure.
+ */
+static int sd_copy(struct hms_softdev *d, struct hms_softdev_cmd *cmd, uint64_t *pos,
+		   bool write, const uint8_t *inplace)
+{
+	char *buf = cmd->buf;
+
+	while (*pos < cmd->npages) {
+		uintptr_t a = cmd->addr + (*pos << SD_SHIFT);
+		uint64_t e, run = 1;
+
+		if (inplace[*pos]) {
+			if (!kernel_copy(buf + (*pos << SD_SHIFT), a, SD_PAGE, write))
+				return write ? -EPERM : -EFAULT;
+			(*pos)++;
+			continue;
+		}
+		pthread_mutex_lock(&d->lock);
+		e = sd_pt_get(&d->pt, a >> SD_SHIFT);
+		if (!(e & SD_V) || (write && !(e & SD_W))) {
+			pthread_mutex_unlock(&d->lock);
+			return 1;
+		}
+		if (e & SD_D) {
+			/* Device memory: copy under the lock, the page cannot go. */
+			char *p = d->pool + (SD_IDX(e) << SD_SHIFT);
+
+			if (write)
+				memcpy(p, buf + (*pos << SD_SHIFT), SD_PAGE);
+			else
+				memcpy(buf + (*pos << SD_SHIFT), p, SD_PAGE);
+			pthread_mutex_unlock(&d->lock);
+			(*pos)++;
+			continue;
+		}
+		/* System memory: one kernel copy for the whole run. */
+		while (*pos + run < cmd->npages && !inplace[*pos + run]) {
+			uint64_t f = sd_pt_get(&d->pt, (a >> SD_SHIFT) + run);
+
+			if (!(f & SD_V) || (f & SD_D) || (write && !(f & SD_W)))
+				break;
+			run++;
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (!kernel_copy(buf + (*pos << SD_SHIFT), a, run << SD_SHIFT, write)) {
+			/* Moved or protected since: forget it, fault again. */
+			pthread_mutex_lock(&d->lock);
+			sd_pt_clear(&d->pt, a >> SD_SHIFT, (a >> SD_SHIFT) + run);
+			pthread_mutex_unlock(&d->lock);
+			return 1;
+		}
+		*pos += run;
+	}
+	return 0;
+}
+
+static int sd_rw(struct hms_softdev *d, struct hms_softdev_cmd *cmd, bool write)
+{
+	uint64_t pos = 0, stuck_at = UINT64_MAX;
+	unsigned stuck = 0;
+	uint8_t *inplace;
+	int ret = check_cmd(d, cmd, true);
+
+	if (ret)
+		return ret;
+	inplace = calloc(cmd->npages, 1);
+	if (!inplace)
+		return -ENOMEM;
+	cmd->cpages = 0;
+	cmd->faults = 0;
+	for (;;) {
+		ret = sd_copy(d, cmd, &pos, write, inplace);
+		if (ret <= 0)
+			break;
+		/* The same page failing again and again after faults: the kernel
+		 * refuses the access (e.g. a raw mprotect behind hms' back). */
+		if (pos == stuck_at && ++stuck > 8) {
+			ret = write ? -EPERM : -EFAULT;
+			break;
+		}
+		if (pos != stuck_at)
+			stuck = 0;
+		stuck_at = pos;
+		ret = sd_fault(d, cmd->addr + (pos << SD_SHIFT), cmd->addr + (cmd->npages << SD_SHIFT),
+			       write, cmd->addr, inplace);
+		if (ret)
+			break;
+		cmd->faults++;
+	}
+	free(inplace);
+	if (ret)
+		return ret;
+	cmd->cpages = cmd->npages;
+	return 0;
+}
+
+SD_API int hms_softdev_read(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	return sd_rw(d, cmd, false);
+}
+
+SD_API int hms_softdev_write(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	return sd_rw(d, cmd, true);
+}
+
+/* ---- snapshot -------------------------------------------------------------------- */
+
+static uint8_t snap_byte(struct hms_softdev *d, uint64_t e)
+{
+	uint8_t b;
+
+	(void)d;
+	if (e & HMS_PFN_ERROR)
+		return HMS_SNAP_ERROR;
+	if (!(e & HMS_PFN_VALID))
+		return HMS_SNAP_NONE;
+	if (e & HMS_PFN_DEVICE_PRIVATE)
+		b = HMS_SNAP_DEV_PRIVATE_LOCAL; /* others' pages are not valid here */
+	else if (e & HMS_PFN_ZERO)
+		b = HMS_SNAP_ZERO;
+	else
+		b = HMS_SNAP_NONE;
+	b |= (e & HMS_PFN_WRITE) ? HMS_SNAP_WRITE : HMS_SNAP_READ;
+	if (((e & HMS_PFN_ORDER_MASK) >> HMS_PFN_ORDER_SHIFT) == 9)
+		b |= HMS_SNAP_PMD;
+	return b;
+}
+
+SD_API int hms_softdev_snapshot(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	uint64_t pfns[CHUNK_PAGES];
+	uint8_t *out;
+	int ret = check_cmd(d, cmd, true);
+
+	if (ret)
+		return ret;
+	out = cmd->buf;
+	for (uint64_t i = 0; i < cmd->npages; i += CHUNK_PAGES) {
+		uint64_t n = cmd->npages - i < CHUNK_PAGES ? cmd->npages - i : CHUNK_PAGES;
+		struct hms_range r = {
+			.interval = d->iv, .start = cmd->addr + (i << SD_SHIFT),
+			.end = cmd->addr + ((i + n) << SD_SHIFT), .pfns = pfns,
+			.dev_private_owner = d,
+		};
+		unsigned tries = 0;
+
+		do {
+			r.notifier_seq = hms_interval_read_begin(d->iv);
+			ret = hms_range_fault(d->h, &r);
+		} while (ret == -EBUSY && ++tries < 1000);
+		if (ret)
+			return ret;
+		for (uint64_t k = 0; k < n; k++)
+			out[i + k] = snap_byte(d, pfns[k]);
+	}
+	cmd->cpages = cmd->npages;
+	cmd->faults = 0;
+	return 0;
+}
+
+/* ---- migration commands ------------------------------------------------------------- */
+
+static uintptr_t batch_end(uintptr_t s, uintptr_t end)
+{
+	uintptr_t next = (s + HMS_MIGRATE_MAX_BYTES) & ~(HMS_MIGRATE_MAX_BYTES - 1);
+
+	return next < end && next > s ? next : end;
+}
+
+SD_API int hms_softdev_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	uintptr_t end;
+	long moved = 0;
+	bool nomem = false, managed = false;
+	int ret = check_cmd(d, cmd, false);
+
+	if (ret)
+		return ret;
+	end = cmd->addr + (cmd->npages << SD_SHIFT);
+	for (uintptr_t s = cmd->addr; s < end; s = batch_end(s, end)) {
+		long n = sd_migrate_batch_to_device(d, s, batch_end(s, end), &nomem);
+
+		if (n == -ENOENT)
+			continue;
+		managed = true;
+		if (n < 0)
+			return (int)n;
+		moved += n;
+	}
+	if (!managed)
+		return -ENOENT;
+	if (!moved && nomem)
+		return -ENOMEM;
+	cmd->cpages = (uint64_t)moved;
+	cmd->faults = 0;
+	return 0;
+}
+
+SD_API int hms_softdev_migrate_to_system(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	uintptr_t end;
+	long moved = 0;
+	int ret = check_cmd(d, cmd, false);
+
+	if (ret)
+		return ret;
+	end = cmd->addr + (cmd->npages << SD_SHIFT);
+	for (uintptr_t s = cmd->addr; s < end; s = batch_end(s, end)) {
+		long n = sd_migrate_batch_to_system(d, s, batch_end(s, end));
+
+		if (n > 0)
+			moved += n;
+	}
+	cmd->cpages = (uint64_t)moved;
+	cmd->faults = 0;
+	return 0;
+}
+
+SD_API long hms_softdev_release(struct hms_softdev *d)
+{
+	if (!d)
+		return -EINVAL;
+	return hms_devmem_evict(d->dm);
+}
+
+/* ---- exclusive access ---------------------------------------------------------------- */
+
+SD_API int hms_softdev_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	uintptr_t end;
+	long n = 0;
+	int ret = check_cmd(d, cmd, false);
+
+	if (ret)
+		return ret;
+	end = cmd->addr + (cmd->npages << SD_SHIFT);
+	for (unsigned tries = 0; tries < 100; tries++) {
+		unsigned long seq = hms_interval_read_begin(d->iv);
+
+		n = hms_make_exclusive(d->h, cmd->addr, end, d);
+		if (n < 0)
+			return (int)n;
+		pthread_mutex_lock(&d->lock);
+		if (hms_interval_read_retry(d->iv, seq)) {
+			pthread_mutex_unlock(&d->lock);
+			continue; /* revoked meanwhile: take it again */
+		}
+		for (uintptr_t a = cmd->addr; a < end; a += SD_PAGE)
+			sd_pt_set(&d->pt, a >> SD_SHIFT, SD_V | SD_W | SD_A);
+		pthread_mutex_unlock(&d->lock);
+		break;
+	}
+	/* What the device sees, for the caller to check (reads keep access). */
+	if (cmd->buf && !kernel_copy(cmd->buf, cmd->addr, cmd->npages << SD_SHIFT, false))
+		return -EFAULT;
+	cmd->cpages = (uint64_t)n;
+	cmd->faults = 0;
+	return 0;
+}
+
+SD_API int hms_softdev_check_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	int ret = check_cmd(d, cmd, false);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&d->lock);
+	for (uint64_t i = 0; i < cmd->npages && !ret; i++)
+		if (sd_pt_get(&d->pt, (cmd->addr >> SD_SHIFT) + i) & SD_A)
+			ret = -EPERM;
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+/* ---- launch ------------------------------------------------------------------------------ */
+
+struct sd_work {
+	hms_softdev_kernel_fn fn;
+	void *arg;
+	char **pages;
+	uint64_t n;
+	uint64_t next;   /* wlock */
+	unsigned active; /* workers inside; wlock */
+};
+
+void *sd_worker(void *arg)
+{
+	struct hms_softdev *d = arg;
+
+	pthread_mutex_lock(&d->wlock);
+	for (;;) {
+		struct sd_work *w = d->work;
+
+		if (d->stop)
+			break;
+		if (!w || w->next >= w->n) {
+			pthread_cond_wait(&d->wcond, &d->wlock);
+			continue;
+		}
+		w->active++;
+		while (w->next < w->n) {
+			uint64_t i = w->next;
+			uint64_t cnt = w->n - i < 16 ? w->n - i : 16;
+
+			w->next += cnt;
+			pthread_mutex_unlock(&d->wlock);
+			for (uint64_t k = i; k < i + cnt; k++)
+				w->fn(w->pages[k], k, w->arg);
+			pthread_mutex_lock(&d->wlock);
+		}
+		w->active--;
+		pthread_cond_broadcast(&d->wdone);
+	}
+	pthread_mutex_unlock(&d->wlock);
+	return NULL;
+}
+
+/* Device addresses of every page if all are in our memory (exec held). */
+static int sd_translate(struct hms_softdev *d, const struct hms_softdev_cmd *cmd, char **pages)
+{
+	uint64_t pfns[CHUNK_PAGES];
+
+	for (uint64_t i = 0; i < cmd->npages; i += CHUNK_PAGES) {
+		uint64_t n = cmd->npages - i < CHUNK_PAGES ? cmd->npages - i : CHUNK_PAGES;
+		struct hms_range r = { .start = cmd->addr + (i << SD_SHIFT),
+				       .end = cmd->addr + ((i + n) << SD_SHIFT),
+				       .pfns = pfns, .dev_private_owner = d };
+		int ret = hms_range_fault(d->h, &r);
+
+		if (ret)
+			return ret;
+		for (uint64_t k = 0; k < n; k++) {
+			if (!(pfns[k] & HMS_PFN_DEVICE_PRIVATE))
+				return -EAGAIN;
+			pages[i + k] = sd_page(d, pfns[k] & HMS_PFN_PFN_MASK);
+		}
+	}
+	return 0;
+}
+
+SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
+			      hms_softdev_kernel_fn fn, void *arg)
+{
+	struct hms_softdev_cmd mig;
+	struct sd_work w = { 0 };
+	int ret = check_cmd(d, cmd, false);
+
+	if (ret)
+		return ret;
+	if (!fn)
+		return -EINVAL;
+	if (!d->nthreads || d->stop)
+		return -ESHUTDOWN;
+	w.pages = malloc(cmd->npages * sizeof(*w.pages));
+	if (!w.pages)
+		return -ENOMEM;
+	for (unsigned tries = 0;; tries++) {
+		mig = *cmd;
+		ret = hms_softdev_migrate_to_device(d, &mig);
+		if (ret && ret != -ENOMEM)
+			goto out;
+		pthread_rwlock_rdlock(&d->exec);
+		ret = sd_translate(d, cmd, w.pages);
+		if (!ret)
+			break;
+		pthread_rwlock_unlock(&d->exec);
+		if (ret != -EAGAIN)
+			goto out;
+		if (tries >= 3) {
+			ret = -ENOMEM; /* the pool cannot hold the whole range */
+			goto out;
+		}
+	}
+	w.fn = fn;
+	w.arg = arg;
+	w.n = cmd->npages;
+	pthread_mutex_lock(&d->wlock);
+	d->work = &w;
+	pthread_cond_broadcast(&d->wcond);
+	while ((w.next < w.n && !d->stop) || w.active)
+		pthread_cond_wait(&d->wdone, &d->wlock);
+	d->work = NULL;
+	ret = w.next < w.n ? -ESHUTDOWN : 0;
+	pthread_mutex_unlock(&d->wlock);
+	pthread_rwlock_unlock(&d->exec);
+	if (!ret) {
+		cmd->cpages = cmd->npages;
+		cmd->faults = 0;
+	}
+out:
+	free(w.pages);
+	return ret;
+}

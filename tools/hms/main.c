@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c - the hms command: dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+/* Subcommands still being written are weak, so a partial tree links. */
+#pragma weak cmd_topo
+#pragma weak cmd_bench
+#pragma weak cmd_stat
+
+static const struct command commands[] = {
+	{ "version", cmd_version, "print the library and tool version" },
+	{ "demo", cmd_demo, "a short tour: migrate, launch a device kernel, fault back" },
+	{ "topo", cmd_topo, "show the memory topology (targets, initiators, links, bridges)" },
+	{ "bench", cmd_bench, "run benchmarks (fault, migrate, snapshot, notify, ...)" },
+	{ "stat", cmd_stat, "run a command and print hms counters" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hms COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn)
+			fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'hms COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn && !strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "hms: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
