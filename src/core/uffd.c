@@ -244,9 +244,14 @@ struct hms_zap {
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
 
-/* Messages read and processed by a handler; guarded by ev_lock. */
+/*
+ * Batches of messages the handler started to read, and finished
+ * processing; guarded by ev_lock.  An event a madvise() raised was read by
+ * a read() that started before madvise() returned, so once processed
+ * reaches what started was then, the event has been handled.
+ */
 struct ev_counts {
-	uint64_t read, processed;
+	uint64_t started, processed;
 };
 
 static struct ev_counts *ev_of(struct hms *h);
@@ -267,7 +272,7 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 
 	/* Wait until the handler processed the REMOVE events we raised. */
 	pthread_mutex_lock(&ev_lock);
-	target = ev_of(h)->read;
+	target = ev_of(h)->started;
 	while (ev_of(h)->processed < target && h->handler_started && !hms__in_handler(h))
 		pthread_cond_wait(&ev_cond, &ev_lock);
 	pthread_mutex_unlock(&ev_lock);
@@ -680,17 +685,16 @@ static void *handler_main(void *arg)
 		if (p[1].revents)
 			break;
 		/* Room for every message of a batch to need a retry. */
-		n = st->nretry + MSG_BATCH <= 4 * MSG_BATCH ? read(h->uffd, msgs, sizeof(msgs)) : 0;
-		if (n > 0) {
-			size_t cnt = (size_t)n / sizeof(msgs[0]);
-
+		n = 0;
+		if (st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
 			pthread_mutex_lock(&ev_lock);
-			st->ev.read += cnt;
+			st->ev.started++;
 			pthread_mutex_unlock(&ev_lock);
-			for (size_t i = 0; i < cnt; i++)
+			n = read(h->uffd, msgs, sizeof(msgs));
+			for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(msgs[0]); i++)
 				handle_msg(h, st, &msgs[i]);
 			pthread_mutex_lock(&ev_lock);
-			st->ev.processed += cnt;
+			st->ev.processed = st->ev.started;
 			pthread_cond_broadcast(&ev_cond);
 			pthread_mutex_unlock(&ev_lock);
 		}

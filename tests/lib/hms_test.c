@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* hms_test.c - shared setup and checks of the core tests (hms_test.h). */
+#include "hms_test.h"
+
+struct hms *t_open_flags(unsigned flags)
+{
+	struct hms_options o = { .size = sizeof(o), .flags = flags };
+	struct hms *h;
+	int ret = hms_open(&h, &o);
+
+	if (ret == -EPERM || ret == -ENOSYS)
+		T_SKIP("userfaultfd unavailable: %s", hms_last_error());
+	if (ret)
+		T_FAIL("hms_open: %s", strerror(-ret));
+	return h;
+}
+
+struct hms *t_open(void)
+{
+	return t_open_flags(0);
+}
+
+struct hms_softdev *t_softdev(struct hms *h, size_t pool_bytes)
+{
+	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = pool_bytes };
+	struct hms_softdev *d;
+	int ret = hms_softdev_create(h, &c, &d);
+
+	if (ret)
+		T_FAIL("hms_softdev_create: %s", strerror(-ret));
+	return d;
+}
+
+int t_cmd(struct hms_softdev *d, t_op op, void *addr, void *buf, size_t npages,
+	  struct hms_softdev_cmd *out)
+{
+	struct hms_softdev_cmd c = { (uint64_t)(uintptr_t)addr, buf, npages, 0, 0 };
+	int ret = op(d, &c);
+
+	if (out)
+		*out = c;
+	return ret;
+}
+
+void t_fill(int *p, size_t n, int base)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = base + (int)i;
+}
+
+void t_check(const int *p, size_t n, int base)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != base + (int)i)
+			T_FAIL("word %zu: %d, expected %d", i, p[i], base + (int)i);
+}
+
+size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)
+{
+	struct hms_page_info *info = calloc(npages, sizeof(*info));
+	size_t n = 0;
+
+	T_ASSERT(info);
+	T_EQ(hms_page_query(h, addr, npages, info), npages);
+	for (size_t i = 0; i < npages; i++)
+		n += info[i].location == loc;
+	free(info);
+	return n;
+}

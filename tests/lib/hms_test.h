@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hms_test.h - what every core test shares: assertions that print where
+ * they failed and exit 1, skip (exit 77) with a reason, and setup of a
+ * context, a buffer and software devices.  Tests use the public headers
+ * only.
+ */
+#ifndef HMS_TEST_H
+#define HMS_TEST_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <hms.h>
+#include <hms_driver.h>
+
+#define T_SKIP_CODE 77
+
+#define T_FAIL(...)                                                        \
+	do {                                                               \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);       \
+		fprintf(stderr, __VA_ARGS__);                              \
+		fputc('\n', stderr);                                       \
+		exit(1);                                                   \
+	} while (0)
+
+#define T_ASSERT(cond)                                                     \
+	do {                                                               \
+		if (!(cond))                                               \
+			T_FAIL("%s", #cond);                               \
+	} while (0)
+
+/* Compare two integers; prints both values on failure. */
+#define T_EQ(a, b)                                                         \
+	do {                                                               \
+		long long a_ = (long long)(a), b_ = (long long)(b);        \
+		if (a_ != b_)                                              \
+			T_FAIL("%s == %s: %lld != %lld", #a, #b, a_, b_);  \
+	} while (0)
+
+#define T_SKIP(...)                                                        \
+	do {                                                               \
+		printf("SKIP: ");                                          \
+		printf(__VA_ARGS__);                                       \
+		printf("\n");                                              \
+		exit(T_SKIP_CODE);                                         \
+	} while (0)
+
+#define T_PAGE ((size_t)HMS_PAGE_SIZE)
+
+/* Opens a context (skips if userfaultfd is unavailable here). */
+struct hms *t_open(void);
+/* Opens a context with options. */
+struct hms *t_open_flags(unsigned flags);
+/* A softdev with pool_bytes of memory (0: default). */
+struct hms_softdev *t_softdev(struct hms *h, size_t pool_bytes);
+/* Runs a softdev operation on npages at addr; returns its result. */
+typedef int (*t_op)(struct hms_softdev *, struct hms_softdev_cmd *);
+int t_cmd(struct hms_softdev *d, t_op op, void *addr, void *buf, size_t npages,
+	  struct hms_softdev_cmd *out);
+/* Fills n ints with base + i; checks them. */
+void t_fill(int *p, size_t n, int base);
+void t_check(const int *p, size_t n, int base);
+/* Counts pages of [addr, addr + npages) whose location is loc. */
+size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
+
+#endif
