@@ -156,8 +156,9 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
  * from the handler thread, where it returns -EAGAIN. */
 int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
 /* Fill missing pages: src NULL = zeros. Returns bytes filled or -errno;
- * -EEXIST is reported only if nothing was filled. */
-long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len);
+ * -EEXIST is reported only if nothing was filled.  wake: resume threads
+ * waiting on those pages now (else the caller wakes them later). */
+long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake);
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
 bool hms__in_handler(struct hms *h);
 /* Resolve a fault for a page (from the handler or a device fault path).

@@ -306,7 +306,9 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 	for_each_run(m, to_system, i, j) {
 		uintptr_t s = m->start + (i << PAGE_SHIFT);
 		size_t len = (j - i) << PAGE_SHIFT;
-		long r = hms__uffd_fill(h, s, c->staging->buf + (i << PAGE_SHIFT), len);
+		/* Faulting threads resume at finalize, once the table says where
+		 * their page is. */
+		long r = hms__uffd_fill(h, s, c->staging->buf + (i << PAGE_SHIFT), len, false);
 		unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
 
 		for (unsigned long k = i; k < j; k++)
@@ -388,7 +390,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	if (c->notified)
 		hms__notify_end(h, &c->nr);
 	hms__free_list_release(h, &fl);
-	if (waiters)
+	if (waiters || to_sys)
 		hms__uffd_wake(h, m->start, m->end - m->start);
 	HMS_STAT_ADD(h, migrations_to_device, to_dev);
 	HMS_STAT_ADD(h, migrations_to_system, to_sys);

@@ -163,7 +163,7 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 	return 0;
 }
 
-long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
+long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake)
 {
 	size_t done = 0;
 	unsigned tries = 0;
@@ -173,7 +173,8 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 
 		if (!src && len - done <= PAGE_SIZE && !h->closing) {
 			/* A single zero page for a read: map the zero page. */
-			struct uffdio_zeropage z = { .range = { dst + done, len - done } };
+			struct uffdio_zeropage z = { .range = { dst + done, len - done },
+						     .mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE };
 
 			n = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
 			if (!n)
@@ -185,6 +186,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 				.dst = dst + done,
 				.src = (uintptr_t)(src ? (const char *)src + done : zeros),
 				.len = len - done,
+				.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
 			};
 
 			if (!src && c.len > sizeof(zeros))
@@ -217,8 +219,8 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 static long fill_zero(struct hms *h, uintptr_t addr, size_t len, bool write)
 {
 	if (write && len == PAGE_SIZE)
-		return hms__uffd_fill(h, addr, zeros, len);
-	return hms__uffd_fill(h, addr, NULL, len);
+		return hms__uffd_fill(h, addr, zeros, len, true);
+	return hms__uffd_fill(h, addr, NULL, len, true);
 }
 
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len)

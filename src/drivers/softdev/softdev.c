@@ -25,7 +25,17 @@ hms_pfn sd_alloc_locked(struct hms_softdev *d)
 	}
 	if (!d->nfree)
 		return 0;
-	return d->first + d->free[--d->nfree];
+	uint32_t idx = d->free[--d->nfree];
+
+	/* Back the pool 2 MiB at a time, so copies never page-fault on it and
+	 * an unused pool costs nothing. */
+	while (idx >= d->populated) {
+		uint64_t n = d->npages - d->populated < 512 ? d->npages - d->populated : 512;
+
+		madvise(d->pool + (d->populated << SD_SHIFT), n << SD_SHIFT, MADV_POPULATE_WRITE);
+		d->populated += n;
+	}
+	return d->first + idx;
 }
 
 static void sd_page_free(struct hms_devmem *dm, hms_pfn pfn)

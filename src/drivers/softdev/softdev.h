@@ -67,6 +67,7 @@ struct hms_softdev {
 	struct sd_pt pt;
 	uint32_t *free;
 	uint64_t nfree;
+	uint64_t populated; /* pool pages [0, populated) are backed */
 	unsigned fail_alloc;
 
 	/* exec: launch holds it shared while kernels run on device pages;

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* bench.c - `hms bench`: the benchmark runner and its shared output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cmd.h"
+#include "hms.h"
+
+double bench_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct bench_stat bench_stats(double *v, size_t n)
+{
+	struct bench_stat s = { 0 };
+
+	if (!n)
+		return s;
+	qsort(v, n, sizeof(*v), cmp_double);
+	s.min = v[0];
+	s.max = v[n - 1];
+	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	s.p10 = v[n / 10];
+	s.p90 = v[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
+	return s;
+}
+
+void bench_header(const struct bench_opts *o)
+{
+	struct utsname u;
+	struct hms *h;
+	const char *mode = "unavailable";
+
+	uname(&u);
+	if (hms_open(&h, &(struct hms_options){ .size = sizeof(struct hms_options),
+						.flags = HMS_OPEN_NO_TOPOLOGY }) == 0) {
+		mode = hms_mode(h) == HMS_MODE_FULL ? "full" : "user-mode-only";
+		hms_close(h);
+	}
+	if (o->json)
+		printf("{\"machine\":{\"kernel\":\"%s\",\"cpus\":%ld,\"uffd_mode\":\"%s\","
+		       "\"hms\":\"%s\"}}\n",
+		       u.release, sysconf(_SC_NPROCESSORS_ONLN), mode, hms_version());
+	else
+		printf("hms %s benchmarks on Linux %s, %ld CPUs, userfaultfd %s mode, %u repetitions\n",
+		       hms_version(), u.release, sysconf(_SC_NPROCESSORS_ONLN), mode, o->reps);
+}
+
+void bench_report(const struct bench_opts *o, const char *name, const char *what,
+		  struct bench_stat hs, const char *baseline, struct bench_stat bs,
+		  const char *unit, bool higher_better, double target, const char *params)
+{
+	double ratio = bs.median > 0 ? hs.median / bs.median : 0;
+	bool met = target <= 0 || (higher_better ? ratio >= target : ratio <= target);
+
+	if (o->json) {
+		printf("{\"bench\":\"%s\",\"what\":\"%s\",\"params\":\"%s\",\"unit\":\"%s\","
+		       "\"hms\":{\"median\":%.6g,\"min\":%.6g,\"p10\":%.6g,\"p90\":%.6g,\"max\":%.6g},"
+		       "\"baseline\":{\"name\":\"%s\",\"median\":%.6g,\"min\":%.6g,\"p10\":%.6g,"
+		       "\"p90\":%.6g,\"max\":%.6g},\"ratio\":%.4f,\"higher_is_better\":%s,"
+		       "\"target\":%.3g,\"target_met\":%s}\n",
+		       name, what, params, unit, hs.median, hs.min, hs.p10, hs.p90, hs.max, baseline,
+		       bs.median, bs.min, bs.p10, bs.p90, bs.max, ratio,
+		       higher_better ? "true" : "false", target, met ? "true" : "false");
+		return;
+	}
+	printf("%-10s %s (%s)\n", name, what, params);
+	printf("           hms      median %10.3f %s  (p10 %.3f, p90 %.3f)\n", hs.median, unit,
+	       hs.p10, hs.p90);
+	printf("           %-8s median %10.3f %s  (p10 %.3f, p90 %.3f)\n", baseline, bs.median,
+	       unit, bs.p10, bs.p90);
+	if (target > 0)
+		printf("           ratio %.3f (target %s %.2f: %s)\n", ratio,
+		       higher_better ? ">=" : "<=", target, met ? "met" : "NOT met");
+	else
+		printf("           ratio %.3f\n", ratio);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct bench_opts *);
+	const char *help;
+} benches[] = {
+	{ "fault", bench_fault, "CPU fault on a device page vs a raw userfaultfd round trip" },
+	{ "migrate", bench_migrate, "256 MiB to the softdev and back vs memcpy" },
+	{ "devread", bench_devread, "softdev read of mirrored memory vs memcpy" },
+	{ "snapshot", bench_snapshot, "hms_range_fault snapshot vs /proc/self/pagemap" },
+	{ "notify", bench_notify, "one invalidation with 10,000 intervals vs 10" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hms bench [--json] [--reps N] [--mib N] [NAME...]\n\nbenchmarks:\n");
+	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
+		fprintf(f, "  %-9s %s\n", benches[i].name, benches[i].help);
+	fprintf(f, "\nWith no NAME all run.  Each reports hms and its baseline measured in the\n"
+		   "same run, and their ratio.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	struct bench_opts o = { false, 0, 0 };
+	const char *names[16];
+	int nnames = 0, ret = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			o.json = true;
+		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			o.reps = (unsigned)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--mib") && i + 1 < argc) {
+			o.bytes = (size_t)atol(argv[++i]) << 20;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-' || nnames == 16) {
+			usage(stderr);
+			return 2;
+		} else {
+			names[nnames++] = argv[i];
+		}
+	}
+	for (int k = 0; k < nnames; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
+			found |= !strcmp(names[k], benches[i].name);
+		if (!found) {
+			fprintf(stderr, "hms bench: unknown benchmark '%s'\n", names[k]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	bench_header(&o);
+	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
+		bool run = !nnames;
+
+		for (int k = 0; k < nnames; k++)
+			run |= !strcmp(names[k], benches[i].name);
+		if (run && benches[i].fn(&o))
+			ret = 1;
+	}
+	return ret;
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_migrate.c - bandwidth of migration to the softdev and back (in
+ * 2 MiB batches), and of a softdev read of memory it already mirrors,
+ * against memcpy of the same size between populated buffers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bench.h"
+#include "hms.h"
+
+static double gbps(size_t bytes, double secs)
+{
+	return secs > 0 ? (double)bytes / secs / 1e9 : 0;
+}
+
+/* memcpy between two populated buffers of the size: the baseline. */
+static void memcpy_runs(size_t bytes, unsigned reps, double *out)
+{
+	char *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	char *b = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	memset(a, 1, bytes);
+	memset(b, 2, bytes);
+	for (unsigned i = 0; i < reps; i++) {
+		double t0 = bench_now();
+
+		memcpy(b, a, bytes);
+		out[i] = gbps(bytes, bench_now() - t0);
+	}
+	munmap(a, bytes);
+	munmap(b, bytes);
+}
+
+struct setup {
+	struct hms *h;
+	struct hms_softdev *d;
+	char *p;
+};
+
+static int setup(struct setup *s, size_t bytes)
+{
+	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = bytes };
+
+	if (hms_open(&s->h, NULL))
+		return -1;
+	if (hms_softdev_create(s->h, &c, &s->d))
+		return -1;
+	s->p = hms_alloc(s->h, bytes, 0);
+	if (!s->p)
+		return -1;
+	memset(s->p, 3, bytes);
+	return 0;
+}
+
+static void teardown(struct setup *s)
+{
+	hms_softdev_destroy(s->d);
+	hms_close(s->h);
+}
+
+int bench_migrate(const struct bench_opts *o)
+{
+	size_t bytes = o->bytes ? o->bytes : 256UL << 20, npages = bytes / HMS_PAGE_SIZE;
+	unsigned reps = o->reps ? o->reps : 5;
+	double *to = calloc(reps, sizeof(double)), *back = calloc(reps, sizeof(double));
+	double *base = calloc(reps, sizeof(double));
+	struct setup s;
+	char params[96];
+
+	if (!to || !back || !base || setup(&s, bytes)) {
+		fprintf(stderr, "hms bench migrate: setup failed\n");
+		return 1;
+	}
+	memcpy_runs(bytes, reps, base);
+	for (unsigned i = 0; i <= reps; i++) {
+		struct hms_softdev_cmd c = { (uintptr_t)s.p, NULL, npages, 0, 0 };
+		double t0 = bench_now(), t1;
+
+		if (hms_softdev_migrate_to_device(s.d, &c) || c.cpages != npages) {
+			fprintf(stderr, "hms bench migrate: moved %lu of %zu pages\n",
+				(unsigned long)c.cpages, npages);
+			return 1;
+		}
+		t1 = bench_now();
+		hms_softdev_migrate_to_system(s.d, &c);
+		if (i) { /* the first round warms up */
+			to[i - 1] = gbps(bytes, t1 - t0);
+			back[i - 1] = gbps(bytes, bench_now() - t1);
+		}
+	}
+	teardown(&s);
+	snprintf(params, sizeof(params), "%zu MiB in 2 MiB batches", bytes >> 20);
+	struct bench_stat bs = bench_stats(base, reps);
+	bench_report(o, "migrate", "system -> softdev", bench_stats(to, reps), "memcpy", bs,
+		     "GB/s", true, 0.5, params);
+	bench_report(o, "migrate", "softdev -> system", bench_stats(back, reps), "memcpy", bs,
+		     "GB/s", true, 0.5, params);
+	free(to);
+	free(back);
+	free(base);
+	return 0;
+}
+
+int bench_devread(const struct bench_opts *o)
+{
+	size_t bytes = o->bytes ? o->bytes : 256UL << 20, npages = bytes / HMS_PAGE_SIZE;
+	unsigned reps = o->reps ? o->reps : 5;
+	double *rd = calloc(reps, sizeof(double)), *base = calloc(reps, sizeof(double));
+	char *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	struct setup s;
+	char params[96];
+
+	if (!rd || !base || buf == MAP_FAILED || setup(&s, 2UL << 20)) {
+		fprintf(stderr, "hms bench devread: setup failed\n");
+		return 1;
+	}
+	hms_free(s.h, s.p, 2UL << 20);
+	s.p = hms_alloc(s.h, bytes, 0);
+	if (!s.p)
+		return 1;
+	memset(s.p, 5, bytes);
+	memcpy_runs(bytes, reps, base);
+	for (unsigned i = 0; i <= reps; i++) {
+		struct hms_softdev_cmd c = { (uintptr_t)s.p, buf, npages, 0, 0 };
+		double t0 = bench_now();
+
+		if (hms_softdev_read(s.d, &c))
+			return 1;
+		if (i) /* the first read mirrors the range */
+			rd[i - 1] = gbps(bytes, bench_now() - t0);
+	}
+	teardown(&s);
+	munmap(buf, bytes);
+	snprintf(params, sizeof(params), "%zu MiB already mirrored", bytes >> 20);
+	bench_report(o, "devread", "softdev read of system memory", bench_stats(rd, reps),
+		     "memcpy", bench_stats(base, reps), "GB/s", true, 0.8, params);
+	free(rd);
+	free(base);
+	return 0;
+}
