@@ -351,7 +351,7 @@ struct hms_memcache {
  * struct hms_target_info - what a target is.
  * @kind:        enum hms_target_kind.
  * @numa_node:   its NUMA node, or HMS_NONE (device memory).
- * @size:        bytes.
+ * @size:        bytes, or HMS_SIZE_UNKNOWN (unreadable meminfo).
  * @free:        bytes free when the snapshot's facts were read, or
  *               HMS_SIZE_UNKNOWN (device memory, missing meminfo).
  * @memory_tier: the kernel's memory tier id (memory_tierN), or HMS_NONE.
