@@ -67,3 +67,40 @@ size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)
 	free(info);
 	return n;
 }
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void t_wait_ok(pid_t pid)
+{
+	int st;
+
+	T_EQ(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		T_FAIL("child %d killed by signal %d", (int)pid, WTERMSIG(st));
+	T_ASSERT(WIFEXITED(st));
+	T_EQ(WEXITSTATUS(st), 0);
+}
+
+void *t_map_aligned(size_t size, int prot, void **raw)
+{
+	char *p = mmap(NULL, 2 * size, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a;
+
+	T_ASSERT(p != MAP_FAILED);
+	a = ((uintptr_t)p + size - 1) & ~(uintptr_t)(size - 1);
+	T_EQ(madvise((void *)a, size, MADV_HUGEPAGE), 0);
+	*raw = p;
+	return (void *)a;
+}
+
+int t_tmpfile(size_t size)
+{
+	int fd = open("/tmp", O_TMPFILE | O_EXCL | O_RDWR, 0600);
+
+	if (fd < 0)
+		T_SKIP("O_TMPFILE in /tmp: %s", strerror(errno));
+	T_EQ(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}

@@ -68,4 +68,15 @@ void t_check(const int *p, size_t n, int base);
 /* Counts pages of [addr, addr + npages) whose location is loc. */
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
 
+/* --- kernel selftest ports (hmm-tests.c) --- */
+#include <sys/types.h>
+/* Waits for a child and fails unless it exited with status 0. */
+void t_wait_ok(pid_t pid);
+/* mmap()s 2 * size of private anonymous memory with prot and returns the
+ * size-aligned part inside, advised MADV_HUGEPAGE; *raw receives the whole
+ * mapping (munmap(*raw, 2 * size)). */
+void *t_map_aligned(size_t size, int prot, void **raw);
+/* An unlinked temporary file of size bytes (O_TMPFILE in /tmp); fd. */
+int t_tmpfile(size_t size);
+
 #endif
