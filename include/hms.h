@@ -737,8 +737,11 @@ int hms_softdev_write(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
  * Best effort, like migrate_vma: pages that are not movable (not managed,
  * busy, already on this device) are skipped; when the pool is full the
  * pages that fit move.  cmd->cpages is the number of pages moved.
- * Return: 0, -EINVAL, -ENOENT (no page of the range is managed), -ENOMEM
- * (not one page could be allocated).
+ * As the kernel's test device, it checks the range first: every page must
+ * be managed and readable.  Return: 0, -EINVAL (bad cmd; a page without
+ * read permission; a range only partly managed), -ENOENT (no page of the
+ * range is managed, or none could be selected: all already on a device or
+ * busy), -ENOMEM (not one page could be allocated).
  */
 int hms_softdev_migrate_to_device(struct hms_softdev *dev,
 				  struct hms_softdev_cmd *cmd);

@@ -94,6 +94,14 @@ int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 	return 0;
 }
 
+void hms__area_set_huge_locked(struct hms *h, uintptr_t start)
+{
+	struct hms_area *a = hms__area_find_locked(h, start);
+
+	if (a)
+		a->huge = true;
+}
+
 void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn)
 {
 	if (fl->n == fl->cap) {
@@ -146,6 +154,7 @@ static int area_split_locked(struct hms_area *a, uintptr_t addr)
 	b->start = addr;
 	b->end = a->end;
 	b->owned = a->owned;
+	b->huge = a->huge;
 	b->next = a->next;
 	a->end = addr;
 	a->next = b;
@@ -395,6 +404,7 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 		return NULL;
 	}
 	len = (len + align - 1) & ~(align - 1);
+	hms__uffd_sync(h); /* events of earlier munmaps first */
 	p = mmap(NULL, len + align - PAGE_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -418,6 +428,11 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 		errno = -ret;
 		return NULL;
 	}
+	if (flags & HMS_ALLOC_HUGE) {
+		pthread_mutex_lock(&h->lock);
+		hms__area_set_huge_locked(h, s);
+		pthread_mutex_unlock(&h->lock);
+	}
 	return (void *)s;
 }
 
@@ -432,6 +447,7 @@ static int check_managed(struct hms *h, const void *addr, size_t len, bool owned
 	ret = check_range(addr, len);
 	if (ret)
 		return ret;
+	hms__uffd_sync(h);
 	pthread_mutex_lock(&h->lock);
 	if (!hms__range_managed_locked(h, s, e))
 		ret = -ENOENT;
@@ -470,8 +486,11 @@ HMS_API int hms_free(struct hms *h, void *addr, size_t len)
 	if (ret)
 		return ret;
 	forget_range(h, (uintptr_t)addr, (uintptr_t)addr + len, HMS_EVENT_UNMAP);
-	/* The UNMAP event this raises finds nothing left to do. */
-	return munmap(addr, len) ? -errno : 0;
+	/* The UNMAP event this raises finds nothing left to do; wait for it,
+	 * so it cannot meet a new area at the same address. */
+	ret = munmap(addr, len) ? -errno : 0;
+	hms__uffd_sync(h);
+	return ret;
 }
 
 /* ---- hms_manage / hms_unmanage ------------------------------------------- */
@@ -555,6 +574,7 @@ HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 	ret = check_range(addr, len);
 	if (ret)
 		return ret;
+	hms__uffd_sync(h);
 	pthread_mutex_lock(&h->lock);
 	ret = range_overlaps_locked(h, s, s + len) ? -EEXIST : 0;
 	pthread_mutex_unlock(&h->lock);
@@ -678,6 +698,7 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 	ret = check_range(addr, npages << PAGE_SHIFT);
 	if (ret)
 		return ret;
+	hms__uffd_sync(h);
 	pthread_mutex_lock(&h->lock);
 	if (!hms__range_managed_locked(h, s, s + (npages << PAGE_SHIFT))) {
 		pthread_mutex_unlock(&h->lock);

@@ -98,6 +98,7 @@ struct hms_pte {
 struct hms_area {
 	uintptr_t start, end;
 	bool owned; /* created by hms_alloc: unmapped by hms_close */
+	bool huge;  /* HMS_ALLOC_HUGE: may be mapped by 2 MiB pages */
 	struct hms_pte *pt;
 	struct hms_area *next;
 };
@@ -120,6 +121,8 @@ struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
 bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end);
 int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			    int prot, bool owned, bool populated);
+/* Marks the area holding [start, end) as backed by huge pages. */
+void hms__area_set_huge_locked(struct hms *h, uintptr_t start);
 /*
  * Forget [start, end): device pages go to *freelist (to be handed to
  * page_free() outside the lock), pages under migration are marked
@@ -161,6 +164,13 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake);
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
 bool hms__in_handler(struct hms *h);
+/*
+ * Wait until the handler has processed every message it had started to
+ * read: events of munmap/mremap/madvise calls that already returned are
+ * then reflected in the table.  No-op in the handler.  Callers must not
+ * hold a lock the handler may wait for.
+ */
+void hms__uffd_sync(struct hms *h);
 /* Resolve a fault for a page (from the handler or a device fault path).
  * Returns 0 when the page is present (and writable if write), -EAGAIN to
  * retry later, another -errno on failure. */

@@ -89,7 +89,8 @@ struct hms_migrate_core {
 	struct hms_notify_range nr;
 	bool notified;
 	struct hms_staging *staging;
-	uint8_t st[]; /* MS_* per page */
+	const char **from; /* device -> system: where page i's data is */
+	uint8_t st[];      /* MS_* per page */
 };
 
 static bool selected(const struct hms_migrate_vma *m, unsigned long i)
@@ -184,18 +185,18 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		return -ENOMEM;
 	c->h = h;
 	if (m->flags & HMS_MIGRATE_SELECT_DEVICE_PRIVATE) {
-		c->staging = staging_get(h);
-		if (!c->staging) {
+		c->from = calloc(m->npages, sizeof(*c->from));
+		if (!c->from) {
 			free(c);
 			return -ENOMEM;
 		}
 	}
+	hms__uffd_sync(h); /* see munmap/mremap that returned before us */
 	pthread_mutex_lock(&h->lock);
 	a = hms__area_find_range_locked(h, m->start, m->end);
 	if (!a) {
 		pthread_mutex_unlock(&h->lock);
-		if (c->staging)
-			staging_put(h, c->staging);
+		free(c->from);
 		free(c);
 		return -ENOENT;
 	}
@@ -229,11 +230,32 @@ HMS_API const void *hms_migrate_src_ptr(const struct hms_migrate_vma *m, unsigne
 
 HMS_API void *hms_migrate_dst_system(struct hms_migrate_vma *m, unsigned long i)
 {
-	if (!m || !m->core || !m->core->staging || i >= m->npages || !selected(m, i) ||
-	    !src_device(m, i))
+	struct hms_migrate_core *c = m ? m->core : NULL;
+
+	if (!c || !c->from || i >= m->npages || !selected(m, i) || !src_device(m, i))
 		return NULL;
+	if (!c->staging) {
+		/* Staging is taken on first use: drivers that hand their own
+		 * pages over (dst_system_from) never need it. */
+		c->staging = staging_get(c->h);
+		if (!c->staging)
+			return NULL;
+	}
 	m->dst[i] = HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_SYSTEM;
-	return m->core->staging->buf + (i << PAGE_SHIFT);
+	c->from[i] = c->staging->buf + (i << PAGE_SHIFT);
+	return (void *)c->from[i];
+}
+
+HMS_API int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i,
+					const void *src)
+{
+	struct hms_migrate_core *c = m ? m->core : NULL;
+
+	if (!c || !c->from || !src || i >= m->npages || !selected(m, i) || !src_device(m, i))
+		return -EINVAL;
+	m->dst[i] = HMS_MIGRATE_PFN_VALID | HMS_MIGRATE_PFN_SYSTEM;
+	c->from[i] = src;
+	return 0;
 }
 
 /* ---- pages -------------------------------------------------------------------------- */
@@ -265,6 +287,13 @@ static bool to_device_populated(const struct hms_migrate_vma *m, unsigned long i
 static bool to_system(const struct hms_migrate_vma *m, unsigned long i)
 {
 	return selected(m, i) && src_device(m, i) && dst_system(m, i);
+}
+
+/* Page i continues a copy run: its data follows page i - 1's. */
+static bool to_system_contiguous(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return to_system(m, i) && i > 0 && to_system(m, i - 1) &&
+	       m->core->from[i] == m->core->from[i - 1] + PAGE_SIZE;
 }
 
 static bool stayed_protected(const struct hms_migrate_vma *m, unsigned long i)
@@ -302,19 +331,27 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		if (to_device(m, i) && !(m->src[i] & HMS_MIGRATE_PFN_VALID))
 			c->st[i] |= MS_MOVED;
 
-	/* Device -> system: put staged data in place. */
-	for_each_run(m, to_system, i, j) {
-		uintptr_t s = m->start + (i << PAGE_SHIFT);
-		size_t len = (j - i) << PAGE_SHIFT;
+	/* Device -> system: put the data in place, one copy per run of pages
+	 * whose sources are contiguous too. */
+	for (unsigned long i = 0; i < m->npages; i++) {
+		unsigned long j = i + 1;
+		long r;
+
+		if (!to_system(m, i))
+			continue;
+		while (j < m->npages && to_system_contiguous(m, j))
+			j++;
 		/* Faulting threads resume at finalize, once the table says where
 		 * their page is. */
-		long r = hms__uffd_fill(h, s, c->staging->buf + (i << PAGE_SHIFT), len, false);
+		r = hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
+				   (j - i) << PAGE_SHIFT, false);
 		unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
 
 		for (unsigned long k = i; k < j; k++)
 			c->st[k] |= k - i < done ? MS_MOVED : MS_FAILED;
 		if (done < j - i)
 			ret = -EAGAIN;
+		i = j - 1;
 	}
 	return ret;
 }
@@ -398,6 +435,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	HMS_STAT_ADD(h, bytes_to_system, to_sys << PAGE_SHIFT);
 	if (c->staging)
 		staging_put(h, c->staging);
+	free(c->from);
 	free(c);
 	m->core = NULL;
 }

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "compat/uffd_compat.h"
 #include "core/internal.h"
 
 /* ---- encodings ----------------------------------------------------------- */
@@ -92,6 +94,11 @@ struct kview {
 	FILE *maps;
 	uintptr_t vma_start, vma_end; /* cached VMA */
 	int vma_prot;                 /* -1: not mapped */
+	/* PMD-mapped regions found by PAGEMAP_SCAN, for [huge_from, huge_to) */
+	struct page_region huge[32];
+	unsigned nhuge;
+	uintptr_t huge_from, huge_to;
+	bool no_scan; /* the kernel has no PAGEMAP_SCAN (before 6.7) */
 };
 
 static void kview_close(struct kview *k)
@@ -112,6 +119,40 @@ static uint64_t kview_pagemap(struct kview *k, uintptr_t addr)
 	    pread(k->pagemap, &e, sizeof(e), (off_t)((addr >> PAGE_SHIFT) * 8)) != sizeof(e))
 		return 0;
 	return e;
+}
+
+/*
+ * Is addr mapped by a huge page?  Asks PAGEMAP_SCAN for the huge regions of
+ * [addr, end) and caches the answer; without PAGEMAP_SCAN every page reads
+ * as 4 KiB (order 0).
+ */
+static bool kview_huge(struct kview *k, uintptr_t addr, uintptr_t end)
+{
+	if (k->no_scan)
+		return false;
+	if (addr < k->huge_from || addr >= k->huge_to) {
+		struct pm_scan_arg a = {
+			.size = sizeof(a), .start = addr, .end = end,
+			.vec = (uintptr_t)k->huge, .vec_len = 32,
+			.category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE,
+		};
+		long n;
+
+		if (k->pagemap < 0)
+			k->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		n = k->pagemap < 0 ? -1 : ioctl(k->pagemap, PAGEMAP_SCAN, &a);
+		if (n < 0) {
+			k->no_scan = true;
+			return false;
+		}
+		k->nhuge = (unsigned)n;
+		k->huge_from = addr;
+		k->huge_to = a.walk_end > addr ? a.walk_end : end;
+	}
+	for (unsigned i = 0; i < k->nhuge; i++)
+		if (addr >= k->huge[i].start && addr < k->huge[i].end)
+			return true;
+	return false;
 }
 
 /* Protection of the mapping holding addr, or -1 if nothing is mapped. */
@@ -183,9 +224,10 @@ static int unmanaged_page(struct kview *k, uintptr_t addr, struct req q, struct 
  * One managed page, lock held.  Returns 0 when *o is final, 1 when the
  * page must be faulted (lock dropped by the caller), or -errno.
  */
-static int managed_page_locked(struct hms *h, const struct hms_range *r, struct hms_pte *pte,
+static int managed_page_locked(struct hms *h, const struct hms_range *r, struct hms_area *a,
 			       uintptr_t addr, struct req q, struct kview *k, struct page_out *o)
 {
+	struct hms_pte *pte = area_pte(a, addr);
 	struct hms_devmem *dm;
 
 	memset(o, 0, sizeof(*o));
@@ -216,6 +258,8 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 		o->kind = OUT_VALID;
 		o->write = (pte->prot & PROT_WRITE) && !(pte->flags & PTE_WP);
 		o->pfn = addr >> PAGE_SHIFT;
+		if (a->huge && kview_huge(k, addr, r->end < a->end ? r->end : a->end))
+			o->order = 9;
 		if (pte->flags & PTE_ZERO) {
 			uint64_t pm = kview_pagemap(k, addr);
 
@@ -251,6 +295,7 @@ static int fault_in(struct hms *h, uintptr_t addr, bool write)
 HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 {
 	struct kview k = { .pagemap = -1, .vma_prot = -1 };
+	unsigned long rounds = 0;
 	int ret = hms__check(h);
 
 	if (ret)
@@ -260,44 +305,66 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 		return -EINVAL;
 	if (hms__interval_check(r->interval, r->notifier_seq))
 		return -EBUSY;
-	for (uintptr_t addr = r->start; addr < r->end; addr += PAGE_SIZE) {
-		size_t i = (addr - r->start) >> PAGE_SHIFT;
-		struct req q = decode_req(r, r->pfns[i]);
-		struct page_out o = { 0 };
-		unsigned rounds = 0;
+	pthread_mutex_lock(&h->lock);
+	ret = hms__range_managed_locked(h, r->start, r->end);
+	pthread_mutex_unlock(&h->lock);
+	if (!ret)
+		hms__uffd_sync(h); /* an mremap that just returned, say */
+	for (uintptr_t addr = r->start; addr < r->end;) {
+		struct hms_area *a;
+		struct page_out o;
+		struct req q;
+		uintptr_t stop;
 
-		for (;;) {
-			struct hms_area *a;
-
-			pthread_mutex_lock(&h->lock);
-			a = hms__area_find_locked(h, addr);
-			if (!a) {
-				pthread_mutex_unlock(&h->lock);
-				ret = unmanaged_page(&k, addr, q, &o);
-				break;
-			}
-			ret = managed_page_locked(h, r, area_pte(a, addr), addr, q, &k, &o);
-			if (ret == 1 && (area_pte(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING))) {
-				hms__pte_wait_locked(h, addr);
-				pthread_mutex_unlock(&h->lock);
-				continue;
-			}
+		pthread_mutex_lock(&h->lock);
+		a = hms__area_find_locked(h, addr);
+		if (!a) {
 			pthread_mutex_unlock(&h->lock);
-			if (ret != 1)
+			q = decode_req(r, r->pfns[(addr - r->start) >> PAGE_SHIFT]);
+			memset(&o, 0, sizeof(o));
+			ret = unmanaged_page(&k, addr, q, &o);
+			if (ret)
+				goto out;
+			r->pfns[(addr - r->start) >> PAGE_SHIFT] = encode(r, &o);
+			addr += PAGE_SIZE;
+			continue;
+		}
+		/* The fast path: one lock for every page of the area that needs
+		 * nothing done. */
+		stop = r->end < a->end ? r->end : a->end;
+		for (ret = 0; addr < stop; addr += PAGE_SIZE) {
+			size_t i = (addr - r->start) >> PAGE_SHIFT;
+
+			q = decode_req(r, r->pfns[i]);
+			ret = managed_page_locked(h, r, a, addr, q, &k, &o);
+			if (ret)
 				break;
-			ret = fault_in(h, addr, q.write);
-			if (ret || ++rounds > 64) {
-				ret = ret ? ret : -EBUSY;
-				break;
+			r->pfns[i] = encode(r, &o);
+		}
+		if (ret == 1 && (area_pte(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING))) {
+			hms__pte_wait_locked(h, addr);
+			pthread_mutex_unlock(&h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (ret < 0)
+			goto out;
+		if (ret == 1) {
+			/* Fault this page, then look at it again. */
+			if (++rounds > 64 * (1 + ((r->end - r->start) >> PAGE_SHIFT))) {
+				ret = -EBUSY;
+				goto out;
 			}
+			ret = fault_in(h, addr, q.write);
+			if (ret)
+				goto out;
 		}
-		if (ret) {
-			kview_close(&k);
-			return ret;
-		}
-		r->pfns[i] = encode(r, &o);
 	}
+	ret = 0;
+out:
 	kview_close(&k);
+	if (ret)
+		return ret;
 	if (hms__interval_check(r->interval, r->notifier_seq))
 		return -EBUSY;
 	return 0;

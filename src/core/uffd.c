@@ -165,15 +165,18 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake)
 {
-	size_t done = 0;
+	size_t done = 0, chunk = len;
 	unsigned tries = 0;
 
 	while (done < len) {
 		long n;
 
+		if (chunk > len - done)
+			chunk = len - done;
+
 		if (!src && len - done <= PAGE_SIZE && !h->closing) {
 			/* A single zero page for a read: map the zero page. */
-			struct uffdio_zeropage z = { .range = { dst + done, len - done },
+			struct uffdio_zeropage z = { .range = { dst + done, chunk },
 						     .mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE };
 
 			n = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
@@ -185,7 +188,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 			struct uffdio_copy c = {
 				.dst = dst + done,
 				.src = (uintptr_t)(src ? (const char *)src + done : zeros),
-				.len = len - done,
+				.len = chunk,
 				.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
 			};
 
@@ -203,6 +206,12 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 		}
 		if (n == -EAGAIN && eagain_wait(h, &tries))
 			continue;
+		if (n == -ENOENT && chunk > PAGE_SIZE) {
+			/* The range spans mappings (hms_protect splits them): one
+			 * page at a time finds where each ends. */
+			chunk = PAGE_SIZE;
+			continue;
+		}
 		if (n == -EEXIST) {
 			/* Already there (raced): skip this page. */
 			if (done == 0 && len == PAGE_SIZE)
@@ -216,11 +225,11 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 }
 
 /* A fill of a page meant to be written: zeros are copied, not mapped. */
-static long fill_zero(struct hms *h, uintptr_t addr, size_t len, bool write)
+static long fill_zero(struct hms *h, uintptr_t addr, size_t len, bool write, bool wake)
 {
 	if (write && len == PAGE_SIZE)
-		return hms__uffd_fill(h, addr, zeros, len, true);
-	return hms__uffd_fill(h, addr, NULL, len, true);
+		return hms__uffd_fill(h, addr, zeros, len, wake);
+	return hms__uffd_fill(h, addr, NULL, len, wake);
 }
 
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len)
@@ -285,6 +294,19 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 	*pp = z.next;
 	pthread_mutex_unlock(&h->lock);
 	return ret;
+}
+
+void hms__uffd_sync(struct hms *h)
+{
+	uint64_t target;
+
+	if (!h->handler_started || hms__in_handler(h))
+		return;
+	pthread_mutex_lock(&ev_lock);
+	target = ev_of(h)->started;
+	while (ev_of(h)->processed < target && h->handler_started)
+		pthread_cond_wait(&ev_cond, &ev_lock);
+	pthread_mutex_unlock(&ev_lock);
 }
 
 static bool is_self_zap_locked(struct hms *h, uintptr_t s, uintptr_t e)
@@ -373,7 +395,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * mapping in place): it is new anonymous memory. */
 			if (wp)
 				return hms__uffd_wp(h, addr, PAGE_SIZE, false);
-			r = fill_zero(h, addr, PAGE_SIZE, write);
+			r = fill_zero(h, addr, PAGE_SIZE, write, true);
 			if (r == -EEXIST || r == -ENOENT)
 				hms__uffd_wake(h, addr, PAGE_SIZE);
 			return r == -EAGAIN ? -EAGAIN : 0;
@@ -461,7 +483,8 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		 */
 		pte->flags |= PTE_BUSY;
 		pthread_mutex_unlock(&h->lock);
-		r = fill_zero(h, addr, PAGE_SIZE, write);
+		/* The faulting thread resumes only once the table is right. */
+		r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);
 		if (r > 0 || r == -EEXIST) {
 			pte->loc = HMS_LOC_SYSTEM;
@@ -470,7 +493,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		}
 		waiters = pte_unbusy_locked(h, pte);
 		pthread_mutex_unlock(&h->lock);
-		if (waiters || r == -EEXIST)
+		if (cpu || waiters || r == -EEXIST)
 			hms__uffd_wake(h, addr, PAGE_SIZE);
 		if (r == -EAGAIN && handler)
 			return -EAGAIN;

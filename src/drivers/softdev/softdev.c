@@ -54,17 +54,15 @@ static bool sd_invalidate(struct hms_interval *iv, const struct hms_notify_range
 {
 	struct hms_softdev *d = hms_interval_priv(iv);
 
-	/* Our own migrations update the table themselves. */
-	if (r->event == HMS_EVENT_MIGRATE && r->owner == d)
+	/* Our own migrations and exclusive grants update the table themselves. */
+	if ((r->event == HMS_EVENT_MIGRATE || r->event == HMS_EVENT_EXCLUSIVE) && r->owner == d)
 		return true;
 	if (r->flags & HMS_NOTIFY_BLOCKABLE)
 		pthread_mutex_lock(&d->lock);
 	else if (pthread_mutex_trylock(&d->lock))
 		return false;
 	hms_interval_set_seq(iv, cur_seq);
-	/* An exclusive grant to us keeps our mapping (tagged atomic below). */
-	if (!(r->event == HMS_EVENT_EXCLUSIVE && r->owner == d))
-		sd_pt_clear(&d->pt, r->start >> SD_SHIFT, r->end >> SD_SHIFT);
+	sd_pt_clear(&d->pt, r->start >> SD_SHIFT, r->end >> SD_SHIFT);
 	pthread_mutex_unlock(&d->lock);
 	return true;
 }

@@ -71,8 +71,9 @@ struct hms_softdev {
 	unsigned fail_alloc;
 
 	/* exec: launch holds it shared while kernels run on device pages;
-	 * migrations off the device take it exclusive, so a CPU fault on a
-	 * page in use waits for the kernel to finish. */
+	 * migrations off the device take it exclusive around their copy, so a
+	 * CPU fault on a page in use waits for the kernel to finish.  No hms
+	 * call is made while holding it. */
 	pthread_rwlock_t exec;
 
 	/* Worker threads for launch(). */
@@ -95,9 +96,10 @@ hms_pfn sd_alloc_locked(struct hms_softdev *d);
 
 /* ---- softdev_migrate.c -------------------------------------------------------- */
 
-/* Move [start, end) (at most 2 MiB) system -> device; returns pages moved. */
+/* Move [start, end) (at most 2 MiB) system -> device; returns pages moved,
+ * adds the pages hms selected to *selected. */
 long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_t end,
-				bool *nomem);
+				bool *nomem, unsigned long *selected);
 /* Move this device's pages of [start, end) back; returns pages moved. */
 long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end);
 int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);

@@ -14,28 +14,35 @@
 
 /* ---- system -> device ------------------------------------------------------ */
 
-/* Step 2 of a migration: allocate device pages and copy. */
+/* Step 2 of a migration: allocate device pages (one lock for the batch),
+ * then copy. */
 static void sd_alloc_and_copy(struct hms_softdev *d, struct hms_migrate_vma *m, bool *nomem)
 {
+	pthread_mutex_lock(&d->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
-		const void *src;
 		hms_pfn pfn;
 
 		if (!(m->src[i] & HMS_MIGRATE_PFN_MIGRATE))
 			continue;
-		pthread_mutex_lock(&d->lock);
 		pfn = sd_alloc_locked(d);
-		pthread_mutex_unlock(&d->lock);
 		if (!pfn) {
 			*nomem = true;
 			continue; /* this page stays where it is */
 		}
-		src = hms_migrate_src_ptr(m, i);
-		if (src)
-			memcpy(sd_page(d, pfn), src, SD_PAGE);
-		else
-			memset(sd_page(d, pfn), 0, SD_PAGE); /* never populated */
 		m->dst[i] = hms_migrate_pfn(pfn);
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		const void *src = hms_migrate_src_ptr(m, i);
+		char *to;
+
+		if (!(m->dst[i] & HMS_MIGRATE_PFN_VALID))
+			continue;
+		to = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[i]));
+		if (src)
+			memcpy(to, src, SD_PAGE);
+		else
+			memset(to, 0, SD_PAGE); /* never populated */
 	}
 }
 
@@ -65,7 +72,7 @@ static long sd_map_moved(struct hms_softdev *d, const struct hms_migrate_vma *m)
 }
 
 long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_t end,
-				bool *nomem)
+				bool *nomem, unsigned long *selected)
 {
 	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
 	struct hms_migrate_vma m = {
@@ -76,6 +83,7 @@ long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_
 
 	if (ret)
 		return ret;
+	*selected += m.cpages;
 	if (m.cpages)
 		sd_alloc_and_copy(d, &m, nomem);
 	hms_migrate_vma_pages(&m);
@@ -92,27 +100,20 @@ long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_
 		.start = start, .end = end, .src = src, .dst = dst,
 		.pgmap_owner = d, .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE,
 	};
-	int ret;
+	int ret = hms_migrate_vma_setup(d->h, &m);
 
-	/* Wait for kernels running on these pages (see struct hms_softdev). */
-	pthread_rwlock_wrlock(&d->exec);
-	ret = hms_migrate_vma_setup(d->h, &m);
-	if (ret) {
-		pthread_rwlock_unlock(&d->exec);
+	if (ret)
 		return ret;
-	}
-	for (unsigned long i = 0; i < m.npages; i++) {
-		void *to;
-
-		if (!(m.src[i] & HMS_MIGRATE_PFN_MIGRATE))
-			continue;
-		to = hms_migrate_dst_system(&m, i);
-		if (to)
-			memcpy(to, sd_page(d, hms_migrate_pfn_to_pfn(m.src[i])), SD_PAGE);
-	}
+	/* Our pool is CPU memory: hms copies from it directly. */
+	for (unsigned long i = 0; i < m.npages; i++)
+		if (m.src[i] & HMS_MIGRATE_PFN_MIGRATE)
+			hms_migrate_dst_system_from(&m, i, sd_page(d, hms_migrate_pfn_to_pfn(m.src[i])));
+	/* The pages are ours to move now; kernels still running on them finish
+	 * before the copy (see struct hms_softdev). */
+	pthread_rwlock_wrlock(&d->exec);
 	ret = hms_migrate_vma_pages(&m);
-	hms_migrate_vma_finalize(&m);
 	pthread_rwlock_unlock(&d->exec);
+	hms_migrate_vma_finalize(&m);
 	long moved = sd_map_moved(d, &m);
 
 	return ret && !moved ? ret : moved;

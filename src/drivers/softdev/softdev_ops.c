@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -266,28 +267,46 @@ static uintptr_t batch_end(uintptr_t s, uintptr_t end)
 	return next < end && next > s ? next : end;
 }
 
+/* The kernel test device's checks: every page managed and readable. */
+static int sd_check_migratable(struct hms_softdev *d, const struct hms_softdev_cmd *cmd)
+{
+	struct hms_page_info info[64];
+	uint64_t managed = 0;
+
+	for (uint64_t i = 0; i < cmd->npages; i++) {
+		long r = hms_page_query(d->h, (void *)(uintptr_t)(cmd->addr + (i << SD_SHIFT)), 1, info);
+
+		if (r == 1 && !(info[0].prot & PROT_READ))
+			return -EINVAL;
+		managed += r == 1;
+	}
+	if (!managed)
+		return -ENOENT;
+	return managed < cmd->npages ? -EINVAL : 0;
+}
+
 SD_API int hms_softdev_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uintptr_t end;
 	long moved = 0;
-	bool nomem = false, managed = false;
+	unsigned long selected = 0;
+	bool nomem = false;
 	int ret = check_cmd(d, cmd, false);
 
+	if (!ret)
+		ret = sd_check_migratable(d, cmd);
 	if (ret)
 		return ret;
 	end = cmd->addr + (cmd->npages << SD_SHIFT);
 	for (uintptr_t s = cmd->addr; s < end; s = batch_end(s, end)) {
-		long n = sd_migrate_batch_to_device(d, s, batch_end(s, end), &nomem);
+		long n = sd_migrate_batch_to_device(d, s, batch_end(s, end), &nomem, &selected);
 
-		if (n == -ENOENT)
-			continue;
-		managed = true;
 		if (n < 0)
 			return (int)n;
 		moved += n;
 	}
-	if (!managed)
-		return -ENOENT;
+	if (!selected)
+		return -ENOENT; /* nothing movable: already on a device, or busy */
 	if (!moved && nomem)
 		return -ENOMEM;
 	cmd->cpages = (uint64_t)moved;
@@ -414,27 +433,62 @@ void *sd_worker(void *arg)
 	return NULL;
 }
 
-/* Device addresses of every page if all are in our memory (exec held). */
+/*
+ * Device addresses of every page if all are in our memory, recorded in
+ * our page table under the interval sequence (no lock held: this calls
+ * hms_range_fault()).
+ */
 static int sd_translate(struct hms_softdev *d, const struct hms_softdev_cmd *cmd, char **pages)
 {
 	uint64_t pfns[CHUNK_PAGES];
 
 	for (uint64_t i = 0; i < cmd->npages; i += CHUNK_PAGES) {
 		uint64_t n = cmd->npages - i < CHUNK_PAGES ? cmd->npages - i : CHUNK_PAGES;
-		struct hms_range r = { .start = cmd->addr + (i << SD_SHIFT),
+		struct hms_range r = { .interval = d->iv, .start = cmd->addr + (i << SD_SHIFT),
 				       .end = cmd->addr + ((i + n) << SD_SHIFT),
 				       .pfns = pfns, .dev_private_owner = d };
-		int ret = hms_range_fault(d->h, &r);
+		int ret;
 
+		r.notifier_seq = hms_interval_read_begin(d->iv);
+		ret = hms_range_fault(d->h, &r);
 		if (ret)
-			return ret;
-		for (uint64_t k = 0; k < n; k++) {
-			if (!(pfns[k] & HMS_PFN_DEVICE_PRIVATE))
-				return -EAGAIN;
-			pages[i + k] = sd_page(d, pfns[k] & HMS_PFN_PFN_MASK);
+			return ret == -EBUSY ? -EAGAIN : ret;
+		pthread_mutex_lock(&d->lock);
+		if (hms_interval_read_retry(d->iv, r.notifier_seq)) {
+			pthread_mutex_unlock(&d->lock);
+			return -EAGAIN;
 		}
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t idx;
+
+			if (!(pfns[k] & HMS_PFN_DEVICE_PRIVATE)) {
+				pthread_mutex_unlock(&d->lock);
+				return -EAGAIN;
+			}
+			idx = (pfns[k] & HMS_PFN_PFN_MASK) - d->first;
+			pages[i + k] = d->pool + (idx << SD_SHIFT);
+			sd_pt_set(&d->pt, (r.start >> SD_SHIFT) + k,
+				  SD_V | SD_D | (idx << 12) | ((pfns[k] & HMS_PFN_WRITE) ? SD_W : 0));
+		}
+		pthread_mutex_unlock(&d->lock);
 	}
 	return 0;
+}
+
+/* Still all ours (exec held, so nothing can migrate them off now)? */
+static bool sd_still_resident(struct hms_softdev *d, const struct hms_softdev_cmd *cmd,
+			      char **pages)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&d->lock);
+	for (uint64_t i = 0; i < cmd->npages && ok; i++) {
+		uint64_t e = sd_pt_get(&d->pt, (cmd->addr >> SD_SHIFT) + i);
+
+		ok = (e & SD_D) && d->pool + (SD_IDX(e) << SD_SHIFT) == pages[i];
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ok;
 }
 
 SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
@@ -456,13 +510,16 @@ SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd
 	for (unsigned tries = 0;; tries++) {
 		mig = *cmd;
 		ret = hms_softdev_migrate_to_device(d, &mig);
-		if (ret && ret != -ENOMEM)
+		if (ret && ret != -ENOMEM && ret != -ENOENT)
 			goto out;
-		pthread_rwlock_rdlock(&d->exec);
 		ret = sd_translate(d, cmd, w.pages);
-		if (!ret)
-			break;
-		pthread_rwlock_unlock(&d->exec);
+		if (!ret) {
+			pthread_rwlock_rdlock(&d->exec);
+			if (sd_still_resident(d, cmd, w.pages))
+				break;
+			pthread_rwlock_unlock(&d->exec);
+			ret = -EAGAIN;
+		}
 		if (ret != -EAGAIN)
 			goto out;
 		if (tries >= 3) {
