@@ -1,7 +1,9 @@
 /* anon_read_prot: a device read of managed memory made PROT_NONE with
  * hms_protect() fails with -EFAULT and writes nothing into the buffer, both
  * for pages the device never mirrored and for pages it had mirrored
- * before the protection changed; the data is intact afterwards. */
+ * before the protection changed; the data is intact afterwards.  A raw
+ * mprotect(PROT_NONE) behind hms' back is seen too by a device that does
+ * not mirror the pages yet (hms.h: such accesses go through the kernel). */
 #include "hms_test.h"
 
 #define DEVVAL 0x40000000 /* what the buffer holds before the read */
@@ -41,6 +43,20 @@ int main(void)
 	T_EQ(hms_protect(h, p, size, PROT_READ), 0);
 	t_check(p, n, 0);
 	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
+
+	/* Raw mprotect() on pages the device has never mirrored. */
+	{
+		int *q = hms_alloc(h, size, 0);
+
+		T_ASSERT(q);
+		t_fill(q, n, 77);
+		t_fill(buf, n, DEVVAL);
+		T_EQ(mprotect(q, size, PROT_NONE), 0);
+		T_EQ(t_cmd(d, hms_softdev_read, q, buf, npages, &c), -EFAULT);
+		t_check(buf, n, DEVVAL);
+		T_EQ(mprotect(q, size, PROT_READ | PROT_WRITE), 0);
+		t_check(q, n, 77);
+	}
 
 	free(buf);
 	hms_softdev_destroy(d);
