@@ -195,6 +195,7 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 {
 	struct hms_area *a = h->areas, *next;
 
+	hms__policy_remove_locked(h, start, end);
 	for (; a && a->start < end; a = next) {
 		bool keep = false;
 

@@ -234,6 +234,7 @@ HMS_API void hms_close(struct hms *h)
 		free(dm);
 	}
 	hms__staging_fini(h);
+	hms__policy_fini(h);
 	hms__topology_close(h);
 	hms__notifier_fini(h);
 	close(h->uffd);

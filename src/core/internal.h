@@ -243,6 +243,23 @@ struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn);
 void hms__staging_fini(struct hms *h);
 
 /* ------------------------------------------------------------------------
+ * policy.c - per-range placement policy (hms_bind, hbind)
+ * ---------------------------------------------------------------------- */
+
+struct hms_policy_state;
+void hms__policy_fini(struct hms *h);
+/* [start, end) stopped being managed: drop its policy.  hms.lock held. */
+void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);
+/*
+ * A device (pgmap owner @owner) is about to fault the page at @addr in:
+ * if the range's policy lists that device's memory, move the page there
+ * (a first touch or a return) and return 1; 0 when the policy says
+ * nothing; -errno on failure.  Called without locks held, never from the
+ * handler thread.
+ */
+int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner);
+
+/* ------------------------------------------------------------------------
  * stats.c
  * ---------------------------------------------------------------------- */
 
@@ -364,6 +381,7 @@ struct hms {
 	struct hms_notifier notifier;
 	struct hms_stats_atomic stats;
 	struct hms_topo_state *topo;
+	struct hms_policy_state *policy; /* policy.c, its own lock */
 
 	struct hms *next_ctx; /* all contexts, for fork (context.c) */
 	bool forked_child;    /* this copy lives in a fork child: unusable */

@@ -355,7 +355,15 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 				ret = -EBUSY;
 				goto out;
 			}
-			ret = fault_in(h, addr, q.write);
+			/* A device touching a range bound to its memory: place the
+			 * page there instead of in system memory. */
+			ret = r->dev_private_owner && !hms__in_handler(h)
+				      ? hms__policy_place_device(h, addr, r->dev_private_owner)
+				      : 0;
+			if (ret == 1)
+				continue;
+			if (ret == 0)
+				ret = fault_in(h, addr, q.write);
 			if (ret)
 				goto out;
 		}
