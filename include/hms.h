@@ -621,6 +621,246 @@ int hms_topology_write_dot(const struct hms_topology *t, FILE *f);
 int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
 
 /* ------------------------------------------------------------------------
+ * Placement: per-range policy (hms_bind), migration (hms_migrate), where
+ * pages are (hms_where), and the HMS proposal's hbind ABI (hms_hbind)
+ *
+ * A policy says on which memory targets (uids from the topology: NUMA
+ * nodes or device memory) the pages of a range should live.  Policies are
+ * kept per range in a tree of non-overlapping ranges, apart from the
+ * kernel's VMAs; a range without one has the DEFAULT policy (the kernel's
+ * placement for system memory, nothing for devices).
+ *
+ * When a policy acts:
+ *   - CPU first touch: the page lands on the policy's system nodes (hms
+ *     sets the kernel's NUMA policy of the range with mbind(), which the
+ *     fault engine's page fills follow).  A CPU *read* of a never written
+ *     page may map the shared zero page, which lives on no node; the first
+ *     write places it.
+ *   - device first touch: a device faulting (hms_range_fault()) a page of
+ *     a range whose policy lists that device's memory gets the page moved
+ *     into its memory, and so does a device touching such a page that is
+ *     in system memory (it came back for a CPU access).
+ *   - CPU touch of a page in device memory: the page comes back to system
+ *     memory for the access, whatever the policy says (device-private
+ *     memory cannot be reached by a CPU, as in the kernel); it returns to
+ *     the device on that device's next access, or on
+ *     hms_migrate(..., HMS_MIGRATE_POLICY).
+ *   - pages already populated when a policy is set stay where they are
+ *     until hms_migrate() moves them.
+ *
+ * The "home" target of an initiator in a policy is the first listed
+ * target it can place pages on: for CPUs the listed system nodes (in
+ * order for PREFERRED; for BIND the kernel picks among them, see
+ * hms_bind()), for a device its own memory when listed.
+ *
+ * Errors shared by the calls below: -EINVAL (NULL context or argument,
+ * zero or unaligned length or address, unknown flags, an empty target
+ * list, a uid listed twice, a uid that is not a target), -E2BIG (more than
+ * HMS_BIND_MAX_TARGETS targets), -ENOENT (a target uid not in the
+ * topology, or a range not entirely inside managed areas), -EXDEV (a
+ * target hms cannot place pages on: neither a NUMA node with memory nor
+ * device memory whose driver can migrate pages in), -ECHILD (context
+ * inherited by fork).  Arguments are checked before anything changes: a
+ * call that fails for one of these reasons changed nothing.
+ * ---------------------------------------------------------------------- */
+
+/** The most targets a policy, a migration or an hbind call may list. */
+#define HMS_BIND_MAX_TARGETS 16
+
+/** hms_bind() flags. */
+#define HMS_BIND_PREFERRED (1u << 0) /* the soft form: other targets when full */
+
+/** struct hms_policy.mode */
+enum hms_policy_mode {
+	HMS_POLICY_DEFAULT = 0,   /* no policy: the kernel's placement */
+	HMS_POLICY_BIND = 1,      /* only the listed targets */
+	HMS_POLICY_PREFERRED = 2, /* the listed targets first, then any */
+};
+
+/**
+ * struct hms_policy - the policy of an address (hms_policy_get()).
+ * @start, @end: the range [start, end) that has this very policy: the
+ *               range given to hms_bind() (or the union of adjacent ranges
+ *               given the same policy), less what was unbound or unmapped
+ *               since; for DEFAULT, the run without policy around the
+ *               address within its managed area.
+ * @mode:        enum hms_policy_mode.
+ * @ntargets:    entries of @targets used (0 for DEFAULT).
+ * @targets:     target uids, in the order given.
+ */
+struct hms_policy {
+	uintptr_t start;
+	uintptr_t end;
+	unsigned mode;
+	unsigned ntargets;
+	hms_uid targets[HMS_BIND_MAX_TARGETS];
+};
+
+/**
+ * hms_bind() - set the placement policy of a managed range.
+ * @addr, @len: page aligned, non-empty, entirely inside managed areas
+ *              (several adjacent areas are fine).
+ * @targets:    @n target uids, in order of preference.
+ * @n:          1 .. HMS_BIND_MAX_TARGETS.
+ * @flags:      0 (strict BIND) or HMS_BIND_PREFERRED.
+ *
+ * Replaces whatever policy overlapped the range (the parts of other
+ * policies outside it stay).  Strict BIND: new pages go to the listed
+ * targets only, in order until they are full; for system nodes the kernel
+ * enforces this with MPOL_BIND, which picks the listed node nearest to the
+ * allocating CPU first rather than the first listed (with one system node
+ * listed the two agree).  PREFERRED: the listed targets first, then any
+ * other one (MPOL_PREFERRED_MANY, or MPOL_PREFERRED on the first listed
+ * node for kernels before 5.15).  Pages already populated do not move:
+ * call hms_migrate() for them.  After hms_unmanage() the kernel keeps the
+ * NUMA policy set here on the memory; call hms_bind_default() first to
+ * drop it.
+ *
+ * Return: 0, the shared errors of this section, -ENOMEM, or mbind()'s
+ * errno.  Undone by hms_bind_default(); unmapping or unmanaging a range
+ * drops exactly its part of the policy, hms_close() all of it.
+ */
+int hms_bind(struct hms *h, void *addr, size_t len, const hms_uid *targets,
+	     size_t n, unsigned flags);
+
+/**
+ * hms_bind_default() - drop the policy of a managed range.
+ *
+ * Policies that overlap [addr, addr + len) are trimmed, split in two or
+ * removed, so that exactly that range is left with the DEFAULT policy.
+ * Pages stay where they are.  Return: 0, -EINVAL, -ENOENT (not entirely
+ * managed), -ENOMEM (a policy must be split and no memory is left;
+ * nothing changed), -ECHILD, or mbind()'s errno.
+ */
+int hms_bind_default(struct hms *h, void *addr, size_t len);
+
+/**
+ * hms_policy_get() - the policy of the page that holds @addr.
+ * @out: receives the policy and the range it covers (see struct
+ *       hms_policy).
+ * Return: 0, -EINVAL (NULL), -ENOENT (@addr is not managed), -ECHILD.
+ */
+int hms_policy_get(struct hms *h, const void *addr, struct hms_policy *out);
+
+/** hms_migrate() flags. */
+#define HMS_MIGRATE_POLICY (1u << 0) /* to each range's policy targets */
+
+/**
+ * hms_migrate() - move the populated pages of a range to targets.
+ * @addr, @len: page aligned, non-empty, entirely managed.
+ * @targets:    @n target uids in order: pages go to the first one until it
+ *              is full, then to the next.  With HMS_MIGRATE_POLICY,
+ *              @targets must be NULL and @n 0: each page goes to the
+ *              targets of its range's policy (ranges with the DEFAULT
+ *              policy are left alone).
+ * @flags:      0 or HMS_MIGRATE_POLICY.
+ *
+ * Best effort, like move_pages() and migrate_vma: pages that are busy (a
+ * migration or a fault holds them), held exclusively by a device, never
+ * populated (or discarded), backed by the shared zero page, or that fit on
+ * no listed target are left where they are.  Pages already on one of the
+ * listed targets are not moved and not counted.  System node to system
+ * node uses batched move_pages(); system memory to device memory uses the
+ * device driver's migrate_to_device (the migrate_vma engine); a page in
+ * device memory goes to a system node by the driver's migrate_to_ram, then
+ * move_pages(), and to another device through system memory (driver A's
+ * migrate_to_ram, then driver B's migrate_to_device): if the second step
+ * fails the page stays in system memory, its data intact.
+ *
+ * Return: the number of pages that moved onto a listed target (0 is not an
+ * error), the shared errors of this section (nothing moved), -ENOMEM.
+ */
+long hms_migrate(struct hms *h, void *addr, size_t len, const hms_uid *targets,
+		 size_t n, unsigned flags);
+
+/**
+ * hms_where() - the target each page lives on (move_pages() with no
+ * nodes, for every kind of memory).
+ * @addr:     page aligned start.
+ * @npages:   pages to describe, all managed.
+ * @uids_out: receives @npages uids: the NUMA node's target for system
+ *            pages, the device memory's target for device pages, 0 for
+ *            pages never populated (or discarded), backed by the shared
+ *            zero page, or on a node the topology does not know.
+ * Return: @npages, -EINVAL (NULL, unaligned, zero), -ENOENT (a page is
+ * not managed), -ECHILD.  A page may move right after the call.
+ */
+long hms_where(struct hms *h, const void *addr, size_t npages, hms_uid *uids_out);
+
+/*
+ * hms_hbind(): the HMS proposal's hbind() ioctl as a call.  A command
+ * stream of 32-bit atoms applies to one range and one target list:
+ *
+ *   atom = command (bits 0..19) | extra dwords that follow (bits 20..31)
+ *   HMS_HBIND_CMD_DEFAULT   no extra dword: drop the policy of the range
+ *   HMS_HBIND_CMD_BIND      no extra dword: strict BIND to the targets
+ *   HMS_HBIND_CMD_MIGRATE   one extra dword: migrate the range's pages to
+ *                           the targets; hms writes the number of pages
+ *                           moved into that dword (saturated at
+ *                           UINT32_MAX)
+ *
+ * Atoms run in order.  Unlike the proposal: start/end and both pointers
+ * are fixed-width u64 (one layout for 32- and 64-bit callers), target uids
+ * and atoms are arrays of u32 read as such, both counts are bounded, and
+ * the whole stream is decoded and checked before the first atom runs.
+ */
+
+/**
+ * struct hms_hbind_params - the hbind() argument (40 bytes, no padding).
+ * @start, @end: the range [start, end), page aligned.
+ * @ntargets:    entries of @targets (0 .. HMS_BIND_MAX_TARGETS; at least
+ *               1 when an atom is BIND or MIGRATE).
+ * @natoms:      dwords in @atoms, atoms and their extra dwords together
+ *               (1 .. HMS_HBIND_MAX_DWORDS).
+ * @targets:     address of an array of u32 target uids (hms_uid).
+ * @atoms:       address of an array of u32 atoms; MIGRATE results are
+ *               written back into it.
+ */
+struct hms_hbind_params {
+	uint64_t start;
+	uint64_t end;
+	uint32_t ntargets;
+	uint32_t natoms;
+	uint64_t targets;
+	uint64_t atoms;
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct hms_hbind_params) == 40, "hbind ABI is 40 bytes");
+#else
+_Static_assert(sizeof(struct hms_hbind_params) == 40, "hbind ABI is 40 bytes");
+#endif
+
+#define HMS_HBIND_CMD_DEFAULT 0u
+#define HMS_HBIND_CMD_BIND 1u
+#define HMS_HBIND_CMD_MIGRATE 2u
+#define HMS_HBIND_CMD_BITS 20
+#define HMS_HBIND_CMD_MASK ((1u << HMS_HBIND_CMD_BITS) - 1)
+/** The most dwords (atoms and their extra dwords) one call may carry. */
+#define HMS_HBIND_MAX_DWORDS 256u
+/** Builds an atom: command @cmd followed by @ndw extra dwords. */
+#define HMS_HBIND_ATOM(cmd, ndw) \
+	((uint32_t)(cmd) | ((uint32_t)(ndw) << HMS_HBIND_CMD_BITS))
+#define HMS_HBIND_ATOM_CMD(a) ((uint32_t)(a) & HMS_HBIND_CMD_MASK)
+#define HMS_HBIND_ATOM_NDW(a) ((uint32_t)(a) >> HMS_HBIND_CMD_BITS)
+
+/**
+ * hms_hbind() - run an hbind command stream (see above).
+ * @p: the parameters; only the MIGRATE atoms' extra dwords are written.
+ *
+ * Return: 0 when every atom ran; -EINVAL (NULL, unaligned or empty range,
+ * natoms 0 or above HMS_HBIND_MAX_DWORDS, an unknown command, a command
+ * with the wrong number of extra dwords or whose dwords run past @natoms,
+ * BIND or MIGRATE with no target, a NULL array that is needed, a uid
+ * listed twice or that is not a target), -E2BIG (ntargets above
+ * HMS_BIND_MAX_TARGETS), -ENOENT (a target uid not in the topology, or the
+ * range not entirely managed), -EXDEV, -ECHILD: all found before any atom
+ * runs, so nothing changed.  When an atom fails while running (-ENOMEM, an
+ * mbind() errno), the atoms before it have taken effect, the MIGRATE
+ * results of those written, and the later ones have not run.
+ */
+int hms_hbind(struct hms *h, struct hms_hbind_params *p);
+
+/* ------------------------------------------------------------------------
  * Statistics
  * ---------------------------------------------------------------------- */
 

@@ -197,12 +197,28 @@ struct hms_devmem_fault {
  * @release: optional; hms_close() runs while the devmem is still
  *       registered: every page is back in system memory and the devmem is
  *       about to be freed.  The driver frees what it built on it.
+ * @migrate_to_device: optional; move the system pages of [start, end)
+ *       (page aligned, inside one managed area, at most
+ *       HMS_MIGRATE_MAX_BYTES) into this device memory with
+ *       hms_migrate_vma_setup(HMS_MIGRATE_SELECT_SYSTEM, owner = the
+ *       devmem's owner) / _pages / _finalize, best effort (pages that do
+ *       not fit stay).  hms calls it for placement: hms_migrate() and
+ *       hms_hbind() MIGRATE to this memory's target, and a device's first
+ *       touch of a range bound to it.  Called without hms locks held,
+ *       never from the fault handler thread, possibly from inside the
+ *       driver's own hms_range_fault() call (so the driver must not hold
+ *       its page-table lock there, as the locking rule above already
+ *       says).  Return: pages moved (0 when none could be), or a negative
+ *       errno (nothing moved).  Without it the memory cannot be a target
+ *       of hms_bind() or hms_migrate() (-EXDEV).
  */
 struct hms_devmem_ops {
 	int (*migrate_to_ram)(struct hms_devmem *dm,
 			      const struct hms_devmem_fault *f);
 	void (*page_free)(struct hms_devmem *dm, hms_pfn pfn);
 	void (*release)(struct hms_devmem *dm);
+	long (*migrate_to_device)(struct hms_devmem *dm, uintptr_t start,
+				  uintptr_t end);
 };
 
 /** Kinds of device memory (struct hms_devmem_desc.kind). */

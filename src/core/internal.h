@@ -243,10 +243,107 @@ struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn);
 void hms__staging_fini(struct hms *h);
 
 /* ------------------------------------------------------------------------
+ * policy_tree.c - the policy tree: non-overlapping ranges with a policy
+ * each; two adjacent ranges never carry the same policy (they merge).
+ * Not thread-safe: policy.c locks it.
+ * ---------------------------------------------------------------------- */
+
+struct hms_pol {
+	uint8_t mode;     /* enum hms_policy_mode */
+	uint8_t ntargets; /* 0 for DEFAULT */
+	hms_uid targets[HMS_BIND_MAX_TARGETS];
+};
+
+struct hms_ptree_entry {
+	struct hms_itree_node node; /* [node.start, node.last] */
+	struct hms_pol pol;
+};
+
+#define HMS_PTREE_SPARES 2
+struct hms_ptree {
+	struct hms_itree t;
+	size_t n; /* entries */
+	struct hms_ptree_entry *spare[HMS_PTREE_SPARES];
+	unsigned nspare;
+};
+
+bool hms__pol_equal(const struct hms_pol *a, const struct hms_pol *b);
+void hms__ptree_init(struct hms_ptree *t);
+void hms__ptree_fini(struct hms_ptree *t);
+/* Make the next hms__ptree_set() allocation-free: 0 or -ENOMEM. */
+int hms__ptree_reserve(struct hms_ptree *t);
+/*
+ * [start, end) (start < end) takes pol (mode DEFAULT: no policy).  Needs
+ * no memory after a successful reserve; without it, a split that finds no
+ * spare entry drops the right part's policy (it reverts to DEFAULT).
+ */
+void hms__ptree_set(struct hms_ptree *t, uintptr_t start, uintptr_t end,
+		    const struct hms_pol *pol);
+/* The policy at addr and the run [*start, *end) it covers: its entry, or
+ * the gap between entries (bounded by 0 and UINTPTR_MAX). */
+void hms__ptree_get(struct hms_ptree *t, uintptr_t addr, struct hms_pol *pol,
+		    uintptr_t *start, uintptr_t *end);
+/* Entries overlapping [start, end) in address order; fn returns false to
+ * stop.  fn must not change the tree. */
+void hms__ptree_for_each(struct hms_ptree *t, uintptr_t start, uintptr_t end,
+			 bool (*fn)(const struct hms_ptree_entry *e, void *arg),
+			 void *arg);
+/* Checks every invariant (fuzzers, debug builds): true when sound. */
+bool hms__ptree_check(struct hms_ptree *t);
+
+/* ------------------------------------------------------------------------
+ * hbind.c - the hbind atom stream
+ * ---------------------------------------------------------------------- */
+
+struct hms_hbind_op {
+	uint32_t cmd;     /* HMS_HBIND_CMD_* */
+	uint32_t *result; /* MIGRATE: where the page count goes */
+};
+/*
+ * Decode and check everything of p that needs no context: the range's
+ * shape, the counts, every atom.  Fills ops[HMS_HBIND_MAX_DWORDS];
+ * returns the number of ops, -EINVAL or -E2BIG.
+ */
+long hms__hbind_decode(const struct hms_hbind_params *p, struct hms_hbind_op *ops);
+
+/* ------------------------------------------------------------------------
+ * placement.c - targets, migration between any targets, hms_where
+ * ---------------------------------------------------------------------- */
+
+/* A target resolved for placement: a NUMA node or a device memory. */
+struct hms_tgt {
+	hms_uid uid;
+	int node;               /* >= 0: system node; -1: device memory */
+	struct hms_devmem *dm;  /* device memory (has migrate_to_device) */
+};
+/* Resolve and check n uids (1 .. HMS_BIND_MAX_TARGETS): 0, -EINVAL,
+ * -E2BIG, -ENOENT, -EXDEV. */
+int hms__targets_resolve(struct hms *h, const hms_uid *uids, size_t n,
+			 struct hms_tgt *out);
+/* Common range check: 0, -EINVAL (shape) or -ENOENT (not all managed). */
+int hms__placement_range(struct hms *h, const void *addr, size_t len);
+/* Move the populated pages of [start, end) onto tgt[0..n) in order;
+ * pages moved onto a listed target, or -errno. */
+long hms__migrate_range(struct hms *h, uintptr_t start, uintptr_t end,
+			const struct hms_tgt *tgt, size_t n);
+
+/* ------------------------------------------------------------------------
  * policy.c - per-range placement policy (hms_bind, hbind)
  * ---------------------------------------------------------------------- */
 
 struct hms_policy_state;
+/* Apply a policy to a checked range (targets resolved): 0 or -errno. */
+int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end,
+		      unsigned mode, const struct hms_tgt *tgt, size_t n);
+/*
+ * Does the policy at addr list the memory of the device with pgmap owner
+ * @owner (range.c: a device touching a system page it should hold)?
+ * hms.lock held.  False in the handler thread, and once after
+ * hms__policy_place_device() declined that very page on this thread.
+ */
+bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner);
+/* hms_migrate(HMS_MIGRATE_POLICY) on a checked range: pages moved or -errno. */
+long hms__policy_migrate(struct hms *h, uintptr_t start, uintptr_t end);
 void hms__policy_fini(struct hms *h);
 /* [start, end) stopped being managed: drop its policy.  hms.lock held. */
 void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);

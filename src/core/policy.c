@@ -1,26 +1,405 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * policy.c - per-range placement policy.  (Being written: issue 5.  Until
- * then no range has a policy, which is the DEFAULT policy everywhere.)
+ * policy.c - per-range placement policy: hms_bind(), hms_bind_default(),
+ * hms_policy_get(), and its enforcement: the kernel's NUMA policy
+ * (mbind) for CPU placement, and the device-placement hooks the core
+ * calls (a device touching a range bound to its memory).  The tree itself
+ * is policy_tree.c's; moving pages is placement.c's.
  */
+#include <errno.h>
+#include <numaif.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/internal.h"
+
+#ifndef MPOL_PREFERRED_MANY
+#define MPOL_PREFERRED_MANY 5
+#endif
+#define MASK_NODES 1024
+
+/*
+ * Hung off h->policy, created by the first hms_bind() under hms.lock and
+ * freed by hms_close().  Lock order: apply, then hms.lock, then lock;
+ * never the reverse (the core calls hms__policy_remove_locked() with
+ * hms.lock held).
+ */
+struct hms_policy_state {
+	/* Serializes changes, so that the kernel's NUMA policy and the tree
+	 * agree even when two threads bind overlapping ranges.  Held across
+	 * mbind(), which never waits for the fault handler. */
+	pthread_mutex_t apply;
+	pthread_mutex_t lock; /* guards tree */
+	struct hms_ptree tree;
+};
+
+/* The page hms__policy_place_device() could not place, on this thread:
+ * range.c must then take it where it is, not ask again. */
+static __thread struct {
+	struct hms *h;
+	uintptr_t addr;
+	void *owner;
+} declined;
+
+/* ---- the state ------------------------------------------------------------------ */
+
+static struct hms_policy_state *state_get_locked(struct hms *h)
+{
+	struct hms_policy_state *ps = h->policy;
+
+	if (ps)
+		return ps;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	pthread_mutex_init(&ps->apply, NULL);
+	pthread_mutex_init(&ps->lock, NULL);
+	hms__ptree_init(&ps->tree);
+	h->policy = ps;
+	return ps;
+}
 
 void hms__policy_fini(struct hms *h)
 {
-	(void)h;
+	struct hms_policy_state *ps = h->policy;
+
+	if (!ps)
+		return;
+	hms__ptree_fini(&ps->tree);
+	pthread_mutex_destroy(&ps->lock);
+	pthread_mutex_destroy(&ps->apply);
+	free(ps);
+	h->policy = NULL;
 }
 
 void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end)
 {
-	(void)h;
-	(void)start;
-	(void)end;
+	struct hms_policy_state *ps = h->policy;
+	static const struct hms_pol none;
+
+	if (!ps || start >= end)
+		return;
+	pthread_mutex_lock(&ps->lock);
+	if (ps->tree.n)
+		hms__ptree_set(&ps->tree, start, end, &none);
+	hms__ptree_reserve(&ps->tree); /* for the next split; may fail */
+	pthread_mutex_unlock(&ps->lock);
 }
+
+/* The policy at addr and its run; DEFAULT everywhere without a state. */
+static void policy_at_locked(struct hms *h, uintptr_t addr, struct hms_pol *pol,
+			     uintptr_t *start, uintptr_t *end)
+{
+	struct hms_policy_state *ps = h->policy;
+
+	if (!ps) {
+		memset(pol, 0, sizeof(*pol));
+		*start = 0;
+		*end = UINTPTR_MAX;
+		return;
+	}
+	pthread_mutex_lock(&ps->lock);
+	hms__ptree_get(&ps->tree, addr, pol, start, end);
+	pthread_mutex_unlock(&ps->lock);
+}
+
+static bool pol_lists(const struct hms_pol *pol, hms_uid uid)
+{
+	for (unsigned i = 0; i < pol->ntargets; i++)
+		if (pol->targets[i] == uid)
+			return true;
+	return false;
+}
+
+/* ---- CPU placement: the kernel's NUMA policy -------------------------------------- */
+
+static int set_mempolicy_range(uintptr_t s, uintptr_t e, unsigned mode,
+			       const struct hms_tgt *tgt, size_t n)
+{
+	unsigned long mask[MASK_NODES / (8 * sizeof(unsigned long))] = { 0 };
+	unsigned long one[MASK_NODES / (8 * sizeof(unsigned long))] = { 0 };
+	unsigned nodes = 0;
+	int first = -1, kmode = MPOL_DEFAULT;
+
+	for (size_t i = 0; i < n; i++) {
+		if (tgt[i].node < 0)
+			continue;
+		mask[tgt[i].node / 64] |= 1UL << (tgt[i].node % 64);
+		if (first < 0)
+			first = tgt[i].node;
+		nodes++;
+	}
+	if (nodes && mode == HMS_POLICY_BIND)
+		kmode = MPOL_BIND;
+	else if (nodes && mode == HMS_POLICY_PREFERRED)
+		kmode = nodes > 1 ? MPOL_PREFERRED_MANY : MPOL_PREFERRED;
+	if (kmode == MPOL_DEFAULT)
+		return mbind((void *)s, e - s, MPOL_DEFAULT, NULL, 0, 0) ? -errno : 0;
+	if (mbind((void *)s, e - s, kmode, mask, MASK_NODES + 1, 0) == 0)
+		return 0;
+	if (kmode != MPOL_PREFERRED_MANY || errno != EINVAL)
+		return -errno;
+	/* Before Linux 5.15: the first listed node only. */
+	one[first / 64] = 1UL << (first % 64);
+	return mbind((void *)s, e - s, MPOL_PREFERRED, one, MASK_NODES + 1, 0) ? -errno : 0;
+}
+
+/* ---- applying a policy ----------------------------------------------------------- */
+
+int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end, unsigned mode,
+		      const struct hms_tgt *tgt, size_t n)
+{
+	struct hms_pol pol = { .mode = (uint8_t)mode, .ntargets = (uint8_t)n };
+	struct hms_policy_state *ps;
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		pol.targets[i] = tgt[i].uid;
+	pthread_mutex_lock(&h->lock);
+	ps = state_get_locked(h);
+	pthread_mutex_unlock(&h->lock);
+	if (!ps)
+		return -ENOMEM;
+	pthread_mutex_lock(&ps->apply);
+	/* Everything that can fail happens before the tree changes. */
+	pthread_mutex_lock(&ps->lock);
+	ret = hms__ptree_reserve(&ps->tree);
+	pthread_mutex_unlock(&ps->lock);
+	if (!ret)
+		ret = set_mempolicy_range(start, end, mode, tgt, n);
+	if (!ret) {
+		pthread_mutex_lock(&h->lock);
+		/* Unmapped since the caller's check: no policy for what is gone. */
+		if (!hms__range_managed_locked(h, start, end)) {
+			ret = -ENOENT;
+		} else {
+			pthread_mutex_lock(&ps->lock);
+			hms__ptree_set(&ps->tree, start, end, &pol);
+			hms__ptree_reserve(&ps->tree);
+			pthread_mutex_unlock(&ps->lock);
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&ps->apply);
+	return ret;
+}
+
+HMS_API int hms_bind(struct hms *h, void *addr, size_t len, const hms_uid *targets, size_t n,
+		     unsigned flags)
+{
+	struct hms_tgt tgt[HMS_BIND_MAX_TARGETS];
+	uintptr_t s = (uintptr_t)addr;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (flags & ~HMS_BIND_PREFERRED)
+		return -EINVAL;
+	ret = hms__targets_resolve(h, targets, n, tgt);
+	if (!ret)
+		ret = hms__placement_range(h, addr, len);
+	if (ret)
+		return ret;
+	return hms__policy_apply(h, s, s + len,
+				 (flags & HMS_BIND_PREFERRED) ? HMS_POLICY_PREFERRED : HMS_POLICY_BIND,
+				 tgt, n);
+}
+
+HMS_API int hms_bind_default(struct hms *h, void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr;
+	int ret = hms__placement_range(h, addr, len);
+
+	if (ret)
+		return ret;
+	return hms__policy_apply(h, s, s + len, HMS_POLICY_DEFAULT, NULL, 0);
+}
+
+HMS_API int hms_policy_get(struct hms *h, const void *addr, struct hms_policy *out)
+{
+	uintptr_t p = (uintptr_t)addr & PAGE_MASK, s, e;
+	struct hms_pol pol;
+	struct hms_area *a;
+	int ret = hms__check(h);
+
+	if (ret)
+		return ret;
+	if (!out)
+		return -EINVAL;
+	hms__uffd_sync(h);
+	pthread_mutex_lock(&h->lock);
+	a = hms__area_find_locked(h, p);
+	if (!a) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOENT;
+	}
+	policy_at_locked(h, p, &pol, &s, &e);
+	if (pol.mode == HMS_POLICY_DEFAULT) {
+		s = s > a->start ? s : a->start;
+		e = e < a->end ? e : a->end;
+	}
+	pthread_mutex_unlock(&h->lock);
+	memset(out, 0, sizeof(*out));
+	out->start = s;
+	out->end = e;
+	out->mode = pol.mode;
+	out->ntargets = pol.ntargets;
+	memcpy(out->targets, pol.targets, pol.ntargets * sizeof(pol.targets[0]));
+	return 0;
+}
+
+/* ---- migration by policy ------------------------------------------------------------ */
+
+struct collect {
+	struct hms_ptree_entry *v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static bool collect_one(const struct hms_ptree_entry *e, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		struct hms_ptree_entry *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v) {
+			c->nomem = true;
+			return false;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *e;
+	return true;
+}
+
+long hms__policy_migrate(struct hms *h, uintptr_t start, uintptr_t end)
+{
+	struct hms_policy_state *ps;
+	struct collect c = { 0 };
+	long moved = 0;
+
+	pthread_mutex_lock(&h->lock);
+	ps = h->policy;
+	if (ps) {
+		pthread_mutex_lock(&ps->lock);
+		hms__ptree_for_each(&ps->tree, start, end, collect_one, &c);
+		pthread_mutex_unlock(&ps->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (c.nomem) {
+		free(c.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		struct hms_tgt tgt[HMS_BIND_MAX_TARGETS];
+		uintptr_t s = c.v[i].node.start > start ? c.v[i].node.start : start;
+		uintptr_t e = c.v[i].node.last + 1 < end ? c.v[i].node.last + 1 : end;
+		long r;
+
+		/* A target that went away since the bind (device removed) makes
+		 * that policy unenforceable: its range is left alone. */
+		if (hms__targets_resolve(h, c.v[i].pol.targets, c.v[i].pol.ntargets, tgt))
+			continue;
+		r = hms__migrate_range(h, s, e, tgt, c.v[i].pol.ntargets);
+		if (r < 0) {
+			free(c.v);
+			return moved ? moved : r;
+		}
+		moved += r;
+	}
+	free(c.v);
+	return moved;
+}
+
+/* ---- device placement ------------------------------------------------------------------ */
+
+static struct hms_devmem *devmem_of_owner_locked(struct hms *h, void *owner)
+{
+	for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
+		if (dm->desc.owner == owner && dm->ops.migrate_to_device)
+			return dm;
+	return NULL;
+}
+
+bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
+{
+	struct hms_devmem *dm;
+	struct hms_pol pol;
+	uintptr_t s, e;
+
+	if (!h->policy || !owner || hms__in_handler(h))
+		return false;
+	if (declined.h == h && declined.addr == addr && declined.owner == owner) {
+		declined.h = NULL;
+		return false;
+	}
+	dm = devmem_of_owner_locked(h, owner);
+	if (!dm)
+		return false;
+	policy_at_locked(h, addr, &pol, &s, &e);
+	return pol.mode != HMS_POLICY_DEFAULT && pol_lists(&pol, dm->target);
+}
+
+/* Fault-around for a first touch: never-populated pages after addr, within
+ * the policy's run and the area, at most this many. */
+#define PLACE_AROUND 64
 
 int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 {
-	(void)h;
-	(void)addr;
-	(void)owner;
+	struct hms_devmem *dm, *other = NULL;
+	struct hms_area *a;
+	struct hms_pte *pte;
+	struct hms_pol pol;
+	uintptr_t ps, pe, end;
+	bool placed;
+
+	addr &= PAGE_MASK;
+	pthread_mutex_lock(&h->lock);
+	dm = h->policy ? devmem_of_owner_locked(h, owner) : NULL;
+	a = dm ? hms__area_find_locked(h, addr) : NULL;
+	if (!a) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	policy_at_locked(h, addr, &pol, &ps, &pe);
+	pte = area_pte(a, addr);
+	if (pol.mode == HMS_POLICY_DEFAULT || !pol_lists(&pol, dm->target) ||
+	    (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE))) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	if (pte->loc == HMS_LOC_DEVICE) {
+		other = hms__devmem_of_pfn_locked(h, pte->pfn);
+		if (other == dm) {
+			pthread_mutex_unlock(&h->lock);
+			return 1;
+		}
+	}
+	end = addr + PAGE_SIZE;
+	while (pte->loc == HMS_LOC_NONE && end < a->end && end < pe &&
+	       end - addr < PLACE_AROUND * PAGE_SIZE && area_pte(a, end)->loc == HMS_LOC_NONE &&
+	       !(area_pte(a, end)->flags & (PTE_BUSY | PTE_MIGRATING)))
+		end += PAGE_SIZE;
+	pthread_mutex_unlock(&h->lock);
+
+	/* Another device's page goes through system memory; if the second
+	 * step fails it stays there, intact. */
+	if (other)
+		hms__evict_range(h, addr, addr + PAGE_SIZE);
+	dm->ops.migrate_to_device(dm, addr, end);
+
+	pthread_mutex_lock(&h->lock);
+	a = hms__area_find_locked(h, addr);
+	pte = a ? area_pte(a, addr) : NULL;
+	placed = pte && pte->loc == HMS_LOC_DEVICE && hms__devmem_of_pfn_locked(h, pte->pfn) == dm;
+	pthread_mutex_unlock(&h->lock);
+	if (placed)
+		return 1;
+	declined.h = h;
+	declined.addr = addr;
+	declined.owner = owner;
 	return 0;
 }

@@ -253,6 +253,9 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 		}
 		return q.fault ? 1 : 0;
 	case HMS_LOC_SYSTEM:
+		/* Bound to this device's memory: hms__policy_place_device(). */
+		if (q.fault && hms__policy_wants_device_locked(h, addr, r->dev_private_owner))
+			return 1;
 		if (q.write && (pte->flags & PTE_WP))
 			return 1;
 		o->kind = OUT_VALID;

@@ -177,6 +177,7 @@ static const struct hms_devmem_ops sd_devmem_ops = {
 	.migrate_to_ram = sd_migrate_to_ram,
 	.page_free = sd_page_free,
 	.release = sd_release,
+	.migrate_to_device = sd_migrate_to_device,
 };
 
 static int sd_start_workers(struct hms_softdev *d, unsigned n)

@@ -103,6 +103,7 @@ long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_
 /* Move this device's pages of [start, end) back; returns pages moved. */
 long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end);
 int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
+long sd_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
 
 /* ---- softdev_ops.c ------------------------------------------------------------ */
 

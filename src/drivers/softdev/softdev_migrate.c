@@ -128,3 +128,26 @@ int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 		return (int)n;
 	return n ? 0 : -EAGAIN;
 }
+
+/* hms placement (hms_migrate, a bound range's first touch): system pages
+ * of [start, end) into the pool, in batches; pages that do not fit stay. */
+long sd_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end)
+{
+	struct hms_softdev *d = hms_devmem_priv(dm);
+	unsigned long selected = 0;
+	bool nomem = false;
+	long moved = 0;
+
+	for (uintptr_t s = start, e; s < end; s = e) {
+		long n;
+
+		e = (s + HMS_MIGRATE_MAX_BYTES) & ~(HMS_MIGRATE_MAX_BYTES - 1);
+		if (e > end || e <= s)
+			e = end;
+		n = sd_migrate_batch_to_device(d, s, e, &nomem, &selected);
+		if (n < 0)
+			return moved ? moved : n;
+		moved += n;
+	}
+	return moved;
+}
