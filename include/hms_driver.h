@@ -366,6 +366,15 @@ const void *hms_migrate_src_ptr(const struct hms_migrate_vma *m,
 void *hms_migrate_dst_system(struct hms_migrate_vma *m, unsigned long i);
 
 /**
+ * hms_migrate_dst_system_from() - like hms_migrate_dst_system(), for a
+ * driver whose memory the CPU can read: hms copies page i from @src itself
+ * (one copy instead of two).  @src must stay readable and unchanged until
+ * hms_migrate_vma_pages() returns.  Return: 0, -EINVAL if page i is not
+ * selected.
+ */
+int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, const void *src);
+
+/**
  * hms_migrate_vma_pages() - commit the copies: pages whose dst[] the
  * driver set move; the others stay where they were.  Returns 0 or
  * -EAGAIN when the address space changed under the migration (nothing

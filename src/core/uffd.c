@@ -38,13 +38,15 @@ static int uffd_new(bool user_only)
 	int flags = O_CLOEXEC | O_NONBLOCK | (user_only ? UFFD_USER_MODE_ONLY : 0);
 	int fd = (int)syscall(SYS_userfaultfd, flags);
 
-	if (fd >= 0 || user_only || errno != EPERM)
+	if (fd >= 0 || user_only || (errno != EPERM && errno != ENOSYS))
 		return fd < 0 ? -errno : fd;
-	/* Not allowed by the sysctl: /dev/userfaultfd may still be ours. */
+	/* Not allowed by the sysctl (or the system call is filtered):
+	 * /dev/userfaultfd may still be ours. */
+	int err = errno;
 	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 
 	if (dev < 0)
-		return -EPERM;
+		return -err;
 	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
 	close(dev);
 	return fd < 0 ? -EPERM : fd;

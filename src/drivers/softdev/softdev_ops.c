@@ -504,6 +504,9 @@ SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd
 		return -EINVAL;
 	if (!d->nthreads || d->stop)
 		return -ESHUTDOWN;
+	ret = sd_check_migratable(d, cmd);
+	if (ret)
+		return ret;
 	w.pages = malloc(cmd->npages * sizeof(*w.pages));
 	if (!w.pages)
 		return -ENOMEM;
