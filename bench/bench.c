@@ -103,6 +103,7 @@ static const struct {
 	{ "devread", bench_devread, "softdev read of mirrored memory vs memcpy" },
 	{ "snapshot", bench_snapshot, "hms_range_fault snapshot vs /proc/self/pagemap" },
 	{ "notify", bench_notify, "one invalidation with 10,000 intervals vs 10" },
+	{ "numa", bench_numa, "hms_migrate of 4096 pages between two NUMA nodes vs move_pages" },
 };
 
 static void usage(FILE *f)

@@ -43,5 +43,6 @@ int bench_migrate(const struct bench_opts *o);
 int bench_devread(const struct bench_opts *o);
 int bench_snapshot(const struct bench_opts *o);
 int bench_notify(const struct bench_opts *o);
+int bench_numa(const struct bench_opts *o);
 
 #endif
