@@ -312,8 +312,8 @@ struct hms_migrate_core; /* hms' private part of a migration */
 
 /**
  * struct hms_migrate_vma - one migration, in three phases.
- * @start, @end:  page aligned, inside one managed area, at most
- *                HMS_MIGRATE_MAX_BYTES.
+ * @start, @end:  page aligned, at most HMS_MIGRATE_MAX_BYTES; pages that
+ *                are not managed are not selected.
  * @src, @dst:    arrays of (end - start) / 4096 entries, owned by the
  *                caller; setup fills src and zeroes dst.
  * @npages:       out: pages in the range.
@@ -345,7 +345,7 @@ struct hms_migrate_vma {
  * are populated in system memory (VALID) or not populated at all (no
  * VALID: the driver should give a zeroed device page without copying).
  * Return: 0 (even if cpages is 0), -EINVAL (bad range or flags),
- * -ENOENT (range not inside one managed area), -ENOMEM.  Always pair a
+ * -ENOENT (no page of the range is managed), -ENOMEM.  Always pair a
  * successful setup with hms_migrate_vma_finalize().
  */
 int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m);

@@ -224,7 +224,12 @@ int main(void)
 		T_EQ(hms_migrate_vma_setup(h, &mv), -ENOENT);
 		mv.start = (uintptr_t)(anon + L - T_PAGE); /* managed, then not */
 		mv.end = mv.start + 2 * T_PAGE;
-		T_EQ(hms_migrate_vma_setup(h, &mv), -ENOENT);
+		/* Pages that are not managed are just not selected. */
+		T_EQ(hms_migrate_vma_setup(h, &mv), 0);
+		T_EQ(mv.npages, 2);
+		T_EQ(mv.cpages, 1);
+		T_EQ(mv.src[1], 0);
+		hms_migrate_vma_finalize(&mv);
 
 		/* range fault */
 		T_EQ(hms_range_fault(h, NULL), -EINVAL);

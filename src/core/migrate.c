@@ -131,14 +131,25 @@ static bool populated_system(const struct hms_migrate_vma *m, unsigned long i)
 
 /* ---- setup ------------------------------------------------------------------------ */
 
-static int select_locked(struct hms *h, struct hms_migrate_vma *m, struct hms_area *a)
+/* Selects the pages to move; returns how many pages are managed. */
+static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 {
+	struct hms_area *a = NULL;
+	unsigned long managed = 0;
+
 	for (unsigned long i = 0; i < m->npages; i++) {
-		struct hms_pte *pte = area_pte(a, m->start + (i << PAGE_SHIFT));
+		uintptr_t p = m->start + (i << PAGE_SHIFT);
+		struct hms_pte *pte;
 		uint64_t e = 0;
 
 		m->src[i] = 0;
 		m->dst[i] = 0;
+		if (!a || p < a->start || p >= a->end)
+			a = hms__area_find_locked(h, p); /* ranges may span areas */
+		if (!a)
+			continue;
+		managed++;
+		pte = area_pte(a, p);
 		if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD | PTE_EXCLUSIVE))
 			continue;
 		if (pte->loc == HMS_LOC_DEVICE) {
@@ -161,13 +172,13 @@ static int select_locked(struct hms *h, struct hms_migrate_vma *m, struct hms_ar
 		pte->flags |= PTE_MIGRATING;
 		m->cpages++;
 	}
-	return 0;
+	return managed;
 }
 
 HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
-	struct hms_area *a;
+	unsigned long managed;
 	int ret = hms__check(h);
 
 	if (ret)
@@ -193,15 +204,13 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	}
 	hms__uffd_sync(h); /* see munmap/mremap that returned before us */
 	pthread_mutex_lock(&h->lock);
-	a = hms__area_find_range_locked(h, m->start, m->end);
-	if (!a) {
-		pthread_mutex_unlock(&h->lock);
+	managed = select_locked(h, m);
+	pthread_mutex_unlock(&h->lock);
+	if (!managed) {
 		free(c->from);
 		free(c);
 		return -ENOENT;
 	}
-	select_locked(h, m, a);
-	pthread_mutex_unlock(&h->lock);
 	m->core = c;
 	if (!m->cpages)
 		return 0;

@@ -65,10 +65,33 @@ int hms__notifier_init(struct hms_notifier *n)
 	return 0;
 }
 
+static void free_intervals(struct hms_itree_node *node)
+{
+	if (!node)
+		return;
+	free_intervals(node->left);
+	free_intervals(node->right);
+	free(node); /* the node is the first member of struct hms_interval */
+}
+
 void hms__notifier_fini(struct hms *h)
 {
 	struct hms_notifier *n = &h->notifier;
 
+	/* Subscriptions a driver left behind go with the context. */
+	while (n->mirrors) {
+		struct hms_mirror *m = n->mirrors;
+
+		n->mirrors = m->next;
+		free(m);
+	}
+	free_intervals(n->intervals.root);
+	while (n->deferred) {
+		struct hms_interval *iv = n->deferred;
+
+		n->deferred = iv->next_deferred;
+		free(iv);
+	}
 	free(n->ranges);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
@@ -155,10 +178,9 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	bool ok = true;
 
 	pthread_mutex_lock(&n->lock);
-	if (ranges_push_locked(n, r)) {
-		pthread_mutex_unlock(&n->lock);
-		return -ENOMEM;
-	}
+	/* Without memory for the record, hms_range_invalidating() cannot see
+	 * this range; the invalidation itself still happens. */
+	ranges_push_locked(n, r);
 	if (n->active++ == 0)
 		n->invalidate_seq++; /* now odd */
 	cur_seq = n->invalidate_seq;

@@ -632,8 +632,8 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 
 #define MSG_BATCH 64
 
-/* Resolve a CPU fault message; false: retry it later. */
-static bool handle_fault(struct hms *h, const struct uffd_msg *m)
+/* Resolve a CPU fault message: 0 done, or -errno (retry it later). */
+static int handle_fault(struct hms *h, const struct uffd_msg *m)
 {
 	uint64_t fl = m->arg.pagefault.flags;
 	bool wp = fl & UFFD_PAGEFAULT_FLAG_WP;
@@ -642,7 +642,7 @@ static bool handle_fault(struct hms *h, const struct uffd_msg *m)
 
 	HMS_STAT_ADD(h, cpu_faults, 1);
 	ret = fault_page(h, m->arg.pagefault.address, write, wp, true);
-	return ret != -EAGAIN;
+	return ret == FAULT_DEFERRED ? 0 : ret;
 }
 
 static void give_up_fault(struct hms *h, const struct uffd_msg *m)
@@ -653,14 +653,26 @@ static void give_up_fault(struct hms *h, const struct uffd_msg *m)
 	hms__uffd_wake(h, m->arg.pagefault.address & PAGE_MASK, PAGE_SIZE);
 }
 
+/*
+ * How long a fault may keep failing: EAGAIN (an unread event, a busy
+ * address space) clears by itself, so it gets seconds; a driver error
+ * gets a few dozen tries before the thread gets SIGBUS.
+ */
+#define RETRY_ROUNDS_EAGAIN 5000
+#define RETRY_ROUNDS_ERROR 50
+
+static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds)
+{
+	st->retry[st->nretry] = *m;
+	st->retry_rounds[st->nretry++] = rounds;
+}
+
 static void handle_msg(struct hms *h, struct handler_state *st, const struct uffd_msg *m)
 {
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT:
-		if (!handle_fault(h, m)) {
-			st->retry[st->nretry] = *m;
-			st->retry_rounds[st->nretry++] = 0;
-		}
+		if (handle_fault(h, m))
+			queue_retry(st, m, 0);
 		break;
 	case UFFD_EVENT_REMOVE:
 		event_remove(h, m->arg.remove.start, m->arg.remove.end);
@@ -684,15 +696,15 @@ static void retry_faults(struct hms *h, struct handler_state *st)
 	for (unsigned i = 0; i < n; i++) {
 		struct uffd_msg m = st->retry[i];
 		unsigned rounds = st->retry_rounds[i] + 1;
+		int ret = handle_fault(h, &m);
 
-		if (handle_fault(h, &m))
+		if (!ret)
 			continue;
-		if (rounds > 5000) {
+		if (rounds > (ret == -EAGAIN ? RETRY_ROUNDS_EAGAIN : RETRY_ROUNDS_ERROR)) {
 			give_up_fault(h, &m);
 			continue;
 		}
-		st->retry[st->nretry] = m;
-		st->retry_rounds[st->nretry++] = rounds;
+		queue_retry(st, &m, rounds);
 	}
 }
 

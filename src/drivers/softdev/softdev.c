@@ -142,6 +142,7 @@ static void sd_free(struct hms_softdev *d)
 	free(d->free);
 	free(d->threads);
 	pthread_rwlock_destroy(&d->exec);
+	pthread_mutex_destroy(&d->launch_lock);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->wlock);
 	pthread_cond_destroy(&d->wcond);
@@ -228,6 +229,7 @@ SD_API int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cf
 	pthread_cond_init(&d->wcond, NULL);
 	pthread_cond_init(&d->wdone, NULL);
 	pthread_rwlock_init(&d->exec, NULL);
+	pthread_mutex_init(&d->launch_lock, NULL);
 	if (c.name)
 		snprintf(d->name, sizeof(d->name), "%s", c.name);
 	else

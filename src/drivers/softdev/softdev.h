@@ -76,6 +76,10 @@ struct hms_softdev {
 	 * call is made while holding it. */
 	pthread_rwlock_t exec;
 
+	/* launch_lock serializes launches (one job slot); held across hms
+	 * calls, never taken by a callback. */
+	pthread_mutex_t launch_lock;
+
 	/* Worker threads for launch(). */
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond, wdone;

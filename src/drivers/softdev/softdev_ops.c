@@ -343,30 +343,54 @@ SD_API long hms_softdev_release(struct hms_softdev *d)
 
 /* ---- exclusive access ---------------------------------------------------------------- */
 
+/* Fault [start, end) home (others' pages back, write access resolved). */
+static int sd_fault_home(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool write)
+{
+	uint64_t pfns[CHUNK_PAGES];
+
+	for (uintptr_t cs = start; cs < end;) {
+		uintptr_t ce = end - cs > (CHUNK_PAGES << SD_SHIFT) ? cs + (CHUNK_PAGES << SD_SHIFT) : end;
+		struct hms_range r = { .start = cs, .end = ce, .pfns = pfns,
+				       .default_flags = HMS_PFN_REQ_FAULT |
+							(write ? HMS_PFN_REQ_WRITE : 0),
+				       .dev_private_owner = d };
+		int ret = hms_range_fault(d->h, &r);
+
+		if (ret)
+			return ret;
+		cs = ce;
+	}
+	return 0;
+}
+
 SD_API int hms_softdev_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uintptr_t end;
-	long n = 0;
+	long n;
 	int ret = check_cmd(d, cmd, false);
 
 	if (ret)
 		return ret;
 	end = cmd->addr + (cmd->npages << SD_SHIFT);
-	for (unsigned tries = 0; tries < 100; tries++) {
-		unsigned long seq = hms_interval_read_begin(d->iv);
-
-		n = hms_make_exclusive(d->h, cmd->addr, end, d);
-		if (n < 0)
-			return (int)n;
+	/* Bring the pages home writable first (this may revoke an earlier
+	 * grant and move other devices' pages: invalidations that must not
+	 * hit the entries recorded next). */
+	ret = sd_fault_home(d, cmd->addr, end, true);
+	if (ret)
+		return ret;
+	/* Record the grant before taking it: any invalidation from now on (a
+	 * CPU access revoking it) clears the entries, so they never claim
+	 * more than we have. */
+	pthread_mutex_lock(&d->lock);
+	for (uintptr_t a = cmd->addr; a < end; a += SD_PAGE)
+		sd_pt_set(&d->pt, a >> SD_SHIFT, SD_V | SD_W | SD_A);
+	pthread_mutex_unlock(&d->lock);
+	n = hms_make_exclusive(d->h, cmd->addr, end, d);
+	if (n < 0) {
 		pthread_mutex_lock(&d->lock);
-		if (hms_interval_read_retry(d->iv, seq)) {
-			pthread_mutex_unlock(&d->lock);
-			continue; /* revoked meanwhile: take it again */
-		}
-		for (uintptr_t a = cmd->addr; a < end; a += SD_PAGE)
-			sd_pt_set(&d->pt, a >> SD_SHIFT, SD_V | SD_W | SD_A);
+		sd_pt_clear(&d->pt, cmd->addr >> SD_SHIFT, end >> SD_SHIFT);
 		pthread_mutex_unlock(&d->lock);
-		break;
+		return (int)n;
 	}
 	/* What the device sees, for the caller to check (reads keep access). */
 	if (cmd->buf && !kernel_copy(cmd->buf, cmd->addr, cmd->npages << SD_SHIFT, false))
@@ -510,7 +534,13 @@ SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd
 	w.pages = malloc(cmd->npages * sizeof(*w.pages));
 	if (!w.pages)
 		return -ENOMEM;
+	pthread_mutex_lock(&d->launch_lock);
 	for (unsigned tries = 0;; tries++) {
+		/* Kernels read and write: the CPU must allow writing, and pages
+		 * in other devices' memory come home before they come here. */
+		ret = sd_fault_home(d, cmd->addr, cmd->addr + (cmd->npages << SD_SHIFT), true);
+		if (ret)
+			goto out;
 		mig = *cmd;
 		ret = hms_softdev_migrate_to_device(d, &mig);
 		if (ret && ret != -ENOMEM && ret != -ENOENT)
@@ -547,6 +577,7 @@ SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd
 		cmd->faults = 0;
 	}
 out:
+	pthread_mutex_unlock(&d->launch_lock);
 	free(w.pages);
 	return ret;
 }
