@@ -14,8 +14,6 @@
 
 #include "core/internal.h"
 
-/* Pages looked at together: one migrate_vma at most, one move_pages call. */
-#define CHUNK_PAGES (HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT)
 #define MAX_NODES 1024
 
 /* ---- targets ------------------------------------------------------------------ */
@@ -118,18 +116,69 @@ static hms_uid node_uid(struct hms *h, struct node_cache *c, int node)
 	return c->uid[node];
 }
 
-/* One chunk (npages <= CHUNK_PAGES, one area or several) as the table sees it. */
-struct chunk {
+/*
+ * A span of pages as the table sees it, with the scratch arrays of one
+ * move_pages() call over all of it: the kernel drains its LRU caches at
+ * every move_pages() call that moves, so one call per span costs much
+ * less than one per 2 MiB.
+ */
+#define SPAN_PAGES 65536
+
+struct span {
 	uintptr_t start;
 	size_t npages;
-	uint8_t loc[CHUNK_PAGES];
-	bool skip[CHUNK_PAGES];               /* exclusive, or not managed */
-	struct hms_devmem *dm[CHUNK_PAGES];  /* HMS_LOC_DEVICE */
-	hms_uid uid[CHUNK_PAGES];             /* where: 0 if unknown */
+	uint8_t *loc;
+	bool *skip;               /* exclusive, dead, or not managed */
+	bool *area_first;         /* starts another area than the page before */
+	struct hms_devmem **dm;   /* HMS_LOC_DEVICE */
+	hms_uid *uid;             /* where: 0 if unknown */
+	bool *pending;            /* populated, not yet on a listed target */
+	bool *done;               /* moved onto a listed target */
+	void **pages;             /* move_pages() arguments */
+	int *nodes, *status;
+	size_t *idx;
 };
 
-static void chunk_read_table(struct hms *h, struct chunk *c)
+static void span_free(struct span *c)
 {
+	free(c->loc);
+	free(c->skip);
+	free(c->area_first);
+	free(c->dm);
+	free(c->uid);
+	free(c->pending);
+	free(c->done);
+	free(c->pages);
+	free(c->nodes);
+	free(c->status);
+	free(c->idx);
+}
+
+static int span_alloc(struct span *c, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	c->loc = calloc(n, sizeof(*c->loc));
+	c->skip = calloc(n, sizeof(*c->skip));
+	c->area_first = calloc(n, sizeof(*c->area_first));
+	c->dm = calloc(n, sizeof(*c->dm));
+	c->uid = calloc(n, sizeof(*c->uid));
+	c->pending = calloc(n, sizeof(*c->pending));
+	c->done = calloc(n, sizeof(*c->done));
+	c->pages = calloc(n, sizeof(*c->pages));
+	c->nodes = calloc(n, sizeof(*c->nodes));
+	c->status = calloc(n, sizeof(*c->status));
+	c->idx = calloc(n, sizeof(*c->idx));
+	if (c->loc && c->skip && c->area_first && c->dm && c->uid && c->pending && c->done &&
+	    c->pages && c->nodes && c->status && c->idx)
+		return 0;
+	span_free(c);
+	return -ENOMEM;
+}
+
+static void span_read_table(struct hms *h, struct span *c)
+{
+	struct hms_area *prev = NULL;
+
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < c->npages; i++) {
 		uintptr_t p = c->start + (i << PAGE_SHIFT);
@@ -138,6 +187,8 @@ static void chunk_read_table(struct hms *h, struct chunk *c)
 
 		c->loc[i] = pte ? pte->loc : HMS_LOC_NONE;
 		c->skip[i] = !pte || (pte->flags & (PTE_EXCLUSIVE | PTE_DEAD));
+		c->area_first[i] = a != prev;
+		prev = a;
 		c->dm[i] = pte && pte->loc == HMS_LOC_DEVICE
 				   ? hms__devmem_of_pfn_locked(h, pte->pfn) : NULL;
 		c->uid[i] = c->dm[i] ? c->dm[i]->target : 0;
@@ -146,28 +197,26 @@ static void chunk_read_table(struct hms *h, struct chunk *c)
 }
 
 /* Table, then one move_pages() query for the system pages. */
-static void chunk_where(struct hms *h, struct chunk *c, struct node_cache *nc)
+static void span_where(struct hms *h, struct span *c, struct node_cache *nc)
 {
-	void *pages[CHUNK_PAGES];
-	int status[CHUNK_PAGES];
-	size_t idx[CHUNK_PAGES], m = 0;
+	size_t m = 0;
 
-	chunk_read_table(h, c);
+	span_read_table(h, c);
 	for (size_t i = 0; i < c->npages; i++)
 		if (c->loc[i] == HMS_LOC_SYSTEM) {
-			idx[m] = i;
-			pages[m++] = (void *)(c->start + (i << PAGE_SHIFT));
+			c->idx[m] = i;
+			c->pages[m++] = (void *)(c->start + (i << PAGE_SHIFT));
 		}
-	if (!m || move_pages(0, m, pages, NULL, status, 0))
+	if (!m || move_pages(0, m, c->pages, NULL, c->status, 0))
 		return;
 	for (size_t k = 0; k < m; k++)
-		c->uid[idx[k]] = node_uid(h, nc, status[k]);
+		c->uid[c->idx[k]] = node_uid(h, nc, c->status[k]);
 }
 
 HMS_API long hms_where(struct hms *h, const void *addr, size_t npages, hms_uid *uids_out)
 {
 	struct node_cache nc = { 0 };
-	struct chunk *c;
+	struct span c;
 	uintptr_t s = (uintptr_t)addr;
 	int ret;
 
@@ -176,26 +225,19 @@ HMS_API long hms_where(struct hms *h, const void *addr, size_t npages, hms_uid *
 	ret = hms__placement_range(h, addr, npages << PAGE_SHIFT);
 	if (ret)
 		return ret;
-	c = malloc(sizeof(*c));
-	if (!c)
+	if (span_alloc(&c, npages < SPAN_PAGES ? npages : SPAN_PAGES))
 		return -ENOMEM;
-	for (size_t done = 0; done < npages; done += c->npages) {
-		c->start = s + (done << PAGE_SHIFT);
-		c->npages = npages - done < CHUNK_PAGES ? npages - done : CHUNK_PAGES;
-		chunk_where(h, c, &nc);
-		memcpy(uids_out + done, c->uid, c->npages * sizeof(*uids_out));
+	for (size_t done = 0; done < npages; done += c.npages) {
+		c.start = s + (done << PAGE_SHIFT);
+		c.npages = npages - done < SPAN_PAGES ? npages - done : SPAN_PAGES;
+		span_where(h, &c, &nc);
+		memcpy(uids_out + done, c.uid, c.npages * sizeof(*uids_out));
 	}
-	free(c);
+	span_free(&c);
 	return (long)npages;
 }
 
-/* ---- moving one chunk ------------------------------------------------------------ */
-
-struct move {
-	struct chunk c;
-	bool pending[CHUNK_PAGES]; /* populated, not yet on a listed target */
-	bool done[CHUNK_PAGES];    /* moved onto a listed target */
-};
+/* ---- moving one span ------------------------------------------------------------- */
 
 static bool listed(const struct hms_tgt *tgt, size_t n, hms_uid uid)
 {
@@ -206,147 +248,138 @@ static bool listed(const struct hms_tgt *tgt, size_t n, hms_uid uid)
 }
 
 /* Pending pages in device memory other than @keep go to system memory. */
-static void bring_back(struct hms *h, struct move *mv, const struct hms_devmem *keep)
+static void bring_back(struct hms *h, struct span *c, const struct hms_devmem *keep)
 {
-	struct chunk *c = &mv->c;
+	bool any = false;
 
 	for (size_t i = 0; i < c->npages;) {
 		size_t j = i;
 
-		if (!mv->pending[i] || c->loc[i] != HMS_LOC_DEVICE || c->dm[i] == keep) {
+		if (!c->pending[i] || c->loc[i] != HMS_LOC_DEVICE || c->dm[i] == keep) {
 			i++;
 			continue;
 		}
-		while (j < c->npages && mv->pending[j] && c->loc[j] == HMS_LOC_DEVICE &&
+		while (j < c->npages && c->pending[j] && c->loc[j] == HMS_LOC_DEVICE &&
 		       c->dm[j] != keep)
 			j++;
 		/* A failure leaves the pages on their device: nothing lost, and
 		 * the next step does not find them in system memory. */
 		hms__evict_range(h, c->start + (i << PAGE_SHIFT), c->start + (j << PAGE_SHIFT));
+		any = true;
 		i = j;
 	}
-	chunk_read_table(h, c);
+	if (any)
+		span_read_table(h, c);
 }
 
-static void to_node(struct hms *h, struct move *mv, const struct hms_tgt *t)
+/* One move_pages() over the pending system pages; those that failed for a
+ * passing reason (busy, isolation raced) get one more try. */
+static void to_node(struct hms *h, struct span *c, const struct hms_tgt *t)
 {
-	struct chunk *c = &mv->c;
-	void *pages[CHUNK_PAGES];
-	int nodes[CHUNK_PAGES], status[CHUNK_PAGES];
-	size_t idx[CHUNK_PAGES], m = 0;
+	bring_back(h, c, NULL);
+	for (int round = 0; round < 2; round++) {
+		size_t m = 0;
 
-	bring_back(h, mv, NULL);
-	for (size_t i = 0; i < c->npages; i++) {
-		if (!mv->pending[i] || c->loc[i] != HMS_LOC_SYSTEM)
-			continue;
-		idx[m] = i;
-		pages[m] = (void *)(c->start + (i << PAGE_SHIFT));
-		nodes[m++] = t->node;
-	}
-	if (!m || move_pages(0, m, pages, nodes, status, MPOL_MF_MOVE) < 0)
-		return;
-	for (size_t k = 0; k < m; k++) {
-		size_t i = idx[k];
+		for (size_t i = 0; i < c->npages; i++) {
+			if (!c->pending[i] || c->loc[i] != HMS_LOC_SYSTEM)
+				continue;
+			c->idx[m] = i;
+			c->pages[m] = (void *)(c->start + (i << PAGE_SHIFT));
+			c->nodes[m++] = t->node;
+		}
+		if (!m || move_pages(0, m, c->pages, c->nodes, c->status, MPOL_MF_MOVE) < 0)
+			return;
+		for (size_t k = 0; k < m; k++) {
+			size_t i = c->idx[k];
 
-		if (status[k] == t->node) {
-			mv->pending[i] = false;
-			mv->done[i] = true;
-		} else if (status[k] == -ENOENT || status[k] == -EFAULT) {
-			mv->pending[i] = false; /* gone, or the zero page */
+			if (c->status[k] == t->node) {
+				c->pending[i] = false;
+				c->done[i] = true;
+			} else if (c->status[k] == -ENOENT || c->status[k] == -EFAULT) {
+				c->pending[i] = false; /* gone, or the zero page */
+			} else if (c->status[k] == -ENOMEM || round) {
+				c->loc[i] = HMS_LOC_NONE; /* for the next target only */
+			}
 		}
 	}
 }
 
-static void to_device(struct hms *h, struct move *mv, const struct hms_tgt *t)
+static void to_device(struct hms *h, struct span *c, const struct hms_tgt *t)
 {
-	struct chunk *c = &mv->c;
-
-	bring_back(h, mv, t->dm);
+	bring_back(h, c, t->dm);
 	for (size_t i = 0; i < c->npages;) {
-		size_t j = i;
+		size_t j = i + 1;
+		uintptr_t s = c->start + (i << PAGE_SHIFT);
 
-		if (!mv->pending[i] || c->loc[i] != HMS_LOC_SYSTEM) {
+		if (!c->pending[i] || c->loc[i] != HMS_LOC_SYSTEM) {
 			i++;
 			continue;
 		}
-		while (j < c->npages && mv->pending[j] && c->loc[j] == HMS_LOC_SYSTEM)
+		/* One area and at most one migrate_vma per call. */
+		while (j < c->npages && c->pending[j] && c->loc[j] == HMS_LOC_SYSTEM &&
+		       !c->area_first[j] && (j - i) < (HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT))
 			j++;
-		t->dm->ops.migrate_to_device(t->dm, c->start + (i << PAGE_SHIFT),
-					     c->start + (j << PAGE_SHIFT));
+		t->dm->ops.migrate_to_device(t->dm, s, c->start + (j << PAGE_SHIFT));
 		i = j;
 	}
-	chunk_read_table(h, c);
+	span_read_table(h, c);
 	for (size_t i = 0; i < c->npages; i++) {
-		if (!mv->pending[i])
+		if (!c->pending[i])
 			continue;
 		if (c->dm[i] == t->dm) {
-			mv->pending[i] = false;
-			mv->done[i] = true;
+			c->pending[i] = false;
+			c->done[i] = true;
 		} else if (c->loc[i] == HMS_LOC_NONE) {
-			mv->pending[i] = false; /* discarded meanwhile */
+			c->pending[i] = false; /* discarded meanwhile */
 		}
 	}
 }
 
-static long migrate_chunk(struct hms *h, struct move *mv, const struct hms_tgt *tgt,
-			  size_t n, struct node_cache *nc)
+static long migrate_span(struct hms *h, struct span *c, const struct hms_tgt *tgt, size_t n,
+			 struct node_cache *nc)
 {
-	struct chunk *c = &mv->c;
 	size_t any = 0;
 	long moved = 0;
 
-	chunk_where(h, c, nc);
+	span_where(h, c, nc);
 	for (size_t i = 0; i < c->npages; i++) {
-		mv->pending[i] = !c->skip[i] && c->uid[i] && !listed(tgt, n, c->uid[i]);
-		mv->done[i] = false;
-		any += mv->pending[i];
+		c->pending[i] = !c->skip[i] && c->uid[i] && !listed(tgt, n, c->uid[i]);
+		c->done[i] = false;
+		any += c->pending[i];
 	}
 	for (size_t k = 0; k < n && any; k++) {
 		if (tgt[k].node >= 0)
-			to_node(h, mv, &tgt[k]);
+			to_node(h, c, &tgt[k]);
 		else
-			to_device(h, mv, &tgt[k]);
+			to_device(h, c, &tgt[k]);
+		/* What a target refused is looked at afresh for the next. */
+		if (k + 1 < n)
+			span_read_table(h, c);
 		any = 0;
 		for (size_t i = 0; i < c->npages; i++)
-			any += mv->pending[i];
+			any += c->pending[i];
 	}
 	for (size_t i = 0; i < c->npages; i++)
-		moved += mv->done[i];
+		moved += c->done[i];
 	return moved;
-}
-
-/* The end of the chunk from s: at most CHUNK_PAGES, within s's area. */
-static uintptr_t chunk_end(struct hms *h, uintptr_t s, uintptr_t end)
-{
-	uintptr_t e = (s + HMS_MIGRATE_MAX_BYTES) & ~(HMS_MIGRATE_MAX_BYTES - 1);
-	struct hms_area *a;
-
-	if (e > end || e <= s)
-		e = end;
-	pthread_mutex_lock(&h->lock);
-	a = hms__area_find_locked(h, s);
-	if (a && a->end < e)
-		e = a->end;
-	pthread_mutex_unlock(&h->lock);
-	return e;
 }
 
 long hms__migrate_range(struct hms *h, uintptr_t start, uintptr_t end,
 			const struct hms_tgt *tgt, size_t n)
 {
+	size_t total = (end - start) >> PAGE_SHIFT;
 	struct node_cache nc = { 0 };
-	struct move *mv = malloc(sizeof(*mv));
+	struct span c;
 	long moved = 0;
 
-	if (!mv)
+	if (span_alloc(&c, total < SPAN_PAGES ? total : SPAN_PAGES))
 		return -ENOMEM;
-	for (uintptr_t s = start, e; s < end; s = e) {
-		e = chunk_end(h, s, end);
-		mv->c.start = s;
-		mv->c.npages = (e - s) >> PAGE_SHIFT;
-		moved += migrate_chunk(h, mv, tgt, n, &nc);
+	for (size_t done = 0; done < total; done += c.npages) {
+		c.start = start + (done << PAGE_SHIFT);
+		c.npages = total - done < SPAN_PAGES ? total - done : SPAN_PAGES;
+		moved += migrate_span(h, &c, tgt, n, &nc);
 	}
-	free(mv);
+	span_free(&c);
 	return moved;
 }
 
