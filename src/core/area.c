@@ -123,9 +123,13 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
 
 		pthread_mutex_lock(&h->lock);
 		dm = hms__devmem_of_pfn_locked(h, fl->pfns[i]);
-		pthread_mutex_unlock(&h->lock);
 		if (dm)
-			dm->ops.page_free(dm, fl->pfns[i]);
+			hms__devmem_get_locked(dm);
+		pthread_mutex_unlock(&h->lock);
+		if (!dm)
+			continue;
+		dm->ops.page_free(dm, fl->pfns[i]);
+		hms__devmem_put(h, dm);
 	}
 	free(fl->pfns);
 	fl->pfns = NULL;
@@ -359,6 +363,8 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
 
 		pthread_mutex_lock(&h->lock);
 		dm = next_device_run_locked(h, &pos, end, &run_end);
+		if (dm)
+			hms__devmem_get_locked(dm);
 		pthread_mutex_unlock(&h->lock);
 		if (!dm)
 			return ret;
@@ -367,6 +373,7 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
 		f.end = run_end;
 		f.write = false;
 		ret = dm->ops.migrate_to_ram(dm, &f);
+		hms__devmem_put(h, dm);
 		if (ret && ++failures > 100)
 			return ret; /* the pages stay on the device: nothing lost */
 	}

@@ -17,6 +17,14 @@ struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn)
 	return NULL;
 }
 
+void hms__devmem_put(struct hms *h, struct hms_devmem *dm)
+{
+	pthread_mutex_lock(&h->lock);
+	if (--dm->callbacks == 0)
+		pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
 HMS_API int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
 			   const struct hms_devmem_ops *ops, void *priv,
 			   struct hms_devmem **out)
@@ -152,6 +160,8 @@ HMS_API int hms_devmem_remove(struct hms_devmem *dm)
 			*pp = dm->next;
 			break;
 		}
+	while (dm->callbacks) /* callbacks of pages that just left */
+		pthread_cond_wait(&h->cond, &h->lock);
 	pthread_mutex_unlock(&h->lock);
 	hms__topology_remove(h, dm->target);
 	free(dm->name);

@@ -231,10 +231,21 @@ struct hms_devmem {
 	hms_pfn first;
 	uint64_t npages;
 	hms_uid target;
+	unsigned callbacks; /* driver callbacks running; hms.lock */
 	struct hms_devmem *next; /* h->devmems, guarded by hms.lock */
 };
 
 struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn);
+/*
+ * Around every driver callback of a devmem: get (hms.lock held, where the
+ * devmem was found) and put (no lock) keep hms_devmem_remove() from
+ * freeing it while the callback runs.
+ */
+static inline void hms__devmem_get_locked(struct hms_devmem *dm)
+{
+	dm->callbacks++;
+}
+void hms__devmem_put(struct hms *h, struct hms_devmem *dm);
 
 /* ------------------------------------------------------------------------
  * migrate.c - migrate_vma

@@ -425,8 +425,12 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
 			fault_around_locked(h, a, addr, &f);
 			f.write = write;
+			if (dm)
+				hms__devmem_get_locked(dm);
 			pthread_mutex_unlock(&h->lock);
 			ret = dm ? dm->ops.migrate_to_ram(dm, &f) : -EFAULT;
+			if (dm)
+				hms__devmem_put(h, dm);
 			if (ret == 0) {
 				if (cpu) {
 					HMS_STAT_ADD(h, cpu_faults_device, 1);

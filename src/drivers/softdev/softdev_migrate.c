@@ -12,6 +12,22 @@
 
 #define BATCH_PAGES (HMS_MIGRATE_MAX_BYTES >> SD_SHIFT)
 
+/*
+ * Copying the application's pages is this device's DMA.  It is ordered
+ * against CPU writes by write protection in the kernel (a write after
+ * hms_migrate_vma_setup() waits in a fault), which ThreadSanitizer cannot
+ * see; tell it to look away for the copy alone.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+#define DMA_BEGIN() __tsan_ignore_thread_begin()
+#define DMA_END() __tsan_ignore_thread_end()
+#else
+#define DMA_BEGIN() ((void)0)
+#define DMA_END() ((void)0)
+#endif
+
 /* ---- system -> device ------------------------------------------------------ */
 
 /* Step 2 of a migration: allocate device pages (one lock for the batch),
@@ -39,9 +55,11 @@ static void sd_alloc_and_copy(struct hms_softdev *d, struct hms_migrate_vma *m, 
 		if (!(m->dst[i] & HMS_MIGRATE_PFN_VALID))
 			continue;
 		to = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[i]));
-		if (src)
+		if (src) {
+			DMA_BEGIN();
 			memcpy(to, src, SD_PAGE);
-		else
+			DMA_END();
+		} else
 			memset(to, 0, SD_PAGE); /* never populated */
 	}
 }
