@@ -199,7 +199,14 @@ for t in $(cat /hms/tests.list); do
   echo "$M RESULT $t $rc $(( $(date +%s) - s ))"
   if [ "$rc" != 0 ]; then
     echo "$M OUT-BEGIN $t"
-    tail -n 200 /tmp/out
+    n=$(wc -l < /tmp/out)
+    if [ "$n" -gt 200 ]; then
+      head -n 50 /tmp/out
+      echo "[... $((n - 200)) lines left out ...]"
+      tail -n 150 /tmp/out
+    else
+      cat /tmp/out
+    fi
     echo
     echo "$M OUT-END $t"
   fi
