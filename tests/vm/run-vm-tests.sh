@@ -1,7 +1,7 @@
 #!/bin/bash
 # usage: tests/vm/run-vm-tests.sh [--kernel 6.1|6.12|all] --build BUILD_DIR
 #            [--kernels DIR] [--timeout SECS] [--filter REGEX] [--keep DIR]
-#            [--parallel] [--no-strip] [--verbose]
+#            [--exec 'COMMAND'] [--parallel] [--no-strip] [--verbose]
 #
 # Runs the test programs of a build (BUILD_DIR/tests/test_*) inside a
 # 3-NUMA-node VM: Debian's kernel (fetched by tests/vm/fetch-kernels.sh)
@@ -29,6 +29,7 @@ BUILD=""
 KDIR=${HMS_VM_KERNELS:-${XDG_CACHE_HOME:-$HOME/.cache}/hms/vm-kernels}
 TEST_TIMEOUT=120
 FILTER=""
+EXEC=""
 KEEP=""
 STRIP=1
 VERBOSE=0
@@ -47,6 +48,7 @@ while [ $# -gt 0 ]; do
     --kernels)  [ $# -ge 2 ] || usage; KDIR=$2; shift ;;
     --timeout)  [ $# -ge 2 ] || usage; TEST_TIMEOUT=$2; shift ;;
     --filter)   [ $# -ge 2 ] || usage; FILTER=$2; shift ;;
+    --exec)     [ $# -ge 2 ] || usage; EXEC=$2; shift ;;
     --keep)     [ $# -ge 2 ] || usage; KEEP=$2; shift ;;
     --no-strip) STRIP=0 ;;
     --verbose|-v) VERBOSE=1 ;;
@@ -89,6 +91,9 @@ while IFS= read -r f; do
   [ "$(head -c 4 "$BUILD/tests/$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
   TESTS+=("$name")
 done < <(find "$BUILD/tests" -maxdepth 1 -type f -name 'test_*' -perm -u+x -printf '%f\n' | sort)
+# --exec: a shell command (e.g. "hms bench numa") run in the guest instead of
+# the tests, reported as the test "exec" with its output always shown.
+if [ -n "$EXEC" ]; then TESTS=(exec); fi
 [ "${#TESTS[@]}" -gt 0 ] || die "no test programs (test_*) in $BUILD/tests${FILTER:+ matching $FILTER}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hms-vm.XXXXXX")
@@ -132,10 +137,16 @@ build_initramfs() {
   mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,hms/tests,hms/bin,hms/lib,hms/run}
   cp "$BUSYBOX" "$ROOT/bin/busybox"
   local t
-  for t in "${TESTS[@]}"; do
-    put "$BUILD/tests/test_$t" "/hms/tests/test_$t"
-    put_libs "$BUILD/tests/test_$t"
-  done
+  if [ -n "$EXEC" ]; then
+    printf '#!/bin/sh\n%s\n' "$EXEC" > "$ROOT/hms/tests/test_exec"
+    chmod +x "$ROOT/hms/tests/test_exec"
+    touch "$ROOT/hms/show-output"
+  else
+    for t in "${TESTS[@]}"; do
+      put "$BUILD/tests/test_$t" "/hms/tests/test_$t"
+      put_libs "$BUILD/tests/test_$t"
+    done
+  fi
   if [ -x "$BUILD/hms" ]; then
     put "$BUILD/hms" /hms/bin/hms
     put_libs "$BUILD/hms"
@@ -165,7 +176,7 @@ write_init() {
   cat <<'EOS'
 #!/bin/busybox sh
 /bin/busybox --install -s
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
+export PATH=/hms/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -197,7 +208,7 @@ for t in $(cat /hms/tests.list); do
   timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null
   rc=$?
   echo "$M RESULT $t $rc $(( $(date +%s) - s ))"
-  if [ "$rc" != 0 ]; then
+  if [ "$rc" != 0 ] || [ -e /hms/show-output ]; then
     echo "$M OUT-BEGIN $t"
     n=$(wc -l < /tmp/out)
     if [ "$n" -gt 200 ]; then
@@ -309,7 +320,7 @@ run_kernel() { # SERIES
           print "FAIL " t " (" (booted ? "no result: the VM stopped before it" : "the VM did not boot") ")"
           f++; continue
         }
-        if (rc[t] == 0) { print "PASS " t; p++ }
+        if (rc[t] == 0) { print "PASS " t; p++; printf "%s", indent(output[t]) }
         else if (rc[t] == 77) {
           reason = ""; m = split(output[t], o, "\n")
           for (q = m; q >= 1 && reason == ""; q--) if (o[q] ~ /[^ \t]/) reason = o[q]
