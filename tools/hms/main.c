@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "topo", cmd_topo, "show the memory topology (targets, initiators, links, bridges)" },
 	{ "bench", cmd_bench, "run benchmarks (fault, migrate, snapshot, notify, ...)" },
 	{ "stat", cmd_stat, "run a command and print hms counters" },
+	{ "stress", cmd_stress, "random operations checked against a shadow copy of every byte" },
 };
 
 static void usage(FILE *f)

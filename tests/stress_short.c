@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stress_short - `hms stress` for about 5 s with a fixed seed: a random mix
+ * of CPU, device, migration, protection, mapping and fork operations on
+ * two softdevs finds no byte that differs from the shadow copy, no
+ * unexpected error and no hang.  Runs the CLI ctest names in $HMS_TOOL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hms_test.h"
+
+int main(void)
+{
+	const char *tool = getenv("HMS_TOOL");
+	pid_t pid;
+	int st;
+
+	if (!tool || access(tool, X_OK))
+		T_SKIP("HMS_TOOL is not set to the hms command (run through ctest)");
+	hms_close(t_open()); /* skips where userfaultfd cannot be used */
+	fflush(stdout);
+	pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		execl(tool, tool, "stress", "--seed", "42", "--seconds", "5", "--threads", "3", "--mib",
+		      "8", (char *)NULL);
+		_exit(127);
+	}
+	T_EQ(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		T_FAIL("hms stress was killed by signal %d", WTERMSIG(st));
+	T_EQ(WEXITSTATUS(st), 0);
+	return 0;
+}
