@@ -27,7 +27,8 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_UNMAP] = "munmap",            [OP_MAP] = "mmap+manage",
 	[OP_MREMAP] = "mremap",           [OP_SYS_WRITE] = "write(2)-from",
 	[OP_SYS_READ] = "read(2)-into",   [OP_QUERY] = "page-query",
-	[OP_FORK] = "fork",
+	[OP_BIND] = "bind",               [OP_BIND_DEFAULT] = "bind-default",
+	[OP_HMS_MIGRATE] = "hms-migrate", [OP_FORK] = "fork",
 };
 
 const char *st_op_name(int op)
@@ -43,6 +44,7 @@ static const unsigned op_weight[OP_COUNT] = {
 	[OP_PREFAULT] = 25,     [OP_PROTECT] = 40,     [OP_DONTNEED] = 25,
 	[OP_UNMAP] = 15,        [OP_MAP] = 25,         [OP_MREMAP] = 20,
 	[OP_SYS_WRITE] = 20,    [OP_SYS_READ] = 20,    [OP_QUERY] = 20,
+	[OP_BIND] = 15,         [OP_BIND_DEFAULT] = 10, [OP_HMS_MIGRATE] = 30,
 	[OP_FORK] = 2,
 };
 
@@ -396,6 +398,57 @@ static int op_exclusive(struct st_thread *t, struct st_span *sp, int d, uint64_t
 	return st_compare(s, "device view after exclusive", sp, t->buf, seq);
 }
 
+/* ---- placement policy (hms_bind, hms_migrate) ------------------------------- */
+
+static int op_bind(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	struct stress *s = t->s;
+	hms_uid tg[ST_NDEV];
+	size_t n = 1 + st_below(t, ST_NDEV);
+	int first = (int)st_below(t, ST_NDEV), ret;
+
+	for (size_t i = 0; i < n; i++)
+		tg[i] = hms_softdev_target(s->dev[(first + (int)i) % ST_NDEV]);
+	ret = hms_bind(s->h, span_addr(s, sp), span_len(sp), tg, n,
+		       st_below(t, 2) ? HMS_BIND_PREFERRED : 0);
+	*res = ret;
+	return ret ? st_error(s, "hms_bind", sp, ret, seq) : 0;
+}
+
+static int op_bind_default(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	struct stress *s = t->s;
+	int ret = hms_bind_default(s->h, span_addr(s, sp), span_len(sp));
+
+	*res = ret;
+	return ret ? st_error(s, "hms_bind_default", sp, ret, seq) : 0;
+}
+
+/* To one device, both in either order, or to each range's policy. */
+static int op_hms_migrate(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	struct stress *s = t->s;
+	hms_uid tg[ST_NDEV];
+	size_t n = 1 + st_below(t, ST_NDEV);
+	int first = (int)st_below(t, ST_NDEV);
+	bool policy = !st_below(t, 4);
+	long ret;
+
+	for (size_t i = 0; i < n; i++)
+		tg[i] = hms_softdev_target(s->dev[(first + (int)i) % ST_NDEV]);
+	ret = hms_migrate(s->h, span_addr(s, sp), span_len(sp), policy ? NULL : tg,
+			  policy ? 0 : n, policy ? HMS_MIGRATE_POLICY : 0);
+	*res = ret;
+	if (ret == -ENOMEM) {
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0;
+	}
+	if (ret < 0 || ret > sp->npages)
+		return st_error(s, policy ? "hms_migrate(HMS_MIGRATE_POLICY)" : "hms_migrate", sp,
+				ret, seq);
+	return 0;
+}
+
 /* ---- protection and mappings ------------------------------------------------- */
 
 static int op_prefault(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
@@ -739,6 +792,9 @@ static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, ui
 	case OP_SYS_WRITE: return op_sys_write(t, sp, seq, res);
 	case OP_SYS_READ: return op_sys_read(t, sp, seq, res);
 	case OP_QUERY: return op_query(t, sp, seq, res);
+	case OP_BIND: return op_bind(t, sp, seq, res);
+	case OP_BIND_DEFAULT: return op_bind_default(t, sp, seq, res);
+	case OP_HMS_MIGRATE: return op_hms_migrate(t, sp, seq, res);
 	default: return 1;
 	}
 }
