@@ -53,6 +53,7 @@ static void child(enum how how, int fd)
 	T_EQ(t_count_loc(h, mem, NP, HMS_LOC_DEVICE), NP);
 	if (how == HOW_EXIT_LAUNCHING) {
 		T_EQ(pthread_create(&t, NULL, launcher, NULL), 0);
+		pthread_detach(t); /* it is meant to be running at exit */
 		usleep(10000);
 	}
 	if (write(fd, "r", 1) != 1)

@@ -91,7 +91,8 @@ struct st_hist {
  * The tested memory is one reserved range cut into regions.  A thread that
  * changes a region's bytes, protection or mapping holds its lock for
  * writing; one that only reads the bytes or moves pages (which must not
- * change them) holds it for reading.  Several regions are always locked in
+ * change them) holds it for reading.  Writers also hold the gate (struct
+ * stress) for reading, which fork takes for writing.  Several regions are always locked in
  * increasing index order.  The library below is free to move any page at
  * any time: that is what is tested.
  */
@@ -130,6 +131,10 @@ struct stress {
 	unsigned ghist_next;
 	int mode;               /* enum hms_uffd_mode */
 	pthread_mutex_t launch_lock[ST_NDEV]; /* with o.serial_launch */
+	/* Held for reading by every operation that changes bytes, protection or
+	 * mappings (taken before region locks), for writing by fork: the child
+	 * copies a consistent shadow while migrations and reads go on. */
+	pthread_rwlock_t gate;
 	struct st_thread *threads; /* for reports: what runs now */
 	unsigned nthreads;
 };

@@ -133,6 +133,15 @@ int st_layout_init(struct stress *s)
 	}
 	pthread_mutex_init(&s->report_lock, NULL);
 	pthread_mutex_init(&s->ghist_lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		/* fork must not starve behind a stream of writers */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&s->gate, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	for (int d = 0; d < ST_NDEV; d++)
 		pthread_mutex_init(&s->launch_lock[d], NULL);
 	atomic_store(&s->next_seg, 1);

@@ -808,6 +808,8 @@ int st_op_run(struct st_thread *t)
 	long res = 0;
 
 	atomic_fetch_add(&s->tries, 1);
+	if (op_writes(op) || op == OP_MREMAP)
+		pthread_rwlock_rdlock(&s->gate);
 	if (op == OP_RELEASE)
 		ret = op_release(t);
 	else if (op == OP_FORK)
@@ -830,6 +832,8 @@ int st_op_run(struct st_thread *t)
 			       res, seq);
 		unlock_span(s, &sp);
 	}
+	if (op_writes(op) || op == OP_MREMAP)
+		pthread_rwlock_unlock(&s->gate);
 	atomic_store(&t->cur_op, -1);
 	if (ret == 1) {
 		atomic_fetch_add(&s->skipped[op], 1);

@@ -223,8 +223,9 @@ static int child_verify(struct stress *s, uint64_t seq)
 }
 
 /*
- * Every region is locked for reading: no byte changes, but migrations,
- * device reads and faults of other threads go on while fork() runs.
+ * The gate is held for writing: no byte, protection or mapping changes,
+ * but migrations, device reads and faults of other threads go on while
+ * fork() runs.
  */
 int st_op_fork(struct st_thread *t, uint64_t unused)
 {
@@ -236,8 +237,7 @@ int st_op_fork(struct st_thread *t, uint64_t unused)
 	int st;
 
 	(void)unused;
-	for (size_t r = 0; r < s->nregions; r++)
-		pthread_rwlock_rdlock(&s->reg[r].lock);
+	pthread_rwlock_wrlock(&s->gate);
 	seq = atomic_fetch_add(&s->seq, 1) + 1;
 	atomic_store(&t->cur_op, OP_FORK);
 	atomic_store(&t->cur_seq, seq);
@@ -246,8 +246,7 @@ int st_op_fork(struct st_thread *t, uint64_t unused)
 		st_in_child = true;
 		_exit(child_verify(s, seq));
 	}
-	for (size_t r = s->nregions; r-- > 0;)
-		pthread_rwlock_unlock(&s->reg[r].lock);
+	pthread_rwlock_unlock(&s->gate);
 	e.seq = seq;
 	if (pid < 0) {
 		e.ret = -errno;
