@@ -59,13 +59,28 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&ctx_list_lock);
-	for (struct hms *h = ctx_list; h; h = h->next_ctx)
-		if (!h->forked_child && !h->closing)
-			hms__evict_range(h, 0, UINTPTR_MAX);
+	for (struct hms *h = ctx_list; h; h = h->next_ctx) {
+		if (h->forked_child || h->closing)
+			continue;
+		/* Stop pages from leaving for a device, let the migrations
+		 * already on their way land, then bring everything home. */
+		pthread_mutex_lock(&h->lock);
+		h->forking = true;
+		while (h->to_device)
+			pthread_cond_wait(&h->cond, &h->lock);
+		pthread_mutex_unlock(&h->lock);
+		hms__evict_range(h, 0, UINTPTR_MAX);
+	}
 }
 
 static void fork_parent(void)
 {
+	for (struct hms *h = ctx_list; h; h = h->next_ctx) {
+		pthread_mutex_lock(&h->lock);
+		h->forking = false;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+	}
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 

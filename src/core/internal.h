@@ -485,6 +485,10 @@ struct hms {
 	struct hms_zap *zaps;
 	struct hms_staging *staging;
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
+	bool forking;    /* fork() is copying the address space: no page may
+			  * move to a device until it is done (context.c) */
+	unsigned to_device; /* system -> device migrations between setup and
+			     * finalize */
 
 	struct hms_notifier notifier;
 	struct hms_stats_atomic stats;

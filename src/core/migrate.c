@@ -86,6 +86,7 @@ void hms__staging_fini(struct hms *h)
 
 struct hms_migrate_core {
 	struct hms *h;
+	bool to_device; /* counted in h->to_device */
 	struct hms_notify_range nr;
 	bool notified;
 	struct hms_staging *staging;
@@ -204,7 +205,16 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	}
 	hms__uffd_sync(h); /* see munmap/mremap that returned before us */
 	pthread_mutex_lock(&h->lock);
+	if (m->flags & HMS_MIGRATE_SELECT_SYSTEM) {
+		/* A fork() in progress must find every page in system memory. */
+		while (h->forking)
+			pthread_cond_wait(&h->cond, &h->lock);
+		c->to_device = true;
+		h->to_device++;
+	}
 	managed = select_locked(h, m);
+	if (!managed && c->to_device && --h->to_device == 0)
+		pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	if (!managed) {
 		free(c->from);
@@ -427,6 +437,8 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			pte->flags &= (uint8_t)~PTE_ZERO;
 	}
 	hms__area_reap_locked(h);
+	if (c->to_device)
+		h->to_device--;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 

@@ -99,6 +99,7 @@ struct kview {
 	unsigned nhuge;
 	uintptr_t huge_from, huge_to;
 	bool no_scan; /* the kernel has no PAGEMAP_SCAN (before 6.7) */
+	uintptr_t placed; /* policy placement was tried for this page */
 };
 
 static void kview_close(struct kview *k)
@@ -254,7 +255,8 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 		return q.fault ? 1 : 0;
 	case HMS_LOC_SYSTEM:
 		/* Bound to this device's memory: hms__policy_place_device(). */
-		if (q.fault && hms__policy_wants_device_locked(h, addr, r->dev_private_owner))
+		if (q.fault && k->placed != addr + 1 && !(pte->flags & PTE_EXCLUSIVE) &&
+		    hms__policy_wants_device_locked(h, addr, r->dev_private_owner))
 			return 1;
 		if (q.write && (pte->flags & PTE_WP))
 			return 1;
@@ -360,9 +362,13 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 			}
 			/* A device touching a range bound to its memory: place the
 			 * page there instead of in system memory. */
-			ret = r->dev_private_owner && !hms__in_handler(h)
-				      ? hms__policy_place_device(h, addr, r->dev_private_owner)
-				      : 0;
+			ret = 0;
+			if (r->dev_private_owner && !hms__in_handler(h) && k.placed != addr + 1) {
+				/* Once per page: if the policy cannot place it, the
+				 * page is used where it is. */
+				k.placed = addr + 1;
+				ret = hms__policy_place_device(h, addr, r->dev_private_owner);
+			}
 			if (ret == 1)
 				continue;
 			if (ret == 0)

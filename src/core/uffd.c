@@ -159,6 +159,17 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 	unsigned tries = 0;
 
 	while (ioctl(h->uffd, UFFDIO_WRITEPROTECT, &w)) {
+		if (errno == ENOENT && len > PAGE_SIZE) {
+			/* Before Linux 6.5 the range must lie in one mapping, and
+			 * hms_protect splits them: one page at a time. */
+			for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
+				int r = hms__uffd_wp(h, p, PAGE_SIZE, wp);
+
+				if (r)
+					return r;
+			}
+			return 0;
+		}
 		if (errno != EAGAIN || !eagain_wait(h, &tries))
 			return -errno;
 	}

@@ -49,6 +49,22 @@ static void sd_page_free(struct hms_devmem *dm, hms_pfn pfn)
 
 /* ---- invalidations: the device learns of every change here ------------------- */
 
+struct sd_seq sd_seq_begin(struct hms_softdev *d)
+{
+	struct sd_seq s;
+
+	s.iv = hms_interval_read_begin(d->iv);
+	pthread_mutex_lock(&d->lock);
+	s.own = d->own_seq;
+	pthread_mutex_unlock(&d->lock);
+	return s;
+}
+
+bool sd_seq_valid_locked(struct hms_softdev *d, struct sd_seq s)
+{
+	return !hms_interval_read_retry(d->iv, s.iv) && s.own == d->own_seq;
+}
+
 static bool sd_invalidate(struct hms_interval *iv, const struct hms_notify_range *r,
 			  unsigned long cur_seq)
 {
@@ -78,15 +94,43 @@ static bool sd_mirror_sync(struct hms_mirror *m, const struct hms_notify_range *
 	return true; /* the interval notifier does the work */
 }
 
-static void sd_mirror_release(struct hms_mirror *m)
+/* Refuse new operations and wait for those in progress to leave. */
+static void sd_quiesce(struct hms_softdev *d)
 {
-	struct hms_softdev *d = hms_mirror_priv(m);
-
-	/* The address space goes away: no kernel may start any more. */
 	pthread_mutex_lock(&d->wlock);
 	d->stop = true;
 	pthread_cond_broadcast(&d->wcond);
+	while (d->users)
+		pthread_cond_wait(&d->idle, &d->wlock);
 	pthread_mutex_unlock(&d->wlock);
+}
+
+int sd_enter(struct hms_softdev *d)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&d->wlock);
+	if (d->stop)
+		ret = -ESHUTDOWN;
+	else
+		d->users++;
+	pthread_mutex_unlock(&d->wlock);
+	return ret;
+}
+
+void sd_leave(struct hms_softdev *d)
+{
+	pthread_mutex_lock(&d->wlock);
+	if (--d->users == 0)
+		pthread_cond_broadcast(&d->idle);
+	pthread_mutex_unlock(&d->wlock);
+}
+
+static void sd_mirror_release(struct hms_mirror *m)
+{
+	/* The address space goes away (hms_close): operations in progress
+	 * finish while hms still serves their faults; no new one starts. */
+	sd_quiesce(hms_mirror_priv(m));
 }
 
 static const struct hms_mirror_ops sd_mirror_ops = {
@@ -147,15 +191,13 @@ static void sd_free(struct hms_softdev *d)
 	pthread_mutex_destroy(&d->wlock);
 	pthread_cond_destroy(&d->wcond);
 	pthread_cond_destroy(&d->wdone);
+	pthread_cond_destroy(&d->idle);
 	free(d);
 }
 
 static void sd_stop_workers(struct hms_softdev *d)
 {
-	pthread_mutex_lock(&d->wlock);
-	d->stop = true;
-	pthread_cond_broadcast(&d->wcond);
-	pthread_mutex_unlock(&d->wlock);
+	sd_quiesce(d);
 	for (unsigned i = 0; i < d->nthreads; i++)
 		pthread_join(d->threads[i], NULL);
 	d->nthreads = 0;
@@ -228,6 +270,7 @@ SD_API int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cf
 	pthread_mutex_init(&d->wlock, NULL);
 	pthread_cond_init(&d->wcond, NULL);
 	pthread_cond_init(&d->wdone, NULL);
+	pthread_cond_init(&d->idle, NULL);
 	pthread_rwlock_init(&d->exec, NULL);
 	pthread_mutex_init(&d->launch_lock, NULL);
 	if (c.name)

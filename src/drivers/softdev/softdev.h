@@ -68,6 +68,10 @@ struct hms_softdev {
 	uint32_t *free;
 	uint64_t nfree;
 	uint64_t populated; /* pool pages [0, populated) are backed */
+	/* Bumped when one of our own migrations takes pages off the device.
+	 * Our own MIGRATE invalidations skip us, so whoever records entries
+	 * checks this as well as the interval sequence. */
+	uint64_t own_seq;
 	unsigned fail_alloc;
 
 	/* exec: launch holds it shared while kernels run on device pages;
@@ -88,6 +92,8 @@ struct hms_softdev {
 	unsigned nthreads;
 	bool stop;
 	bool released; /* hms_close freed the devmem */
+	unsigned users; /* operations in progress (wlock); destroy waits */
+	pthread_cond_t idle;
 };
 
 static inline char *sd_page(struct hms_softdev *d, hms_pfn pfn)
@@ -97,6 +103,14 @@ static inline char *sd_page(struct hms_softdev *d, hms_pfn pfn)
 
 /* Allocate a device page (lock held); 0 when the pool is empty. */
 hms_pfn sd_alloc_locked(struct hms_softdev *d);
+
+/* A snapshot of both sequences; sd_seq_valid() under d->lock. */
+struct sd_seq {
+	unsigned long iv;
+	uint64_t own;
+};
+struct sd_seq sd_seq_begin(struct hms_softdev *d);
+bool sd_seq_valid_locked(struct hms_softdev *d, struct sd_seq s);
 
 /* ---- softdev_migrate.c -------------------------------------------------------- */
 
@@ -110,6 +124,11 @@ int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
 long sd_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
 
 /* ---- softdev_ops.c ------------------------------------------------------------ */
+
+/* Every operation runs between enter (-ESHUTDOWN once the device is being
+ * destroyed) and leave, so destroy can wait for the last one. */
+int sd_enter(struct hms_softdev *d);
+void sd_leave(struct hms_softdev *d);
 
 void *sd_worker(void *arg);
 

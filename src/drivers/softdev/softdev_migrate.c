@@ -64,18 +64,22 @@ static void sd_alloc_and_copy(struct hms_softdev *d, struct hms_migrate_vma *m, 
 	}
 }
 
-/* Step 5: map what moved in the device page table. */
-static long sd_map_moved(struct hms_softdev *d, const struct hms_migrate_vma *m)
+/* Step 5: map what moved in the device page table, unless something
+ * changed since @seq (then the pages are faulted again when used). */
+static long sd_map_moved(struct hms_softdev *d, const struct hms_migrate_vma *m,
+			 struct sd_seq seq)
 {
 	long moved = 0;
+	bool valid;
 
 	pthread_mutex_lock(&d->lock);
+	valid = sd_seq_valid_locked(d, seq);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uint64_t vpn = (m->start >> SD_SHIFT) + i;
 
 		if (!(m->src[i] & HMS_MIGRATE_PFN_MIGRATE))
 			continue;
-		if (m->dst[i] & HMS_MIGRATE_PFN_DEVICE) {
+		if ((m->dst[i] & HMS_MIGRATE_PFN_DEVICE) && valid) {
 			hms_pfn pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
 
 			sd_pt_set(&d->pt, vpn, SD_V | SD_D | ((pfn - d->first) << 12) |
@@ -97,6 +101,7 @@ long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_
 		.start = start, .end = end, .src = src, .dst = dst,
 		.pgmap_owner = d, .flags = HMS_MIGRATE_SELECT_SYSTEM,
 	};
+	struct sd_seq seq = sd_seq_begin(d);
 	int ret = hms_migrate_vma_setup(d->h, &m);
 
 	if (ret)
@@ -106,7 +111,7 @@ long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_
 		sd_alloc_and_copy(d, &m, nomem);
 	hms_migrate_vma_pages(&m);
 	hms_migrate_vma_finalize(&m);
-	return sd_map_moved(d, &m);
+	return sd_map_moved(d, &m, seq);
 }
 
 /* ---- device -> system ---------------------------------------------------------- */
@@ -122,6 +127,16 @@ long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_
 
 	if (ret)
 		return ret;
+	/* Our own MIGRATE invalidation skipped us: unmap the pages from the
+	 * device ourselves before their data is copied, so that a device
+	 * write racing this migration either lands before the copy (under the
+	 * lock) or faults and waits for the page at its new place. */
+	pthread_mutex_lock(&d->lock);
+	for (unsigned long i = 0; i < m.npages; i++)
+		if (m.src[i] & HMS_MIGRATE_PFN_MIGRATE)
+			sd_pt_clear(&d->pt, (start >> SD_SHIFT) + i, (start >> SD_SHIFT) + i + 1);
+	d->own_seq++;
+	pthread_mutex_unlock(&d->lock);
 	/* Our pool is CPU memory: hms copies from it directly. */
 	for (unsigned long i = 0; i < m.npages; i++)
 		if (m.src[i] & HMS_MIGRATE_PFN_MIGRATE)
@@ -132,8 +147,11 @@ long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_
 	ret = hms_migrate_vma_pages(&m);
 	pthread_rwlock_unlock(&d->exec);
 	hms_migrate_vma_finalize(&m);
-	long moved = sd_map_moved(d, &m);
+	/* Pages that left are unmapped already; count them. */
+	long moved = 0;
 
+	for (unsigned long i = 0; i < m.npages; i++)
+		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
 	return ret && !moved ? ret : moved;
 }
 

@@ -54,14 +54,16 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 		int ret;
 
 		for (unsigned tries = 0;; tries++) {
-			r.notifier_seq = hms_interval_read_begin(d->iv);
+			struct sd_seq seq = sd_seq_begin(d);
+
+			r.notifier_seq = seq.iv;
 			ret = hms_range_fault(d->h, &r);
 			if (ret == -EBUSY && tries < 1000)
 				continue;
 			if (ret)
 				return ret;
 			pthread_mutex_lock(&d->lock);
-			if (!hms_interval_read_retry(d->iv, r.notifier_seq))
+			if (sd_seq_valid_locked(d, seq))
 				break;
 			pthread_mutex_unlock(&d->lock);
 		}
@@ -195,12 +197,24 @@ static int sd_rw(struct hms_softdev *d, struct hms_softdev_cmd *cmd, bool write)
 
 SD_API int hms_softdev_read(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
-	return sd_rw(d, cmd, false);
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_rw(d, cmd, false);
+	sd_leave(d);
+	return ret;
 }
 
 SD_API int hms_softdev_write(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
-	return sd_rw(d, cmd, true);
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_rw(d, cmd, true);
+	sd_leave(d);
+	return ret;
 }
 
 /* ---- snapshot -------------------------------------------------------------------- */
@@ -226,7 +240,7 @@ static uint8_t snap_byte(struct hms_softdev *d, uint64_t e)
 	return b;
 }
 
-SD_API int hms_softdev_snapshot(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+static int sd_snapshot(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uint64_t pfns[CHUNK_PAGES];
 	uint8_t *out;
@@ -285,7 +299,7 @@ static int sd_check_migratable(struct hms_softdev *d, const struct hms_softdev_c
 	return managed < cmd->npages ? -EINVAL : 0;
 }
 
-SD_API int hms_softdev_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+static int sd_cmd_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uintptr_t end;
 	long moved = 0;
@@ -314,7 +328,7 @@ SD_API int hms_softdev_migrate_to_device(struct hms_softdev *d, struct hms_softd
 	return 0;
 }
 
-SD_API int hms_softdev_migrate_to_system(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+static int sd_cmd_migrate_to_system(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uintptr_t end;
 	long moved = 0;
@@ -336,9 +350,13 @@ SD_API int hms_softdev_migrate_to_system(struct hms_softdev *d, struct hms_softd
 
 SD_API long hms_softdev_release(struct hms_softdev *d)
 {
-	if (!d)
-		return -EINVAL;
-	return hms_devmem_evict(d->dm);
+	long ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = hms_devmem_evict(d->dm);
+	sd_leave(d);
+	return ret;
 }
 
 /* ---- exclusive access ---------------------------------------------------------------- */
@@ -363,7 +381,7 @@ static int sd_fault_home(struct hms_softdev *d, uintptr_t start, uintptr_t end, 
 	return 0;
 }
 
-SD_API int hms_softdev_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+static int sd_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uintptr_t end;
 	long n;
@@ -400,7 +418,7 @@ SD_API int hms_softdev_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *
 	return 0;
 }
 
-SD_API int hms_softdev_check_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+static int sd_check_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	int ret = check_cmd(d, cmd, false);
 
@@ -471,14 +489,15 @@ static int sd_translate(struct hms_softdev *d, const struct hms_softdev_cmd *cmd
 		struct hms_range r = { .interval = d->iv, .start = cmd->addr + (i << SD_SHIFT),
 				       .end = cmd->addr + ((i + n) << SD_SHIFT),
 				       .pfns = pfns, .dev_private_owner = d };
+		struct sd_seq seq = sd_seq_begin(d);
 		int ret;
 
-		r.notifier_seq = hms_interval_read_begin(d->iv);
+		r.notifier_seq = seq.iv;
 		ret = hms_range_fault(d->h, &r);
 		if (ret)
 			return ret == -EBUSY ? -EAGAIN : ret;
 		pthread_mutex_lock(&d->lock);
-		if (hms_interval_read_retry(d->iv, r.notifier_seq)) {
+		if (!sd_seq_valid_locked(d, seq)) {
 			pthread_mutex_unlock(&d->lock);
 			return -EAGAIN;
 		}
@@ -515,8 +534,8 @@ static bool sd_still_resident(struct hms_softdev *d, const struct hms_softdev_cm
 	return ok;
 }
 
-SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
-			      hms_softdev_kernel_fn fn, void *arg)
+static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
+		     hms_softdev_kernel_fn fn, void *arg)
 {
 	struct hms_softdev_cmd mig;
 	struct sd_work w = { 0 };
@@ -542,7 +561,7 @@ SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd
 		if (ret)
 			goto out;
 		mig = *cmd;
-		ret = hms_softdev_migrate_to_device(d, &mig);
+		ret = sd_cmd_migrate_to_device(d, &mig);
 		if (ret && ret != -ENOMEM && ret != -ENOENT)
 			goto out;
 		ret = sd_translate(d, cmd, w.pages);
@@ -579,5 +598,72 @@ SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd
 out:
 	pthread_mutex_unlock(&d->launch_lock);
 	free(w.pages);
+	return ret;
+}
+
+SD_API int hms_softdev_snapshot(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_snapshot(d, cmd);
+	sd_leave(d);
+	return ret;
+}
+
+SD_API int hms_softdev_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_cmd_migrate_to_device(d, cmd);
+	sd_leave(d);
+	return ret;
+}
+
+SD_API int hms_softdev_migrate_to_system(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_cmd_migrate_to_system(d, cmd);
+	sd_leave(d);
+	return ret;
+}
+
+SD_API int hms_softdev_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_exclusive(d, cmd);
+	sd_leave(d);
+	return ret;
+}
+
+SD_API int hms_softdev_check_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+{
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_check_exclusive(d, cmd);
+	sd_leave(d);
+	return ret;
+}
+
+SD_API int hms_softdev_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
+			      hms_softdev_kernel_fn fn, void *arg)
+{
+	int ret = d ? sd_enter(d) : -EINVAL;
+
+	if (ret)
+		return ret;
+	ret = sd_launch(d, cmd, fn, arg);
+	sd_leave(d);
 	return ret;
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The checks CI runs besides the two ctest runs (see .ci/run):
+#  - the suite under ThreadSanitizer (the tests whose child process starts
+#    threads after fork() are left out: TSan cannot follow that);
+#  - each libFuzzer target for a bounded time;
+#  - valgrind memcheck over the programs that do not use userfaultfd
+#    (valgrind 3.19 does not know the userfaultfd system call, and under its
+#    scheduler a thread blocked in a page fault keeps the lock the fault
+#    handler thread needs; LeakSanitizer covers those in the ASan run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+fuzz_secs=${HMS_FUZZ_SECONDS:-30}
+
+echo "--- ThreadSanitizer"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHMS_SANITIZE=thread >/dev/null
+cmake --build build-tsan -j"$(nproc)"
+TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
+	ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
+	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child'
+
+echo "--- fuzzing, ${fuzz_secs}s per target"
+for t in topology hbind policy; do
+	if [ -x "tests/fuzz/run-$t.sh" ] || [ -f "tests/fuzz/run-$t.sh" ]; then
+		HMS_FUZZ_DIR=$(mktemp -d) sh "tests/fuzz/run-$t.sh" "$fuzz_secs" 2>&1 | tail -3
+	fi
+done
+
+echo "--- valgrind memcheck (programs without userfaultfd)"
+for t in topo_path topo_best_target topo_uid_unique topo_snapshot topo_cli topo_live policy_tree; do
+	[ -x "build/tests/test_$t" ] || continue
+	HMS_FIXTURES="$PWD/tests/fixtures" HMS_TOOL="$PWD/build/hms" \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=9 "build/tests/test_$t" >/dev/null
+	echo "valgrind $t: clean"
+done
+valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
+	./build/hms topo --json --root tests/fixtures/sysfs/qemu-3node-memonly-hmat >/dev/null
+echo "valgrind hms topo: clean"
