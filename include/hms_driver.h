@@ -174,12 +174,17 @@ typedef uint64_t hms_pfn;
  *         pages of this devmem; at most 2 MiB).  The driver may move less,
  *         but must move @addr.
  * @write: the access is a write.
+ * @nowait: the call comes from the fault handler thread: the driver must
+ *         not block on a lock that a thread waiting for hms may hold
+ *         (one held across hms_migrate_vma_pages(), say); it returns
+ *         -EAGAIN instead and the fault is retried shortly.
  */
 struct hms_devmem_fault {
 	uintptr_t addr;
 	uintptr_t start;
 	uintptr_t end;
 	bool write;
+	bool nowait;
 };
 
 /**

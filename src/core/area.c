@@ -46,12 +46,31 @@ bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end)
 	return true;
 }
 
+/*
+ * Does [start, end) overlap a managed area?  An area that is only kept for
+ * a migration still holding its unmapped pages (PTE_DEAD) does not count:
+ * this waits for that migration to finish and the area to go.
+ */
 static bool range_overlaps_locked(struct hms *h, uintptr_t start, uintptr_t end)
 {
-	for (struct hms_area *a = h->areas; a && a->start < end; a = a->next)
-		if (a->end > start)
-			return true;
-	return false;
+	for (;;) {
+		bool live = false, dead = false;
+
+		for (struct hms_area *a = h->areas; a && a->start < end; a = a->next) {
+			if (a->end <= start)
+				continue;
+			for (uintptr_t p = a->start > start ? a->start : start;
+			     p < a->end && p < end; p += PAGE_SIZE) {
+				if (area_pte(a, p)->flags & PTE_DEAD)
+					dead = true;
+				else
+					live = true;
+			}
+		}
+		if (live || !dead)
+			return live;
+		pthread_cond_wait(&h->cond, &h->lock);
+	}
 }
 
 /* Common argument check: page aligned, non-empty, no wrap. */
@@ -176,22 +195,25 @@ static void area_unlink_free_locked(struct hms *h, struct hms_area *a)
 	free(a);
 }
 
-/* Drop one pte's page: device pages go to fl.  Returns false if the page
- * is held by a migration (it is marked dead instead). */
-static bool pte_drop_locked(struct hms *h, struct hms_pte *pte,
-			    struct hms_free_list *fl)
+/* Drop one pte's page: device pages go to fl; a page held by a migration
+ * or a fault keeps its state for its holder to drop. */
+static void pte_drop_locked(struct hms_pte *pte, struct hms_free_list *fl)
 {
-	if (pte->flags & (PTE_MIGRATING | PTE_BUSY)) {
-		pte->flags |= PTE_DEAD;
-		h->dead_areas = true;
-		return false;
-	}
+	if (pte->flags & (PTE_MIGRATING | PTE_BUSY))
+		return;
 	if (pte->loc == HMS_LOC_DEVICE)
 		hms__free_list_push(fl, pte->pfn);
 	pte->loc = HMS_LOC_NONE;
 	pte->pfn = 0;
 	pte->flags = 0;
-	return true;
+}
+
+static bool range_busy_locked(struct hms_area *a, uintptr_t s, uintptr_t e)
+{
+	for (uintptr_t p = s; p < e; p += PAGE_SIZE)
+		if (area_pte(a, p)->flags & (PTE_MIGRATING | PTE_BUSY))
+			return true;
+	return false;
 }
 
 void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
@@ -201,8 +223,6 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 
 	hms__policy_remove_locked(h, start, end);
 	for (; a && a->start < end; a = next) {
-		bool keep = false;
-
 		next = a->next;
 		if (a->end <= start)
 			continue;
@@ -210,10 +230,15 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 		uintptr_t e = end < a->end ? end : a->end;
 
 		for (uintptr_t p = s; p < e; p += PAGE_SIZE)
-			if (!pte_drop_locked(h, area_pte(a, p), fl))
-				keep = true;
-		if (keep)
-			continue; /* hms__area_reap_locked() finishes it */
+			pte_drop_locked(area_pte(a, p), fl);
+		if (range_busy_locked(a, s, e)) {
+			/* Someone holds a page: keep the range as a zombie (all
+			 * dead) until it lets go; hms__area_reap_locked() ends it. */
+			for (uintptr_t p = s; p < e; p += PAGE_SIZE)
+				area_pte(a, p)->flags |= PTE_DEAD;
+			h->dead_areas = true;
+			continue;
+		}
 		if (s == a->start && e == a->end) {
 			area_unlink_free_locked(h, a);
 		} else if (s == a->start) {
@@ -297,6 +322,7 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 	}
 	memcpy(area_pte(hms__area_find_locked(h, to), to), saved, n * sizeof(*saved));
 	free(saved);
+	hms__policy_move_locked(h, from, to, len);
 }
 
 void hms__pte_wait_locked(struct hms *h, uintptr_t addr)
@@ -372,6 +398,7 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
 		f.start = pos;
 		f.end = run_end;
 		f.write = false;
+		f.nowait = false;
 		ret = dm->ops.migrate_to_ram(dm, &f);
 		hms__devmem_put(h, dm);
 		if (ret && ++failures > 100)

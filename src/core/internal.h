@@ -73,6 +73,8 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 #define PTE_EXCLUSIVE (1u << 4) /* a device holds exclusive access */
 #define PTE_DEAD (1u << 5)      /* unmapped while migrating: drop at finalize */
 #define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since) */
+#define PTE_ZAPPED (1u << 7)    /* migrating, and the migration discarded the
+				 * system copy: CPU faults wait for finalize */
 
 /*
  * One page of a managed area.  Invariants (under hms.lock):
@@ -163,6 +165,8 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
  * waiting on those pages now (else the caller wakes them later). */
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake);
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
+/* Fill one missing page with zeros, write-protected (and wake). */
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr);
 bool hms__in_handler(struct hms *h);
 /*
  * Wait until the handler has processed every message it had started to
@@ -356,6 +360,9 @@ bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
 /* hms_migrate(HMS_MIGRATE_POLICY) on a checked range: pages moved or -errno. */
 long hms__policy_migrate(struct hms *h, uintptr_t start, uintptr_t end);
 void hms__policy_fini(struct hms *h);
+/* mremap moved [from, from + len) to [to, to + len): so does its policy
+ * (the old range keeps it until unmapped).  hms.lock held. */
+void hms__policy_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len);
 /* [start, end) stopped being managed: drop its policy.  hms.lock held. */
 void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);
 /*

@@ -339,8 +339,18 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		 * so we never discard memory that is no longer ours. */
 		int r = hms__in_handler(h) ? -EDEADLK : hms__uffd_wp(h, s, len, true);
 
-		if (!r)
+		if (!r) {
+			/* From now on a missing page is ours: CPU faults wait. */
+			pthread_mutex_lock(&h->lock);
+			for (uintptr_t p = s; p < s + len; p += PAGE_SIZE) {
+				struct hms_area *a = hms__area_find_locked(h, p);
+
+				if (a)
+					area_pte(a, p)->flags |= PTE_ZAPPED;
+			}
+			pthread_mutex_unlock(&h->lock);
 			r = hms__zap(h, s, len);
+		}
 		for (unsigned long k = i; k < j; k++)
 			c->st[k] |= r ? MS_FAILED : MS_MOVED;
 		if (r)
@@ -409,7 +419,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			if (pte) {
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
-				pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS);
+				pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
 			}
 			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 			continue;
@@ -432,7 +442,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		}
 		if (pte->flags & PTE_WAITERS)
 			waiters = true;
-		pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS);
+		pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
 		if (moved)
 			pte->flags &= (uint8_t)~PTE_ZERO;
 	}

@@ -86,6 +86,33 @@ void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end)
 	pthread_mutex_unlock(&ps->lock);
 }
 
+void hms__policy_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len)
+{
+	struct hms_policy_state *ps = h->policy;
+	static const struct hms_pol none;
+
+	if (!ps || !len)
+		return;
+	pthread_mutex_lock(&ps->lock);
+	hms__ptree_reserve(&ps->tree);
+	hms__ptree_set(&ps->tree, to, to + len, &none); /* what was there is gone */
+	for (uintptr_t addr = from; addr < from + len;) {
+		struct hms_pol pol;
+		uintptr_t s, e;
+
+		hms__ptree_get(&ps->tree, addr, &pol, &s, &e);
+		if (e > from + len || e <= addr)
+			e = from + len;
+		if (pol.mode) {
+			/* The kernel moved the VMA's own mempolicy with it. */
+			hms__ptree_reserve(&ps->tree);
+			hms__ptree_set(&ps->tree, to + (addr - from), to + (e - from), &pol);
+		}
+		addr = e;
+	}
+	pthread_mutex_unlock(&ps->lock);
+}
+
 /* The policy at addr and its run; DEFAULT everywhere without a state. */
 static void policy_at_locked(struct hms *h, uintptr_t addr, struct hms_pol *pol,
 			     uintptr_t *start, uintptr_t *end)

@@ -237,6 +237,19 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 	return (long)done;
 }
 
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr)
+{
+	struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)zeros, .len = PAGE_SIZE,
+				 .mode = UFFDIO_COPY_MODE_WP };
+	unsigned tries = 0;
+
+	while (ioctl(h->uffd, UFFDIO_COPY, &c)) {
+		if (errno != EAGAIN || !eagain_wait(h, &tries))
+			return -errno;
+	}
+	return PAGE_SIZE;
+}
+
 /* A fill of a page meant to be written: zeros are copied, not mapped. */
 static long fill_zero(struct hms *h, uintptr_t addr, size_t len, bool write, bool wake)
 {
@@ -369,12 +382,15 @@ static void fault_around_locked(struct hms *h, struct hms_area *a, uintptr_t add
 	f->end = e;
 }
 
-/* Clear PTE_BUSY; wake CPU faults that waited on it.  Lock held. */
+/* Clear PTE_BUSY; wake CPU faults that waited on it.  Lock held; pte
+ * may be freed on return (its range was unmapped meanwhile). */
 static bool pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
 {
 	bool waiters = pte->flags & PTE_WAITERS;
 
 	pte->flags &= (uint8_t)~(PTE_BUSY | PTE_WAITERS);
+	if (pte->flags & PTE_DEAD)
+		hms__area_reap_locked(h);
 	pthread_cond_broadcast(&h->cond);
 	return waiters;
 }
@@ -414,6 +430,24 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			return r == -EAGAIN ? -EAGAIN : 0;
 		}
 		pte = area_pte(a, addr);
+		if ((pte->flags & PTE_MIGRATING) && !(pte->flags & PTE_ZAPPED) && !wp &&
+		    pte->loc == HMS_LOC_SYSTEM) {
+			/*
+			 * A page being migrated is missing before the migration
+			 * discarded it: something else did (MADV_DONTNEED racing
+			 * the migration, reclaim of MADV_FREE memory).  It reads
+			 * zeros now; fill it write-protected, so the migration
+			 * copies zeros and later writes still wait for it.  The
+			 * migrating thread itself may be the one faulting here.
+			 */
+			pthread_mutex_unlock(&h->lock);
+			r = hms__uffd_fill_wp(h, addr);
+			if (r == -EAGAIN && handler)
+				return -EAGAIN;
+			if (r < 0) /* present after all (a stale message): resume */
+				hms__uffd_wake(h, addr, PAGE_SIZE);
+			return FAULT_DONE;
+		}
 		if (pte->flags & (PTE_BUSY | PTE_MIGRATING)) {
 			if (handler) {
 				pte->flags |= PTE_WAITERS;
@@ -436,6 +470,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
 			fault_around_locked(h, a, addr, &f);
 			f.write = write;
+			f.nowait = handler;
 			if (dm)
 				hms__devmem_get_locked(dm);
 			pthread_mutex_unlock(&h->lock);

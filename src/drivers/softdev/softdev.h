@@ -119,7 +119,8 @@ bool sd_seq_valid_locked(struct hms_softdev *d, struct sd_seq s);
 long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_t end,
 				bool *nomem, unsigned long *selected);
 /* Move this device's pages of [start, end) back; returns pages moved. */
-long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end);
+long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end,
+				bool nowait);
 int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
 long sd_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
 

@@ -116,7 +116,8 @@ long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_
 
 /* ---- device -> system ---------------------------------------------------------- */
 
-long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end)
+long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_t end,
+				bool nowait)
 {
 	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
 	struct hms_migrate_vma m = {
@@ -142,8 +143,12 @@ long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_
 		if (m.src[i] & HMS_MIGRATE_PFN_MIGRATE)
 			hms_migrate_dst_system_from(&m, i, sd_page(d, hms_migrate_pfn_to_pfn(m.src[i])));
 	/* The pages are ours to move now; kernels still running on them finish
-	 * before the copy (see struct hms_softdev). */
-	pthread_rwlock_wrlock(&d->exec);
+	 * before the copy (see struct hms_softdev).  The fault handler must
+	 * not wait here: a thread holding exec may be waiting for it. */
+	if (nowait ? pthread_rwlock_trywrlock(&d->exec) : pthread_rwlock_wrlock(&d->exec)) {
+		hms_migrate_vma_finalize(&m); /* nothing moved */
+		return -EAGAIN;
+	}
 	ret = hms_migrate_vma_pages(&m);
 	pthread_rwlock_unlock(&d->exec);
 	hms_migrate_vma_finalize(&m);
@@ -158,7 +163,7 @@ long sd_migrate_batch_to_system(struct hms_softdev *d, uintptr_t start, uintptr_
 int sd_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
 	struct hms_softdev *d = hms_devmem_priv(dm);
-	long n = sd_migrate_batch_to_system(d, f->start, f->end);
+	long n = sd_migrate_batch_to_system(d, f->start, f->end, f->nowait);
 
 	if (n < 0)
 		return (int)n;

@@ -338,7 +338,7 @@ static int sd_cmd_migrate_to_system(struct hms_softdev *d, struct hms_softdev_cm
 		return ret;
 	end = cmd->addr + (cmd->npages << SD_SHIFT);
 	for (uintptr_t s = cmd->addr; s < end; s = batch_end(s, end)) {
-		long n = sd_migrate_batch_to_system(d, s, batch_end(s, end));
+		long n = sd_migrate_batch_to_system(d, s, batch_end(s, end), false);
 
 		if (n > 0)
 			moved += n;
