@@ -282,7 +282,7 @@ void hms__area_reap_locked(struct hms *h)
 			for (e = s; e < a->end && (area_pte(a, e)->flags & PTE_DEAD) &&
 				    !(area_pte(a, e)->flags & (PTE_MIGRATING | PTE_BUSY));
 			     e += PAGE_SIZE)
-				area_pte(a, e)->flags &= (uint8_t)~PTE_DEAD;
+				area_pte(a, e)->flags &= (uint16_t)~PTE_DEAD;
 			hms__area_remove_locked(h, s, e, &fl);
 			/* Dead pages never hold device memory: finalize freed it. */
 			free(fl.pfns);

@@ -75,6 +75,8 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 #define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since) */
 #define PTE_ZAPPED (1u << 7)    /* migrating, and the migration discarded the
 				 * system copy: CPU faults wait for finalize */
+#define PTE_DISCARD (1u << 8)   /* MADV_DONTNEED/REMOVE hit it while migrating:
+				 * finalize drops the result (reads zeros) */
 
 /*
  * One page of a managed area.  Invariants (under hms.lock):
@@ -87,8 +89,8 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 struct hms_pte {
 	hms_pfn pfn;
 	uint8_t loc;
-	uint8_t flags;
 	uint8_t prot;     /* CPU protection, PROT_* (hms_protect) */
+	uint16_t flags;
 	void *excl_owner; /* PTE_EXCLUSIVE: the owner that holds it */
 };
 

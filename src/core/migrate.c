@@ -83,6 +83,7 @@ void hms__staging_fini(struct hms *h)
 #define MS_WP (1u << 0)     /* write-protected at setup */
 #define MS_MOVED (1u << 1)  /* committed by pages() */
 #define MS_FAILED (1u << 2) /* could not be isolated: must not move */
+#define MS_REZAP (1u << 3)  /* discarded while we filled it: zapped again */
 
 struct hms_migrate_core {
 	struct hms *h;
@@ -320,6 +321,46 @@ static bool stayed_protected(const struct hms_migrate_vma *m, unsigned long i)
 	return (m->core->st[i] & MS_WP) && !(m->core->st[i] & MS_MOVED);
 }
 
+static bool moved_to_system_discarded(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return src_device(m, i) && (m->core->st[i] & MS_REZAP);
+}
+
+/*
+ * A MADV_DONTNEED of pages being filled races the fill: the kernel zaps
+ * after the handler read the event, and a fill may land after that zap,
+ * putting old data back.  Once the handler has processed what it read,
+ * pages it marked discarded are zapped again, by us.  (The handler's own
+ * fills cannot race: it reads no event while it fills.)
+ */
+static void rezap_discarded(struct hms_migrate_vma *m)
+{
+	struct hms *h = m->core->h;
+	bool any = false;
+
+	if (hms__in_handler(h))
+		return;
+	hms__uffd_sync(h);
+	pthread_mutex_lock(&h->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		uintptr_t p = m->start + (i << PAGE_SHIFT);
+		struct hms_area *a;
+
+		if (!(m->core->st[i] & MS_MOVED) || !src_device(m, i))
+			continue;
+		a = hms__area_find_locked(h, p);
+		if (a && (area_pte(a, p)->flags & PTE_DISCARD)) {
+			m->core->st[i] |= MS_REZAP;
+			any = true;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!any)
+		return;
+	for_each_run(m, moved_to_system_discarded, i, j)
+		hms__zap(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT);
+}
+
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
@@ -382,6 +423,7 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			ret = -EAGAIN;
 		i = j - 1;
 	}
+	rezap_discarded(m);
 	return ret;
 }
 
@@ -410,16 +452,19 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			continue;
 		a = hms__area_find_locked(h, p);
 		pte = a ? area_pte(a, p) : NULL;
-		if (!pte || (pte->flags & PTE_DEAD)) {
+		if (!pte || (pte->flags & (PTE_DEAD | PTE_DISCARD))) {
 			/* Unmapped meanwhile: whatever was made is dropped. */
 			if (dst_device(m, i))
 				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
 			if (src_device(m, i))
 				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
+				if (pte->flags & PTE_WAITERS)
+					waiters = true;
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
-				pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
+				pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED |
+							  PTE_DISCARD | PTE_ZERO | PTE_WP);
 			}
 			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 			continue;
@@ -442,9 +487,9 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		}
 		if (pte->flags & PTE_WAITERS)
 			waiters = true;
-		pte->flags &= (uint8_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
+		pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
 		if (moved)
-			pte->flags &= (uint8_t)~PTE_ZERO;
+			pte->flags &= (uint16_t)~PTE_ZERO;
 	}
 	hms__area_reap_locked(h);
 	if (c->to_device)

@@ -388,7 +388,7 @@ static bool pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
 {
 	bool waiters = pte->flags & PTE_WAITERS;
 
-	pte->flags &= (uint8_t)~(PTE_BUSY | PTE_WAITERS);
+	pte->flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS);
 	if (pte->flags & PTE_DEAD)
 		hms__area_reap_locked(h);
 	pthread_cond_broadcast(&h->cond);
@@ -488,8 +488,12 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			}
 			if (ret == -EAGAIN && handler)
 				return -EAGAIN;
-			if (round > 8)
+			/* EAGAIN: the page was busy or moved meanwhile; it settles
+			 * as other threads finish.  Other errors: a few tries. */
+			if (round > (ret == -EAGAIN ? 20000u : 8u))
 				return ret;
+			if (ret == -EAGAIN && round > 16)
+				usleep(50);
 			continue;
 		}
 		if (pte->loc == HMS_LOC_SYSTEM && !wp && !(write && (pte->flags & PTE_WP)) &&
@@ -515,7 +519,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			ret = hms__uffd_wp(h, addr, PAGE_SIZE, false);
 			pthread_mutex_lock(&h->lock);
 			if (ret == 0)
-				pte->flags &= (uint8_t)~(PTE_WP | PTE_EXCLUSIVE);
+				pte->flags &= (uint16_t)~(PTE_WP | PTE_EXCLUSIVE);
 			pte->excl_owner = NULL;
 			waiters = pte_unbusy_locked(h, pte);
 			pthread_mutex_unlock(&h->lock);
@@ -607,8 +611,14 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 		if (!a)
 			continue;
 		pte = area_pte(a, p);
-		if (pte->flags & (PTE_BUSY | PTE_MIGRATING))
-			continue; /* the migration's result stands */
+		if (pte->flags & PTE_MIGRATING) {
+			/* The discard wins: finalize drops what the migration
+			 * made of the page. */
+			pte->flags |= PTE_DISCARD;
+			continue;
+		}
+		if (pte->flags & PTE_BUSY)
+			continue; /* a fault fills it: fresh zeros either way */
 		if (pte->loc == HMS_LOC_DEVICE)
 			hms__free_list_push(&fl, pte->pfn);
 		pte->loc = HMS_LOC_NONE;

@@ -7,32 +7,16 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "softdev.h"
 
 #define BATCH_PAGES (HMS_MIGRATE_MAX_BYTES >> SD_SHIFT)
 
-/*
- * Copying the application's pages is this device's DMA.  It is ordered
- * against CPU writes by write protection in the kernel (a write after
- * hms_migrate_vma_setup() waits in a fault), which ThreadSanitizer cannot
- * see; tell it to look away for the copy alone.
- */
-#if defined(__SANITIZE_THREAD__)
-void __tsan_ignore_thread_begin(void);
-void __tsan_ignore_thread_end(void);
-#define DMA_BEGIN() __tsan_ignore_thread_begin()
-#define DMA_END() __tsan_ignore_thread_end()
-#else
-#define DMA_BEGIN() ((void)0)
-#define DMA_END() ((void)0)
-#endif
-
-/* ---- system -> device ------------------------------------------------------ */
-
 /* Step 2 of a migration: allocate device pages (one lock for the batch),
  * then copy. */
-static void sd_alloc_and_copy(struct hms_softdev *d, struct hms_migrate_vma *m, bool *nomem)
+static void sd_alloc(struct hms_softdev *d, struct hms_migrate_vma *m, bool *nomem)
 {
 	pthread_mutex_lock(&d->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
@@ -48,19 +32,56 @@ static void sd_alloc_and_copy(struct hms_softdev *d, struct hms_migrate_vma *m, 
 		m->dst[i] = hms_migrate_pfn(pfn);
 	}
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned long i = 0; i < m->npages; i++) {
-		const void *src = hms_migrate_src_ptr(m, i);
-		char *to;
+}
 
-		if (!(m->dst[i] & HMS_MIGRATE_PFN_VALID))
+/* Give page i back: it will not move. */
+static void sd_unalloc(struct hms_softdev *d, struct hms_migrate_vma *m, unsigned long i)
+{
+	hms_pfn pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
+
+	m->dst[i] = 0;
+	pthread_mutex_lock(&d->lock);
+	d->free[d->nfree++] = (uint32_t)(pfn - d->first);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Copy the application's pages the way a DMA engine would: through the
+ * kernel (process_vm_readv on ourselves), one call per run of pages, so a
+ * page unmapped or made unreadable behind hms' back fails the copy (and
+ * stays where it is) instead of crashing the device's thread.
+ */
+static void sd_copy_in(struct hms_softdev *d, struct hms_migrate_vma *m)
+{
+	struct iovec local[64];
+
+	for (unsigned long i = 0; i < m->npages;) {
+		unsigned long j = i, n = 0;
+		struct iovec remote;
+		ssize_t got;
+
+		if (!(m->dst[i] & HMS_MIGRATE_PFN_VALID)) {
+			i++;
 			continue;
-		to = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[i]));
-		if (src) {
-			DMA_BEGIN();
-			memcpy(to, src, SD_PAGE);
-			DMA_END();
-		} else
-			memset(to, 0, SD_PAGE); /* never populated */
+		}
+		if (!hms_migrate_src_ptr(m, i)) { /* never populated: zeros */
+			memset(sd_page(d, hms_migrate_pfn_to_pfn(m->dst[i])), 0, SD_PAGE);
+			i++;
+			continue;
+		}
+		while (j < m->npages && n < 64 && (m->dst[j] & HMS_MIGRATE_PFN_VALID) &&
+		       hms_migrate_src_ptr(m, j)) {
+			local[n].iov_base = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[j]));
+			local[n++].iov_len = SD_PAGE;
+			j++;
+		}
+		remote.iov_base = (void *)hms_migrate_src_ptr(m, i);
+		remote.iov_len = n << SD_SHIFT;
+		got = process_vm_readv(getpid(), local, n, &remote, 1, 0);
+		for (unsigned long k = i; k < j; k++)
+			if (got < 0 || (size_t)got < ((k - i + 1) << SD_SHIFT))
+				sd_unalloc(d, m, k);
+		i = j;
 	}
 }
 
@@ -107,8 +128,10 @@ long sd_migrate_batch_to_device(struct hms_softdev *d, uintptr_t start, uintptr_
 	if (ret)
 		return ret;
 	*selected += m.cpages;
-	if (m.cpages)
-		sd_alloc_and_copy(d, &m, nomem);
+	if (m.cpages) {
+		sd_alloc(d, &m, nomem);
+		sd_copy_in(d, &m);
+	}
 	hms_migrate_vma_pages(&m);
 	hms_migrate_vma_finalize(&m);
 	return sd_map_moved(d, &m, seq);
