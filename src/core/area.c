@@ -312,13 +312,23 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 	src = hms__area_find_range_locked(h, from, from + len);
 	memcpy(saved, area_pte(src, from), n * sizeof(*saved));
 	/* The old range keeps being registered (MREMAP_DONTUNMAP) with empty
-	 * pages; an UNMAP event follows when it was really unmapped. */
+	 * pages; an UNMAP event follows when it was really unmapped.  A page
+	 * a migration or a fault holds stays behind as a dead page for its
+	 * holder (who drops its result); the state moves on without the hold,
+	 * and so does ownership of a device page. */
 	for (size_t i = 0; i < n; i++) {
 		struct hms_pte *p = area_pte(src, from) + i;
+		bool held = p->flags & (PTE_MIGRATING | PTE_BUSY);
 
+		saved[i].flags &= (uint16_t)~(PTE_MIGRATING | PTE_BUSY | PTE_WAITERS | PTE_ZAPPED |
+					      PTE_DISCARD | PTE_DEAD);
 		p->loc = HMS_LOC_NONE;
 		p->pfn = 0;
-		p->flags = 0;
+		p->flags = held ? (uint16_t)((p->flags & (PTE_MIGRATING | PTE_BUSY | PTE_WAITERS)) |
+					     PTE_DEAD)
+				: 0;
+		if (held)
+			h->dead_areas = true;
 	}
 	memcpy(area_pte(hms__area_find_locked(h, to), to), saved, n * sizeof(*saved));
 	free(saved);

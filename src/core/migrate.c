@@ -453,10 +453,13 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		a = hms__area_find_locked(h, p);
 		pte = a ? area_pte(a, p) : NULL;
 		if (!pte || (pte->flags & (PTE_DEAD | PTE_DISCARD))) {
-			/* Unmapped meanwhile: whatever was made is dropped. */
+			/* Unmapped or discarded meanwhile: whatever was made is
+			 * dropped.  The source device page too, unless mremap
+			 * moved it on with the page (the pte no longer has it). */
 			if (dst_device(m, i))
 				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
-			if (src_device(m, i))
+			if (src_device(m, i) &&
+			    (!pte || pte->pfn == hms_migrate_pfn_to_pfn(m->src[i])))
 				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
 				if (pte->flags & PTE_WAITERS)
