@@ -290,6 +290,7 @@ struct hms *hms_devmem_context(const struct hms_devmem *dm);
 
 #define HMS_MIGRATE_PFN_VALID (1ULL << 0)   /* a page is there */
 #define HMS_MIGRATE_PFN_MIGRATE (1ULL << 1) /* selected: driver should move it */
+#define HMS_MIGRATE_PFN_READ (1ULL << 2)    /* CPU may read it (a device may map it) */
 #define HMS_MIGRATE_PFN_WRITE (1ULL << 3)   /* CPU may write it */
 #define HMS_MIGRATE_PFN_DEVICE (1ULL << 4)  /* pfn is a device page */
 #define HMS_MIGRATE_PFN_SYSTEM (1ULL << 5)  /* dst: a system page (staged) */

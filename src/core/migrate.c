@@ -168,6 +168,8 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 			if (pte->loc == HMS_LOC_SYSTEM)
 				e |= HMS_MIGRATE_PFN_VALID;
 		}
+		if (pte->prot & PROT_READ)
+			e |= HMS_MIGRATE_PFN_READ;
 		if (pte->prot & PROT_WRITE)
 			e |= HMS_MIGRATE_PFN_WRITE;
 		m->src[i] = e;

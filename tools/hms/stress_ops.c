@@ -237,6 +237,14 @@ static int op_dev_read(struct st_thread *t, struct st_span *sp, int d, uint64_t 
 	int ret = hms_softdev_read(s->dev[d], &c);
 
 	*res = ret;
+	if (denied && ret != -EFAULT && getenv("HMS_STRESS_DBG")) {
+		struct hms_page_info pi[64];
+		long nn = hms_page_query(s->h, (void *)(uintptr_t)c.addr, c.npages, pi);
+
+		for (long k = 0; k < nn; k++)
+			fprintf(stderr, "DBG page %ld loc %d prot %d flags %x target %u\n", k,
+				pi[k].location, pi[k].prot, pi[k].flags, pi[k].target);
+	}
 	if (denied)
 		return ret == -EFAULT ? 0 : st_error(s, "dev read without read permission, "
 						  "expected -EFAULT", sp, ret, seq);

@@ -100,7 +100,8 @@ static long sd_map_moved(struct hms_softdev *d, const struct hms_migrate_vma *m,
 
 		if (!(m->src[i] & HMS_MIGRATE_PFN_MIGRATE))
 			continue;
-		if ((m->dst[i] & HMS_MIGRATE_PFN_DEVICE) && valid) {
+		if ((m->dst[i] & HMS_MIGRATE_PFN_DEVICE) && valid &&
+		    (m->src[i] & HMS_MIGRATE_PFN_READ)) {
 			hms_pfn pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
 
 			sd_pt_set(&d->pt, vpn, SD_V | SD_D | ((pfn - d->first) << 12) |
