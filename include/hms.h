@@ -18,6 +18,11 @@
  * Threading: every call may be made from any thread; a context's calls are
  * serialized internally where needed.  Calls must not be made from the
  * callbacks of hms_driver.h unless the callback's block says so.
+ *
+ * Signals: a signal handler may touch managed memory, even pages in device
+ * memory, unless it interrupts an hms call on its own thread: that call may
+ * hold what bringing the page back needs, and the two would wait for each
+ * other.  Block such signals around hms calls (tests/signal_handler_touch).
  */
 #ifndef HMS_H
 #define HMS_H

@@ -26,13 +26,13 @@ for t in topology hbind policy; do
 done
 
 echo "--- valgrind memcheck (programs without userfaultfd)"
-for t in topo_path topo_best_target topo_uid_unique topo_snapshot topo_cli topo_live policy_tree; do
+for t in topo_path topo_best_target topo_uid_unique topo_snapshot topo_cli topo_live; do
 	[ -x "build/tests/test_$t" ] || continue
 	HMS_FIXTURES="$PWD/tests/fixtures" HMS_TOOL="$PWD/build/hms" \
-		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		timeout 300 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--error-exitcode=9 "build/tests/test_$t" >/dev/null
 	echo "valgrind $t: clean"
 done
-valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
+timeout 300 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
 	./build/hms topo --json --root tests/fixtures/sysfs/qemu-3node-memonly-hmat >/dev/null
 echo "valgrind hms topo: clean"
