@@ -99,6 +99,7 @@ struct kview {
 	unsigned nhuge;
 	uintptr_t huge_from, huge_to;
 	bool no_scan; /* the kernel has no PAGEMAP_SCAN (before 6.7) */
+	int kpageflags; /* its fallback, opened on first use (0: not yet) */
 	uintptr_t placed; /* policy placement was tried for this page */
 };
 
@@ -106,6 +107,8 @@ static void kview_close(struct kview *k)
 {
 	if (k->pagemap >= 0)
 		close(k->pagemap);
+	if (k->kpageflags > 0)
+		close(k->kpageflags);
 	if (k->maps)
 		fclose(k->maps);
 }
@@ -127,10 +130,32 @@ static uint64_t kview_pagemap(struct kview *k, uintptr_t addr)
  * [addr, end) and caches the answer; without PAGEMAP_SCAN every page reads
  * as 4 KiB (order 0).
  */
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+#define KPF_THP 22
+
+/* Before PAGEMAP_SCAN (Linux 6.7): the page's frame in /proc/kpageflags
+ * (frames are visible to root only; without them every page reads 4 KiB). */
+static bool kview_huge_kpageflags(struct kview *k, uintptr_t addr)
+{
+	uint64_t pm = kview_pagemap(k, addr), flags = 0;
+	int fd;
+
+	if (!(pm & PM_PRESENT) || !(pm & PM_PFN_MASK))
+		return false;
+	if (!k->kpageflags)
+		k->kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	fd = k->kpageflags;
+	if (fd < 0)
+		return false;
+	if (pread(fd, &flags, sizeof(flags), (off_t)((pm & PM_PFN_MASK) * 8)) != sizeof(flags))
+		flags = 0;
+	return flags & (1ULL << KPF_THP);
+}
+
 static bool kview_huge(struct kview *k, uintptr_t addr, uintptr_t end)
 {
 	if (k->no_scan)
-		return false;
+		return kview_huge_kpageflags(k, addr);
 	if (addr < k->huge_from || addr >= k->huge_to) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a), .start = addr, .end = end,
@@ -144,7 +169,7 @@ static bool kview_huge(struct kview *k, uintptr_t addr, uintptr_t end)
 		n = k->pagemap < 0 ? -1 : ioctl(k->pagemap, PAGEMAP_SCAN, &a);
 		if (n < 0) {
 			k->no_scan = true;
-			return false;
+			return kview_huge_kpageflags(k, addr);
 		}
 		k->nhuge = (unsigned)n;
 		k->huge_from = addr;
