@@ -96,7 +96,7 @@ struct kview {
 	int vma_prot;                 /* -1: not mapped */
 	/* PMD-mapped regions found by PAGEMAP_SCAN, for [huge_from, huge_to) */
 	struct page_region huge[32];
-	unsigned nhuge;
+	unsigned nhuge, hcur; /* hcur: where the last lookup ended (addresses grow) */
 	uintptr_t huge_from, huge_to;
 	bool no_scan; /* the kernel has no PAGEMAP_SCAN (before 6.7) */
 	int kpageflags; /* its fallback, opened on first use (0: not yet) */
@@ -172,13 +172,13 @@ static bool kview_huge(struct kview *k, uintptr_t addr, uintptr_t end)
 			return kview_huge_kpageflags(k, addr);
 		}
 		k->nhuge = (unsigned)n;
+		k->hcur = 0;
 		k->huge_from = addr;
 		k->huge_to = a.walk_end > addr ? a.walk_end : end;
 	}
-	for (unsigned i = 0; i < k->nhuge; i++)
-		if (addr >= k->huge[i].start && addr < k->huge[i].end)
-			return true;
-	return false;
+	while (k->hcur < k->nhuge && k->huge[k->hcur].end <= addr)
+		k->hcur++;
+	return k->hcur < k->nhuge && addr >= k->huge[k->hcur].start;
 }
 
 /* Protection of the mapping holding addr, or -1 if nothing is mapped. */
