@@ -306,6 +306,41 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 	}
 }
 
+/*
+ * After a plain system page of a snapshot (no request), the pages that
+ * follow with the same state encode alike but for the pfn: fill them in
+ * one pass.  Returns the last page filled.
+ */
+static uintptr_t snapshot_run_locked(const struct hms_range *r, struct hms_area *a,
+				     uintptr_t addr, uintptr_t stop, struct req q, struct kview *k,
+				     const struct page_out *o)
+{
+	const struct hms_pte *first = area_pte(a, addr);
+	size_t i = (addr - r->start) >> PAGE_SHIFT;
+	uint64_t e = r->pfns[i];
+	uintptr_t lim = stop;
+
+	if (q.fault || r->flags || r->pfn_flags_mask || o->kind != OUT_VALID || o->device ||
+	    o->zero || first->flags)
+		return addr;
+	if (a->huge) {
+		/* Only within the huge region (or the non-huge gap) addr is in. */
+		if (!o->order || k->hcur >= k->nhuge)
+			return addr;
+		if (k->huge[k->hcur].end < lim)
+			lim = k->huge[k->hcur].end;
+	}
+	for (uintptr_t p = addr + PAGE_SIZE; p < lim; p += PAGE_SIZE) {
+		const struct hms_pte *pte = area_pte(a, p);
+
+		if (pte->loc != HMS_LOC_SYSTEM || pte->flags || pte->prot != first->prot)
+			break;
+		r->pfns[++i] = ++e; /* the pfn is the low field: the next page */
+		addr = p;
+	}
+	return addr;
+}
+
 /* Make the page present (and writable): the device-side fault. */
 static int fault_in(struct hms *h, uintptr_t addr, bool write)
 {
@@ -370,6 +405,7 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 			if (ret)
 				break;
 			r->pfns[i] = encode(r, &o);
+			addr = snapshot_run_locked(r, a, addr, stop, q, &k, &o);
 		}
 		if (ret == 1 && (area_pte(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING))) {
 			hms__pte_wait_locked(h, addr);
