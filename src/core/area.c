@@ -348,18 +348,20 @@ void hms__pte_wait_locked(struct hms *h, uintptr_t addr)
 
 /* ---- eviction: device pages back to system memory ---------------------- */
 
-/* Finds the first device page in [*pos, end); returns its run (one devmem). */
-static struct hms_devmem *next_device_run_locked(struct hms *h, uintptr_t *pos,
-						 uintptr_t end, uintptr_t *run_end)
+/*
+ * Finds the first device page in [*pos, end) (of devmem only, if not NULL)
+ * and returns its devmem, with *pos..*run_end the run of that devmem's
+ * pages that follows (one area, at most 2 MiB).  Pages a migration or a
+ * fault holds are waited for, then looked at again.
+ */
+static struct hms_devmem *next_device_run_locked(struct hms *h, struct hms_devmem *only,
+						 uintptr_t *pos, uintptr_t end, uintptr_t *run_end)
 {
-	for (struct hms_area *a = h->areas; a; a = a->next) {
-		uintptr_t p;
-
+	for (struct hms_area *a = h->areas; a && a->start < end; a = a->next) {
 		if (a->end <= *pos)
 			continue;
-		if (a->start >= end)
-			break;
-		for (p = a->start > *pos ? a->start : *pos; p < a->end && p < end; p += PAGE_SIZE) {
+		for (uintptr_t p = a->start > *pos ? a->start : *pos; p < a->end && p < end;
+		     p += PAGE_SIZE) {
 			struct hms_pte *pte = area_pte(a, p);
 			struct hms_devmem *dm;
 			uintptr_t e;
@@ -367,12 +369,13 @@ static struct hms_devmem *next_device_run_locked(struct hms *h, uintptr_t *pos,
 			if (pte->loc != HMS_LOC_DEVICE && !(pte->flags & PTE_MIGRATING))
 				continue;
 			if (pte->flags & (PTE_MIGRATING | PTE_BUSY)) {
-				/* Let the migration finish, then look again. */
 				hms__pte_wait_locked(h, p);
 				*pos = p;
-				return next_device_run_locked(h, pos, end, run_end);
+				return next_device_run_locked(h, only, pos, end, run_end);
 			}
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
+			if (!dm || (only && dm != only))
+				continue;
 			for (e = p + PAGE_SIZE; e < a->end && e < end && e - p < HMS_MIGRATE_MAX_BYTES &&
 						area_pte(a, e)->loc == HMS_LOC_DEVICE &&
 						!(area_pte(a, e)->flags & (PTE_MIGRATING | PTE_BUSY)) &&
@@ -387,7 +390,7 @@ static struct hms_devmem *next_device_run_locked(struct hms *h, uintptr_t *pos,
 	return NULL;
 }
 
-int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
+int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only)
 {
 	uintptr_t pos = start, run_end;
 	unsigned failures = 0;
@@ -395,10 +398,10 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
 
 	for (;;) {
 		struct hms_devmem *dm;
-		struct hms_devmem_fault f;
+		struct hms_devmem_fault f = { 0 };
 
 		pthread_mutex_lock(&h->lock);
-		dm = next_device_run_locked(h, &pos, end, &run_end);
+		dm = next_device_run_locked(h, only, &pos, end, &run_end);
 		if (dm)
 			hms__devmem_get_locked(dm);
 		pthread_mutex_unlock(&h->lock);
@@ -407,8 +410,6 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end)
 		f.addr = pos;
 		f.start = pos;
 		f.end = run_end;
-		f.write = false;
-		f.nowait = false;
 		ret = dm->ops.migrate_to_ram(dm, &f);
 		hms__devmem_put(h, dm);
 		if (ret && ++failures > 100)
@@ -642,7 +643,7 @@ HMS_API int hms_unmanage(struct hms *h, void *addr, size_t len)
 
 	if (ret)
 		return ret;
-	ret = hms__evict_range(h, s, e);
+	ret = hms__evict_range(h, s, e, NULL);
 	if (ret)
 		return ret;
 	forget_range(h, s, e, HMS_EVENT_RELEASE);

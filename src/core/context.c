@@ -69,7 +69,7 @@ static void fork_prepare(void)
 		while (h->to_device)
 			pthread_cond_wait(&h->cond, &h->lock);
 		pthread_mutex_unlock(&h->lock);
-		hms__evict_range(h, 0, UINTPTR_MAX);
+		hms__evict_range(h, 0, UINTPTR_MAX, NULL);
 	}
 }
 
@@ -207,7 +207,7 @@ HMS_API void hms_close(struct hms *h)
 
 	/* Drivers stop their work first, then every page comes home. */
 	hms__notifier_release(h);
-	hms__evict_range(h, 0, UINTPTR_MAX);
+	hms__evict_range(h, 0, UINTPTR_MAX, NULL);
 	h->closing = true;
 
 	/* Areas: RELEASE to whoever still listens, then unregister. */

@@ -64,29 +64,6 @@ HMS_API int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
 	return 0;
 }
 
-/* The first run (at most 2 MiB, one area) of dm's pages not held by anyone. */
-static bool next_run_locked(struct hms *h, struct hms_devmem *dm, uintptr_t *s, uintptr_t *e)
-{
-	for (struct hms_area *a = h->areas; a; a = a->next)
-		for (size_t i = 0; i < area_npages(a); i++) {
-			struct hms_pte *p = &a->pt[i];
-
-			if (p->loc != HMS_LOC_DEVICE || p->pfn < dm->first ||
-			    p->pfn >= dm->first + dm->npages || (p->flags & (PTE_BUSY | PTE_MIGRATING)))
-				continue;
-			*s = a->start + (i << PAGE_SHIFT);
-			for (*e = *s + PAGE_SIZE; *e < a->end && *e - *s < HMS_MIGRATE_MAX_BYTES; *e += PAGE_SIZE) {
-				struct hms_pte *q = area_pte(a, *e);
-
-				if (q->loc != HMS_LOC_DEVICE || q->pfn < dm->first ||
-				    q->pfn >= dm->first + dm->npages || (q->flags & (PTE_BUSY | PTE_MIGRATING)))
-					break;
-			}
-			return true;
-		}
-	return false;
-}
-
 static size_t devmem_used_locked(struct hms *h, struct hms_devmem *dm)
 {
 	size_t n = 0;
@@ -103,7 +80,6 @@ HMS_API long hms_devmem_evict(struct hms_devmem *dm)
 {
 	struct hms *h;
 	size_t before, after;
-	unsigned failures = 0;
 
 	if (!dm)
 		return -EINVAL;
@@ -111,27 +87,7 @@ HMS_API long hms_devmem_evict(struct hms_devmem *dm)
 	pthread_mutex_lock(&h->lock);
 	before = devmem_used_locked(h, dm);
 	pthread_mutex_unlock(&h->lock);
-	for (;;) {
-		struct hms_devmem_fault f = { 0 };
-		bool found;
-
-		pthread_mutex_lock(&h->lock);
-		found = next_run_locked(h, dm, &f.start, &f.end);
-		if (!found && devmem_used_locked(h, dm)) {
-			/* Only pages held by a migration are left: let it end. */
-			pthread_cond_wait(&h->cond, &h->lock);
-			pthread_mutex_unlock(&h->lock);
-			if (++failures > 1000)
-				break;
-			continue;
-		}
-		pthread_mutex_unlock(&h->lock);
-		if (!found)
-			break;
-		f.addr = f.start;
-		if (dm->ops.migrate_to_ram(dm, &f) && ++failures > 100)
-			break;
-	}
+	hms__evict_range(h, 0, UINTPTR_MAX, dm);
 	pthread_mutex_lock(&h->lock);
 	after = devmem_used_locked(h, dm);
 	pthread_mutex_unlock(&h->lock);

@@ -145,8 +145,9 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 			   size_t len, struct hms_free_list *fl);
 void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn);
 void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
-/* Bring every device page of [start, end) back to system memory. */
-int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end);
+/* Bring every device page of [start, end) back to system memory (only
+ * those of one devmem if only is not NULL); 0 or the driver's error. */
+int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only);
 /* Wait (on h->cond) while the page is busy or migrating; returns with lock held. */
 void hms__pte_wait_locked(struct hms *h, uintptr_t addr);
 

@@ -264,7 +264,7 @@ static void bring_back(struct hms *h, struct span *c, const struct hms_devmem *k
 			j++;
 		/* A failure leaves the pages on their device: nothing lost, and
 		 * the next step does not find them in system memory. */
-		hms__evict_range(h, c->start + (i << PAGE_SHIFT), c->start + (j << PAGE_SHIFT));
+		hms__evict_range(h, c->start + (i << PAGE_SHIFT), c->start + (j << PAGE_SHIFT), NULL);
 		any = true;
 		i = j;
 	}

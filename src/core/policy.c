@@ -415,7 +415,7 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	/* Another device's page goes through system memory; if the second
 	 * step fails it stays there, intact. */
 	if (other)
-		hms__evict_range(h, addr, addr + PAGE_SIZE);
+		hms__evict_range(h, addr, addr + PAGE_SIZE, NULL);
 	dm->ops.migrate_to_device(dm, addr, end);
 
 	pthread_mutex_lock(&h->lock);
