@@ -168,14 +168,46 @@ static void apply_deferred_locked(struct hms_notifier *n)
 	}
 }
 
+/* Takes a reference on every mirror (running++) and returns them; *nm is
+ * their number, *lost is set if memory ran out and some were left out. */
+static struct hms_mirror **mirrors_hold_locked(struct hms_notifier *n, size_t *nm, bool *lost)
+{
+	struct hms_mirror **mv;
+	size_t cap = 0;
+
+	*nm = 0;
+	for (struct hms_mirror *m = n->mirrors; m; m = m->next)
+		cap++;
+	if (!cap)
+		return NULL;
+	mv = malloc(cap * sizeof(*mv));
+	if (!mv) {
+		*lost = true;
+		return NULL;
+	}
+	for (struct hms_mirror *m = n->mirrors; m; m = m->next) {
+		m->running++;
+		mv[(*nm)++] = m;
+	}
+	return mv;
+}
+
+/* Drops what mirrors_hold_locked() took; callers broadcast n->cond. */
+static void mirrors_put_locked(struct hms_mirror **mv, size_t nm)
+{
+	for (size_t i = 0; i < nm; i++)
+		mv[i]->running--;
+	free(mv);
+}
+
 int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 {
 	struct hms_notifier *n = &h->notifier;
 	struct collect c = { 0 };
-	struct hms_mirror **mv = NULL;
-	size_t nm = 0, cap = 0;
+	struct hms_mirror **mv;
+	size_t nm;
 	unsigned long cur_seq;
-	bool ok = true;
+	bool ok = true, lost = false;
 
 	pthread_mutex_lock(&n->lock);
 	/* Without memory for the record, hms_range_invalidating() cannot see
@@ -184,13 +216,7 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	if (n->active++ == 0)
 		n->invalidate_seq++; /* now odd */
 	cur_seq = n->invalidate_seq;
-	for (struct hms_mirror *m = n->mirrors; m; m = m->next)
-		cap++;
-	mv = cap ? malloc(cap * sizeof(*mv)) : NULL;
-	for (struct hms_mirror *m = n->mirrors; m && mv; m = m->next) {
-		m->running++;
-		mv[nm++] = m;
-	}
+	mv = mirrors_hold_locked(n, &nm, &lost);
 	hms__itree_for_each(&n->intervals, r->start, r->end - 1, collect_one, &c);
 	pthread_mutex_unlock(&n->lock);
 
@@ -202,16 +228,14 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 			ok = false;
 
 	pthread_mutex_lock(&n->lock);
-	for (size_t i = 0; i < nm; i++)
-		mv[i]->running--;
+	mirrors_put_locked(mv, nm);
 	for (size_t i = 0; i < c.n; i++)
 		c.v[i]->running--;
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
-	free(mv);
 	free(c.v);
 
-	if ((!ok || c.oom || (cap && !mv)) && !(r->flags & HMS_NOTIFY_BLOCKABLE)) {
+	if ((!ok || c.oom || lost) && !(r->flags & HMS_NOTIFY_BLOCKABLE)) {
 		hms__notify_end(h, r);
 		return -EAGAIN;
 	}
@@ -314,27 +338,20 @@ HMS_API void *hms_mirror_priv(const struct hms_mirror *m)
 void hms__notifier_release(struct hms *h)
 {
 	struct hms_notifier *n = &h->notifier;
-	struct hms_mirror **mv = NULL;
-	size_t nm = 0, cap = 0;
+	struct hms_mirror **mv;
+	size_t nm;
+	bool lost = false;
 
 	pthread_mutex_lock(&n->lock);
-	for (struct hms_mirror *m = n->mirrors; m; m = m->next)
-		cap++;
-	mv = cap ? malloc(cap * sizeof(*mv)) : NULL;
-	for (struct hms_mirror *m = n->mirrors; m && mv; m = m->next) {
-		m->running++;
-		mv[nm++] = m;
-	}
+	mv = mirrors_hold_locked(n, &nm, &lost);
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nm; i++)
 		if (mv[i]->ops->release)
 			mv[i]->ops->release(mv[i]);
 	pthread_mutex_lock(&n->lock);
-	for (size_t i = 0; i < nm; i++)
-		mv[i]->running--;
+	mirrors_put_locked(mv, nm);
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
-	free(mv);
 }
 
 /* ---- interval notifiers ----------------------------------------------------- */
