@@ -881,7 +881,7 @@ struct hms_stats {
 	uint64_t migrations_to_system; /* pages moved device -> system */
 	uint64_t bytes_to_device;      /* data copied, zero pages excluded */
 	uint64_t bytes_to_system;
-	uint64_t invalidations[9];     /* by enum hms_event (hms_driver.h) */
+	uint64_t invalidations[9];     /* by enum hms_event (hms_driver.h); [8] unused */
 	uint64_t replicas_made;
 	uint64_t replicas_collapsed;
 	uint64_t prefaulted;           /* pages hms_prefault() brought in */

@@ -11,17 +11,12 @@ struct command {
 	const char *help;
 };
 
-/* Subcommands still being written are weak, so a partial tree links. */
-#pragma weak cmd_topo
-#pragma weak cmd_bench
-#pragma weak cmd_stat
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the library and tool version" },
 	{ "demo", cmd_demo, "a short tour: migrate, launch a device kernel, fault back" },
 	{ "topo", cmd_topo, "show the memory topology (targets, initiators, links, bridges)" },
 	{ "bench", cmd_bench, "run benchmarks (fault, migrate, snapshot, notify, ...)" },
-	{ "stat", cmd_stat, "run a command and print hms counters" },
 	{ "stress", cmd_stress, "random operations checked against a shadow copy of every byte" },
 };
 

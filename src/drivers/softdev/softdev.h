@@ -91,7 +91,6 @@ struct hms_softdev {
 	pthread_t *threads;
 	unsigned nthreads;
 	bool stop;
-	bool released; /* hms_close freed the devmem */
 	unsigned users; /* operations in progress (wlock); destroy waits */
 	pthread_cond_t idle;
 };
