@@ -203,8 +203,9 @@ struct hms_devmem_fault {
  *       registered: every page is back in system memory and the devmem is
  *       about to be freed.  The driver frees what it built on it.
  * @migrate_to_device: optional; move the system pages of [start, end)
- *       (page aligned, inside one managed area, at most
- *       HMS_MIGRATE_MAX_BYTES) into this device memory with
+ *       (page aligned, inside one managed area, any length: the
+ *       driver cuts it into batches of at most HMS_MIGRATE_MAX_BYTES, and
+ *       may run them in parallel) into this device memory with
  *       hms_migrate_vma_setup(HMS_MIGRATE_SELECT_SYSTEM, owner = the
  *       devmem's owner) / _pages / _finalize, best effort (pages that do
  *       not fit stay).  hms calls it for placement: hms_migrate() and

@@ -315,9 +315,10 @@ static void to_device(struct hms *h, struct span *c, const struct hms_tgt *t)
 			i++;
 			continue;
 		}
-		/* One area and at most one migrate_vma per call. */
+		/* One area per call; the driver cuts it into migrate_vma batches
+		 * (and may run them in parallel). */
 		while (j < c->npages && c->pending[j] && c->loc[j] == HMS_LOC_SYSTEM &&
-		       !c->area_first[j] && (j - i) < (HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT))
+		       !c->area_first[j])
 			j++;
 		t->dm->ops.migrate_to_device(t->dm, s, c->start + (j << PAGE_SHIFT));
 		i = j;

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hms_cuda.h - NVIDIA GPUs as hms targets: a driver on the CUDA driver
+ * API, written against hms_driver.h alone (as the softdev is).
+ *
+ * libcuda is loaded at run time: hms builds and runs without it, and
+ * hms_cuda_device_count() says plainly why no GPU can be used.  Each
+ * attached GPU registers its memory as a target (HMS_TARGET_DEVICE_PRIVATE),
+ * itself as an initiator, and links to its memory and to system memory
+ * whose bandwidth and latency are measured when it attaches.
+ *
+ * The GPU access model (man 7 hms_cuda):
+ *   - Device memory is taken from the GPU in 2 MiB chunks, one per 2 MiB
+ *     block of the CPU's virtual address space that has pages on the GPU;
+ *     a page lives in its block's chunk at the same offset.  A chunk goes
+ *     back to the GPU when its last page leaves.
+ *   - Pages move to the GPU by hms_migrate()/hms_hbind() to
+ *     hms_cuda_target(), by a bind policy, or on demand by hms_cuda_map();
+ *     a CPU touch of a page on the GPU brings that page back (as with the
+ *     softdev), unless a kernel has it mapped: then the CPU waits for
+ *     hms_cuda_unmap().
+ *   - hms_cuda_map() makes [addr, addr + len) resident and returns one
+ *     device pointer for it (a device virtual window over the blocks'
+ *     chunks): a kernel reaches byte addr + i at dptr + i.  After the
+ *     kernel has finished, hms_cuda_unmap(); the CPU then reads what the
+ *     kernel wrote (its touch brings the pages back).
+ */
+#ifndef HMS_CUDA_H
+#define HMS_CUDA_H
+
+#include "hms.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hms_cuda;
+
+/** How pages reach the GPU (struct hms_cuda_config.copy_mode). */
+enum hms_cuda_copy_mode {
+	HMS_CUDA_COPY_STAGED = 0,   /* CPU copy into pinned buffers, then DMA */
+	HMS_CUDA_COPY_REGISTER = 1, /* pin the pages in place (read-only), DMA */
+};
+
+/**
+ * struct hms_cuda_config - how to attach a GPU (NULL: defaults).
+ * @size:         sizeof(struct hms_cuda_config).
+ * @device:       CUDA device ordinal (default 0).
+ * @mem_bytes:    GPU memory hms may use; 0: three quarters of what is free
+ *                when it attaches.  Rounded down to 2 MiB.
+ * @copy_threads: threads that move batches to the GPU in parallel
+ *                (default 4, at most 64).
+ * @copy_mode:    enum hms_cuda_copy_mode.
+ * @name:         the target's and initiator's name (default "cudaN").
+ */
+struct hms_cuda_config {
+	size_t size;
+	int device;
+	uint64_t mem_bytes;
+	unsigned copy_threads;
+	unsigned copy_mode;
+	const char *name;
+};
+
+/**
+ * struct hms_cuda_info - what hms_cuda_info() reports.
+ * @name:        the GPU's name ("NVIDIA H100 80GB HBM3").
+ * @driver_version: cuDriverGetVersion(): 1000 * major + 10 * minor.
+ * @total_bytes: the GPU's memory.
+ * @pool_bytes:  what hms may use of it.
+ * @used_bytes:  taken from the GPU now (2 MiB chunks).
+ * @h2d_mib_s, @d2h_mib_s, @latency_ns: measured when it attached
+ *               (pinned copies of 16 MiB; a 4-byte copy's round trip).
+ */
+struct hms_cuda_info {
+	char name[128];
+	int driver_version;
+	uint64_t total_bytes;
+	uint64_t pool_bytes;
+	uint64_t used_bytes;
+	uint32_t h2d_mib_s;
+	uint32_t d2h_mib_s;
+	uint32_t latency_ns;
+};
+
+/**
+ * hms_cuda_device_count() - how many CUDA GPUs this process can use.
+ * @why, @whylen: receives the reason when there are none (may be NULL).
+ * Return: the count (> 0), or -ENOENT (no CUDA driver library),
+ * -ENOSYS (the driver lacks a needed entry point), -ENODEV (no GPU, or
+ * the driver cannot reach one).
+ */
+int hms_cuda_device_count(char *why, size_t whylen);
+
+/**
+ * hms_cuda_attach() - make a GPU an hms target and initiator.
+ * Return: 0; -EINVAL (bad arguments or config); -ENOENT, -ENOSYS,
+ * -ENODEV as hms_cuda_device_count(), also for an ordinal with no GPU;
+ * -EOPNOTSUPP (the GPU lacks virtual memory management); -ENOMEM; -EIO
+ * (a CUDA call failed).  Pairs with hms_cuda_detach().
+ */
+int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
+		    struct hms_cuda **out);
+
+/**
+ * hms_cuda_detach() - bring every page back to system memory, give the
+ * GPU's memory back and unregister.  If a page cannot be brought back
+ * (a window is still mapped), the GPU stays attached and hms_close()
+ * finishes the job; nothing is lost.  Return: 0 or -EBUSY.
+ */
+int hms_cuda_detach(struct hms_cuda *g);
+
+/** The topology uid of the GPU's memory (a target), or 0. */
+hms_uid hms_cuda_target(const struct hms_cuda *g);
+/** The topology uid of the GPU as an initiator, or 0. */
+hms_uid hms_cuda_initiator(const struct hms_cuda *g);
+/** The CUDA context hms uses (the device's primary context, a CUcontext):
+ *  make it current to launch kernels on windows. */
+void *hms_cuda_context(const struct hms_cuda *g);
+
+/** hms_cuda_info() - fill *info.  Return: 0, -EINVAL. */
+int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info);
+
+/**
+ * hms_cuda_map() - make [addr, addr + len) resident on the GPU and give a
+ * device pointer to it for kernels.
+ * @dptr: receives the device address of addr (a CUdeviceptr).
+ *
+ * Pages not on the GPU are migrated (never-touched pages become zeroed
+ * GPU pages).  Until hms_cuda_unmap() the pages stay on the GPU: a CPU
+ * touch waits for the unmap.  The window covers whole 2 MiB blocks; bytes
+ * outside [addr, addr + len) that it shows are undefined.  Windows may
+ * overlap.  Return: 0; -EINVAL (bad arguments, len 0); -ENOENT (a page
+ * is not managed); -ENOMEM (GPU memory exhausted: nothing moved back, the
+ * pages that fit stay on the GPU, nothing is lost); -EBUSY (a page could
+ * not be placed, e.g. one moved here by mremap occupies its slot); -EIO.
+ */
+int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *dptr);
+
+/**
+ * hms_cuda_unmap() - end a window made by hms_cuda_map() with the same
+ * addr and len; the CPU may take the pages back.  Call it after the
+ * kernels that use the window have finished.  Return: 0, -EINVAL,
+ * -ENOENT (no such window).
+ */
+int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HMS_CUDA_H */

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpu.h - the CUDA driver's private declarations.  Like the softdev, it
+ * sees hms_driver.h only.
+ *
+ * Memory layout: the pool is a device virtual range reserved at attach
+ * (pool_va), cut into 2 MiB slots.  A slot holds one 2 MiB block of the
+ * CPU's address space: the page at virtual address va lives in the slot
+ * of block va >> 21 at offset va & (2 MiB - 1).  The slot's physical
+ * memory is a cuMemCreate() chunk mapped at pool_va + slot * 2 MiB while
+ * the slot is in use.  Page frame numbers: first + slot * 512 + page.
+ */
+#ifndef HMS_CUDA_GPU_H
+#define HMS_CUDA_GPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "cuda_api.h"
+#include "hms_cuda.h"
+#include "hms_driver.h"
+
+#define GPU_API __attribute__((visibility("default")))
+#define GPU_PAGE HMS_PAGE_SIZE
+#define GPU_SHIFT HMS_PAGE_SHIFT
+#define GPU_BLOCK (2UL << 20)
+#define GPU_BLOCK_SHIFT 21
+#define GPU_BLOCK_PAGES 512
+
+struct gpu_slot {
+	uint64_t block;                    /* va >> 21 of the block it holds */
+	CUmemGenericAllocationHandle handle;
+	uint64_t bits[GPU_BLOCK_PAGES / 64]; /* pages in use */
+	uint32_t used;                     /* popcount of bits */
+	uint32_t maps;                     /* windows that map this slot */
+	bool live;                         /* chunk created and mapped */
+};
+
+/* A pinned 2 MiB host buffer for staging copies. */
+struct gpu_stage {
+	char *buf;
+	CUstream stream;
+	struct gpu_stage *next;
+};
+
+struct gpu_window {
+	uintptr_t addr;
+	size_t len;
+	CUdeviceptr va;
+	size_t va_len;
+	uint64_t first_block;
+	struct gpu_window *next;
+};
+
+struct gpu_job; /* a migration to the GPU split among copy threads */
+
+/*
+ * Lifetime: made by hms_cuda_attach(), freed by hms_cuda_detach() or by
+ * hms_close() (devmem release).
+ */
+struct hms_cuda {
+	struct hms *h;
+	const struct hms_cu *cu;
+	char name[64];
+	char gpu_name[128];
+	CUdevice dev;
+	CUcontext ctx;
+	struct hms_devmem *dm;
+	struct hms_mirror *mirror; /* release() only */
+	hms_uid initiator, link_sys, link_own;
+	hms_pfn first;
+	uint64_t nslots;
+	uint64_t total_bytes;
+	CUdeviceptr pool_va;
+	unsigned copy_mode;
+	uint32_t h2d_mib_s, d2h_mib_s, latency_ns;
+
+	/*
+	 * lock guards slots[], the block index, free_slots, stages, windows
+	 * and live_slots.  Held for short sections (CUDA calls that map or
+	 * free a chunk included), never across an hms call: page_free()
+	 * takes it.  cond: a window ended, a staging buffer came back.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct gpu_slot *slots;
+	uint32_t *free_slots;
+	uint64_t nfree_slots;
+	uint64_t live_slots;
+	uint64_t *index_key; /* open addressing: block + 1 (0 = empty) */
+	uint32_t *index_slot;
+	uint64_t index_cap;
+	struct gpu_stage *stages;
+	struct gpu_window *windows;
+
+	/* Copy threads for migrations to the GPU (gpu_migrate.c). */
+	pthread_mutex_t jlock;
+	pthread_cond_t jcond, jdone;
+	struct gpu_job *job;
+	pthread_t *threads;
+	unsigned nthreads;
+	bool stop;
+};
+
+/* ---- gpu_mem.c: slots, the block index, staging buffers ------------------- */
+int gpu_mem_init(struct hms_cuda *g, unsigned nstages);
+void gpu_mem_fini(struct hms_cuda *g);
+/* The slot holding block, creating it; -1 (ENOSPC or a CUDA failure). */
+long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block);
+/* The slot holding block, or -1. */
+long gpu_slot_find_locked(const struct hms_cuda *g, uint64_t block);
+/* Give page idx of slot s back; the chunk goes when its last page does. */
+void gpu_page_put_locked(struct hms_cuda *g, uint64_t s, unsigned idx);
+void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t s);
+struct gpu_stage *gpu_stage_get(struct hms_cuda *g, bool nowait);
+void gpu_stage_put(struct hms_cuda *g, struct gpu_stage *st);
+void gpu_page_free(struct hms_devmem *dm, hms_pfn pfn);
+
+static inline CUdeviceptr gpu_pfn_addr(const struct hms_cuda *g, hms_pfn pfn)
+{
+	return g->pool_va + ((pfn - g->first) << GPU_SHIFT);
+}
+
+static inline hms_pfn gpu_pfn(const struct hms_cuda *g, uint64_t slot, unsigned idx)
+{
+	return g->first + slot * GPU_BLOCK_PAGES + idx;
+}
+
+/* ---- gpu_migrate.c ------------------------------------------------------- */
+int gpu_threads_start(struct hms_cuda *g, unsigned n);
+void gpu_threads_stop(struct hms_cuda *g);
+long gpu_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
+int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
+/* Move this GPU's pages of [start, end) home; wrong_only: only pages not
+ * in their own block's slot.  Returns pages moved or -errno. */
+long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end,
+			      bool wrong_only);
+/* Is any block of [start, end) mapped by a window? (lock held) */
+bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end);
+
+#endif

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpu_migrate.c - the CUDA driver's side of migrate_vma.
+ *
+ * To the GPU: a range is cut into batches, one per 2 MiB block; the
+ * calling thread and the copy threads take batches in parallel.  Each
+ * batch: setup, pages of the block's slot, copies on the batch's stream
+ * (staged through a pinned buffer with process_vm_readv, or straight from
+ * the pages pinned read-only in place), never-touched pages zeroed on the
+ * GPU, wait, pages, finalize.  A copy that fails leaves its pages where
+ * they were.
+ * To system memory: setup, copies from the GPU into a pinned buffer, hms
+ * puts them in place (hms_migrate_dst_system_from), pages, finalize.
+ * Pages a window maps stay until hms_cuda_unmap().
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "gpu.h"
+
+#define BATCH_PAGES GPU_BLOCK_PAGES
+
+bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end)
+{
+	for (uint64_t b = start >> GPU_BLOCK_SHIFT; b <= (end - 1) >> GPU_BLOCK_SHIFT; b++) {
+		long s = gpu_slot_find_locked(g, b);
+
+		if (s >= 0 && g->slots[s].maps)
+			return true;
+	}
+	return false;
+}
+
+/* ---- system -> GPU ---------------------------------------------------------- */
+
+/* Pages for the selected entries, in the block's slot (lock taken here). */
+static void batch_alloc(struct hms_cuda *g, struct hms_migrate_vma *m, bool *nomem)
+{
+	long slot;
+
+	pthread_mutex_lock(&g->lock);
+	slot = gpu_slot_get_locked(g, m->start >> GPU_BLOCK_SHIFT);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		unsigned idx = (unsigned)(((m->start >> GPU_SHIFT) + i) % GPU_BLOCK_PAGES);
+		struct gpu_slot *s;
+
+		if (!(m->src[i] & HMS_MIGRATE_PFN_MIGRATE))
+			continue;
+		if (slot < 0) {
+			*nomem = true;
+			continue;
+		}
+		s = &g->slots[slot];
+		if (s->bits[idx >> 6] & (1ULL << (idx & 63)))
+			continue; /* a page moved here by mremap holds it: stays */
+		s->bits[idx >> 6] |= 1ULL << (idx & 63);
+		s->used++;
+		m->dst[i] = hms_migrate_pfn(gpu_pfn(g, (uint64_t)slot, idx));
+	}
+	if (slot >= 0)
+		gpu_slot_maybe_release_locked(g, (uint64_t)slot);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Give back the pages of entries [i, j): they will not move. */
+static void batch_unalloc(struct hms_cuda *g, struct hms_migrate_vma *m, unsigned long i,
+			  unsigned long j)
+{
+	pthread_mutex_lock(&g->lock);
+	for (; i < j; i++) {
+		uint64_t idx;
+
+		if (!(m->dst[i] & HMS_MIGRATE_PFN_VALID))
+			continue;
+		idx = hms_migrate_pfn_to_pfn(m->dst[i]) - g->first;
+		m->dst[i] = 0;
+		gpu_page_put_locked(g, idx / GPU_BLOCK_PAGES, (unsigned)(idx % GPU_BLOCK_PAGES));
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+static bool has_dst(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return m->dst[i] & HMS_MIGRATE_PFN_VALID;
+}
+
+/* Copy the batch's pages to the GPU; pages whose copy failed get no dst. */
+static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_migrate_vma *m)
+{
+	const struct hms_cu *cu = g->cu;
+	void *pinned[BATCH_PAGES];
+	unsigned npinned = 0;
+	bool failed = false;
+
+	for (unsigned long i = 0; i < m->npages;) {
+		const char *src = hms_migrate_src_ptr(m, i);
+		unsigned long j = i + 1;
+		CUdeviceptr d;
+		size_t len;
+		CUresult r;
+
+		if (!has_dst(m, i)) {
+			i++;
+			continue;
+		}
+		/* A run: device pages and sources both contiguous (or both zero). */
+		while (j < m->npages && has_dst(m, j) &&
+		       hms_migrate_pfn_to_pfn(m->dst[j]) == hms_migrate_pfn_to_pfn(m->dst[i]) + (j - i) &&
+		       (src ? hms_migrate_src_ptr(m, j) == src + ((j - i) << GPU_SHIFT)
+			    : !hms_migrate_src_ptr(m, j)))
+			j++;
+		d = gpu_pfn_addr(g, hms_migrate_pfn_to_pfn(m->dst[i]));
+		len = (j - i) << GPU_SHIFT;
+		if (!src) {
+			r = cu->MemsetD8Async(d, 0, len, st->stream);
+		} else if (g->copy_mode == HMS_CUDA_COPY_REGISTER) {
+			r = cu->MemHostRegister((void *)src, len, HMS_CU_HOSTREG_READ_ONLY);
+			if (r == CUDA_SUCCESS) {
+				pinned[npinned++] = (void *)src;
+				r = cu->MemcpyHtoDAsync(d, src, len, st->stream);
+			}
+		} else {
+			/* Through the kernel: a page unmapped behind hms' back fails
+			 * the copy instead of crashing this thread. */
+			char *buf = st->buf + (i << GPU_SHIFT);
+			struct iovec local = { buf, len }, remote = { (void *)src, len };
+
+			r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len
+				    ? cu->MemcpyHtoDAsync(d, buf, len, st->stream)
+				    : CUDA_ERROR_INVALID_VALUE;
+		}
+		if (r != CUDA_SUCCESS)
+			batch_unalloc(g, m, i, j);
+		i = j;
+	}
+	if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
+		failed = true;
+	for (unsigned k = 0; k < npinned; k++)
+		cu->MemHostUnregister(pinned[k]);
+	if (failed)
+		batch_unalloc(g, m, 0, m->npages);
+}
+
+static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool *nomem)
+{
+	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
+	struct hms_migrate_vma m = {
+		.start = start, .end = end, .src = src, .dst = dst,
+		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_SYSTEM,
+	};
+	struct gpu_stage *st;
+	long moved = 0;
+	int ret;
+
+	st = gpu_stage_get(g, false);
+	ret = hms_migrate_vma_setup(g->h, &m);
+	if (ret) {
+		gpu_stage_put(g, st);
+		return ret;
+	}
+	if (m.cpages) {
+		batch_alloc(g, &m, nomem);
+		batch_copy_in(g, st, &m);
+	}
+	hms_migrate_vma_pages(&m);
+	hms_migrate_vma_finalize(&m);
+	gpu_stage_put(g, st);
+	for (unsigned long i = 0; i < m.npages; i++)
+		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
+	return moved;
+}
+
+/* A migration to the GPU shared by the caller and the copy threads. */
+struct gpu_job {
+	uintptr_t start, end;
+	atomic_uintptr_t next;  /* next batch start */
+	atomic_long moved;
+	atomic_int error;
+	atomic_bool nomem;
+	unsigned active;        /* threads working on it (jlock) */
+};
+
+static void job_work(struct hms_cuda *g, struct gpu_job *j)
+{
+	for (;;) {
+		uintptr_t s = atomic_load(&j->next), e;
+		bool nomem = false;
+		long n;
+
+		do {
+			if (s >= j->end)
+				return;
+			e = (s + GPU_BLOCK) & ~(GPU_BLOCK - 1);
+			if (e > j->end)
+				e = j->end;
+		} while (!atomic_compare_exchange_weak(&j->next, &s, e));
+		n = batch_to_device(g, s, e, &nomem);
+		if (n > 0)
+			atomic_fetch_add(&j->moved, n);
+		else if (n < 0 && n != -ENOENT)
+			atomic_store(&j->error, (int)n);
+		if (nomem)
+			atomic_store(&j->nomem, true);
+	}
+}
+
+static void *gpu_thread(void *arg)
+{
+	struct hms_cuda *g = arg;
+
+	g->cu->CtxSetCurrent(g->ctx);
+	pthread_mutex_lock(&g->jlock);
+	for (;;) {
+		struct gpu_job *j;
+
+		while (!g->stop && (!g->job || atomic_load(&g->job->next) >= g->job->end))
+			pthread_cond_wait(&g->jcond, &g->jlock);
+		if (g->stop)
+			break;
+		j = g->job;
+		j->active++;
+		pthread_mutex_unlock(&g->jlock);
+		job_work(g, j);
+		pthread_mutex_lock(&g->jlock);
+		if (--j->active == 0)
+			pthread_cond_broadcast(&g->jdone);
+	}
+	pthread_mutex_unlock(&g->jlock);
+	return NULL;
+}
+
+int gpu_threads_start(struct hms_cuda *g, unsigned n)
+{
+	g->threads = calloc(n ? n : 1, sizeof(*g->threads));
+	if (!g->threads)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		int ret = pthread_create(&g->threads[i], NULL, gpu_thread, g);
+
+		if (ret)
+			return -ret;
+		g->nthreads++;
+	}
+	return 0;
+}
+
+void gpu_threads_stop(struct hms_cuda *g)
+{
+	pthread_mutex_lock(&g->jlock);
+	g->stop = true;
+	pthread_cond_broadcast(&g->jcond);
+	pthread_mutex_unlock(&g->jlock);
+	for (unsigned i = 0; i < g->nthreads; i++)
+		pthread_join(g->threads[i], NULL);
+	g->nthreads = 0;
+	free(g->threads);
+	g->threads = NULL;
+}
+
+long gpu_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end)
+{
+	struct hms_cuda *g = hms_devmem_priv(dm);
+	struct gpu_job j = { .start = start, .end = end };
+	bool shared = false;
+	int err;
+
+	g->cu->CtxSetCurrent(g->ctx);
+	atomic_init(&j.next, start);
+	atomic_init(&j.moved, 0);
+	atomic_init(&j.error, 0);
+	atomic_init(&j.nomem, false);
+	/* More than one batch and the threads idle: share it with them. */
+	pthread_mutex_lock(&g->jlock);
+	if (g->nthreads && !g->job && end - start > GPU_BLOCK && !g->stop) {
+		g->job = &j;
+		j.active = 1;
+		shared = true;
+		pthread_cond_broadcast(&g->jcond);
+	}
+	pthread_mutex_unlock(&g->jlock);
+	job_work(g, &j);
+	if (shared) {
+		pthread_mutex_lock(&g->jlock);
+		j.active--;
+		while (j.active)
+			pthread_cond_wait(&g->jdone, &g->jlock);
+		g->job = NULL;
+		pthread_mutex_unlock(&g->jlock);
+	}
+	err = atomic_load(&j.error);
+	if (atomic_load(&j.moved))
+		return atomic_load(&j.moved);
+	if (err)
+		return err;
+	return atomic_load(&j.nomem) ? -ENOMEM : 0;
+}
+
+/* ---- GPU -> system ------------------------------------------------------------- */
+
+static bool in_own_slot(const struct hms_cuda *g, uintptr_t va, hms_pfn pfn)
+{
+	uint64_t idx = pfn - g->first;
+
+	return idx % GPU_BLOCK_PAGES == ((va >> GPU_SHIFT) % GPU_BLOCK_PAGES) &&
+	       g->slots[idx / GPU_BLOCK_PAGES].block == va >> GPU_BLOCK_SHIFT;
+}
+
+/* One batch [start, end) (at most 2 MiB) home.  Pages moved, or -errno. */
+static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool wrong_only,
+			 bool nowait)
+{
+	const struct hms_cu *cu = g->cu;
+	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
+	struct hms_migrate_vma m = {
+		.start = start, .end = end, .src = src, .dst = dst,
+		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE,
+	};
+	struct gpu_stage *st;
+	bool copy[BATCH_PAGES] = { false };
+	long moved = 0;
+	int ret;
+
+	st = gpu_stage_get(g, nowait);
+	if (!st)
+		return -EAGAIN;
+	for (;;) {
+		bool mapped;
+
+		pthread_mutex_lock(&g->lock);
+		/* (Pages outside their own slot are no window's: they may go.) */
+		while (!nowait && !wrong_only && gpu_range_mapped_locked(g, start, end))
+			pthread_cond_wait(&g->cond, &g->lock);
+		mapped = !wrong_only && gpu_range_mapped_locked(g, start, end);
+		pthread_mutex_unlock(&g->lock);
+		if (mapped) {
+			gpu_stage_put(g, st);
+			return -EAGAIN;
+		}
+		ret = hms_migrate_vma_setup(g->h, &m);
+		if (ret) {
+			gpu_stage_put(g, st);
+			return ret;
+		}
+		/* A window made after the check keeps its pages: look again now
+		 * that the pages are ours. */
+		pthread_mutex_lock(&g->lock);
+		mapped = !wrong_only && gpu_range_mapped_locked(g, start, end);
+		for (unsigned long i = 0; i < m.npages && !mapped; i++) {
+			hms_pfn pfn = hms_migrate_pfn_to_pfn(m.src[i]);
+
+			copy[i] = (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) &&
+				  !(wrong_only && in_own_slot(g, start + (i << GPU_SHIFT), pfn));
+		}
+		pthread_mutex_unlock(&g->lock);
+		if (!mapped)
+			break;
+		hms_migrate_vma_finalize(&m); /* nothing moved */
+		if (nowait) {
+			gpu_stage_put(g, st);
+			return -EAGAIN;
+		}
+	}
+	for (unsigned long i = 0; i < m.npages;) {
+		unsigned long j = i + 1;
+		CUdeviceptr d;
+
+		if (!copy[i]) {
+			i++;
+			continue;
+		}
+		d = gpu_pfn_addr(g, hms_migrate_pfn_to_pfn(m.src[i]));
+		while (j < m.npages && copy[j] &&
+		       gpu_pfn_addr(g, hms_migrate_pfn_to_pfn(m.src[j])) == d + ((j - i) << GPU_SHIFT))
+			j++;
+		if (cu->MemcpyDtoHAsync(st->buf + (i << GPU_SHIFT), d, (j - i) << GPU_SHIFT,
+					st->stream) != CUDA_SUCCESS)
+			for (unsigned long k = i; k < j; k++)
+				copy[k] = false;
+		i = j;
+	}
+	if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
+		memset(copy, 0, sizeof(copy));
+	for (unsigned long i = 0; i < m.npages; i++)
+		if (copy[i])
+			hms_migrate_dst_system_from(&m, i, st->buf + (i << GPU_SHIFT));
+	hms_migrate_vma_pages(&m);
+	hms_migrate_vma_finalize(&m);
+	gpu_stage_put(g, st);
+	for (unsigned long i = 0; i < m.npages; i++)
+		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
+	return moved;
+}
+
+long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end,
+			      bool wrong_only)
+{
+	long moved = 0;
+
+	g->cu->CtxSetCurrent(g->ctx);
+	for (uintptr_t s = start, e; s < end; s = e) {
+		long n;
+
+		e = (s + GPU_BLOCK) & ~(GPU_BLOCK - 1);
+		if (e > end)
+			e = end;
+		n = batch_to_ram(g, s, e, wrong_only, false);
+		if (n < 0 && n != -ENOENT)
+			return moved ? moved : n;
+		if (n > 0)
+			moved += n;
+	}
+	return moved;
+}
+
+int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
+{
+	struct hms_cuda *g = hms_devmem_priv(dm);
+	long n;
+
+	g->cu->CtxSetCurrent(g->ctx);
+	n = batch_to_ram(g, f->start, f->end, false, f->nowait);
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : -EAGAIN;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault injection (fakecuda only): copies to and from the GPU fail.  A
+ * failed copy to the GPU leaves its pages in system memory with their
+ * data; a failed copy back leaves the page on the GPU and the CPU's fault
+ * is retried until the copy works; no byte is lost either way.
+ */
+#include "gpu_test.h"
+
+int main(void)
+{
+	struct hms *h;
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL };
+	struct hms_cuda *g;
+	const size_t len = 8UL << 20, npages = len / T_PAGE, n = len / sizeof(int);
+	void (*fail)(unsigned, unsigned);
+	hms_uid gpu;
+	int *p;
+	long moved;
+
+	if (!g_fake())
+		T_SKIP("copy failures are injected through fakecuda only");
+	h = t_open();
+	g = g_attach(h, &cfg);
+	fail = (void (*)(unsigned, unsigned))g_fake_sym("fakecuda_fail_copies");
+	gpu = hms_cuda_target(g);
+	p = hms_alloc(h, len, 0);
+	T_ASSERT(p);
+	t_fill(p, n, 11);
+
+	/* Every copy to the GPU fails: nothing moves, nothing is lost. */
+	fail(0, 1000000);
+	moved = hms_migrate(h, p, len, &gpu, 1, 0);
+	T_EQ(moved, 0);
+	T_EQ(g_count_on(h, p, npages, gpu), 0);
+	t_check(p, n, 11);
+
+	/* One batch's copy fails: the other three move. */
+	fail(1, 1);
+	moved = hms_migrate(h, p, len, &gpu, 1, 0);
+	T_EQ(moved, 3 * 512);
+	t_check(p, n, 11); /* each page read once: all come home */
+	T_EQ(g_count_on(h, p, npages, gpu), 0);
+
+	/* Copies back fail for a while: the CPU's faults retry until they
+	 * work; the data arrives intact. */
+	T_EQ(hms_migrate(h, p, len, &gpu, 1, 0), npages);
+	fail(0, 20);
+	t_check(p, n, 11);
+	T_EQ(g_count_on(h, p, npages, gpu), 0);
+
+	T_EQ(hms_cuda_detach(g), 0);
+	hms_close(h);
+	printf("ok\n");
+	return 0;
+}

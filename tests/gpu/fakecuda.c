@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fakecuda.c - a stand-in for libcuda.so.1, for testing hms' CUDA driver
+ * where no GPU is present.  "Device memory" is host memory: cuMemCreate()
+ * chunks are memfds, cuMemMap() maps them into reserved ranges, copies are
+ * memcpy, streams are synchronous, and the kernels the GPU tests launch
+ * are C functions found by name.  It keeps the driver API's rules that
+ * hms relies on (a chunk outlives its release while mapped; memory is
+ * limited) and can fail on purpose (fakecuda_fail_copies, the memory
+ * limit), for fault injection.
+ *
+ * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
+ * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../src/drivers/cuda/cuda_api.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define CUDA_ERROR_UNKNOWN 999
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int ndevices = -1;
+static size_t mem_limit, mem_used;
+static unsigned copies, fail_from = ~0u, fail_count;
+static int ctx_dummy, stream_dummy, mod_dummy;
+
+static void init_env(void)
+{
+	const char *d = getenv("FAKECUDA_DEVICES"), *m = getenv("FAKECUDA_MEM_MB");
+
+	if (ndevices >= 0)
+		return;
+	ndevices = d ? atoi(d) : 1;
+	mem_limit = (size_t)(m ? atol(m) : 256) << 20;
+}
+
+/* ---- test controls ---------------------------------------------------------- */
+
+/* Copies number skip+1 .. skip+n from now fail with CUDA_ERROR_UNKNOWN. */
+EXPORT void fakecuda_fail_copies(unsigned skip, unsigned n)
+{
+	pthread_mutex_lock(&lock);
+	fail_from = copies + skip;
+	fail_count = n;
+	pthread_mutex_unlock(&lock);
+}
+
+EXPORT void fakecuda_set_mem_limit(size_t bytes)
+{
+	pthread_mutex_lock(&lock);
+	init_env();
+	mem_limit = bytes;
+	pthread_mutex_unlock(&lock);
+}
+
+EXPORT size_t fakecuda_mem_used(void)
+{
+	size_t u;
+
+	pthread_mutex_lock(&lock);
+	u = mem_used;
+	pthread_mutex_unlock(&lock);
+	return u;
+}
+
+static CUresult copy_ok(void)
+{
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&lock);
+	if (copies >= fail_from && copies - fail_from < fail_count)
+		r = CUDA_ERROR_UNKNOWN;
+	copies++;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+/* ---- init, devices, contexts ------------------------------------------------- */
+
+EXPORT CUresult cuInit(unsigned flags)
+{
+	(void)flags;
+	pthread_mutex_lock(&lock);
+	init_env();
+	pthread_mutex_unlock(&lock);
+	return ndevices > 0 ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
+}
+
+EXPORT CUresult cuDriverGetVersion(int *v)
+{
+	*v = 13000;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGetErrorString(CUresult e, const char **s)
+{
+	switch (e) {
+	case CUDA_SUCCESS: *s = "no error"; break;
+	case CUDA_ERROR_INVALID_VALUE: *s = "invalid argument"; break;
+	case CUDA_ERROR_OUT_OF_MEMORY: *s = "out of memory"; break;
+	case CUDA_ERROR_NO_DEVICE: *s = "no CUDA-capable device is detected (fake)"; break;
+	case CUDA_ERROR_INVALID_DEVICE: *s = "invalid device ordinal"; break;
+	case CUDA_ERROR_NOT_FOUND: *s = "named symbol not found"; break;
+	default: *s = "unknown error (injected by fakecuda)"; break;
+	}
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetCount(int *n)
+{
+	*n = ndevices > 0 ? ndevices : 0;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal)
+{
+	if (ordinal < 0 || ordinal >= ndevices)
+		return CUDA_ERROR_INVALID_DEVICE;
+	*d = ordinal;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d)
+{
+	snprintf(name, (size_t)len, "hms fake GPU %d", d);
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d)
+{
+	(void)d;
+	*bytes = mem_limit;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d)
+{
+	(void)d;
+	*v = attr == HMS_CU_ATTR_VMM_SUPPORTED;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d)
+{
+	(void)d;
+	*c = (CUcontext)&ctx_dummy;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d)
+{
+	(void)d;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSetCurrent(CUcontext c)
+{
+	(void)c;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSynchronize(void)
+{
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
+{
+	pthread_mutex_lock(&lock);
+	*free_b = mem_limit > mem_used ? mem_limit - mem_used : 0;
+	*total = mem_limit;
+	pthread_mutex_unlock(&lock);
+	return CUDA_SUCCESS;
+}
+
+/* ---- plain allocations -------------------------------------------------------- */
+
+static CUresult take(size_t bytes)
+{
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&lock);
+	if (mem_used + bytes > mem_limit)
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	else
+		mem_used += bytes;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+static void give(size_t bytes)
+{
+	pthread_mutex_lock(&lock);
+	mem_used -= bytes;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Allocations carry their size in front (64 bytes, so data stays aligned). */
+static void *sized_alloc(size_t bytes)
+{
+	char *p = aligned_alloc(4096, 4096 + ((bytes + 4095) & ~(size_t)4095));
+
+	if (!p)
+		return NULL;
+	*(size_t *)p = bytes;
+	return p + 4096;
+}
+
+static size_t sized_free(void *q)
+{
+	char *p = (char *)q - 4096;
+	size_t bytes = *(size_t *)p;
+
+	free(p);
+	return bytes;
+}
+
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
+{
+	void *q;
+
+	if (!bytes || take(bytes))
+		return bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+	q = sized_alloc(bytes);
+	if (!q) {
+		give(bytes);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	*p = (CUdeviceptr)(uintptr_t)q;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p)
+{
+	give(sized_free((void *)(uintptr_t)p));
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t bytes, unsigned flags)
+{
+	(void)flags;
+	return cuMemAlloc_v2(p, bytes);
+}
+
+EXPORT CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, struct hms_cu_location loc,
+				      unsigned flags, CUstream st)
+{
+	(void)p, (void)n, (void)loc, (void)flags, (void)st;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAllocHost_v2(void **p, size_t bytes)
+{
+	*p = sized_alloc(bytes);
+	return *p ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+EXPORT CUresult cuMemFreeHost(void *p)
+{
+	sized_free(p);
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned flags)
+{
+	(void)flags;
+	/* Like the real one: the pages must be mapped (pinning touches them). */
+	for (size_t o = 0; o < bytes; o += 4096)
+		if (madvise((char *)((uintptr_t)p & ~4095UL) + o, 4096, MADV_NORMAL))
+			return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemHostUnregister(void *p)
+{
+	(void)p;
+	return CUDA_SUCCESS;
+}
+
+/* ---- copies ------------------------------------------------------------------ */
+
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n)
+{
+	CUresult r = copy_ok();
+
+	if (!r)
+		memcpy((void *)(uintptr_t)d, s, n);
+	return r;
+}
+
+EXPORT CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n)
+{
+	CUresult r = copy_ok();
+
+	if (!r)
+		memcpy(d, (const void *)(uintptr_t)s, n);
+	return r;
+}
+
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, CUstream st)
+{
+	(void)st;
+	return cuMemcpyHtoD_v2(d, s, n);
+}
+
+EXPORT CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, CUstream st)
+{
+	(void)st;
+	return cuMemcpyDtoH_v2(d, s, n);
+}
+
+EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st)
+{
+	CUresult r = copy_ok();
+
+	(void)st;
+	if (!r)
+		memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
+	return r;
+}
+
+EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream st)
+{
+	(void)st;
+	memset((void *)(uintptr_t)d, v, n);
+	return CUDA_SUCCESS;
+}
+
+/* ---- streams, events ------------------------------------------------------------ */
+
+EXPORT CUresult cuStreamCreate(CUstream *s, unsigned flags)
+{
+	(void)flags;
+	*s = (CUstream)&stream_dummy;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamDestroy_v2(CUstream s)
+{
+	(void)s;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamSynchronize(CUstream s)
+{
+	(void)s;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventCreate(CUevent *e, unsigned flags)
+{
+	(void)flags;
+	*e = malloc(sizeof(struct timespec));
+	return *e ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+EXPORT CUresult cuEventDestroy_v2(CUevent e)
+{
+	free(e);
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventRecord(CUevent e, CUstream s)
+{
+	(void)s;
+	clock_gettime(CLOCK_MONOTONIC, (struct timespec *)e);
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventSynchronize(CUevent e)
+{
+	(void)e;
+	return CUDA_SUCCESS;
+}
+
+/* ---- virtual memory management --------------------------------------------------- */
+
+struct chunk {
+	int fd;
+	size_t size;
+};
+
+EXPORT CUresult cuMemAddressReserve(CUdeviceptr *p, size_t size, size_t align, CUdeviceptr addr,
+				    unsigned long long flags)
+{
+	char *base;
+	uintptr_t a;
+
+	(void)addr, (void)flags;
+	if (!size || size % 4096 || (align & (align - 1)))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (align < 4096)
+		align = 4096;
+	base = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	a = ((uintptr_t)base + align - 1) & ~(align - 1);
+	/* Trim the slack so MemAddressFree can unmap exactly [p, p + size). */
+	if (a > (uintptr_t)base)
+		munmap(base, a - (uintptr_t)base);
+	if ((uintptr_t)base + align > a)
+		munmap((char *)a + size, (uintptr_t)base + align - a);
+	*p = a;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAddressFree(CUdeviceptr p, size_t size)
+{
+	return munmap((void *)(uintptr_t)p, size) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
+			    const struct hms_cu_alloc_prop *prop, unsigned long long flags)
+{
+	struct chunk *c;
+
+	(void)prop, (void)flags;
+	if (!size || size % (2UL << 20))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (take(size))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	c = malloc(sizeof(*c));
+	if (c)
+		c->fd = memfd_create("fakecuda", MFD_CLOEXEC);
+	if (!c || c->fd < 0 || ftruncate(c->fd, (off_t)size)) {
+		if (c && c->fd >= 0)
+			close(c->fd);
+		free(c);
+		give(size);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	c->size = size;
+	*h = (CUmemGenericAllocationHandle)(uintptr_t)c;
+	return CUDA_SUCCESS;
+}
+
+/* The memory lives on while mapped (the memfd's mappings keep it). */
+EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h)
+{
+	struct chunk *c = (struct chunk *)(uintptr_t)h;
+
+	close(c->fd);
+	give(c->size);
+	free(c);
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemMap(CUdeviceptr p, size_t size, size_t off, CUmemGenericAllocationHandle h,
+			 unsigned long long flags)
+{
+	struct chunk *c = (struct chunk *)(uintptr_t)h;
+
+	(void)flags;
+	if (off + size > c->size)
+		return CUDA_ERROR_INVALID_VALUE;
+	return mmap((void *)(uintptr_t)p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		    c->fd, (off_t)off) == MAP_FAILED
+		       ? CUDA_ERROR_OUT_OF_MEMORY
+		       : CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemUnmap(CUdeviceptr p, size_t size)
+{
+	return mmap((void *)(uintptr_t)p, size, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED
+		       ? CUDA_ERROR_INVALID_VALUE
+		       : CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemSetAccess(CUdeviceptr p, size_t size, const struct hms_cu_access_desc *d,
+			       size_t n)
+{
+	(void)p, (void)size, (void)d, (void)n;
+	return CUDA_SUCCESS;
+}
+
+/* ---- modules and kernels: the GPU tests' kernels, in C ------------------------------ */
+
+typedef void (*fake_kernel)(unsigned long i, void **params);
+
+/* hms_test_add(unsigned *p, unsigned long long n, unsigned v): p[i] += v */
+static void k_add(unsigned long i, void **params)
+{
+	unsigned *p = (unsigned *)(uintptr_t)*(CUdeviceptr *)params[0];
+	unsigned long long n = *(unsigned long long *)params[1];
+
+	if (i < n)
+		p[i] += *(unsigned *)params[2];
+}
+
+static const struct {
+	const char *name;
+	fake_kernel fn;
+} kernels[] = {
+	{ "hms_test_add", k_add },
+};
+
+EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image)
+{
+	(void)image;
+	*m = (CUmodule)&mod_dummy;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuModuleUnload(CUmodule m)
+{
+	(void)m;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name)
+{
+	(void)m;
+	for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
+		if (!strcmp(kernels[i].name, name)) {
+			*f = (CUfunction)(uintptr_t)(i + 1);
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_NOT_FOUND;
+}
+
+EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+			       unsigned by, unsigned bz, unsigned shmem, CUstream st, void **params,
+			       void **extra)
+{
+	fake_kernel fn = kernels[(uintptr_t)f - 1].fn;
+	unsigned long n = (unsigned long)gx * gy * gz * bx * by * bz;
+
+	(void)shmem, (void)st, (void)extra;
+	for (unsigned long i = 0; i < n; i++)
+		fn(i, params);
+	return CUDA_SUCCESS;
+}

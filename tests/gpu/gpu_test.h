@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpu_test.h - what the GPU tests share: attach a GPU or SKIP with the
+ * reason, count pages on it, launch the test kernel on a window, and the
+ * fakecuda controls (only when HMS_CUDA_FAKE is set).
+ */
+#ifndef HMS_GPU_TEST_H
+#define HMS_GPU_TEST_H
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#include <hms_cuda.h>
+
+#include "cuda_api.h"
+#include "hms_test.h"
+#include "kernels_ptx.h"
+
+static inline bool g_fake(void)
+{
+	return getenv("HMS_CUDA_FAKE") != NULL;
+}
+
+/* A GPU attached to h with cfg, or SKIP with why there is none. */
+static inline struct hms_cuda *g_attach(struct hms *h, const struct hms_cuda_config *cfg)
+{
+	char why[256] = "";
+	struct hms_cuda *g = NULL;
+	int n = hms_cuda_device_count(why, sizeof(why)), ret;
+
+	if (n <= 0)
+		T_SKIP("no GPU: %s", why);
+	ret = hms_cuda_attach(h, cfg, &g);
+	if (ret)
+		T_FAIL("hms_cuda_attach: %s", strerror(-ret));
+	return g;
+}
+
+/* Pages of [addr, addr + npages) that live on target t. */
+static inline size_t g_count_on(struct hms *h, const void *addr, size_t npages, hms_uid t)
+{
+	hms_uid *u = calloc(npages, sizeof(*u));
+	size_t n = 0;
+
+	T_ASSERT(u);
+	T_EQ(hms_where(h, addr, npages, u), npages);
+	for (size_t i = 0; i < npages; i++)
+		n += u[i] == t;
+	free(u);
+	return n;
+}
+
+/* Run hms_test_add (p[i] += v for i < n) on the GPU, on a window. */
+static inline void g_add(struct hms_cuda *g, uint64_t dptr, unsigned long long n, unsigned v)
+{
+	static CUfunction fn;
+	const struct hms_cu *cu = hms_cu_get(NULL, 0, NULL);
+	void *params[] = { &dptr, &n, &v };
+
+	T_ASSERT(cu);
+	T_EQ(cu->CtxSetCurrent(hms_cuda_context(g)), CUDA_SUCCESS);
+	if (!fn) {
+		CUmodule m;
+
+		T_EQ(cu->ModuleLoadData(&m, hms_test_ptx), CUDA_SUCCESS);
+		T_EQ(cu->ModuleGetFunction(&fn, m, "hms_test_add"), CUDA_SUCCESS);
+	}
+	T_EQ(cu->LaunchKernel(fn, (unsigned)((n + 255) / 256), 1, 1, 256, 1, 1, 0, NULL, params,
+			      NULL),
+	     CUDA_SUCCESS);
+	T_EQ(cu->CtxSynchronize(), CUDA_SUCCESS);
+}
+
+/* fakecuda's controls (fakecuda.c), looked up in the loaded library. */
+static inline void *g_fake_sym(const char *name)
+{
+	void *lib = dlopen(getenv("HMS_CUDA_LIBRARY"), RTLD_NOW | RTLD_NOLOAD);
+	void *p = lib ? dlsym(lib, name) : NULL;
+
+	T_ASSERT(p);
+	return p;
+}
+
+#endif
