@@ -104,6 +104,7 @@ static const struct {
 	{ "snapshot", bench_snapshot, "hms_range_fault snapshot vs /proc/self/pagemap" },
 	{ "notify", bench_notify, "one invalidation with 10,000 intervals vs 10" },
 	{ "numa", bench_numa, "hms_migrate of 4096 pages between two NUMA nodes vs move_pages" },
+	{ "gpu", bench_gpu, "1 GiB host<->GPU vs Unified Memory prefetch and pinned cuMemcpy; fault-back" },
 };
 
 static void usage(FILE *f)

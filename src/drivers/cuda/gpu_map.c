@@ -131,23 +131,23 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *d
 		ret = -ENOMEM;
 		goto fail_hold;
 	}
+	acc.location.type = HMS_CU_LOC_DEVICE;
+	acc.location.id = g->dev;
+	acc.flags = HMS_CU_ACCESS_RW;
 	pthread_mutex_lock(&g->lock);
 	for (uint64_t k = 0; k < nblk && !ret; k++) {
 		long slot = gpu_slot_find_locked(g, b0 + k);
 
-		if (slot < 0 || cu->MemMap(w->va + k * GPU_BLOCK, GPU_BLOCK, 0,
-					   g->slots[slot].handle, 0) != CUDA_SUCCESS) {
+		CUdeviceptr va = w->va + k * GPU_BLOCK;
+
+		if (slot < 0 || cu->MemMap(va, GPU_BLOCK, 0, g->slots[slot].handle, 0) != CUDA_SUCCESS) {
 			ret = -EIO;
-			if (k)
-				cu->MemUnmap(w->va, k * GPU_BLOCK);
+		} else if (cu->MemSetAccess(va, GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
+			cu->MemUnmap(va, GPU_BLOCK);
+			ret = -EIO;
 		}
-	}
-	acc.location.type = HMS_CU_LOC_DEVICE;
-	acc.location.id = g->dev;
-	acc.flags = HMS_CU_ACCESS_RW;
-	if (!ret && cu->MemSetAccess(w->va, w->va_len, &acc, 1) != CUDA_SUCCESS) {
-		cu->MemUnmap(w->va, w->va_len);
-		ret = -EIO;
+		if (ret && k)
+			cu->MemUnmap(w->va, k * GPU_BLOCK);
 	}
 	if (!ret) {
 		w->next = g->windows;

@@ -115,15 +115,16 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 			j++;
 		d = gpu_pfn_addr(g, hms_migrate_pfn_to_pfn(m->dst[i]));
 		len = (j - i) << GPU_SHIFT;
+		r = CUDA_ERROR_NOT_INITIALIZED;
 		if (!src) {
 			r = cu->MemsetD8Async(d, 0, len, st->stream);
-		} else if (g->copy_mode == HMS_CUDA_COPY_REGISTER) {
-			r = cu->MemHostRegister((void *)src, len, HMS_CU_HOSTREG_READ_ONLY);
-			if (r == CUDA_SUCCESS) {
-				pinned[npinned++] = (void *)src;
-				r = cu->MemcpyHtoDAsync(d, src, len, st->stream);
-			}
+		} else if (g->copy_mode == HMS_CUDA_COPY_REGISTER &&
+			   cu->MemHostRegister((void *)src, len, HMS_CU_HOSTREG_READ_ONLY) ==
+				   CUDA_SUCCESS) {
+			pinned[npinned++] = (void *)src;
+			r = cu->MemcpyHtoDAsync(d, src, len, st->stream);
 		} else {
+			/* (Also where pinning in place failed.) */
 			/* Through the kernel: a page unmapped behind hms' back fails
 			 * the copy instead of crashing this thread. */
 			char *buf = st->buf + (i << GPU_SHIFT);

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_gpu.c - hms on an NVIDIA GPU against CUDA's own ways, in the same
+ * run on the same GPU:
+ *   - host -> GPU and GPU -> host of N MiB (default 1 GiB) by hms_migrate(),
+ *     by cuMemPrefetchAsync() on cuMemAllocManaged() memory (Unified
+ *     Memory), and by cuMemcpy from pinned memory (the copy engines'
+ *     limit); hms in each copy configuration;
+ *   - a CPU touch of one GPU-resident 4 KiB page: hms' fault-back against
+ *     Unified Memory's CPU fault on GPU-resident managed memory.
+ * SKIPs (exit 0, says why) where no GPU can be used.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cuda_api.h"
+#include "hms.h"
+#include "hms_cuda.h"
+
+static double gbps(size_t bytes, double secs)
+{
+	return secs > 0 ? (double)bytes / secs / 1e9 : 0;
+}
+
+#define CHECK(x)                                                                   \
+	do {                                                                       \
+		CUresult r_ = (x);                                                 \
+		if (r_ != CUDA_SUCCESS) {                                          \
+			fprintf(stderr, "hms bench gpu: %s: %s\n", #x,             \
+				hms_cu_strerror(cu, r_));                          \
+			return -1;                                                 \
+		}                                                                  \
+	} while (0)
+
+/* cuMemcpy between pinned host memory and cuMemAlloc memory. */
+static int pinned_runs(const struct hms_cu *cu, size_t bytes, unsigned reps, double *h2d,
+		       double *d2h)
+{
+	void *host;
+	CUdeviceptr dev;
+
+	CHECK(cu->MemAllocHost(&host, bytes));
+	CHECK(cu->MemAlloc(&dev, bytes));
+	memset(host, 5, bytes);
+	for (unsigned i = 0; i < reps; i++) {
+		double t = bench_now();
+
+		CHECK(cu->MemcpyHtoD(dev, host, bytes));
+		h2d[i] = gbps(bytes, bench_now() - t);
+		t = bench_now();
+		CHECK(cu->MemcpyDtoH(host, dev, bytes));
+		d2h[i] = gbps(bytes, bench_now() - t);
+	}
+	cu->MemFree(dev);
+	cu->MemFreeHost(host);
+	return 0;
+}
+
+/* Unified Memory: prefetch to the GPU and back. */
+static int prefetch_runs(const struct hms_cu *cu, size_t bytes, unsigned reps, double *h2d,
+			 double *d2h)
+{
+	struct hms_cu_location gpu = { HMS_CU_LOC_DEVICE, 0 }, host = { HMS_CU_LOC_HOST, 0 };
+	CUdeviceptr m;
+
+	if (!cu->MemAllocManaged || !cu->MemPrefetchAsync) {
+		fprintf(stderr, "hms bench gpu: the driver lacks managed memory prefetch\n");
+		return -1;
+	}
+	CHECK(cu->MemAllocManaged(&m, bytes, HMS_CU_MEM_ATTACH_GLOBAL));
+	memset((void *)(uintptr_t)m, 6, bytes);
+	for (unsigned i = 0; i < reps; i++) {
+		double t = bench_now();
+
+		CHECK(cu->MemPrefetchAsync(m, bytes, gpu, 0, NULL));
+		CHECK(cu->CtxSynchronize());
+		h2d[i] = gbps(bytes, bench_now() - t);
+		t = bench_now();
+		CHECK(cu->MemPrefetchAsync(m, bytes, host, 0, NULL));
+		CHECK(cu->CtxSynchronize());
+		d2h[i] = gbps(bytes, bench_now() - t);
+	}
+	/* CPU fault on GPU-resident managed memory: one page per 2 MiB. */
+	cu->MemFree(m);
+	return 0;
+}
+
+#define FAULT_PAGES 64
+
+static int um_fault_runs(const struct hms_cu *cu, double *us)
+{
+	const size_t bytes = FAULT_PAGES * (2UL << 20);
+	struct hms_cu_location gpu = { HMS_CU_LOC_DEVICE, 0 };
+	CUdeviceptr m;
+	volatile char *p;
+
+	CHECK(cu->MemAllocManaged(&m, bytes, HMS_CU_MEM_ATTACH_GLOBAL));
+	p = (volatile char *)(uintptr_t)m;
+	for (size_t i = 0; i < FAULT_PAGES; i++)
+		p[i << 21] = 1;
+	CHECK(cu->MemPrefetchAsync(m, bytes, gpu, 0, NULL));
+	CHECK(cu->CtxSynchronize());
+	for (size_t i = 0; i < FAULT_PAGES; i++) {
+		double t = bench_now();
+
+		(void)p[i << 21];
+		us[i] = (bench_now() - t) * 1e6;
+	}
+	cu->MemFree(m);
+	return 0;
+}
+
+/* hms: one page per 2 MiB on the GPU, each brought back by a CPU read. */
+static int hms_fault_runs(struct hms *h, struct hms_cuda *g, double *us)
+{
+	const size_t bytes = FAULT_PAGES * (2UL << 20);
+	volatile char *p = hms_alloc(h, bytes, 0);
+	hms_uid t = hms_cuda_target(g);
+
+	if (!p)
+		return -1;
+	for (size_t i = 0; i < FAULT_PAGES; i++)
+		p[i << 21] = 1;
+	if (hms_migrate(h, (void *)p, bytes, &t, 1, 0) != FAULT_PAGES) {
+		fprintf(stderr, "hms bench gpu: pages did not move to the GPU\n");
+		return -1;
+	}
+	for (size_t i = 0; i < FAULT_PAGES; i++) {
+		double t0 = bench_now();
+
+		(void)p[i << 21];
+		us[i] = (bench_now() - t0) * 1e6;
+	}
+	hms_free(h, (void *)p, bytes);
+	return 0;
+}
+
+struct variant {
+	const char *name;
+	unsigned mode, threads;
+};
+
+static const struct variant variants[] = {
+	{ "staged, 4 copy threads", HMS_CUDA_COPY_STAGED, 4 },
+	{ "staged, 8 copy threads", HMS_CUDA_COPY_STAGED, 8 },
+	{ "registered, 4 copy threads", HMS_CUDA_COPY_REGISTER, 4 },
+	{ "registered, 8 copy threads", HMS_CUDA_COPY_REGISTER, 8 },
+};
+
+/* hms_migrate to the GPU and back to the page's node, reps times. */
+static int hms_runs(struct hms *h, const struct variant *v, size_t bytes, unsigned reps,
+		    double *h2d, double *d2h, struct hms_cuda_info *info)
+{
+	struct hms_cuda_config c = { sizeof(c), 0, bytes + (64UL << 20), v->threads, v->mode, NULL };
+	struct hms_cuda *g;
+	char *p;
+	hms_uid gpu, sys;
+	size_t npages = bytes / HMS_PAGE_SIZE;
+	int ret = hms_cuda_attach(h, &c, &g);
+
+	if (ret) {
+		fprintf(stderr, "hms bench gpu: attach: %s\n", strerror(-ret));
+		return -1;
+	}
+	hms_cuda_info(g, info);
+	gpu = hms_cuda_target(g);
+	p = hms_alloc(h, bytes, 0);
+	if (!p) {
+		hms_cuda_detach(g);
+		return -1;
+	}
+	memset(p, 7, bytes);
+	ret = hms_where(h, p, 1, &sys) == 1 ? 0 : -1;
+	for (unsigned i = 0; i < reps && !ret; i++) {
+		double t = bench_now();
+		long n = hms_migrate(h, p, bytes, &gpu, 1, 0);
+
+		h2d[i] = gbps(bytes, bench_now() - t);
+		if (n != (long)npages) {
+			fprintf(stderr, "hms bench gpu: %ld of %zu pages moved to the GPU\n", n, npages);
+			ret = -1;
+			break;
+		}
+		t = bench_now();
+		n = hms_migrate(h, p, bytes, &sys, 1, 0);
+		d2h[i] = gbps(bytes, bench_now() - t);
+		if (n != (long)npages) {
+			fprintf(stderr, "hms bench gpu: %ld of %zu pages came back\n", n, npages);
+			ret = -1;
+		}
+	}
+	for (size_t i = 0; i < bytes && !ret; i += 4096)
+		if (p[i] != 7) {
+			fprintf(stderr, "hms bench gpu: data lost at byte %zu\n", i);
+			ret = -1;
+		}
+	hms_free(h, p, bytes);
+	hms_cuda_detach(g);
+	return ret;
+}
+
+int bench_gpu(const struct bench_opts *o)
+{
+	size_t bytes = o->bytes ? o->bytes : 1UL << 30;
+	unsigned reps = o->reps ? o->reps : 3;
+	char why[256] = "", params[320];
+	const struct hms_cu *cu;
+	struct hms *h;
+	struct hms_cuda *g;
+	struct hms_cuda_info info = { 0 };
+	double *a = calloc(reps, sizeof(double)), *b = calloc(reps, sizeof(double));
+	double *pf_h2d = calloc(reps, sizeof(double)), *pf_d2h = calloc(reps, sizeof(double));
+	double *pin_h2d = calloc(reps, sizeof(double)), *pin_d2h = calloc(reps, sizeof(double));
+	double fh[FAULT_PAGES], fu[FAULT_PAGES];
+	struct bench_stat best_h2d = { 0 }, best_d2h = { 0 };
+	const char *best = NULL;
+	int ret = 1;
+
+	if (hms_cuda_device_count(why, sizeof(why)) <= 0) {
+		printf("gpu        SKIP: %s\n", why);
+		ret = 0;
+		goto out;
+	}
+	cu = hms_cu_get(NULL, 0, NULL);
+	if (!a || !b || !pf_h2d || !pf_d2h || !pin_h2d || !pin_d2h || hms_open(&h, NULL))
+		goto out;
+	/* A first attach makes the primary context current for the baselines. */
+	if (hms_cuda_attach(h, NULL, &g))
+		goto out_close;
+	hms_cuda_info(g, &info);
+	printf("gpu        %s, CUDA driver %d.%d, %llu MiB; %zu MiB per copy, %u repetitions\n",
+	       info.name, info.driver_version / 1000, info.driver_version % 1000 / 10,
+	       (unsigned long long)(info.total_bytes >> 20), bytes >> 20, reps);
+	if (pinned_runs(cu, bytes, reps, pin_h2d, pin_d2h) ||
+	    prefetch_runs(cu, bytes, reps, pf_h2d, pf_d2h) || um_fault_runs(cu, fu) ||
+	    hms_fault_runs(h, g, fh))
+		goto out_close;
+	hms_cuda_detach(g);
+
+	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+		struct bench_stat sh, sd;
+
+		if (hms_runs(h, &variants[v], bytes, reps, a, b, &info)) {
+			printf("gpu        hms_migrate, %-27s FAILED (above)\n", variants[v].name);
+			continue;
+		}
+		sh = bench_stats(a, reps);
+		sd = bench_stats(b, reps);
+		printf("gpu        hms_migrate, %-27s host->GPU %6.2f GB/s, GPU->host %6.2f GB/s\n",
+		       variants[v].name, sh.median, sd.median);
+		if (sh.median + sd.median > best_h2d.median + best_d2h.median) {
+			best_h2d = sh;
+			best_d2h = sd;
+			best = variants[v].name;
+		}
+	}
+	if (!best)
+		goto out_close;
+	snprintf(params, sizeof(params), "%zu MiB, %s, best hms configuration: %s", bytes >> 20,
+		 info.name, best);
+	bench_report(o, "gpu-h2d", "host->GPU, hms_migrate vs cuMemPrefetchAsync (managed)",
+		     best_h2d, "prefetch", bench_stats(pf_h2d, reps), "GB/s", true, 0.9, params);
+	bench_report(o, "gpu-h2d", "host->GPU, hms_migrate vs cuMemcpy from pinned memory",
+		     best_h2d, "pinned", bench_stats(pin_h2d, reps), "GB/s", true, 0.8, params);
+	bench_report(o, "gpu-d2h", "GPU->host, hms_migrate vs cuMemPrefetchAsync (managed)",
+		     best_d2h, "prefetch", bench_stats(pf_d2h, reps), "GB/s", true, 0.9, params);
+	bench_report(o, "gpu-d2h", "GPU->host, hms_migrate vs cuMemcpy to pinned memory",
+		     best_d2h, "pinned", bench_stats(pin_d2h, reps), "GB/s", true, 0.8, params);
+	snprintf(params, sizeof(params), "%d pages, one per 2 MiB, %s", FAULT_PAGES, info.name);
+	bench_report(o, "gpu-fault", "CPU read of a GPU-resident 4 KiB page: hms fault-back vs "
+		     "Unified Memory CPU fault", bench_stats(fh, FAULT_PAGES), "UM",
+		     bench_stats(fu, FAULT_PAGES), "us", false, 0, params);
+	ret = 0;
+out_close:
+	hms_close(h);
+out:
+	free(a);
+	free(b);
+	free(pf_h2d);
+	free(pf_d2h);
+	free(pin_h2d);
+	free(pin_d2h);
+	return ret;
+}
