@@ -145,7 +145,7 @@ struct variant {
 static const struct variant variants[] = {
 	{ "staged, 4 copy threads", HMS_CUDA_COPY_STAGED, 4 },
 	{ "staged, 8 copy threads", HMS_CUDA_COPY_STAGED, 8 },
-	{ "registered, 4 copy threads", HMS_CUDA_COPY_REGISTER, 4 },
+	{ "staged, 16 copy threads", HMS_CUDA_COPY_STAGED, 16 },
 	{ "registered, 8 copy threads", HMS_CUDA_COPY_REGISTER, 8 },
 };
 

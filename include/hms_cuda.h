@@ -13,7 +13,8 @@
  *   - Device memory is taken from the GPU in 2 MiB chunks, one per 2 MiB
  *     block of the CPU's virtual address space that has pages on the GPU;
  *     a page lives in its block's chunk at the same offset.  A chunk goes
- *     back to the GPU when its last page leaves.
+ *     back to the GPU when its last page leaves (a few empty chunks are
+ *     kept for reuse: keep_chunks).
  *   - Pages move to the GPU by hms_migrate()/hms_hbind() to
  *     hms_cuda_target(), by a bind policy, or on demand by hms_cuda_map();
  *     a CPU touch of a page on the GPU brings that page back (as with the
@@ -52,6 +53,8 @@ enum hms_cuda_copy_mode {
  *                (default 4, at most 64).
  * @copy_mode:    enum hms_cuda_copy_mode.
  * @name:         the target's and initiator's name (default "cudaN").
+ * @keep_chunks:  empty 2 MiB chunks kept for reuse instead of going back
+ *                to the GPU at once (default 32; HMS_CUDA_KEEP_NONE: none).
  */
 struct hms_cuda_config {
 	size_t size;
@@ -60,7 +63,10 @@ struct hms_cuda_config {
 	unsigned copy_threads;
 	unsigned copy_mode;
 	const char *name;
+	unsigned keep_chunks;
 };
+
+#define HMS_CUDA_KEEP_NONE (~0u)
 
 /**
  * struct hms_cuda_info - what hms_cuda_info() reports.
@@ -68,7 +74,8 @@ struct hms_cuda_config {
  * @driver_version: cuDriverGetVersion(): 1000 * major + 10 * minor.
  * @total_bytes: the GPU's memory.
  * @pool_bytes:  what hms may use of it.
- * @used_bytes:  taken from the GPU now (2 MiB chunks).
+ * @used_bytes:  in chunks that hold pages now (2 MiB each).
+ * @kept_bytes:  in empty chunks kept for reuse (see keep_chunks).
  * @h2d_mib_s, @d2h_mib_s, @latency_ns: measured when it attached
  *               (pinned copies of 16 MiB; a 4-byte copy's round trip).
  */
@@ -78,6 +85,7 @@ struct hms_cuda_info {
 	uint64_t total_bytes;
 	uint64_t pool_bytes;
 	uint64_t used_bytes;
+	uint64_t kept_bytes;
 	uint32_t h2d_mib_s;
 	uint32_t d2h_mib_s;
 	uint32_t latency_ns;

@@ -217,6 +217,14 @@ struct hms_devmem_fault {
  *       says).  Return: pages moved (0 when none could be), or a negative
  *       errno (nothing moved).  Without it the memory cannot be a target
  *       of hms_bind() or hms_migrate() (-EXDEV).
+ * @evict_range: optional; bring every page of this devmem in [start, end)
+ *       (page aligned, inside one managed area, any length) back to system
+ *       memory, as migrate_to_ram does, in batches the driver may run in
+ *       parallel.  hms calls it where it evicts many pages at once
+ *       (hms_migrate() to system memory, hms_devmem_evict(), fork,
+ *       hms_close()), never from the fault handler thread, and brings
+ *       back what it left with migrate_to_ram.  Return: pages moved, or a
+ *       negative errno.
  */
 struct hms_devmem_ops {
 	int (*migrate_to_ram)(struct hms_devmem *dm,
@@ -225,6 +233,7 @@ struct hms_devmem_ops {
 	void (*release)(struct hms_devmem *dm);
 	long (*migrate_to_device)(struct hms_devmem *dm, uintptr_t start,
 				  uintptr_t end);
+	long (*evict_range)(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
 };
 
 /** Kinds of device memory (struct hms_devmem_desc.kind). */

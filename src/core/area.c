@@ -390,12 +390,60 @@ static struct hms_devmem *next_device_run_locked(struct hms *h, struct hms_devme
 	return NULL;
 }
 
+/*
+ * Devmems that move ranges themselves (evict_range) get each area's part
+ * of [start, end) in one call; one (area part, devmem) pair per call,
+ * looked up under the lock, called without it.
+ */
+static void evict_ranges(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only)
+{
+	uintptr_t pos = start;
+
+	for (;;) {
+		struct hms_devmem *dm = NULL;
+		uintptr_t s = 0, e = 0;
+
+		pthread_mutex_lock(&h->lock);
+		for (struct hms_area *a = h->areas; a && a->start < end && !dm; a = a->next) {
+			if (a->end <= pos)
+				continue;
+			s = a->start > pos ? a->start : pos;
+			e = a->end < end ? a->end : end;
+			for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
+				struct hms_pte *pte = area_pte(a, p);
+				struct hms_devmem *d;
+
+				if (pte->loc != HMS_LOC_DEVICE)
+					continue;
+				d = hms__devmem_of_pfn_locked(h, pte->pfn);
+				if (d && d->ops.evict_range && (!only || d == only)) {
+					dm = d;
+					s = p;
+					break;
+				}
+			}
+		}
+		if (dm)
+			hms__devmem_get_locked(dm);
+		pthread_mutex_unlock(&h->lock);
+		if (!dm)
+			return;
+		dm->ops.evict_range(dm, s, e);
+		hms__devmem_put(h, dm);
+		/* Other devmems' pages in this part are looked at from s on
+		 * again; this one's are gone or left to migrate_to_ram. */
+		pos = e;
+	}
+}
+
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only)
 {
 	uintptr_t pos = start, run_end;
 	unsigned failures = 0;
 	int ret = 0;
 
+	if (!hms__in_handler(h))
+		evict_ranges(h, start, end, only);
 	for (;;) {
 		struct hms_devmem *dm;
 		struct hms_devmem_fault f = { 0 };

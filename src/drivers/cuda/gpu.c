@@ -154,8 +154,26 @@ static void gpu_topology_add(struct hms_cuda *g)
 
 /* ---- attach / detach --------------------------------------------------------- */
 
+static void gpu_prof_print(const struct hms_cuda *g)
+{
+	static const char *const names[GPU_PROF_COUNT] = {
+		"to GPU: setup", "to GPU: alloc", "to GPU: copy", "to GPU: pages",
+		"to GPU: finalize", "to system: setup", "to system: copy",
+		"to system: pages", "to system: finalize",
+	};
+
+	if (!g->prof)
+		return;
+	fprintf(stderr, "hms cuda %s: time per phase, all threads together (HMS_CUDA_PROF)\n",
+		g->name);
+	for (int i = 0; i < GPU_PROF_COUNT; i++)
+		fprintf(stderr, "  %-20s %10.3f ms\n", names[i],
+			(double)atomic_load(&g->prof_ns[i]) / 1e6);
+}
+
 static void gpu_free(struct hms_cuda *g)
 {
+	gpu_prof_print(g);
 	if (g->threads)
 		gpu_threads_stop(g);
 	gpu_mem_fini(g);
@@ -184,6 +202,7 @@ static const struct hms_devmem_ops gpu_devmem_ops = {
 	.page_free = gpu_page_free,
 	.release = gpu_release,
 	.migrate_to_device = gpu_migrate_to_device,
+	.evict_range = gpu_evict_range,
 };
 
 static bool gpu_mirror_sync(struct hms_mirror *m, const struct hms_notify_range *r)
@@ -222,7 +241,7 @@ static int cu_errno(CUresult r)
 GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 			    struct hms_cuda **out)
 {
-	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL };
+	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 32 };
 	struct hms_devmem_desc desc = { 0 };
 	const struct hms_cu *cu;
 	struct hms_cuda *g;
@@ -238,6 +257,8 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 		c = *cfg;
 		if (!c.copy_threads)
 			c.copy_threads = 4;
+		if (!c.keep_chunks)
+			c.keep_chunks = 32;
 	}
 	if (c.device < 0 || c.copy_threads > 64 || c.copy_mode > HMS_CUDA_COPY_REGISTER)
 		return -EINVAL;
@@ -250,6 +271,8 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	g->h = h;
 	g->cu = cu;
 	g->copy_mode = c.copy_mode;
+	g->keep = c.keep_chunks == HMS_CUDA_KEEP_NONE ? 0 : c.keep_chunks;
+	g->prof = getenv("HMS_CUDA_PROF") != NULL;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	pthread_mutex_init(&g->jlock, NULL);
@@ -369,7 +392,8 @@ GPU_API int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info)
 	info->total_bytes = g->total_bytes;
 	info->pool_bytes = g->nslots * GPU_BLOCK;
 	pthread_mutex_lock((pthread_mutex_t *)&g->lock);
-	info->used_bytes = g->live_slots * GPU_BLOCK;
+	info->used_bytes = (g->live_slots - g->nkept_slots) * GPU_BLOCK;
+	info->kept_bytes = g->nkept_slots * GPU_BLOCK;
 	pthread_mutex_unlock((pthread_mutex_t *)&g->lock);
 	info->h2d_mib_s = g->h2d_mib_s;
 	info->d2h_mib_s = g->d2h_mib_s;

@@ -14,7 +14,9 @@
 #define HMS_CUDA_GPU_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "cuda_api.h"
 #include "hms_cuda.h"
@@ -52,7 +54,13 @@ struct gpu_window {
 	struct gpu_window *next;
 };
 
-struct gpu_job; /* a migration to the GPU split among copy threads */
+struct gpu_job; /* a migration split among copy threads */
+
+enum gpu_prof {
+	GPU_PROF_IN_SETUP, GPU_PROF_IN_ALLOC, GPU_PROF_IN_COPY, GPU_PROF_IN_PAGES,
+	GPU_PROF_IN_FINALIZE, GPU_PROF_OUT_SETUP, GPU_PROF_OUT_COPY, GPU_PROF_OUT_PAGES,
+	GPU_PROF_OUT_FINALIZE, GPU_PROF_COUNT,
+};
 
 /*
  * Lifetime: made by hms_cuda_attach(), freed by hms_cuda_detach() or by
@@ -84,8 +92,10 @@ struct hms_cuda {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct gpu_slot *slots;
-	uint32_t *free_slots;
+	uint32_t *free_slots;   /* no chunk */
 	uint64_t nfree_slots;
+	uint32_t *kept_slots;   /* empty, chunk kept for reuse */
+	uint64_t nkept_slots, keep;
 	uint64_t live_slots;
 	uint64_t *index_key; /* open addressing: block + 1 (0 = empty) */
 	uint32_t *index_slot;
@@ -93,7 +103,11 @@ struct hms_cuda {
 	struct gpu_stage *stages;
 	struct gpu_window *windows;
 
-	/* Copy threads for migrations to the GPU (gpu_migrate.c). */
+	/* HMS_CUDA_PROF=1: nanoseconds spent per phase, printed at detach. */
+	bool prof;
+	atomic_uint_least64_t prof_ns[GPU_PROF_COUNT];
+
+	/* Copy threads for migrations (gpu_migrate.c). */
 	pthread_mutex_t jlock;
 	pthread_cond_t jcond, jdone;
 	struct gpu_job *job;
@@ -101,6 +115,28 @@ struct hms_cuda {
 	unsigned nthreads;
 	bool stop;
 };
+
+/* Phase timing (HMS_CUDA_PROF): t = gpu_prof_now(g); ...; gpu_prof_add(g, P, &t). */
+static inline uint64_t gpu_prof_now(const struct hms_cuda *g)
+{
+	struct timespec ts;
+
+	if (!g->prof)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void gpu_prof_add(struct hms_cuda *g, enum gpu_prof p, uint64_t *t)
+{
+	uint64_t now;
+
+	if (!g->prof)
+		return;
+	now = gpu_prof_now(g);
+	atomic_fetch_add(&g->prof_ns[p], now - *t);
+	*t = now;
+}
 
 /* ---- gpu_mem.c: slots, the block index, staging buffers ------------------- */
 int gpu_mem_init(struct hms_cuda *g, unsigned nstages);
@@ -130,6 +166,7 @@ static inline hms_pfn gpu_pfn(const struct hms_cuda *g, uint64_t slot, unsigned 
 int gpu_threads_start(struct hms_cuda *g, unsigned n);
 void gpu_threads_stop(struct hms_cuda *g);
 long gpu_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
+long gpu_evict_range(struct hms_devmem *dm, uintptr_t start, uintptr_t end);
 int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
 /* Move this GPU's pages of [start, end) home; wrong_only: only pages not
  * in their own block's slot.  Returns pages moved or -errno. */

@@ -92,13 +92,18 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 
 	if (idx >= 0)
 		return idx;
-	if (!g->nfree_slots)
-		return -1;
-	idx = g->free_slots[--g->nfree_slots];
-	s = &g->slots[idx];
-	if (chunk_create(g, s, (uint64_t)idx)) {
-		g->free_slots[g->nfree_slots++] = (uint32_t)idx;
-		return -1;
+	if (g->nkept_slots) {
+		idx = g->kept_slots[--g->nkept_slots]; /* its chunk is still there */
+		s = &g->slots[idx];
+	} else {
+		if (!g->nfree_slots)
+			return -1;
+		idx = g->free_slots[--g->nfree_slots];
+		s = &g->slots[idx];
+		if (chunk_create(g, s, (uint64_t)idx)) {
+			g->free_slots[g->nfree_slots++] = (uint32_t)idx;
+			return -1;
+		}
 	}
 	s->block = block;
 	s->used = 0;
@@ -115,11 +120,15 @@ void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 
 	if (!s->live || s->used || s->maps)
 		return;
+	index_remove_locked(g, s->block);
+	if (g->nkept_slots < g->keep) {
+		g->kept_slots[g->nkept_slots++] = (uint32_t)idx;
+		return;
+	}
 	g->cu->MemUnmap(g->pool_va + idx * GPU_BLOCK, GPU_BLOCK);
 	g->cu->MemRelease(s->handle);
 	s->live = false;
 	g->live_slots--;
-	index_remove_locked(g, s->block);
 	g->free_slots[g->nfree_slots++] = (uint32_t)idx;
 }
 
@@ -181,9 +190,10 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 		g->index_cap <<= 1;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
 	g->free_slots = malloc(g->nslots * sizeof(*g->free_slots));
+	g->kept_slots = malloc(g->nslots * sizeof(*g->kept_slots));
 	g->index_key = calloc(g->index_cap, sizeof(*g->index_key));
 	g->index_slot = calloc(g->index_cap, sizeof(*g->index_slot));
-	if (!g->slots || !g->free_slots || !g->index_key || !g->index_slot)
+	if (!g->slots || !g->free_slots || !g->kept_slots || !g->index_key || !g->index_slot)
 		return -ENOMEM;
 	/* Low slots first: a stack popped from the end. */
 	for (uint64_t i = 0; i < g->nslots; i++)
@@ -247,6 +257,7 @@ void gpu_mem_fini(struct hms_cuda *g)
 	}
 	free(g->slots);
 	free(g->free_slots);
+	free(g->kept_slots);
 	free(g->index_key);
 	free(g->index_slot);
 }

@@ -10,7 +10,8 @@
  * GPU, wait, pages, finalize.  A copy that fails leaves its pages where
  * they were.
  * To system memory: setup, copies from the GPU into a pinned buffer, hms
- * puts them in place (hms_migrate_dst_system_from), pages, finalize.
+ * puts them in place (hms_migrate_dst_system_from), pages, finalize; one
+ * batch for a CPU fault, parallel batches for an eviction (evict_range).
  * Pages a window maps stay until hms_cuda_unmap().
  */
 #include <errno.h>
@@ -157,27 +158,39 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 	long moved = 0;
 	int ret;
 
+	uint64_t t;
+
 	st = gpu_stage_get(g, false);
+	t = gpu_prof_now(g);
 	ret = hms_migrate_vma_setup(g->h, &m);
+	gpu_prof_add(g, GPU_PROF_IN_SETUP, &t);
 	if (ret) {
 		gpu_stage_put(g, st);
 		return ret;
 	}
 	if (m.cpages) {
 		batch_alloc(g, &m, nomem);
+		gpu_prof_add(g, GPU_PROF_IN_ALLOC, &t);
 		batch_copy_in(g, st, &m);
+		gpu_prof_add(g, GPU_PROF_IN_COPY, &t);
 	}
 	hms_migrate_vma_pages(&m);
+	gpu_prof_add(g, GPU_PROF_IN_PAGES, &t);
 	hms_migrate_vma_finalize(&m);
+	gpu_prof_add(g, GPU_PROF_IN_FINALIZE, &t);
 	gpu_stage_put(g, st);
 	for (unsigned long i = 0; i < m.npages; i++)
 		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
 	return moved;
 }
 
-/* A migration to the GPU shared by the caller and the copy threads. */
+static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool wrong_only,
+			 bool nowait);
+
+/* A migration (either way) shared by the caller and the copy threads. */
 struct gpu_job {
 	uintptr_t start, end;
+	bool to_ram;
 	atomic_uintptr_t next;  /* next batch start */
 	atomic_long moved;
 	atomic_int error;
@@ -199,7 +212,7 @@ static void job_work(struct hms_cuda *g, struct gpu_job *j)
 			if (e > j->end)
 				e = j->end;
 		} while (!atomic_compare_exchange_weak(&j->next, &s, e));
-		n = batch_to_device(g, s, e, &nomem);
+		n = j->to_ram ? batch_to_ram(g, s, e, false, false) : batch_to_device(g, s, e, &nomem);
 		if (n > 0)
 			atomic_fetch_add(&j->moved, n);
 		else if (n < 0 && n != -ENOENT)
@@ -262,10 +275,9 @@ void gpu_threads_stop(struct hms_cuda *g)
 	g->threads = NULL;
 }
 
-long gpu_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end)
+static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_ram)
 {
-	struct hms_cuda *g = hms_devmem_priv(dm);
-	struct gpu_job j = { .start = start, .end = end };
+	struct gpu_job j = { .start = start, .end = end, .to_ram = to_ram };
 	bool shared = false;
 	int err;
 
@@ -300,6 +312,16 @@ long gpu_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end
 	return atomic_load(&j.nomem) ? -ENOMEM : 0;
 }
 
+long gpu_migrate_to_device(struct hms_devmem *dm, uintptr_t start, uintptr_t end)
+{
+	return run_job(hms_devmem_priv(dm), start, end, false);
+}
+
+long gpu_evict_range(struct hms_devmem *dm, uintptr_t start, uintptr_t end)
+{
+	return run_job(hms_devmem_priv(dm), start, end, true);
+}
+
 /* ---- GPU -> system ------------------------------------------------------------- */
 
 static bool in_own_slot(const struct hms_cuda *g, uintptr_t va, hms_pfn pfn)
@@ -323,11 +345,13 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 	struct gpu_stage *st;
 	bool copy[BATCH_PAGES] = { false };
 	long moved = 0;
+	uint64_t t;
 	int ret;
 
 	st = gpu_stage_get(g, nowait);
 	if (!st)
 		return -EAGAIN;
+	t = gpu_prof_now(g);
 	for (;;) {
 		bool mapped;
 
@@ -357,8 +381,10 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 				  !(wrong_only && in_own_slot(g, start + (i << GPU_SHIFT), pfn));
 		}
 		pthread_mutex_unlock(&g->lock);
-		if (!mapped)
+		if (!mapped) {
+			gpu_prof_add(g, GPU_PROF_OUT_SETUP, &t);
 			break;
+		}
 		hms_migrate_vma_finalize(&m); /* nothing moved */
 		if (nowait) {
 			gpu_stage_put(g, st);
@@ -388,8 +414,11 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 	for (unsigned long i = 0; i < m.npages; i++)
 		if (copy[i])
 			hms_migrate_dst_system_from(&m, i, st->buf + (i << GPU_SHIFT));
+	gpu_prof_add(g, GPU_PROF_OUT_COPY, &t);
 	hms_migrate_vma_pages(&m);
+	gpu_prof_add(g, GPU_PROF_OUT_PAGES, &t);
 	hms_migrate_vma_finalize(&m);
+	gpu_prof_add(g, GPU_PROF_OUT_FINALIZE, &t);
 	gpu_stage_put(g, st);
 	for (unsigned long i = 0; i < m.npages; i++)
 		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
