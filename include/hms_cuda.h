@@ -54,7 +54,8 @@ enum hms_cuda_copy_mode {
  * @copy_mode:    enum hms_cuda_copy_mode.
  * @name:         the target's and initiator's name (default "cudaN").
  * @keep_chunks:  empty 2 MiB chunks kept for reuse instead of going back
- *                to the GPU at once (default 32; HMS_CUDA_KEEP_NONE: none).
+ *                to the GPU at once, like a CUDA memory pool's release
+ *                threshold (default 256, 512 MiB; HMS_CUDA_KEEP_NONE: none).
  */
 struct hms_cuda_config {
 	size_t size;

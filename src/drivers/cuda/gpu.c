@@ -241,7 +241,7 @@ static int cu_errno(CUresult r)
 GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 			    struct hms_cuda **out)
 {
-	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 32 };
+	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 256 };
 	struct hms_devmem_desc desc = { 0 };
 	const struct hms_cu *cu;
 	struct hms_cuda *g;
@@ -258,7 +258,7 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 		if (!c.copy_threads)
 			c.copy_threads = 4;
 		if (!c.keep_chunks)
-			c.keep_chunks = 32;
+			c.keep_chunks = 256;
 	}
 	if (c.device < 0 || c.copy_threads > 64 || c.copy_mode > HMS_CUDA_COPY_REGISTER)
 		return -EINVAL;

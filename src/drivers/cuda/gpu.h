@@ -36,6 +36,7 @@ struct gpu_slot {
 	uint32_t used;                     /* popcount of bits */
 	uint32_t maps;                     /* windows that map this slot */
 	bool live;                         /* chunk created and mapped */
+	bool creating;                     /* in the index; its chunk is being made */
 };
 
 /* A pinned 2 MiB host buffer for staging copies. */
@@ -141,11 +142,13 @@ static inline void gpu_prof_add(struct hms_cuda *g, enum gpu_prof p, uint64_t *t
 /* ---- gpu_mem.c: slots, the block index, staging buffers ------------------- */
 int gpu_mem_init(struct hms_cuda *g, unsigned nstages);
 void gpu_mem_fini(struct hms_cuda *g);
-/* The slot holding block, creating it; -1 (ENOSPC or a CUDA failure). */
+/* The slot holding block, creating it; -1 (ENOSPC or a CUDA failure).
+ * May drop g->lock while CUDA makes the chunk. */
 long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block);
 /* The slot holding block, or -1. */
 long gpu_slot_find_locked(const struct hms_cuda *g, uint64_t block);
-/* Give page idx of slot s back; the chunk goes when its last page does. */
+/* Give page idx of slot s back; the chunk goes when its last page does
+ * (both may drop g->lock while CUDA unmaps it). */
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t s, unsigned idx);
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t s);
 struct gpu_stage *gpu_stage_get(struct hms_cuda *g, bool nowait);

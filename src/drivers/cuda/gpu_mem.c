@@ -61,7 +61,9 @@ static void index_remove_locked(struct hms_cuda *g, uint64_t block)
 
 /* ---- slots -------------------------------------------------------------- */
 
-static int chunk_create(struct hms_cuda *g, struct gpu_slot *s, uint64_t idx)
+/* Make and map slot idx's chunk.  Called without g->lock: CUDA's virtual
+ * memory calls are slow, and other threads' copies must go on meanwhile. */
+static int chunk_create(struct hms_cuda *g, CUmemGenericAllocationHandle *handle, uint64_t idx)
 {
 	const struct hms_cu *cu = g->cu;
 	struct hms_cu_alloc_prop prop = { .type = HMS_CU_ALLOC_PINNED,
@@ -69,54 +71,81 @@ static int chunk_create(struct hms_cuda *g, struct gpu_slot *s, uint64_t idx)
 	struct hms_cu_access_desc acc = { { HMS_CU_LOC_DEVICE, g->dev }, HMS_CU_ACCESS_RW };
 	CUdeviceptr va = g->pool_va + idx * GPU_BLOCK;
 
-	if (cu->MemCreate(&s->handle, GPU_BLOCK, &prop, 0) != CUDA_SUCCESS)
+	cu->CtxSetCurrent(g->ctx);
+	if (cu->MemCreate(handle, GPU_BLOCK, &prop, 0) != CUDA_SUCCESS)
 		return -ENOMEM;
-	if (cu->MemMap(va, GPU_BLOCK, 0, s->handle, 0) != CUDA_SUCCESS) {
-		cu->MemRelease(s->handle);
+	if (cu->MemMap(va, GPU_BLOCK, 0, *handle, 0) != CUDA_SUCCESS) {
+		cu->MemRelease(*handle);
 		return -EIO;
 	}
 	if (cu->MemSetAccess(va, GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
 		cu->MemUnmap(va, GPU_BLOCK);
-		cu->MemRelease(s->handle);
+		cu->MemRelease(*handle);
 		return -EIO;
 	}
-	s->live = true;
-	g->live_slots++;
 	return 0;
 }
 
-long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
+static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t idx, uint64_t block)
 {
-	long idx = gpu_slot_find_locked(g, block);
-	struct gpu_slot *s;
-
-	if (idx >= 0)
-		return idx;
-	if (g->nkept_slots) {
-		idx = g->kept_slots[--g->nkept_slots]; /* its chunk is still there */
-		s = &g->slots[idx];
-	} else {
-		if (!g->nfree_slots)
-			return -1;
-		idx = g->free_slots[--g->nfree_slots];
-		s = &g->slots[idx];
-		if (chunk_create(g, s, (uint64_t)idx)) {
-			g->free_slots[g->nfree_slots++] = (uint32_t)idx;
-			return -1;
-		}
-	}
 	s->block = block;
 	s->used = 0;
 	s->maps = 0;
 	memset(s->bits, 0, sizeof(s->bits));
 	index_insert_locked(g, block, (uint32_t)idx);
-	return idx;
 }
 
-/* The chunk goes back to the GPU once no page and no window uses it. */
+long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
+{
+	for (;;) {
+		long idx = gpu_slot_find_locked(g, block);
+		CUmemGenericAllocationHandle handle;
+		struct gpu_slot *s;
+		int ret;
+
+		if (idx >= 0 && g->slots[idx].creating) {
+			pthread_cond_wait(&g->cond, &g->lock); /* another thread makes it */
+			continue;
+		}
+		if (idx >= 0)
+			return idx;
+		if (g->nkept_slots) {
+			idx = g->kept_slots[--g->nkept_slots]; /* its chunk is still there */
+			slot_claim_locked(g, &g->slots[idx], (uint64_t)idx, block);
+			return idx;
+		}
+		if (!g->nfree_slots)
+			return -1;
+		idx = g->free_slots[--g->nfree_slots];
+		s = &g->slots[idx];
+		slot_claim_locked(g, s, (uint64_t)idx, block);
+		s->creating = true;
+		pthread_mutex_unlock(&g->lock);
+		ret = chunk_create(g, &handle, (uint64_t)idx);
+		pthread_mutex_lock(&g->lock);
+		s->creating = false;
+		pthread_cond_broadcast(&g->cond);
+		if (ret) {
+			index_remove_locked(g, block);
+			g->free_slots[g->nfree_slots++] = (uint32_t)idx;
+			return -1;
+		}
+		s->handle = handle;
+		s->live = true;
+		g->live_slots++;
+		return idx;
+	}
+}
+
+/*
+ * The chunk goes back to the GPU once no page and no window uses it (or
+ * waits among the kept ones).  May drop g->lock while CUDA unmaps it; the
+ * slot is in no list meanwhile.
+ */
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 {
 	struct gpu_slot *s = &g->slots[idx];
+	CUmemGenericAllocationHandle handle = s->handle;
 
 	if (!s->live || s->used || s->maps)
 		return;
@@ -125,10 +154,13 @@ void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 		g->kept_slots[g->nkept_slots++] = (uint32_t)idx;
 		return;
 	}
-	g->cu->MemUnmap(g->pool_va + idx * GPU_BLOCK, GPU_BLOCK);
-	g->cu->MemRelease(s->handle);
 	s->live = false;
 	g->live_slots--;
+	pthread_mutex_unlock(&g->lock);
+	g->cu->CtxSetCurrent(g->ctx);
+	g->cu->MemUnmap(g->pool_va + idx * GPU_BLOCK, GPU_BLOCK);
+	g->cu->MemRelease(handle);
+	pthread_mutex_lock(&g->lock);
 	g->free_slots[g->nfree_slots++] = (uint32_t)idx;
 }
 
@@ -150,7 +182,6 @@ void gpu_page_free(struct hms_devmem *dm, hms_pfn pfn)
 	uint64_t i = pfn - g->first;
 
 	pthread_mutex_lock(&g->lock);
-	g->cu->CtxSetCurrent(g->ctx);
 	gpu_page_put_locked(g, i / GPU_BLOCK_PAGES, (unsigned)(i % GPU_BLOCK_PAGES));
 	pthread_mutex_unlock(&g->lock);
 }

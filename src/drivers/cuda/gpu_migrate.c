@@ -24,6 +24,7 @@
 #include "gpu.h"
 
 #define BATCH_PAGES GPU_BLOCK_PAGES
+#define RUN_PAGES 128
 
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end)
 {
@@ -108,8 +109,10 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 			i++;
 			continue;
 		}
-		/* A run: device pages and sources both contiguous (or both zero). */
-		while (j < m->npages && has_dst(m, j) &&
+		/* A run: device pages and sources both contiguous (or both zero),
+		 * at most 512 KiB, so the next run's CPU copy overlaps this one's
+		 * DMA. */
+		while (j < m->npages && j - i < RUN_PAGES && has_dst(m, j) &&
 		       hms_migrate_pfn_to_pfn(m->dst[j]) == hms_migrate_pfn_to_pfn(m->dst[i]) + (j - i) &&
 		       (src ? hms_migrate_src_ptr(m, j) == src + ((j - i) << GPU_SHIFT)
 			    : !hms_migrate_src_ptr(m, j)))
