@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <hms.h>
+#include <hms_cuda.h>
 
 #include "cmd.h"
 
@@ -22,13 +23,14 @@ struct topo_opts {
 	const char *root;
 	const char *sysfs_dir;
 	unsigned softdevs;
+	bool gpus;
 	bool warnings;
 };
 
 static void topo_usage(FILE *f)
 {
 	fputs("usage: hms topo [--json | --dot | --matrix | --sysfs DIR] [--root DIR]\n"
-	      "                [--softdev N] [--warnings]\n"
+	      "                [--softdev N] [--gpu] [--warnings]\n"
 	      "\n"
 	      "Show the memory topology: targets (memory), initiators (CPUs, devices),\n"
 	      "links and bridges, with bandwidth (MiB/s) and latency (ns) where the\n"
@@ -40,6 +42,8 @@ static void topo_usage(FILE *f)
 	      "  --sysfs DIR   write the sysfs-style tree v<version>-<uid>-<type> into DIR\n"
 	      "  --root DIR    read a captured sysfs tree (DIR holds sys/ and proc/)\n"
 	      "  --softdev N   attach N software devices first (shows device memory)\n"
+	      "  --gpu         attach every NVIDIA GPU first (CUDA driver; its link to\n"
+	      "                system memory is measured as it attaches)\n"
 	      "  --warnings    print what discovery could not read, on stderr\n"
 	      "  --help        this text\n"
 	      "\n"
@@ -55,6 +59,7 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		{ "sysfs", required_argument, NULL, 's' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "softdev", required_argument, NULL, 'n' },
+		{ "gpu", no_argument, NULL, 'g' },
 		{ "warnings", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -73,6 +78,7 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		case 's': o->format = FMT_SYSFS; o->sysfs_dir = optarg; formats++; break;
 		case 'r': o->root = optarg; break;
 		case 'w': o->warnings = true; break;
+		case 'g': o->gpus = true; break;
 		case 'h': topo_usage(stdout); return 0;
 		case 'n':
 			errno = 0;
@@ -312,6 +318,25 @@ static int topo_with_softdevs(const struct topo_opts *o, struct hms **h,
 			*hms_last_error() ? ": " : "", hms_last_error());
 		return err;
 	}
+	if (o->gpus) {
+		char why[256] = "";
+		int n = hms_cuda_device_count(why, sizeof(why));
+
+		if (n <= 0) {
+			fprintf(stderr, "hms topo: --gpu: %s\n", why);
+			return n ? n : -ENODEV;
+		}
+		for (int i = 0; i < n; i++) {
+			struct hms_cuda_config c = { .size = sizeof(c), .device = i };
+			struct hms_cuda *g;
+
+			err = hms_cuda_attach(*h, &c, &g);
+			if (err) {
+				fprintf(stderr, "hms topo: GPU %d: %s\n", i, strerror(-err));
+				return err;
+			}
+		}
+	}
 	for (unsigned i = 0; i < o->softdevs; i++) {
 		struct hms_softdev *dev;
 
@@ -352,12 +377,12 @@ int cmd_topo(int argc, char **argv)
 
 	if (ret >= 0)
 		return ret;
-	if (o.softdevs)
+	if (o.softdevs || o.gpus)
 		err = topo_with_softdevs(&o, &h, &t);
 	else
 		err = hms_topology_load(o.root, 0, &t);
 	if (err) {
-		if (!o.softdevs)
+		if (!o.softdevs && !o.gpus)
 			fprintf(stderr, "hms topo: %s: %s\n", o.root ? o.root : "/",
 				strerror(-err));
 		hms_close(h);
@@ -368,6 +393,6 @@ int cmd_topo(int argc, char **argv)
 			fprintf(stderr, "warning: %s\n", w);
 	ret = topo_emit(&o, t);
 	hms_topology_put(t);
-	hms_close(h); /* destroys the softdevs */
+	hms_close(h); /* destroys the softdevs, detaches the GPUs */
 	return ret;
 }
