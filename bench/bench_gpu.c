@@ -140,20 +140,24 @@ static int hms_fault_runs(struct hms *h, struct hms_cuda *g, double *us)
 struct variant {
 	const char *name;
 	unsigned mode, threads;
+	bool keep_all; /* keep every empty chunk: no chunk made twice */
 };
 
 static const struct variant variants[] = {
-	{ "staged, 4 copy threads", HMS_CUDA_COPY_STAGED, 4 },
-	{ "staged, 8 copy threads", HMS_CUDA_COPY_STAGED, 8 },
-	{ "staged, 16 copy threads", HMS_CUDA_COPY_STAGED, 16 },
-	{ "registered, 8 copy threads", HMS_CUDA_COPY_REGISTER, 8 },
+	{ "staged, 4 copy threads", HMS_CUDA_COPY_STAGED, 4, false },
+	{ "staged, 8 copy threads", HMS_CUDA_COPY_STAGED, 8, false },
+	{ "staged, 16 copy threads", HMS_CUDA_COPY_STAGED, 16, false },
+	{ "registered, 8 copy threads", HMS_CUDA_COPY_REGISTER, 8, false },
+	{ "staged, 4 threads, keep all", HMS_CUDA_COPY_STAGED, 4, true },
+	{ "staged, 8 threads, keep all", HMS_CUDA_COPY_STAGED, 8, true },
 };
 
 /* hms_migrate to the GPU and back to the page's node, reps times. */
 static int hms_runs(struct hms *h, const struct variant *v, size_t bytes, unsigned reps,
 		    double *h2d, double *d2h, struct hms_cuda_info *info)
 {
-	struct hms_cuda_config c = { sizeof(c), 0, bytes + (64UL << 20), v->threads, v->mode, NULL };
+	struct hms_cuda_config c = { sizeof(c), 0, bytes + (64UL << 20), v->threads, v->mode, NULL,
+				     v->keep_all ? (unsigned)((bytes >> 21) + 32) : 0 };
 	struct hms_cuda *g;
 	char *p;
 	hms_uid gpu, sys;
@@ -243,14 +247,14 @@ int bench_gpu(const struct bench_opts *o)
 		struct bench_stat sh, sd;
 
 		if (hms_runs(h, &variants[v], bytes, reps, a, b, &info)) {
-			printf("gpu        hms_migrate, %-27s FAILED (above)\n", variants[v].name);
+			printf("gpu        hms_migrate, %-28s FAILED (above)\n", variants[v].name);
 			continue;
 		}
 		sh = bench_stats(a, reps);
 		sd = bench_stats(b, reps);
-		printf("gpu        hms_migrate, %-27s host->GPU %6.2f GB/s, GPU->host %6.2f GB/s\n",
+		printf("gpu        hms_migrate, %-28s host->GPU %6.2f GB/s, GPU->host %6.2f GB/s\n",
 		       variants[v].name, sh.median, sd.median);
-		if (sh.median + sd.median > best_h2d.median + best_d2h.median) {
+		if (!variants[v].keep_all && sh.median + sd.median > best_h2d.median + best_d2h.median) {
 			best_h2d = sh;
 			best_d2h = sd;
 			best = variants[v].name;
