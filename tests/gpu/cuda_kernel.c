@@ -99,6 +99,27 @@ int main(void)
 	T_EQ(hms_cuda_detach(g), 0);
 	T_EQ(hms_free(h, p, len), 0);
 	hms_close(h);
+
+	/* hms_close() with a window left mapped: no hang, and every page of
+	 * memory the application owns (hms_manage) comes home with the
+	 * kernel's writes. */
+	{
+		unsigned *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		T_ASSERT(q != MAP_FAILED);
+		h = t_open();
+		g = g_attach(h, &cfg);
+		T_EQ(hms_manage(h, q, len), 0);
+		for (size_t i = 0; i < n; i++)
+			q[i] = (unsigned)i;
+		T_EQ(hms_cuda_map(g, q, len, &d), 0);
+		g_add(g, d, n, 100);
+		hms_close(h);
+		for (size_t i = 0; i < n; i++)
+			if (q[i] != (unsigned)i + 100)
+				T_FAIL("after close: q[%zu] = %u", i, q[i]);
+		munmap(q, len);
+	}
 	printf("ok\n");
 	return 0;
 }

@@ -53,22 +53,22 @@ static inline size_t g_count_on(struct hms *h, const void *addr, size_t npages, 
 /* Run hms_test_add (p[i] += v for i < n) on the GPU, on a window. */
 static inline void g_add(struct hms_cuda *g, uint64_t dptr, unsigned long long n, unsigned v)
 {
-	static CUfunction fn;
 	const struct hms_cu *cu = hms_cu_get(NULL, 0, NULL);
 	void *params[] = { &dptr, &n, &v };
+	CUfunction fn;
+	CUmodule m;
 
 	T_ASSERT(cu);
+	/* (The module is loaded each time: a context may be gone and made
+	 * again between calls, and modules die with their context.) */
 	T_EQ(cu->CtxSetCurrent(hms_cuda_context(g)), CUDA_SUCCESS);
-	if (!fn) {
-		CUmodule m;
-
-		T_EQ(cu->ModuleLoadData(&m, hms_test_ptx), CUDA_SUCCESS);
-		T_EQ(cu->ModuleGetFunction(&fn, m, "hms_test_add"), CUDA_SUCCESS);
-	}
+	T_EQ(cu->ModuleLoadData(&m, hms_test_ptx), CUDA_SUCCESS);
+	T_EQ(cu->ModuleGetFunction(&fn, m, "hms_test_add"), CUDA_SUCCESS);
 	T_EQ(cu->LaunchKernel(fn, (unsigned)((n + 255) / 256), 1, 1, 256, 1, 1, 0, NULL, params,
 			      NULL),
 	     CUDA_SUCCESS);
 	T_EQ(cu->CtxSynchronize(), CUDA_SUCCESS);
+	T_EQ(cu->ModuleUnload(m), CUDA_SUCCESS);
 }
 
 /* fakecuda's controls (fakecuda.c), looked up in the loaded library. */

@@ -216,8 +216,16 @@ static bool gpu_mirror_sync(struct hms_mirror *m, const struct hms_notify_range 
 
 static void gpu_mirror_release(struct hms_mirror *m)
 {
-	/* The address space goes away: the copy threads finish. */
-	gpu_threads_stop(hms_mirror_priv(m));
+	struct hms_cuda *g = hms_mirror_priv(m);
+
+	/* The address space goes away: the copy threads finish, and windows
+	 * left mapped no longer keep pages from coming home (their kernels
+	 * must be done: hms_close() does not wait for the GPU). */
+	gpu_threads_stop(g);
+	pthread_mutex_lock(&g->lock);
+	g->closing = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
 }
 
 static const struct hms_mirror_ops gpu_mirror_ops = {

@@ -103,6 +103,7 @@ struct hms_cuda {
 	uint64_t index_cap;
 	struct gpu_stage *stages;
 	struct gpu_window *windows;
+	bool closing; /* hms_close() runs: windows no longer hold pages */
 
 	/* HMS_CUDA_PROF=1: nanoseconds spent per phase, printed at detach. */
 	bool prof;

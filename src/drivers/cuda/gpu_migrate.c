@@ -28,6 +28,8 @@
 
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end)
 {
+	if (g->closing)
+		return false;
 	for (uint64_t b = start >> GPU_BLOCK_SHIFT; b <= (end - 1) >> GPU_BLOCK_SHIFT; b++) {
 		long s = gpu_slot_find_locked(g, b);
 
