@@ -770,7 +770,7 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 	for (size_t i = 0; i < npages; i++) {
 		uintptr_t p = s + (i << PAGE_SHIFT);
 		struct hms_area *a = hms__area_find_locked(h, p);
-		struct hms_pte *pte = area_pte(a, p);
+		const struct hms_pte *pte = area_pte_ro(a, p);
 		struct hms_devmem *dm;
 
 		out[i].location = pte->loc;
