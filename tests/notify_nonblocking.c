@@ -106,6 +106,7 @@ int main(void)
 	struct hms_stats st;
 	uint64_t migrate_inv;
 	unsigned blockable_migrates;
+	static int buf[T_PAGE / sizeof(int)];
 	pthread_t t;
 
 	h = t_open();
@@ -153,12 +154,19 @@ int main(void)
 	check_waiting(iv);
 	T_EQ(hms_page_query(h, p, 1, info), 1);
 	T_ASSERT(info[0].flags & HMS_PAGE_EXCLUSIVE);
-	T_EQ(*(volatile int *)p, 101);
+	/* Unwritten: read it through the device (the blocked CPU store has
+	 * not happened; a CPU load here would race it as far as a thread
+	 * checker can tell). */
+	T_EQ(t_cmd(d, hms_softdev_read, p, buf, 1, &c), 0);
+	T_EQ(buf[0], 101);
 	T_EQ(count(nb_done, HMS_EVENT_EXCLUSIVE), 0);
 	pthread_mutex_unlock(&drv_lock);
 	T_EQ(pthread_join(t, NULL), 0);
 	check_closed();
 	T_EQ(count(nb_done, HMS_EVENT_EXCLUSIVE), 1);
+	/* The writer resumes when the protection is lifted, just before hms
+	 * clears the page's exclusive state: wait for that (faults nothing). */
+	T_ASSERT(hms_prefault(h, p, T_PAGE, false) >= 0);
 	T_EQ(hms_page_query(h, p, 1, info), 1);
 	T_ASSERT(!(info[0].flags & HMS_PAGE_EXCLUSIVE));
 	T_EQ(p[0], -7);

@@ -325,9 +325,17 @@ static uint32_t chunk_scan(const struct hms_area *a, size_t c)
 		return 0; /* the partial chunk at the end: never summarised */
 	if (pt[0].loc != HMS_LOC_SYSTEM && pt[0].loc != HMS_LOC_NONE)
 		return 0;
-	for (size_t k = 0; k < AREA_CHUNK_PAGES; k++)
-		if (pt[k].flags || pt[k].pfn || pt[k].loc != pt[0].loc || pt[k].prot != pt[0].prot)
+	/* Branch-free inside groups of 64: this runs over every pte of a
+	 * chunk whose summary was forgotten. */
+	for (size_t g = 0; g < AREA_CHUNK_PAGES; g += 64) {
+		uint64_t diff = 0;
+
+		for (size_t k = g; k < g + 64; k++)
+			diff |= pt[k].pfn | pt[k].flags | (uint64_t)(pt[k].loc ^ pt[0].loc) |
+				(uint64_t)(pt[k].prot ^ pt[0].prot);
+		if (diff)
 			return 0;
+	}
 	return AREA_SUM_UNIFORM | (uint32_t)pt[0].loc << 8 | pt[0].prot;
 }
 
