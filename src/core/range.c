@@ -312,40 +312,17 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
  * loc and prot encode alike but for the pfn, which grows by one a page for
  * a valid page and not at all for the others: they are filled in one pass.
  * A whole chunk whose summary (struct hms_area.sum) says it is uniform is
- * filled without reading its ptes; an unknown summary is computed here,
- * so the next snapshot of an unchanged chunk reads no pte at all.
+ * filled without reading its ptes; a chunk read page by page that turns
+ * out uniform gets its summary, so the next snapshot of an unchanged chunk
+ * reads no pte at all.
  */
 
-/* The summary chunk c would have: uniform (loc, prot, no flags) or 0. */
-static uint32_t chunk_scan(const struct hms_area *a, size_t c)
+#define CHUNK_BYTES (AREA_CHUNK_PAGES << PAGE_SHIFT)
+
+/* Does the chunk that starts at addr hold only pages in state want? */
+static bool chunk_is(const struct hms_area *a, uintptr_t addr, uint32_t want)
 {
-	const struct hms_pte *pt = a->pt + (c << AREA_CHUNK_SHIFT);
-
-	if (((c + 1) << AREA_CHUNK_SHIFT) > area_npages(a))
-		return 0; /* the partial chunk at the end: never summarised */
-	if (pt[0].loc != HMS_LOC_SYSTEM && pt[0].loc != HMS_LOC_NONE)
-		return 0;
-	/* Branch-free inside groups of 64: this runs over every pte of a
-	 * chunk whose summary was forgotten. */
-	for (size_t g = 0; g < AREA_CHUNK_PAGES; g += 64) {
-		uint64_t diff = 0;
-
-		for (size_t k = g; k < g + 64; k++)
-			diff |= pt[k].pfn | pt[k].flags | (uint64_t)(pt[k].loc ^ pt[0].loc) |
-				(uint64_t)(pt[k].prot ^ pt[0].prot);
-		if (diff)
-			return 0;
-	}
-	return AREA_SUM_UNIFORM | (uint32_t)pt[0].loc << 8 | pt[0].prot;
-}
-
-static uint32_t chunk_sum_locked(struct hms_area *a, size_t c)
-{
-	if (!a->sum)
-		return chunk_scan(a, c);
-	if (!a->sum[c])
-		a->sum[c] = chunk_scan(a, c);
-	return a->sum[c];
+	return a->sum && a->sum[(addr - a->start) >> (PAGE_SHIFT + AREA_CHUNK_SHIFT)] == want;
 }
 
 /* out[k] = e + (k + 1) * step for k < n; returns the last value. */
@@ -384,7 +361,7 @@ static uintptr_t snapshot_run_locked(const struct hms_range *r, struct hms_area 
 	size_t i = (addr - r->start) >> PAGE_SHIFT, pi = (addr - a->start) >> PAGE_SHIFT;
 	uint64_t e = r->pfns[i], step = o->kind == OUT_VALID ? 1 : 0;
 	uint32_t want = AREA_SUM_UNIFORM | (uint32_t)first->loc << 8 | first->prot;
-	uintptr_t lim = stop, p;
+	uintptr_t lim = stop, p, cstart;
 
 	if (q.fault || r->pfn_flags_mask || (r->flags && step) || o->device || o->zero ||
 	    first->flags || (first->loc != HMS_LOC_SYSTEM && first->loc != HMS_LOC_NONE))
@@ -394,29 +371,34 @@ static uintptr_t snapshot_run_locked(const struct hms_range *r, struct hms_area 
 		if (lim <= addr)
 			return addr;
 	}
+	/* cstart: the start of the chunk being read page by page, if every
+	 * page of it so far belongs to the run (then it is summarised). */
+	cstart = (pi & (AREA_CHUNK_PAGES - 1)) ? 0 : addr;
 	p = addr + PAGE_SIZE;
-	if (!(pi & (AREA_CHUNK_PAGES - 1)) && addr + (AREA_CHUNK_PAGES << PAGE_SHIFT) <= lim &&
-	    chunk_sum_locked(a, pi >> AREA_CHUNK_SHIFT) == want) {
+	if (cstart && addr + CHUNK_BYTES <= lim && chunk_is(a, addr, want)) {
 		e = fill_run(r->pfns + i + 1, AREA_CHUNK_PAGES - 1, e, step);
 		i += AREA_CHUNK_PAGES - 1;
-		p = addr + (AREA_CHUNK_PAGES << PAGE_SHIFT);
+		p = addr + CHUNK_BYTES;
 	}
 	while (p < lim) {
 		const struct hms_pte *pte;
 
-		pi = (p - a->start) >> PAGE_SHIFT;
-		if (!(pi & (AREA_CHUNK_PAGES - 1)) && p + (AREA_CHUNK_PAGES << PAGE_SHIFT) <= lim &&
-		    chunk_sum_locked(a, pi >> AREA_CHUNK_SHIFT) == want) {
-			e = fill_run(r->pfns + i + 1, AREA_CHUNK_PAGES, e, step);
-			i += AREA_CHUNK_PAGES;
-			p += AREA_CHUNK_PAGES << PAGE_SHIFT;
-			continue;
+		if (!(((p - a->start) >> PAGE_SHIFT) & (AREA_CHUNK_PAGES - 1))) {
+			if (p + CHUNK_BYTES <= lim && chunk_is(a, p, want)) {
+				e = fill_run(r->pfns + i + 1, AREA_CHUNK_PAGES, e, step);
+				i += AREA_CHUNK_PAGES;
+				p += CHUNK_BYTES;
+				continue;
+			}
+			cstart = p;
 		}
 		pte = area_pte_ro(a, p);
-		if (pte->loc != first->loc || pte->flags || pte->prot != first->prot)
+		if (pte->loc != first->loc || pte->flags || pte->prot != first->prot || pte->pfn)
 			break;
 		r->pfns[++i] = e += step; /* the pfn is the low field: the next page */
 		p += PAGE_SIZE;
+		if (cstart && p - cstart == CHUNK_BYTES && a->sum)
+			a->sum[(cstart - a->start) >> (PAGE_SHIFT + AREA_CHUNK_SHIFT)] = want;
 	}
 	return p - PAGE_SIZE;
 }
