@@ -81,8 +81,8 @@ int bench_snapshot(const struct bench_opts *o)
 	bench_report(o, "snapshot", "hms_range_fault snapshot", bench_stats(a, reps), "pagemap",
 		     bench_stats(b, reps), "ms", false, 0.2, params);
 	bench_report(o, "snapshot_cold", "the same, every chunk summary forgotten",
-		     bench_stats(cold, reps), "pagemap", bench_stats(b, reps), "ms", false, 0.2,
-		     params);
+		     bench_stats(cold, reps), "pagemap", bench_stats(b, reps), "ms", false, 0,
+		     params); /* no target: shown so the fast path is not read alone */
 	free(cold);
 	free(a);
 	free(b);
