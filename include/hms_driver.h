@@ -41,7 +41,23 @@ enum hms_event {
 	HMS_EVENT_COUNT = 8,
 };
 
-/** struct hms_notify_range.flags: the callback may sleep and take locks. */
+/**
+ * struct hms_notify_range.flags: the callback may sleep and take locks.
+ *
+ * hms raises two invalidations without it, both from its fault handler
+ * thread, which must never wait for a driver (a driver thread holding its
+ * lock may be waiting for the handler): the MIGRATE invalidation of a
+ * migration that migrate_to_ram() starts for a CPU fault
+ * (hms_devmem_fault.nowait), and the EXCLUSIVE invalidation that revokes a
+ * device's exclusive access when the CPU writes the page.  A subscriber
+ * that returns false there undoes nothing: hms gives up the change before
+ * making it (hms_migrate_vma_setup() fails with -EAGAIN, the page stays
+ * exclusive) and retries the CPU fault about a millisecond later, sending
+ * the invalidation again to every subscriber.  Changes the kernel has
+ * already made when hms learns of them (UNMAP, CLEAR, the moving side of
+ * mremap) cannot be retried and are always blockable, like every change
+ * made on another thread.
+ */
 #define HMS_NOTIFY_BLOCKABLE (1u << 0)
 
 /**
@@ -177,7 +193,9 @@ typedef uint64_t hms_pfn;
  * @nowait: the call comes from the fault handler thread: the driver must
  *         not block on a lock that a thread waiting for hms may hold
  *         (one held across hms_migrate_vma_pages(), say); it returns
- *         -EAGAIN instead and the fault is retried shortly.
+ *         -EAGAIN instead and the fault is retried shortly.  Its
+ *         hms_migrate_vma_setup() sends MIGRATE without
+ *         HMS_NOTIFY_BLOCKABLE and may fail with -EAGAIN: return that.
  */
 struct hms_devmem_fault {
 	uintptr_t addr;
@@ -361,8 +379,12 @@ struct hms_migrate_vma {
  * are populated in system memory (VALID) or not populated at all (no
  * VALID: the driver should give a zeroed device page without copying).
  * Return: 0 (even if cpages is 0), -EINVAL (bad range or flags),
- * -ENOENT (no page of the range is managed), -ENOMEM.  Always pair a
- * successful setup with hms_migrate_vma_finalize().
+ * -ENOENT (no page of the range is managed), -ENOMEM, -EAGAIN (called on
+ * the fault handler thread, i.e. from migrate_to_ram() with f->nowait,
+ * and a subscriber refused the non-blockable MIGRATE invalidation:
+ * nothing was selected or changed; return it from migrate_to_ram() and
+ * the fault is retried).  Always pair a successful setup with
+ * hms_migrate_vma_finalize().
  */
 int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m);
 

@@ -1,7 +1,6 @@
 /* migrate_partial_unmap_fault: after pages migrate to a softdev, unmapping
  * half of the area (at each offset, huge pages or not) frees the device
  * memory of the unmapped half and the CPU faults the rest back intact. */
-#include <time.h>
 #include "hms_test.h"
 
 int main(void)
@@ -20,6 +19,7 @@ int main(void)
 		char *map;
 		int *ptr;
 		struct hms_softdev_cmd c;
+		struct hms_page_info info;
 
 		T_ASSERT(old != MAP_FAILED);
 		map = (char *)(((uintptr_t)old + size - 1) & ~(size - 1));
@@ -37,11 +37,10 @@ int main(void)
 		t_check(buf, n, 0);
 
 		T_EQ(munmap(map + offsets[j], unmap_size), 0);
-		/* The unmapped half's device memory is freed. */
-		for (int t = 0; t < 400 && hms_softdev_pages_used(d) != npages / 2; t++) {
-			struct timespec ts = { 0, 5000000 };
-			nanosleep(&ts, NULL);
-		}
+		/* The unmapped half's device memory is freed once the fault
+		 * handler has processed the UNMAP event (munmap returned after it
+		 * was read); hms_page_query() waits for that. */
+		T_EQ(hms_page_query(h, offsets[j] ? map : map + unmap_size, 1, &info), 1);
 		if (hms_softdev_pages_used(d) != npages / 2)
 			T_FAIL("thp %d offset %zu: %zu device pages used after munmap, expected %zu",
 			       thp, offsets[j], hms_softdev_pages_used(d), npages / 2);

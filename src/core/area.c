@@ -99,6 +99,8 @@ int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 		free(a);
 		return -ENOMEM;
 	}
+	/* Without memory for them, snapshots just read every pte. */
+	a->sum = calloc((n + AREA_CHUNK_PAGES - 1) >> AREA_CHUNK_SHIFT, sizeof(*a->sum));
 	a->start = start;
 	a->end = end;
 	a->owned = owned;
@@ -111,6 +113,13 @@ int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 	a->next = *pp;
 	*pp = a;
 	return 0;
+}
+
+void hms__area_sum_reset(struct hms_area *a)
+{
+	if (a->sum)
+		memset(a->sum, 0, ((area_npages(a) + AREA_CHUNK_PAGES - 1) >> AREA_CHUNK_SHIFT) *
+					  sizeof(*a->sum));
 }
 
 void hms__area_set_huge_locked(struct hms *h, uintptr_t start)
@@ -174,6 +183,8 @@ static int area_split_locked(struct hms_area *a, uintptr_t addr)
 	lpt = realloc(a->pt, left * sizeof(*a->pt));
 	if (lpt)
 		a->pt = lpt;
+	b->sum = calloc((right + AREA_CHUNK_PAGES - 1) >> AREA_CHUNK_SHIFT, sizeof(*b->sum));
+	hms__area_sum_reset(a); /* before a shrinks: all of its chunks */
 	b->start = addr;
 	b->end = a->end;
 	b->owned = a->owned;
@@ -192,6 +203,7 @@ static void area_unlink_free_locked(struct hms *h, struct hms_area *a)
 		;
 	*pp = a->next;
 	free(a->pt);
+	free(a->sum);
 	free(a);
 }
 
@@ -244,9 +256,11 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 		} else if (s == a->start) {
 			size_t drop = (e - a->start) >> PAGE_SHIFT;
 
+			hms__area_sum_reset(a); /* chunks count from start */
 			memmove(a->pt, a->pt + drop, (area_npages(a) - drop) * sizeof(*a->pt));
 			a->start = e;
 		} else if (e == a->end) {
+			hms__area_sum_reset(a);
 			a->end = s;
 		} else if (area_split_locked(a, e) == 0) {
 			a->end = s;
@@ -295,7 +309,7 @@ void hms__area_reap_locked(struct hms *h)
 void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 			   size_t len, struct hms_free_list *fl)
 {
-	struct hms_area *src = hms__area_find_range_locked(h, from, from + len);
+	struct hms_area *src = hms__area_find_range_locked(h, from, from + len), *dst;
 	struct hms_pte *saved;
 	size_t n = len >> PAGE_SHIFT;
 
@@ -311,6 +325,7 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 	}
 	src = hms__area_find_range_locked(h, from, from + len);
 	memcpy(saved, area_pte(src, from), n * sizeof(*saved));
+	hms__area_sum_reset(src); /* written below past area_pte()'s chunk */
 	/* The old range keeps being registered (MREMAP_DONTUNMAP) with empty
 	 * pages; an UNMAP event follows when it was really unmapped.  A page
 	 * a migration or a fault holds stays behind as a dead page for its
@@ -330,7 +345,9 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 		if (held)
 			h->dead_areas = true;
 	}
-	memcpy(area_pte(hms__area_find_locked(h, to), to), saved, n * sizeof(*saved));
+	dst = hms__area_find_locked(h, to);
+	hms__area_sum_reset(dst);
+	memcpy(area_pte(dst, to), saved, n * sizeof(*saved));
 	free(saved);
 	hms__policy_move_locked(h, from, to, len);
 }
@@ -801,7 +818,7 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 	for (size_t i = 0; i < npages; i++) {
 		uintptr_t p = s + (i << PAGE_SHIFT);
 		struct hms_area *a = hms__area_find_locked(h, p);
-		struct hms_pte *pte = area_pte(a, p);
+		const struct hms_pte *pte = area_pte_ro(a, p);
 		struct hms_devmem *dm;
 
 		out[i].location = pte->loc;

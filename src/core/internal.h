@@ -104,15 +104,40 @@ struct hms_area {
 	bool owned; /* created by hms_alloc: unmapped by hms_close */
 	bool huge;  /* HMS_ALLOC_HUGE: may be mapped by 2 MiB pages */
 	struct hms_pte *pt;
+	/*
+	 * Chunk summaries, one per AREA_CHUNK_PAGES pages of pt (counted from
+	 * start; may be NULL): 0 = unknown, else AREA_SUM_UNIFORM | loc << 8 |
+	 * prot, meaning every pte of the chunk has that loc and prot, no
+	 * flags and pfn 0.  Written by the snapshot (range.c), reset by every
+	 * area_pte() of the chunk (a mutable pointer may be written) and by
+	 * every change of the area's bounds.  Code that writes ptes through
+	 * any other pointer must call hms__area_sum_reset().
+	 */
+	uint32_t *sum;
 	struct hms_area *next;
 };
+
+#define AREA_CHUNK_SHIFT 9 /* 512 pages: 2 MiB */
+#define AREA_CHUNK_PAGES (1UL << AREA_CHUNK_SHIFT)
+#define AREA_SUM_UNIFORM (1u << 31)
 
 static inline size_t area_npages(const struct hms_area *a)
 {
 	return (a->end - a->start) >> PAGE_SHIFT;
 }
 
+/* The pte of addr, to read or write: forgets the chunk's summary. */
 static inline struct hms_pte *area_pte(struct hms_area *a, uintptr_t addr)
+{
+	size_t i = (addr - a->start) >> PAGE_SHIFT;
+
+	if (a->sum)
+		a->sum[i >> AREA_CHUNK_SHIFT] = 0;
+	return &a->pt[i];
+}
+
+/* The pte of addr, to read only: keeps the chunk's summary. */
+static inline const struct hms_pte *area_pte_ro(const struct hms_area *a, uintptr_t addr)
 {
 	return &a->pt[(addr - a->start) >> PAGE_SHIFT];
 }
@@ -125,6 +150,8 @@ struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
 bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end);
 int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			    int prot, bool owned, bool populated);
+/* Forget every chunk summary of a (its ptes were written in bulk). */
+void hms__area_sum_reset(struct hms_area *a);
 /* Marks the area holding [start, end) as backed by huge pages. */
 void hms__area_set_huge_locked(struct hms *h, uintptr_t start);
 /*

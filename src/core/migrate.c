@@ -228,9 +228,18 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	if (!m->cpages)
 		return 0;
 
+	/* On the fault handler thread (migrate_to_ram for a CPU fault) no
+	 * subscriber may wait: one that would refuses, and the migration is
+	 * undone before anything changed; the fault is retried later. */
 	c->nr = (struct hms_notify_range){ m->start, m->end, HMS_EVENT_MIGRATE,
-					   HMS_NOTIFY_BLOCKABLE, m->pgmap_owner };
-	c->notified = hms__notify_start(h, &c->nr) == 0;
+					   hms__in_handler(h) ? 0 : HMS_NOTIFY_BLOCKABLE,
+					   m->pgmap_owner };
+	if (hms__notify_start(h, &c->nr)) {
+		hms_migrate_vma_finalize(m); /* nothing moved: every page released */
+		m->cpages = 0;
+		return -EAGAIN;
+	}
+	c->notified = true;
 
 	/* Freeze populated system pages: writes now wait for finalize. */
 	for_each_run(m, populated_system, i, j) {

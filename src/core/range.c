@@ -253,7 +253,7 @@ static int unmanaged_page(struct kview *k, uintptr_t addr, struct req q, struct 
 static int managed_page_locked(struct hms *h, const struct hms_range *r, struct hms_area *a,
 			       uintptr_t addr, struct req q, struct kview *k, struct page_out *o)
 {
-	struct hms_pte *pte = area_pte(a, addr);
+	const struct hms_pte *pte = area_pte_ro(a, addr);
 	struct hms_devmem *dm;
 
 	memset(o, 0, sizeof(*o));
@@ -307,38 +307,100 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 }
 
 /*
- * After a plain system page of a snapshot (no request), the pages that
- * follow with the same state encode alike but for the pfn: fill them in
- * one pass.  Returns the last page filled.
+ * Snapshot runs.  After a page with no flags, system (valid) or not
+ * present (NONE) or unreadable (ERROR), the pages that follow with the same
+ * loc and prot encode alike but for the pfn, which grows by one a page for
+ * a valid page and not at all for the others: they are filled in one pass.
+ * A whole chunk whose summary (struct hms_area.sum) says it is uniform is
+ * filled without reading its ptes; a chunk read page by page that turns
+ * out uniform gets its summary, so the next snapshot of an unchanged chunk
+ * reads no pte at all.
  */
+
+#define CHUNK_BYTES (AREA_CHUNK_PAGES << PAGE_SHIFT)
+
+/* Does the chunk that starts at addr hold only pages in state want? */
+static bool chunk_is(const struct hms_area *a, uintptr_t addr, uint32_t want)
+{
+	return a->sum && a->sum[(addr - a->start) >> (PAGE_SHIFT + AREA_CHUNK_SHIFT)] == want;
+}
+
+/* out[k] = e + (k + 1) * step for k < n; returns the last value. */
+static uint64_t fill_run(uint64_t *out, size_t n, uint64_t e, uint64_t step)
+{
+	for (size_t k = 0; k < n; k++)
+		out[k] = e + (k + 1) * step;
+	return e + n * step;
+}
+
+/*
+ * Where a run from addr may go in a huge area: within the huge region
+ * addr is in, or up to the next one (the order of a valid entry changes
+ * there).  0 if unknown.
+ */
+static uintptr_t huge_limit(const struct kview *k, const struct page_out *o, uintptr_t lim)
+{
+	uintptr_t l;
+
+	if (k->no_scan)
+		return 0;
+	if (o->order)
+		l = k->huge[k->hcur].end;
+	else
+		l = k->hcur < k->nhuge ? k->huge[k->hcur].start : k->huge_to;
+	return l < lim ? l : lim;
+}
+
+/* Fills the run that follows addr (whose entry is written); returns the
+ * last page filled. */
 static uintptr_t snapshot_run_locked(const struct hms_range *r, struct hms_area *a,
 				     uintptr_t addr, uintptr_t stop, struct req q, struct kview *k,
 				     const struct page_out *o)
 {
-	const struct hms_pte *first = area_pte(a, addr);
-	size_t i = (addr - r->start) >> PAGE_SHIFT;
-	uint64_t e = r->pfns[i];
-	uintptr_t lim = stop;
+	const struct hms_pte *first = area_pte_ro(a, addr);
+	size_t i = (addr - r->start) >> PAGE_SHIFT, pi = (addr - a->start) >> PAGE_SHIFT;
+	uint64_t e = r->pfns[i], step = o->kind == OUT_VALID ? 1 : 0;
+	uint32_t want = AREA_SUM_UNIFORM | (uint32_t)first->loc << 8 | first->prot;
+	uintptr_t lim = stop, p, cstart;
 
-	if (q.fault || r->flags || r->pfn_flags_mask || o->kind != OUT_VALID || o->device ||
-	    o->zero || first->flags)
+	if (q.fault || r->pfn_flags_mask || (r->flags && step) || o->device || o->zero ||
+	    first->flags || (first->loc != HMS_LOC_SYSTEM && first->loc != HMS_LOC_NONE))
 		return addr;
-	if (a->huge) {
-		/* Only within the huge region (or the non-huge gap) addr is in. */
-		if (!o->order || k->hcur >= k->nhuge)
+	if (a->huge && step) {
+		lim = huge_limit(k, o, lim);
+		if (lim <= addr)
 			return addr;
-		if (k->huge[k->hcur].end < lim)
-			lim = k->huge[k->hcur].end;
 	}
-	for (uintptr_t p = addr + PAGE_SIZE; p < lim; p += PAGE_SIZE) {
-		const struct hms_pte *pte = area_pte(a, p);
+	/* cstart: the start of the chunk being read page by page, if every
+	 * page of it so far belongs to the run (then it is summarised). */
+	cstart = (pi & (AREA_CHUNK_PAGES - 1)) ? 0 : addr;
+	p = addr + PAGE_SIZE;
+	if (cstart && addr + CHUNK_BYTES <= lim && chunk_is(a, addr, want)) {
+		e = fill_run(r->pfns + i + 1, AREA_CHUNK_PAGES - 1, e, step);
+		i += AREA_CHUNK_PAGES - 1;
+		p = addr + CHUNK_BYTES;
+	}
+	while (p < lim) {
+		const struct hms_pte *pte;
 
-		if (pte->loc != HMS_LOC_SYSTEM || pte->flags || pte->prot != first->prot)
+		if (!(((p - a->start) >> PAGE_SHIFT) & (AREA_CHUNK_PAGES - 1))) {
+			if (p + CHUNK_BYTES <= lim && chunk_is(a, p, want)) {
+				e = fill_run(r->pfns + i + 1, AREA_CHUNK_PAGES, e, step);
+				i += AREA_CHUNK_PAGES;
+				p += CHUNK_BYTES;
+				continue;
+			}
+			cstart = p;
+		}
+		pte = area_pte_ro(a, p);
+		if (pte->loc != first->loc || pte->flags || pte->prot != first->prot || pte->pfn)
 			break;
-		r->pfns[++i] = ++e; /* the pfn is the low field: the next page */
-		addr = p;
+		r->pfns[++i] = e += step; /* the pfn is the low field: the next page */
+		p += PAGE_SIZE;
+		if (cstart && p - cstart == CHUNK_BYTES && a->sum)
+			a->sum[(cstart - a->start) >> (PAGE_SHIFT + AREA_CHUNK_SHIFT)] = want;
 	}
-	return addr;
+	return p - PAGE_SIZE;
 }
 
 /* Make the page present (and writable): the device-side fault. */
@@ -407,7 +469,7 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 			r->pfns[i] = encode(r, &o);
 			addr = snapshot_run_locked(r, a, addr, stop, q, &k, &o);
 		}
-		if (ret == 1 && (area_pte(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING))) {
+		if (ret == 1 && (area_pte_ro(a, addr)->flags & (PTE_BUSY | PTE_MIGRATING))) {
 			hms__pte_wait_locked(h, addr);
 			pthread_mutex_unlock(&h->lock);
 			continue;

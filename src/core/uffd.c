@@ -506,7 +506,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			/* Write protection: hms' own (exclusive access) or stale. */
 			bool excl = pte->flags & PTE_EXCLUSIVE;
 			struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
-						       HMS_NOTIFY_BLOCKABLE, NULL };
+						       handler ? 0 : HMS_NOTIFY_BLOCKABLE, NULL };
 
 			if (!wp && !write) {
 				pthread_mutex_unlock(&h->lock);
@@ -514,7 +514,18 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			}
 			pte->flags |= PTE_BUSY;
 			pthread_mutex_unlock(&h->lock);
-			if (excl && hms__notify_start(h, &nr) == 0)
+			if (excl && hms__notify_start(h, &nr)) {
+				/* A subscriber cannot revoke without waiting (only
+				 * on the handler): the page stays exclusive, the
+				 * fault is retried. */
+				pthread_mutex_lock(&h->lock);
+				waiters = pte_unbusy_locked(h, pte);
+				pthread_mutex_unlock(&h->lock);
+				if (waiters)
+					hms__uffd_wake(h, addr, PAGE_SIZE);
+				return -EAGAIN;
+			}
+			if (excl)
 				hms__notify_end(h, &nr);
 			ret = hms__uffd_wp(h, addr, PAGE_SIZE, false);
 			pthread_mutex_lock(&h->lock);
