@@ -427,7 +427,7 @@ static void evict_ranges(struct hms *h, uintptr_t start, uintptr_t end, struct h
 			s = a->start > pos ? a->start : pos;
 			e = a->end < end ? a->end : end;
 			for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
-				struct hms_pte *pte = area_pte(a, p);
+				const struct hms_pte *pte = area_pte_ro(a, p);
 				struct hms_devmem *d;
 
 				if (pte->loc != HMS_LOC_DEVICE)
