@@ -222,6 +222,7 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 	struct hms_area *a = h->areas, *next;
 
 	hms__policy_remove_locked(h, start, end);
+	hms__advice_remove_locked(h, start, end);
 	for (; a && a->start < end; a = next) {
 		next = a->next;
 		if (a->end <= start)
