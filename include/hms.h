@@ -236,6 +236,8 @@ enum hms_location {
 #define HMS_PAGE_MIGRATING (1u << 0) /* a migration holds the page now */
 #define HMS_PAGE_WRITE_PROTECTED (1u << 1)
 #define HMS_PAGE_EXCLUSIVE (1u << 2) /* a device holds exclusive access */
+#define HMS_PAGE_REPLICATED (1u << 3) /* devices may hold read-only copies
+				       * (HMS_ADVICE_READ_MOSTLY) */
 
 /**
  * struct hms_page_info - one page of the state table (hms_page_query()).
