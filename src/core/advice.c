@@ -11,8 +11,10 @@
 
 #include "core/internal.h"
 
-/* hms_pol.mode bits; hms_pol.targets: the ACCESSED_BY devices' targets. */
+/* hms_pol.mode bits (0 is no entry at all, for the tree); hms_pol.targets:
+ * the ACCESSED_BY devices' targets. */
 #define ADV_READ_MOSTLY 1u
+#define ADV_ACCESSED_BY 2u /* ntargets > 0 */
 
 /*
  * Hung off h->advice, created by the first hms_advise() under hms.lock,
@@ -135,6 +137,7 @@ static int advice_edit(struct hms_pol *pol, int advice, hms_uid target)
 			(pol->ntargets - i - 1) * sizeof(pol->targets[0]));
 		pol->targets[--pol->ntargets] = 0;
 	}
+	pol->mode = (uint8_t)((pol->mode & ~ADV_ACCESSED_BY) | (pol->ntargets ? ADV_ACCESSED_BY : 0));
 	return 0;
 }
 
