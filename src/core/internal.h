@@ -176,13 +176,17 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
 /* Write-protect (wp = true) or unprotect; retries EAGAIN unless called
  * from the handler thread, where it returns -EAGAIN. */
 int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
+/* The same; wake false: threads waiting on the range stay asleep until
+ * hms__uffd_wake() (their fault's table update is not done yet). */
+int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake);
 /* Fill missing pages: src NULL = zeros. Returns bytes filled or -errno;
  * -EEXIST is reported only if nothing was filled.  wake: resume threads
  * waiting on those pages now (else the caller wakes them later). */
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake);
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
-/* Fill one missing page with zeros, write-protected (and wake). */
-long hms__uffd_fill_wp(struct hms *h, uintptr_t addr);
+/* Fill one missing page with zeros, write-protected (wake: and resume
+ * the threads waiting on it). */
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake);
 bool hms__in_handler(struct hms *h);
 /*
  * Wait until the handler has processed every message it had started to

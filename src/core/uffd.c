@@ -181,9 +181,15 @@ static bool eagain_wait(struct hms *h, unsigned *tries)
 
 int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 {
+	return hms__uffd_wp_mode(h, start, len, wp, true);
+}
+
+int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake)
+{
 	struct uffdio_writeprotect w = {
 		.range = { start, len },
-		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+		.mode = (wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
+			(wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE),
 	};
 	unsigned tries = 0;
 
@@ -192,7 +198,7 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 			/* Before Linux 6.5 the range must lie in one mapping, and
 			 * hms_protect splits them: one page at a time. */
 			for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
-				int r = hms__uffd_wp(h, p, PAGE_SIZE, wp);
+				int r = hms__uffd_wp_mode(h, p, PAGE_SIZE, wp, wake);
 
 				if (r)
 					return r;
@@ -266,10 +272,11 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 	return (long)done;
 }
 
-long hms__uffd_fill_wp(struct hms *h, uintptr_t addr)
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
 {
 	struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)zeros, .len = PAGE_SIZE,
-				 .mode = UFFDIO_COPY_MODE_WP };
+				 .mode = UFFDIO_COPY_MODE_WP |
+					 (wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE) };
 	unsigned tries = 0;
 
 	while (ioctl(h->uffd, UFFDIO_COPY, &c)) {
@@ -468,7 +475,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * migrating thread itself may be the one faulting here.
 			 */
 			pthread_mutex_unlock(&h->lock);
-			r = hms__uffd_fill_wp(h, addr);
+			r = hms__uffd_fill_wp(h, addr, true);
 			if (r == -EAGAIN && handler)
 				return -EAGAIN;
 			if (r < 0) /* present after all (a stale message): resume */
@@ -550,7 +557,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		 * Dirty tracking (dirty.c) needs a later write to fault: a read
 		 * fill of a tracked page is write protected. */
 		if (track && !write)
-			r = hms__uffd_fill_wp(h, addr);
+			r = hms__uffd_fill_wp(h, addr, false);
 		else
 			r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);

@@ -163,10 +163,11 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 	struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
 				       HMS_NOTIFY_BLOCKABLE, NULL };
 	uint16_t why = pte->flags;
-	bool waiters;
 	int ret;
 
 	pte->flags |= PTE_BUSY;
+	if (why & PTE_TRACKED)
+		pte->flags |= PTE_DIRTY; /* before the writer can resume */
 	pthread_mutex_unlock(&h->lock);
 	/* Everyone who may read an old copy or write behind the CPU's back
 	 * learns of the write before it can complete. */
@@ -175,17 +176,17 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 	nr.event = HMS_EVENT_PROTECTION_PAGE;
 	if ((why & PTE_REPLICA) && hms__notify_start(h, &nr) == 0)
 		hms__notify_end(h, &nr);
-	ret = hms__uffd_wp(h, addr, PAGE_SIZE, false);
+	/* The writer stays asleep until the table says what it did. */
+	ret = hms__uffd_wp_mode(h, addr, PAGE_SIZE, false, false);
 	pthread_mutex_lock(&h->lock);
 	if (ret == 0) {
 		wp_lifted_locked(h, pte, PTE_WP_WHY);
 		pte->flags &= (uint16_t)~PTE_WP; /* a stale protection too */
 	}
-	waiters = hms__pte_unbusy_locked(h, pte);
+	hms__pte_unbusy_locked(h, pte);
 	pthread_mutex_unlock(&h->lock);
-	if (waiters)
-		hms__uffd_wake(h, addr, PAGE_SIZE);
 	HMS_STAT_ADD(h, wp_faults, 1);
+	hms__uffd_wake(h, addr, PAGE_SIZE);
 	if (ret == -EAGAIN && handler)
 		return -EAGAIN;
 	return ret == -ENOENT ? 0 : ret;
