@@ -104,6 +104,8 @@ static const struct {
 	{ "snapshot", bench_snapshot, "hms_range_fault snapshot vs /proc/self/pagemap" },
 	{ "notify", bench_notify, "one invalidation with 10,000 intervals vs 10" },
 	{ "numa", bench_numa, "hms_migrate of 4096 pages between two NUMA nodes vs move_pages" },
+	{ "replicate", bench_replicate,
+	  "2 softdevs reading 64 MiB in turn: READ_MOSTLY vs bouncing; replica collapse cost" },
 };
 
 static void usage(FILE *f)

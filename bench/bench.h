@@ -44,5 +44,6 @@ int bench_devread(const struct bench_opts *o);
 int bench_snapshot(const struct bench_opts *o);
 int bench_notify(const struct bench_opts *o);
 int bench_numa(const struct bench_opts *o);
+int bench_replicate(const struct bench_opts *o);
 
 #endif

@@ -281,19 +281,20 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 		}
 		return q.fault ? 1 : 0;
 	case HMS_LOC_SYSTEM:
+		/* A device reading a read-mostly page: protect it, then hand it
+		 * out as a replica (replica.c), rather than moving it. */
+		if (q.fault && !q.write && hms__replica_wanted_locked(h, pte, addr, r->dev_private_owner)) {
+			k->replica = addr + 1;
+			return 1;
+		}
 		/* Bound to this device's memory: hms__policy_place_device(). */
 		if (q.fault && k->placed != addr + 1 && !(pte->flags & PTE_EXCLUSIVE) &&
+		    !(!q.write && (pte->flags & PTE_REPLICA)) &&
 		    hms__policy_wants_device_locked(h, addr, r->dev_private_owner) &&
 		    !hms__advice_accessed_by_locked(h, addr, r->dev_private_owner))
 			return 1;
 		if (q.write && (pte->flags & PTE_WP))
 			return 1;
-		/* A device reading a read-mostly page: protect it, then hand it
-		 * out as a replica (replica.c). */
-		if (q.fault && !q.write && hms__replica_wanted_locked(h, pte, addr, r->dev_private_owner)) {
-			k->replica = addr + 1;
-			return 1;
-		}
 		o->kind = OUT_VALID;
 		o->write = (pte->prot & PROT_WRITE) && !(pte->flags & PTE_WP);
 		if (q.fault && !q.write && (pte->flags & PTE_REPLICA) && r->dev_private_owner) {
