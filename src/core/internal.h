@@ -157,6 +157,17 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
 /* Bring every device page of [start, end) back to system memory (only
  * those of one devmem if only is not NULL); 0 or the driver's error. */
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only);
+/*
+ * The pte of a page this thread holds busy (or migrating), found again
+ * after hms.lock was dropped: its range cannot be removed meanwhile, but
+ * the table may have moved (hms__area_remove_locked() shifts an area's
+ * ptes when its head is unmapped), so a pointer kept across the unlock
+ * may name another page.  Lock held.
+ */
+static inline struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr)
+{
+	return area_pte(hms__area_find_locked(h, addr), addr);
+}
 /* Clear PTE_BUSY and wake threads waiting on h->cond; true if a CPU fault
  * waited (PTE_WAITERS: wake it with hms__uffd_wake()).  Lock held; the
  * pte may be freed on return (its range was unmapped meanwhile). */

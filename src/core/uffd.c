@@ -561,6 +561,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		else
 			r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);
+		pte = hms__pte_again_locked(h, addr);
 		if (r > 0 || r == -EEXIST) {
 			pte->loc = HMS_LOC_SYSTEM;
 			if (track && !write && r > 0)

@@ -113,8 +113,7 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 	for (size_t k = 0; next_run(sel, n, k, &i, &j); k = j) {
 		for (size_t x = i; x < j; x++) {
 			uintptr_t p = start + (x << PAGE_SHIFT);
-			struct hms_area *a = hms__area_find_locked(h, p);
-			struct hms_pte *pte = area_pte(a, p); /* busy: kept even if unmapped */
+			struct hms_pte *pte = hms__pte_again_locked(h, p);
 			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x);
 
 			if (prot) {
@@ -179,6 +178,7 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 	/* The writer stays asleep until the table says what it did. */
 	ret = hms__uffd_wp_mode(h, addr, PAGE_SIZE, false, false);
 	pthread_mutex_lock(&h->lock);
+	pte = hms__pte_again_locked(h, addr);
 	if (ret == 0) {
 		wp_lifted_locked(h, pte, PTE_WP_WHY);
 		pte->flags &= (uint16_t)~PTE_WP; /* a stale protection too */
@@ -223,7 +223,7 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 		uintptr_t p = start + (x << PAGE_SHIFT);
 
 		if (BIT_GET(sel, x) &&
-		    (area_pte(hms__area_find_locked(h, p), p)->flags & PTE_WP_WHY & ~why))
+		    (hms__pte_again_locked(h, p)->flags & PTE_WP_WHY & ~why))
 			lift[x / 64] &= ~(1ULL << (x % 64));
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -244,7 +244,7 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 
 		if (!BIT_GET(sel, x) && !BIT_GET(lift, x))
 			continue;
-		pte = area_pte(hms__area_find_locked(h, p), p);
+		pte = hms__pte_again_locked(h, p);
 		if (BIT_GET(sel, x)) {
 			wp_lifted_locked(h, pte, why);
 			done++;
