@@ -928,11 +928,14 @@ enum hms_advice {
  * not entirely managed, or a target uid that is not in the topology);
  * -EXDEV (ACCESSED_BY names a target that is not device memory); -E2BIG
  * (more than HMS_BIND_MAX_TARGETS ACCESSED_BY devices on a page);
- * -EOPNOTSUPP (READ_MOSTLY in a HMS_OPEN_WP_ASYNC context); -ENOMEM;
- * -ECHILD (fork child).  On an error nothing changed, except that an
- * UNSET_READ_MOSTLY that fails while dropping replicas (-ENOMEM from the
- * notifier, a userfaultfd error) leaves the advice unset.  Must not be
- * called from an hms callback.
+ * -EOPNOTSUPP (READ_MOSTLY where hms_wp_async() is true); -ENOMEM (part
+ * of the range may have taken the advice); -ECHILD (fork child).
+ * PREFERRED_LOCATION and its UNSET return what hms_bind() and
+ * hms_bind_default() return.  Other errors change nothing, except that an
+ * UNSET_READ_MOSTLY failing while it drops replicas (a userfaultfd error)
+ * leaves the advice unset.  Advice changes no mapping a device already
+ * holds: it acts on the next device fault.  Must not be called from an hms
+ * callback.
  */
 int hms_advise(struct hms *h, void *addr, size_t len, int advice, hms_uid target);
 
@@ -965,9 +968,11 @@ int hms_advise(struct hms *h, void *addr, size_t len, int advice, hms_uid target
  * Return: the number of written pages reported; -EINVAL (NULL context or
  * bitmap, bad range, unknown flags); -ENOENT (not entirely managed);
  * -ENOMEM; -ECHILD; the errno of a failing userfaultfd or PAGEMAP_SCAN
- * ioctl (the bitmap is then not written and nothing was re-armed for sure:
- * every page reads as written next time).  Must not be called from an hms
- * callback.
+ * ioctl, -EOPNOTSUPP (PAGEMAP_SCAN refused in an asynchronous context):
+ * the bitmap is then not written, and pages that may not have been
+ * re-armed read as written next time.  Pages in device memory cannot be
+ * protected: they read as written at every scan while there.  Must not be
+ * called from an hms callback.
  */
 long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bitmap,
 		    unsigned flags);
