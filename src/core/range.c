@@ -103,6 +103,7 @@ struct kview {
 	int kpageflags; /* its fallback, opened on first use (0: not yet) */
 	uintptr_t placed; /* policy placement was tried for this page */
 	uintptr_t replica; /* addr + 1: this page must be protected for replicas */
+	uintptr_t no_replica; /* addr + 1: protecting it failed, use it in place */
 };
 
 static void kview_close(struct kview *k)
@@ -283,7 +284,8 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 	case HMS_LOC_SYSTEM:
 		/* A device reading a read-mostly page: protect it, then hand it
 		 * out as a replica (replica.c), rather than moving it. */
-		if (q.fault && !q.write && hms__replica_wanted_locked(h, pte, addr, r->dev_private_owner)) {
+		if (q.fault && !q.write && k->no_replica != addr + 1 &&
+		    hms__replica_wanted_locked(h, pte, addr, r->dev_private_owner)) {
 			k->replica = addr + 1;
 			return 1;
 		}
@@ -440,10 +442,8 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 
 				k.replica = 0;
 				n = hms__replica_arm(h, addr, r->end);
-				if (n < 0) {
-					ret = (int)n;
-					goto out;
-				}
+				if (n < 0)
+					k.no_replica = addr + 1; /* unmapped meanwhile, say */
 				continue;
 			}
 			/* A device touching a range bound to its memory: place the

@@ -29,7 +29,8 @@ static uint32_t replica_bit_locked(struct hms *h, void *owner)
 bool hms__replica_wanted_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr,
 				void *owner)
 {
-	return owner && pte->loc == HMS_LOC_SYSTEM && !hms__wp_async(h) &&
+	/* Not in the handler: protecting may wait for it (EAGAIN). */
+	return owner && pte->loc == HMS_LOC_SYSTEM && !hms__wp_async(h) && !hms__in_handler(h) &&
 	       !(pte->flags & (PTE_REPLICA | PTE_EXCLUSIVE)) && hms__advice_read_mostly(h, addr);
 }
 
