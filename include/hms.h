@@ -1068,7 +1068,8 @@ void hms_softdev_destroy(struct hms_softdev *dev);
 hms_uid hms_softdev_target(const struct hms_softdev *dev);
 /** The topology uid of the softdev as an initiator. */
 hms_uid hms_softdev_initiator(const struct hms_softdev *dev);
-/** Pages of the softdev's pool in use now. */
+/** Pages of the softdev's pool in use now: pages migrated there and
+ *  read-only replicas (HMS_ADVICE_READ_MOSTLY). */
 size_t hms_softdev_pages_used(const struct hms_softdev *dev);
 
 /**
@@ -1142,7 +1143,8 @@ int hms_softdev_check_exclusive(struct hms_softdev *dev,
 				struct hms_softdev_cmd *cmd);
 
 /** hms_softdev_release() - evict all of the device's memory back to system
- *  memory (the kernel test's "device private memory release").
+ *  memory (the kernel test's "device private memory release"), then drop
+ *  its read-only replicas and mappings: the pool is empty afterwards.
  *  Return: pages moved, or a negative errno. */
 long hms_softdev_release(struct hms_softdev *dev);
 

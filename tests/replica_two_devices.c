@@ -1,7 +1,8 @@
 /* replica_two_devices: with READ_MOSTLY, a device read leaves the page in
  * system memory, write protected, and gives the device a copy in its own
  * memory; a second device gets its own copy; reading again costs no fault
- * and makes no new replica. */
+ * and makes no new replica; releasing one device's memory drops only its
+ * copies. */
 #include "replica_util.h"
 
 int main(void)
@@ -41,6 +42,13 @@ int main(void)
 	for (size_t i = 0; i < n; i++)
 		T_EQ(r.p[i * T_PAGE + 7], 'a' + (int)(i % 26));
 	T_EQ(t_rep_stats(&r).replicas_collapsed, 0);
+	T_EQ(hms_softdev_pages_used(r.d[0]), n);
+
+	/* Releasing a device's memory drops its replicas; the other keeps its. */
+	T_EQ(hms_softdev_release(r.d[0]), 0);
+	T_EQ(hms_softdev_pages_used(r.d[0]), 0);
+	T_EQ(hms_softdev_pages_used(r.d[1]), n);
+	t_rep_read_check(&r, 0);
 	T_EQ(hms_softdev_pages_used(r.d[0]), n);
 
 	t_rep_fini(&r);

@@ -402,6 +402,11 @@ SD_API long hms_softdev_release(struct hms_softdev *d)
 	if (ret)
 		return ret;
 	ret = hms_devmem_evict(d->dm);
+	/* The pool is empty only once the replicas go too (and with them
+	 * every mapping: the device faults again what it needs). */
+	pthread_mutex_lock(&d->lock);
+	sd_pt_clear(&d->pt, 0, UINT64_MAX >> SD_SHIFT);
+	pthread_mutex_unlock(&d->lock);
 	sd_leave(d);
 	return ret;
 }
