@@ -105,6 +105,8 @@ static const struct {
 	{ "notify", bench_notify, "one invalidation with 10,000 intervals vs 10" },
 	{ "numa", bench_numa, "hms_migrate of 4096 pages between two NUMA nodes vs move_pages" },
 	{ "gpu", bench_gpu, "1 GiB host<->GPU vs Unified Memory prefetch and pinned cuMemcpy; fault-back" },
+	{ "replicate", bench_replicate,
+	  "2 softdevs reading 64 MiB in turn: READ_MOSTLY vs bouncing; replica collapse cost" },
 };
 
 static void usage(FILE *f)

@@ -45,5 +45,6 @@ int bench_snapshot(const struct bench_opts *o);
 int bench_notify(const struct bench_opts *o);
 int bench_numa(const struct bench_opts *o);
 int bench_gpu(const struct bench_opts *o);
+int bench_replicate(const struct bench_opts *o);
 
 #endif

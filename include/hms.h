@@ -80,6 +80,15 @@ enum hms_uffd_mode {
 /** hms_options.flags */
 #define HMS_OPEN_USER_MODE_ONLY (1u << 0) /* do not try full mode */
 #define HMS_OPEN_NO_TOPOLOGY (1u << 1)    /* skip sysfs discovery */
+/* Asynchronous write protection where the kernel has it (Linux 6.7+:
+ * UFFD_FEATURE_WP_ASYNC, WP_UNPOPULATED, PAGEMAP_SCAN): hms_dirty_scan()
+ * then reads PAGEMAP_SCAN instead of taking one fault per first write.
+ * The kernel resolves CPU write faults on its own in such a context, so
+ * nothing that must see a CPU write works there: HMS_ADVICE_READ_MOSTLY
+ * and hms_make_exclusive() fail with -EOPNOTSUPP.  Without the kernel
+ * features (or with HMS_WP_SYNC=1 in the environment) the context uses
+ * synchronous write protection as usual; hms_wp_async() tells which. */
+#define HMS_OPEN_WP_ASYNC (1u << 2)
 
 /**
  * struct hms_options - what hms_open() may be told; NULL means defaults.
@@ -125,6 +134,13 @@ void hms_close(struct hms *h);
 
 /** Returns which userfaultfd mode the context runs in. */
 enum hms_uffd_mode hms_mode(const struct hms *h);
+
+/**
+ * hms_wp_async() - does the context use asynchronous write protection?
+ * True only for a context opened with HMS_OPEN_WP_ASYNC on a kernel that
+ * has it (and without HMS_WP_SYNC=1 in the environment).  False for NULL.
+ */
+bool hms_wp_async(const struct hms *h);
 
 /* ------------------------------------------------------------------------
  * Managed areas
@@ -220,6 +236,8 @@ enum hms_location {
 #define HMS_PAGE_MIGRATING (1u << 0) /* a migration holds the page now */
 #define HMS_PAGE_WRITE_PROTECTED (1u << 1)
 #define HMS_PAGE_EXCLUSIVE (1u << 2) /* a device holds exclusive access */
+#define HMS_PAGE_REPLICATED (1u << 3) /* devices may hold read-only copies
+				       * (HMS_ADVICE_READ_MOSTLY) */
 
 /**
  * struct hms_page_info - one page of the state table (hms_page_query()).
@@ -866,6 +884,100 @@ _Static_assert(sizeof(struct hms_hbind_params) == 40, "hbind ABI is 40 bytes");
 int hms_hbind(struct hms *h, struct hms_hbind_params *p);
 
 /* ------------------------------------------------------------------------
+ * Advice and dirty tracking
+ * ---------------------------------------------------------------------- */
+
+/** hms_advise() advice. */
+enum hms_advice {
+	/** Devices that read a page keep a read-only copy (a replica) in
+	 *  their own memory while the system copy stays; several devices may
+	 *  hold one.  The page is write protected meanwhile: the first write,
+	 *  by a CPU thread or a device, first drops every replica
+	 *  (PROTECTION_PAGE invalidation) and then proceeds. */
+	HMS_ADVICE_READ_MOSTLY = 1,
+	HMS_ADVICE_UNSET_READ_MOSTLY = 2,  /* drops the replicas too */
+	/** target: where pages go back to after an access moved them (the
+	 *  HMS_BIND_PREFERRED policy on that target; hms_bind() and this
+	 *  advice set the same per-range policy, the last call wins). */
+	HMS_ADVICE_PREFERRED_LOCATION = 3,
+	HMS_ADVICE_UNSET_PREFERRED_LOCATION = 4, /* back to the default policy */
+	/** target (a device's target uid): that device maps system pages of
+	 *  the range in place instead of moving them to its memory when a
+	 *  placement policy would. */
+	HMS_ADVICE_ACCESSED_BY = 5,
+	HMS_ADVICE_UNSET_ACCESSED_BY = 6,
+};
+
+/**
+ * hms_advise() - tell hms how a managed range will be used.
+ * @h:      the context.
+ * @addr, @len: a page-aligned, non-empty range, entirely managed.
+ * @advice: enum hms_advice.
+ * @target: PREFERRED_LOCATION: the target uid pages belong on;
+ *          ACCESSED_BY and its UNSET: the target uid of a device memory
+ *          (hms_softdev_target(), hms_devmem_target()); the other advice
+ *          takes 0.
+ *
+ * Advice belongs to the range, not to the pages: it survives migrations
+ * and MADV_DONTNEED, and goes when the range stops being managed.  The
+ * advice of one range may combine READ_MOSTLY, one PREFERRED_LOCATION
+ * and up to HMS_BIND_MAX_TARGETS ACCESSED_BY devices.
+ *
+ * Return: 0; -EINVAL (NULL context, bad range, unknown advice, a target
+ * given where none is taken, or none where one is needed); -ENOENT (range
+ * not entirely managed, or a target uid that is not in the topology);
+ * -EXDEV (ACCESSED_BY names a target that is not device memory); -E2BIG
+ * (more than HMS_BIND_MAX_TARGETS ACCESSED_BY devices on a page);
+ * -EOPNOTSUPP (READ_MOSTLY where hms_wp_async() is true); -ENOMEM (part
+ * of the range may have taken the advice); -ECHILD (fork child).
+ * PREFERRED_LOCATION and its UNSET return what hms_bind() and
+ * hms_bind_default() return.  Other errors change nothing, except that an
+ * UNSET_READ_MOSTLY failing while it drops replicas (a userfaultfd error)
+ * leaves the advice unset.  Advice changes no mapping a device already
+ * holds: it acts on the next device fault.  Must not be called from an hms
+ * callback.
+ */
+int hms_advise(struct hms *h, void *addr, size_t len, int advice, hms_uid target);
+
+/** hms_dirty_scan() flags */
+#define HMS_DIRTY_NO_REARM (1u << 0) /* report only: do not clear or re-arm */
+
+/**
+ * hms_dirty_scan() - which pages were written since the last scan.
+ * @h:      the context.
+ * @addr, @len: a page-aligned, non-empty, entirely managed range.
+ * @bitmap: (len / HMS_PAGE_SIZE) bits, bit i (bitmap[i / 64] >> (i % 64))
+ *          for page i; written whole (set bits: written).
+ * @flags:  HMS_DIRTY_* flags.
+ *
+ * Reports the pages of the range written (by a CPU thread, a device, or
+ * the kernel) since the previous scan of that page re-armed it; a page
+ * never scanned before, or whose history hms lost (discarded by
+ * MADV_DONTNEED, moved by a migration, living in device memory now),
+ * reads as written.  Then, unless HMS_DIRTY_NO_REARM, it re-arms every
+ * page: a SOFT_DIRTY invalidation takes write access from every device,
+ * and pages are write protected, so the next write is seen.  A write that
+ * races the scan is reported by this scan or by the next, never lost.
+ *
+ * Two mechanisms, same answers: where hms_wp_async() is true the kernel
+ * records writes itself and one PAGEMAP_SCAN ioctl reads and re-arms them;
+ * elsewhere the first write to each page after a re-arm takes a
+ * write-protect fault that hms records (HMS_WP_SYNC=1 in the environment
+ * forces this path).
+ *
+ * Return: the number of written pages reported; -EINVAL (NULL context or
+ * bitmap, bad range, unknown flags); -ENOENT (not entirely managed);
+ * -ENOMEM; -ECHILD; the errno of a failing userfaultfd or PAGEMAP_SCAN
+ * ioctl, -EOPNOTSUPP (PAGEMAP_SCAN refused in an asynchronous context):
+ * the bitmap is then not written, and pages that may not have been
+ * re-armed read as written next time.  Pages in device memory cannot be
+ * protected: they read as written at every scan while there.  Must not be
+ * called from an hms callback.
+ */
+long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bitmap,
+		    unsigned flags);
+
+/* ------------------------------------------------------------------------
  * Statistics
  * ---------------------------------------------------------------------- */
 
@@ -876,14 +988,14 @@ struct hms_stats {
 	uint64_t cpu_faults;        /* userfaultfd faults resolved */
 	uint64_t cpu_faults_device; /* ... of which brought pages back from a device */
 	uint64_t device_faults;     /* pages hms_range_fault() had to fault */
-	uint64_t wp_faults;         /* write-protect faults resolved */
+	uint64_t wp_faults;         /* write-protect faults resolved (CPU and device) */
 	uint64_t migrations_to_device; /* pages moved system -> device */
 	uint64_t migrations_to_system; /* pages moved device -> system */
 	uint64_t bytes_to_device;      /* data copied, zero pages excluded */
 	uint64_t bytes_to_system;
 	uint64_t invalidations[9];     /* by enum hms_event (hms_driver.h); [8] unused */
-	uint64_t replicas_made;
-	uint64_t replicas_collapsed;
+	uint64_t replicas_made;        /* read-only copies handed to devices */
+	uint64_t replicas_collapsed;   /* ... dropped by a write or UNSET_READ_MOSTLY */
 	uint64_t prefaulted;           /* pages hms_prefault() brought in */
 };
 
@@ -956,7 +1068,8 @@ void hms_softdev_destroy(struct hms_softdev *dev);
 hms_uid hms_softdev_target(const struct hms_softdev *dev);
 /** The topology uid of the softdev as an initiator. */
 hms_uid hms_softdev_initiator(const struct hms_softdev *dev);
-/** Pages of the softdev's pool in use now. */
+/** Pages of the softdev's pool in use now: pages migrated there and
+ *  read-only replicas (HMS_ADVICE_READ_MOSTLY). */
 size_t hms_softdev_pages_used(const struct hms_softdev *dev);
 
 /**
@@ -1030,7 +1143,8 @@ int hms_softdev_check_exclusive(struct hms_softdev *dev,
 				struct hms_softdev_cmd *cmd);
 
 /** hms_softdev_release() - evict all of the device's memory back to system
- *  memory (the kernel test's "device private memory release").
+ *  memory (the kernel test's "device private memory release"), then drop
+ *  its read-only replicas and mappings: the pool is empty afterwards.
  *  Return: pages moved, or a negative errno. */
 long hms_softdev_release(struct hms_softdev *dev);
 

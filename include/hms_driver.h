@@ -451,6 +451,10 @@ void hms_migrate_vma_finalize(struct hms_migrate_vma *m);
 #define HMS_PFN_DEVICE_PRIVATE (1ULL << 60)
 #define HMS_PFN_SPECIAL (1ULL << 55) /* not managed: reach in place, never cache */
 #define HMS_PFN_ZERO (1ULL << 54)    /* the shared zero page (read only) */
+/* A read-only system page of a READ_MOSTLY range (hms_advise()): the
+ * device may keep a copy in its own memory; hms sends a PROTECTION_PAGE
+ * invalidation before anyone writes the page.  Default encoding only. */
+#define HMS_PFN_REPLICA (1ULL << 53)
 #define HMS_PFN_ORDER_SHIFT 56
 #define HMS_PFN_ORDER_MASK (0xfULL << HMS_PFN_ORDER_SHIFT)
 #define HMS_PFN_PFN_MASK ((1ULL << 52) - 1)
@@ -531,7 +535,8 @@ int hms_range_fault(struct hms *h, struct hms_range *range);
  * any device, which goes through the CPU's mapping) revokes it: an
  * EXCLUSIVE invalidation with a NULL owner is sent first, then the write
  * proceeds.  Return: pages made exclusive, -EINVAL, -ENOENT (a page is
- * not managed), -EFAULT, -EPERM (not writable).
+ * not managed), -EFAULT, -EPERM (not writable), -EOPNOTSUPP (a context
+ * opened with HMS_OPEN_WP_ASYNC, where CPU writes cannot revoke it).
  */
 long hms_make_exclusive(struct hms *h, uintptr_t start, uintptr_t end, void *owner);
 

@@ -234,6 +234,7 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 	struct hms_area *a = h->areas, *next;
 
 	hms__policy_remove_locked(h, start, end);
+	hms__advice_remove_locked(h, start, end);
 	for (; a && a->start < end; a = next) {
 		next = a->next;
 		if (a->end <= start)
@@ -825,7 +826,8 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 		out[i].prot = pte->prot;
 		out[i].flags = (uint16_t)(((pte->flags & PTE_MIGRATING) ? HMS_PAGE_MIGRATING : 0) |
 					  ((pte->flags & PTE_WP) ? HMS_PAGE_WRITE_PROTECTED : 0) |
-					  ((pte->flags & PTE_EXCLUSIVE) ? HMS_PAGE_EXCLUSIVE : 0));
+					  ((pte->flags & PTE_EXCLUSIVE) ? HMS_PAGE_EXCLUSIVE : 0) |
+					  ((pte->flags & PTE_REPLICA) ? HMS_PAGE_REPLICATED : 0));
 		out[i].target = 0;
 		if (pte->loc == HMS_LOC_DEVICE) {
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);

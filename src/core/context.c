@@ -138,7 +138,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 		flags = opts->flags;
 		root = opts->sysfs_root;
 	}
-	if (flags & ~(HMS_OPEN_USER_MODE_ONLY | HMS_OPEN_NO_TOPOLOGY))
+	if (flags & ~(HMS_OPEN_USER_MODE_ONLY | HMS_OPEN_NO_TOPOLOGY | HMS_OPEN_WP_ASYNC))
 		return -EINVAL;
 	if (!root)
 		root = getenv("HMS_SYSFS_ROOT");
@@ -250,6 +250,7 @@ HMS_API void hms_close(struct hms *h)
 	}
 	hms__staging_fini(h);
 	hms__policy_fini(h);
+	hms__advice_fini(h);
 	hms__topology_close(h);
 	hms__notifier_fini(h);
 	close(h->uffd);

@@ -77,6 +77,13 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 				 * system copy: CPU faults wait for finalize */
 #define PTE_DISCARD (1u << 8)   /* MADV_DONTNEED/REMOVE hit it while migrating:
 				 * finalize drops the result (reads zeros) */
+/* Why hms write-protects a system page (PTE_WP is set with any of them;
+ * wp.c resolves them all at the first write): */
+#define PTE_REPLICA (1u << 9)   /* devices may hold read-only copies (replicas) */
+#define PTE_TRACK (1u << 10)    /* dirty tracking armed, not written since */
+/* Dirty tracking (dirty.c): */
+#define PTE_TRACKED (1u << 11)  /* tracking started and its history is known */
+#define PTE_DIRTY (1u << 12)    /* written since the last re-arm */
 
 /*
  * One page of a managed area.  Invariants (under hms.lock):
@@ -91,6 +98,8 @@ struct hms_pte {
 	uint8_t loc;
 	uint8_t prot;     /* CPU protection, PROT_* (hms_protect) */
 	uint16_t flags;
+	uint32_t replicas; /* PTE_REPLICA: replica holders, one bit per device
+			    * slot (replica.c) */
 	void *excl_owner; /* PTE_EXCLUSIVE: the owner that holds it */
 };
 
@@ -175,6 +184,21 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
 /* Bring every device page of [start, end) back to system memory (only
  * those of one devmem if only is not NULL); 0 or the driver's error. */
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only);
+/*
+ * The pte of a page this thread holds busy (or migrating), found again
+ * after hms.lock was dropped: its range cannot be removed meanwhile, but
+ * the table may have moved (hms__area_remove_locked() shifts an area's
+ * ptes when its head is unmapped), so a pointer kept across the unlock
+ * may name another page.  Lock held.
+ */
+static inline struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr)
+{
+	return area_pte(hms__area_find_locked(h, addr), addr);
+}
+/* Clear PTE_BUSY and wake threads waiting on h->cond; true if a CPU fault
+ * waited (PTE_WAITERS: wake it with hms__uffd_wake()).  Lock held; the
+ * pte may be freed on return (its range was unmapped meanwhile). */
+bool hms__pte_unbusy_locked(struct hms *h, struct hms_pte *pte);
 /* Wait (on h->cond) while the page is busy or migrating; returns with lock held. */
 void hms__pte_wait_locked(struct hms *h, uintptr_t addr);
 
@@ -190,13 +214,17 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
 /* Write-protect (wp = true) or unprotect; retries EAGAIN unless called
  * from the handler thread, where it returns -EAGAIN. */
 int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
+/* The same; wake false: threads waiting on the range stay asleep until
+ * hms__uffd_wake() (their fault's table update is not done yet). */
+int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake);
 /* Fill missing pages: src NULL = zeros. Returns bytes filled or -errno;
  * -EEXIST is reported only if nothing was filled.  wake: resume threads
  * waiting on those pages now (else the caller wakes them later). */
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake);
 void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
-/* Fill one missing page with zeros, write-protected (and wake). */
-long hms__uffd_fill_wp(struct hms *h, uintptr_t addr);
+/* Fill one missing page with zeros, write-protected (wake: and resume
+ * the threads waiting on it). */
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake);
 bool hms__in_handler(struct hms *h);
 /*
  * Wait until the handler has processed every message it had started to
@@ -211,6 +239,80 @@ void hms__uffd_sync(struct hms *h);
 int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
+
+/* ------------------------------------------------------------------------
+ * wp.c - write protection: one mechanism for replicas, exclusive access
+ * and dirty tracking
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Write-protect pages of [start, end) for op->why (PTE_REPLICA,
+ * PTE_EXCLUSIVE or PTE_TRACK; 0 for none), telling devices first with an
+ * op->event invalidation (owner op->owner), so none keeps write access.
+ * select() (hms.lock held) picks the pages, among those not busy or
+ * migrating; the picked ones in system memory are protected; mark()
+ * (may be NULL; hms.lock held) then sees every picked page, and whether
+ * it was protected.  Returns pages protected, or -errno if none could be.
+ * No lock held; not from the handler thread.
+ */
+struct hms__wp_op {
+	uint16_t why;
+	enum hms_event event;
+	void *owner;
+	bool (*select)(struct hms *h, struct hms_pte *pte, uintptr_t addr, void *arg);
+	void (*mark)(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool prot, void *arg);
+	void *arg;
+};
+long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end,
+			const struct hms__wp_op *op);
+/*
+ * Pages of [start, end) protected for @why stop being so (an @ev
+ * invalidation first); the protection is lifted where no other reason
+ * keeps it.  Pages or -errno.
+ */
+long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t why,
+		       enum hms_event ev);
+/*
+ * The first write to a page hms protected (a CPU write-protect fault, or
+ * a device write through hms_range_fault()): drop replicas and exclusive
+ * access (invalidations), record the write for dirty tracking, lift the
+ * protection.  Called with hms.lock held on a system page that is not
+ * busy; returns with it dropped.  0, or -EAGAIN (handler: retry), -errno.
+ */
+int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool cpu);
+/* The context's write protection resolves CPU writes in the kernel
+ * (HMS_OPEN_WP_ASYNC): nothing can wait for a CPU write. */
+bool hms__wp_async(const struct hms *h);
+
+/* ------------------------------------------------------------------------
+ * replica.c - read-mostly replication
+ * ---------------------------------------------------------------------- */
+
+/*
+ * range.c, a device read fault on a system page: true when the page is
+ * READ_MOSTLY and must first be protected for replication.  Lock held.
+ */
+bool hms__replica_wanted_locked(struct hms *h, const struct hms_pte *pte, uintptr_t addr,
+				void *owner);
+/* Protect the READ_MOSTLY system pages of [start, end) for replication:
+ * pages protected or -errno.  No lock held. */
+long hms__replica_arm(struct hms *h, uintptr_t start, uintptr_t end);
+/* A replicated page is handed to device @owner: count the new holder. */
+void hms__replica_grant_locked(struct hms *h, struct hms_pte *pte, void *owner);
+/* Drop every replica of [start, end) (UNSET_READ_MOSTLY): 0 or -errno. */
+int hms__replica_drop(struct hms *h, uintptr_t start, uintptr_t end);
+
+/* ------------------------------------------------------------------------
+ * advice.c - hms_advise()
+ * ---------------------------------------------------------------------- */
+
+struct hms_advice_state;
+bool hms__advice_read_mostly(struct hms *h, uintptr_t addr);
+/* Does device @owner hold ACCESSED_BY advice at addr?  hms.lock held. */
+bool hms__advice_accessed_by_locked(struct hms *h, uintptr_t addr, void *owner);
+/* [start, end) stopped being managed: drop its advice.  hms.lock held. */
+void hms__advice_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);
+void hms__advice_fini(struct hms *h);
 
 /* ------------------------------------------------------------------------
  * notifier.c - invalidations, mirrors, intervals
@@ -500,7 +602,8 @@ struct hms {
 	int uffd;
 	int wake_fd; /* eventfd: stops the handler */
 	enum hms_uffd_mode mode;
-	uint64_t features;
+	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */
+	bool wp_async;     /* UFFD_FEATURE_WP_ASYNC enabled (wp.c) */
 	pthread_t handler;
 	pid_t handler_tid;
 	bool handler_started;
@@ -531,6 +634,8 @@ struct hms {
 	struct hms_stats_atomic stats;
 	struct hms_topo_state *topo;
 	struct hms_policy_state *policy; /* policy.c, its own lock */
+	struct hms_advice_state *advice; /* advice.c, its own lock (taken
+					  * inside hms.lock) */
 
 	struct hms *next_ctx; /* all contexts, for fork (context.c) */
 	bool forked_child;    /* this copy lives in a fork child: unusable */

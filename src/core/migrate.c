@@ -152,7 +152,12 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 			continue;
 		managed++;
 		pte = area_pte(a, p);
-		if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD | PTE_EXCLUSIVE))
+		/* Replicated pages stay until a write collapses them (wp.c). */
+		if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD | PTE_EXCLUSIVE | PTE_REPLICA))
+			continue;
+		/* With asynchronous write protection nothing stops a CPU write
+		 * racing the copy: populated system pages stay (wp.c). */
+		if (pte->loc == HMS_LOC_SYSTEM && hms__wp_async(h))
 			continue;
 		if (pte->loc == HMS_LOC_DEVICE) {
 			struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pte->pfn);
@@ -502,6 +507,10 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		if (pte->flags & PTE_WAITERS)
 			waiters = true;
 		pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
+		/* Unprotected below or moved: dirty tracking lost sight of it. */
+		if (pte->flags & PTE_TRACKED)
+			pte->flags |= PTE_DIRTY;
+		pte->flags &= (uint16_t)~(PTE_TRACK | PTE_WP);
 		if (moved)
 			pte->flags &= (uint16_t)~PTE_ZERO;
 	}

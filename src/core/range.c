@@ -43,7 +43,7 @@ static struct req decode_req(const struct hms_range *r, uint64_t in)
 /* What one page is, before encoding. */
 struct page_out {
 	enum { OUT_NONE, OUT_ERROR, OUT_VALID, OUT_SPECIAL } kind;
-	bool write, device, zero;
+	bool write, device, zero, replica;
 	uint64_t pfn;
 	unsigned order;
 };
@@ -78,6 +78,7 @@ static uint64_t encode(const struct hms_range *r, const struct page_out *o)
 	case OUT_VALID:
 		return HMS_PFN_VALID | (o->write ? HMS_PFN_WRITE : 0) |
 		       (o->device ? HMS_PFN_DEVICE_PRIVATE : 0) | (o->zero ? HMS_PFN_ZERO : 0) |
+		       (o->replica ? HMS_PFN_REPLICA : 0) |
 		       ((uint64_t)o->order << HMS_PFN_ORDER_SHIFT) | (o->pfn & HMS_PFN_PFN_MASK);
 	}
 	return 0;
@@ -101,6 +102,8 @@ struct kview {
 	bool no_scan; /* the kernel has no PAGEMAP_SCAN (before 6.7) */
 	int kpageflags; /* its fallback, opened on first use (0: not yet) */
 	uintptr_t placed; /* policy placement was tried for this page */
+	uintptr_t replica; /* addr + 1: this page must be protected for replicas */
+	uintptr_t no_replica; /* addr + 1: protecting it failed, use it in place */
 };
 
 static void kview_close(struct kview *k)
@@ -279,14 +282,28 @@ static int managed_page_locked(struct hms *h, const struct hms_range *r, struct 
 		}
 		return q.fault ? 1 : 0;
 	case HMS_LOC_SYSTEM:
+		/* A device reading a read-mostly page: protect it, then hand it
+		 * out as a replica (replica.c), rather than moving it. */
+		if (q.fault && !q.write && k->no_replica != addr + 1 &&
+		    hms__replica_wanted_locked(h, pte, addr, r->dev_private_owner)) {
+			k->replica = addr + 1;
+			return 1;
+		}
 		/* Bound to this device's memory: hms__policy_place_device(). */
 		if (q.fault && k->placed != addr + 1 && !(pte->flags & PTE_EXCLUSIVE) &&
-		    hms__policy_wants_device_locked(h, addr, r->dev_private_owner))
+		    !(!q.write && (pte->flags & PTE_REPLICA)) &&
+		    hms__policy_wants_device_locked(h, addr, r->dev_private_owner) &&
+		    !hms__advice_accessed_by_locked(h, addr, r->dev_private_owner))
 			return 1;
 		if (q.write && (pte->flags & PTE_WP))
 			return 1;
 		o->kind = OUT_VALID;
 		o->write = (pte->prot & PROT_WRITE) && !(pte->flags & PTE_WP);
+		if (q.fault && !q.write && (pte->flags & PTE_REPLICA) && r->dev_private_owner) {
+			/* (a write to the pte: the chunk's summary goes too) */
+			hms__replica_grant_locked(h, area_pte(a, addr), r->dev_private_owner);
+			o->replica = true;
+		}
 		o->pfn = addr >> PAGE_SHIFT;
 		if (a->huge && kview_huge(k, addr, r->end < a->end ? r->end : a->end))
 			o->order = 9;
@@ -483,6 +500,15 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 				ret = -EBUSY;
 				goto out;
 			}
+			if (k.replica == addr + 1) {
+				long n;
+
+				k.replica = 0;
+				n = hms__replica_arm(h, addr, r->end);
+				if (n < 0)
+					k.no_replica = addr + 1; /* unmapped meanwhile, say */
+				continue;
+			}
 			/* A device touching a range bound to its memory: place the
 			 * page there instead of in system memory. */
 			ret = 0;
@@ -512,17 +538,35 @@ out:
 
 /* ---- exclusive access ---------------------------------------------------------- */
 
+static bool excl_select(struct hms *h, struct hms_pte *pte, uintptr_t addr, void *arg)
+{
+	(void)h;
+	(void)addr;
+	(void)arg;
+	return pte->loc == HMS_LOC_SYSTEM;
+}
+
+static void excl_mark(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool prot, void *arg)
+{
+	(void)h;
+	(void)addr;
+	if (prot)
+		pte->excl_owner = arg;
+}
+
 HMS_API long hms_make_exclusive(struct hms *h, uintptr_t start, uintptr_t end, void *owner)
 {
-	struct hms_notify_range nr = { start, end, HMS_EVENT_EXCLUSIVE, HMS_NOTIFY_BLOCKABLE,
-				       owner };
-	long n = 0;
+	struct hms__wp_op op = { .why = PTE_EXCLUSIVE, .event = HMS_EVENT_EXCLUSIVE,
+				 .owner = owner, .select = excl_select, .mark = excl_mark,
+				 .arg = owner };
 	int ret = hms__check(h);
 
 	if (ret)
 		return ret;
 	if (start >= end || !hms__aligned(start) || !hms__aligned(end))
 		return -EINVAL;
+	if (hms__wp_async(h))
+		return -EOPNOTSUPP; /* CPU writes would not give it back */
 	pthread_mutex_lock(&h->lock);
 	ret = hms__range_managed_locked(h, start, end) ? 0 : -ENOENT;
 	pthread_mutex_unlock(&h->lock);
@@ -533,23 +577,5 @@ HMS_API long hms_make_exclusive(struct hms *h, uintptr_t start, uintptr_t end, v
 		if (ret)
 			return ret;
 	}
-	hms__notify_start(h, &nr);
-	ret = hms__uffd_wp(h, start, end - start, true);
-	if (!ret) {
-		pthread_mutex_lock(&h->lock);
-		for (uintptr_t p = start; p < end; p += PAGE_SIZE) {
-			struct hms_area *a = hms__area_find_locked(h, p);
-			struct hms_pte *pte = a ? area_pte(a, p) : NULL;
-
-			if (!pte || pte->loc != HMS_LOC_SYSTEM ||
-			    (pte->flags & (PTE_BUSY | PTE_MIGRATING)))
-				continue;
-			pte->flags |= PTE_WP | PTE_EXCLUSIVE;
-			pte->excl_owner = owner;
-			n++;
-		}
-		pthread_mutex_unlock(&h->lock);
-	}
-	hms__notify_end(h, &nr);
-	return ret ? ret : n;
+	return hms__wp_protect_op(h, start, end, &op);
 }

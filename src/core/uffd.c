@@ -56,6 +56,32 @@ static int uffd_new(bool user_only)
 	(UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |             \
 	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_THREAD_ID)
 
+#define WP_ASYNC_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
+
+/*
+ * HMS_OPEN_WP_ASYNC: does the kernel have asynchronous write protection?
+ * UFFDIO_API can be called once per descriptor, so ask a throwaway one.
+ * Without it (or with HMS_WP_SYNC=1) the context falls back to the
+ * synchronous kind, which every kernel with UFFDIO_WRITEPROTECT has.
+ */
+static bool uffd_want_wp_async(unsigned open_flags, bool user_only)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	const char *env = getenv("HMS_WP_SYNC");
+	bool ok = false;
+	int fd;
+
+	if (!(open_flags & HMS_OPEN_WP_ASYNC) || (env && *env && strcmp(env, "0")))
+		return false;
+	fd = uffd_new(user_only);
+	if (fd < 0)
+		return false;
+	if (!ioctl(fd, UFFDIO_API, &api))
+		ok = (api.features & WP_ASYNC_FEATURES) == WP_ASYNC_FEATURES;
+	close(fd);
+	return ok;
+}
+
 int hms__uffd_open(struct hms *h, unsigned open_flags)
 {
 	bool user_only = open_flags & HMS_OPEN_USER_MODE_ONLY;
@@ -81,6 +107,9 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 			hms__set_error("hms: userfaultfd failed: %s", strerror(-fd));
 		return fd;
 	}
+	h->wp_async = uffd_want_wp_async(open_flags, user_only);
+	if (h->wp_async)
+		api.features |= WP_ASYNC_FEATURES;
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		int err = errno;
 
@@ -152,9 +181,15 @@ static bool eagain_wait(struct hms *h, unsigned *tries)
 
 int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 {
+	return hms__uffd_wp_mode(h, start, len, wp, true);
+}
+
+int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake)
+{
 	struct uffdio_writeprotect w = {
 		.range = { start, len },
-		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+		.mode = (wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
+			(wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE),
 	};
 	unsigned tries = 0;
 
@@ -163,7 +198,7 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 			/* Before Linux 6.5 the range must lie in one mapping, and
 			 * hms_protect splits them: one page at a time. */
 			for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
-				int r = hms__uffd_wp(h, p, PAGE_SIZE, wp);
+				int r = hms__uffd_wp_mode(h, p, PAGE_SIZE, wp, wake);
 
 				if (r)
 					return r;
@@ -237,10 +272,11 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 	return (long)done;
 }
 
-long hms__uffd_fill_wp(struct hms *h, uintptr_t addr)
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
 {
 	struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)zeros, .len = PAGE_SIZE,
-				 .mode = UFFDIO_COPY_MODE_WP };
+				 .mode = UFFDIO_COPY_MODE_WP |
+					 (wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE) };
 	unsigned tries = 0;
 
 	while (ioctl(h->uffd, UFFDIO_COPY, &c)) {
@@ -382,9 +418,7 @@ static void fault_around_locked(struct hms *h, struct hms_area *a, uintptr_t add
 	f->end = e;
 }
 
-/* Clear PTE_BUSY; wake CPU faults that waited on it.  Lock held; pte
- * may be freed on return (its range was unmapped meanwhile). */
-static bool pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
+bool hms__pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
 {
 	bool waiters = pte->flags & PTE_WAITERS;
 
@@ -411,7 +445,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		struct hms_devmem *dm;
 		struct hms_devmem_fault f;
 		long r;
-		bool waiters;
+		bool waiters, track;
 		int ret;
 
 		pthread_mutex_lock(&h->lock);
@@ -441,7 +475,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * migrating thread itself may be the one faulting here.
 			 */
 			pthread_mutex_unlock(&h->lock);
-			r = hms__uffd_fill_wp(h, addr);
+			r = hms__uffd_fill_wp(h, addr, true);
 			if (r == -EAGAIN && handler)
 				return -EAGAIN;
 			if (r < 0) /* present after all (a stale message): resume */
@@ -503,45 +537,13 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			return FAULT_DONE;
 		}
 		if (pte->loc == HMS_LOC_SYSTEM && (wp || (write && (pte->flags & PTE_WP)))) {
-			/* Write protection: hms' own (exclusive access) or stale. */
-			bool excl = pte->flags & PTE_EXCLUSIVE;
-			struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
-						       handler ? 0 : HMS_NOTIFY_BLOCKABLE, NULL };
-
+			/* Write protection: hms' own (wp.c) or stale. */
 			if (!wp && !write) {
 				pthread_mutex_unlock(&h->lock);
 				return FAULT_DONE;
 			}
-			pte->flags |= PTE_BUSY;
-			pthread_mutex_unlock(&h->lock);
-			if (excl && hms__notify_start(h, &nr)) {
-				/* A subscriber cannot revoke without waiting (only
-				 * on the handler): the page stays exclusive, the
-				 * fault is retried. */
-				pthread_mutex_lock(&h->lock);
-				waiters = pte_unbusy_locked(h, pte);
-				pthread_mutex_unlock(&h->lock);
-				if (waiters)
-					hms__uffd_wake(h, addr, PAGE_SIZE);
-				return -EAGAIN;
-			}
-			if (excl)
-				hms__notify_end(h, &nr);
-			ret = hms__uffd_wp(h, addr, PAGE_SIZE, false);
-			pthread_mutex_lock(&h->lock);
-			if (ret == 0)
-				pte->flags &= (uint16_t)~(PTE_WP | PTE_EXCLUSIVE);
-			pte->excl_owner = NULL;
-			waiters = pte_unbusy_locked(h, pte);
-			pthread_mutex_unlock(&h->lock);
-			if (waiters)
-				hms__uffd_wake(h, addr, PAGE_SIZE);
-			HMS_STAT_ADD(h, wp_faults, 1);
-			if (ret == -EAGAIN && handler)
-				return -EAGAIN;
-			if (ret && ret != -ENOENT)
-				return ret;
-			return FAULT_DONE;
+			ret = hms__wp_fault_locked(h, pte, addr, handler);
+			return ret ? ret : FAULT_DONE;
 		}
 		/*
 		 * Missing: never populated, discarded, or (a CPU fault on a
@@ -549,16 +551,27 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		 * MADV_FREE memory.  All read zeros.
 		 */
 		pte->flags |= PTE_BUSY;
+		track = pte->flags & PTE_TRACKED;
 		pthread_mutex_unlock(&h->lock);
-		/* The faulting thread resumes only once the table is right. */
-		r = fill_zero(h, addr, PAGE_SIZE, write, false);
+		/* The faulting thread resumes only once the table is right.
+		 * Dirty tracking (dirty.c) needs a later write to fault: a read
+		 * fill of a tracked page is write protected. */
+		if (track && !write)
+			r = hms__uffd_fill_wp(h, addr, false);
+		else
+			r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);
+		pte = hms__pte_again_locked(h, addr);
 		if (r > 0 || r == -EEXIST) {
 			pte->loc = HMS_LOC_SYSTEM;
-			if (!write && r > 0)
+			if (track && !write && r > 0)
+				pte->flags |= PTE_WP | PTE_TRACK;
+			else if (track)
+				pte->flags |= PTE_DIRTY;
+			else if (!write && r > 0)
 				pte->flags |= PTE_ZERO;
 		}
-		waiters = pte_unbusy_locked(h, pte);
+		waiters = hms__pte_unbusy_locked(h, pte);
 		pthread_mutex_unlock(&h->lock);
 		if (cpu || waiters || r == -EEXIST)
 			hms__uffd_wake(h, addr, PAGE_SIZE);

@@ -64,6 +64,7 @@ enum st_op {
 	OP_BIND,
 	OP_BIND_DEFAULT,
 	OP_HMS_MIGRATE,
+	OP_ADVISE, /* READ_MOSTLY set or unset */
 	OP_FORK,
 	OP_COUNT
 };

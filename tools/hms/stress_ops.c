@@ -29,6 +29,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_SYS_READ] = "read(2)-into",   [OP_QUERY] = "page-query",
 	[OP_BIND] = "bind",               [OP_BIND_DEFAULT] = "bind-default",
 	[OP_HMS_MIGRATE] = "hms-migrate", [OP_FORK] = "fork",
+	[OP_ADVISE] = "read-mostly",
 };
 
 const char *st_op_name(int op)
@@ -45,7 +46,7 @@ static const unsigned op_weight[OP_COUNT] = {
 	[OP_UNMAP] = 15,        [OP_MAP] = 25,         [OP_MREMAP] = 20,
 	[OP_SYS_WRITE] = 20,    [OP_SYS_READ] = 20,    [OP_QUERY] = 20,
 	[OP_BIND] = 15,         [OP_BIND_DEFAULT] = 10, [OP_HMS_MIGRATE] = 30,
-	[OP_FORK] = 2,
+	[OP_FORK] = 2,          [OP_ADVISE] = 15,
 };
 
 /* ---- spans ---------------------------------------------------------------- */
@@ -432,6 +433,17 @@ static int op_bind_default(struct st_thread *t, struct st_span *sp, uint64_t seq
 	return ret ? st_error(s, "hms_bind_default", sp, ret, seq) : 0;
 }
 
+/* READ_MOSTLY on or off: device reads then replicate, writes collapse. */
+static int op_advise(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	struct stress *s = t->s;
+	int advice = st_below(t, 2) ? HMS_ADVICE_READ_MOSTLY : HMS_ADVICE_UNSET_READ_MOSTLY;
+	int ret = hms_advise(s->h, span_addr(s, sp), span_len(sp), advice, 0);
+
+	*res = ret;
+	return ret ? st_error(s, "hms_advise", sp, ret, seq) : 0;
+}
+
 /* To one device, both in either order, or to each range's policy. */
 static int op_hms_migrate(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
 {
@@ -803,6 +815,7 @@ static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, ui
 	case OP_BIND: return op_bind(t, sp, seq, res);
 	case OP_BIND_DEFAULT: return op_bind_default(t, sp, seq, res);
 	case OP_HMS_MIGRATE: return op_hms_migrate(t, sp, seq, res);
+	case OP_ADVISE: return op_advise(t, sp, seq, res);
 	default: return 1;
 	}
 }

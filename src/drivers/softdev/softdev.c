@@ -38,6 +38,14 @@ hms_pfn sd_alloc_locked(struct hms_softdev *d)
 	return d->first + idx;
 }
 
+/* A replica's page goes back to the pool when its entry goes (d->lock). */
+static void sd_replica_drop(void *arg, uint64_t e)
+{
+	struct hms_softdev *d = arg;
+
+	d->free[d->nfree++] = (uint32_t)SD_IDX(e);
+}
+
 static void sd_page_free(struct hms_devmem *dm, hms_pfn pfn)
 {
 	struct hms_softdev *d = hms_devmem_priv(dm);
@@ -267,6 +275,8 @@ SD_API int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cf
 		return -ENOMEM;
 	d->h = h;
 	pthread_mutex_init(&d->lock, NULL);
+	d->pt.drop = sd_replica_drop;
+	d->pt.drop_arg = d;
 	pthread_mutex_init(&d->wlock, NULL);
 	pthread_cond_init(&d->wcond, NULL);
 	pthread_cond_init(&d->wdone, NULL);

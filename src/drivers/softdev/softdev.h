@@ -22,6 +22,8 @@
 #define SD_W (1ULL << 1) /* writable */
 #define SD_D (1ULL << 2) /* in device memory: pool index in bits 12.. */
 #define SD_A (1ULL << 3) /* exclusive (atomic) access */
+#define SD_R (1ULL << 4) /* with SD_D: a read-only replica of a system page,
+			  * in a pool page the device owns (freed on clear) */
 #define SD_IDX(e) ((e) >> 12)
 
 struct sd_leaf {
@@ -32,6 +34,9 @@ struct sd_leaf {
 struct sd_pt {
 	struct sd_leaf **slot; /* open addressing by key */
 	size_t cap, n;
+	/* Called for every SD_R entry that is overwritten or cleared. */
+	void (*drop)(void *arg, uint64_t e);
+	void *drop_arg;
 };
 
 uint64_t sd_pt_get(const struct sd_pt *pt, uint64_t vpn);

@@ -34,6 +34,47 @@ static int check_cmd(struct hms_softdev *d, const struct hms_softdev_cmd *cmd, b
 
 /* ---- faulting into the device page table ------------------------------------- */
 
+static bool kernel_copy(void *local, uintptr_t remote, size_t len, bool write);
+
+/*
+ * Replicas: pages hms marked HMS_PFN_REPLICA are copied into pool pages
+ * (rep[i]: pool index + 1, 0 for none).  The copy is made before the
+ * sequence check: an invalidation that raced it makes the caller retry,
+ * and none can be missed after (it clears the entry).  A full pool just
+ * means no replica: the page is used in place.
+ */
+static void sd_replicas_copy(struct hms_softdev *d, uintptr_t cs, uintptr_t ce,
+			     const uint64_t *pfns, uint32_t *rep)
+{
+	size_t n = (ce - cs) >> SD_SHIFT;
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < n; i++) {
+		hms_pfn pfn = 0;
+
+		if ((pfns[i] & HMS_PFN_REPLICA) && !(pfns[i] & HMS_PFN_SPECIAL))
+			pfn = sd_alloc_locked(d);
+		rep[i] = pfn ? (uint32_t)(pfn - d->first + 1) : 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (rep[i] && !kernel_copy(d->pool + ((uint64_t)(rep[i] - 1) << SD_SHIFT),
+					   cs + (i << SD_SHIFT), SD_PAGE, false)) {
+			pthread_mutex_lock(&d->lock);
+			d->free[d->nfree++] = rep[i] - 1;
+			pthread_mutex_unlock(&d->lock);
+			rep[i] = 0;
+		}
+	}
+}
+
+static void sd_replicas_free_locked(struct hms_softdev *d, size_t n, uint32_t *rep)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rep[i])
+			d->free[d->nfree++] = rep[i] - 1;
+}
+
 /*
  * Fault [start, end) for the device and record the result in its page
  * table; pages outside managed areas are not recorded (nothing would
@@ -43,6 +84,7 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 		    uintptr_t base, uint8_t *inplace)
 {
 	uint64_t pfns[CHUNK_PAGES];
+	uint32_t rep[CHUNK_PAGES];
 
 	for (uintptr_t cs = start; cs < end;) {
 		uintptr_t ce = end - cs > (CHUNK_PAGES << SD_SHIFT) ? cs + (CHUNK_PAGES << SD_SHIFT) : end;
@@ -62,9 +104,11 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 				continue;
 			if (ret)
 				return ret;
+			sd_replicas_copy(d, cs, ce, pfns, rep);
 			pthread_mutex_lock(&d->lock);
 			if (sd_seq_valid_locked(d, seq))
 				break;
+			sd_replicas_free_locked(d, (ce - cs) >> SD_SHIFT, rep);
 			pthread_mutex_unlock(&d->lock);
 		}
 		/* Lock held: program the device page table. */
@@ -78,6 +122,9 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 			ent = SD_V | ((e & HMS_PFN_WRITE) ? SD_W : 0);
 			if (e & HMS_PFN_DEVICE_PRIVATE)
 				ent |= SD_D | ((uint64_t)((e & HMS_PFN_PFN_MASK) - d->first) << 12);
+			else if (rep[(a - cs) >> SD_SHIFT])
+				ent = SD_V | SD_D | SD_R |
+				      ((uint64_t)(rep[(a - cs) >> SD_SHIFT] - 1) << 12);
 			sd_pt_set(&d->pt, a >> SD_SHIFT, ent);
 		}
 		pthread_mutex_unlock(&d->lock);
@@ -355,6 +402,11 @@ SD_API long hms_softdev_release(struct hms_softdev *d)
 	if (ret)
 		return ret;
 	ret = hms_devmem_evict(d->dm);
+	/* The pool is empty only once the replicas go too (and with them
+	 * every mapping: the device faults again what it needs). */
+	pthread_mutex_lock(&d->lock);
+	sd_pt_clear(&d->pt, 0, UINT64_MAX >> SD_SHIFT);
+	pthread_mutex_unlock(&d->lock);
 	sd_leave(d);
 	return ret;
 }

@@ -78,18 +78,23 @@ int sd_pt_set(struct sd_pt *pt, uint64_t vpn, uint64_t e)
 		pt->slot[j] = l;
 		pt->n++;
 	}
+	if (pt->drop && (l->e[vpn & 511] & SD_R))
+		pt->drop(pt->drop_arg, l->e[vpn & 511]);
 	l->e[vpn & 511] = e;
 	return 0;
 }
 
-static void clear_leaf(struct sd_leaf *l, uint64_t vs, uint64_t ve)
+static void clear_leaf(struct sd_pt *pt, struct sd_leaf *l, uint64_t vs, uint64_t ve)
 {
 	uint64_t base = l->key << 9;
 	uint64_t s = vs > base ? vs - base : 0;
 	uint64_t e = ve < base + 512 ? ve - base : 512;
 
-	for (uint64_t i = s; i < e; i++)
+	for (uint64_t i = s; i < e; i++) {
+		if (pt->drop && (l->e[i] & SD_R))
+			pt->drop(pt->drop_arg, l->e[i]);
 		l->e[i] = 0;
+	}
 }
 
 void sd_pt_clear(struct sd_pt *pt, uint64_t vs, uint64_t ve)
@@ -102,7 +107,7 @@ void sd_pt_clear(struct sd_pt *pt, uint64_t vs, uint64_t ve)
 			struct sd_leaf *l = pt->slot[i];
 
 			if (l && (l->key << 9) + 512 > vs && (l->key << 9) < ve)
-				clear_leaf(l, vs, ve);
+				clear_leaf(pt, l, vs, ve);
 		}
 		return;
 	}
@@ -110,7 +115,7 @@ void sd_pt_clear(struct sd_pt *pt, uint64_t vs, uint64_t ve)
 		struct sd_leaf *l = find(pt, k);
 
 		if (l)
-			clear_leaf(l, vs, ve);
+			clear_leaf(pt, l, vs, ve);
 	}
 }
 

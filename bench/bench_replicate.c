@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_replicate.c - `hms bench replicate`: two softdevs alternately read
+ * the same range (64 MiB unless --mib), bound to both devices' memory.
+ * Without advice each read moves every page to the reader (pages bounce
+ * between the devices); with HMS_ADVICE_READ_MOSTLY each device keeps a
+ * read-only replica and the system copy stays.  Then the cost of the first
+ * CPU write to a page replicated on both devices (the collapse), per page,
+ * against a raw userfaultfd write-protect round trip measured in the same
+ * run, and hms' own write-protect fault without replicas (dirty tracking).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "hms.h"
+
+#define PAGE 4096UL
+
+/* ---- two devices, alternately reading ------------------------------------------- */
+
+struct pair {
+	struct hms *h;
+	struct hms_softdev *d[2];
+	char *p, *buf;
+	size_t bytes;
+};
+
+static int pair_open(struct pair *x, size_t bytes, bool read_mostly)
+{
+	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = bytes + (4 << 20) };
+	hms_uid t[2];
+
+	memset(x, 0, sizeof(*x));
+	x->bytes = bytes;
+	if (hms_open(&x->h, NULL) || hms_softdev_create(x->h, &c, &x->d[0]) ||
+	    hms_softdev_create(x->h, &c, &x->d[1]))
+		return -1;
+	x->p = hms_alloc(x->h, bytes, 0);
+	x->buf = malloc(bytes);
+	if (!x->p || !x->buf)
+		return -1;
+	memset(x->p, 7, bytes);
+	t[0] = hms_softdev_target(x->d[0]);
+	t[1] = hms_softdev_target(x->d[1]);
+	/* Both devices' memory is where the pages belong: an access moves
+	 * them to the reader, unless replicas serve it. */
+	if (hms_bind(x->h, x->p, bytes, t, 2, HMS_BIND_PREFERRED))
+		return -1;
+	if (read_mostly && hms_advise(x->h, x->p, bytes, HMS_ADVICE_READ_MOSTLY, 0))
+		return -1;
+	return 0;
+}
+
+static void pair_close(struct pair *x)
+{
+	free(x->buf);
+	hms_close(x->h);
+}
+
+/* One round: device 0 reads everything, then device 1; milliseconds. */
+static double pair_round(struct pair *x)
+{
+	double t0 = bench_now();
+
+	for (int k = 0; k < 2; k++) {
+		struct hms_softdev_cmd c = { (uintptr_t)x->p, x->buf, x->bytes / PAGE };
+
+		if (hms_softdev_read(x->d[k], &c))
+			return -1;
+	}
+	return (bench_now() - t0) * 1e3;
+}
+
+static int pair_rounds(size_t bytes, bool read_mostly, unsigned reps, double *out,
+		       struct hms_stats *st)
+{
+	struct pair x;
+	int ret = pair_open(&x, bytes, read_mostly);
+
+	/* The first round places the pages (or makes the replicas). */
+	if (!ret && pair_round(&x) < 0)
+		ret = -1;
+	for (unsigned i = 0; !ret && i < reps; i++)
+		if ((out[i] = pair_round(&x)) < 0)
+			ret = -1;
+	if (!ret)
+		hms_stats(x.h, st);
+	pair_close(&x);
+	return ret;
+}
+
+/* ---- the baseline: a raw userfaultfd write-protect round trip ---------------------- */
+
+struct rawwp {
+	int uffd;
+	volatile int stop;
+};
+
+static void *rawwp_handler(void *arg)
+{
+	struct rawwp *r = arg;
+	struct uffd_msg m;
+
+	while (!r->stop) {
+		struct pollfd p = { r->uffd, POLLIN, 0 };
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if (read(r->uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		struct uffdio_writeprotect w = {
+			.range = { m.arg.pagefault.address & ~(PAGE - 1), PAGE }, .mode = 0 };
+		ioctl(r->uffd, UFFDIO_WRITEPROTECT, &w);
+	}
+	return NULL;
+}
+
+static int rawwp_faults(unsigned n, double *out)
+{
+	struct rawwp r = { .uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK) };
+	struct uffdio_api api = { .api = UFFD_API };
+	char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t t;
+
+	if (r.uffd < 0 && errno == EPERM)
+		r.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* USER_MODE_ONLY */);
+	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) || p == MAP_FAILED)
+		return -1;
+	memset(p, 1, n * PAGE);
+	struct uffdio_register reg = { .range = { (unsigned long)p, n * PAGE },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect w = { .range = { (unsigned long)p, n * PAGE },
+					 .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	if (ioctl(r.uffd, UFFDIO_REGISTER, &reg) || ioctl(r.uffd, UFFDIO_WRITEPROTECT, &w))
+		return -1;
+	pthread_create(&t, NULL, rawwp_handler, &r);
+	for (unsigned i = 0; i < n; i++) {
+		double t0 = bench_now();
+
+		((volatile char *)p)[i * PAGE] = 2;
+		out[i] = (bench_now() - t0) * 1e6;
+	}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	close(r.uffd);
+	munmap(p, n * PAGE);
+	return 0;
+}
+
+/* ---- hms: the first write to a page, with or without replicas ---------------------- */
+
+static int hms_first_writes(unsigned n, bool replicas, double *out)
+{
+	struct pair x;
+	uint64_t *bm = calloc((n + 63) / 64, sizeof(uint64_t));
+	int ret = -1;
+
+	memset(&x, 0, sizeof(x));
+	if (!bm || hms_open(&x.h, NULL))
+		goto out;
+	x.p = hms_alloc(x.h, n * PAGE, 0);
+	x.buf = malloc(n * PAGE);
+	if (!x.p || !x.buf)
+		goto out;
+	memset(x.p, 1, n * PAGE);
+	if (replicas) {
+		/* Replicated on two devices: the write drops both copies. */
+		struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = n * PAGE };
+
+		if (hms_softdev_create(x.h, &c, &x.d[0]) || hms_softdev_create(x.h, &c, &x.d[1]) ||
+		    hms_advise(x.h, x.p, n * PAGE, HMS_ADVICE_READ_MOSTLY, 0))
+			goto out;
+		x.bytes = n * PAGE;
+		if (pair_round(&x) < 0)
+			goto out;
+	} else if (hms_dirty_scan(x.h, x.p, n * PAGE, bm, 0) < 0) {
+		goto out; /* protected for dirty tracking only */
+	}
+	for (unsigned i = 0; i < n; i++) {
+		double t0 = bench_now();
+
+		((volatile char *)x.p)[i * PAGE] = 2;
+		out[i] = (bench_now() - t0) * 1e6;
+	}
+	ret = 0;
+out:
+	free(bm);
+	free(x.buf);
+	hms_close(x.h);
+	return ret;
+}
+
+int bench_replicate(const struct bench_opts *o)
+{
+	size_t bytes = o->bytes ? o->bytes : 64UL << 20;
+	unsigned reps = o->reps ? o->reps : 5, nw = 2000;
+	double *a = calloc(reps, sizeof(double)), *b = calloc(reps, sizeof(double));
+	double *wa = calloc(nw, sizeof(double)), *wb = calloc(nw, sizeof(double));
+	double *wc = calloc(nw, sizeof(double));
+	struct hms_stats sa = { 0 }, sb = { 0 };
+	char params[200];
+	int ret = -1;
+
+	if (!a || !b || !wa || !wb || !wc)
+		goto out;
+	if (pair_rounds(bytes, false, reps, b, &sb) || pair_rounds(bytes, true, reps, a, &sa)) {
+		fprintf(stderr, "hms bench replicate: setup failed\n");
+		goto out;
+	}
+	snprintf(params, sizeof(params),
+		 "%zu MiB, 2 softdevs reading in turn, ms per round; read-mostly: %llu replicas "
+		 "made; bouncing: %llu pages migrated",
+		 bytes >> 20, (unsigned long long)sa.replicas_made,
+		 (unsigned long long)(sb.migrations_to_device + sb.migrations_to_system));
+	bench_report(o, "replicate", "READ_MOSTLY (replicas) vs pages bouncing between devices",
+		     bench_stats(a, reps), "bouncing", bench_stats(b, reps), "ms", false, 0.2,
+		     params);
+
+	if (rawwp_faults(nw, wb) || hms_first_writes(nw, true, wa) ||
+	    hms_first_writes(nw, false, wc)) {
+		fprintf(stderr, "hms bench replicate: write-protect setup failed\n");
+		goto out;
+	}
+	bench_report(o, "collapse", "first CPU write to a page replicated on 2 devices",
+		     bench_stats(wa, nw), "raw-wp", bench_stats(wb, nw), "us", false, 0,
+		     "per page: PROTECTION_PAGE to both, replicas freed, unprotect; "
+		     "vs a raw userfaultfd write-protect round trip");
+	bench_report(o, "wp-fault", "first CPU write to a page armed for dirty tracking",
+		     bench_stats(wc, nw), "raw-wp", bench_stats(wb, nw), "us", false, 0,
+		     "hms' write-protect fault without replicas vs the raw round trip");
+	ret = 0;
+out:
+	free(a);
+	free(b);
+	free(wa);
+	free(wb);
+	free(wc);
+	return ret;
+}

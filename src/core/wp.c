@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wp.c - write protection of managed pages: the one mechanism that
+ * read-mostly replication (replica.c), exclusive access (range.c) and
+ * dirty tracking (dirty.c) share.  It owns setting userfaultfd write
+ * protection with the matching invalidation, and resolving the first
+ * write to a protected page.  Who asked for the protection is recorded in
+ * the pte (PTE_REPLICA, PTE_EXCLUSIVE, PTE_TRACK, always with PTE_WP).
+ *
+ * Protecting, against a racing write:
+ *
+ *   wp_protect                          a writer (CPU fault or device)
+ *   lock; page PTE_BUSY; unlock
+ *   invalidation start (devices drop
+ *     write access)
+ *   UFFDIO_WRITEPROTECT                 store faults: page busy, the
+ *                                       handler defers it (PTE_WAITERS)
+ *   lock; PTE_WP | why; unbusy; unlock
+ *   wake waiters; invalidation end      fault again: hms__wp_fault_locked
+ *
+ * A write before the ioctl is a write before the protection: it is part
+ * of the state the protection starts from (dirty.c reports it, replicas
+ * copy it).  A write after it always reaches hms__wp_fault_locked(), which
+ * sends its invalidations before it lifts the protection, so no device
+ * reads a replica after the write completed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "compat/uffd_compat.h"
+#include "core/internal.h"
+
+bool hms__wp_async(const struct hms *h)
+{
+	return h->wp_async;
+}
+
+/* ---- protecting ------------------------------------------------------------ */
+
+#define BIT_SET(v, i) ((v)[(i) / 64] |= 1ULL << ((i) % 64))
+#define BIT_GET(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
+
+/* Pages [i, j) of sys[] (runs of set bits) from `from` on: false at the end. */
+static bool next_run(const uint64_t *v, size_t n, size_t from, size_t *i, size_t *j)
+{
+	size_t k = from;
+
+	while (k < n && !BIT_GET(v, k))
+		k++;
+	if (k >= n)
+		return false;
+	*i = k;
+	while (k < n && BIT_GET(v, k))
+		k++;
+	*j = k;
+	return true;
+}
+
+/* Mark the pages select() wants busy; sel[] and sys[] (present in system
+ * memory) record them.  Returns how many. */
+static size_t wp_select(struct hms *h, uintptr_t start, size_t n, const struct hms__wp_op *op,
+			uint64_t *sel, uint64_t *sys)
+{
+	size_t count = 0;
+
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t p = start + (i << PAGE_SHIFT);
+		struct hms_area *a = hms__area_find_locked(h, p);
+		struct hms_pte *pte = a ? area_pte(a, p) : NULL;
+
+		if (!pte || (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD)) ||
+		    !op->select(h, pte, p, op->arg))
+			continue;
+		pte->flags |= PTE_BUSY;
+		BIT_SET(sel, i);
+		if (pte->loc == HMS_LOC_SYSTEM)
+			BIT_SET(sys, i);
+		count++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return count;
+}
+
+long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const struct hms__wp_op *op)
+{
+	struct hms_notify_range nr = { start, end, op->event, HMS_NOTIFY_BLOCKABLE, op->owner };
+	size_t n = (end - start) >> PAGE_SHIFT, words = (n + 63) / 64, i, j;
+	uint64_t *sel = calloc(3 * words, sizeof(uint64_t)), *sys, *bad;
+	bool notified, waiters = false;
+	long done = 0;
+	int err = 0;
+
+	if (!sel)
+		return -ENOMEM;
+	sys = sel + words;
+	bad = sys + words;
+	if (!wp_select(h, start, n, op, sel, sys)) {
+		free(sel);
+		return 0;
+	}
+	notified = hms__notify_start(h, &nr) == 0;
+	for (size_t k = 0; next_run(sys, n, k, &i, &j); k = j) {
+		int r = hms__uffd_wp(h, start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, true);
+
+		if (r) {
+			err = err ? err : r;
+			for (size_t x = i; x < j; x++)
+				BIT_SET(bad, x);
+		}
+	}
+	pthread_mutex_lock(&h->lock);
+	for (size_t k = 0; next_run(sel, n, k, &i, &j); k = j) {
+		for (size_t x = i; x < j; x++) {
+			uintptr_t p = start + (x << PAGE_SHIFT);
+			struct hms_pte *pte = hms__pte_again_locked(h, p);
+			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x);
+
+			if (prot) {
+				pte->flags |= PTE_WP | op->why;
+				done++;
+			}
+			if (op->mark)
+				op->mark(h, pte, p, prot, op->arg);
+			waiters |= hms__pte_unbusy_locked(h, pte);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (waiters)
+		hms__uffd_wake(h, start, end - start);
+	if (notified)
+		hms__notify_end(h, &nr);
+	free(sel);
+	return done ? done : err;
+}
+
+/* ---- lifting protection ------------------------------------------------------ */
+
+#define PTE_WP_WHY (PTE_REPLICA | PTE_EXCLUSIVE | PTE_TRACK)
+
+/* The page stops being protected for why; the state a lifted protection
+ * leaves (lock held, protection already lifted in the kernel if *lift). */
+static void wp_lifted_locked(struct hms *h, struct hms_pte *pte, uint16_t why)
+{
+	if ((pte->flags & PTE_REPLICA) & why) {
+		HMS_STAT_ADD(h, replicas_collapsed, (uint64_t)__builtin_popcount(pte->replicas));
+		pte->replicas = 0;
+	}
+	if (why & PTE_EXCLUSIVE)
+		pte->excl_owner = NULL;
+	pte->flags &= (uint16_t)~why;
+	if (!(pte->flags & PTE_WP_WHY)) {
+		pte->flags &= (uint16_t)~PTE_WP;
+		/* Writable again without a fault: the next write goes unseen. */
+		if (pte->flags & PTE_TRACKED)
+			pte->flags |= PTE_DIRTY;
+	}
+}
+
+int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool handler)
+{
+	/* On the fault handler thread nobody may wait (a driver thread holding
+	 * its lock may be waiting for the handler): not blockable there. */
+	struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
+				       handler ? 0 : HMS_NOTIFY_BLOCKABLE, NULL };
+	uint16_t why = pte->flags;
+	bool waiters;
+	int ret;
+
+	pte->flags |= PTE_BUSY;
+	if (why & PTE_TRACKED)
+		pte->flags |= PTE_DIRTY; /* before the writer can resume */
+	pthread_mutex_unlock(&h->lock);
+	/* Everyone who may read an old copy or write behind the CPU's back
+	 * learns of the write before it can complete.  A subscriber that
+	 * cannot without waiting refuses: the page stays as it is and the
+	 * fault is retried. */
+	if (why & PTE_EXCLUSIVE) {
+		if (hms__notify_start(h, &nr))
+			goto refused;
+		hms__notify_end(h, &nr);
+	}
+	nr.event = HMS_EVENT_PROTECTION_PAGE;
+	if (why & PTE_REPLICA) {
+		if (hms__notify_start(h, &nr))
+			goto refused;
+		hms__notify_end(h, &nr);
+	}
+	/* The writer stays asleep until the table says what it did. */
+	ret = hms__uffd_wp_mode(h, addr, PAGE_SIZE, false, false);
+	pthread_mutex_lock(&h->lock);
+	pte = hms__pte_again_locked(h, addr);
+	if (ret == 0) {
+		wp_lifted_locked(h, pte, PTE_WP_WHY);
+		pte->flags &= (uint16_t)~PTE_WP; /* a stale protection too */
+	}
+	hms__pte_unbusy_locked(h, pte);
+	pthread_mutex_unlock(&h->lock);
+	HMS_STAT_ADD(h, wp_faults, 1);
+	hms__uffd_wake(h, addr, PAGE_SIZE);
+	if (ret == -EAGAIN && handler)
+		return -EAGAIN;
+	return ret == -ENOENT ? 0 : ret;
+
+refused:
+	pthread_mutex_lock(&h->lock);
+	pte = hms__pte_again_locked(h, addr);
+	waiters = hms__pte_unbusy_locked(h, pte);
+	pthread_mutex_unlock(&h->lock);
+	if (waiters)
+		hms__uffd_wake(h, addr, PAGE_SIZE);
+	return -EAGAIN;
+}
+
+static bool sel_why(struct hms *h, struct hms_pte *pte, uintptr_t addr, void *arg)
+{
+	(void)h;
+	(void)addr;
+	return pte->loc == HMS_LOC_SYSTEM && (pte->flags & *(uint16_t *)arg);
+}
+
+long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t why,
+		       enum hms_event ev)
+{
+	struct hms_notify_range nr = { start, end, ev, HMS_NOTIFY_BLOCKABLE, NULL };
+	struct hms__wp_op op = { .select = sel_why, .arg = &why };
+	size_t n = (end - start) >> PAGE_SHIFT, words = (n + 63) / 64, i, j;
+	uint64_t *sel = calloc(2 * words, sizeof(uint64_t)), *lift;
+	bool notified, waiters = false;
+	long done = 0;
+	int err = 0;
+
+	if (!sel)
+		return -ENOMEM;
+	lift = sel + words;
+	if (!wp_select(h, start, n, &op, sel, lift)) {
+		free(sel);
+		return 0;
+	}
+	/* Lift only where no other reason keeps the page protected. */
+	pthread_mutex_lock(&h->lock);
+	for (size_t x = 0; x < n; x++) {
+		uintptr_t p = start + (x << PAGE_SHIFT);
+
+		if (BIT_GET(sel, x) &&
+		    (hms__pte_again_locked(h, p)->flags & PTE_WP_WHY & ~why))
+			lift[x / 64] &= ~(1ULL << (x % 64));
+	}
+	pthread_mutex_unlock(&h->lock);
+	notified = hms__notify_start(h, &nr) == 0;
+	for (size_t k = 0; next_run(lift, n, k, &i, &j); k = j) {
+		int r = hms__uffd_wp(h, start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, false);
+
+		if (r) {
+			err = err ? err : r;
+			for (size_t x = i; x < j; x++)
+				sel[x / 64] &= ~(1ULL << (x % 64)); /* stays as it was */
+		}
+	}
+	pthread_mutex_lock(&h->lock);
+	for (size_t x = 0; x < n; x++) {
+		uintptr_t p = start + (x << PAGE_SHIFT);
+		struct hms_pte *pte;
+
+		if (!BIT_GET(sel, x) && !BIT_GET(lift, x))
+			continue;
+		pte = hms__pte_again_locked(h, p);
+		if (BIT_GET(sel, x)) {
+			wp_lifted_locked(h, pte, why);
+			done++;
+		}
+		waiters |= hms__pte_unbusy_locked(h, pte);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (waiters)
+		hms__uffd_wake(h, start, end - start);
+	if (notified)
+		hms__notify_end(h, &nr);
+	free(sel);
+	return err && !done ? err : done;
+}
+
+HMS_API bool hms_wp_async(const struct hms *h)
+{
+	return h && hms__wp_async(h);
+}
