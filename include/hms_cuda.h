@@ -20,6 +20,8 @@
  *     a CPU touch of a page on the GPU brings that page back (as with the
  *     softdev), unless a kernel has it mapped: then the CPU waits for
  *     hms_cuda_unmap().
+ *   - READ_MOSTLY ranges (hms_advise) mapped HMS_CUDA_MAP_READ_ONLY get
+ *     read-only replicas on the GPU instead: the system copy stays.
  *   - hms_cuda_map() makes [addr, addr + len) resident and returns one
  *     device pointer for it (a device virtual window over the blocks'
  *     chunks): a kernel reaches byte addr + i at dptr + i.  After the
@@ -130,21 +132,31 @@ void *hms_cuda_context(const struct hms_cuda *g);
 /** hms_cuda_info() - fill *info.  Return: 0, -EINVAL. */
 int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info);
 
+/** hms_cuda_map() flags. */
+#define HMS_CUDA_MAP_READ_ONLY (1u << 0) /* kernels only read: READ_MOSTLY pages get replicas */
+
 /**
  * hms_cuda_map() - make [addr, addr + len) resident on the GPU and give a
  * device pointer to it for kernels.
+ * @flags: 0, or HMS_CUDA_MAP_READ_ONLY: the kernels will only read the
+ *         window.  Pages of READ_MOSTLY ranges (hms_advise()) then get a
+ *         read-only copy on the GPU and stay in system memory too (the CPU
+ *         keeps reading them in place); a write to such a page (CPU or
+ *         another device) drops the copy first, and waits while a window
+ *         maps it.  Other pages move to the GPU as without the flag.
  * @dptr: receives the device address of addr (a CUdeviceptr).
  *
  * Pages not on the GPU are migrated (never-touched pages become zeroed
  * GPU pages).  Until hms_cuda_unmap() the pages stay on the GPU: a CPU
  * touch waits for the unmap.  The window covers whole 2 MiB blocks; bytes
  * outside [addr, addr + len) that it shows are undefined.  Windows may
- * overlap.  Return: 0; -EINVAL (bad arguments, len 0); -ENOENT (a page
+ * overlap.  Return: 0; -EINVAL (bad arguments, len 0, unknown flags); -ENOENT (a page
  * is not managed); -ENOMEM (GPU memory exhausted: nothing moved back, the
  * pages that fit stay on the GPU, nothing is lost); -EBUSY (a page could
  * not be placed, e.g. one moved here by mremap occupies its slot); -EIO.
  */
-int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *dptr);
+int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
+		 uint64_t *dptr);
 
 /**
  * hms_cuda_unmap() - end a window made by hms_cuda_map() with the same

@@ -29,7 +29,7 @@ int main(void)
 	T_EQ(hms_migrate(h, p, len, NULL, 0, HMS_MIGRATE_POLICY), npages);
 	T_EQ(g_count_on(h, p, npages, gpu), npages);
 
-	T_EQ(hms_cuda_map(g, p, len, &d), 0);
+	T_EQ(hms_cuda_map(g, p, len, 0, &d), 0);
 	g_add(g, d, n, 2);
 	T_EQ(hms_cuda_unmap(g, p, len), 0);
 	for (size_t i = 0; i < n; i++)

@@ -36,9 +36,9 @@ int main(void)
 	check_all(p, n);                    /* everything comes home on touch */
 	T_EQ(g_count_on(h, p, npages, gpu), 0);
 
-	T_EQ(hms_cuda_map(g, p, len, &d), -ENOMEM);
+	T_EQ(hms_cuda_map(g, p, len, 0, &d), -ENOMEM);
 	check_all(p, n);
-	T_EQ(hms_cuda_map(g, p, 8UL << 20, &d), 0); /* all pages fit now */
+	T_EQ(hms_cuda_map(g, p, 8UL << 20, 0, &d), 0); /* all pages fit now */
 	T_EQ(hms_cuda_unmap(g, p, 8UL << 20), 0);
 	check_all(p, n);
 

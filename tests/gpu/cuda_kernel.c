@@ -48,7 +48,7 @@ int main(void)
 	 * rest never touched */
 	T_EQ(hms_migrate(h, p, 2UL << 20, &gpu, 1, 0), 512);
 
-	T_EQ(hms_cuda_map(g, p + off, cnt * sizeof(unsigned), &d), 0);
+	T_EQ(hms_cuda_map(g, p + off, cnt * sizeof(unsigned), 0, &d), 0);
 	T_ASSERT(d != 0);
 	T_EQ(g_count_on(h, p + off, cnt * sizeof(unsigned) / T_PAGE, gpu),
 	     cnt * sizeof(unsigned) / T_PAGE);
@@ -73,8 +73,8 @@ int main(void)
 	}
 
 	/* Overlapping windows: both reach the same pages. */
-	T_EQ(hms_cuda_map(g, p, 4UL << 20, &d), 0);
-	T_EQ(hms_cuda_map(g, p + n / 4, 4UL << 20, &d2), 0);
+	T_EQ(hms_cuda_map(g, p, 4UL << 20, 0, &d), 0);
+	T_EQ(hms_cuda_map(g, p + n / 4, 4UL << 20, 0, &d2), 0);
 	g_add(g, d, n / 2, 1);
 	g_add(g, d2, n / 2, 10);
 	T_EQ(hms_cuda_unmap(g, p, 4UL << 20), 0);
@@ -89,10 +89,11 @@ int main(void)
 	}
 
 	/* bad input */
-	T_EQ(hms_cuda_map(NULL, p, T_PAGE, &d), -EINVAL);
-	T_EQ(hms_cuda_map(g, p, 0, &d), -EINVAL);
-	T_EQ(hms_cuda_map(g, p, T_PAGE, NULL), -EINVAL);
-	T_EQ(hms_cuda_map(g, &x, sizeof(x), &d), -ENOENT);
+	T_EQ(hms_cuda_map(NULL, p, T_PAGE, 0, &d), -EINVAL);
+	T_EQ(hms_cuda_map(g, p, 0, 0, &d), -EINVAL);
+	T_EQ(hms_cuda_map(g, p, T_PAGE, 0, NULL), -EINVAL);
+	T_EQ(hms_cuda_map(g, p, T_PAGE, 0x80, &d), -EINVAL);
+	T_EQ(hms_cuda_map(g, &x, sizeof(x), 0, &d), -ENOENT);
 	T_EQ(hms_cuda_unmap(g, p, T_PAGE), -ENOENT);
 	T_EQ(hms_cuda_unmap(g, NULL, T_PAGE), -EINVAL);
 
@@ -112,7 +113,7 @@ int main(void)
 		T_EQ(hms_manage(h, q, len), 0);
 		for (size_t i = 0; i < n; i++)
 			q[i] = (unsigned)i;
-		T_EQ(hms_cuda_map(g, q, len, &d), 0);
+		T_EQ(hms_cuda_map(g, q, len, 0, &d), 0);
 		g_add(g, d, n, 100);
 		hms_close(h);
 		for (size_t i = 0; i < n; i++)

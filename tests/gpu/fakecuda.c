@@ -496,11 +496,22 @@ static void k_add(unsigned long i, void **params)
 		p[i] += *(unsigned *)params[2];
 }
 
+/* hms_test_copy(unsigned *dst, const unsigned *src, unsigned long long n, unsigned v) */
+static void k_copy(unsigned long i, void **params)
+{
+	unsigned *dst = (unsigned *)(uintptr_t)*(CUdeviceptr *)params[0];
+	const unsigned *src = (const unsigned *)(uintptr_t)*(CUdeviceptr *)params[1];
+
+	if (i < *(unsigned long long *)params[2])
+		dst[i] = src[i] + *(unsigned *)params[3];
+}
+
 static const struct {
 	const char *name;
 	fake_kernel fn;
 } kernels[] = {
 	{ "hms_test_add", k_add },
+	{ "hms_test_copy", k_copy },
 };
 
 EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image)

@@ -71,6 +71,26 @@ static inline void g_add(struct hms_cuda *g, uint64_t dptr, unsigned long long n
 	T_EQ(cu->ModuleUnload(m), CUDA_SUCCESS);
 }
 
+/* Run hms_test_copy (dst[i] = src[i] + v) on the GPU. */
+static inline void g_copy(struct hms_cuda *g, uint64_t dst, uint64_t src, unsigned long long n,
+			  unsigned v)
+{
+	const struct hms_cu *cu = hms_cu_get(NULL, 0, NULL);
+	void *params[] = { &dst, &src, &n, &v };
+	CUfunction fn;
+	CUmodule m;
+
+	T_ASSERT(cu);
+	T_EQ(cu->CtxSetCurrent(hms_cuda_context(g)), CUDA_SUCCESS);
+	T_EQ(cu->ModuleLoadData(&m, hms_test_ptx), CUDA_SUCCESS);
+	T_EQ(cu->ModuleGetFunction(&fn, m, "hms_test_copy"), CUDA_SUCCESS);
+	T_EQ(cu->LaunchKernel(fn, (unsigned)((n + 255) / 256), 1, 1, 256, 1, 1, 0, NULL, params,
+			      NULL),
+	     CUDA_SUCCESS);
+	T_EQ(cu->CtxSynchronize(), CUDA_SUCCESS);
+	T_EQ(cu->ModuleUnload(m), CUDA_SUCCESS);
+}
+
 /* fakecuda's controls (fakecuda.c), looked up in the loaded library. */
 static inline void *g_fake_sym(const char *name)
 {

@@ -192,6 +192,8 @@ static void gpu_release(struct hms_devmem *dm)
 {
 	struct hms_cuda *g = hms_devmem_priv(dm);
 
+	if (g->iv)
+		hms_interval_remove(g->iv);
 	if (g->mirror)
 		hms_mirror_unregister(g->mirror);
 	gpu_free(g);
@@ -338,6 +340,8 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	g->first = hms_devmem_pfn_first(g->dm);
 	ret = hms_mirror_register(h, &gpu_mirror_ops, g, &g->mirror);
 	if (!ret)
+		ret = hms_interval_insert(h, 0, UINTPTR_MAX, &gpu_interval_ops, g, &g->iv);
+	if (!ret)
 		ret = gpu_threads_start(g, c.copy_threads);
 	if (ret) {
 		hms_cuda_detach(g);
@@ -369,6 +373,8 @@ GPU_API int hms_cuda_detach(struct hms_cuda *g)
 		hms_object_remove(g->h, g->link_own);
 	if (g->initiator)
 		hms_object_remove(g->h, g->initiator);
+	if (g->iv)
+		hms_interval_remove(g->iv);
 	if (g->mirror)
 		hms_mirror_unregister(g->mirror);
 	gpu_free(g);

@@ -33,6 +33,7 @@ struct gpu_slot {
 	uint64_t block;                    /* va >> 21 of the block it holds */
 	CUmemGenericAllocationHandle handle;
 	uint64_t bits[GPU_BLOCK_PAGES / 64]; /* pages in use */
+	uint64_t rbits[GPU_BLOCK_PAGES / 64]; /* ...of which read-only replicas */
 	uint32_t used;                     /* popcount of bits */
 	uint32_t maps;                     /* windows that map this slot */
 	bool live;                         /* chunk created and mapped */
@@ -52,6 +53,7 @@ struct gpu_window {
 	CUdeviceptr va;
 	size_t va_len;
 	uint64_t first_block;
+	bool ro;                /* HMS_CUDA_MAP_READ_ONLY: may show replicas */
 	struct gpu_window *next;
 };
 
@@ -76,6 +78,7 @@ struct hms_cuda {
 	CUcontext ctx;
 	struct hms_devmem *dm;
 	struct hms_mirror *mirror; /* release() only */
+	struct hms_interval *iv;   /* the whole address space: drops replicas */
 	hms_uid initiator, link_sys, link_own;
 	hms_pfn first;
 	uint64_t nslots;
@@ -165,6 +168,12 @@ static inline hms_pfn gpu_pfn(const struct hms_cuda *g, uint64_t slot, unsigned 
 {
 	return g->first + slot * GPU_BLOCK_PAGES + idx;
 }
+
+/* ---- gpu_replica.c: read-only copies of READ_MOSTLY pages ------------------ */
+extern const struct hms_interval_ops gpu_interval_ops;
+/* Copy the REPLICA pages of [s, e) to the GPU (pfns: what hms_range_fault
+ * said of each page, for the caller).  0, or -errno. */
+int gpu_replicas_make(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns);
 
 /* ---- gpu_migrate.c ------------------------------------------------------- */
 int gpu_threads_start(struct hms_cuda *g, unsigned n);

@@ -48,36 +48,77 @@ static int blocks_hold(struct hms_cuda *g, uint64_t b0, uint64_t n)
 	return 0;
 }
 
-/* 0 when every page of [s, e) is in its own slot; else -ENOMEM (a page is
- * elsewhere), -EBUSY (a page of ours sits in another slot), -ENOENT. */
-static int check_resident(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns)
+/*
+ * 0 when every page of [s, e) is in its own slot (or, with ro, has its
+ * replica there); else -ENOMEM (a page is elsewhere), -EBUSY (a page of
+ * ours sits in another slot), -ENOENT.  Returns with g->lock held, so the
+ * caller can map the window before anything changes; *seq is the interval
+ * sequence the snapshot was taken under (replicas are valid while it holds).
+ */
+static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns,
+			       bool ro, unsigned long *seq)
 {
 	struct hms_range r = { .start = s, .end = e, .pfns = pfns, .dev_private_owner = g };
 	unsigned long n = (e - s) >> GPU_SHIFT;
-	int ret = hms_range_fault(g->h, &r), res = 0;
+	int ret, res = 0;
 
+	*seq = hms_interval_read_begin(g->iv);
+	ret = hms_range_fault(g->h, &r);
+	pthread_mutex_lock(&g->lock);
 	if (ret)
 		return ret == -EFAULT ? -ENOENT : ret;
-	pthread_mutex_lock(&g->lock);
 	for (unsigned long i = 0; i < n && res != -ENOENT; i++) {
 		uintptr_t va = s + (i << GPU_SHIFT);
 		long slot = gpu_slot_find_locked(g, va >> GPU_BLOCK_SHIFT);
-		hms_pfn want = slot < 0 ? 0
-			       : gpu_pfn(g, (uint64_t)slot, (unsigned)((va >> GPU_SHIFT) % GPU_BLOCK_PAGES));
+		unsigned p = (unsigned)((va >> GPU_SHIFT) % GPU_BLOCK_PAGES);
+		hms_pfn want = slot < 0 ? 0 : gpu_pfn(g, (uint64_t)slot, p);
 
 		if (pfns[i] & HMS_PFN_SPECIAL)
 			res = -ENOENT;
+		else if (ro && slot >= 0 && !(pfns[i] & HMS_PFN_DEVICE_PRIVATE) &&
+			 (g->slots[slot].rbits[p >> 6] & (1ULL << (p & 63))))
+			continue; /* our replica */
 		else if (!(pfns[i] & HMS_PFN_DEVICE_PRIVATE))
 			res = res ? res : -ENOMEM;
-		else if ((pfns[i] & ((1ULL << 52) - 1)) != want)
+		else if ((pfns[i] & HMS_PFN_PFN_MASK) != want)
 			res = -EBUSY;
 	}
-	pthread_mutex_unlock(&g->lock);
+	if (!res && ro && hms_interval_read_retry(g->iv, *seq))
+		res = -EAGAIN; /* a replica may have gone meanwhile: look again */
 	return res;
 }
 
-GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *dptr)
+/* Read-only maps: replicas for REPLICA pages, the rest moves in. */
+static long place_read_only(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns)
 {
+	unsigned long n = (e - s) >> GPU_SHIFT;
+	long moved = 0;
+	int ret = gpu_replicas_make(g, s, e, pfns);
+
+	if (ret)
+		return ret;
+	for (unsigned long i = 0, j; i < n; i = j) {
+		long m;
+
+		for (j = i + 1; j < n && !(pfns[j] & (HMS_PFN_REPLICA | HMS_PFN_DEVICE_PRIVATE)) ==
+					      !(pfns[i] & (HMS_PFN_REPLICA | HMS_PFN_DEVICE_PRIVATE));
+		     j++)
+			;
+		if (pfns[i] & (HMS_PFN_REPLICA | HMS_PFN_DEVICE_PRIVATE))
+			continue;
+		m = gpu_migrate_to_device(g->dm, s + (i << GPU_SHIFT), s + (j << GPU_SHIFT));
+		if (m < 0)
+			return m;
+		moved += m;
+	}
+	return moved;
+}
+
+GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
+			 uint64_t *dptr)
+{
+	bool ro = flags & HMS_CUDA_MAP_READ_ONLY;
+	unsigned long seq;
 	const struct hms_cu *cu;
 	uintptr_t s, e;
 	uint64_t b0, nblk, *pfns;
@@ -85,7 +126,8 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *d
 	struct hms_cu_access_desc acc;
 	int ret = 0;
 
-	if (!g || !addr || !len || !dptr || (uintptr_t)addr + len < (uintptr_t)addr)
+	if (!g || !addr || !len || !dptr || (uintptr_t)addr + len < (uintptr_t)addr ||
+	    (flags & ~HMS_CUDA_MAP_READ_ONLY))
 		return -EINVAL;
 	cu = g->cu;
 	cu->CtxSetCurrent(g->ctx);
@@ -106,35 +148,42 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *d
 		free(w);
 		return ret;
 	}
-	for (int round = 0;; round++) {
-		long n;
-
-		/* Pages of ours outside their block's slot (mremap moved them)
-		 * come home first; then everything moves in. */
-		gpu_migrate_range_to_ram(g, s, e, true);
-		n = gpu_migrate_to_device(g->dm, s, e);
-		ret = check_resident(g, s, e, pfns);
-		if (!ret || ret == -ENOENT || round + 1 == MAP_ROUNDS)
-			break;
-		if (n == -ENOMEM && ret == -ENOMEM)
-			break; /* out of GPU memory: more rounds will not help */
-		ret = 0;
-	}
-	if (ret)
-		goto fail_hold;
-
 	w->addr = (uintptr_t)addr;
 	w->len = len;
 	w->first_block = b0;
 	w->va_len = nblk * GPU_BLOCK;
+	w->ro = ro;
 	if (cu->MemAddressReserve(&w->va, w->va_len, GPU_BLOCK, 0, 0) != CUDA_SUCCESS) {
 		ret = -ENOMEM;
+		w->va = 0;
 		goto fail_hold;
 	}
+	for (int round = 0;; round++) {
+		long n;
+
+		/* Pages of ours outside their block's slot (mremap moved them)
+		 * come home first; then everything moves in (or is copied). */
+		gpu_migrate_range_to_ram(g, s, e, true);
+		n = ro ? place_read_only(g, s, e, pfns) : gpu_migrate_to_device(g->dm, s, e);
+		ret = check_resident_lock(g, s, e, pfns, ro, &seq);
+		if (!ret || ret == -ENOENT || round + 1 == MAP_ROUNDS)
+			break; /* (lock held) */
+		pthread_mutex_unlock(&g->lock);
+		if (n == -ENOMEM && ret == -ENOMEM) {
+			pthread_mutex_lock(&g->lock);
+			break; /* out of GPU memory: more rounds will not help */
+		}
+	}
+	if (ret) {
+		pthread_mutex_unlock(&g->lock);
+		goto fail_hold;
+	}
+
+	/* Lock held since the check: no replica can go before the window
+	 * exists (invalidations then wait for its end). */
 	acc.location.type = HMS_CU_LOC_DEVICE;
 	acc.location.id = g->dev;
 	acc.flags = HMS_CU_ACCESS_RW;
-	pthread_mutex_lock(&g->lock);
 	for (uint64_t k = 0; k < nblk && !ret; k++) {
 		long slot = gpu_slot_find_locked(g, b0 + k);
 
@@ -154,15 +203,15 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, uint64_t *d
 		g->windows = w;
 	}
 	pthread_mutex_unlock(&g->lock);
-	if (ret) {
-		cu->MemAddressFree(w->va, w->va_len);
+	if (ret)
 		goto fail_hold;
-	}
 	free(pfns);
 	*dptr = w->va + ((uintptr_t)addr - (b0 << GPU_BLOCK_SHIFT));
 	return 0;
 
 fail_hold:
+	if (w->va)
+		cu->MemAddressFree(w->va, w->va_len);
 	pthread_mutex_lock(&g->lock);
 	blocks_release_locked(g, b0, nblk);
 	pthread_mutex_unlock(&g->lock);

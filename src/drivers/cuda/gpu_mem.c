@@ -92,6 +92,7 @@ static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t i
 	s->used = 0;
 	s->maps = 0;
 	memset(s->bits, 0, sizeof(s->bits));
+	memset(s->rbits, 0, sizeof(s->rbits));
 	index_insert_locked(g, block, (uint32_t)idx);
 }
 
@@ -172,6 +173,7 @@ void gpu_page_put_locked(struct hms_cuda *g, uint64_t idx, unsigned page)
 	if (!(s->bits[page >> 6] & bit))
 		return;
 	s->bits[page >> 6] &= ~bit;
+	s->rbits[page >> 6] &= ~bit;
 	s->used--;
 	gpu_slot_maybe_release_locked(g, idx);
 }

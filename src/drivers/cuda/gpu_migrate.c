@@ -59,10 +59,16 @@ static void batch_alloc(struct hms_cuda *g, struct hms_migrate_vma *m, bool *nom
 			continue;
 		}
 		s = &g->slots[slot];
-		if (s->bits[idx >> 6] & (1ULL << (idx & 63)))
+		if (s->rbits[idx >> 6] & (1ULL << (idx & 63))) {
+			/* Our replica of this very page: the page itself takes its
+			 * place (our own MIGRATE invalidation skipped us). */
+			s->rbits[idx >> 6] &= ~(1ULL << (idx & 63));
+		} else if (s->bits[idx >> 6] & (1ULL << (idx & 63))) {
 			continue; /* a page moved here by mremap holds it: stays */
-		s->bits[idx >> 6] |= 1ULL << (idx & 63);
-		s->used++;
+		} else {
+			s->bits[idx >> 6] |= 1ULL << (idx & 63);
+			s->used++;
+		}
 		m->dst[i] = hms_migrate_pfn(gpu_pfn(g, (uint64_t)slot, idx));
 	}
 	if (slot >= 0)

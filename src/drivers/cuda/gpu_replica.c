@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpu_replica.c - read-only copies on the GPU of pages of READ_MOSTLY
+ * ranges (hms_advise), for windows mapped with HMS_CUDA_MAP_READ_ONLY.
+ *
+ * hms_range_fault() with a read request marks such a page HMS_PFN_REPLICA
+ * and write-protects it: the page stays in system memory, the driver
+ * copies it into the page's place in its block's slot (rbits) and keeps
+ * the copy until an invalidation covers it: the first write (CPU or a
+ * device) sends PROTECTION_PAGE before it proceeds; unmap, discard and
+ * other devices' migrations send theirs.  An invalidation of a replica a
+ * read-only window shows waits for the window's end (or, where it may not
+ * block, refuses, and hms retries): nobody reads the GPU's stale copy
+ * after a write completed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "gpu.h"
+
+/* Does a read-only window show a page of [s, e)?  (lock held) */
+static bool ro_window_covers_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t e)
+{
+	if (g->closing)
+		return false;
+	for (const struct gpu_window *w = g->windows; w; w = w->next) {
+		uintptr_t ws = w->first_block << GPU_BLOCK_SHIFT;
+
+		if (w->ro && s < ws + w->va_len && ws < e)
+			return true;
+	}
+	return false;
+}
+
+/* Replica bits of slot idx within [s, e), as (first page, last page + 1). */
+static bool slot_span(const struct hms_cuda *g, uint64_t idx, uintptr_t s, uintptr_t e,
+		      unsigned *p0, unsigned *p1)
+{
+	uintptr_t bs = g->slots[idx].block << GPU_BLOCK_SHIFT, be = bs + GPU_BLOCK;
+
+	if (e <= bs || s >= be)
+		return false;
+	*p0 = s > bs ? (unsigned)((s - bs) >> GPU_SHIFT) : 0;
+	*p1 = e < be ? (unsigned)((e - bs) >> GPU_SHIFT) : GPU_BLOCK_PAGES;
+	return true;
+}
+
+static bool slot_has_replicas(const struct gpu_slot *sl, unsigned p0, unsigned p1)
+{
+	for (unsigned p = p0; p < p1; p++)
+		if (sl->rbits[p >> 6] & (1ULL << (p & 63)))
+			return true;
+	return false;
+}
+
+/* Drop slot idx's replicas in pages [p0, p1) (may drop the lock). */
+static void slot_drop(struct hms_cuda *g, uint64_t idx, unsigned p0, unsigned p1)
+{
+	struct gpu_slot *sl = &g->slots[idx];
+
+	for (unsigned p = p0; p < p1; p++)
+		if (sl->rbits[p >> 6] & (1ULL << (p & 63)))
+			gpu_page_put_locked(g, idx, p); /* the last may release the chunk */
+}
+
+/* Every live slot whose block meets [s, e): walk the slots when the range
+ * has more blocks than the pool has slots (a whole-space invalidation). */
+static bool any_replica_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t e)
+{
+	unsigned p0, p1;
+
+	for (uint64_t i = 0; i < g->nslots; i++)
+		if (g->slots[i].live && !g->slots[i].creating &&
+		    slot_span(g, i, s, e, &p0, &p1) && slot_has_replicas(&g->slots[i], p0, p1))
+			return true;
+	return false;
+}
+
+static void drop_range_locked(struct hms_cuda *g, uintptr_t s, uintptr_t e)
+{
+	unsigned p0, p1;
+
+	if (((e - 1) >> GPU_BLOCK_SHIFT) - (s >> GPU_BLOCK_SHIFT) < g->nslots) {
+		for (uint64_t b = s >> GPU_BLOCK_SHIFT; b <= (e - 1) >> GPU_BLOCK_SHIFT; b++) {
+			long i = gpu_slot_find_locked(g, b);
+
+			if (i >= 0 && !g->slots[i].creating && slot_span(g, (uint64_t)i, s, e, &p0, &p1))
+				slot_drop(g, (uint64_t)i, p0, p1);
+		}
+		return;
+	}
+	for (uint64_t i = 0; i < g->nslots; i++)
+		if (g->slots[i].live && !g->slots[i].creating && slot_span(g, i, s, e, &p0, &p1))
+			slot_drop(g, i, p0, p1);
+}
+
+static bool gpu_invalidate(struct hms_interval *iv, const struct hms_notify_range *r,
+			   unsigned long cur_seq)
+{
+	struct hms_cuda *g = hms_interval_priv(iv);
+
+	/* Our own migrations handle their pages (batch_alloc). */
+	if (r->event == HMS_EVENT_MIGRATE && r->owner == g)
+		return true;
+	if (r->flags & HMS_NOTIFY_BLOCKABLE)
+		pthread_mutex_lock(&g->lock);
+	else if (pthread_mutex_trylock(&g->lock))
+		return false;
+	hms_interval_set_seq(iv, cur_seq);
+	while (ro_window_covers_locked(g, r->start, r->end) &&
+	       any_replica_locked(g, r->start, r->end)) {
+		if (!(r->flags & HMS_NOTIFY_BLOCKABLE)) {
+			pthread_mutex_unlock(&g->lock);
+			return false;
+		}
+		pthread_cond_wait(&g->cond, &g->lock); /* hms_cuda_unmap() */
+	}
+	drop_range_locked(g, r->start, r->end);
+	pthread_mutex_unlock(&g->lock);
+	return true;
+}
+
+const struct hms_interval_ops gpu_interval_ops = {
+	.invalidate = gpu_invalidate,
+};
+
+/* ---- making replicas ------------------------------------------------------------ */
+
+struct rep {
+	uint64_t slot;
+	unsigned page;
+	unsigned long i; /* index in the batch */
+};
+
+/* One batch (inside one block): fault for reading, copy the REPLICA
+ * pages, keep them if no invalidation came meanwhile, else try again. */
+static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns)
+{
+	const struct hms_cu *cu = g->cu;
+	struct rep reps[GPU_BLOCK_PAGES];
+	unsigned long n = (e - s) >> GPU_SHIFT;
+
+	for (int tries = 0; tries < 100; tries++) {
+		struct hms_range r = {
+			.interval = g->iv, .start = s, .end = e, .pfns = pfns,
+			.default_flags = HMS_PFN_REQ_FAULT, .dev_private_owner = g,
+		};
+		struct gpu_stage *st;
+		unsigned nrep = 0;
+		long slot;
+		bool failed = false;
+		int ret;
+
+		r.notifier_seq = hms_interval_read_begin(g->iv);
+		ret = hms_range_fault(g->h, &r);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&g->lock);
+		slot = gpu_slot_get_locked(g, s >> GPU_BLOCK_SHIFT);
+		for (unsigned long i = 0; i < n && slot >= 0; i++) {
+			unsigned p = (unsigned)(((s >> GPU_SHIFT) + i) % GPU_BLOCK_PAGES);
+			struct gpu_slot *sl = &g->slots[slot];
+			uint64_t bit = 1ULL << (p & 63);
+
+			if (!(pfns[i] & HMS_PFN_REPLICA) || (pfns[i] & HMS_PFN_SPECIAL) ||
+			    (sl->rbits[p >> 6] & bit) || (sl->bits[p >> 6] & bit))
+				continue; /* not one, ours already, or the place is taken */
+			sl->bits[p >> 6] |= bit;
+			sl->rbits[p >> 6] |= bit;
+			sl->used++;
+			reps[nrep++] = (struct rep){ (uint64_t)slot, p, i };
+		}
+		if (slot >= 0)
+			gpu_slot_maybe_release_locked(g, (uint64_t)slot);
+		pthread_mutex_unlock(&g->lock);
+		if (slot < 0)
+			return -ENOMEM;
+		if (!nrep)
+			return 0;
+		/* Copy through a pinned buffer; the pages are write-protected,
+		 * so they hold still, and read through the kernel, so a page
+		 * unmapped meanwhile fails its copy instead of this thread. */
+		st = gpu_stage_get(g, false);
+		for (unsigned k = 0; k < nrep; k++) {
+			char *buf = st->buf + ((size_t)k << GPU_SHIFT);
+			struct iovec local = { buf, GPU_PAGE };
+			struct iovec remote = { (void *)(s + (reps[k].i << GPU_SHIFT)), GPU_PAGE };
+
+			if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != GPU_PAGE ||
+			    cu->MemcpyHtoDAsync(gpu_pfn_addr(g, gpu_pfn(g, reps[k].slot, reps[k].page)),
+						buf, GPU_PAGE, st->stream) != CUDA_SUCCESS)
+				failed = true;
+		}
+		if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
+			failed = true;
+		gpu_stage_put(g, st);
+		pthread_mutex_lock(&g->lock);
+		if (!failed && !hms_interval_read_retry(g->iv, r.notifier_seq)) {
+			pthread_mutex_unlock(&g->lock);
+			return 0;
+		}
+		/* Raced an invalidation (or a copy failed): undo what it left. */
+		for (unsigned k = 0; k < nrep; k++) {
+			struct gpu_slot *sl = &g->slots[reps[k].slot];
+
+			if (sl->live && sl->block == s >> GPU_BLOCK_SHIFT &&
+			    (sl->rbits[reps[k].page >> 6] & (1ULL << (reps[k].page & 63))))
+				gpu_page_put_locked(g, reps[k].slot, reps[k].page);
+		}
+		pthread_mutex_unlock(&g->lock);
+		if (failed)
+			return -EIO;
+	}
+	return -EBUSY;
+}
+
+int gpu_replicas_make(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns)
+{
+	for (uintptr_t bs = s, be; bs < e; bs = be) {
+		int ret;
+
+		be = (bs + GPU_BLOCK) & ~(GPU_BLOCK - 1);
+		if (be > e)
+			be = e;
+		ret = replicas_batch(g, bs, be, pfns + ((bs - s) >> GPU_SHIFT));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
