@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,17 @@ static struct hms_devmem *next_device_run_locked(struct hms *h, struct hms_devme
 	return NULL;
 }
 
+/*
+ * How often one run may fail in a row before eviction gives up on it.
+ * EAGAIN means another thread holds or moves the pages right now (a CPU
+ * fault, a device release, the handler): it settles, so it is waited out
+ * for up to about a second.  The count starts again after every run that
+ * moves: a budget shared by the whole range ran out under load and left
+ * pages on the device that fork() then missed (found by hms stress).
+ */
+#define EVICT_ROUNDS_EAGAIN 20000u
+#define EVICT_ROUNDS_ERROR 100u
+
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only)
 {
 	uintptr_t pos = start, run_end;
@@ -412,8 +424,16 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
 		f.end = run_end;
 		ret = dm->ops.migrate_to_ram(dm, &f);
 		hms__devmem_put(h, dm);
-		if (ret && ++failures > 100)
+		if (!ret) {
+			failures = 0;
+			continue;
+		}
+		if (++failures > (ret == -EAGAIN ? EVICT_ROUNDS_EAGAIN : EVICT_ROUNDS_ERROR))
 			return ret; /* the pages stay on the device: nothing lost */
+		if (failures > 16)
+			usleep(50);
+		else
+			sched_yield();
 	}
 }
 
