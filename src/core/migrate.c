@@ -383,11 +383,16 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		int r = hms__in_handler(h) ? -EDEADLK : hms__uffd_wp(h, s, len, true);
 
 		if (!r) {
-			/* From now on a missing page is ours: CPU faults wait. */
+			/* From now on a missing page is ours: CPU faults wait.  A
+			 * fault filling a page that went missing before us holds
+			 * it BUSY; its fill must land before our zap, not after. */
 			pthread_mutex_lock(&h->lock);
 			for (uintptr_t p = s; p < s + len; p += PAGE_SIZE) {
-				struct hms_area *a = hms__area_find_locked(h, p);
+				struct hms_area *a;
 
+				while ((a = hms__area_find_locked(h, p)) &&
+				       (area_pte(a, p)->flags & PTE_BUSY))
+					pthread_cond_wait(&h->cond, &h->lock);
 				if (a)
 					area_pte(a, p)->flags |= PTE_ZAPPED;
 			}

@@ -439,9 +439,17 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * zeros now; fill it write-protected, so the migration
 			 * copies zeros and later writes still wait for it.  The
 			 * migrating thread itself may be the one faulting here.
+			 * The page is held BUSY while we fill it: the migration
+			 * waits for that before its own zap (migrate.c), else our
+			 * fill could land after the zap and leave a zero page
+			 * mapped over a page that lives on the device.
 			 */
+			pte->flags |= PTE_BUSY;
 			pthread_mutex_unlock(&h->lock);
 			r = hms__uffd_fill_wp(h, addr);
+			pthread_mutex_lock(&h->lock);
+			pte_unbusy_locked(h, pte);
+			pthread_mutex_unlock(&h->lock);
 			if (r == -EAGAIN && handler)
 				return -EAGAIN;
 			if (r < 0) /* present after all (a stale message): resume */
