@@ -382,14 +382,32 @@ static void fault_around_locked(struct hms *h, struct hms_area *a, uintptr_t add
 	f->end = e;
 }
 
-/* Clear PTE_BUSY; wake CPU faults that waited on it.  Lock held; pte
- * may be freed on return (its range was unmapped meanwhile). */
-static bool pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
+/*
+ * The pte of the page a fault holds BUSY, looked up again after hms.lock
+ * was dropped.  A held page stays at its address (an unmap or mremap
+ * leaves it there as a dead page until it is let go), but its pte may have
+ * moved in memory: munmap of the front of an area shifts the table, a
+ * split or an mremap copies it.  A pointer kept across the unlock could
+ * clear BUSY on another page's entry and leave this one held forever (a
+ * hang found by hms stress --threads 3 --seed 4).
+ */
+static struct hms_pte *pte_held_locked(struct hms *h, uintptr_t addr)
 {
-	bool waiters = pte->flags & PTE_WAITERS;
+	struct hms_area *a = hms__area_find_locked(h, addr);
 
-	pte->flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS);
-	if (pte->flags & PTE_DEAD)
+	return a ? area_pte(a, addr) : NULL;
+}
+
+/* Clear PTE_BUSY on the page at addr; true when CPU faults wait on it
+ * (wake them).  Lock held; the pte may be freed (reaped) on return. */
+static bool pte_unbusy_locked(struct hms *h, uintptr_t addr)
+{
+	struct hms_pte *pte = pte_held_locked(h, addr);
+	bool waiters = pte && (pte->flags & PTE_WAITERS);
+
+	if (pte)
+		pte->flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS);
+	if (pte && (pte->flags & PTE_DEAD))
 		hms__area_reap_locked(h);
 	pthread_cond_broadcast(&h->cond);
 	return waiters;
@@ -448,8 +466,10 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			pthread_mutex_unlock(&h->lock);
 			r = hms__uffd_fill_wp(h, addr);
 			pthread_mutex_lock(&h->lock);
-			pte_unbusy_locked(h, pte);
+			waiters = pte_unbusy_locked(h, addr);
 			pthread_mutex_unlock(&h->lock);
+			if (waiters)
+				hms__uffd_wake(h, addr, PAGE_SIZE);
 			if (r == -EAGAIN && handler)
 				return -EAGAIN;
 			if (r < 0) /* present after all (a stale message): resume */
@@ -526,10 +546,12 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 				hms__notify_end(h, &nr);
 			ret = hms__uffd_wp(h, addr, PAGE_SIZE, false);
 			pthread_mutex_lock(&h->lock);
-			if (ret == 0)
+			pte = pte_held_locked(h, addr);
+			if (pte && ret == 0)
 				pte->flags &= (uint16_t)~(PTE_WP | PTE_EXCLUSIVE);
-			pte->excl_owner = NULL;
-			waiters = pte_unbusy_locked(h, pte);
+			if (pte)
+				pte->excl_owner = NULL;
+			waiters = pte_unbusy_locked(h, addr);
 			pthread_mutex_unlock(&h->lock);
 			if (waiters)
 				hms__uffd_wake(h, addr, PAGE_SIZE);
@@ -550,12 +572,13 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		/* The faulting thread resumes only once the table is right. */
 		r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);
-		if (r > 0 || r == -EEXIST) {
+		pte = pte_held_locked(h, addr);
+		if (pte && (r > 0 || r == -EEXIST)) {
 			pte->loc = HMS_LOC_SYSTEM;
 			if (!write && r > 0)
 				pte->flags |= PTE_ZERO;
 		}
-		waiters = pte_unbusy_locked(h, pte);
+		waiters = pte_unbusy_locked(h, addr);
 		pthread_mutex_unlock(&h->lock);
 		if (cpu || waiters || r == -EEXIST)
 			hms__uffd_wake(h, addr, PAGE_SIZE);
