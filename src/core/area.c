@@ -16,6 +16,7 @@
 #include <numaif.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 /* ---- lookup ---------------------------------------------------------- */
 
@@ -449,6 +450,8 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	pthread_mutex_lock(&h->lock);
 	if (range_overlaps_locked(h, s, s + len))
 		ret = -EEXIST;
+	else if (hms__inject(HMS_INJ_NOMEM))
+		ret = -ENOMEM;
 	else
 		ret = hms__area_insert_locked(h, s, s + len, PROT_READ | PROT_WRITE, owned,
 					      populated);

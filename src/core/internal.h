@@ -513,4 +513,7 @@ struct hms {
 void hms__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int hms__check(struct hms *h); /* -EINVAL for NULL, -ECHILD in a fork child */
 
+/* inject.c (the points themselves: src/inject.h) */
+void hms__inject_env(void); /* arm from $HMS_INJECT, when set */
+
 #endif /* HMS_INTERNAL_H */

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 /* ---- staging buffers --------------------------------------------------------- */
 
@@ -47,7 +48,7 @@ static struct hms_staging *staging_get(struct hms *h)
 	pthread_mutex_unlock(&h->lock);
 	if (s)
 		return s;
-	s = malloc(sizeof(*s));
+	s = hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(*s));
 	if (!s)
 		return NULL;
 	s->buf = mmap(NULL, HMS_MIGRATE_MAX_BYTES, PROT_READ | PROT_WRITE,
@@ -195,7 +196,7 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		return -EINVAL;
 	m->npages = (m->end - m->start) >> PAGE_SHIFT;
 	m->cpages = 0;
-	c = calloc(1, sizeof(*c) + m->npages);
+	c = hms__inject(HMS_INJ_NOMEM) ? NULL : calloc(1, sizeof(*c) + m->npages);
 	if (!c)
 		return -ENOMEM;
 	c->h = h;
@@ -420,8 +421,10 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			j++;
 		/* Faulting threads resume at finalize, once the table says where
 		 * their page is. */
-		r = hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
-				   (j - i) << PAGE_SHIFT, false);
+		r = hms__inject(HMS_INJ_DEV_COPY)
+			    ? -EIO
+			    : hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
+					     (j - i) << PAGE_SHIFT, false);
 		unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
 
 		for (unsigned long k = i; k < j; k++)

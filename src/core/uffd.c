@@ -27,6 +27,7 @@
 
 #include "compat/uffd_compat.h"
 #include "core/internal.h"
+#include "inject.h"
 
 /* Zeros to fill write faults with (never written). */
 static char zeros[HMS_MIGRATE_MAX_BYTES] __attribute__((aligned(4096)));
@@ -128,6 +129,17 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len)
 
 /* ---- resolving ioctls ---------------------------------------------------- */
 
+/* The ioctls that resolve faults.  Fault injection (uffd_eagain) answers
+ * EAGAIN as the kernel does while an address-space change is unread. */
+static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
+{
+	if (hms__inject(HMS_INJ_UFFD_EAGAIN)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return ioctl(h->uffd, req, arg);
+}
+
 bool hms__in_handler(struct hms *h)
 {
 	return h->handler_started && pthread_equal(pthread_self(), h->handler);
@@ -158,7 +170,7 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 	};
 	unsigned tries = 0;
 
-	while (ioctl(h->uffd, UFFDIO_WRITEPROTECT, &w)) {
+	while (uffd_ioctl(h, UFFDIO_WRITEPROTECT, &w)) {
 		if (errno == ENOENT && len > PAGE_SIZE) {
 			/* Before Linux 6.5 the range must lie in one mapping, and
 			 * hms_protect splits them: one page at a time. */
@@ -192,7 +204,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 			struct uffdio_zeropage z = { .range = { dst + done, chunk },
 						     .mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE };
 
-			n = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+			n = uffd_ioctl(h, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
 			if (!n)
 				n = z.zeropage;
 			else if (z.zeropage > 0)
@@ -207,7 +219,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 
 			if (!src && c.len > sizeof(zeros))
 				c.len = sizeof(zeros);
-			n = ioctl(h->uffd, UFFDIO_COPY, &c) ? -errno : 0;
+			n = uffd_ioctl(h, UFFDIO_COPY, &c) ? -errno : 0;
 			if (!n)
 				n = c.copy;
 			else if (c.copy > 0)
@@ -243,7 +255,7 @@ long hms__uffd_fill_wp(struct hms *h, uintptr_t addr)
 				 .mode = UFFDIO_COPY_MODE_WP };
 	unsigned tries = 0;
 
-	while (ioctl(h->uffd, UFFDIO_COPY, &c)) {
+	while (uffd_ioctl(h, UFFDIO_COPY, &c)) {
 		if (errno != EAGAIN || !eagain_wait(h, &tries))
 			return -errno;
 	}
@@ -854,7 +866,7 @@ int hms__uffd_start(struct hms *h)
 	/* The handler takes no signals: they belong to the application. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&h->handler, NULL, handler_main, h);
+	ret = hms__inject(HMS_INJ_THREAD) ? EAGAIN : pthread_create(&h->handler, NULL, handler_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		free(st->retry);
