@@ -294,15 +294,14 @@ void hms__area_reap_locked(struct hms *h)
 	}
 }
 
-void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
-			   size_t len, struct hms_free_list *fl)
+/* Moves the state of [from, from + len), which lies in one area, to a new
+ * area at [to, to + len). */
+static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len)
 {
 	struct hms_area *src = hms__area_find_range_locked(h, from, from + len);
 	struct hms_pte *saved;
 	size_t n = len >> PAGE_SHIFT;
 
-	/* What was at the destination is gone (mremap unmapped it). */
-	hms__area_remove_locked(h, to, to + len, fl);
 	if (!src)
 		return;
 	saved = malloc(n * sizeof(*saved));
@@ -334,6 +333,36 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 	}
 	memcpy(area_pte(hms__area_find_locked(h, to), to), saved, n * sizeof(*saved));
 	free(saved);
+}
+
+/*
+ * mremap moved [from, from + len) to [to, to + len).  The kernel moves a
+ * range that is one mapping to it, which may be several areas here
+ * (adjacent hms_manage calls, an mremap back next to where the pages came
+ * from: the kernel merged what hms keeps apart), so each area's part
+ * moves on its own.  Asking for one area whole left the destination
+ * unmanaged and dropped the device pages of the source (hms stress,
+ * 3 threads: -ENOENT from hms_migrate on the destination, zeros read).
+ */
+void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
+			   size_t len, struct hms_free_list *fl)
+{
+	/* What was at the destination is gone (mremap unmapped it). */
+	hms__area_remove_locked(h, to, to + len, fl);
+	for (uintptr_t s = from, e; s < from + len; s = e) {
+		struct hms_area *a = h->areas;
+
+		while (a && a->end <= s)
+			a = a->next;
+		if (!a || a->start >= from + len)
+			break; /* the rest is not managed */
+		if (a->start > s) {
+			e = a->start; /* a hole that is not managed */
+			continue;
+		}
+		e = a->end < from + len ? a->end : from + len;
+		area_move_piece_locked(h, s, to + (s - from), e - s);
+	}
 	hms__policy_move_locked(h, from, to, len);
 }
 
