@@ -4,11 +4,9 @@
  * seed, 60,000 operations on 8 MiB: the operations are chosen from the
  * seed, their interleaving is not, so this run finds races between CPU
  * faults, device faults, migrations, mapping changes and fork.  Every
- * byte must match the shadow copy, no unexpected error, no hang.
- * mremap is left out: an mremap racing a migration to a device of the same
- * page can still lose it (open, /work/core-bugs.md and docs/design.md
- * 5a); `hms stress` without --skip runs it.  Runs the CLI ctest names in
- * $HMS_TOOL.
+ * byte must match the shadow copy, no unexpected error, no hang (issue
+ * 7: 75 runs of this command clean on a 2-vCPU VM).  Runs the CLI ctest
+ * names in $HMS_TOOL.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +29,7 @@ int main(void)
 	T_ASSERT(pid >= 0);
 	if (pid == 0) {
 		execl(tool, tool, "stress", "--seed", "3", "--ops", "60000", "--threads", "3",
-		      "--mib", "8", "--skip", "mremap", (char *)NULL);
+		      "--mib", "8", (char *)NULL);
 		_exit(127);
 	}
 	T_EQ(waitpid(pid, &st, 0), pid);
