@@ -4,9 +4,9 @@
  * seed, 60,000 operations on 8 MiB: the operations are chosen from the
  * seed, their interleaving is not, so this run finds races between CPU
  * faults, device faults, migrations, mapping changes and fork.  Every
- * byte must match the shadow copy, no unexpected error, no hang (issue
- * 7: 75 runs of this command clean on a 2-vCPU VM).  Runs the CLI ctest
- * names in $HMS_TOOL.
+ * byte must match the shadow copy, no unexpected error, no hang (25 of
+ * 25 runs of this command clean on a 2-vCPU VM, issue 7).  Runs the CLI
+ * ctest names in $HMS_TOOL.
  */
 #include <stdio.h>
 #include <stdlib.h>
