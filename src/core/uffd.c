@@ -347,6 +347,15 @@ void hms__uffd_sync(struct hms *h)
 	pthread_mutex_unlock(&ev_lock);
 }
 
+HMS_API int hms_sync(struct hms *h)
+{
+	int ret = hms__check(h);
+
+	if (!ret)
+		hms__uffd_sync(h);
+	return ret;
+}
+
 static bool is_self_zap_locked(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	for (struct hms_zap *z = h->zaps; z; z = z->next)

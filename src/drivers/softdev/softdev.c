@@ -117,6 +117,10 @@ int sd_enter(struct hms_softdev *d)
 	else
 		d->users++;
 	pthread_mutex_unlock(&d->wlock);
+	/* See what the application changed before this operation: its
+	 * MADV_DONTNEED must not discard what the operation writes. */
+	if (!ret)
+		hms_sync(d->h);
 	return ret;
 }
 
