@@ -167,6 +167,24 @@ bool hms_interval_read_retry(struct hms_interval *iv, unsigned long seq);
 void hms_interval_set_seq(struct hms_interval *iv, unsigned long cur_seq);
 
 /**
+ * hms_sync() - wait until every change of the address space that returned
+ * before the call (munmap, madvise(MADV_DONTNEED/REMOVE), mremap of
+ * managed memory) has been applied: the page-state table updated and its
+ * invalidations delivered to every mirror and interval.  The kernel runs
+ * its notifiers before such a call returns; hms learns of the change from
+ * userfaultfd a little later, so a driver calls this at the start of a
+ * device operation that may use translations it cached, and the
+ * operation then sees every change made before it started (a device
+ * write after the application's MADV_DONTNEED is not discarded by it).
+ * Cheap when nothing is pending.
+ * Context: any thread; not from a driver callback, and not while holding
+ * a lock that a callback takes.  From the fault handler thread it returns
+ * at once.
+ * Return: 0, -EINVAL (@h NULL), -ECHILD (in a fork child).
+ */
+int hms_sync(struct hms *h);
+
+/**
  * hms_range_invalidating() - true while an invalidation overlapping
  * [start, end) is in progress (the seed's range tracking).
  */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <numaif.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 /* ---- lookup ---------------------------------------------------------- */
 
@@ -307,15 +309,14 @@ void hms__area_reap_locked(struct hms *h)
 	}
 }
 
-void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
-			   size_t len, struct hms_free_list *fl)
+/* Moves the state of [from, from + len), which lies in one area, to a new
+ * area at [to, to + len). */
+static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len)
 {
 	struct hms_area *src = hms__area_find_range_locked(h, from, from + len), *dst;
 	struct hms_pte *saved;
 	size_t n = len >> PAGE_SHIFT;
 
-	/* What was at the destination is gone (mremap unmapped it). */
-	hms__area_remove_locked(h, to, to + len, fl);
 	if (!src)
 		return;
 	saved = malloc(n * sizeof(*saved));
@@ -350,6 +351,36 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 	hms__area_sum_reset(dst);
 	memcpy(area_pte(dst, to), saved, n * sizeof(*saved));
 	free(saved);
+}
+
+/*
+ * mremap moved [from, from + len) to [to, to + len).  The kernel moves a
+ * range that is one mapping to it, which may be several areas here
+ * (adjacent hms_manage calls, an mremap back next to where the pages came
+ * from: the kernel merged what hms keeps apart), so each area's part
+ * moves on its own.  Asking for one area whole left the destination
+ * unmanaged and dropped the device pages of the source (hms stress,
+ * 3 threads: -ENOENT from hms_migrate on the destination, zeros read).
+ */
+void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
+			   size_t len, struct hms_free_list *fl)
+{
+	/* What was at the destination is gone (mremap unmapped it). */
+	hms__area_remove_locked(h, to, to + len, fl);
+	for (uintptr_t s = from, e; s < from + len; s = e) {
+		struct hms_area *a = h->areas;
+
+		while (a && a->end <= s)
+			a = a->next;
+		if (!a || a->start >= from + len)
+			break; /* the rest is not managed */
+		if (a->start > s) {
+			e = a->start; /* a hole that is not managed */
+			continue;
+		}
+		e = a->end < from + len ? a->end : from + len;
+		area_move_piece_locked(h, s, to + (s - from), e - s);
+	}
 	hms__policy_move_locked(h, from, to, len);
 }
 
@@ -454,6 +485,17 @@ static void evict_ranges(struct hms *h, uintptr_t start, uintptr_t end, struct h
 	}
 }
 
+/*
+ * How often one run may fail in a row before eviction gives up on it.
+ * EAGAIN means another thread holds or moves the pages right now (a CPU
+ * fault, a device release, the handler): it settles, so it is waited out
+ * for up to about a second.  The count starts again after every run that
+ * moves: a budget shared by the whole range ran out under load and left
+ * pages on the device that fork() then missed (found by hms stress).
+ */
+#define EVICT_ROUNDS_EAGAIN 20000u
+#define EVICT_ROUNDS_ERROR 100u
+
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only)
 {
 	uintptr_t pos = start, run_end;
@@ -478,8 +520,16 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
 		f.end = run_end;
 		ret = dm->ops.migrate_to_ram(dm, &f);
 		hms__devmem_put(h, dm);
-		if (ret && ++failures > 100)
+		if (!ret) {
+			failures = 0;
+			continue;
+		}
+		if (++failures > (ret == -EAGAIN ? EVICT_ROUNDS_EAGAIN : EVICT_ROUNDS_ERROR))
 			return ret; /* the pages stay on the device: nothing lost */
+		if (failures > 16)
+			usleep(50);
+		else
+			sched_yield();
 	}
 }
 
@@ -495,6 +545,8 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	pthread_mutex_lock(&h->lock);
 	if (range_overlaps_locked(h, s, s + len))
 		ret = -EEXIST;
+	else if (hms__inject(HMS_INJ_NOMEM))
+		ret = -ENOMEM;
 	else
 		ret = hms__area_insert_locked(h, s, s + len, PROT_READ | PROT_WRITE, owned,
 					      populated);

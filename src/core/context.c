@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 /* ---- version and error message ---------------------------------------- */
 
@@ -144,7 +145,8 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 		root = getenv("HMS_SYSFS_ROOT");
 
 	pthread_once(&atfork_once, atfork_init);
-	h = calloc(1, sizeof(*h));
+	hms__inject_env();
+	h = hms__inject(HMS_INJ_NOMEM) ? NULL : calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->uffd = -1;

@@ -193,7 +193,9 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
  */
 static inline struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr)
 {
-	return area_pte(hms__area_find_locked(h, addr), addr);
+	struct hms_area *a = hms__area_find_locked(h, addr);
+
+	return a ? area_pte(a, addr) : NULL;
 }
 /* Clear PTE_BUSY and wake threads waiting on h->cond; true if a CPU fault
  * waited (PTE_WAITERS: wake it with hms__uffd_wake()).  Lock held; the
@@ -644,5 +646,8 @@ struct hms {
 
 void hms__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int hms__check(struct hms *h); /* -EINVAL for NULL, -ECHILD in a fork child */
+
+/* inject.c (the points themselves: src/inject.h) */
+void hms__inject_env(void); /* arm from $HMS_INJECT, when set */
 
 #endif /* HMS_INTERNAL_H */

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 /* ---- staging buffers --------------------------------------------------------- */
 
@@ -47,7 +48,7 @@ static struct hms_staging *staging_get(struct hms *h)
 	pthread_mutex_unlock(&h->lock);
 	if (s)
 		return s;
-	s = malloc(sizeof(*s));
+	s = hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(*s));
 	if (!s)
 		return NULL;
 	s->buf = mmap(NULL, HMS_MIGRATE_MAX_BYTES, PROT_READ | PROT_WRITE,
@@ -200,7 +201,7 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		return -EINVAL;
 	m->npages = (m->end - m->start) >> PAGE_SHIFT;
 	m->cpages = 0;
-	c = calloc(1, sizeof(*c) + m->npages);
+	c = hms__inject(HMS_INJ_NOMEM) ? NULL : calloc(1, sizeof(*c) + m->npages);
 	if (!c)
 		return -ENOMEM;
 	c->h = h;
@@ -397,11 +398,16 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		int r = hms__in_handler(h) ? -EDEADLK : hms__uffd_wp(h, s, len, true);
 
 		if (!r) {
-			/* From now on a missing page is ours: CPU faults wait. */
+			/* From now on a missing page is ours: CPU faults wait.  A
+			 * fault filling a page that went missing before us holds
+			 * it BUSY; its fill must land before our zap, not after. */
 			pthread_mutex_lock(&h->lock);
 			for (uintptr_t p = s; p < s + len; p += PAGE_SIZE) {
-				struct hms_area *a = hms__area_find_locked(h, p);
+				struct hms_area *a;
 
+				while ((a = hms__area_find_locked(h, p)) &&
+				       (area_pte(a, p)->flags & PTE_BUSY))
+					pthread_cond_wait(&h->cond, &h->lock);
 				if (a)
 					area_pte(a, p)->flags |= PTE_ZAPPED;
 			}
@@ -429,8 +435,10 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			j++;
 		/* Faulting threads resume at finalize, once the table says where
 		 * their page is. */
-		r = hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
-				   (j - i) << PAGE_SHIFT, false);
+		r = hms__inject(HMS_INJ_DEV_COPY)
+			    ? -EIO
+			    : hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
+					     (j - i) << PAGE_SHIFT, false);
 		unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
 
 		for (unsigned long k = i; k < j; k++)

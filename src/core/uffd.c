@@ -27,6 +27,7 @@
 
 #include "compat/uffd_compat.h"
 #include "core/internal.h"
+#include "inject.h"
 
 /* Zeros to fill write faults with (never written). */
 static char zeros[HMS_MIGRATE_MAX_BYTES] __attribute__((aligned(4096)));
@@ -157,6 +158,17 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len)
 
 /* ---- resolving ioctls ---------------------------------------------------- */
 
+/* The ioctls that resolve faults.  Fault injection (uffd_eagain) answers
+ * EAGAIN as the kernel does while an address-space change is unread. */
+static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
+{
+	if (hms__inject(HMS_INJ_UFFD_EAGAIN)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return ioctl(h->uffd, req, arg);
+}
+
 bool hms__in_handler(struct hms *h)
 {
 	return h->handler_started && pthread_equal(pthread_self(), h->handler);
@@ -193,7 +205,7 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 	};
 	unsigned tries = 0;
 
-	while (ioctl(h->uffd, UFFDIO_WRITEPROTECT, &w)) {
+	while (uffd_ioctl(h, UFFDIO_WRITEPROTECT, &w)) {
 		if (errno == ENOENT && len > PAGE_SIZE) {
 			/* Before Linux 6.5 the range must lie in one mapping, and
 			 * hms_protect splits them: one page at a time. */
@@ -227,7 +239,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 			struct uffdio_zeropage z = { .range = { dst + done, chunk },
 						     .mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE };
 
-			n = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+			n = uffd_ioctl(h, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
 			if (!n)
 				n = z.zeropage;
 			else if (z.zeropage > 0)
@@ -242,7 +254,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 
 			if (!src && c.len > sizeof(zeros))
 				c.len = sizeof(zeros);
-			n = ioctl(h->uffd, UFFDIO_COPY, &c) ? -errno : 0;
+			n = uffd_ioctl(h, UFFDIO_COPY, &c) ? -errno : 0;
 			if (!n)
 				n = c.copy;
 			else if (c.copy > 0)
@@ -279,7 +291,7 @@ long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
 					 (wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE) };
 	unsigned tries = 0;
 
-	while (ioctl(h->uffd, UFFDIO_COPY, &c)) {
+	while (uffd_ioctl(h, UFFDIO_COPY, &c)) {
 		if (errno != EAGAIN || !eagain_wait(h, &tries))
 			return -errno;
 	}
@@ -371,6 +383,15 @@ void hms__uffd_sync(struct hms *h)
 	pthread_mutex_unlock(&ev_lock);
 }
 
+HMS_API int hms_sync(struct hms *h)
+{
+	int ret = hms__check(h);
+
+	if (!ret)
+		hms__uffd_sync(h);
+	return ret;
+}
+
 static bool is_self_zap_locked(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	for (struct hms_zap *z = h->zaps; z; z = z->next)
@@ -418,15 +439,32 @@ static void fault_around_locked(struct hms *h, struct hms_area *a, uintptr_t add
 	f->end = e;
 }
 
+/*
+ * The pte of the page a fault holds BUSY is looked up again after hms.lock
+ * was dropped (hms__pte_again_locked).  A held page stays at its address
+ * (an unmap or mremap leaves it there as a dead page until it is let go),
+ * but its pte may have moved in memory: munmap of the front of an area
+ * shifts the table, a split or an mremap copies it.  A pointer kept across
+ * the unlock could clear BUSY on another page's entry and leave this one
+ * held forever (a hang found by hms stress --threads 3 --seed 4).
+ */
 bool hms__pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
 {
-	bool waiters = pte->flags & PTE_WAITERS;
+	bool waiters = pte && (pte->flags & PTE_WAITERS);
 
-	pte->flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS);
-	if (pte->flags & PTE_DEAD)
+	if (pte)
+		pte->flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS);
+	if (pte && (pte->flags & PTE_DEAD))
 		hms__area_reap_locked(h);
 	pthread_cond_broadcast(&h->cond);
 	return waiters;
+}
+
+/* Clear PTE_BUSY on the page at addr; true when CPU faults wait on it
+ * (wake them).  Lock held; the pte may be freed (reaped) on return. */
+static bool pte_unbusy_locked(struct hms *h, uintptr_t addr)
+{
+	return hms__pte_unbusy_locked(h, hms__pte_again_locked(h, addr));
 }
 
 /*
@@ -473,9 +511,19 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * zeros now; fill it write-protected, so the migration
 			 * copies zeros and later writes still wait for it.  The
 			 * migrating thread itself may be the one faulting here.
+			 * The page is held BUSY while we fill it: the migration
+			 * waits for that before its own zap (migrate.c), else our
+			 * fill could land after the zap and leave a zero page
+			 * mapped over a page that lives on the device.
 			 */
+			pte->flags |= PTE_BUSY;
 			pthread_mutex_unlock(&h->lock);
 			r = hms__uffd_fill_wp(h, addr, true);
+			pthread_mutex_lock(&h->lock);
+			waiters = pte_unbusy_locked(h, addr);
+			pthread_mutex_unlock(&h->lock);
+			if (waiters)
+				hms__uffd_wake(h, addr, PAGE_SIZE);
 			if (r == -EAGAIN && handler)
 				return -EAGAIN;
 			if (r < 0) /* present after all (a stale message): resume */
@@ -562,7 +610,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);
 		pte = hms__pte_again_locked(h, addr);
-		if (r > 0 || r == -EEXIST) {
+		if (pte && (r > 0 || r == -EEXIST)) {
 			pte->loc = HMS_LOC_SYSTEM;
 			if (track && !write && r > 0)
 				pte->flags |= PTE_WP | PTE_TRACK;
@@ -847,7 +895,7 @@ int hms__uffd_start(struct hms *h)
 	/* The handler takes no signals: they belong to the application. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&h->handler, NULL, handler_main, h);
+	ret = hms__inject(HMS_INJ_THREAD) ? EAGAIN : pthread_create(&h->handler, NULL, handler_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		free(st->retry);

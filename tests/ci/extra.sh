@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The checks CI runs besides the two ctest runs (see .ci/run):
 #  - the suite under ThreadSanitizer (the tests whose child process starts
-#    threads after fork() are left out: TSan cannot follow that);
+#    threads after fork() are left out: TSan cannot follow that); it holds
+#    the short stress runs: stress_short (1 thread), stress_threads (3
+#    threads) and stress_inject (fault injection), which .ci/run also runs
+#    in the plain and ASan+UBSan builds;
 #  - each libFuzzer target for a bounded time;
 #  - valgrind memcheck over the programs that do not use userfaultfd
 #    (valgrind 3.19 does not know the userfaultfd system call, and under its

@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "inject.h"
 #include "stress.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hms stress [--seed N] [--ops N | --seconds T] [--threads N] [--mib N]\n"
-		"                  [--skip OPS] [--verbose] [--serial-launch]\n"
+		"                  [--skip OPS] [--verbose] [--serial-launch] [--inject SPEC]\n"
 		"\n"
 		"Runs a seeded random mix of operations on managed memory and checks every\n"
 		"byte against a shadow copy: CPU reads and writes from several threads,\n"
@@ -43,6 +44,11 @@ static void usage(FILE *f)
 		"                counts table prints them), to narrow a failure down\n"
 		"  --serial-launch  never launch two kernels on one device at once (works\n"
 		"                around a known softdev hang; off by default)\n"
+		"  --inject SPEC make library calls fail on purpose while the workers run:\n"
+		"                point:N[,point:N...], every Nth pass of the point fails;\n"
+		"                points dev_alloc, dev_copy, uffd_eagain, nomem (thread\n"
+		"                applies to setup only: see HMS_INJECT).  The run must\n"
+		"                still be clean; the faults injected are counted\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
 		"expected and actual bytes and the last operations on that page.\n"
@@ -111,6 +117,9 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 			o->mib = (unsigned)x;
 		else if (!strcmp(a, "--skip") && !parse_skip(v, &o->skip_ops))
 			;
+		else if (!strcmp(a, "--inject") && v && *v && !hms__inject_arm(v) &&
+			 !hms__inject_arm(NULL))
+			o->inject = v; /* checked; armed once the devices exist */
 		else if (!strcmp(a, "--seconds") && v) {
 			errno = 0;
 			o->seconds = strtod(v, &end);

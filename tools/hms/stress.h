@@ -38,6 +38,7 @@ struct stress_opts {
 	double hang_seconds; /* no progress for this long is a hang */
 	bool serial_launch;  /* one launch per device at a time (core bug workaround) */
 	uint32_t skip_ops;   /* bit per enum st_op never run (--skip) */
+	const char *inject;  /* --inject: fault injection spec (src/inject.h) */
 };
 
 /* ---- operations (stress_ops.c) ------------------------------------------ */

@@ -573,6 +573,11 @@ static int op_map(struct st_thread *t, struct st_span *sp, uint64_t seq, long *r
 		return st_error(s, "mmap", sp, -errno, seq);
 	ret = hms_manage(s->h, a, span_len(sp));
 	*res = ret;
+	if (ret == -ENOMEM && !st_placeholder(a, span_len(sp), true)) {
+		/* Documented: nothing was adopted; the regions stay unmapped. */
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0;
+	}
 	if (ret)
 		return st_error(s, "hms_manage", sp, ret, seq);
 	memset(span_shadow(s, sp), 0, span_len(sp));

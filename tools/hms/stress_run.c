@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inject.h"
 #include "stress.h"
 
 bool st_in_child;
@@ -426,6 +427,25 @@ static void print_counts(struct stress *s)
 	       (unsigned long long)atomic_load(&s->tolerated));
 }
 
+/* Faults injected (--inject or $HMS_INJECT), per point. */
+static void print_injected(struct stress *s, bool clean)
+{
+	uint64_t total = 0;
+
+	for (int p = 0; p < HMS_INJ_NPOINTS; p++)
+		total += hms__inject_hits(p);
+	if (!total)
+		return;
+	st_log(s, "injected faults%s: %llu (", clean ? " survived" : "", (unsigned long long)total);
+	for (int p = 0, first = 1; p < HMS_INJ_NPOINTS; p++)
+		if (hms__inject_hits(p)) {
+			st_log(s, "%s%s %llu", first ? "" : ", ", hms__inject_name(p),
+			       (unsigned long long)hms__inject_hits(p));
+			first = 0;
+		}
+	st_log(s, ")\n");
+}
+
 /* Final checks: through hms, then after tearing down with pages on devices. */
 static int finish(struct stress *s)
 {
@@ -477,6 +497,8 @@ int stress_run(const struct stress_opts *o)
 	       (unsigned)(ST_REGION_BYTES >> 10), s->mode == HMS_MODE_FULL ? "full" : "user-only",
 	       o->ops ? "operations" : "seconds",
 	       (unsigned long long)(o->ops ? o->ops : (uint64_t)o->seconds), "");
+	if (o->inject)
+		hms__inject_arm(o->inject);
 	for (; started < o->threads; started++)
 		if (start_thread(s, &t[started], started, &tid[started])) {
 			st_log(s, "hms stress: cannot start thread %u\n", started);
@@ -486,6 +508,7 @@ int stress_run(const struct stress_opts *o)
 		}
 	if (!watch(s, t)) {
 		print_counts(s);
+		print_injected(s, false);
 		st_log(s, "hms stress: seed %llu: FAILED (hang)\n", (unsigned long long)o->seed);
 		_exit(1); /* the hung threads cannot be joined */
 	}
@@ -494,6 +517,7 @@ int stress_run(const struct stress_opts *o)
 	if (!atomic_load(&s->failed) && finish(s) == 0)
 		rc = 0;
 	print_counts(s);
+	print_injected(s, rc == 0);
 	st_log(s, "hms stress: seed %llu: %llu operations, %s\n", (unsigned long long)o->seed,
 	       (unsigned long long)atomic_load(&s->done),
 	       rc ? "FAILED" : "0 mismatches, every byte checked");

@@ -131,6 +131,10 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		return -EINVAL;
 	cu = g->cu;
 	cu->CtxSetCurrent(g->ctx);
+	/* Address-space changes that returned before this call (a discard,
+	 * say) are applied first, so the window never shows a page they
+	 * dropped. */
+	hms_sync(g->h);
 	s = (uintptr_t)addr & ~(uintptr_t)(GPU_PAGE - 1);
 	e = ((uintptr_t)addr + len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
 	b0 = s >> GPU_BLOCK_SHIFT;

@@ -23,6 +23,8 @@ hms_pfn sd_alloc_locked(struct hms_softdev *d)
 		d->fail_alloc--;
 		return 0;
 	}
+	if (hms__inject(HMS_INJ_DEV_ALLOC))
+		return 0;
 	if (!d->nfree)
 		return 0;
 	uint32_t idx = d->free[--d->nfree];
@@ -123,6 +125,10 @@ int sd_enter(struct hms_softdev *d)
 	else
 		d->users++;
 	pthread_mutex_unlock(&d->wlock);
+	/* See what the application changed before this operation: its
+	 * MADV_DONTNEED must not discard what the operation writes. */
+	if (!ret)
+		hms_sync(d->h);
 	return ret;
 }
 
@@ -237,7 +243,8 @@ static int sd_start_workers(struct hms_softdev *d, unsigned n)
 	if (!d->threads)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		int ret = pthread_create(&d->threads[i], NULL, sd_worker, d);
+		int ret = hms__inject(HMS_INJ_THREAD) ? EAGAIN
+							: pthread_create(&d->threads[i], NULL, sd_worker, d);
 
 		if (ret) {
 			sd_stop_workers(d);

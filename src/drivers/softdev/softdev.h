@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "hms_driver.h"
+#include "inject.h" /* test-only fault injection (src/inject.h) */
 
 #define SD_API __attribute__((visibility("default")))
 #define SD_PAGE HMS_PAGE_SIZE

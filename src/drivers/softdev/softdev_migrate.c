@@ -77,7 +77,8 @@ static void sd_copy_in(struct hms_softdev *d, struct hms_migrate_vma *m)
 		}
 		remote.iov_base = (void *)hms_migrate_src_ptr(m, i);
 		remote.iov_len = n << SD_SHIFT;
-		got = process_vm_readv(getpid(), local, n, &remote, 1, 0);
+		got = hms__inject(HMS_INJ_DEV_COPY) ? -1
+						    : process_vm_readv(getpid(), local, n, &remote, 1, 0);
 		for (unsigned long k = i; k < j; k++)
 			if (got < 0 || (size_t)got < ((k - i + 1) << SD_SHIFT))
 				sd_unalloc(d, m, k);

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inject.c - the fault injection points (src/inject.h): which are armed,
+ * how often they fail, how many failures they injected.  The callers
+ * decide what a failure means at their point.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "inject.h"
+
+static const char *const names[HMS_INJ_NPOINTS] = {
+	[HMS_INJ_DEV_ALLOC] = "dev_alloc", [HMS_INJ_DEV_COPY] = "dev_copy",
+	[HMS_INJ_THREAD] = "thread",	    [HMS_INJ_UFFD_EAGAIN] = "uffd_eagain",
+	[HMS_INJ_NOMEM] = "nomem",
+};
+
+/* every[p]: 0 = off, else point p fails on every every[p]-th pass. */
+static _Atomic unsigned every[HMS_INJ_NPOINTS];
+static _Atomic uint64_t passes[HMS_INJ_NPOINTS], hits[HMS_INJ_NPOINTS];
+
+bool hms__inject(enum hms_inject_point p)
+{
+	unsigned n = atomic_load_explicit(&every[p], memory_order_relaxed);
+
+	if (!n || (atomic_fetch_add(&passes[p], 1) + 1) % n)
+		return false;
+	atomic_fetch_add(&hits[p], 1);
+	return true;
+}
+
+static int point_of(const char *s, size_t len)
+{
+	for (int p = 0; p < HMS_INJ_NPOINTS; p++)
+		if (strlen(names[p]) == len && !memcmp(names[p], s, len))
+			return p;
+	return -1;
+}
+
+int hms__inject_arm(const char *spec)
+{
+	unsigned want[HMS_INJ_NPOINTS] = { 0 };
+
+	for (const char *s = spec; s && *s;) {
+		const char *colon = strchr(s, ':');
+		char *end;
+		unsigned long n;
+		int p;
+
+		if (!colon)
+			return -EINVAL;
+		p = point_of(s, (size_t)(colon - s));
+		n = strtoul(colon + 1, &end, 10);
+		if (p < 0 || !n || n > 1000000000ul || (*end && *end != ','))
+			return -EINVAL;
+		want[p] = (unsigned)n;
+		s = *end ? end + 1 : end;
+	}
+	for (int p = 0; p < HMS_INJ_NPOINTS; p++) {
+		atomic_store(&every[p], 0u);
+		atomic_store(&passes[p], 0);
+		atomic_store(&hits[p], 0);
+		atomic_store(&every[p], want[p]);
+	}
+	return 0;
+}
+
+uint64_t hms__inject_hits(enum hms_inject_point p)
+{
+	return p < HMS_INJ_NPOINTS ? atomic_load(&hits[p]) : 0;
+}
+
+const char *hms__inject_name(enum hms_inject_point p)
+{
+	return p < HMS_INJ_NPOINTS ? names[p] : "?";
+}
+
+void hms__inject_env(void)
+{
+	const char *spec = getenv("HMS_INJECT");
+
+	if (spec)
+		hms__inject_arm(spec); /* a bad spec arms nothing */
+}

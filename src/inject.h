@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inject.h - fault injection for tests: named points in the library that
+ * can be made to fail on purpose, so that tests and `hms stress --inject`
+ * can show each failure ends in a clean error or a retry and loses no
+ * data.  Test-only and internal: not part of hms.h or hms_driver.h, no
+ * stability promise.  Shared by the core, the bundled softdev, the hms
+ * tool and the tests (the one header outside include/ that a driver sees).
+ *
+ * Arming: HMS_INJECT="point:N[,point:N...]" in the environment (read by
+ * every hms_open()), or hms__inject_arm() with the same string.  An armed
+ * point fails every Nth time the library passes it (N >= 1; 1 = always),
+ * counted per point over the whole process, so a single-threaded run is
+ * reproducible.  Points:
+ *
+ *   dev_alloc    the softdev's page allocator finds no free page
+ *   dev_copy     a migration's data copy fails: system -> device in the
+ *                softdev (as if process_vm_readv failed), device -> system
+ *                in the core (as if UFFDIO_COPY failed)
+ *   thread       pthread_create of the fault handler or a softdev worker
+ *   uffd_eagain  a userfaultfd ioctl (COPY, ZEROPAGE, WRITEPROTECT) answers
+ *                EAGAIN, as it does while an address-space change is
+ *                waiting to be read
+ *   nomem        the core's allocations of migrations, staging buffers,
+ *                area page tables and contexts
+ */
+#ifndef HMS_INJECT_H
+#define HMS_INJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum hms_inject_point {
+	HMS_INJ_DEV_ALLOC,
+	HMS_INJ_DEV_COPY,
+	HMS_INJ_THREAD,
+	HMS_INJ_UFFD_EAGAIN,
+	HMS_INJ_NOMEM,
+	HMS_INJ_NPOINTS
+};
+
+#define HMS_INJ_API __attribute__((visibility("default")))
+
+/* true: the caller must fail this time (counted in hms__inject_hits). */
+HMS_INJ_API bool hms__inject(enum hms_inject_point p);
+/* Arms from a spec (see above); NULL or "" disarms every point and resets
+ * the counts.  Returns 0 or -EINVAL (unknown point, bad N: nothing armed). */
+HMS_INJ_API int hms__inject_arm(const char *spec);
+/* How many failures point p injected since it was armed. */
+HMS_INJ_API uint64_t hms__inject_hits(enum hms_inject_point p);
+HMS_INJ_API const char *hms__inject_name(enum hms_inject_point p);
+
+#endif
