@@ -50,20 +50,20 @@ static inline size_t g_count_on(struct hms *h, const void *addr, size_t npages, 
 	return n;
 }
 
-/* Run hms_test_add (p[i] += v for i < n) on the GPU, on a window. */
-static inline void g_add(struct hms_cuda *g, uint64_t dptr, unsigned long long n, unsigned v)
+/* Launch one of the test kernels (kernels.cu) over n threads and wait.
+ * The module is loaded each time: a context may be gone and made again
+ * between calls, and modules die with their context. */
+static inline void g_launch(struct hms_cuda *g, const char *kernel, unsigned long long n,
+			    void **params)
 {
 	const struct hms_cu *cu = hms_cu_get(NULL, 0, NULL);
-	void *params[] = { &dptr, &n, &v };
 	CUfunction fn;
 	CUmodule m;
 
 	T_ASSERT(cu);
-	/* (The module is loaded each time: a context may be gone and made
-	 * again between calls, and modules die with their context.) */
 	T_EQ(cu->CtxSetCurrent(hms_cuda_context(g)), CUDA_SUCCESS);
 	T_EQ(cu->ModuleLoadData(&m, hms_test_ptx), CUDA_SUCCESS);
-	T_EQ(cu->ModuleGetFunction(&fn, m, "hms_test_add"), CUDA_SUCCESS);
+	T_EQ(cu->ModuleGetFunction(&fn, m, kernel), CUDA_SUCCESS);
 	T_EQ(cu->LaunchKernel(fn, (unsigned)((n + 255) / 256), 1, 1, 256, 1, 1, 0, NULL, params,
 			      NULL),
 	     CUDA_SUCCESS);
@@ -71,24 +71,21 @@ static inline void g_add(struct hms_cuda *g, uint64_t dptr, unsigned long long n
 	T_EQ(cu->ModuleUnload(m), CUDA_SUCCESS);
 }
 
-/* Run hms_test_copy (dst[i] = src[i] + v) on the GPU. */
+/* hms_test_add: p[i] += v for i < n, on a window. */
+static inline void g_add(struct hms_cuda *g, uint64_t dptr, unsigned long long n, unsigned v)
+{
+	void *params[] = { &dptr, &n, &v };
+
+	g_launch(g, "hms_test_add", n, params);
+}
+
+/* hms_test_copy: dst[i] = src[i] + v. */
 static inline void g_copy(struct hms_cuda *g, uint64_t dst, uint64_t src, unsigned long long n,
 			  unsigned v)
 {
-	const struct hms_cu *cu = hms_cu_get(NULL, 0, NULL);
 	void *params[] = { &dst, &src, &n, &v };
-	CUfunction fn;
-	CUmodule m;
 
-	T_ASSERT(cu);
-	T_EQ(cu->CtxSetCurrent(hms_cuda_context(g)), CUDA_SUCCESS);
-	T_EQ(cu->ModuleLoadData(&m, hms_test_ptx), CUDA_SUCCESS);
-	T_EQ(cu->ModuleGetFunction(&fn, m, "hms_test_copy"), CUDA_SUCCESS);
-	T_EQ(cu->LaunchKernel(fn, (unsigned)((n + 255) / 256), 1, 1, 256, 1, 1, 0, NULL, params,
-			      NULL),
-	     CUDA_SUCCESS);
-	T_EQ(cu->CtxSynchronize(), CUDA_SUCCESS);
-	T_EQ(cu->ModuleUnload(m), CUDA_SUCCESS);
+	g_launch(g, "hms_test_copy", n, params);
 }
 
 /* fakecuda's controls (fakecuda.c), looked up in the loaded library. */
