@@ -654,6 +654,7 @@ struct handler_state {
 	struct uffd_msg *retry;
 	unsigned nretry;
 	unsigned *retry_rounds;
+	uint64_t *retry_since; /* ms (CLOCK_MONOTONIC) of the first EAGAIN */
 };
 
 static struct ev_counts *ev_of(struct hms *h)
@@ -787,15 +788,29 @@ static void give_up_fault(struct hms *h, const struct uffd_msg *m)
 
 /*
  * How long a fault may keep failing: EAGAIN (an unread event, a busy
- * address space) clears by itself, so it gets seconds; a driver error
- * gets a few dozen tries before the thread gets SIGBUS.
+ * address space, a page a device holds for a running kernel) clears by
+ * itself, so it is retried for a minute of wall-clock time (counting
+ * rounds was not enough: under load the handler loops thousands of times
+ * a second, and healthy faults got SIGBUS after 5,000 rounds in
+ * hms stress); a driver error gets a few dozen tries before the thread
+ * gets SIGBUS.
  */
-#define RETRY_ROUNDS_EAGAIN 5000
+#define RETRY_EAGAIN_MS 60000
 #define RETRY_ROUNDS_ERROR 50
 
-static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds,
+			uint64_t since)
 {
 	st->retry[st->nretry] = *m;
+	st->retry_since[st->nretry] = since;
 	st->retry_rounds[st->nretry++] = rounds;
 }
 
@@ -804,7 +819,7 @@ static void handle_msg(struct hms *h, struct handler_state *st, const struct uff
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT:
 		if (handle_fault(h, m))
-			queue_retry(st, m, 0);
+			queue_retry(st, m, 0, now_ms());
 		break;
 	case UFFD_EVENT_REMOVE:
 		event_remove(h, m->arg.remove.start, m->arg.remove.end);
@@ -832,11 +847,20 @@ static void retry_faults(struct hms *h, struct handler_state *st)
 
 		if (!ret)
 			continue;
-		if (rounds > (ret == -EAGAIN ? RETRY_ROUNDS_EAGAIN : RETRY_ROUNDS_ERROR)) {
+		if (ret == -ENOENT) {
+			/* The range stopped being ours meanwhile (unmapped, or
+			 * its layout changed under the fill): not a lost page.
+			 * Wake the thread; if it still needs the page, its
+			 * access faults again with a fresh message. */
+			hms__uffd_wake(h, m.arg.pagefault.address & PAGE_MASK, PAGE_SIZE);
+			continue;
+		}
+		if (ret == -EAGAIN ? now_ms() - st->retry_since[i] > RETRY_EAGAIN_MS
+				   : rounds > RETRY_ROUNDS_ERROR) {
 			give_up_fault(h, &m);
 			continue;
 		}
-		queue_retry(st, &m, rounds);
+		queue_retry(st, &m, rounds, st->retry_since[i]);
 	}
 }
 
@@ -885,9 +909,11 @@ int hms__uffd_start(struct hms *h)
 		return -ENOMEM;
 	st->retry = calloc(4 * MSG_BATCH, sizeof(*st->retry));
 	st->retry_rounds = calloc(4 * MSG_BATCH, sizeof(*st->retry_rounds));
-	if (!st->retry || !st->retry_rounds) {
+	st->retry_since = calloc(4 * MSG_BATCH, sizeof(*st->retry_since));
+	if (!st->retry || !st->retry_rounds || !st->retry_since) {
 		free(st->retry);
 		free(st->retry_rounds);
+		free(st->retry_since);
 		free(st);
 		return -ENOMEM;
 	}
@@ -900,6 +926,7 @@ int hms__uffd_start(struct hms *h)
 	if (ret) {
 		free(st->retry);
 		free(st->retry_rounds);
+		free(st->retry_since);
 		free(st);
 		h->handler_state = NULL;
 		hms__set_error("hms: cannot start the fault handler thread: %s", strerror(ret));
@@ -926,5 +953,6 @@ void hms__uffd_stop(struct hms *h)
 	h->handler_state = NULL;
 	free(st->retry);
 	free(st->retry_rounds);
+	free(st->retry_since);
 	free(st);
 }
