@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hms stress [--seed N] [--ops N | --seconds T] [--threads N] [--mib N]\n"
 		"                  [--skip OPS] [--verbose] [--serial-launch] [--inject SPEC]\n"
+		"                  [--gpu]\n"
 		"\n"
 		"Runs a seeded random mix of operations on managed memory and checks every\n"
 		"byte against a shadow copy: CPU reads and writes from several threads,\n"
@@ -49,6 +50,15 @@ static void usage(FILE *f)
 		"                points dev_alloc, dev_copy, uffd_eagain, nomem (thread\n"
 		"                applies to setup only: see HMS_INJECT).  The run must\n"
 		"                still be clean; the faults injected are counted\n"
+		"  --gpu         attach a CUDA GPU too (hms_cuda_attach; its pool holds\n"
+		"                the memory + 2 MiB, 4 to 64 MiB: it fills up) and add its\n"
+		"                operations: hms_migrate to the GPU and back to a system\n"
+		"                node, a kernel adding to every word of a window over a\n"
+		"                span the thread owns, and a kernel copying a read-only\n"
+		"                window (READ_MOSTLY: GPU replicas) into a scratch window,\n"
+		"                compared with the shadow.  Without a usable GPU it says\n"
+		"                why and exits 1; HMS_CUDA_LIBRARY=build/tests/gpu/libfakecuda.so\n"
+		"                (built with the tests) stands in for one on any machine\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
 		"expected and actual bytes and the last operations on that page.\n"
@@ -101,6 +111,10 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 
 		if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			o->verbose = true;
+			continue;
+		}
+		if (!strcmp(a, "--gpu")) {
+			o->gpu = true;
 			continue;
 		}
 		if (!strcmp(a, "--serial-launch")) {

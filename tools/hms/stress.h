@@ -4,7 +4,8 @@
  * the tested memory (regions and their locks), the shadow copy of every
  * byte, the per-page history, and the operations.  stress.c parses the
  * command line; stress_layout.c owns regions, shadow and history;
- * stress_ops.c the operations; stress_run.c the threads and the checks.
+ * stress_ops.c the operations; stress_gpu.c the GPU (--gpu) and its
+ * operations; stress_run.c the threads and the checks.
  */
 #ifndef HMS_TOOL_STRESS_H
 #define HMS_TOOL_STRESS_H
@@ -25,6 +26,7 @@
 #define ST_HIST 8u     /* history entries kept per page */
 #define ST_GHIST 16u   /* global history entries (release, fork) */
 #define ST_NDEV 2
+#define ST_DEV_GPU ST_NDEV /* the GPU's number in histories and reports */
 
 /* ---- options (stress.c) ------------------------------------------------ */
 
@@ -39,6 +41,7 @@ struct stress_opts {
 	bool serial_launch;  /* one launch per device at a time (core bug workaround) */
 	uint32_t skip_ops;   /* bit per enum st_op never run (--skip) */
 	const char *inject;  /* --inject: fault injection spec (src/inject.h) */
+	bool gpu;            /* --gpu: attach a CUDA GPU next to the softdevs */
 };
 
 /* ---- operations (stress_ops.c) ------------------------------------------ */
@@ -67,8 +70,18 @@ enum st_op {
 	OP_HMS_MIGRATE,
 	OP_ADVISE, /* READ_MOSTLY set or unset */
 	OP_FORK,
+	/* with --gpu only (weight 0 otherwise: runs without it draw the same) */
+	OP_GPU_MIGRATE,     /* hms_migrate to the GPU */
+	OP_GPU_MIGRATE_SYS, /* hms_migrate to a system node */
+	OP_GPU_WRITE,       /* hms_test_add on a window over an owned span */
+	OP_GPU_READ,        /* hms_test_copy from a read-only window */
 	OP_COUNT
 };
+
+static inline bool st_op_gpu(int op)
+{
+	return op >= OP_GPU_MIGRATE && op <= OP_GPU_READ;
+}
 
 const char *st_op_name(int op);
 
@@ -139,6 +152,7 @@ struct stress {
 	pthread_rwlock_t gate;
 	struct st_thread *threads; /* for reports: what runs now */
 	unsigned nthreads;
+	struct st_gpu *gpu;     /* with --gpu (stress_gpu.c), else NULL */
 };
 
 static inline char *st_addr(struct stress *s, size_t r, unsigned page)
@@ -192,6 +206,7 @@ struct st_thread {
 	_Atomic size_t cur_region;
 	_Atomic unsigned cur_span;  /* regions of the current op */
 	_Atomic int cur_dev;
+	uint8_t *gpu_scratch;     /* with --gpu: hms_alloc'd, the GPU read op's output */
 };
 
 uint64_t st_rand(struct st_thread *t);
@@ -208,6 +223,27 @@ int st_op_fork(struct st_thread *t, uint64_t seq);
 int st_verify_all(struct stress *s, const char *how, bool use_hms);
 /* Set in a fork child: reports take no locks and ask hms nothing. */
 extern bool st_in_child;
+
+/* ---- the GPU (stress_gpu.c) -------------------------------------------------------- */
+
+/* Attaches the GPU (or says why there is none); 0 or -errno. */
+int st_gpu_open(struct stress *s);
+/* Before hms_close(): frees the scratch buffers, drops the kernels' module
+ * (hms_close() detaches the GPU).  Safe to call twice. */
+void st_gpu_close(struct stress *s);
+/* Per worker, before it starts: the scratch buffer (freed by st_gpu_close). */
+int st_gpu_thread_init(struct st_thread *t);
+/* The GPU's target, and a system node's target (0 when none is known). */
+hms_uid st_gpu_target(const struct stress *s);
+hms_uid st_sys_target(const struct stress *s);
+/* Operations on a locked span, as stress_ops.c runs them: 0 done, 1
+ * skipped, -1 failure (reported); *res is recorded in the history. */
+int st_gpu_write(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res);
+int st_gpu_read(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res);
+/* Puts every other mapped region on the GPU (final checks). */
+void st_gpu_park(struct stress *s, size_t first);
+/* A line of GPU figures for the summary. */
+void st_gpu_summary(struct stress *s);
 
 /* Runs the whole engine: 0 clean, 1 mismatch or error. */
 int stress_run(const struct stress_opts *o);

@@ -116,7 +116,10 @@ static int open_devices(struct stress *s)
 
 int st_layout_init(struct stress *s)
 {
-	struct hms_options ho = { .size = sizeof(ho), .flags = HMS_OPEN_NO_TOPOLOGY };
+	/* The topology only with --gpu: it names the system node that
+	 * gpu-migrate-sys moves pages home to. */
+	struct hms_options ho = { .size = sizeof(ho),
+				  .flags = s->o.gpu ? 0 : HMS_OPEN_NO_TOPOLOGY };
 	size_t len;
 	int ret;
 
@@ -154,6 +157,8 @@ int st_layout_init(struct stress *s)
 	}
 	s->mode = hms_mode(s->h);
 	ret = open_devices(s);
+	if (!ret && s->o.gpu)
+		ret = st_gpu_open(s);
 	if (ret)
 		return ret;
 	s->base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -186,6 +191,8 @@ int st_layout_init(struct stress *s)
 
 void st_layout_fini(struct stress *s)
 {
+	st_gpu_close(s);
+	free(s->gpu);
 	for (int d = 0; d < ST_NDEV; d++)
 		if (s->dev[d])
 			hms_softdev_destroy(s->dev[d]);

@@ -30,7 +30,11 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_BIND] = "bind",               [OP_BIND_DEFAULT] = "bind-default",
 	[OP_HMS_MIGRATE] = "hms-migrate", [OP_FORK] = "fork",
 	[OP_ADVISE] = "read-mostly",
+	[OP_GPU_MIGRATE] = "gpu-migrate",  [OP_GPU_MIGRATE_SYS] = "gpu-migrate-sys",
+	[OP_GPU_WRITE] = "gpu-kernel-write", [OP_GPU_READ] = "gpu-kernel-read",
 };
+
+_Static_assert(OP_COUNT <= 32, "--skip keeps one bit per operation");
 
 const char *st_op_name(int op)
 {
@@ -47,6 +51,8 @@ static const unsigned op_weight[OP_COUNT] = {
 	[OP_SYS_WRITE] = 20,    [OP_SYS_READ] = 20,    [OP_QUERY] = 20,
 	[OP_BIND] = 15,         [OP_BIND_DEFAULT] = 10, [OP_HMS_MIGRATE] = 30,
 	[OP_FORK] = 2,          [OP_ADVISE] = 15,
+	[OP_GPU_MIGRATE] = 40,  [OP_GPU_MIGRATE_SYS] = 20, [OP_GPU_WRITE] = 40,
+	[OP_GPU_READ] = 40,
 };
 
 /* ---- spans ---------------------------------------------------------------- */
@@ -409,16 +415,34 @@ static int op_exclusive(struct st_thread *t, struct st_span *sp, int d, uint64_t
 
 /* ---- placement policy (hms_bind, hms_migrate) ------------------------------- */
 
+/* The device targets: the softdevs, then the GPU with --gpu. */
+static unsigned dev_targets(struct stress *s, hms_uid *tg)
+{
+	for (int d = 0; d < ST_NDEV; d++)
+		tg[d] = hms_softdev_target(s->dev[d]);
+	tg[ST_NDEV] = st_gpu_target(s);
+	return tg[ST_NDEV] ? ST_NDEV + 1 : ST_NDEV;
+}
+
+/* n of them, starting at a random one. */
+static size_t pick_targets(struct st_thread *t, hms_uid *out)
+{
+	hms_uid all[ST_NDEV + 1];
+	unsigned nt = dev_targets(t->s, all);
+	size_t n = 1 + st_below(t, nt);
+	unsigned first = st_below(t, nt);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = all[(first + i) % nt];
+	return n;
+}
+
 static int op_bind(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
 {
 	struct stress *s = t->s;
-	hms_uid tg[ST_NDEV];
-	size_t n = 1 + st_below(t, ST_NDEV);
-	int first = (int)st_below(t, ST_NDEV), ret;
-
-	for (size_t i = 0; i < n; i++)
-		tg[i] = hms_softdev_target(s->dev[(first + (int)i) % ST_NDEV]);
-	ret = hms_bind(s->h, span_addr(s, sp), span_len(sp), tg, n,
+	hms_uid tg[ST_NDEV + 1];
+	size_t n = pick_targets(t, tg);
+	int ret = hms_bind(s->h, span_addr(s, sp), span_len(sp), tg, n,
 		       st_below(t, 2) ? HMS_BIND_PREFERRED : 0);
 	*res = ret;
 	return ret ? st_error(s, "hms_bind", sp, ret, seq) : 0;
@@ -444,29 +468,41 @@ static int op_advise(struct st_thread *t, struct st_span *sp, uint64_t seq, long
 	return ret ? st_error(s, "hms_advise", sp, ret, seq) : 0;
 }
 
-/* To one device, both in either order, or to each range's policy. */
-static int op_hms_migrate(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+static int migrate(struct stress *s, struct st_span *sp, const hms_uid *tg, size_t n,
+		   const char *what, uint64_t seq, long *res)
 {
-	struct stress *s = t->s;
-	hms_uid tg[ST_NDEV];
-	size_t n = 1 + st_below(t, ST_NDEV);
-	int first = (int)st_below(t, ST_NDEV);
-	bool policy = !st_below(t, 4);
-	long ret;
+	long ret = hms_migrate(s->h, span_addr(s, sp), span_len(sp), tg, n,
+			       tg ? 0 : HMS_MIGRATE_POLICY);
 
-	for (size_t i = 0; i < n; i++)
-		tg[i] = hms_softdev_target(s->dev[(first + (int)i) % ST_NDEV]);
-	ret = hms_migrate(s->h, span_addr(s, sp), span_len(sp), policy ? NULL : tg,
-			  policy ? 0 : n, policy ? HMS_MIGRATE_POLICY : 0);
 	*res = ret;
 	if (ret == -ENOMEM) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0;
 	}
 	if (ret < 0 || ret > sp->npages)
-		return st_error(s, policy ? "hms_migrate(HMS_MIGRATE_POLICY)" : "hms_migrate", sp,
-				ret, seq);
+		return st_error(s, what, sp, ret, seq);
 	return 0;
+}
+
+/* To one device, several in some order, or to each range's policy. */
+static int op_hms_migrate(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	hms_uid tg[ST_NDEV + 1];
+	size_t n = pick_targets(t, tg);
+
+	if (!st_below(t, 4))
+		return migrate(t->s, sp, NULL, 0, "hms_migrate(HMS_MIGRATE_POLICY)", seq, res);
+	return migrate(t->s, sp, tg, n, "hms_migrate", seq, res);
+}
+
+/* To the GPU alone, or home to a system node. */
+static int op_gpu_migrate(struct st_thread *t, struct st_span *sp, bool home, uint64_t seq,
+			  long *res)
+{
+	hms_uid tg = home ? st_sys_target(t->s) : st_gpu_target(t->s);
+
+	return migrate(t->s, sp, &tg, 1, home ? "hms_migrate to system memory" :
+				       "hms_migrate to the GPU", seq, res);
 }
 
 /* ---- protection and mappings ------------------------------------------------- */
@@ -746,6 +782,8 @@ static int op_mremap(struct st_thread *t)
 
 static unsigned weight(struct stress *s, int op)
 {
+	if (st_op_gpu(op) && (!s->gpu || (op == OP_GPU_MIGRATE_SYS && !st_sys_target(s))))
+		return 0;
 	return s->o.skip_ops & (1u << op) ? 0 : op_weight[op];
 }
 
@@ -790,11 +828,21 @@ static bool op_writes(int op)
 {
 	switch (op) {
 	case OP_CPU_WRITE: case OP_DEV_WRITE: case OP_LAUNCH: case OP_PROTECT:
-	case OP_DONTNEED: case OP_UNMAP: case OP_MAP: case OP_SYS_READ:
+	case OP_DONTNEED: case OP_UNMAP: case OP_MAP: case OP_SYS_READ: case OP_GPU_WRITE:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/*
+ * Operations that hold the gate for reading: those that change bytes,
+ * protection or mappings, and those that map a GPU window (fork waits for
+ * windows to end: none may be mapped while fork runs).
+ */
+static bool op_gated(int op)
+{
+	return op_writes(op) || op == OP_MREMAP || op == OP_GPU_READ;
 }
 
 static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, uint64_t seq,
@@ -821,6 +869,11 @@ static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, ui
 	case OP_BIND_DEFAULT: return op_bind_default(t, sp, seq, res);
 	case OP_HMS_MIGRATE: return op_hms_migrate(t, sp, seq, res);
 	case OP_ADVISE: return op_advise(t, sp, seq, res);
+	case OP_GPU_MIGRATE: return op_gpu_migrate(t, sp, false, seq, res);
+	case OP_GPU_MIGRATE_SYS: return op_gpu_migrate(t, sp, true, seq, res);
+	case OP_GPU_WRITE: return span_all(t->s, sp, RW) ? st_gpu_write(t, sp, seq, res) : 1;
+	case OP_GPU_READ:
+		return span_all(t->s, sp, PROT_READ) ? st_gpu_read(t, sp, seq, res) : 1;
 	default: return 1;
 	}
 }
@@ -834,7 +887,7 @@ int st_op_run(struct st_thread *t)
 	long res = 0;
 
 	atomic_fetch_add(&s->tries, 1);
-	if (op_writes(op) || op == OP_MREMAP)
+	if (op_gated(op))
 		pthread_rwlock_rdlock(&s->gate);
 	if (op == OP_RELEASE)
 		ret = op_release(t);
@@ -851,6 +904,8 @@ int st_op_run(struct st_thread *t)
 		atomic_store(&t->cur_seq, seq);
 		atomic_store(&t->cur_region, sp.r);
 		atomic_store(&t->cur_span, sp.n);
+		if (st_op_gpu(op))
+			d = ST_DEV_GPU;
 		atomic_store(&t->cur_dev, d);
 		ret = run_locked(t, op, &sp, d, seq, &res);
 		if (ret != 1)
@@ -858,7 +913,7 @@ int st_op_run(struct st_thread *t)
 			       res, seq);
 		unlock_span(s, &sp);
 	}
-	if (op_writes(op) || op == OP_MREMAP)
+	if (op_gated(op))
 		pthread_rwlock_unlock(&s->gate);
 	atomic_store(&t->cur_op, -1);
 	if (ret == 1) {

@@ -53,7 +53,9 @@ static void print_hist_entry(struct stress *s, const struct st_hist *e)
 {
 	char dev[8] = "-";
 
-	if (e->dev >= 0)
+	if (e->dev == ST_DEV_GPU)
+		snprintf(dev, sizeof(dev), "gpu");
+	else if (e->dev >= 0)
 		snprintf(dev, sizeof(dev), "%d", e->dev);
 	st_log(s, "    seq %-9llu %-15s thread %-2u dev %-2s ret %-6d prot %s\n",
 	       (unsigned long long)e->seq, st_op_name(e->op), e->thread, dev, e->ret,
@@ -408,6 +410,8 @@ static int start_thread(struct stress *s, struct st_thread *t, unsigned id, pthr
 	if (fcntl(t->pipe[0], F_SETPIPE_SZ, (int)(2 * ST_MAX_SPAN * ST_REGION_BYTES)) < 0)
 		return -1;
 	fcntl(t->pipe[0], F_SETFL, O_NONBLOCK);
+	if (st_gpu_thread_init(t))
+		return -1;
 	return pthread_create(tid, NULL, worker, t) ? -1 : 0;
 }
 
@@ -417,6 +421,8 @@ static void print_counts(struct stress *s)
 
 	st_log(s, "operations (run / skipped: span did not fit):\n");
 	for (int i = 0; i < OP_COUNT; i++) {
+		if (st_op_gpu(i) && !s->gpu)
+			continue;
 		total += atomic_load(&s->count[i]);
 		st_log(s, "  %-16s %10llu %8llu\n", st_op_name(i),
 		       (unsigned long long)atomic_load(&s->count[i]),
@@ -425,6 +431,7 @@ static void print_counts(struct stress *s)
 	st_log(s, "  %-16s %10llu\n", "total", (unsigned long long)total);
 	st_log(s, "  documented refusals tolerated (-EBUSY, -ENOMEM, -ENOENT): %llu\n",
 	       (unsigned long long)atomic_load(&s->tolerated));
+	st_gpu_summary(s);
 }
 
 /* Faults injected (--inject or $HMS_INJECT), per point. */
@@ -446,12 +453,14 @@ static void print_injected(struct stress *s, bool clean)
 	st_log(s, ")\n");
 }
 
-/* Final checks: through hms, then after tearing down with pages on devices. */
+/* Final checks: through hms, then after tearing down with pages on devices
+ * (and on the GPU: hms_close() detaches it). */
 static int finish(struct stress *s)
 {
 	if (st_verify_all(s, "final check", true))
 		return 1;
 	/* Leave pages on both devices, then tear down: nothing may be lost. */
+	st_gpu_park(s, 1);
 	for (size_t r = 0; r < s->nregions; r += 2)
 		if (s->reg[r].state == REG_MAPPED) {
 			struct hms_softdev_cmd c = { (uint64_t)(uintptr_t)st_addr(s, r, 0), NULL,
@@ -470,6 +479,8 @@ static int finish(struct stress *s)
 
 			hms_softdev_migrate_to_device(s->dev[0], &c);
 		}
+	st_gpu_park(s, 3);
+	st_gpu_close(s);
 	hms_close(s->h); /* destroys dev[0] too */
 	s->h = NULL;
 	s->dev[0] = NULL;
@@ -492,11 +503,11 @@ int stress_run(const struct stress_opts *o)
 	if (st_layout_init(s))
 		goto out_fini;
 	st_log(s, "hms stress: seed %llu, %u threads, %u MiB in %zu regions of %u KiB, "
-	       "2 softdevs, userfaultfd %s mode, %s %llu%s\n",
+	       "2 softdevs%s, userfaultfd %s mode, %s %llu\n",
 	       (unsigned long long)o->seed, o->threads, o->mib, s->nregions,
-	       (unsigned)(ST_REGION_BYTES >> 10), s->mode == HMS_MODE_FULL ? "full" : "user-only",
-	       o->ops ? "operations" : "seconds",
-	       (unsigned long long)(o->ops ? o->ops : (uint64_t)o->seconds), "");
+	       (unsigned)(ST_REGION_BYTES >> 10), s->gpu ? " and a GPU" : "",
+	       s->mode == HMS_MODE_FULL ? "full" : "user-only", o->ops ? "operations" : "seconds",
+	       (unsigned long long)(o->ops ? o->ops : (uint64_t)o->seconds));
 	if (o->inject)
 		hms__inject_arm(o->inject);
 	for (; started < o->threads; started++)

@@ -52,8 +52,9 @@ static int blocks_hold(struct hms_cuda *g, uint64_t b0, uint64_t n)
  * 0 when every page of [s, e) is in its own slot (or, with ro, has its
  * replica there); else -ENOMEM (a page is elsewhere), -EBUSY (a page of
  * ours sits in another slot), -ENOENT.  Returns with g->lock held, so the
- * caller can map the window before anything changes; *seq is the interval
- * sequence the snapshot was taken under (replicas are valid while it holds).
+ * caller can map the window before anything changes; with ro, *seq is the
+ * interval sequence the snapshot was taken under (replicas are valid while
+ * it holds).
  */
 static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns,
 			       bool ro, unsigned long *seq)
@@ -62,7 +63,11 @@ static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uin
 	unsigned long n = (e - s) >> GPU_SHIFT;
 	int ret, res = 0;
 
-	*seq = hms_interval_read_begin(g->iv);
+	/* Only replicas need the sequence.  Not taking it otherwise matters:
+	 * read_begin waits for an invalidation in progress, and one may be
+	 * waiting for a read-only window this very thread holds (a device
+	 * write to a replicated page): a deadlock. */
+	*seq = ro ? hms_interval_read_begin(g->iv) : 0;
 	ret = hms_range_fault(g->h, &r);
 	pthread_mutex_lock(&g->lock);
 	if (ret)

@@ -20,15 +20,23 @@
 
 #include "gpu.h"
 
-/* Does a read-only window show a page of [s, e)?  (lock held) */
+/*
+ * Does a read-only window map a page of [s, e)?  (lock held)  Its own
+ * pages only, not the rest of the blocks it shows (undefined there, see
+ * hms_cuda_map): a wait for those would be for nothing, and a deadlock
+ * when the invalidation runs on the fault handler thread (MADV_DONTNEED
+ * or munmap of a neighbour) while the window's owner waits for that
+ * thread in its next hms_cuda_map (hms_sync, migrate_vma).
+ */
 static bool ro_window_covers_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t e)
 {
 	if (g->closing)
 		return false;
 	for (const struct gpu_window *w = g->windows; w; w = w->next) {
-		uintptr_t ws = w->first_block << GPU_BLOCK_SHIFT;
+		uintptr_t ws = w->addr & ~(uintptr_t)(GPU_PAGE - 1);
+		uintptr_t we = (w->addr + w->len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
 
-		if (w->ro && s < ws + w->va_len && ws < e)
+		if (w->ro && s < we && ws < e)
 			return true;
 	}
 	return false;
