@@ -153,7 +153,9 @@ int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info);
  * overlap.  Return: 0; -EINVAL (bad arguments, len 0, unknown flags); -ENOENT (a page
  * is not managed); -ENOMEM (GPU memory exhausted: nothing moved back, the
  * pages that fit stay on the GPU, nothing is lost); -EBUSY (a page could
- * not be placed, e.g. one moved here by mremap occupies its slot); -EIO.
+ * not be placed, e.g. one moved here by mremap occupies its slot);
+ * -EAGAIN (HMS_CUDA_MAP_READ_ONLY: writes to the range kept dropping the
+ * replicas as they were made; nothing is held, try again); -EIO.
  */
 int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
 		 uint64_t *dptr);

@@ -27,7 +27,7 @@ struct st_gpu {
 	CUfunction add, copy;
 	struct hms_cuda_info info; /* at attach; used/kept again at st_gpu_close */
 	_Atomic uint64_t nomem;    /* windows refused: GPU memory full */
-	_Atomic uint64_t busy;     /* windows refused: a slot taken (mremap) */
+	_Atomic uint64_t busy;     /* windows refused: a slot taken (mremap), or -EAGAIN */
 	_Atomic uint64_t windows;  /* windows mapped */
 	_Atomic uint64_t words;    /* 32-bit words the kernels wrote or copied */
 };
@@ -166,7 +166,7 @@ void st_gpu_summary(struct stress *s)
 
 	if (!gp)
 		return;
-	st_log(s, "gpu: %s, pool %llu MiB: windows mapped %llu, refused -ENOMEM %llu, -EBUSY %llu; "
+	st_log(s, "gpu: %s, pool %llu MiB: windows mapped %llu, refused -ENOMEM %llu, -EBUSY or -EAGAIN %llu; "
 	       "32-bit words written by kernels %llu; at the end %llu MiB used, %llu MiB kept\n",
 	       gp->info.name, (unsigned long long)(gp->info.pool_bytes >> 20),
 	       (unsigned long long)atomic_load(&gp->windows),
@@ -209,10 +209,12 @@ static int launch(struct stress *s, CUfunction fn, unsigned long long n, void **
 }
 
 /* hms_cuda_map's documented refusals: out of GPU memory (nothing is lost),
- * or a page moved here by mremap still holds the slot. */
+ * a page moved here by mremap still holds the slot (-EBUSY), or, for a
+ * read-only window, writes kept dropping the replicas (-EAGAIN, counted
+ * with -EBUSY). */
 static bool refused(struct stress *s, int ret)
 {
-	if (ret != -ENOMEM && ret != -EBUSY)
+	if (ret != -ENOMEM && ret != -EBUSY && ret != -EAGAIN)
 		return false;
 	atomic_fetch_add(ret == -ENOMEM ? &s->gpu->nomem : &s->gpu->busy, 1);
 	atomic_fetch_add(&s->tolerated, 1);
