@@ -185,7 +185,10 @@ int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
  * in their own block's slot.  Returns pages moved or -errno. */
 long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end,
 			      bool wrong_only);
-/* Is any block of [start, end) mapped by a window? (lock held) */
+/* This thread's hms_cuda_map() holds blocks [b0, b0 + n) (n = 0: none). */
+void gpu_self_hold(const struct hms_cuda *g, uint64_t b0, uint64_t n);
+/* Is any block of [start, end) mapped by a window, or held by another
+ * thread's hms_cuda_map()? (lock held) */
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end);
 
 #endif

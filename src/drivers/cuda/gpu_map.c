@@ -157,6 +157,7 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		free(w);
 		return ret;
 	}
+	gpu_self_hold(g, b0, nblk);
 	w->addr = (uintptr_t)addr;
 	w->len = len;
 	w->first_block = b0;
@@ -214,11 +215,13 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	pthread_mutex_unlock(&g->lock);
 	if (ret)
 		goto fail_hold;
+	gpu_self_hold(NULL, 0, 0);
 	free(pfns);
 	*dptr = w->va + ((uintptr_t)addr - (b0 << GPU_BLOCK_SHIFT));
 	return 0;
 
 fail_hold:
+	gpu_self_hold(NULL, 0, 0);
 	if (w->va)
 		cu->MemAddressFree(w->va, w->va_len);
 	pthread_mutex_lock(&g->lock);

@@ -26,14 +26,35 @@
 #define BATCH_PAGES GPU_BLOCK_PAGES
 #define RUN_PAGES 128
 
+/*
+ * The blocks this thread holds while its hms_cuda_map() places the pages.
+ * A fault-back the map itself causes (hms_range_fault meeting a page of
+ * ours in flux) must not wait for those holds: it would wait for itself.
+ * Moving such a page out is harmless: the map brings it back and checks.
+ */
+static __thread struct {
+	const struct hms_cuda *g;
+	uint64_t b0, n;
+} gpu_self;
+
+void gpu_self_hold(const struct hms_cuda *g, uint64_t b0, uint64_t n)
+{
+	gpu_self.g = g;
+	gpu_self.b0 = b0;
+	gpu_self.n = n;
+}
+
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end)
 {
 	if (g->closing)
 		return false;
 	for (uint64_t b = start >> GPU_BLOCK_SHIFT; b <= (end - 1) >> GPU_BLOCK_SHIFT; b++) {
 		long s = gpu_slot_find_locked(g, b);
+		uint32_t maps = s >= 0 ? g->slots[s].maps : 0;
 
-		if (s >= 0 && g->slots[s].maps)
+		if (maps && gpu_self.g == g && b - gpu_self.b0 < gpu_self.n)
+			maps--; /* our own hold */
+		if (maps)
 			return true;
 	}
 	return false;
