@@ -168,12 +168,16 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		w->va = 0;
 		goto fail_hold;
 	}
+	ret = 0;
 	for (int round = 0;; round++) {
 		long n;
 
-		/* Pages of ours outside their block's slot (mremap moved them)
-		 * come home first; then everything moves in (or is copied). */
-		gpu_migrate_range_to_ram(g, s, e, true);
+		/* Pages of ours outside their block's slot (mremap moved them:
+		 * the last check said -EBUSY) come home first; then everything
+		 * moves in (or is copied).  Only then: the pass selects every
+		 * GPU page of the range and sends a MIGRATE invalidation. */
+		if (ret == -EBUSY)
+			gpu_migrate_range_to_ram(g, s, e, true);
 		n = ro ? place_read_only(g, s, e, pfns) : gpu_migrate_to_device(g->dm, s, e);
 		ret = check_resident_lock(g, s, e, pfns, ro, &seq);
 		if (!ret || ret == -ENOENT || round + 1 == MAP_ROUNDS)
