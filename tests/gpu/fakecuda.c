@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../src/drivers/cuda/cuda_api.h"
@@ -317,16 +316,6 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, CUstream 
 	return cuMemcpyDtoH_v2(d, s, n);
 }
 
-EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st)
-{
-	CUresult r = copy_ok();
-
-	(void)st;
-	if (!r)
-		memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
-	return r;
-}
-
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream st)
 {
 	(void)st;
@@ -334,7 +323,7 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstre
 	return CUDA_SUCCESS;
 }
 
-/* ---- streams, events ------------------------------------------------------------ */
+/* ---- streams ------------------------------------------------------------ */
 
 EXPORT CUresult cuStreamCreate(CUstream *s, unsigned flags)
 {
@@ -352,32 +341,6 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream s)
 EXPORT CUresult cuStreamSynchronize(CUstream s)
 {
 	(void)s;
-	return CUDA_SUCCESS;
-}
-
-EXPORT CUresult cuEventCreate(CUevent *e, unsigned flags)
-{
-	(void)flags;
-	*e = malloc(sizeof(struct timespec));
-	return *e ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
-}
-
-EXPORT CUresult cuEventDestroy_v2(CUevent e)
-{
-	free(e);
-	return CUDA_SUCCESS;
-}
-
-EXPORT CUresult cuEventRecord(CUevent e, CUstream s)
-{
-	(void)s;
-	clock_gettime(CLOCK_MONOTONIC, (struct timespec *)e);
-	return CUDA_SUCCESS;
-}
-
-EXPORT CUresult cuEventSynchronize(CUevent e)
-{
-	(void)e;
 	return CUDA_SUCCESS;
 }
 

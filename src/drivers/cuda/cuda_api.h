@@ -21,7 +21,6 @@ typedef unsigned long long CUdeviceptr;
 typedef unsigned long long CUmemGenericAllocationHandle;
 typedef struct CUctx_st *CUcontext;
 typedef struct CUstream_st *CUstream;
-typedef struct CUevent_st *CUevent;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 
@@ -43,8 +42,6 @@ typedef struct CUfunc_st *CUfunction;
 #define HMS_CU_MEM_ATTACH_GLOBAL 0x1
 #define HMS_CU_STREAM_NON_BLOCKING 0x1
 /* cuDeviceGetAttribute */
-#define HMS_CU_ATTR_PCI_BUS_ID 33
-#define HMS_CU_ATTR_PCI_DEVICE_ID 34
 #define HMS_CU_ATTR_VMM_SUPPORTED 102
 
 struct hms_cu_location {
@@ -94,15 +91,10 @@ struct hms_cu_access_desc {
 	X(MemcpyDtoH, (void *d, CUdeviceptr s, size_t n), "cuMemcpyDtoH_v2")          \
 	X(MemcpyHtoDAsync, (CUdeviceptr d, const void *s, size_t n, CUstream st), "cuMemcpyHtoDAsync_v2") \
 	X(MemcpyDtoHAsync, (void *d, CUdeviceptr s, size_t n, CUstream st), "cuMemcpyDtoHAsync_v2") \
-	X(MemcpyDtoDAsync, (CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st), "cuMemcpyDtoDAsync_v2") \
 	X(MemsetD8Async, (CUdeviceptr d, unsigned char v, size_t n, CUstream st), "cuMemsetD8Async") \
 	X(StreamCreate, (CUstream *s, unsigned flags), "cuStreamCreate")              \
 	X(StreamDestroy, (CUstream s), "cuStreamDestroy_v2\0cuStreamDestroy")         \
 	X(StreamSynchronize, (CUstream s), "cuStreamSynchronize")                     \
-	X(EventCreate, (CUevent *e, unsigned flags), "cuEventCreate")                 \
-	X(EventDestroy, (CUevent e), "cuEventDestroy_v2\0cuEventDestroy")             \
-	X(EventRecord, (CUevent e, CUstream s), "cuEventRecord")                      \
-	X(EventSynchronize, (CUevent e), "cuEventSynchronize")                        \
 	X(MemAddressReserve, (CUdeviceptr *p, size_t size, size_t align, CUdeviceptr addr, unsigned long long flags), "cuMemAddressReserve") \
 	X(MemAddressFree, (CUdeviceptr p, size_t size), "cuMemAddressFree")           \
 	X(MemCreate, (CUmemGenericAllocationHandle *h, size_t size, const struct hms_cu_alloc_prop *prop, unsigned long long flags), "cuMemCreate") \
