@@ -162,7 +162,8 @@ int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
 
 /**
  * hms_cuda_unmap() - end a window made by hms_cuda_map() with the same
- * addr and len; the CPU may take the pages back.  Call it after the
+ * addr and len (the calling thread's own first, where several have them);
+ * the CPU may take the pages back.  Call it after the
  * kernels that use the window have finished.  Return: 0, -EINVAL,
  * -ENOENT (no such window).
  */

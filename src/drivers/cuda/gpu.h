@@ -54,6 +54,7 @@ struct gpu_window {
 	size_t va_len;
 	uint64_t first_block;
 	bool ro;                /* HMS_CUDA_MAP_READ_ONLY: may show replicas */
+	pthread_t owner;        /* the thread that mapped it */
 	struct gpu_window *next;
 };
 

@@ -163,6 +163,7 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	w->first_block = b0;
 	w->va_len = nblk * GPU_BLOCK;
 	w->ro = ro;
+	w->owner = pthread_self();
 	if (cu->MemAddressReserve(&w->va, w->va_len, GPU_BLOCK, 0, 0) != CUDA_SUCCESS) {
 		ret = -ENOMEM;
 		w->va = 0;
@@ -243,11 +244,17 @@ GPU_API int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len)
 	if (!g || !addr || !len)
 		return -EINVAL;
 	pthread_mutex_lock(&g->lock);
-	for (pw = &g->windows; *pw; pw = &(*pw)->next) {
-		if ((*pw)->addr == (uintptr_t)addr && (*pw)->len == len) {
-			w = *pw;
-			*pw = w->next;
-			break;
+	/* Several windows may have the same addr and len (readers sharing a
+	 * range): the calling thread's own goes first, else any, so one
+	 * thread never takes away a window another thread's kernel uses. */
+	for (int pass = 0; pass < 2 && !w; pass++) {
+		for (pw = &g->windows; *pw; pw = &(*pw)->next) {
+			if ((*pw)->addr == (uintptr_t)addr && (*pw)->len == len &&
+			    (pass || pthread_equal((*pw)->owner, pthread_self()))) {
+				w = *pw;
+				*pw = w->next;
+				break;
+			}
 		}
 	}
 	if (!w) {
