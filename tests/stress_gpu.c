@@ -17,26 +17,12 @@
 
 int main(void)
 {
-	const char *tool = getenv("HMS_TOOL"), *cuda = getenv("HMS_CUDA_LIBRARY");
-	pid_t pid;
-	int st;
+	const char *cuda = getenv("HMS_CUDA_LIBRARY");
+	const char *const args[] = { "--gpu", "--seed", "3", "--ops", "20000", "--threads", "3",
+				     "--mib", "8", NULL };
 
-	if (!tool || access(tool, X_OK))
-		T_SKIP("HMS_TOOL is not set to the hms command (run through ctest)");
 	if (!cuda || access(cuda, R_OK))
 		T_SKIP("HMS_CUDA_LIBRARY does not name fakecuda (run through ctest)");
-	hms_close(t_open()); /* skips where userfaultfd cannot be used */
-	fflush(stdout);
-	pid = fork();
-	T_ASSERT(pid >= 0);
-	if (pid == 0) {
-		execl(tool, tool, "stress", "--gpu", "--seed", "3", "--ops", "20000", "--threads",
-		      "3", "--mib", "8", (char *)NULL);
-		_exit(127);
-	}
-	T_EQ(waitpid(pid, &st, 0), pid);
-	if (WIFSIGNALED(st))
-		T_FAIL("hms stress --gpu was killed by signal %d", WTERMSIG(st));
-	T_EQ(WEXITSTATUS(st), 0);
+	t_stress(args, NULL, 0);
 	return 0;
 }

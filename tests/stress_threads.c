@@ -17,24 +17,9 @@
 
 int main(void)
 {
-	const char *tool = getenv("HMS_TOOL");
-	pid_t pid;
-	int st;
+	const char *const args[] = { "--seed", "3", "--ops", "60000", "--threads", "3",
+				     "--mib", "8", NULL };
 
-	if (!tool || access(tool, X_OK))
-		T_SKIP("HMS_TOOL is not set to the hms command (run through ctest)");
-	hms_close(t_open()); /* skips where userfaultfd cannot be used */
-	fflush(stdout);
-	pid = fork();
-	T_ASSERT(pid >= 0);
-	if (pid == 0) {
-		execl(tool, tool, "stress", "--seed", "3", "--ops", "60000", "--threads", "3",
-		      "--mib", "8", (char *)NULL);
-		_exit(127);
-	}
-	T_EQ(waitpid(pid, &st, 0), pid);
-	if (WIFSIGNALED(st))
-		T_FAIL("hms stress was killed by signal %d", WTERMSIG(st));
-	T_EQ(WEXITSTATUS(st), 0);
+	t_stress(args, NULL, 0);
 	return 0;
 }

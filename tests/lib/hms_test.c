@@ -104,3 +104,48 @@ int t_tmpfile(size_t size)
 	T_EQ(ftruncate(fd, (off_t)size), 0);
 	return fd;
 }
+
+/* Runs `$HMS_TOOL stress ARGS...` (SKIP without the tool or userfaultfd);
+ * fails unless it exits 0.  With out, its standard output is kept there
+ * (NUL-terminated, echoed). */
+void t_stress(const char *const args[], char *out, size_t outlen)
+{
+	const char *tool = getenv("HMS_TOOL");
+	const char *argv[32] = { tool, "stress" };
+	size_t argc = 2, got = 0;
+	int fds[2] = { -1, -1 }, st;
+	pid_t pid;
+
+	if (!tool || access(tool, X_OK))
+		T_SKIP("HMS_TOOL is not set to the hms command (run through ctest)");
+	hms_close(t_open()); /* skips where userfaultfd cannot be used */
+	while (*args && argc < 31)
+		argv[argc++] = *args++;
+	argv[argc] = NULL;
+	if (out)
+		T_EQ(pipe(fds), 0);
+	fflush(stdout);
+	pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		if (out)
+			dup2(fds[1], 1);
+		execv(tool, (char *const *)argv);
+		_exit(127);
+	}
+	if (out) {
+		ssize_t n;
+
+		close(fds[1]);
+		while (got < outlen - 1 && (n = read(fds[0], out + got, outlen - 1 - got)) > 0)
+			got += (size_t)n;
+		out[got] = 0;
+		close(fds[0]);
+	}
+	T_EQ(waitpid(pid, &st, 0), pid);
+	if (out)
+		fputs(out, stdout);
+	if (WIFSIGNALED(st))
+		T_FAIL("hms stress was killed by signal %d", WTERMSIG(st));
+	T_EQ(WEXITSTATUS(st), 0);
+}

@@ -78,5 +78,9 @@ void t_wait_ok(pid_t pid);
 void *t_map_aligned(size_t size, int prot, void **raw);
 /* An unlinked temporary file of size bytes (O_TMPFILE in /tmp); fd. */
 int t_tmpfile(size_t size);
+/* Runs `$HMS_TOOL stress ARGS...` (NULL-terminated; SKIP without the tool
+ * or userfaultfd) and fails unless it exits 0; with out, keeps its
+ * standard output there. */
+void t_stress(const char *const args[], char *out, size_t outlen);
 
 #endif
