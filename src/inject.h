@@ -28,6 +28,7 @@
 #define HMS_INJECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum hms_inject_point {
@@ -40,6 +41,28 @@ enum hms_inject_point {
 };
 
 #define HMS_INJ_API __attribute__((visibility("default")))
+
+/*
+ * Test hooks: places where a test runs its own code in the middle of a
+ * library operation, to make a race happen every time (an mremap between
+ * a migration's copy and its commit, say).  The hook runs on the thread
+ * doing the operation, with no hms lock held; never on the fault handler.
+ *
+ *   MIGRATE_PAGES      a migration's pages() starts: the driver copied
+ *   MIGRATE_COMMIT     a run of pages is about to lose its system copy
+ *                      (to a device) or to be filled (to system memory)
+ *   MIGRATE_COMMITTED  that run was discarded / filled
+ */
+enum hms_test_hook {
+	HMS_HOOK_MIGRATE_PAGES,
+	HMS_HOOK_MIGRATE_COMMIT,
+	HMS_HOOK_MIGRATE_COMMITTED,
+};
+
+typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,
+				 void *arg);
+/* Installs fn (NULL: none) for every context of the process. */
+HMS_INJ_API void hms__test_hook_set(hms_test_hook_fn fn, void *arg);
 
 /* true: the caller must fail this time (counted in hms__inject_hits). */
 HMS_INJ_API bool hms__inject(enum hms_inject_point p);

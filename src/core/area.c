@@ -328,23 +328,52 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	src = hms__area_find_range_locked(h, from, from + len);
 	memcpy(saved, area_pte(src, from), n * sizeof(*saved));
 	hms__area_sum_reset(src); /* written below past area_pte()'s chunk */
-	/* The old range keeps being registered (MREMAP_DONTUNMAP) with empty
-	 * pages; an UNMAP event follows when it was really unmapped.  A page
-	 * a migration or a fault holds stays behind as a dead page for its
-	 * holder (who drops its result); the state moves on without the hold,
-	 * and so does ownership of a device page. */
+	/*
+	 * The old range keeps being registered (MREMAP_DONTUNMAP) with empty
+	 * pages; an UNMAP event follows when it was really unmapped.
+	 *
+	 * A page a migration holds stays behind as a dead page that forwards
+	 * to the new address (PTE_FORWARD, pfn = new page number), and the
+	 * page at the new address stays held, with its state, until the
+	 * migration's finalize follows the forward and settles the page
+	 * there: a migration that already discarded the system copy must
+	 * put its device page at the new address, the data is nowhere else.
+	 *
+	 * A page a fault holds (BUSY) stays behind as a dead page for its
+	 * holder, who drops its result; the state moves on without the hold.
+	 * The holder's fill may have landed before the kernel moved the page,
+	 * so a page thought never populated is taken as "system, maybe
+	 * present" (a missing system page reads zeros all the same).
+	 *
+	 * A dead page (a forward left by an earlier move, or a page unmapped
+	 * while held) stays where it is for its holder; what arrives at the
+	 * new address is whatever the kernel moved: system memory.
+	 */
 	for (size_t i = 0; i < n; i++) {
 		struct hms_pte *p = area_pte(src, from) + i;
-		bool held = p->flags & (PTE_MIGRATING | PTE_BUSY);
+		uint16_t f = p->flags;
 
-		saved[i].flags &= (uint16_t)~(PTE_MIGRATING | PTE_BUSY | PTE_WAITERS | PTE_ZAPPED |
-					      PTE_DISCARD | PTE_DEAD);
+		if (f & PTE_DEAD) {
+			saved[i] = (struct hms_pte){ .loc = HMS_LOC_SYSTEM, .prot = saved[i].prot };
+			continue;
+		}
+		if (f & PTE_MIGRATING) {
+			saved[i].flags &= (uint16_t)~(PTE_WAITERS | PTE_DEAD | PTE_FORWARD);
+			p->loc = HMS_LOC_NONE;
+			p->pfn = (hms_pfn)((to >> PAGE_SHIFT) + i);
+			p->flags = (uint16_t)((f & (PTE_MIGRATING | PTE_WAITERS)) | PTE_DEAD |
+					      PTE_FORWARD);
+			h->dead_areas = true;
+			continue;
+		}
+		saved[i].flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS | PTE_ZAPPED | PTE_DISCARD |
+					      PTE_FORWARD);
+		if ((f & PTE_BUSY) && saved[i].loc == HMS_LOC_NONE)
+			saved[i].loc = HMS_LOC_SYSTEM;
 		p->loc = HMS_LOC_NONE;
 		p->pfn = 0;
-		p->flags = held ? (uint16_t)((p->flags & (PTE_MIGRATING | PTE_BUSY | PTE_WAITERS)) |
-					     PTE_DEAD)
-				: 0;
-		if (held)
+		p->flags = (f & PTE_BUSY) ? (uint16_t)((f & (PTE_BUSY | PTE_WAITERS)) | PTE_DEAD) : 0;
+		if (f & PTE_BUSY)
 			h->dead_areas = true;
 	}
 	dst = hms__area_find_locked(h, to);

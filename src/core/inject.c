@@ -85,3 +85,20 @@ void hms__inject_env(void)
 	if (spec)
 		hms__inject_arm(spec); /* a bad spec arms nothing */
 }
+
+static _Atomic(hms_test_hook_fn) hook;
+static void *_Atomic hook_arg;
+
+void hms__test_hook_set(hms_test_hook_fn fn, void *arg)
+{
+	atomic_store(&hook_arg, arg);
+	atomic_store(&hook, fn);
+}
+
+void hms__test_hook_run(struct hms *h, enum hms_test_hook point, uintptr_t start, size_t len)
+{
+	hms_test_hook_fn fn = atomic_load_explicit(&hook, memory_order_acquire);
+
+	if (fn && !hms__in_handler(h))
+		fn(point, start, len, atomic_load(&hook_arg));
+}

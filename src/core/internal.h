@@ -19,6 +19,7 @@
 
 #include "hms.h"
 #include "hms_driver.h"
+#include "inject.h"
 
 #define HMS_API __attribute__((visibility("default")))
 
@@ -73,8 +74,10 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 #define PTE_EXCLUSIVE (1u << 4) /* a device holds exclusive access */
 #define PTE_DEAD (1u << 5)      /* unmapped while migrating: drop at finalize */
 #define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since) */
-#define PTE_ZAPPED (1u << 7)    /* migrating, and the migration discarded the
-				 * system copy: CPU faults wait for finalize */
+#define PTE_ZAPPED (1u << 7)    /* migrating, and the migration changes the CPU
+				 * page now (discards the system copy, fills
+				 * the page back): CPU faults wait for finalize;
+				 * a page mremap moves takes the result along */
 #define PTE_DISCARD (1u << 8)   /* MADV_DONTNEED/REMOVE hit it while migrating:
 				 * finalize drops the result (reads zeros) */
 /* Why hms write-protects a system page (PTE_WP is set with any of them;
@@ -84,6 +87,10 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 /* Dirty tracking (dirty.c): */
 #define PTE_TRACKED (1u << 11)  /* tracking started and its history is known */
 #define PTE_DIRTY (1u << 12)    /* written since the last re-arm */
+/* mremap moved a page a migration held: this dead entry's pfn is the page
+ * number of its new address, where the state waits, still held, for the
+ * migration's finalize (area.c, migrate.c). */
+#define PTE_FORWARD (1u << 13)
 
 /*
  * One page of a managed area.  Invariants (under hms.lock):
@@ -649,5 +656,8 @@ int hms__check(struct hms *h); /* -EINVAL for NULL, -ECHILD in a fork child */
 
 /* inject.c (the points themselves: src/inject.h) */
 void hms__inject_env(void); /* arm from $HMS_INJECT, when set */
+/* Runs the test hook (src/inject.h) if one is installed; not on the
+ * fault handler thread.  h: the context the operation belongs to. */
+void hms__test_hook_run(struct hms *h, enum hms_test_hook point, uintptr_t start, size_t len);
 
 #endif /* HMS_INTERNAL_H */

@@ -378,6 +378,36 @@ static void rezap_discarded(struct hms_migrate_vma *m)
 		hms__zap(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT);
 }
 
+/*
+ * Device -> system: marks the pages of [i, j) PTE_ZAPPED before their fill
+ * (a page mremap moves from now on takes the fill's result along), up to
+ * the first page mremap already moved away (dead): that one and the rest
+ * are marked failed and stay on the device.  Returns where the live run
+ * ends.
+ */
+static unsigned long commit_run(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
+{
+	struct hms *h = m->core->h;
+	bool live = true;
+
+	pthread_mutex_lock(&h->lock);
+	for (unsigned long k = i; k < j; k++) {
+		uintptr_t p = m->start + (k << PAGE_SHIFT);
+		struct hms_pte *pte = hms__pte_again_locked(h, p);
+
+		if (!pte || (pte->flags & PTE_DEAD))
+			live = false;
+		if (live)
+			pte->flags |= PTE_ZAPPED;
+		else
+			m->core->st[k] |= MS_FAILED;
+	}
+	pthread_mutex_unlock(&h->lock);
+	while (i < j && !(m->core->st[i] & MS_FAILED))
+		i++;
+	return i;
+}
+
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
@@ -388,6 +418,7 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		return -EINVAL;
 	c = m->core;
 	h = c->h;
+	hms__test_hook_run(h, HMS_HOOK_MIGRATE_PAGES, m->start, m->end - m->start);
 	/* System -> device: never-populated pages just move; populated ones
 	 * lose their system copy. */
 	for_each_run(m, to_device_populated, i, j) {
@@ -400,24 +431,41 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		if (!r) {
 			/* From now on a missing page is ours: CPU faults wait.  A
 			 * fault filling a page that went missing before us holds
-			 * it BUSY; its fill must land before our zap, not after. */
+			 * it BUSY; its fill must land before our zap, not after.
+			 * A page mremap moved away is not zapped here (it is
+			 * gone, or an empty page of MREMAP_DONTUNMAP's old range):
+			 * it stays in system memory at its new address. */
 			pthread_mutex_lock(&h->lock);
-			for (uintptr_t p = s; p < s + len; p += PAGE_SIZE) {
+			for (unsigned long k = i; k < j; k++) {
+				uintptr_t p = m->start + (k << PAGE_SHIFT);
 				struct hms_area *a;
 
 				while ((a = hms__area_find_locked(h, p)) &&
 				       (area_pte(a, p)->flags & PTE_BUSY))
 					pthread_cond_wait(&h->cond, &h->lock);
-				if (a)
+				if (a && !(area_pte(a, p)->flags & PTE_DEAD))
 					area_pte(a, p)->flags |= PTE_ZAPPED;
+				else
+					c->st[k] |= MS_FAILED;
 			}
 			pthread_mutex_unlock(&h->lock);
-			r = hms__zap(h, s, len);
+			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, s, len);
+			for (unsigned long k = i, l; k < j; k = l) {
+				for (l = k + 1; l < j && !((c->st[l] ^ c->st[k]) & MS_FAILED); l++)
+					;
+				if (!(c->st[k] & MS_FAILED) &&
+				    hms__zap(h, m->start + (k << PAGE_SHIFT), (l - k) << PAGE_SHIFT))
+					r = -EAGAIN;
+				if (r)
+					break;
+			}
 		}
 		for (unsigned long k = i; k < j; k++)
-			c->st[k] |= r ? MS_FAILED : MS_MOVED;
+			c->st[k] |= r || (c->st[k] & MS_FAILED) ? MS_FAILED : MS_MOVED;
 		if (r)
 			ret = r == -EDEADLK ? -EDEADLK : -EAGAIN;
+		else
+			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMITTED, s, len);
 	}
 	for (unsigned long i = 0; i < m->npages; i++)
 		if (to_device(m, i) && !(m->src[i] & HMS_MIGRATE_PFN_VALID))
@@ -434,7 +482,17 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		while (j < m->npages && to_system_contiguous(m, j))
 			j++;
 		/* Faulting threads resume at finalize, once the table says where
-		 * their page is. */
+		 * their page is.  A page mremap moved away before we got here
+		 * is not filled: it stays on the device at its new address. */
+		unsigned long end = j;
+
+		j = commit_run(m, i, j);
+		if (j == i) {
+			i = end - 1;
+			continue;
+		}
+		hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, m->start + (i << PAGE_SHIFT),
+			       (j - i) << PAGE_SHIFT);
 		r = hms__inject(HMS_INJ_DEV_COPY)
 			    ? -EIO
 			    : hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
@@ -445,10 +503,79 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			c->st[k] |= k - i < done ? MS_MOVED : MS_FAILED;
 		if (done < j - i)
 			ret = -EAGAIN;
-		i = j - 1;
+		else
+			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMITTED, m->start + (i << PAGE_SHIFT),
+				       (j - i) << PAGE_SHIFT);
+		i = end - 1;
 	}
 	rezap_discarded(m);
 	return ret;
+}
+
+/* ---- finalize ------------------------------------------------------------------------ */
+
+/* ---- mremap during a migration ------------------------------------------------------ */
+
+#define FOLLOW_MAX 64 /* forwards followed per page (each is one mremap) */
+
+/* Addresses whose CPU faults waited on a forwarding entry: woken later. */
+struct follow {
+	unsigned nwake;
+	uintptr_t wake[FOLLOW_MAX];
+};
+
+/*
+ * Where the state of the page at *at lives now: its own pte or, when
+ * mremap moved the page while we held it, the pte its forwards lead to
+ * (*at becomes that address).  The forwarding entries passed are let go
+ * (dead pages, reaped at the end of finalize).  NULL: no state left.
+ */
+static struct hms_pte *follow_locked(struct hms *h, uintptr_t *at, struct follow *fw)
+{
+	struct hms_pte *pte = hms__pte_again_locked(h, *at);
+
+	fw->nwake = 0;
+	for (unsigned hops = 0; pte && (pte->flags & PTE_FORWARD); hops++) {
+		uintptr_t to = (uintptr_t)pte->pfn << PAGE_SHIFT;
+
+		if (pte->flags & PTE_WAITERS)
+			fw->wake[fw->nwake++] = *at;
+		pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_FORWARD | PTE_ZAPPED |
+					  PTE_DISCARD);
+		pte->pfn = 0;
+		*at = to;
+		pte = hms__pte_again_locked(h, to);
+		if (hops + 1 == FOLLOW_MAX)
+			return NULL;
+	}
+	return pte;
+}
+
+static bool page_resident(uintptr_t addr)
+{
+	unsigned char v = 0;
+
+	return mincore((void *)addr, PAGE_SIZE, &v) == 0 && (v & 1);
+}
+
+/*
+ * Page i moved with mremap to at during the migration.  Whether the CPU
+ * side of the result went along depends on whether the kernel moved the
+ * page before or after our discard or fill, which only the page at its
+ * new address tells (nothing else fills it: it is held):
+ *   to the device, a system page there means the kernel moved it before
+ *   our discard reached it: the system copy stays, the device copy goes;
+ *   to system memory, no page there means our fill landed in the old
+ *   range after the move (MREMAP_DONTUNMAP): the device copy stays.
+ */
+static void check_forwarded(struct hms_migrate_vma *m, unsigned long i, uintptr_t at)
+{
+	uint8_t *st = &m->core->st[i];
+
+	if (!(*st & MS_MOVED))
+		return;
+	if (src_device(m, i) ? !page_resident(at) : page_resident(at))
+		*st = (uint8_t)((*st & ~MS_MOVED) | MS_FAILED);
 }
 
 /* ---- finalize ------------------------------------------------------------------------ */
@@ -460,6 +587,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	struct hms_free_list fl = { 0 };
 	bool waiters = false;
 	uint64_t to_dev = 0, to_sys = 0, bytes_dev = 0;
+	struct follow fw;
 
 	if (!m || !m->core)
 		return;
@@ -467,60 +595,75 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	h = c->h;
 	pthread_mutex_lock(&h->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
-		uintptr_t p = m->start + (i << PAGE_SHIFT);
-		struct hms_area *a;
+		uintptr_t p = m->start + (i << PAGE_SHIFT), at = p;
 		struct hms_pte *pte;
-		bool moved = c->st[i] & MS_MOVED;
+		bool moved, w;
 
 		if (!selected(m, i))
 			continue;
-		a = hms__area_find_locked(h, p);
-		pte = a ? area_pte(a, p) : NULL;
+		pte = follow_locked(h, &at, &fw);
+		if (at != p && pte && !(pte->flags & (PTE_DEAD | PTE_DISCARD)))
+			check_forwarded(m, i, at);
+		moved = c->st[i] & MS_MOVED;
+		w = pte && (pte->flags & PTE_WAITERS);
 		if (!pte || (pte->flags & (PTE_DEAD | PTE_DISCARD))) {
 			/* Unmapped or discarded meanwhile: whatever was made is
-			 * dropped.  The source device page too, unless mremap
-			 * moved it on with the page (the pte no longer has it). */
+			 * dropped, and the source device page the pte still has. */
 			if (dst_device(m, i))
 				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
 			if (src_device(m, i) &&
 			    (!pte || pte->pfn == hms_migrate_pfn_to_pfn(m->src[i])))
 				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
-				if (pte->flags & PTE_WAITERS)
-					waiters = true;
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
 				pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED |
 							  PTE_DISCARD | PTE_ZERO | PTE_WP);
 			}
 			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
+		} else {
+			if (moved && src_device(m, i)) {
+				hms__free_list_push(&fl, pte->pfn);
+				pte->loc = HMS_LOC_SYSTEM;
+				pte->pfn = 0;
+				to_sys++;
+			} else if (moved) {
+				pte->loc = HMS_LOC_DEVICE;
+				pte->pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
+				to_dev++;
+				if (m->src[i] & HMS_MIGRATE_PFN_VALID)
+					bytes_dev += PAGE_SIZE;
+			} else {
+				if (dst_device(m, i))
+					hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
+				m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
+			}
+			pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
+			/* Unprotected below or moved: dirty tracking lost sight of it. */
+			if (pte->flags & PTE_TRACKED)
+				pte->flags |= PTE_DIRTY;
+			pte->flags &= (uint16_t)~(PTE_TRACK | PTE_WP);
+			if (moved)
+				pte->flags &= (uint16_t)~PTE_ZERO;
+		}
+		if (at == p) {
+			waiters |= w;
 			continue;
 		}
-		if (moved && src_device(m, i)) {
-			hms__free_list_push(&fl, pte->pfn);
-			pte->loc = HMS_LOC_SYSTEM;
-			pte->pfn = 0;
-			to_sys++;
-		} else if (moved) {
-			pte->loc = HMS_LOC_DEVICE;
-			pte->pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
-			to_dev++;
-			if (m->src[i] & HMS_MIGRATE_PFN_VALID)
-				bytes_dev += PAGE_SIZE;
-		} else {
-			if (dst_device(m, i))
-				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
-			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
-		}
-		if (pte->flags & PTE_WAITERS)
-			waiters = true;
-		pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
-		/* Unprotected below or moved: dirty tracking lost sight of it. */
-		if (pte->flags & PTE_TRACKED)
-			pte->flags |= PTE_DIRTY;
-		pte->flags &= (uint16_t)~(PTE_TRACK | PTE_WP);
-		if (moved)
-			pte->flags &= (uint16_t)~PTE_ZERO;
+		/* Settled at another address: its write protection (set at
+		 * setup, moved along by the kernel) and its waiting CPU faults
+		 * are there, and a fault may wait on a forward passed. */
+		bool unprotect = pte && stayed_protected(m, i);
+
+		c->st[i] &= (uint8_t)~MS_WP;
+		pthread_mutex_unlock(&h->lock);
+		if (unprotect)
+			hms__uffd_wp(h, at, PAGE_SIZE, false);
+		if (w || (pte && moved && src_device(m, i)))
+			hms__uffd_wake(h, at, PAGE_SIZE);
+		for (unsigned k = 0; k < fw.nwake; k++)
+			hms__uffd_wake(h, fw.wake[k], PAGE_SIZE);
+		pthread_mutex_lock(&h->lock);
 	}
 	hms__area_reap_locked(h);
 	if (c->to_device)

@@ -655,6 +655,7 @@ struct handler_state {
 	unsigned nretry;
 	unsigned *retry_rounds;
 	uint64_t *retry_since; /* ms (CLOCK_MONOTONIC) of the first EAGAIN */
+	bool running;          /* the thread reached its loop (ev_lock) */
 };
 
 static struct ev_counts *ev_of(struct hms *h)
@@ -871,6 +872,10 @@ static void *handler_main(void *arg)
 	struct uffd_msg msgs[MSG_BATCH];
 
 	h->handler_tid = (pid_t)syscall(SYS_gettid);
+	pthread_mutex_lock(&ev_lock);
+	st->running = true;
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
 	for (;;) {
 		struct pollfd p[2] = { { h->uffd, POLLIN, 0 }, { h->wake_fd, POLLIN, 0 } };
 		ssize_t n;
@@ -932,6 +937,17 @@ int hms__uffd_start(struct hms *h)
 		hms__set_error("hms: cannot start the fault handler thread: %s", strerror(ret));
 		return -ret;
 	}
+	/*
+	 * Return once the thread runs: a fork() right after hms_open() must
+	 * not catch it inside its start-up, where a sanitizer's allocator
+	 * (GCC 12's ASan has no fork handlers) holds a lock the child then
+	 * waits on forever (anon_write_child_shared hung 1 run in 40 under
+	 * ASan).
+	 */
+	pthread_mutex_lock(&ev_lock);
+	while (!st->running)
+		pthread_cond_wait(&ev_cond, &ev_lock);
+	pthread_mutex_unlock(&ev_lock);
 	h->handler_started = true;
 	return 0;
 }

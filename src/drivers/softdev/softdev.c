@@ -252,6 +252,12 @@ static int sd_start_workers(struct hms_softdev *d, unsigned n)
 		}
 		d->nthreads++;
 	}
+	/* Return once they run: a fork() must not catch one inside its
+	 * start-up (see hms__uffd_start). */
+	pthread_mutex_lock(&d->wlock);
+	while (d->running < d->nthreads)
+		pthread_cond_wait(&d->wdone, &d->wlock);
+	pthread_mutex_unlock(&d->wlock);
 	return 0;
 }
 

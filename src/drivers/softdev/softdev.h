@@ -96,6 +96,7 @@ struct hms_softdev {
 	struct sd_work *work;
 	pthread_t *threads;
 	unsigned nthreads;
+	unsigned running; /* workers that reached their loop (wlock) */
 	bool stop;
 	unsigned users; /* operations in progress (wlock); destroy waits */
 	pthread_cond_t idle;

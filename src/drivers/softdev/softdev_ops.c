@@ -500,6 +500,8 @@ void *sd_worker(void *arg)
 	struct hms_softdev *d = arg;
 
 	pthread_mutex_lock(&d->wlock);
+	d->running++;
+	pthread_cond_broadcast(&d->wdone);
 	for (;;) {
 		struct sd_work *w = d->work;
 
