@@ -119,6 +119,7 @@ struct hms_cuda {
 	struct gpu_job *job;
 	pthread_t *threads;
 	unsigned nthreads;
+	unsigned running; /* copy threads that reached their loop (jlock) */
 	bool stop;
 };
 

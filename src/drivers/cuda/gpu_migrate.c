@@ -260,6 +260,8 @@ static void *gpu_thread(void *arg)
 
 	g->cu->CtxSetCurrent(g->ctx);
 	pthread_mutex_lock(&g->jlock);
+	g->running++;
+	pthread_cond_broadcast(&g->jdone);
 	for (;;) {
 		struct gpu_job *j;
 
@@ -291,6 +293,12 @@ int gpu_threads_start(struct hms_cuda *g, unsigned n)
 			return -ret;
 		g->nthreads++;
 	}
+	/* Return once they run: a fork() must not catch one inside its
+	 * start-up, where a sanitizer's allocator may hold a lock. */
+	pthread_mutex_lock(&g->jlock);
+	while (g->running < g->nthreads)
+		pthread_cond_wait(&g->jdone, &g->jlock);
+	pthread_mutex_unlock(&g->jlock);
 	return 0;
 }
 
