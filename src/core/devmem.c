@@ -107,6 +107,17 @@ HMS_API int hms_devmem_remove(struct hms_devmem *dm)
 	if (ret < 0)
 		return (int)ret;
 	pthread_mutex_lock(&h->lock);
+	/*
+	 * Callbacks first (page_free of pages that just left, a
+	 * migrate_to_device that may still bring pages here), then the check
+	 * and the unlink under one hold of the lock: no callback can find dm
+	 * after that, and none that ran before can have left a page here
+	 * unseen.  Waiting after the unlink instead let a running
+	 * migrate_to_device fill dm after the check: its pages were lost
+	 * with it.
+	 */
+	while (dm->callbacks)
+		pthread_cond_wait(&h->cond, &h->lock);
 	if (devmem_used_locked(h, dm)) {
 		pthread_mutex_unlock(&h->lock);
 		return -EBUSY; /* a page arrived meanwhile: the driver still runs */
@@ -116,8 +127,6 @@ HMS_API int hms_devmem_remove(struct hms_devmem *dm)
 			*pp = dm->next;
 			break;
 		}
-	while (dm->callbacks) /* callbacks of pages that just left */
-		pthread_cond_wait(&h->cond, &h->lock);
 	pthread_mutex_unlock(&h->lock);
 	hms__topology_remove(h, dm->target);
 	free(dm->name);

@@ -470,7 +470,10 @@ long hms__hbind_decode(const struct hms_hbind_params *p, struct hms_hbind_op *op
 struct hms_tgt {
 	hms_uid uid;
 	int node;               /* >= 0: system node; -1: device memory */
-	struct hms_devmem *dm;  /* device memory (has migrate_to_device) */
+	struct hms_devmem *dm;  /* device memory (has migrate_to_device); not
+				 * held: may be removed and freed meanwhile, so
+				 * only compared; a callback finds it again by
+				 * uid and holds it (placement.c) */
 };
 /* Resolve and check n uids (1 .. HMS_BIND_MAX_TARGETS): 0, -EINVAL,
  * -E2BIG, -ENOENT, -EXDEV. */

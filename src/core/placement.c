@@ -24,10 +24,10 @@ static struct hms_devmem *devmem_of_target(struct hms *h, hms_uid uid)
 
 	pthread_mutex_lock(&h->lock);
 	for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
-		if (dm->target == uid)
+		if (dm->target == uid && dm->ops.migrate_to_device)
 			found = dm;
 	pthread_mutex_unlock(&h->lock);
-	return found;
+	return found; /* not held: compared, never called (to_device) */
 }
 
 /* One uid of the snapshot: a node with memory, or migratable device memory. */
@@ -51,7 +51,7 @@ static int target_resolve(struct hms *h, const struct hms_topology *t, hms_uid u
 		return 0;
 	}
 	out->dm = devmem_of_target(h, uid);
-	return out->dm && out->dm->ops.migrate_to_device ? 0 : -EXDEV;
+	return out->dm ? 0 : -EXDEV;
 }
 
 int hms__targets_resolve(struct hms *h, const hms_uid *uids, size_t n, struct hms_tgt *out)
@@ -304,9 +304,32 @@ static void to_node(struct hms *h, struct span *c, const struct hms_tgt *t)
 	}
 }
 
+/*
+ * The target's devmem, held for driver callbacks (hms_devmem_remove()
+ * waits for the hold), or NULL if it is gone: t->dm was resolved without
+ * a hold and may have been removed and freed since.  Uids are never
+ * reused, so the uid finds the devmem or nothing.
+ */
+static struct hms_devmem *target_devmem_get(struct hms *h, const struct hms_tgt *t)
+{
+	struct hms_devmem *dm;
+
+	pthread_mutex_lock(&h->lock);
+	for (dm = h->devmems; dm && dm->target != t->uid; dm = dm->next)
+		;
+	if (dm)
+		hms__devmem_get_locked(dm);
+	pthread_mutex_unlock(&h->lock);
+	return dm;
+}
+
 static void to_device(struct hms *h, struct span *c, const struct hms_tgt *t)
 {
-	bring_back(h, c, t->dm);
+	struct hms_devmem *dm = target_devmem_get(h, t);
+
+	if (!dm)
+		return; /* removed: the pages stay pending for the next target */
+	bring_back(h, c, dm);
 	for (size_t i = 0; i < c->npages;) {
 		size_t j = i + 1;
 		uintptr_t s = c->start + (i << PAGE_SHIFT);
@@ -320,20 +343,21 @@ static void to_device(struct hms *h, struct span *c, const struct hms_tgt *t)
 		while (j < c->npages && c->pending[j] && c->loc[j] == HMS_LOC_SYSTEM &&
 		       !c->area_first[j])
 			j++;
-		t->dm->ops.migrate_to_device(t->dm, s, c->start + (j << PAGE_SHIFT));
+		dm->ops.migrate_to_device(dm, s, c->start + (j << PAGE_SHIFT));
 		i = j;
 	}
 	span_read_table(h, c);
 	for (size_t i = 0; i < c->npages; i++) {
 		if (!c->pending[i])
 			continue;
-		if (c->dm[i] == t->dm) {
+		if (c->dm[i] == dm) {
 			c->pending[i] = false;
 			c->done[i] = true;
 		} else if (c->loc[i] == HMS_LOC_NONE) {
 			c->pending[i] = false; /* discarded meanwhile */
 		}
 	}
+	hms__devmem_put(h, dm);
 }
 
 static long migrate_span(struct hms *h, struct span *c, const struct hms_tgt *tgt, size_t n,

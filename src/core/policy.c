@@ -410,6 +410,9 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	       end - addr < PLACE_AROUND * PAGE_SIZE && area_pte(a, end)->loc == HMS_LOC_NONE &&
 	       !(area_pte(a, end)->flags & (PTE_BUSY | PTE_MIGRATING)))
 		end += PAGE_SIZE;
+	/* Held across the callback: hms_devmem_remove() would free dm under
+	 * it otherwise (other is only compared, never called). */
+	hms__devmem_get_locked(dm);
 	pthread_mutex_unlock(&h->lock);
 
 	/* Another device's page goes through system memory; if the second
@@ -423,6 +426,7 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	pte = a ? area_pte(a, addr) : NULL;
 	placed = pte && pte->loc == HMS_LOC_DEVICE && hms__devmem_of_pfn_locked(h, pte->pfn) == dm;
 	pthread_mutex_unlock(&h->lock);
+	hms__devmem_put(h, dm);
 	if (placed)
 		return 1;
 	declined.h = h;
