@@ -1,8 +1,9 @@
 /* migrate_remap_race: mremap moves pages in the middle of a migration
  * (a test hook runs it at each step: after the driver's copy, between
  * marking the pages and discarding / filling them, and after that), to
- * a device and back, with and without MREMAP_DONTUNMAP.  Every byte is
- * at the new address afterwards, the pages are where the step says
+ * a device and back, with and without MREMAP_DONTUNMAP, and there and
+ * back again (two moves during one migration).  Every byte is at the
+ * new address afterwards, the pages are where the step says
  * (the device copy counts once the system copy was discarded, the
  * system copy once it was filled), and no device page leaks. */
 #include <sys/mman.h>
@@ -23,6 +24,7 @@ static struct {
 	enum hms_test_hook point;
 	char *from, *to;
 	int flags;
+	bool back; /* move it back to from, too */
 	bool fired;
 	size_t run_first, run_end; /* the hooked run, in pages */
 } race;
@@ -51,10 +53,16 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 			T_FAIL("the handler did not take the mremap in 10 s");
 		usleep(100);
 	}
+	if (race.back) {
+		T_ASSERT(mremap(race.to, NPAGES * T_PAGE, NPAGES * T_PAGE,
+				MREMAP_MAYMOVE | MREMAP_FIXED, race.from) == race.from);
+		T_EQ(hms_sync(race.h), 0);
+	}
 	race.fired = true;
 }
 
 static const char *const point_name[] = { "pages", "commit", "committed" };
+static const char *const mode_name[] = { "fixed", "dontunmap", "there-and-back" };
 
 int main(void)
 {
@@ -68,7 +76,7 @@ int main(void)
 	hms__test_hook_set(hook, NULL);
 	for (int to_sys = 0; to_sys < 2; to_sys++)
 	for (int pt = HMS_HOOK_MIGRATE_PAGES; pt <= HMS_HOOK_MIGRATE_COMMITTED; pt++)
-	for (int dont_unmap = 0; dont_unmap < 2; dont_unmap++) {
+	for (int mode = 0; mode < 3; mode++) {
 		/* Both ranges in one 2 MiB block: the softdev migrates it in one
 		 * batch, whose runs the hook sees. */
 		char *raw = mmap(NULL, 4 * HMS_HUGE_PAGE_SIZE, PROT_READ | PROT_WRITE,
@@ -77,8 +85,8 @@ int main(void)
 				     ~(uintptr_t)(HMS_HUGE_PAGE_SIZE - 1));
 		struct hms_softdev_cmd c;
 		struct hms_page_info info[NPAGES];
-		int base = 1000 * (to_sys * 6 + pt * 2 + dont_unmap);
-		int *q = (int *)(map + size);
+		int base = 1000 * (to_sys * 9 + pt * 3 + mode);
+		int *q = (int *)(mode == 2 ? map : map + size); /* where the pages end */
 
 		T_ASSERT(raw != MAP_FAILED);
 		T_EQ(madvise(map, 2 * size, MADV_NOHUGEPAGE), 0);
@@ -88,26 +96,29 @@ int main(void)
 			T_EQ(t_cmd(d, hms_softdev_migrate_to_device, map, NULL, NPAGES, &c), 0);
 			T_EQ(c.cpages, NPAGES);
 		}
-		race = (typeof(race)){ h, true, (enum hms_test_hook)pt, map, (char *)q,
-				       dont_unmap ? MREMAP_DONTUNMAP : 0, false, 0, 0 };
+		race = (typeof(race)){ h, true, (enum hms_test_hook)pt, map, map + size,
+				       mode == 1 ? MREMAP_DONTUNMAP : 0, mode == 2, false, 0, 0 };
 		t_cmd(d, to_sys ? hms_softdev_migrate_to_system : hms_softdev_migrate_to_device,
 		      map, NULL, NPAGES, &c);
 		if (!race.fired)
-			T_FAIL("%s dontunmap %d to_sys %d: the hook did not run",
-			       point_name[pt], dont_unmap, to_sys);
+			T_FAIL("%s %s to_sys %d: the hook did not run",
+			       point_name[pt], mode_name[mode], to_sys);
 		/* Where each page must be: the runs before the hooked one moved;
 		 * in the hooked run the move wins until the system copy is gone
 		 * (to a device) or in place (to system memory); the later runs
 		 * found their pages gone from the old address and stayed. */
 		T_EQ(hms_page_query(h, q, NPAGES, info), NPAGES);
 		for (size_t i = 0; i < NPAGES; i++) {
+			/* (There and back before the discard or fill: it reaches
+			 * the page where it started, as if nothing had moved.) */
 			bool moved = i < race.run_first ||
-				     (i < race.run_end && pt == HMS_HOOK_MIGRATE_COMMITTED);
+				     (i < race.run_end && (pt == HMS_HOOK_MIGRATE_COMMITTED ||
+							   (pt == HMS_HOOK_MIGRATE_COMMIT && mode == 2)));
 			int want = moved != to_sys ? HMS_LOC_DEVICE : HMS_LOC_SYSTEM;
 
 			if ((int)info[i].location != want)
-				T_FAIL("%s dontunmap %d to_sys %d: page %zu (run %zu-%zu) at %d, not %d",
-				       point_name[pt], dont_unmap, to_sys, i, race.run_first,
+				T_FAIL("%s %s to_sys %d: page %zu (run %zu-%zu) at %d, not %d",
+				       point_name[pt], mode_name[mode], to_sys, i, race.run_first,
 				       race.run_end, (int)info[i].location, want);
 		}
 		/* The device reads the moved pages where they are now... */
@@ -117,8 +128,8 @@ int main(void)
 		/* ...and so does the CPU, which brings them home. */
 		for (size_t i = 0; i < n; i++)
 			if (q[i] != base + (int)i)
-				T_FAIL("%s dontunmap %d to_sys %d: word %zu: %d, not %d",
-				       point_name[pt], dont_unmap, to_sys, i, q[i], base + (int)i);
+				T_FAIL("%s %s to_sys %d: word %zu: %d, not %d",
+				       point_name[pt], mode_name[mode], to_sys, i, q[i], base + (int)i);
 		T_EQ(t_count_loc(h, q, NPAGES, HMS_LOC_SYSTEM), NPAGES);
 		T_EQ(hms_unmanage(h, q, size), 0);
 		T_EQ(munmap(raw, 4 * HMS_HUGE_PAGE_SIZE), 0);
@@ -127,8 +138,8 @@ int main(void)
 		for (int tries = 0; hms_softdev_pages_used(d) && tries < 10000; tries++)
 			usleep(1000);
 		if (hms_softdev_pages_used(d))
-			T_FAIL("%s dontunmap %d to_sys %d: %zu device pages leaked",
-			       point_name[pt], dont_unmap, to_sys, hms_softdev_pages_used(d));
+			T_FAIL("%s %s to_sys %d: %zu device pages leaked",
+			       point_name[pt], mode_name[mode], to_sys, hms_softdev_pages_used(d));
 	}
 	hms__test_hook_set(NULL, NULL);
 	free(buf);

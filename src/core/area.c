@@ -28,6 +28,17 @@ struct hms_area *hms__area_find_locked(struct hms *h, uintptr_t addr)
 	return NULL;
 }
 
+struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr)
+{
+	struct hms_area *a;
+
+	for (struct hms_held_dead *d = h->held_dead; d; d = d->next)
+		if (d->addr == addr && (d->pte.flags & (PTE_MIGRATING | PTE_BUSY)))
+			return &d->pte;
+	a = hms__area_find_locked(h, addr);
+	return a ? area_pte(a, addr) : NULL;
+}
+
 struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
 					     uintptr_t end)
 {
@@ -281,6 +292,15 @@ void hms__area_reap_locked(struct hms *h)
 	if (!h->dead_areas)
 		return;
 	h->dead_areas = false;
+	for (struct hms_held_dead **pp = &h->held_dead, *d; (d = *pp);) {
+		if (d->pte.flags & (PTE_MIGRATING | PTE_BUSY)) {
+			h->dead_areas = true;
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		free(d);
+	}
 	for (a = h->areas; a; a = next) {
 		next = a->next;
 		for (size_t i = 0; i < area_npages(a); i++) {
@@ -391,10 +411,42 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
  * unmanaged and dropped the device pages of the source (hms stress,
  * 3 threads: -ENOENT from hms_migrate on the destination, zeros read).
  */
+/* Pages of [start, end) that someone holds go to h->held_dead (struct
+ * hms_held_dead), their table entries become empty ones: the range is
+ * about to get other pages.  Without memory a page stays in the table as
+ * a zombie (the old behaviour). */
+static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t end)
+{
+	for (struct hms_area *a = h->areas; a && a->start < end; a = a->next) {
+		if (a->end <= start)
+			continue;
+		for (uintptr_t p = start > a->start ? start : a->start; p < a->end && p < end;
+		     p += PAGE_SIZE) {
+			struct hms_pte *pte = area_pte(a, p);
+			struct hms_held_dead *d;
+
+			if (!(pte->flags & (PTE_MIGRATING | PTE_BUSY)))
+				continue;
+			d = malloc(sizeof(*d));
+			if (!d)
+				continue;
+			d->addr = p;
+			d->pte = *pte;
+			d->pte.flags |= PTE_DEAD;
+			d->next = h->held_dead;
+			h->held_dead = d;
+			h->dead_areas = true;
+			*pte = (struct hms_pte){ .prot = pte->prot };
+		}
+	}
+}
+
 void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 			   size_t len, struct hms_free_list *fl)
 {
-	/* What was at the destination is gone (mremap unmapped it). */
+	/* What was at the destination is gone (mremap unmapped it); pages
+	 * held there leave the table for their holders. */
+	area_detach_held_locked(h, to, to + len);
 	hms__area_remove_locked(h, to, to + len, fl);
 	for (uintptr_t s = from, e; s < from + len; s = e) {
 		struct hms_area *a = h->areas;

@@ -250,6 +250,12 @@ HMS_API void hms_close(struct hms *h)
 		free(dm->name);
 		free(dm);
 	}
+	while (h->held_dead) { /* holders that outlived hms_close */
+		struct hms_held_dead *d = h->held_dead;
+
+		h->held_dead = d->next;
+		free(d);
+	}
 	hms__staging_fini(h);
 	hms__policy_fini(h);
 	hms__advice_fini(h);

@@ -133,6 +133,20 @@ struct hms_area {
 	struct hms_area *next;
 };
 
+/*
+ * A page a fault or a migration holds, whose address an mremap filled
+ * with other pages (MREMAP_FIXED onto it): its entry leaves the area
+ * table, where the arriving pages' entries go, for this list, where only
+ * its holder looks (hms__pte_again_locked), as a dead page.  Without it
+ * the holder found the arriving page's entry and discarded or committed
+ * over the moved data.  Freed by hms__area_reap_locked() once let go.
+ */
+struct hms_held_dead {
+	uintptr_t addr;
+	struct hms_pte pte;
+	struct hms_held_dead *next;
+};
+
 #define AREA_CHUNK_SHIFT 9 /* 512 pages: 2 MiB */
 #define AREA_CHUNK_PAGES (1UL << AREA_CHUNK_SHIFT)
 #define AREA_SUM_UNIFORM (1u << 31)
@@ -196,14 +210,10 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
  * after hms.lock was dropped: its range cannot be removed meanwhile, but
  * the table may have moved (hms__area_remove_locked() shifts an area's
  * ptes when its head is unmapped), so a pointer kept across the unlock
- * may name another page.  Lock held.
+ * may name another page.  A held page whose address mremap filled with
+ * other pages is on h->held_dead, found first.  Lock held.
  */
-static inline struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr)
-{
-	struct hms_area *a = hms__area_find_locked(h, addr);
-
-	return a ? area_pte(a, addr) : NULL;
-}
+struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr);
 /* Clear PTE_BUSY and wake threads waiting on h->cond; true if a CPU fault
  * waited (PTE_WAITERS: wake it with hms__uffd_wake()).  Lock held; the
  * pte may be freed on return (its range was unmapped meanwhile). */
@@ -637,6 +647,7 @@ struct hms {
 	struct hms_zap *zaps;
 	struct hms_staging *staging;
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
+	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
 	bool forking;    /* fork() is copying the address space: no page may
 			  * move to a device until it is done (context.c) */
 	unsigned to_device; /* system -> device migrations between setup and

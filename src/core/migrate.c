@@ -360,13 +360,12 @@ static void rezap_discarded(struct hms_migrate_vma *m)
 	hms__uffd_sync(h);
 	pthread_mutex_lock(&h->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
-		uintptr_t p = m->start + (i << PAGE_SHIFT);
-		struct hms_area *a;
+		struct hms_pte *pte;
 
 		if (!(m->core->st[i] & MS_MOVED) || !src_device(m, i))
 			continue;
-		a = hms__area_find_locked(h, p);
-		if (a && (area_pte(a, p)->flags & PTE_DISCARD)) {
+		pte = hms__pte_again_locked(h, m->start + (i << PAGE_SHIFT));
+		if (pte && (pte->flags & PTE_DISCARD)) {
 			m->core->st[i] |= MS_REZAP;
 			any = true;
 		}
@@ -438,13 +437,12 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			pthread_mutex_lock(&h->lock);
 			for (unsigned long k = i; k < j; k++) {
 				uintptr_t p = m->start + (k << PAGE_SHIFT);
-				struct hms_area *a;
+				struct hms_pte *pte;
 
-				while ((a = hms__area_find_locked(h, p)) &&
-				       (area_pte(a, p)->flags & PTE_BUSY))
+				while ((pte = hms__pte_again_locked(h, p)) && (pte->flags & PTE_BUSY))
 					pthread_cond_wait(&h->cond, &h->lock);
-				if (a && !(area_pte(a, p)->flags & PTE_DEAD))
-					area_pte(a, p)->flags |= PTE_ZAPPED;
+				if (pte && !(pte->flags & PTE_DEAD))
+					pte->flags |= PTE_ZAPPED;
 				else
 					c->st[k] |= MS_FAILED;
 			}
@@ -520,6 +518,7 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 
 /* Addresses whose CPU faults waited on a forwarding entry: woken later. */
 struct follow {
+	unsigned hops; /* forwards followed */
 	unsigned nwake;
 	uintptr_t wake[FOLLOW_MAX];
 };
@@ -533,8 +532,10 @@ struct follow {
 static struct hms_pte *follow_locked(struct hms *h, uintptr_t *at, struct follow *fw)
 {
 	struct hms_pte *pte = hms__pte_again_locked(h, *at);
+	struct hms_area *a;
 
 	fw->nwake = 0;
+	fw->hops = 0;
 	for (unsigned hops = 0; pte && (pte->flags & PTE_FORWARD); hops++) {
 		uintptr_t to = (uintptr_t)pte->pfn << PAGE_SHIFT;
 
@@ -544,7 +545,13 @@ static struct hms_pte *follow_locked(struct hms *h, uintptr_t *at, struct follow
 					  PTE_DISCARD);
 		pte->pfn = 0;
 		*at = to;
-		pte = hms__pte_again_locked(h, to);
+		fw->hops = hops + 1;
+		/* Where a forward leads, the page is ours if the table holds it
+		 * live for a migration; if not, ours went on (held dead). */
+		a = hms__area_find_locked(h, to);
+		pte = a ? area_pte(a, to) : NULL;
+		if (!pte || (pte->flags & (PTE_MIGRATING | PTE_DEAD)) != PTE_MIGRATING)
+			pte = hms__pte_again_locked(h, to);
 		if (hops + 1 == FOLLOW_MAX)
 			return NULL;
 	}
@@ -602,7 +609,9 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		if (!selected(m, i))
 			continue;
 		pte = follow_locked(h, &at, &fw);
-		if (at != p && pte && !(pte->flags & (PTE_DEAD | PTE_DISCARD)))
+		/* Moved and maybe back again (at == p): whether the discard or
+		 * fill reached the page is a question for the kernel either way. */
+		if (fw.hops && pte && !(pte->flags & (PTE_DEAD | PTE_DISCARD)))
 			check_forwarded(m, i, at);
 		moved = c->st[i] & MS_MOVED;
 		w = pte && (pte->flags & PTE_WAITERS);
@@ -646,7 +655,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			if (moved)
 				pte->flags &= (uint16_t)~PTE_ZERO;
 		}
-		if (at == p) {
+		if (!fw.hops) {
 			waiters |= w;
 			continue;
 		}
