@@ -52,6 +52,7 @@ static void sd_page_free(struct hms_devmem *dm, hms_pfn pfn)
 {
 	struct hms_softdev *d = hms_devmem_priv(dm);
 
+	SD_TSAN_ACQUIRE(&d->tsan_kernels);
 	pthread_mutex_lock(&d->lock);
 	d->free[d->nfree++] = (uint32_t)(pfn - d->first);
 	pthread_mutex_unlock(&d->lock);

@@ -644,6 +644,7 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 	d->work = NULL;
 	ret = w.next < w.n ? -ESHUTDOWN : 0;
 	pthread_mutex_unlock(&d->wlock);
+	SD_TSAN_RELEASE(&d->tsan_kernels);
 	pthread_rwlock_unlock(&d->exec);
 	if (!ret) {
 		cmd->cpages = cmd->npages;
