@@ -153,6 +153,15 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
 	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 512);
+	{
+		const char *spin = getenv("HMS_HANDLER_SPIN_US");
+		char *end;
+		unsigned long us = spin && *spin ? strtoul(spin, &end, 10) : 0;
+
+		if (spin && *spin && (*end || us > 100000))
+			us = 0; /* not a number of microseconds up to 0.1 s: off */
+		h->spin_ns = (uint64_t)us * 1000;
+	}
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	ret = hms__notifier_init(&h->notifier);

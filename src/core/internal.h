@@ -631,6 +631,9 @@ struct hms {
 	bool handler_started;
 	struct handler_state *handler_state; /* uffd.c, handler thread's own */
 	unsigned fault_around; /* pages a CPU fault on device memory moves */
+	uint64_t spin_ns;      /* the fault handler polls this long after work
+				* before it sleeps (HMS_HANDLER_SPIN_US, 0 =
+				* never: it costs the application CPU time) */
 
 	/*
 	 * lock guards: areas and their page tables, devmems, zaps, staging.
