@@ -599,7 +599,10 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 		return ret;
 	if (!fn)
 		return -EINVAL;
-	if (!d->nthreads || d->stop)
+	/* (A stop is seen under wlock: sd_enter() before us, the wait for
+	 * the workers below.  Reading it here unlocked raced sd_quiesce():
+	 * ThreadSanitizer in teardown_inflight.) */
+	if (!d->nthreads)
 		return -ESHUTDOWN;
 	ret = sd_check_migratable(d, cmd);
 	if (ret)
