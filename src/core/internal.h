@@ -252,6 +252,17 @@ bool hms__in_handler(struct hms *h);
  * hold a lock the handler may wait for.
  */
 void hms__uffd_sync(struct hms *h);
+/* The fill gate (uffd.c): a fill checked against the table cannot land
+ * in pages an mremap moved in while the handler had read but not yet
+ * processed its event.  seen = hms__uffd_gate_sync(); check the table;
+ * if hms__uffd_gate_enter(seen) fill once (hms__uffd_fill_once) and
+ * hms__uffd_gate_exit(), else start over. */
+uint64_t hms__uffd_gate_sync(struct hms *h);
+bool hms__uffd_gate_enter(struct hms *h, uint64_t seen);
+void hms__uffd_gate_exit(struct hms *h);
+/* UFFDIO_COPY of [dst, dst + len) once: EAGAIN is not waited out.
+ * Bytes done, or -errno when none. */
+long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t len);
 /* Resolve a fault for a page (from the handler or a device fault path).
  * Returns 0 when the page is present (and writable if write), -EAGAIN to
  * retry later, another -errno on failure. */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "inject.h"
@@ -481,29 +482,55 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			j++;
 		/* Faulting threads resume at finalize, once the table says where
 		 * their page is.  A page mremap moved away before we got here
-		 * is not filled: it stays on the device at its new address. */
-		unsigned long end = j;
+		 * is not filled: it stays on the device at its new address.
+		 * Each try checks the table and fills through the gate (see
+		 * hms__uffd_gate_sync), so no fill lands in pages an mremap
+		 * moved in. */
+		unsigned long end = j, at = i;
+		bool hooked = false;
 
-		j = commit_run(m, i, j);
-		if (j == i) {
-			i = end - 1;
-			continue;
+		for (unsigned tries = 0; at < end; tries++) {
+			uint64_t seen = hms__uffd_gate_sync(h);
+			unsigned long live = commit_run(m, at, end), n;
+
+			if (live == at)
+				break; /* moved away: [at, end) failed */
+			if (!hooked) {
+				hooked = true;
+				hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT,
+						   m->start + (at << PAGE_SHIFT), (live - at) << PAGE_SHIFT);
+			}
+			if (tries > 100000)
+				r = -EAGAIN;
+			else if (!hms__uffd_gate_enter(h, seen))
+				r = 0; /* a batch of events began since we looked */
+			else {
+				r = hms__inject(HMS_INJ_DEV_COPY)
+					    ? -EIO
+					    : hms__uffd_fill_once(h, m->start + (at << PAGE_SHIFT),
+								  c->from[i] + ((at - i) << PAGE_SHIFT),
+								  (live - at) << PAGE_SHIFT);
+				hms__uffd_gate_exit(h);
+			}
+			n = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
+			for (unsigned long k = at; k < at + n; k++)
+				c->st[k] |= MS_MOVED;
+			at += n;
+			/* The handler itself cannot wait for the event that makes
+			 * the kernel say EAGAIN: it gives up, the fault is retried. */
+			if (r < 0 && (r != -EAGAIN || tries > 100000 || hms__in_handler(h)))
+				break;
+			if (r <= 0 && tries > 10)
+				usleep(20); /* an address-space change is being read */
 		}
-		hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, m->start + (i << PAGE_SHIFT),
-			       (j - i) << PAGE_SHIFT);
-		r = hms__inject(HMS_INJ_DEV_COPY)
-			    ? -EIO
-			    : hms__uffd_fill(h, m->start + (i << PAGE_SHIFT), c->from[i],
-					     (j - i) << PAGE_SHIFT, false);
-		unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
-
-		for (unsigned long k = i; k < j; k++)
-			c->st[k] |= k - i < done ? MS_MOVED : MS_FAILED;
-		if (done < j - i)
+		for (unsigned long k = i; k < end; k++)
+			if (!(c->st[k] & MS_MOVED))
+				c->st[k] |= MS_FAILED;
+		if (at < end || (c->st[end - 1] & MS_FAILED))
 			ret = -EAGAIN;
 		else
 			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMITTED, m->start + (i << PAGE_SHIFT),
-				       (j - i) << PAGE_SHIFT);
+					   (end - i) << PAGE_SHIFT);
 		i = end - 1;
 	}
 	rezap_discarded(m);

@@ -223,7 +223,22 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 	return 0;
 }
 
+static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
+		      bool retry);
+
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake)
+{
+	return uffd_fill(h, dst, src, len, wake, true);
+}
+
+long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t len)
+{
+	return uffd_fill(h, dst, src, len, false, false);
+}
+
+/* retry: wait out EAGAIN here; else return what was done (or -EAGAIN). */
+static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
+		      bool retry)
 {
 	size_t done = 0, chunk = len;
 	unsigned tries = 0;
@@ -264,7 +279,7 @@ long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, b
 			done += (size_t)n;
 			continue;
 		}
-		if (n == -EAGAIN && eagain_wait(h, &tries))
+		if (n == -EAGAIN && retry && eagain_wait(h, &tries))
 			continue;
 		if (n == -ENOENT && chunk > PAGE_SIZE) {
 			/* The range spans mappings (hms_protect splits them): one
@@ -656,6 +671,10 @@ struct handler_state {
 	unsigned *retry_rounds;
 	uint64_t *retry_since; /* ms (CLOCK_MONOTONIC) of the first EAGAIN */
 	bool running;          /* the thread reached its loop (ev_lock) */
+	unsigned fillers;      /* gated fills in flight (ev_lock; see
+				* hms__uffd_gate_sync) */
+	bool want_read;        /* the handler waits for them to leave: no
+				* fill enters (ev_lock) */
 };
 
 static struct ev_counts *ev_of(struct hms *h)
@@ -664,6 +683,57 @@ static struct ev_counts *ev_of(struct hms *h)
 
 	return h->handler_started && h->handler_state ? &h->handler_state->ev : &none;
 }
+
+/*
+ * The fill gate.  The kernel refuses UFFDIO_COPY (EAGAIN) from an mremap
+ * until the handler *reads* its REMAP event, but the table moves only
+ * when the handler *processes* it: a fill in between, checked against the
+ * table before the move, lands in whatever the kernel moved there (another
+ * range's missing pages got a migration's old data: hms stress, CI).  So a
+ * migration's fill and the handler's reading of a batch exclude each
+ * other: the filler syncs, notes the batch count, checks the table, and
+ * enters only if no batch started since; the handler reads no batch while
+ * a fill is in flight (the ioctl never waits for the handler).
+ */
+uint64_t hms__uffd_gate_sync(struct hms *h)
+{
+	uint64_t s;
+
+	hms__uffd_sync(h);
+	pthread_mutex_lock(&ev_lock);
+	s = ev_of(h)->started;
+	pthread_mutex_unlock(&ev_lock);
+	return s;
+}
+
+bool hms__uffd_gate_enter(struct hms *h, uint64_t seen)
+{
+	struct handler_state *st = h->handler_state;
+	bool ok = true;
+
+	if (!h->handler_started || !st || hms__in_handler(h))
+		return true;
+	pthread_mutex_lock(&ev_lock);
+	if (st->ev.started != seen || st->ev.processed != seen || st->want_read)
+		ok = false;
+	else
+		st->fillers++;
+	pthread_mutex_unlock(&ev_lock);
+	return ok;
+}
+
+void hms__uffd_gate_exit(struct hms *h)
+{
+	struct handler_state *st = h->handler_state;
+
+	if (!h->handler_started || !st || hms__in_handler(h))
+		return;
+	pthread_mutex_lock(&ev_lock);
+	if (--st->fillers == 0)
+		pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
+}
+
 
 static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 {
@@ -905,6 +975,10 @@ static void *handler_main(void *arg)
 		n = 0;
 		if (st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
 			pthread_mutex_lock(&ev_lock);
+			st->want_read = true;
+			while (st->fillers)
+				pthread_cond_wait(&ev_cond, &ev_lock);
+			st->want_read = false;
 			st->ev.started++;
 			pthread_mutex_unlock(&ev_lock);
 			n = read(h->uffd, msgs, sizeof(msgs));
