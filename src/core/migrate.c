@@ -379,33 +379,37 @@ static void rezap_discarded(struct hms_migrate_vma *m)
 }
 
 /*
- * Device -> system: marks the pages of [i, j) PTE_ZAPPED before their fill
- * (a page mremap moves from now on takes the fill's result along), up to
- * the first page mremap already moved away (dead): that one and the rest
- * are marked failed and stay on the device.  Returns where the live run
- * ends.
+ * Pages [i, j) are about to lose their system copy (to a device) or to be
+ * filled (to system memory): each is marked PTE_ZAPPED (a page mremap
+ * moves from now on takes the result along), except pages mremap already
+ * moved away or something unmapped (dead), which are marked failed and
+ * stay where they are.  wait_busy: wait for a fault filling a page first
+ * (its fill must land before our discard, not after).  Returns the end of
+ * the live run from i.
  */
-static unsigned long commit_run(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
+static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long i, unsigned long j,
+				     bool wait_busy)
 {
 	struct hms *h = m->core->h;
-	bool live = true;
+	unsigned long live = j;
 
 	pthread_mutex_lock(&h->lock);
 	for (unsigned long k = i; k < j; k++) {
 		uintptr_t p = m->start + (k << PAGE_SHIFT);
-		struct hms_pte *pte = hms__pte_again_locked(h, p);
+		struct hms_pte *pte;
 
-		if (!pte || (pte->flags & PTE_DEAD))
-			live = false;
-		if (live)
+		while ((pte = hms__pte_again_locked(h, p)) && wait_busy && (pte->flags & PTE_BUSY))
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (pte && !(pte->flags & PTE_DEAD)) {
 			pte->flags |= PTE_ZAPPED;
-		else
-			m->core->st[k] |= MS_FAILED;
+			continue;
+		}
+		m->core->st[k] |= MS_FAILED;
+		if (live == j)
+			live = k;
 	}
 	pthread_mutex_unlock(&h->lock);
-	while (i < j && !(m->core->st[i] & MS_FAILED))
-		i++;
-	return i;
+	return live;
 }
 
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
@@ -430,24 +434,10 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 
 		if (!r) {
 			/* From now on a missing page is ours: CPU faults wait.  A
-			 * fault filling a page that went missing before us holds
-			 * it BUSY; its fill must land before our zap, not after.
-			 * A page mremap moved away is not zapped here (it is
-			 * gone, or an empty page of MREMAP_DONTUNMAP's old range):
-			 * it stays in system memory at its new address. */
-			pthread_mutex_lock(&h->lock);
-			for (unsigned long k = i; k < j; k++) {
-				uintptr_t p = m->start + (k << PAGE_SHIFT);
-				struct hms_pte *pte;
-
-				while ((pte = hms__pte_again_locked(h, p)) && (pte->flags & PTE_BUSY))
-					pthread_cond_wait(&h->cond, &h->lock);
-				if (pte && !(pte->flags & PTE_DEAD))
-					pte->flags |= PTE_ZAPPED;
-				else
-					c->st[k] |= MS_FAILED;
-			}
-			pthread_mutex_unlock(&h->lock);
+			 * page mremap moved away is not zapped here (it is gone,
+			 * or an empty page of MREMAP_DONTUNMAP's old range): it
+			 * stays in system memory at its new address. */
+			mark_committing(m, i, j, true);
 			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, s, len);
 			for (unsigned long k = i, l; k < j; k = l) {
 				for (l = k + 1; l < j && !((c->st[l] ^ c->st[k]) & MS_FAILED); l++)
@@ -489,22 +479,20 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		unsigned long end = j, at = i;
 		bool hooked = false;
 
-		for (unsigned tries = 0; at < end; tries++) {
+		for (unsigned tries = 0; at < end && tries <= 100000; tries++) {
 			uint64_t seen = hms__uffd_gate_sync(h);
-			unsigned long live = commit_run(m, at, end), n;
+			unsigned long live = mark_committing(m, at, end, false), n;
 
 			if (live == at)
-				break; /* moved away: [at, end) failed */
+				break; /* moved away: the rest stays on the device */
 			if (!hooked) {
 				hooked = true;
 				hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT,
 						   m->start + (at << PAGE_SHIFT), (live - at) << PAGE_SHIFT);
 			}
-			if (tries > 100000)
-				r = -EAGAIN;
-			else if (!hms__uffd_gate_enter(h, seen))
+			if (!hms__uffd_gate_enter(h, seen)) {
 				r = 0; /* a batch of events began since we looked */
-			else {
+			} else {
 				r = hms__inject(HMS_INJ_DEV_COPY)
 					    ? -EIO
 					    : hms__uffd_fill_once(h, m->start + (at << PAGE_SHIFT),
@@ -518,15 +506,14 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			at += n;
 			/* The handler itself cannot wait for the event that makes
 			 * the kernel say EAGAIN: it gives up, the fault is retried. */
-			if (r < 0 && (r != -EAGAIN || tries > 100000 || hms__in_handler(h)))
+			if (r < 0 && (r != -EAGAIN || hms__in_handler(h)))
 				break;
 			if (r <= 0 && tries > 10)
 				usleep(20); /* an address-space change is being read */
 		}
-		for (unsigned long k = i; k < end; k++)
-			if (!(c->st[k] & MS_MOVED))
-				c->st[k] |= MS_FAILED;
-		if (at < end || (c->st[end - 1] & MS_FAILED))
+		for (unsigned long k = at; k < end; k++)
+			c->st[k] |= MS_FAILED;
+		if (at < end)
 			ret = -EAGAIN;
 		else
 			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMITTED, m->start + (i << PAGE_SHIFT),
@@ -536,8 +523,6 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 	rezap_discarded(m);
 	return ret;
 }
-
-/* ---- finalize ------------------------------------------------------------------------ */
 
 /* ---- mremap during a migration ------------------------------------------------------ */
 
