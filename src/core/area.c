@@ -402,15 +402,6 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	free(saved);
 }
 
-/*
- * mremap moved [from, from + len) to [to, to + len).  The kernel moves a
- * range that is one mapping to it, which may be several areas here
- * (adjacent hms_manage calls, an mremap back next to where the pages came
- * from: the kernel merged what hms keeps apart), so each area's part
- * moves on its own.  Asking for one area whole left the destination
- * unmanaged and dropped the device pages of the source (hms stress,
- * 3 threads: -ENOENT from hms_migrate on the destination, zeros read).
- */
 /* Pages of [start, end) that someone holds go to h->held_dead (struct
  * hms_held_dead), their table entries become empty ones: the range is
  * about to get other pages.  Without memory a page stays in the table as
@@ -441,6 +432,15 @@ static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t en
 	}
 }
 
+/*
+ * mremap moved [from, from + len) to [to, to + len).  The kernel moves a
+ * range that is one mapping to it, which may be several areas here
+ * (adjacent hms_manage calls, an mremap back next to where the pages came
+ * from: the kernel merged what hms keeps apart), so each area's part
+ * moves on its own.  Asking for one area whole left the destination
+ * unmanaged and dropped the device pages of the source (hms stress,
+ * 3 threads: -ENOENT from hms_migrate on the destination, zeros read).
+ */
 void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 			   size_t len, struct hms_free_list *fl)
 {
