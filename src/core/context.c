@@ -108,7 +108,8 @@ int hms__check(struct hms *h)
 
 /* ---- open and close ------------------------------------------------------ */
 
-static unsigned env_uint(const char *name, unsigned def, unsigned max)
+/* $name as a number in [min, max]; def when unset or not one. */
+static unsigned env_uint(const char *name, unsigned def, unsigned min, unsigned max)
 {
 	const char *s = getenv(name);
 	char *end;
@@ -118,7 +119,7 @@ static unsigned env_uint(const char *name, unsigned def, unsigned max)
 		return def;
 	errno = 0;
 	v = strtoul(s, &end, 0);
-	if (errno || *end || v == 0 || v > max)
+	if (errno || *end || v < min || v > max)
 		return def;
 	return (unsigned)v;
 }
@@ -152,16 +153,8 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->uffd = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
-	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 512);
-	{
-		const char *spin = getenv("HMS_HANDLER_SPIN_US");
-		char *end;
-		unsigned long us = spin && *spin ? strtoul(spin, &end, 10) : 0;
-
-		if (spin && *spin && (*end || us > 100000))
-			us = 0; /* not a number of microseconds up to 0.1 s: off */
-		h->spin_ns = (uint64_t)us * 1000;
-	}
+	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 1, 512);
+	h->spin_ns = (uint64_t)env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	ret = hms__notifier_init(&h->notifier);
