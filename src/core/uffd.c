@@ -699,6 +699,8 @@ uint64_t hms__uffd_gate_sync(struct hms *h)
 {
 	uint64_t s;
 
+	if (!h->handler_started || hms__in_handler(h))
+		return 0; /* no gate there (hms__uffd_gate_enter) */
 	hms__uffd_sync(h);
 	pthread_mutex_lock(&ev_lock);
 	s = ev_of(h)->started;
@@ -733,7 +735,6 @@ void hms__uffd_gate_exit(struct hms *h)
 		pthread_cond_broadcast(&ev_cond);
 	pthread_mutex_unlock(&ev_lock);
 }
-
 
 static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 {
@@ -879,10 +880,7 @@ static uint64_t now_ns(void)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now_ns() / 1000000;
 }
 
 static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds,
@@ -973,7 +971,7 @@ static void *handler_main(void *arg)
 			break;
 		/* Room for every message of a batch to need a retry. */
 		n = 0;
-		if (st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
+		if (p[0].revents && st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
 			pthread_mutex_lock(&ev_lock);
 			st->want_read = true;
 			while (st->fillers)
