@@ -22,16 +22,6 @@ static unsigned char *mem;
 static atomic_int kernels_started, go;
 static int launch_ret[2];
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "FAIL: hang (hms_close or a thread did not return in 20 s)\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 /* Slow kernel: every byte + 1, with a pause so that close finds it running. */
 static void slow_inc(void *page, uint64_t index, void *arg)
 {
@@ -78,8 +68,7 @@ int main(void)
 	size_t len = 3 * NP * T_PAGE;
 	pthread_t th[3];
 
-	signal(SIGALRM, on_alarm);
-	alarm(20);
+	t_watchdog(20, "hms_close or a thread did not return in 20 s");
 	h = t_open();
 	dev[0] = t_softdev(h, 0);
 	dev[1] = t_softdev(h, 0);

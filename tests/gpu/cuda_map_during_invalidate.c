@@ -37,16 +37,6 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char msg[] = "FAIL: hms_cuda_map hung behind a waiting write\n";
-
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct hms *h = t_open();
@@ -68,10 +58,9 @@ int main(void)
 	T_EQ(pthread_create(&th, NULL, writer, NULL), 0);
 	usleep(200000);
 	T_EQ(atomic_load(&writer_done), 0); /* waiting for the window */
-	signal(SIGALRM, on_alarm);
-	alarm(20);
+	t_watchdog(20, "hms_cuda_map hung behind a waiting write");
 	T_EQ(hms_cuda_map(g, dst, len, 0, &dd), 0);
-	alarm(0);
+	t_watchdog(0, NULL);
 	g_copy(g, dd, ds, n, 1);
 	T_EQ(hms_cuda_unmap(g, src, len), 0);
 	T_EQ(pthread_join(th, NULL), 0);

@@ -14,16 +14,6 @@
 
 #include "gpu_test.h"
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "FAIL: hang: an invalidation outside the window waited for it\n";
-
-	(void)sig;
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct hms *h = t_open();
@@ -43,11 +33,10 @@ int main(void)
 	T_EQ(hms_cuda_unmap(g, src, len), 0);
 	T_EQ(hms_cuda_map(g, src, half, HMS_CUDA_MAP_READ_ONLY, &ds), 0);
 
-	signal(SIGALRM, on_alarm);
-	alarm(20);
+	t_watchdog(20, "an invalidation outside the window waited for it");
 	T_EQ(madvise(hi, half, MADV_DONTNEED), 0);
 	T_EQ(hms_cuda_map(g, dst, half, 0, &dd), 0);
-	alarm(0);
+	t_watchdog(0, NULL);
 	g_copy(g, dd, ds, n, 1);
 	T_EQ(hms_cuda_unmap(g, src, half), 0);
 	T_EQ(hms_cuda_unmap(g, dst, half), 0);

@@ -149,3 +149,24 @@ void t_stress(const char *const args[], char *out, size_t outlen)
 		T_FAIL("hms stress was killed by signal %d", WTERMSIG(st));
 	T_EQ(WEXITSTATUS(st), 0);
 }
+
+#include <signal.h>
+
+static char watchdog_msg[160];
+
+static void watchdog_fire(int sig)
+{
+	(void)sig;
+	if (write(STDOUT_FILENO, watchdog_msg, strlen(watchdog_msg)) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+void t_watchdog(unsigned seconds, const char *what)
+{
+	if (seconds) {
+		snprintf(watchdog_msg, sizeof(watchdog_msg), "FAIL: hang: %s\n", what);
+		signal(SIGALRM, watchdog_fire);
+	}
+	alarm(seconds);
+}

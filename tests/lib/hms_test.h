@@ -82,5 +82,8 @@ int t_tmpfile(size_t size);
  * or userfaultfd) and fails unless it exits 0; with out, keeps its
  * standard output there. */
 void t_stress(const char *const args[], char *out, size_t outlen);
+/* Fails the test ("FAIL: hang: what") unless t_watchdog(0, NULL) comes
+ * within seconds: for calls that must not hang. */
+void t_watchdog(unsigned seconds, const char *what);
 
 #endif
