@@ -55,6 +55,27 @@ void t_check(const int *p, size_t n, int base)
 			T_FAIL("word %zu: %d, expected %d", i, p[i], base + (int)i);
 }
 
+void *t_alloc_one_batch(struct hms *h, size_t size)
+{
+	void *crossed[8], *p = NULL;
+	size_t n = 0;
+
+	T_ASSERT(size <= HMS_MIGRATE_MAX_BYTES);
+	while (n < 8) {
+		p = hms_alloc(h, size, 0);
+		T_ASSERT(p);
+		if ((uintptr_t)p / HMS_MIGRATE_MAX_BYTES ==
+		    ((uintptr_t)p + size - 1) / HMS_MIGRATE_MAX_BYTES)
+			break;
+		crossed[n++] = p;
+		p = NULL;
+	}
+	while (n--)
+		T_EQ(hms_free(h, crossed[n], size), 0);
+	T_ASSERT(p);
+	return p;
+}
+
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)
 {
 	struct hms_page_info *info = calloc(npages, sizeof(*info));
