@@ -8,7 +8,7 @@ int main(void)
 	struct hms *h = t_open();
 	struct hms_softdev *d = t_softdev(h, 0);
 	size_t npages = 8;
-	char *p = hms_alloc(h, npages * T_PAGE, 0);
+	char *p = t_alloc_one_batch(h, npages * T_PAGE); /* one batch, one event */
 	struct t_rec *r = malloc(sizeof(*r));
 	uintptr_t s = (uintptr_t)p, e = s + npages * T_PAGE;
 	struct hms_softdev_cmd c;

@@ -57,23 +57,20 @@ void t_check(const int *p, size_t n, int base)
 
 void *t_alloc_one_batch(struct hms *h, size_t size)
 {
-	void *crossed[8], *p = NULL;
-	size_t n = 0;
+	const size_t block = HMS_MIGRATE_MAX_BYTES, total = size + block;
+	char *p, *q;
 
-	T_ASSERT(size <= HMS_MIGRATE_MAX_BYTES);
-	while (n < 8) {
-		p = hms_alloc(h, size, 0);
-		T_ASSERT(p);
-		if ((uintptr_t)p / HMS_MIGRATE_MAX_BYTES ==
-		    ((uintptr_t)p + size - 1) / HMS_MIGRATE_MAX_BYTES)
-			break;
-		crossed[n++] = p;
-		p = NULL;
-	}
-	while (n--)
-		T_EQ(hms_free(h, crossed[n], size), 0);
+	T_ASSERT(size <= block && size % T_PAGE == 0);
+	p = hms_alloc(h, total, 0);
 	T_ASSERT(p);
-	return p;
+	q = (uintptr_t)p % block + size <= block
+		    ? p
+		    : (char *)(((uintptr_t)p + block - 1) & ~(uintptr_t)(block - 1));
+	/* Keep [q, q + size), give back the rest. */
+	if (q > p)
+		T_EQ(hms_free(h, p, (size_t)(q - p)), 0);
+	T_EQ(hms_free(h, q + size, (size_t)(p + total - (q + size))), 0);
+	return q;
 }
 
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)

@@ -66,8 +66,9 @@ int t_cmd(struct hms_softdev *d, t_op op, void *addr, void *buf, size_t npages,
 void t_fill(int *p, size_t n, int base);
 void t_check(const int *p, size_t n, int base);
 /* hms_alloc()s size bytes inside one HMS_MIGRATE_MAX_BYTES block, so a
- * softdev migration command moves them in one batch (tests whose hooks
- * expect one batch). */
+ * softdev migration command moves them in one batch: for tests that count
+ * a migration's events or hook its one batch (a range across a 2 MiB
+ * boundary migrates in two). */
 void *t_alloc_one_batch(struct hms *h, size_t size);
 /* Counts pages of [addr, addr + npages) whose location is loc. */
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
