@@ -1168,8 +1168,11 @@ typedef void (*hms_softdev_kernel_fn)(void *page, uint64_t index, void *arg);
  * do not fit stay in system memory and the call fails with -ENOMEM before
  * running anything), then @fn runs on every page on the worker threads,
  * with translated (device) addresses.  Pages stay in device memory
- * afterwards; a CPU touch brings them back.  cmd->buf is unused.
- * Return: 0, -EINVAL, -ENOMEM, -ENOENT (not managed).
+ * afterwards; a CPU touch brings them back.  cmd->buf is unused.  Device
+ * pages given back while the kernel runs (the application freed the range
+ * under it) return to the pool when it is done: its late writes are lost,
+ * never seen in other memory.
+ * Return: 0, -EINVAL, -ENOMEM, -ENOENT (not managed), -ESHUTDOWN (closing).
  */
 int hms_softdev_launch(struct hms_softdev *dev, struct hms_softdev_cmd *cmd,
 		       hms_softdev_kernel_fn fn, void *arg);

@@ -48,13 +48,40 @@ static void sd_replica_drop(void *arg, uint64_t e)
 	d->free[d->nfree++] = (uint32_t)SD_IDX(e);
 }
 
+/*
+ * hms gives a page back (it was unmapped, discarded or migrated away).  A
+ * running kernel may still write it: the application freed memory under
+ * its own kernel, or the page left some other way between the kernel's
+ * translation and its end.  Handing the page out again at once let those
+ * writes land in another range's data (tests/launch_unmap_during_kernel),
+ * so while a kernel runs the page waits, as a real device's driver waits
+ * for the device to stop before it frees.
+ */
 static void sd_page_free(struct hms_devmem *dm, hms_pfn pfn)
 {
 	struct hms_softdev *d = hms_devmem_priv(dm);
+	uint32_t idx = (uint32_t)(pfn - d->first);
 
 	SD_TSAN_ACQUIRE(&d->tsan_kernels);
 	pthread_mutex_lock(&d->lock);
-	d->free[d->nfree++] = (uint32_t)(pfn - d->first);
+	if (d->kernels)
+		d->free[d->npages - ++d->ndeferred] = idx;
+	else
+		d->free[d->nfree++] = idx;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void sd_kernel_begin_locked(struct hms_softdev *d)
+{
+	d->kernels++;
+}
+
+void sd_kernel_end(struct hms_softdev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (!--d->kernels)
+		while (d->ndeferred) /* (the read slot is never below the write one) */
+			d->free[d->nfree++] = d->free[d->npages - d->ndeferred--];
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -111,6 +138,11 @@ static void sd_quiesce(struct hms_softdev *d)
 	pthread_mutex_lock(&d->wlock);
 	d->stop = true;
 	pthread_cond_broadcast(&d->wcond);
+	/* A launch waiting for its kernel sees the stop too: workers woken by
+	 * it leave without taking work that was posted but not begun, and
+	 * nothing else would wake the launch (teardown_inflight hung about
+	 * once in 100 runs two at a time). */
+	pthread_cond_broadcast(&d->wdone);
 	while (d->users)
 		pthread_cond_wait(&d->idle, &d->wlock);
 	pthread_mutex_unlock(&d->wlock);

@@ -85,14 +85,20 @@ struct hms_softdev {
 	hms_uid initiator, link;
 
 	/*
-	 * lock guards pt, free[], nfree, fail_alloc.  Held for short sections
-	 * only, never across an hms call that migrates or faults (the driver
-	 * API's locking rule): invalidate() and page_free() take it.
+	 * lock guards pt, free[], nfree, ndeferred, kernels, fail_alloc.  Held
+	 * for short sections only, never across an hms call that migrates or
+	 * faults (the driver API's locking rule): invalidate() and page_free()
+	 * take it.
 	 */
 	pthread_mutex_t lock;
 	struct sd_pt pt;
+	/* free[0, nfree): free pool pages.  free[npages - ndeferred, npages):
+	 * pages hms gave back while a kernel ran (kernels > 0), which may still
+	 * be writing them; they become free when the kernel is done
+	 * (sd_kernel_end).  Both fit: free + deferred + in use = npages. */
 	uint32_t *free;
-	uint64_t nfree;
+	uint64_t nfree, ndeferred;
+	unsigned kernels; /* launches whose kernel is running */
 	uint64_t populated; /* pool pages [0, populated) are backed */
 	/* Bumped when one of our own migrations takes pages off the device.
 	 * Our own MIGRATE invalidations skip us, so whoever records entries
@@ -130,6 +136,9 @@ static inline char *sd_page(struct hms_softdev *d, hms_pfn pfn)
 
 /* Allocate a device page (lock held); 0 when the pool is empty. */
 hms_pfn sd_alloc_locked(struct hms_softdev *d);
+/* A launch's kernel begins / is done (d->lock held / not held). */
+void sd_kernel_begin_locked(struct hms_softdev *d);
+void sd_kernel_end(struct hms_softdev *d);
 
 /* A snapshot of both sequences; sd_seq_valid() under d->lock. */
 struct sd_seq {

@@ -572,7 +572,8 @@ static int sd_translate(struct hms_softdev *d, const struct hms_softdev_cmd *cmd
 	return 0;
 }
 
-/* Still all ours (exec held, so nothing can migrate them off now)? */
+/* Still all ours (exec held, so nothing can migrate them off now)?  If
+ * so, the kernel has begun (sd_kernel_end() when it is done). */
 static bool sd_still_resident(struct hms_softdev *d, const struct hms_softdev_cmd *cmd,
 			      char **pages)
 {
@@ -584,6 +585,10 @@ static bool sd_still_resident(struct hms_softdev *d, const struct hms_softdev_cm
 
 		ok = (e & SD_D) && d->pool + (SD_IDX(e) << SD_SHIFT) == pages[i];
 	}
+	/* From here a page hms gives back waits for the kernel's end (an
+	 * invalidation clears its entry first, so none left since the check). */
+	if (ok)
+		sd_kernel_begin_locked(d);
 	pthread_mutex_unlock(&d->lock);
 	return ok;
 }
@@ -648,6 +653,7 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 	ret = w.next < w.n ? -ESHUTDOWN : 0;
 	pthread_mutex_unlock(&d->wlock);
 	SD_TSAN_RELEASE(&d->tsan_kernels);
+	sd_kernel_end(d);
 	pthread_rwlock_unlock(&d->exec);
 	if (!ret) {
 		cmd->cpages = cmd->npages;
