@@ -5,6 +5,10 @@
 #    the short stress runs: stress_short (1 thread), stress_threads (3
 #    threads) and stress_inject (fault injection), which .ci/run also runs
 #    in the plain and ASan+UBSan builds;
+#  - the plain suite with every small anonymous mapping placed across a
+#    2 MiB boundary (tests/ci/straddle.c), at its middle and after its
+#    first page: a test must not pass only where its range sits in one
+#    2 MiB migration batch;
 #  - each libFuzzer target for a bounded time;
 #  - valgrind memcheck over the programs that do not use userfaultfd
 #    (valgrind 3.19 does not know the userfaultfd system call, and under its
@@ -20,6 +24,19 @@ cmake --build build-tsan -j"$(nproc)"
 TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
 	ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
 	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child'
+
+echo "--- placement: mappings across a 2 MiB boundary"
+cc -O2 -shared -fPIC -o build/straddle.so tests/ci/straddle.c
+for at in "" 1; do
+	log=build/straddle${at}.log
+	if ! STRADDLE_PAGE=$at LD_PRELOAD="$PWD/build/straddle.so" \
+		ctest --test-dir build --output-on-failure -j2 --timeout 300 \
+		-E 'vm_numa|stress_|topo_golden|topo_discovery' >"$log" 2>&1; then
+		cat "$log"
+		exit 1
+	fi
+	echo "straddle at page ${at:-middle}: $(grep 'tests passed' "$log")"
+done
 
 echo "--- fuzzing, ${fuzz_secs}s per target"
 for t in topology hbind policy; do
