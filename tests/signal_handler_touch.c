@@ -69,8 +69,8 @@ int main(void)
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	pthread_t self = pthread_self(), t;
 
-	alarm(20); /* a hang ends the test (SIGALRM) */
 	h = t_open();
+	t_watchdog(20, "a signal handler's touch did not return");
 	dev = t_softdev(h, 0);
 	mem = hms_alloc(h, NP * T_PAGE, 0);
 	T_ASSERT(mem);

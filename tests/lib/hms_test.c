@@ -2,6 +2,8 @@
 /* hms_test.c - shared setup and checks of the core tests (hms_test.h). */
 #include "hms_test.h"
 
+static void t_stacks_arm(void);
+
 struct hms *t_open_flags(unsigned flags)
 {
 	struct hms_options o = { .size = sizeof(o), .flags = flags };
@@ -12,6 +14,7 @@ struct hms *t_open_flags(unsigned flags)
 		T_SKIP("userfaultfd unavailable: %s", hms_last_error());
 	if (ret)
 		T_FAIL("hms_open: %s", strerror(-ret));
+	t_stacks_arm();
 	return h;
 }
 
@@ -169,22 +172,94 @@ void t_stress(const char *const args[], char *out, size_t outlen)
 }
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+/*
+ * Hangs: every test that opens a context prints its threads' stacks (gdb,
+ * where installed) if it still runs after HMS_TEST_STACKS_S seconds
+ * (default 90, under ctest's 120; 0: never), and goes on: a slow run is
+ * not failed by this.  t_watchdog() fails the test, with the stacks.
+ * What the handler runs is prepared beforehand, and it calls the kernel
+ * directly (no libc or sanitizer fork handlers inside a signal handler).
+ */
+extern char **environ;
 
 static char watchdog_msg[160];
+static char stacks_pid[24];
+static char *stacks_argv[] = { "gdb", "-batch", "-nx", "-p", stacks_pid,
+			       "-ex", "thread apply all bt", NULL };
+static const char stacks_gdb[] = "/usr/bin/gdb";
+static unsigned stacks_after = 90;
+static bool stacks_armed, watchdog_on;
+
+static void say(const char *m)
+{
+	if (write(STDERR_FILENO, m, strlen(m)) < 0)
+		return;
+}
+
+static void dump_stacks(void)
+{
+	long pid;
+
+	if (access(stacks_gdb, X_OK))
+		return;
+	pid = syscall(SYS_fork);
+	if (pid == 0) {
+		syscall(SYS_dup2, STDERR_FILENO, STDOUT_FILENO);
+		syscall(SYS_execve, stacks_gdb, stacks_argv, environ);
+		syscall(SYS_exit, 127);
+	}
+	if (pid > 0)
+		syscall(SYS_wait4, pid, NULL, 0, NULL);
+}
+
+static void stacks_fire(int sig)
+{
+	(void)sig;
+	say("hms test: still running; the threads' stacks:\n");
+	dump_stacks();
+}
 
 static void watchdog_fire(int sig)
 {
 	(void)sig;
 	if (write(STDOUT_FILENO, watchdog_msg, strlen(watchdog_msg)) < 0)
 		_exit(1);
+	dump_stacks();
 	_exit(1);
+}
+
+/* Arms the stack dump, unless the test keeps its own alarm. */
+static void t_stacks_arm(void)
+{
+	const char *env = getenv("HMS_TEST_STACKS_S");
+
+	if (!stacks_armed) {
+		stacks_armed = true;
+		if (env)
+			stacks_after = (unsigned)strtoul(env, NULL, 10);
+		prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama */
+	}
+	snprintf(stacks_pid, sizeof(stacks_pid), "%d", (int)getpid()); /* (a child's own) */
+	if (!stacks_after || watchdog_on)
+		return; /* (t_open() after t_watchdog() keeps the watchdog) */
+	signal(SIGALRM, stacks_fire);
+	alarm(stacks_after);
 }
 
 void t_watchdog(unsigned seconds, const char *what)
 {
-	if (seconds) {
-		snprintf(watchdog_msg, sizeof(watchdog_msg), "FAIL: hang: %s\n", what);
-		signal(SIGALRM, watchdog_fire);
+	if (!seconds) {
+		alarm(0);
+		watchdog_on = false;
+		t_stacks_arm(); /* back to the stack dump */
+		return;
 	}
+	watchdog_on = true;
+	t_stacks_arm(); /* (for the pid) */
+	snprintf(watchdog_msg, sizeof(watchdog_msg), "FAIL: hang: %s\n", what);
+	signal(SIGALRM, watchdog_fire);
 	alarm(seconds);
 }

@@ -87,8 +87,10 @@ int t_tmpfile(size_t size);
  * or userfaultfd) and fails unless it exits 0; with out, keeps its
  * standard output there. */
 void t_stress(const char *const args[], char *out, size_t outlen);
-/* Fails the test ("FAIL: hang: what") unless t_watchdog(0, NULL) comes
- * within seconds: for calls that must not hang. */
+/* Fails the test ("FAIL: hang: what", then every thread's stack where gdb
+ * is installed) unless t_watchdog(0, NULL) comes within seconds: for calls
+ * that must not hang.  (t_open() arms a stack dump that does not fail the
+ * test: HMS_TEST_STACKS_S, default 90 s; t_watchdog(0, NULL) rearms it.) */
 void t_watchdog(unsigned seconds, const char *what);
 
 #endif
