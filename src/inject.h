@@ -63,6 +63,10 @@ typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size
 				 void *arg);
 /* Installs fn (NULL: none) for every context of the process. */
 HMS_INJ_API void hms__test_hook_set(hms_test_hook_fn fn, void *arg);
+struct hms;
+/* true: h discards the system copy of pages migrating to a device through
+ * the fill gate (UFFDIO_MOVE, Linux 6.8; not with HMS_UFFD_MOVE=0). */
+HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
 
 /* true: the caller must fail this time (counted in hms__inject_hits). */
 HMS_INJ_API bool hms__inject(enum hms_inject_point p);

@@ -1,13 +1,13 @@
 /* migrate_remap_onto_race: mremap(MREMAP_FIXED) moves another managed
  * range S onto a range D while a migration holds D's pages (a test hook
  * runs it after the driver's copy, and after the discard or fill), to a
- * device and back, and between the fill's look at the table and the fill
- * (the fill gate makes it look again).  (Between the last look and a
- * discard the kernel offers no way to make sure the pages are still the
- * ones copied: docs/design.md 5a.)  D then holds S's data, every byte, in
- * system memory, and the device pages of D's old data are all freed:
- * the migration lets go of D's old pages instead of discarding or
- * committing over the pages that arrived. */
+ * device and back, and between the last look at the table and the fill
+ * or the discard (the fill gate makes it look again).  D then holds S's
+ * data, every byte, in system memory, and the device pages of D's old
+ * data are all freed: the migration lets go of D's old pages instead of
+ * discarding or committing over the pages that arrived.  (A discard goes
+ * through the gate only where the kernel moves pages, UFFDIO_MOVE, Linux
+ * 6.8; elsewhere that case is left out, and said: docs/design.md 5a.) */
 #include <sys/mman.h>
 #include "hms_test.h"
 #include "inject.h"
@@ -47,8 +47,11 @@ int main(void)
 	hms__test_hook_set(hook, NULL);
 	for (int to_sys = 0; to_sys < 2; to_sys++)
 	for (int pt = HMS_HOOK_MIGRATE_PAGES; pt <= HMS_HOOK_MIGRATE_COMMITTED; pt++) {
-		if (pt == HMS_HOOK_MIGRATE_COMMIT && !to_sys)
-			continue; /* the discard's window: see above */
+		if (pt == HMS_HOOK_MIGRATE_COMMIT && !to_sys && !hms__test_gated_discard(h)) {
+			printf("not run: an mremap onto pages just before their discard (no "
+			       "UFFDIO_MOVE here: the window of docs/design.md 5a)\n");
+			continue;
+		}
 		/* dst in one batch: the hook runs once, in the first batch; a
 		 * later batch would move the pages that arrived. */
 		char *dst = t_alloc_one_batch(h, size), *src = hms_alloc(h, size, 0);

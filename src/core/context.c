@@ -259,6 +259,7 @@ HMS_API void hms_close(struct hms *h)
 		free(d);
 	}
 	hms__staging_fini(h);
+	hms__uffd_discard_fini(h);
 	hms__policy_fini(h);
 	hms__advice_fini(h);
 	hms__topology_close(h);

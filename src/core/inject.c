@@ -95,6 +95,11 @@ void hms__test_hook_set(hms_test_hook_fn fn, void *arg)
 	atomic_store(&hook, fn);
 }
 
+bool hms__test_gated_discard(struct hms *h)
+{
+	return h && h->uffd_move;
+}
+
 void hms__test_hook_run(struct hms *h, enum hms_test_hook point, uintptr_t start, size_t len)
 {
 	hms_test_hook_fn fn = atomic_load_explicit(&hook, memory_order_acquire);

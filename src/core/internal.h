@@ -269,6 +269,24 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
+/*
+ * Discard [start, start + len) (at most HMS_MIGRATE_MAX_BYTES) through
+ * the fill gate, inside hms__uffd_gate_enter/exit: UFFDIO_MOVE takes the
+ * pages into a spare range and fails with EAGAIN while an address-space
+ * change is unread, so pages an mremap moved in are never discarded.
+ * *slot receives the spare range (NULL if none): empty it after the gate
+ * with hms__uffd_discard_done(h, *slot, bytes moved), whatever the result.
+ * Bytes moved (holes count), or -errno when none: -EAGAIN (an event is
+ * unread: look at the table again), -EOPNOTSUPP where the kernel cannot
+ * move (before Linux 6.8, HMS_UFFD_MOVE=0), -ENOMEM (no spare range),
+ * -EINVAL or -EBUSY for pages it will not move (read-only, locked,
+ * pinned): the caller discards those with hms__zap as before.
+ */
+struct hms_discard; /* a spare range, uffd.c */
+long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
+			    struct hms_discard **slot);
+void hms__uffd_discard_done(struct hms *h, struct hms_discard *slot, size_t len);
+void hms__uffd_discard_fini(struct hms *h);
 
 /* ------------------------------------------------------------------------
  * wp.c - write protection: one mechanism for replicas, exclusive access
@@ -637,6 +655,7 @@ struct hms {
 	enum hms_uffd_mode mode;
 	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */
 	bool wp_async;     /* UFFD_FEATURE_WP_ASYNC enabled (wp.c) */
+	bool uffd_move;    /* UFFD_FEATURE_MOVE enabled: gated discards */
 	pthread_t handler;
 	pid_t handler_tid;
 	bool handler_started;
@@ -647,7 +666,8 @@ struct hms {
 				* never: it costs the application CPU time) */
 
 	/*
-	 * lock guards: areas and their page tables, devmems, zaps, staging.
+	 * lock guards: areas and their page tables, devmems, zaps, staging,
+	 * discards.
 	 * Never held across a call that waits for the fault handler
 	 * (madvise/munmap/mremap of managed memory, uffd ioctls that may
 	 * return EAGAIN, driver callbacks).  cond is broadcast whenever a
@@ -660,6 +680,7 @@ struct hms {
 	hms_pfn next_pfn;
 	struct hms_zap *zaps;
 	struct hms_staging *staging;
+	struct hms_discard *discards; /* free spare ranges (uffd.c) */
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
 	bool forking;    /* fork() is copying the address space: no page may

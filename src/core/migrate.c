@@ -412,6 +412,71 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long i,
 	return live;
 }
 
+/*
+ * Pages [i, j) lose their system copy (to a device).  From the mark on a
+ * missing page is ours: CPU faults wait.  A page mremap moved away is not
+ * discarded (it is gone, or an empty page of MREMAP_DONTUNMAP's old
+ * range): it stays in system memory at its new address.  Where the
+ * kernel moves pages (UFFDIO_MOVE, Linux 6.8), each try goes through the
+ * fill gate like a fill: mark, then move the live pages out only if no
+ * batch of events began since the handler caught up, so pages an mremap
+ * moved in meanwhile are never discarded (design 5a).  Pages the kernel
+ * will not move, and all of them on older kernels, are discarded with
+ * MADV_DONTNEED (hms__zap), where that window stays.  0 or -EAGAIN.
+ */
+static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
+{
+	struct hms_migrate_core *c = m->core;
+	struct hms *h = c->h;
+	bool gated = h->uffd_move, hooked = false;
+	unsigned long at = i;
+
+	for (unsigned tries = 0; at < j; tries++) {
+		uint64_t seen = gated ? hms__uffd_gate_sync(h) : 0;
+		struct hms_discard *slot = NULL;
+		uintptr_t s;
+		unsigned long l;
+		long r;
+
+		mark_committing(m, at, j, true);
+		if (!hooked) {
+			hooked = true;
+			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, m->start + (i << PAGE_SHIFT),
+					   (j - i) << PAGE_SHIFT);
+		}
+		while (at < j && (c->st[at] & MS_FAILED))
+			at++;
+		for (l = at; l < j && !(c->st[l] & MS_FAILED); l++)
+			;
+		if (at == j)
+			break;
+		s = m->start + (at << PAGE_SHIFT);
+		if (!gated) {
+			if (hms__zap(h, s, (l - at) << PAGE_SHIFT))
+				return -EAGAIN;
+			at = l;
+			continue;
+		}
+		if (!hms__uffd_gate_enter(h, seen)) {
+			r = 0; /* a batch of events began since we looked */
+		} else {
+			r = hms__uffd_discard_move(h, s, (l - at) << PAGE_SHIFT, &slot);
+			hms__uffd_gate_exit(h);
+		}
+		hms__uffd_discard_done(h, slot, r > 0 ? (size_t)r : 0);
+		if (r > 0) {
+			at += (unsigned long)r >> PAGE_SHIFT;
+		} else if (r < 0 && r != -EAGAIN) {
+			gated = false; /* not movable: discarded as before */
+		} else if (tries > 100000) {
+			return -EAGAIN;
+		} else if (tries > 10) {
+			usleep(20); /* an address-space change is being read */
+		}
+	}
+	return 0;
+}
+
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
@@ -432,23 +497,8 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		 * so we never discard memory that is no longer ours. */
 		int r = hms__in_handler(h) ? -EDEADLK : hms__uffd_wp(h, s, len, true);
 
-		if (!r) {
-			/* From now on a missing page is ours: CPU faults wait.  A
-			 * page mremap moved away is not zapped here (it is gone,
-			 * or an empty page of MREMAP_DONTUNMAP's old range): it
-			 * stays in system memory at its new address. */
-			mark_committing(m, i, j, true);
-			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, s, len);
-			for (unsigned long k = i, l; k < j; k = l) {
-				for (l = k + 1; l < j && !((c->st[l] ^ c->st[k]) & MS_FAILED); l++)
-					;
-				if (!(c->st[k] & MS_FAILED) &&
-				    hms__zap(h, m->start + (k << PAGE_SHIFT), (l - k) << PAGE_SHIFT))
-					r = -EAGAIN;
-				if (r)
-					break;
-			}
-		}
+		if (!r)
+			r = discard_run(m, i, j);
 		for (unsigned long k = i; k < j; k++)
 			c->st[k] |= r || (c->st[k] & MS_FAILED) ? MS_FAILED : MS_MOVED;
 		if (r)

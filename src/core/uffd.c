@@ -59,28 +59,41 @@ static int uffd_new(bool user_only)
 
 #define WP_ASYNC_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
 
+/* What the kernel's userfaultfd offers.  UFFDIO_API can be called once
+ * per descriptor, so a throwaway one is asked; 0 if it cannot be. */
+static uint64_t uffd_probe_features(bool user_only)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	int fd = uffd_new(user_only);
+	uint64_t f = 0;
+
+	if (fd < 0)
+		return 0;
+	if (!ioctl(fd, UFFDIO_API, &api))
+		f = api.features;
+	close(fd);
+	return f;
+}
+
+static bool env_off(const char *name)
+{
+	const char *env = getenv(name);
+
+	return env && !strcmp(env, "0");
+}
+
 /*
  * HMS_OPEN_WP_ASYNC: does the kernel have asynchronous write protection?
- * UFFDIO_API can be called once per descriptor, so ask a throwaway one.
  * Without it (or with HMS_WP_SYNC=1) the context falls back to the
  * synchronous kind, which every kernel with UFFDIO_WRITEPROTECT has.
  */
-static bool uffd_want_wp_async(unsigned open_flags, bool user_only)
+static bool uffd_want_wp_async(unsigned open_flags, uint64_t have)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
 	const char *env = getenv("HMS_WP_SYNC");
-	bool ok = false;
-	int fd;
 
 	if (!(open_flags & HMS_OPEN_WP_ASYNC) || (env && *env && strcmp(env, "0")))
 		return false;
-	fd = uffd_new(user_only);
-	if (fd < 0)
-		return false;
-	if (!ioctl(fd, UFFDIO_API, &api))
-		ok = (api.features & WP_ASYNC_FEATURES) == WP_ASYNC_FEATURES;
-	close(fd);
-	return ok;
+	return (have & WP_ASYNC_FEATURES) == WP_ASYNC_FEATURES;
 }
 
 int hms__uffd_open(struct hms *h, unsigned open_flags)
@@ -108,9 +121,17 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 			hms__set_error("hms: userfaultfd failed: %s", strerror(-fd));
 		return fd;
 	}
-	h->wp_async = uffd_want_wp_async(open_flags, user_only);
+	uint64_t have = uffd_probe_features(user_only);
+
+	h->wp_async = uffd_want_wp_async(open_flags, have);
 	if (h->wp_async)
 		api.features |= WP_ASYNC_FEATURES;
+	/* UFFDIO_MOVE (Linux 6.8): discards of migrations to a device go
+	 * through the fill gate (hms__uffd_discard_move).  HMS_UFFD_MOVE=0
+	 * turns it off. */
+	h->uffd_move = (have & UFFD_FEATURE_MOVE) && !env_off("HMS_UFFD_MOVE");
+	if (h->uffd_move)
+		api.features |= UFFD_FEATURE_MOVE;
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		int err = errno;
 
@@ -383,6 +404,112 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 	*pp = z.next;
 	pthread_mutex_unlock(&h->lock);
 	return ret;
+}
+
+/* ---- gated discards -------------------------------------------------------------- */
+
+/*
+ * A spare range of HMS_MIGRATE_MAX_BYTES registered like managed memory
+ * (UFFDIO_MOVE wants the same protections on both sides), between two
+ * inaccessible pages so that it never merges with a neighbour, and not
+ * inherited by fork children.  Kept on h->discards when free.
+ */
+struct hms_discard {
+	char *map;  /* the whole mapping, guards included */
+	char *base; /* the spare range */
+	struct hms_discard *next;
+};
+
+static struct hms_discard *discard_get(struct hms *h)
+{
+	const size_t size = HMS_MIGRATE_MAX_BYTES, all = size + 2 * PAGE_SIZE;
+	struct hms_discard *d;
+
+	pthread_mutex_lock(&h->lock);
+	d = h->discards;
+	if (d)
+		h->discards = d->next;
+	pthread_mutex_unlock(&h->lock);
+	if (d)
+		return d;
+	d = hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(*d));
+	if (!d)
+		return NULL;
+	d->map = mmap(NULL, all, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d->map == MAP_FAILED) {
+		free(d);
+		return NULL;
+	}
+	d->base = d->map + PAGE_SIZE;
+	if (mprotect(d->base, size, PROT_READ | PROT_WRITE) ||
+	    madvise(d->base, size, MADV_DONTFORK) || madvise(d->base, size, MADV_NOHUGEPAGE) ||
+	    hms__uffd_register(h, (uintptr_t)d->base, size)) {
+		munmap(d->map, all);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
+			    struct hms_discard **slot)
+{
+	struct uffdio_move mv = { 0 };
+	struct hms_discard *d;
+
+	*slot = NULL;
+	if (!h->uffd_move)
+		return -EOPNOTSUPP;
+	if (len > HMS_MIGRATE_MAX_BYTES)
+		len = HMS_MIGRATE_MAX_BYTES;
+	d = discard_get(h);
+	if (!d)
+		return -ENOMEM;
+	mv.dst = (uintptr_t)d->base;
+	mv.src = start;
+	mv.len = len;
+	mv.mode = UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES;
+	*slot = d;
+	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
+		return (long)len;
+	if (mv.move > 0)
+		return (long)mv.move;
+	return errno == EAGAIN || errno == EBUSY || errno == EINVAL || errno == ENOMEM
+		       ? -errno
+		       : -EINVAL;
+}
+
+void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
+{
+	if (!d)
+		return;
+	/* Emptied while not registered: no REMOVE event, no wait for the
+	 * handler. */
+	if (len && (hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES) ||
+		    madvise(d->base, len, MADV_DONTNEED) ||
+		    hms__uffd_register(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES))) {
+		/* Keep no range that may still hold pages. */
+		hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES);
+		munmap(d->map, HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE);
+		free(d);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	d->next = h->discards;
+	h->discards = d;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void hms__uffd_discard_fini(struct hms *h)
+{
+	while (h->discards) {
+		struct hms_discard *d = h->discards;
+
+		h->discards = d->next;
+		hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES);
+		munmap(d->map, HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE);
+		free(d);
+	}
 }
 
 void hms__uffd_sync(struct hms *h)
