@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "inject.h"
 #include "stress.h"
 
 #define RW (PROT_READ | PROT_WRITE)
@@ -236,6 +237,13 @@ static int op_cpu_write(struct st_thread *t, struct st_span *sp, uint64_t seq)
 
 /* ---- device ------------------------------------------------------------------ */
 
+/* -ENOMEM ("out of memory", documented for every device call) while
+ * --inject makes allocations fail: a clean refusal, not a finding. */
+static bool injected_nomem(long ret)
+{
+	return ret == -ENOMEM && hms__inject_hits(HMS_INJ_NOMEM) > 0;
+}
+
 static int op_dev_read(struct st_thread *t, struct st_span *sp, int d, uint64_t seq, long *res)
 {
 	struct stress *s = t->s;
@@ -255,7 +263,7 @@ static int op_dev_read(struct st_thread *t, struct st_span *sp, int d, uint64_t 
 	if (denied)
 		return ret == -EFAULT ? 0 : st_error(s, "dev read without read permission, "
 						  "expected -EFAULT", sp, ret, seq);
-	if (ret == -EBUSY) {
+	if (ret == -EBUSY || injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0;
 	}
@@ -317,7 +325,7 @@ static int op_dev_write(struct st_thread *t, struct st_span *sp, int d, uint64_t
 		memcpy(span_shadow(s, sp), t->buf, span_len(sp));
 		return 0;
 	}
-	if (ret == -EBUSY) {
+	if (ret == -EBUSY || injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return reconcile(s, sp, t->buf, seq);
 	}
@@ -393,6 +401,10 @@ static int op_migrate_sys(struct st_thread *t, struct st_span *sp, int d, uint64
 	int ret = hms_softdev_migrate_to_system(s->dev[d], &c);
 
 	*res = ret ? ret : (long)c.cpages;
+	if (injected_nomem(ret)) {
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0;
+	}
 	if (ret || c.cpages > sp->npages)
 		return st_error(s, "migrate to system", sp, ret ? ret : (long)c.cpages, seq);
 	return 0;
@@ -408,6 +420,10 @@ static int op_exclusive(struct st_thread *t, struct st_span *sp, int d, uint64_t
 		return 1;
 	ret = hms_softdev_exclusive(s->dev[d], &c);
 	*res = ret ? ret : (long)c.cpages;
+	if (injected_nomem(ret)) {
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0; /* the data did not change: the next checks see it */
+	}
 	if (ret)
 		return st_error(s, "dev exclusive", sp, ret, seq);
 	return st_compare(s, "device view after exclusive", sp, t->buf, seq);
@@ -514,6 +530,10 @@ static int op_prefault(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 	long ret = hms_prefault(s->h, span_addr(s, sp), span_len(sp), write);
 
 	*res = ret;
+	if (injected_nomem(ret)) {
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0; /* placement only: no byte changes */
+	}
 	if (span_any_lacks(s, sp, PROT_READ))
 		return ret == -EFAULT ? 0 : st_error(s, "prefault without read permission, "
 						     "expected -EFAULT", sp, ret, seq);
