@@ -172,6 +172,7 @@ void t_stress(const char *const args[], char *out, size_t outlen)
 }
 
 #include <signal.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -231,6 +232,17 @@ static void watchdog_fire(int sig)
 	_exit(1);
 }
 
+/* A fork child dumps its own stacks too (alarms are not inherited). */
+static void stacks_child(void)
+{
+	watchdog_on = false;
+	snprintf(stacks_pid, sizeof(stacks_pid), "%d", (int)getpid());
+	if (stacks_after) {
+		signal(SIGALRM, stacks_fire);
+		alarm(stacks_after);
+	}
+}
+
 /* Arms the stack dump, unless the test keeps its own alarm. */
 static void t_stacks_arm(void)
 {
@@ -241,6 +253,7 @@ static void t_stacks_arm(void)
 		if (env)
 			stacks_after = (unsigned)strtoul(env, NULL, 10);
 		prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama */
+		pthread_atfork(NULL, NULL, stacks_child);
 	}
 	snprintf(stacks_pid, sizeof(stacks_pid), "%d", (int)getpid()); /* (a child's own) */
 	if (!stacks_after || watchdog_on)
