@@ -246,6 +246,13 @@ void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len);
 long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake);
 bool hms__in_handler(struct hms *h);
 /*
+ * EAGAIN means an event (munmap, mremap, madvise) is waiting to be read.
+ * Any thread but the handler just waits for the handler to read it:
+ * yields, then sleeps 20 us a try; false (give up) in the handler, while
+ * closing, or after 100,000 tries (*tries counts them).
+ */
+bool hms__uffd_eagain_wait(struct hms *h, unsigned *tries);
+/*
  * Wait until the handler has processed every message it had started to
  * read: events of munmap/mremap/madvise calls that already returned are
  * then reflected in the table.  No-op in the handler.  Callers must not
@@ -279,8 +286,8 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len);
  * Bytes moved (holes count), or -errno when none: -EAGAIN (an event is
  * unread: look at the table again), -EOPNOTSUPP where the kernel cannot
  * move (before Linux 6.8, HMS_UFFD_MOVE=0), -ENOMEM (no spare range),
- * -EINVAL or -EBUSY for pages it will not move (read-only, locked,
- * pinned): the caller discards those with hms__zap as before.
+ * another -errno (EINVAL, EBUSY: read-only, locked, pinned pages) for
+ * pages it will not move: the caller discards those with hms__zap.
  */
 struct hms_discard; /* a spare range, uffd.c */
 long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,

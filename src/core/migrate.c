@@ -431,7 +431,7 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 	bool gated = h->uffd_move, hooked = false;
 	unsigned long at = i;
 
-	for (unsigned tries = 0; at < j; tries++) {
+	for (unsigned tries = 0; at < j;) {
 		uint64_t seen = gated ? hms__uffd_gate_sync(h) : 0;
 		struct hms_discard *slot = NULL;
 		uintptr_t s;
@@ -464,15 +464,12 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 			hms__uffd_gate_exit(h);
 		}
 		hms__uffd_discard_done(h, slot, r > 0 ? (size_t)r : 0);
-		if (r > 0) {
+		if (r > 0)
 			at += (unsigned long)r >> PAGE_SHIFT;
-		} else if (r < 0 && r != -EAGAIN) {
+		else if (r < 0 && r != -EAGAIN)
 			gated = false; /* not movable: discarded as before */
-		} else if (tries > 100000) {
-			return -EAGAIN;
-		} else if (tries > 10) {
-			usleep(20); /* an address-space change is being read */
-		}
+		else if (!hms__uffd_eagain_wait(h, &tries))
+			return -EAGAIN; /* an address-space change is being read */
 	}
 	return 0;
 }

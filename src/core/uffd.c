@@ -195,11 +195,7 @@ bool hms__in_handler(struct hms *h)
 	return h->handler_started && pthread_equal(pthread_self(), h->handler);
 }
 
-/*
- * EAGAIN means an event (munmap, mremap, madvise) is waiting to be read.
- * Any thread but the handler just waits for the handler to read it.
- */
-static bool eagain_wait(struct hms *h, unsigned *tries)
+bool hms__uffd_eagain_wait(struct hms *h, unsigned *tries)
 {
 	if (hms__in_handler(h) || h->closing)
 		return false;
@@ -238,7 +234,7 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 			}
 			return 0;
 		}
-		if (errno != EAGAIN || !eagain_wait(h, &tries))
+		if (errno != EAGAIN || !hms__uffd_eagain_wait(h, &tries))
 			return -errno;
 	}
 	return 0;
@@ -300,7 +296,7 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 			done += (size_t)n;
 			continue;
 		}
-		if (n == -EAGAIN && retry && eagain_wait(h, &tries))
+		if (n == -EAGAIN && retry && hms__uffd_eagain_wait(h, &tries))
 			continue;
 		if (n == -ENOENT && chunk > PAGE_SIZE) {
 			/* The range spans mappings (hms_protect splits them): one
@@ -328,7 +324,7 @@ long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
 	unsigned tries = 0;
 
 	while (uffd_ioctl(h, UFFDIO_COPY, &c)) {
-		if (errno != EAGAIN || !eagain_wait(h, &tries))
+		if (errno != EAGAIN || !hms__uffd_eagain_wait(h, &tries))
 			return -errno;
 	}
 	return PAGE_SIZE;
@@ -415,15 +411,25 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
  * inherited by fork children.  Kept on h->discards when free.
  */
 struct hms_discard {
-	char *map;  /* the whole mapping, guards included */
-	char *base; /* the spare range */
+	char *base; /* the spare range; its guards are the pages either side */
 	struct hms_discard *next;
 };
 
+#define DISCARD_MAP_BYTES (HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE)
+
+/* Unregisters (so that the unmap raises no event) and unmaps. */
+static void discard_destroy(struct hms *h, struct hms_discard *d)
+{
+	hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES);
+	munmap(d->base - PAGE_SIZE, DISCARD_MAP_BYTES);
+	free(d);
+}
+
 static struct hms_discard *discard_get(struct hms *h)
 {
-	const size_t size = HMS_MIGRATE_MAX_BYTES, all = size + 2 * PAGE_SIZE;
+	const size_t size = HMS_MIGRATE_MAX_BYTES;
 	struct hms_discard *d;
+	char *map;
 
 	pthread_mutex_lock(&h->lock);
 	d = h->discards;
@@ -435,17 +441,17 @@ static struct hms_discard *discard_get(struct hms *h)
 	d = hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(*d));
 	if (!d)
 		return NULL;
-	d->map = mmap(NULL, all, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (d->map == MAP_FAILED) {
+	map = mmap(NULL, DISCARD_MAP_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (map == MAP_FAILED) {
 		free(d);
 		return NULL;
 	}
-	d->base = d->map + PAGE_SIZE;
+	d->base = map + PAGE_SIZE;
 	if (mprotect(d->base, size, PROT_READ | PROT_WRITE) ||
 	    madvise(d->base, size, MADV_DONTFORK) || madvise(d->base, size, MADV_NOHUGEPAGE) ||
 	    hms__uffd_register(h, (uintptr_t)d->base, size)) {
-		munmap(d->map, all);
-		free(d);
+		discard_destroy(h, d);
 		return NULL;
 	}
 	return d;
@@ -472,11 +478,7 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	*slot = d;
 	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
 		return (long)len;
-	if (mv.move > 0)
-		return (long)mv.move;
-	return errno == EAGAIN || errno == EBUSY || errno == EINVAL || errno == ENOMEM
-		       ? -errno
-		       : -EINVAL;
+	return mv.move > 0 ? (long)mv.move : -errno;
 }
 
 void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
@@ -488,10 +490,7 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 	if (len && (hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES) ||
 		    madvise(d->base, len, MADV_DONTNEED) ||
 		    hms__uffd_register(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES))) {
-		/* Keep no range that may still hold pages. */
-		hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES);
-		munmap(d->map, HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE);
-		free(d);
+		discard_destroy(h, d); /* keep no range that may still hold pages */
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -506,9 +505,7 @@ void hms__uffd_discard_fini(struct hms *h)
 		struct hms_discard *d = h->discards;
 
 		h->discards = d->next;
-		hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES);
-		munmap(d->map, HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE);
-		free(d);
+		discard_destroy(h, d);
 	}
 }
 
