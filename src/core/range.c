@@ -6,6 +6,7 @@
  * from the kernel's view (/proc/self/maps and /proc/self/pagemap).
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -522,6 +523,13 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 				continue;
 			if (ret == 0)
 				ret = fault_in(h, addr, q.write);
+			if (ret == -EAGAIN) {
+				/* The page is busy (a migration holds it, an
+				 * address-space change is unread): look again,
+				 * within the rounds above (then -EBUSY). */
+				sched_yield();
+				continue;
+			}
 			if (ret)
 				goto out;
 		}
