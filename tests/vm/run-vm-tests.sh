@@ -205,8 +205,32 @@ for t in $(cat /hms/tests.list); do
   mkdir -p "/hms/run/$t"
   cd "/hms/run/$t"
   s=$(date +%s)
-  timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null
+  echo "$M START $t"
+  timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null &
+  tpid=$!
+  # A test that SIGKILL does not end (stuck in the kernel) must not stop
+  # the run: past its limit, show where its tasks wait, then give up on it.
+  ( trap 'kill "$spid"; exit 0' TERM
+    sleep $((TEST_TIMEOUT + 15)) & spid=$!
+    wait "$spid"
+    echo "$M HUNG-BEGIN $t"
+    for d in /proc/[0-9]*; do
+      grep -q "test_$t" "$d/cmdline" 2>/dev/null || continue
+      for k in "$d"/task/*; do
+        echo "task ${k##*/} ($(cat "$k/comm")): $(grep '^State' "$k/status")"
+        cat "$k/stack" 2>/dev/null
+      done
+    done
+    echo "blocked tasks (sysrq w):"
+    echo w > /proc/sysrq-trigger
+    dmesg | tail -n 150
+    echo "$M HUNG-END $t"
+    kill -KILL "$tpid" ) < /dev/null &
+  wpid=$!
+  wait "$tpid"
   rc=$?
+  kill "$wpid" 2>/dev/null
+  wait "$wpid" 2>/dev/null
   echo "$M RESULT $t $rc $(( $(date +%s) - s ))"
   if [ "$rc" != 0 ] || [ -e /hms/show-output ]; then
     echo "$M OUT-BEGIN $t"
@@ -260,7 +284,9 @@ for ini in 0 1; do
   done
 done
 QEMU_NUMA+=(-numa "hmat-cache,node-id=2,size=16M,level=1,associativity=direct,policy=write-back,line=64")
-APPEND="console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off"
+# loglevel=4: errors and worse reach the console (a stalled guest's RCU
+# stall or hung-task reports end up in "last console lines").
+APPEND="console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off"
 
 # Boots SERIES's VM and prints its results; leaves "passed failed skipped
 # status" in $WORK/counts-SERIES (status 0: all ran and none failed).
@@ -275,14 +301,31 @@ run_kernel() { # SERIES
     return
   fi
   pkg=$(cat "$KDIR/$1/PACKAGE" 2>/dev/null || echo unknown)
-  # A hung guest must not hang the run: the boot, plus every test at its
-  # limit, plus slack.
+  # A hung guest must not hang the run. The guest gives up on a test
+  # SIGKILL does not end (HUNG) 15 s past its limit; a guest that shows no
+  # progress (boot, a result) for longer than that, plus slack, is stopped,
+  # and so is one past the boot plus every test at its limit.
   vm_limit=$((120 + ${#TESTS[@]} * (TEST_TIMEOUT + 5)))
+  stall_limit=$((TEST_TIMEOUT + 90))
   start=$(date +%s)
-  timeout -s KILL "$vm_limit" qemu-system-x86_64 -accel tcg -display none -monitor none \
+  qemu-system-x86_64 -accel tcg -display none -monitor none \
     -no-reboot -nodefaults -serial "file:$log" "${QEMU_NUMA[@]}" \
     -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND" \
-    < /dev/null > "$WORK/qemu-$k.err" 2>&1 || qrc=$?
+    < /dev/null > "$WORK/qemu-$k.err" 2>&1 &
+  local qpid=$! seen=-1 n now progress=$start stopped=""
+  while kill -0 "$qpid" 2>/dev/null; do
+    sleep 2
+    n=$(grep -c "@@$NONCE \(BOOT\|RESULT\|HUNG-END\)" "$log" 2>/dev/null || true)
+    now=$(date +%s)
+    if [ "$n" != "$seen" ]; then seen=$n; progress=$now; fi
+    if [ $((now - progress)) -gt "$stall_limit" ]; then
+      stopped="no progress for ${stall_limit}s"
+    elif [ $((now - start)) -gt "$vm_limit" ]; then
+      stopped="past its limit of ${vm_limit}s"
+    fi
+    if [ -n "$stopped" ]; then kill -KILL "$qpid" 2>/dev/null || true; break; fi
+  done
+  { wait "$qpid"; } 2>/dev/null || qrc=$?
   end=$(date +%s)
   [ -f "$log" ] || : > "$log"
   tr -d '\r' < "$log" > "$log.txt"
@@ -302,6 +345,8 @@ run_kernel() { # SERIES
     { i = index($0, M); line = (i ? substr($0, i) : "") }
     capture != "" && line == M " OUT-END " capture { capture = ""; next }
     capture != "" { output[capture] = output[capture] $0 "\n"; next }
+    hcapture != "" && line == M " HUNG-END " hcapture { hcapture = ""; next }
+    hcapture != "" { hung[hcapture] = hung[hcapture] $0 "\n"; next }
     kcapture != "" && line == M " KERNEL-END " kcapture { kcapture = ""; next }
     kcapture != "" { kernel[kcapture] = kernel[kcapture] $0 "\n"; next }
     i == 0 { next }
@@ -311,13 +356,16 @@ run_kernel() { # SERIES
     w[2] == "RESULT" { rc[w[3]] = w[4]; secs[w[3]] = w[5] }
     w[2] == "OUT-BEGIN" { capture = w[3] }
     w[2] == "KERNEL-BEGIN" { kcapture = w[3] }
+    w[2] == "HUNG-BEGIN" { hcapture = w[3]; hung[w[3]] = "" }
+    w[2] == "START" { last = w[3] }
     w[2] == "DONE" { done = 1 }
     END {
       if (booted) print "guest " uname ": " info
       for (j = 1; j <= n; j++) {
         t = order[j]
         if (!(t in rc)) {
-          print "FAIL " t " (" (booted ? "no result: the VM stopped before it" : "the VM did not boot") ")"
+          print "FAIL " t " (" (!booted ? "the VM did not boot" : t == last ? "no result: the VM stopped while it ran" : "no result: the VM stopped before it") ")"
+          if (t in hung) printf "%s", indent(hung[t])
           f++; continue
         }
         if (rc[t] == 0) { print "PASS " t; p++; printf "%s", indent(output[t]) }
@@ -328,8 +376,13 @@ run_kernel() { # SERIES
           print "SKIP " t ": " (reason == "" ? "(no reason printed)" : reason); s++
         } else {
           why = (rc[t] == 137 && secs[t] >= TO) ? "timeout after " secs[t] "s" : rc[t]
+          if (t in hung) why = "hung: SIGKILL did not end it in " TO + 15 "s"
           print "FAIL " t " (" why ")"; f++
           printf "%s", indent(output[t])
+        }
+        if (t in hung) {
+          print "  where its tasks waited, and the blocked tasks:"
+          printf "%s", indent(hung[t])
         }
         if (t in kernel) {
           print "  kernel messages during " t ":"
@@ -345,7 +398,7 @@ run_kernel() { # SERIES
   if [ "$booted" != 1 ] || [ "$finished" != 1 ]; then
     RC=1
     if [ "$booted" != 1 ]; then echo "FAIL kernel $k: the VM did not boot (qemu rc $qrc)"
-    else echo "FAIL kernel $k: the VM did not finish (qemu rc $qrc; limit ${vm_limit}s)"; fi
+    else echo "FAIL kernel $k: the VM did not finish (qemu rc $qrc${stopped:+; stopped: $stopped})"; fi
     echo "  last console lines:"
     { grep -v "@@$NONCE" "$log.txt" || true; } | tail -n 30 | sed 's/^/    /'
     if [ -s "$WORK/qemu-$k.err" ]; then sed 's/^/    qemu: /' "$WORK/qemu-$k.err"; fi
