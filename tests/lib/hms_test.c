@@ -151,6 +151,9 @@ void t_stress(const char *const args[], char *out, size_t outlen)
 	if (pid == 0) {
 		if (out)
 			dup2(fds[1], 1);
+		/* The stack-dump alarm fork armed here (stacks_child) would
+		 * outlive the exec and kill the tool, which does not catch it. */
+		alarm(0);
 		execv(tool, (char *const *)argv);
 		_exit(127);
 	}
