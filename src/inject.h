@@ -22,7 +22,8 @@
  *                EAGAIN, as it does while an address-space change is
  *                waiting to be read
  *   nomem        the core's allocations of migrations, staging buffers,
- *                area page tables and contexts
+ *                area page tables (also those an mremap's table move
+ *                takes, for which the handler waits) and contexts
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H

@@ -98,34 +98,100 @@ static int check_range(const void *addr, size_t len)
 
 /* ---- insertion, removal, moves ---------------------------------------- */
 
-int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
-			    int prot, bool owned, bool populated)
+/* A table for n pages, not linked yet; chunk summaries where there is
+ * memory for them (without, snapshots just read every pte). */
+static struct hms_area *area_new(size_t n)
 {
-	struct hms_area *a, **pp;
-	size_t n = (end - start) >> PAGE_SHIFT;
+	struct hms_area *a = calloc(1, sizeof(*a));
 
-	a = calloc(1, sizeof(*a));
 	if (!a)
-		return -ENOMEM;
+		return NULL;
 	a->pt = calloc(n, sizeof(*a->pt));
 	if (!a->pt) {
 		free(a);
-		return -ENOMEM;
+		return NULL;
 	}
-	/* Without memory for them, snapshots just read every pte. */
 	a->sum = calloc((n + AREA_CHUNK_PAGES - 1) >> AREA_CHUNK_SHIFT, sizeof(*a->sum));
-	a->start = start;
-	a->end = end;
-	a->owned = owned;
-	for (size_t i = 0; i < n; i++) {
-		a->pt[i].prot = (uint8_t)prot;
-		a->pt[i].loc = populated ? HMS_LOC_SYSTEM : HMS_LOC_NONE;
-	}
-	for (pp = &h->areas; *pp && (*pp)->start < start; pp = &(*pp)->next)
+	return a;
+}
+
+static void area_link_locked(struct hms *h, struct hms_area *a)
+{
+	struct hms_area **pp;
+
+	for (pp = &h->areas; *pp && (*pp)->start < a->start; pp = &(*pp)->next)
 		;
 	a->next = *pp;
 	*pp = a;
+}
+
+/* Sets a up for [start, end) with every page's prot and loc. */
+static void area_init(struct hms_area *a, uintptr_t start, uintptr_t end, int prot, bool owned,
+		      bool populated)
+{
+	a->start = start;
+	a->end = end;
+	a->owned = owned;
+	for (size_t i = 0; i < area_npages(a); i++)
+		a->pt[i] = (struct hms_pte){ .prot = (uint8_t)prot,
+					     .loc = populated ? HMS_LOC_SYSTEM : HMS_LOC_NONE };
+}
+
+int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			    int prot, bool owned, bool populated)
+{
+	struct hms_area *a = area_new((end - start) >> PAGE_SHIFT);
+
+	if (!a)
+		return -ENOMEM;
+	area_init(a, start, end, prot, owned, populated);
+	area_link_locked(h, a);
 	return 0;
+}
+
+/*
+ * Prepared tables (struct hms_move_prep): while one waits in a pool, its
+ * start is 0 and its end the number of ptes its table has room for.
+ * Takes one with room for n, else allocates one; NULL without memory.
+ */
+static struct hms_area *area_take(struct hms_area **pool, size_t n)
+{
+	struct hms_area **best = NULL, *a;
+
+	for (struct hms_area **pp = pool; pool && *pp; pp = &(*pp)->next)
+		if ((*pp)->end >= n && (!best || (*pp)->end < (*best)->end))
+			best = pp; /* the smallest with room */
+	if (!best)
+		return area_new(n);
+	a = *best;
+	*best = a->next;
+	a->end = 0;
+	a->next = NULL;
+	return a;
+}
+
+static bool area_pool_add(struct hms_area **pool, size_t n)
+{
+	struct hms_area *a = area_new(n);
+
+	if (!a)
+		return false;
+	a->end = n;
+	a->next = *pool;
+	*pool = a;
+	return true;
+}
+
+static void area_pool_free(struct hms_area *a)
+{
+	while (a) {
+		struct hms_area *next = a->next;
+
+		free(a->pt);
+		free(a->sum);
+		free(a);
+		a = next;
+	}
 }
 
 void hms__area_sum_reset(struct hms_area *a)
@@ -177,26 +243,21 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
 	fl->n = fl->cap = 0;
 }
 
-/* Split area a at addr (a->start < addr < a->end); a keeps the left part. */
-static int area_split_locked(struct hms_area *a, uintptr_t addr)
+/* Split area a at addr (a->start < addr < a->end); a keeps the left part.
+ * The right part's table comes from pool (may be NULL) or is allocated. */
+static int area_split_locked(struct hms_area *a, uintptr_t addr, struct hms_area **pool)
 {
 	size_t left = (addr - a->start) >> PAGE_SHIFT;
 	size_t right = area_npages(a) - left;
-	struct hms_area *b = calloc(1, sizeof(*b));
+	struct hms_area *b = area_take(pool, right);
 	struct hms_pte *lpt;
 
 	if (!b)
 		return -ENOMEM;
-	b->pt = malloc(right * sizeof(*b->pt));
-	if (!b->pt) {
-		free(b);
-		return -ENOMEM;
-	}
 	memcpy(b->pt, a->pt + left, right * sizeof(*b->pt));
 	lpt = realloc(a->pt, left * sizeof(*a->pt));
 	if (lpt)
 		a->pt = lpt;
-	b->sum = calloc((right + AREA_CHUNK_PAGES - 1) >> AREA_CHUNK_SHIFT, sizeof(*b->sum));
 	hms__area_sum_reset(a); /* before a shrinks: all of its chunks */
 	b->start = addr;
 	b->end = a->end;
@@ -241,8 +302,18 @@ static bool range_busy_locked(struct hms_area *a, uintptr_t s, uintptr_t e)
 	return false;
 }
 
+static void area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			       struct hms_free_list *fl, struct hms_area **pool);
+
 void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			     struct hms_free_list *fl)
+{
+	area_remove_locked(h, start, end, fl, NULL);
+}
+
+/* Splits take their tables from pool (NULL: allocated). */
+static void area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
+			       struct hms_free_list *fl, struct hms_area **pool)
 {
 	struct hms_area *a = h->areas, *next;
 
@@ -276,7 +347,7 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 		} else if (e == a->end) {
 			hms__area_sum_reset(a);
 			a->end = s;
-		} else if (area_split_locked(a, e) == 0) {
+		} else if (area_split_locked(a, e, pool) == 0) {
 			a->end = s;
 			next = a->next->next;
 		} else {
@@ -330,8 +401,10 @@ void hms__area_reap_locked(struct hms *h)
 }
 
 /* Moves the state of [from, from + len), which lies in one area, to a new
- * area at [to, to + len). */
-static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len)
+ * area at [to, to + len), whose table comes from pool (or is allocated:
+ * without memory the state stays behind). */
+static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
+				   struct hms_area **pool)
 {
 	struct hms_area *src = hms__area_find_range_locked(h, from, from + len), *dst;
 	struct hms_pte *saved;
@@ -339,13 +412,12 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 
 	if (!src)
 		return;
-	saved = malloc(n * sizeof(*saved));
-	if (!saved || hms__area_insert_locked(h, to, to + len, PROT_READ | PROT_WRITE,
-					      src->owned, false)) {
-		free(saved);
+	dst = area_take(pool, n);
+	if (!dst)
 		return;
-	}
-	src = hms__area_find_range_locked(h, from, from + len);
+	area_init(dst, to, to + len, PROT_READ | PROT_WRITE, src->owned, false);
+	area_link_locked(h, dst);
+	saved = dst->pt; /* the moved entries, written in place */
 	memcpy(saved, area_pte(src, from), n * sizeof(*saved));
 	hms__area_sum_reset(src); /* written below past area_pte()'s chunk */
 	/*
@@ -396,17 +468,15 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 		if (f & PTE_BUSY)
 			h->dead_areas = true;
 	}
-	dst = hms__area_find_locked(h, to);
 	hms__area_sum_reset(dst);
-	memcpy(area_pte(dst, to), saved, n * sizeof(*saved));
-	free(saved);
 }
 
 /* Pages of [start, end) that someone holds go to h->held_dead (struct
  * hms_held_dead), their table entries become empty ones: the range is
  * about to get other pages.  Without memory a page stays in the table as
  * a zombie (the old behaviour). */
-static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t end)
+static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t end,
+				    struct hms_held_dead **pool)
 {
 	for (struct hms_area *a = h->areas; a && a->start < end; a = a->next) {
 		if (a->end <= start)
@@ -418,8 +488,10 @@ static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t en
 
 			if (!(pte->flags & (PTE_MIGRATING | PTE_BUSY)))
 				continue;
-			d = malloc(sizeof(*d));
-			if (!d)
+			d = *pool;
+			if (d)
+				*pool = d->next;
+			else if (!(d = malloc(sizeof(*d))))
 				continue;
 			d->addr = p;
 			d->pte = *pte;
@@ -432,6 +504,75 @@ static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t en
 	}
 }
 
+/* Each area a that [lo, hi) overlaps, with [s, e) the overlap. */
+#define for_each_piece(h, lo, hi, a, s, e)                                      \
+	for (struct hms_area *a = (h)->areas; a && a->start < (hi); a = a->next)   \
+		for (uintptr_t s = a->start > (lo) ? a->start : (lo),                  \
+			       e = a->end < (hi) ? a->end : (hi), once_ = s < e;         \
+		     once_; once_ = 0)
+
+/* An area strictly around [start, end): removing it splits the area. */
+static struct hms_area *area_around_locked(struct hms *h, uintptr_t start, uintptr_t end)
+{
+	struct hms_area *a = hms__area_find_locked(h, start);
+
+	return a && a->start < start && a->end > end ? a : NULL;
+}
+
+int hms__area_move_prepare_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
+				  bool unmapped, struct hms_move_prep *p)
+{
+	struct hms_area *a;
+
+	*p = (struct hms_move_prep){ 0 };
+	if (hms__inject(HMS_INJ_NOMEM))
+		return -ENOMEM;
+	/* A record per page held where the pages arrive. */
+	for_each_piece(h, to, to + len, pa, s, e)
+		for (uintptr_t q = s; q < e; q += PAGE_SIZE) {
+			struct hms_held_dead *d;
+
+			if (!(area_pte(pa, q)->flags & (PTE_MIGRATING | PTE_BUSY)))
+				continue;
+			d = malloc(sizeof(*d));
+			if (!d)
+				goto nomem;
+			d->next = p->held;
+			p->held = d;
+		}
+	/* The splits: around the destination, and around the source when the
+	 * old range goes (sized for the area before the first split, which
+	 * can only make the second one smaller). */
+	if ((a = area_around_locked(h, to, to + len)) &&
+	    !area_pool_add(&p->splits, (a->end - to - len) >> PAGE_SHIFT))
+		goto nomem;
+	if (unmapped && (a = area_around_locked(h, from, from + len)) &&
+	    !area_pool_add(&p->splits, (a->end - from - len) >> PAGE_SHIFT))
+		goto nomem;
+	/* A table per piece of the source (the destination's removal cuts
+	 * areas only outside it, so the pieces stay these). */
+	for_each_piece(h, from, from + len, pa, s, e)
+		if (!area_pool_add(&p->pieces, (e - s) >> PAGE_SHIFT))
+			goto nomem;
+	return 0;
+nomem:
+	hms__area_move_prep_free(p);
+	return -ENOMEM;
+}
+
+void hms__area_move_prep_free(struct hms_move_prep *p)
+{
+	area_pool_free(p->pieces);
+	area_pool_free(p->splits);
+	while (p->held) {
+		struct hms_held_dead *d = p->held;
+
+		p->held = d->next;
+		free(d);
+	}
+	*p = (struct hms_move_prep){ 0 };
+}
+
 /*
  * mremap moved [from, from + len) to [to, to + len).  The kernel moves a
  * range that is one mapping to it, which may be several areas here
@@ -440,14 +581,15 @@ static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t en
  * moves on its own.  Asking for one area whole left the destination
  * unmanaged and dropped the device pages of the source (hms stress,
  * 3 threads: -ENOENT from hms_migrate on the destination, zeros read).
+ * What it allocates comes from p (what is left stays there).
  */
-void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
-			   size_t len, struct hms_free_list *fl)
+void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
+			   bool unmapped, struct hms_move_prep *p, struct hms_free_list *fl)
 {
 	/* What was at the destination is gone (mremap unmapped it); pages
 	 * held there leave the table for their holders. */
-	area_detach_held_locked(h, to, to + len);
-	hms__area_remove_locked(h, to, to + len, fl);
+	area_detach_held_locked(h, to, to + len, &p->held);
+	area_remove_locked(h, to, to + len, fl, &p->splits);
 	for (uintptr_t s = from, e; s < from + len; s = e) {
 		struct hms_area *a = h->areas;
 
@@ -460,9 +602,11 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
 			continue;
 		}
 		e = a->end < from + len ? a->end : from + len;
-		area_move_piece_locked(h, s, to + (s - from), e - s);
+		area_move_piece_locked(h, s, to + (s - from), e - s, &p->pieces);
 	}
 	hms__policy_move_locked(h, from, to, len);
+	if (unmapped)
+		area_remove_locked(h, from, from + len, fl, &p->splits);
 }
 
 void hms__pte_wait_locked(struct hms *h, uintptr_t addr)

@@ -197,9 +197,26 @@ void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			     struct hms_free_list *fl);
 /* Drop areas' pages whose ptes are all dead and not migrating (finalize). */
 void hms__area_reap_locked(struct hms *h);
-/* Move the state of [from, from+len) to [to, to+len) (mremap). */
-void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to,
-			   size_t len, struct hms_free_list *fl);
+/*
+ * What the table move of an mremap needs allocated, taken before it
+ * changes anything so that it cannot fail half way and drop the pages it
+ * moves: a table per piece of the source, the splits of an area around
+ * the destination (and the source, when it goes), a record per page held
+ * at the destination.
+ */
+struct hms_move_prep {
+	struct hms_area *pieces, *splits;
+	struct hms_held_dead *held;
+};
+/* Fills *p for hms__area_move_locked(); 0 or -ENOMEM (nothing taken). */
+int hms__area_move_prepare_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
+				  bool unmapped, struct hms_move_prep *p);
+void hms__area_move_prep_free(struct hms_move_prep *p);
+/* Move the state of [from, from+len) to [to, to+len) (mremap), and forget
+ * [from, from+len) if it was unmapped; allocations come from *p (prepared,
+ * or empty: then what finds no memory is dropped), which may keep some. */
+void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
+			   bool unmapped, struct hms_move_prep *p, struct hms_free_list *fl);
 void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn);
 void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
 /* Bring every device page of [start, end) back to system memory (only

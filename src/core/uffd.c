@@ -937,6 +937,7 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	struct hms_notify_range r = { from, from + len, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE,
 				      NULL };
 	struct hms_free_list fl = { 0 };
+	struct hms_move_prep prep = { 0 };
 	bool unmapped;
 
 	if (!range_touches_managed(h, from, from + len) && !range_touches_managed(h, to, to + len))
@@ -945,11 +946,25 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	 * event follows: tell subscribers once, now. */
 	unmapped = madvise((void *)from, len, MADV_NORMAL) && errno == ENOMEM;
 	hms__notify_start(h, &r);
-	pthread_mutex_lock(&h->lock);
-	hms__area_move_locked(h, from, to, len, &fl);
-	if (unmapped)
-		hms__area_remove_locked(h, from, from + len, &fl);
+	/* The kernel moved the pages already: the table must follow, or the
+	 * device pages of the range are lost.  Without memory for it, wait
+	 * for some (the fill gate holds the range's faults meanwhile), unless
+	 * the context is closing. */
+	for (int ms = 1;; ms = ms < 64 ? 2 * ms : ms) {
+		struct pollfd stop = { h->wake_fd, POLLIN, 0 };
+
+		pthread_mutex_lock(&h->lock);
+		if (!hms__area_move_prepare_locked(h, from, to, len, unmapped, &prep))
+			break;
+		pthread_mutex_unlock(&h->lock);
+		if (poll(&stop, 1, ms) > 0) {
+			pthread_mutex_lock(&h->lock);
+			break; /* closing: what finds no memory is dropped */
+		}
+	}
+	hms__area_move_locked(h, from, to, len, unmapped, &prep, &fl);
 	pthread_mutex_unlock(&h->lock);
+	hms__area_move_prep_free(&prep);
 	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
 	st->remap.start = from;
