@@ -292,7 +292,7 @@ APPEND="console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off"
 # status" in $WORK/counts-SERIES (status 0: all ran and none failed).
 run_kernel() { # SERIES
   local k="$1" vmlinuz="$KDIR/$1/vmlinuz" log="$WORK/console-$1.log"
-  local pkg start end vm_limit qrc=0 RC=0
+  local pkg start end vm_limit stall_limit qrc=0 RC=0
   echo "=== kernel $k"
   if [ ! -s "$vmlinuz" ]; then
     echo "FAIL kernel $k: $vmlinuz missing (run tests/vm/fetch-kernels.sh $KDIR)"
@@ -304,29 +304,42 @@ run_kernel() { # SERIES
   # A hung guest must not hang the run. The guest gives up on a test
   # SIGKILL does not end (HUNG) 15 s past its limit; a guest that shows no
   # progress (boot, a result) for longer than that, plus slack, is stopped,
-  # and so is one past the boot plus every test at its limit.
+  # and so is one past the boot plus every test at its limit. A guest that
+  # does not boot (3-5 s here; stopped after 90 s) is booted once more,
+  # saying so: no test ran in it.
   vm_limit=$((120 + ${#TESTS[@]} * (TEST_TIMEOUT + 5)))
   stall_limit=$((TEST_TIMEOUT + 90))
-  start=$(date +%s)
-  qemu-system-x86_64 -accel tcg -display none -monitor none \
-    -no-reboot -nodefaults -serial "file:$log" "${QEMU_NUMA[@]}" \
-    -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND" \
-    < /dev/null > "$WORK/qemu-$k.err" 2>&1 &
-  local qpid=$! seen=-1 n now progress=$start stopped=""
-  while kill -0 "$qpid" 2>/dev/null; do
-    sleep 2
-    n=$(grep -c "@@$NONCE \(BOOT\|RESULT\|HUNG-END\)" "$log" 2>/dev/null || true)
-    now=$(date +%s)
-    if [ "$n" != "$seen" ]; then seen=$n; progress=$now; fi
-    if [ $((now - progress)) -gt "$stall_limit" ]; then
-      stopped="no progress for ${stall_limit}s"
-    elif [ $((now - start)) -gt "$vm_limit" ]; then
-      stopped="past its limit of ${vm_limit}s"
-    fi
-    if [ -n "$stopped" ]; then kill -KILL "$qpid" 2>/dev/null || true; break; fi
+  local boot_limit=90 attempt qpid seen n now progress stopped=""
+  for attempt in 1 2; do
+    start=$(date +%s)
+    qrc=0
+    qemu-system-x86_64 -accel tcg -display none -monitor none \
+      -no-reboot -nodefaults -serial "file:$log" "${QEMU_NUMA[@]}" \
+      -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND" \
+      < /dev/null > "$WORK/qemu-$k.err" 2>&1 &
+    qpid=$! seen=-1 progress=$start stopped=""
+    while kill -0 "$qpid" 2>/dev/null; do
+      sleep 2
+      n=$(grep -c "@@$NONCE \(BOOT\|RESULT\|HUNG-END\)" "$log" 2>/dev/null || true)
+      now=$(date +%s)
+      if [ "$n" != "$seen" ]; then seen=$n; progress=$now; fi
+      if [ "${n:-0}" = 0 ] && [ $((now - start)) -gt "$boot_limit" ]; then
+        stopped="no boot in ${boot_limit}s"
+      elif [ $((now - progress)) -gt "$stall_limit" ]; then
+        stopped="no progress for ${stall_limit}s"
+      elif [ $((now - start)) -gt "$vm_limit" ]; then
+        stopped="past its limit of ${vm_limit}s"
+      fi
+      if [ -n "$stopped" ]; then kill -KILL "$qpid" 2>/dev/null || true; break; fi
+    done
+    { wait "$qpid"; } 2>/dev/null || qrc=$?
+    end=$(date +%s)
+    if [ "$attempt" = 2 ] || grep -q "@@$NONCE BOOT" "$log" 2>/dev/null; then break; fi
+    echo "the VM did not boot (qemu rc $qrc${stopped:+; $stopped}); booting it again. Its last console lines:"
+    { tr -d '\r' < "$log" 2>/dev/null || true; } | tail -n 20 | sed 's/^/    /'
+    sed 's/^/    qemu: /' "$WORK/qemu-$k.err"
+    rm -f "$log"
   done
-  { wait "$qpid"; } 2>/dev/null || qrc=$?
-  end=$(date +%s)
   [ -f "$log" ] || : > "$log"
   tr -d '\r' < "$log" > "$log.txt"
   [ "$VERBOSE" = 1 ] && sed 's/^/    | /' "$log.txt"
