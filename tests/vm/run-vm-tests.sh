@@ -309,7 +309,7 @@ run_kernel() { # SERIES
   # saying so: no test ran in it.
   vm_limit=$((120 + ${#TESTS[@]} * (TEST_TIMEOUT + 5)))
   stall_limit=$((TEST_TIMEOUT + 90))
-  local boot_limit=90 attempt qpid seen n now progress stopped=""
+  local boot_limit=90 attempt qpid seen n now progress stopped="" shown
   for attempt in 1 2; do
     start=$(date +%s)
     qrc=0
@@ -317,12 +317,18 @@ run_kernel() { # SERIES
       -no-reboot -nodefaults -serial "file:$log" "${QEMU_NUMA[@]}" \
       -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND" \
       < /dev/null > "$WORK/qemu-$k.err" 2>&1 &
-    qpid=$! seen=-1 progress=$start stopped=""
+    qpid=$! seen=-1 progress=$start stopped="" shown=$start
     while kill -0 "$qpid" 2>/dev/null; do
       sleep 2
       n=$(grep -c "@@$NONCE \(BOOT\|RESULT\|HUNG-END\)" "$log" 2>/dev/null || true)
       now=$(date +%s)
       if [ "$n" != "$seen" ]; then seen=$n; progress=$now; fi
+      # Where it is, once a minute: what a run cut short (ctest's limit)
+      # still shows.
+      if [ $((now - shown)) -ge 60 ]; then
+        shown=$now
+        echo "  ($k, $((now - start)) s: $(grep -c "@@$NONCE RESULT" "$log" 2>/dev/null || true) of ${#TESTS[@]} tests done, last started: $(grep -a "@@$NONCE START" "$log" 2>/dev/null | tail -n 1 | tr -d '\r' | awk '{print $3}'))"
+      fi
       if [ "${n:-0}" = 0 ] && [ $((now - start)) -gt "$boot_limit" ]; then
         stopped="no boot in ${boot_limit}s"
       elif [ $((now - progress)) -gt "$stall_limit" ]; then
