@@ -232,6 +232,17 @@ for t in $(cat /hms/tests.list); do
   kill "$wpid" 2>/dev/null
   wait "$wpid" 2>/dev/null
   echo "$M RESULT $t $rc $(( $(date +%s) - s ))"
+  # Processes of the test that outlived it (fork children) would take CPU
+  # from every later test: stop them, and say so. (busybox timeout's own
+  # watcher, which names the test too, leaves within a second: not counted.)
+  left=0
+  for d in /proc/[0-9]*; do
+    grep -q "test_$t" "$d/cmdline" 2>/dev/null || continue
+    first=$(tr '\0' '\n' < "$d/cmdline" 2>/dev/null | head -n 1)
+    kill -KILL "${d#/proc/}" 2>/dev/null || continue
+    [ "${first##*/}" = timeout ] || left=$((left + 1))
+  done
+  [ "$left" = 0 ] || echo "$M LEFTOVER $t $left"
   if [ "$rc" != 0 ] || [ -e /hms/show-output ]; then
     echo "$M OUT-BEGIN $t"
     n=$(wc -l < /tmp/out)
@@ -377,6 +388,7 @@ run_kernel() { # SERIES
     w[2] == "KERNEL-BEGIN" { kcapture = w[3] }
     w[2] == "HUNG-BEGIN" { hcapture = w[3]; hung[w[3]] = "" }
     w[2] == "START" { last = w[3] }
+    w[2] == "LEFTOVER" { leftover[w[3]] = w[4] }
     w[2] == "DONE" { done = 1 }
     END {
       if (booted) print "guest " uname ": " info
@@ -399,6 +411,7 @@ run_kernel() { # SERIES
           print "FAIL " t " (" why ")"; f++
           printf "%s", indent(output[t])
         }
+        if (t in leftover) print "  note: " leftover[t] " of its processes outlived it (killed)"
         if (t in hung) {
           print "  where its tasks waited, and the blocked tasks:"
           printf "%s", indent(hung[t])
