@@ -21,6 +21,10 @@
  *   uffd_eagain  a userfaultfd ioctl (COPY, ZEROPAGE, WRITEPROTECT) answers
  *                EAGAIN, as it does while an address-space change is
  *                waiting to be read
+ *   uffd_register  a UFFDIO_REGISTER fails (ENOMEM, as when the kernel
+ *                cannot split a mapping): hms_alloc/hms_manage, and the
+ *                spare ranges of gated discards (set up, and registered
+ *                again after each use)
  *   nomem        the core's allocations of migrations, staging buffers,
  *                area page tables (also those an mremap's table move
  *                takes, for which the handler waits) and contexts
@@ -38,6 +42,7 @@ enum hms_inject_point {
 	HMS_INJ_THREAD,
 	HMS_INJ_UFFD_EAGAIN,
 	HMS_INJ_NOMEM,
+	HMS_INJ_UFFD_REGISTER,
 	HMS_INJ_NPOINTS
 };
 
@@ -68,6 +73,8 @@ struct hms;
 /* true: h discards the system copy of pages migrating to a device through
  * the fill gate (UFFDIO_MOVE, Linux 6.8; not with HMS_UFFD_MOVE=0). */
 HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
+/* How many spare discard ranges h keeps ready (uffd.c). */
+HMS_INJ_API unsigned hms__test_spare_discards(struct hms *h);
 
 /* true: the caller must fail this time (counted in hms__inject_hits). */
 HMS_INJ_API bool hms__inject(enum hms_inject_point p);

@@ -163,6 +163,8 @@ int hms__uffd_register(struct hms *h, uintptr_t start, size_t len)
 		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
 	};
 
+	if (hms__inject(HMS_INJ_UFFD_REGISTER))
+		return -ENOMEM;
 	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
 		return -errno;
 	return 0;
@@ -497,6 +499,19 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 	d->next = h->discards;
 	h->discards = d;
 	pthread_mutex_unlock(&h->lock);
+}
+
+unsigned hms__test_spare_discards(struct hms *h)
+{
+	unsigned n = 0;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	for (struct hms_discard *d = h->discards; d; d = d->next)
+		n++;
+	pthread_mutex_unlock(&h->lock);
+	return n;
 }
 
 void hms__uffd_discard_fini(struct hms *h)

@@ -1,0 +1,84 @@
+/* inject_uffd_register: a UFFDIO_REGISTER that fails (fault injection
+ * point uffd_register, ENOMEM as when the kernel cannot split a mapping)
+ * gives a clean error where hms registers memory for the application
+ * (hms_alloc: NULL and ENOMEM; hms_manage: -ENOMEM, the mapping unmanaged
+ * and intact), and where it registers a spare range for gated discards
+ * (design 5a): a spare range that cannot be registered again after use is
+ * dropped, one that cannot be set up is not used (the discard falls back
+ * to MADV_DONTNEED); every page reaches the device and reads back byte for
+ * byte either way, and the next migration with registration working again
+ * sets up a new spare range. */
+#include <sys/mman.h>
+#include "hms_test.h"
+#include "inject.h"
+
+#define NPAGES 32
+
+static void round_trip(struct hms *h, struct hms_softdev *d, int *p, int base, const char *what)
+{
+	size_t n = NPAGES * T_PAGE / sizeof(int);
+	struct hms_softdev_cmd c;
+
+	t_fill(p, n, base);
+	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, NPAGES, &c), 0);
+	if (c.cpages != NPAGES || t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE) != NPAGES)
+		T_FAIL("%s: %zu of %d pages on the device", what,
+		       t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES);
+	t_check(p, n, base); /* faulted back by the CPU */
+	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_SYSTEM), NPAGES);
+}
+
+int main(void)
+{
+	struct hms *h = t_open();
+	struct hms_softdev *d = t_softdev(h, 0);
+	size_t size = NPAGES * T_PAGE, n = size / sizeof(int);
+	int *p, *m;
+
+	/* 1. The application's memory. */
+	T_EQ(hms__inject_arm("uffd_register:1"), 0);
+	errno = 0;
+	T_ASSERT(hms_alloc(h, size, 0) == NULL);
+	T_EQ(errno, ENOMEM);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	T_ASSERT(m != MAP_FAILED);
+	t_fill(m, n, 7);
+	T_EQ(hms_manage(h, m, size), -ENOMEM);
+	T_EQ(hms_page_query(h, m, 1, &(struct hms_page_info){ 0 }), -ENOENT);
+	t_check(m, n, 7);
+	T_EQ(hms__inject_hits(HMS_INJ_UFFD_REGISTER), 2);
+	T_EQ(hms__inject_arm(NULL), 0);
+	T_EQ(hms_manage(h, m, size), 0); /* and it works once the kernel does */
+	t_check(m, n, 7);
+	T_EQ(hms_unmanage(h, m, size), 0);
+	munmap(m, size);
+
+	/* 2. The spare ranges of gated discards. */
+	p = t_alloc_one_batch(h, size);
+	if (!hms__test_gated_discard(h)) {
+		printf("spare ranges: not run: discards are not gated (no UFFDIO_MOVE, "
+		       "Linux 6.8, or HMS_UFFD_MOVE=0)\n");
+	} else {
+		round_trip(h, d, p, 100, "first");
+		T_EQ(hms__test_spare_discards(h), 1);
+		/* Used, then not registered again: dropped. */
+		T_EQ(hms__inject_arm("uffd_register:1"), 0);
+		round_trip(h, d, p, 200, "spare not registered again");
+		T_EQ(hms__test_spare_discards(h), 0);
+		T_ASSERT(hms__inject_hits(HMS_INJ_UFFD_REGISTER) >= 1);
+		/* None to take, none can be set up: MADV_DONTNEED. */
+		round_trip(h, d, p, 300, "no spare range");
+		T_EQ(hms__test_spare_discards(h), 0);
+		T_ASSERT(hms__inject_hits(HMS_INJ_UFFD_REGISTER) >= 2);
+		T_EQ(hms__inject_arm(NULL), 0);
+		round_trip(h, d, p, 400, "registration back");
+		T_EQ(hms__test_spare_discards(h), 1);
+		printf("spare ranges: dropped when not registered again, none used when "
+		       "none can be set up, every byte intact\n");
+	}
+	T_EQ(hms_free(h, p, size), 0);
+	T_EQ(hms_softdev_pages_used(d), 0);
+	hms_softdev_destroy(d);
+	hms_close(h);
+	return 0;
+}
