@@ -14,18 +14,11 @@
 
 #define NPAGES 32
 
+/* Fills the pages with base + i, then there and back. */
 static void round_trip(struct hms *h, struct hms_softdev *d, int *p, int base, const char *what)
 {
-	size_t n = NPAGES * T_PAGE / sizeof(int);
-	struct hms_softdev_cmd c;
-
-	t_fill(p, n, base);
-	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, NPAGES, &c), 0);
-	if (c.cpages != NPAGES || t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE) != NPAGES)
-		T_FAIL("%s: %zu of %d pages on the device", what,
-		       t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES);
-	t_check(p, n, base); /* faulted back by the CPU */
-	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_SYSTEM), NPAGES);
+	t_fill(p, NPAGES * T_PAGE / sizeof(int), base);
+	t_device_round_trip(h, d, p, NPAGES, base, what);
 }
 
 int main(void)

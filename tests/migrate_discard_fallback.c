@@ -14,20 +14,6 @@
 
 #define NPAGES 32
 
-static void to_device_and_back(struct hms *h, struct hms_softdev *d, int *p, int base,
-			       const char *what)
-{
-	size_t n = NPAGES * T_PAGE / sizeof(int);
-	struct hms_softdev_cmd c;
-
-	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, NPAGES, &c), 0);
-	if (c.cpages != NPAGES || t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE) != NPAGES)
-		T_FAIL("%s: %zu of %d pages on the device", what,
-		       t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES);
-	t_check(p, n, base); /* the CPU brings them back */
-	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_SYSTEM), NPAGES);
-}
-
 /* VmLck of /proc/self/status: what this process has locked. */
 static size_t locked_kib(void)
 {
@@ -70,7 +56,7 @@ int main(void)
 		_exit(0);
 	}
 	close(fds[0]);
-	to_device_and_back(h, d, p, 100, "shared with a child");
+	t_device_round_trip(h, d, p, NPAGES, 100, "shared with a child");
 	t_fill(p, n, 300); /* the parent's writes stay the parent's */
 	T_EQ(write(fds[1], "x", 1), 1);
 	close(fds[1]);
@@ -80,7 +66,7 @@ int main(void)
 	/* 2. A read-only mapping: not moved, discarded. */
 	t_fill(p, n, 400);
 	T_EQ(mprotect(p, size, PROT_READ), 0);
-	to_device_and_back(h, d, p, 400, "read-only");
+	t_device_round_trip(h, d, p, NPAGES, 400, "read-only");
 	T_EQ(mprotect(p, size, PROT_READ | PROT_WRITE), 0);
 
 	/* 3. A locked range stays. */
@@ -101,7 +87,7 @@ int main(void)
 
 	/* 4. And the plain case, moved where the kernel can. */
 	t_fill(p, n, 700);
-	to_device_and_back(h, d, p, 700, "plain");
+	t_device_round_trip(h, d, p, NPAGES, 700, "plain");
 	T_EQ(hms_free(h, p, size), 0);
 	T_EQ(hms_sync(h), 0);
 	T_EQ(hms_softdev_pages_used(d), 0);

@@ -76,6 +76,19 @@ void *t_alloc_one_batch(struct hms *h, size_t size)
 	return q;
 }
 
+void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base,
+			 const char *what)
+{
+	struct hms_softdev_cmd c;
+
+	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, npages, &c), 0);
+	if (c.cpages != npages || t_count_loc(h, p, npages, HMS_LOC_DEVICE) != npages)
+		T_FAIL("%s: %zu of %zu pages on the device", what,
+		       t_count_loc(h, p, npages, HMS_LOC_DEVICE), npages);
+	t_check(p, npages * T_PAGE / sizeof(int), base); /* the CPU brings them back */
+	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
+}
+
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)
 {
 	struct hms_page_info *info = calloc(npages, sizeof(*info));

@@ -70,6 +70,11 @@ void t_check(const int *p, size_t n, int base);
  * a migration's events or hook its one batch (a range across a 2 MiB
  * boundary migrates in two). */
 void *t_alloc_one_batch(struct hms *h, size_t size);
+/* Migrates npages at p (holding base + i) to softdev d and checks that
+ * all of them went, then that the CPU reads every int back and that the
+ * pages are in system memory again; what names the case in a failure. */
+void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base,
+			 const char *what);
 /* Counts pages of [addr, addr + npages) whose location is loc. */
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
 
