@@ -407,7 +407,7 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 				   struct hms_area **pool)
 {
 	struct hms_area *src = hms__area_find_range_locked(h, from, from + len), *dst;
-	struct hms_pte *saved;
+	struct hms_pte *moved;
 	size_t n = len >> PAGE_SHIFT;
 
 	if (!src)
@@ -415,10 +415,12 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	dst = area_take(pool, n);
 	if (!dst)
 		return;
-	area_init(dst, to, to + len, PROT_READ | PROT_WRITE, src->owned, false);
+	dst->start = to; /* its entries are the moved ones, below */
+	dst->end = to + len;
+	dst->owned = src->owned;
 	area_link_locked(h, dst);
-	saved = dst->pt; /* the moved entries, written in place */
-	memcpy(saved, area_pte(src, from), n * sizeof(*saved));
+	moved = dst->pt;
+	memcpy(moved, area_pte(src, from), n * sizeof(*moved));
 	hms__area_sum_reset(src); /* written below past area_pte()'s chunk */
 	/*
 	 * The old range keeps being registered (MREMAP_DONTUNMAP) with empty
@@ -446,11 +448,11 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 		uint16_t f = p->flags;
 
 		if (f & PTE_DEAD) {
-			saved[i] = (struct hms_pte){ .loc = HMS_LOC_SYSTEM, .prot = saved[i].prot };
+			moved[i] = (struct hms_pte){ .loc = HMS_LOC_SYSTEM, .prot = moved[i].prot };
 			continue;
 		}
 		if (f & PTE_MIGRATING) {
-			saved[i].flags &= (uint16_t)~(PTE_WAITERS | PTE_DEAD | PTE_FORWARD);
+			moved[i].flags &= (uint16_t)~(PTE_WAITERS | PTE_DEAD | PTE_FORWARD);
 			p->loc = HMS_LOC_NONE;
 			p->pfn = (hms_pfn)((to >> PAGE_SHIFT) + i);
 			p->flags = (uint16_t)((f & (PTE_MIGRATING | PTE_WAITERS)) | PTE_DEAD |
@@ -458,10 +460,10 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 			h->dead_areas = true;
 			continue;
 		}
-		saved[i].flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS | PTE_ZAPPED | PTE_DISCARD |
+		moved[i].flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS | PTE_ZAPPED | PTE_DISCARD |
 					      PTE_FORWARD);
-		if ((f & PTE_BUSY) && saved[i].loc == HMS_LOC_NONE)
-			saved[i].loc = HMS_LOC_SYSTEM;
+		if ((f & PTE_BUSY) && moved[i].loc == HMS_LOC_NONE)
+			moved[i].loc = HMS_LOC_SYSTEM;
 		p->loc = HMS_LOC_NONE;
 		p->pfn = 0;
 		p->flags = (f & PTE_BUSY) ? (uint16_t)((f & (PTE_BUSY | PTE_WAITERS)) | PTE_DEAD) : 0;
@@ -471,6 +473,19 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	hms__area_sum_reset(dst);
 }
 
+/* Each area a that [lo, hi) overlaps, with [s, e) the overlap. */
+#define for_each_piece(h, lo, hi, a, s, e)                                      \
+	for (struct hms_area *a = (h)->areas; a && a->start < (hi); a = a->next)   \
+		for (uintptr_t s = a->start > (lo) ? a->start : (lo),                  \
+			       e = a->end < (hi) ? a->end : (hi), once_ = s < e;         \
+		     once_; once_ = 0)
+
+/* A fault or a migration holds the page. */
+static bool pte_held(const struct hms_pte *pte)
+{
+	return pte->flags & (PTE_MIGRATING | PTE_BUSY);
+}
+
 /* Pages of [start, end) that someone holds go to h->held_dead (struct
  * hms_held_dead), their table entries become empty ones: the range is
  * about to get other pages.  Without memory a page stays in the table as
@@ -478,15 +493,12 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t end,
 				    struct hms_held_dead **pool)
 {
-	for (struct hms_area *a = h->areas; a && a->start < end; a = a->next) {
-		if (a->end <= start)
-			continue;
-		for (uintptr_t p = start > a->start ? start : a->start; p < a->end && p < end;
-		     p += PAGE_SIZE) {
+	for_each_piece(h, start, end, a, s, e)
+		for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
 			struct hms_pte *pte = area_pte(a, p);
 			struct hms_held_dead *d;
 
-			if (!(pte->flags & (PTE_MIGRATING | PTE_BUSY)))
+			if (!pte_held(pte))
 				continue;
 			d = *pool;
 			if (d)
@@ -501,15 +513,7 @@ static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t en
 			h->dead_areas = true;
 			*pte = (struct hms_pte){ .prot = pte->prot };
 		}
-	}
 }
-
-/* Each area a that [lo, hi) overlaps, with [s, e) the overlap. */
-#define for_each_piece(h, lo, hi, a, s, e)                                      \
-	for (struct hms_area *a = (h)->areas; a && a->start < (hi); a = a->next)   \
-		for (uintptr_t s = a->start > (lo) ? a->start : (lo),                  \
-			       e = a->end < (hi) ? a->end : (hi), once_ = s < e;         \
-		     once_; once_ = 0)
 
 /* An area strictly around [start, end): removing it splits the area. */
 static struct hms_area *area_around_locked(struct hms *h, uintptr_t start, uintptr_t end)
@@ -532,7 +536,7 @@ int hms__area_move_prepare_locked(struct hms *h, uintptr_t from, uintptr_t to, s
 		for (uintptr_t q = s; q < e; q += PAGE_SIZE) {
 			struct hms_held_dead *d;
 
-			if (!(area_pte(pa, q)->flags & (PTE_MIGRATING | PTE_BUSY)))
+			if (!pte_held(area_pte(pa, q)))
 				continue;
 			d = malloc(sizeof(*d));
 			if (!d)
