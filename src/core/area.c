@@ -1068,14 +1068,32 @@ HMS_API long hms_prefault(struct hms *h, void *addr, size_t len, bool write)
 	return done;
 }
 
-static hms_uid system_target(struct hms *h, uintptr_t addr)
-{
-	void *pages[1] = { (void *)addr };
-	int status[1] = { -1 };
+/* The target of each system page of out[0..npages) (the node the kernel
+ * placed it on; 0 where none is present), asked QUERY_BATCH at a time. */
+#define QUERY_BATCH 64
 
-	if (move_pages(0, 1, pages, NULL, status, 0) || status[0] < 0)
-		return 0;
-	return hms__topology_node_target(h, status[0]);
+static void system_targets(struct hms *h, uintptr_t s, size_t npages, struct hms_page_info *out)
+{
+	void *pages[QUERY_BATCH];
+	int status[QUERY_BATCH];
+	size_t idx[QUERY_BATCH], n = 0;
+
+	for (size_t i = 0; i <= npages; i++) {
+		if (i < npages && out[i].location == HMS_LOC_SYSTEM) {
+			pages[n] = (void *)(s + (i << PAGE_SHIFT));
+			status[n] = -1;
+			idx[n++] = i;
+		}
+		if (n == QUERY_BATCH || (i == npages && n)) {
+			bool ok = !move_pages(0, n, pages, NULL, status, 0);
+
+			for (size_t k = 0; k < n; k++)
+				out[idx[k]].target = ok && status[k] >= 0
+							     ? hms__topology_node_target(h, status[k])
+							     : 0;
+			n = 0;
+		}
+	}
 }
 
 HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
@@ -1117,8 +1135,6 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 	}
 	pthread_mutex_unlock(&h->lock);
 	/* System pages: ask the kernel which node holds each (no lock held). */
-	for (size_t i = 0; i < npages; i++)
-		if (out[i].location == HMS_LOC_SYSTEM)
-			out[i].target = system_target(h, s + (i << PAGE_SHIFT));
+	system_targets(h, s, npages, out);
 	return (long)npages;
 }
