@@ -26,8 +26,9 @@
  *                spare ranges of gated discards (set up, and registered
  *                again after each use)
  *   nomem        the core's allocations of migrations, staging buffers,
- *                area page tables (also those an mremap's table move
- *                takes, for which the handler waits) and contexts
+ *                area page tables and policy and advice entries (also
+ *                those an mremap's move takes, for which the handler
+ *                waits) and contexts
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H
@@ -75,6 +76,10 @@ struct hms;
 HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
 /* How many spare discard ranges h keeps ready (uffd.c). */
 HMS_INJ_API unsigned hms__test_spare_discards(struct hms *h);
+/* The advice hms_advise() left at addr (advice.c): 1 READ_MOSTLY, 2
+ * ACCESSED_BY (*ntargets devices), 3 both, 0 none; its run [*start, *end). */
+HMS_INJ_API unsigned hms__test_advice(struct hms *h, const void *addr, size_t *ntargets,
+				      uintptr_t *start, uintptr_t *end);
 
 /* true: the caller must fail this time (counted in hms__inject_hits). */
 HMS_INJ_API bool hms__inject(enum hms_inject_point p);

@@ -6,7 +6,10 @@
  * address and read back byte for byte there, for a whole area, the middle
  * of one (its table splits), MREMAP_DONTUNMAP and a move into the middle
  * of another managed area (that one splits).  Before, the move was skipped
- * and the pages read zeros. */
+ * and the pages read zeros.  The range's policy (three runs) and advice
+ * (three runs) arrive with it, entry for entry: their trees' entries are
+ * taken beforehand too (before, the third run of each found no entry and
+ * was dropped, and the advice did not follow mremap at all). */
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -36,6 +39,59 @@ static void *memory_back_later(void *arg)
 	return NULL;
 }
 
+/* Policies and advice over the moved range, page numbers relative to it:
+ * BIND [0, 4), PREFERRED [4, 8), BIND [8, 12), none [12, 16); READ_MOSTLY
+ * [2, 10), ACCESSED_BY [6, 14). */
+static void set_placement(struct hms *h, struct hms_softdev *d, char *p)
+{
+	hms_uid t = hms_softdev_target(d);
+
+	T_EQ(hms_bind(h, p, 4 * T_PAGE, &t, 1, 0), 0);
+	T_EQ(hms_bind(h, p + 4 * T_PAGE, 4 * T_PAGE, &t, 1, HMS_BIND_PREFERRED), 0);
+	T_EQ(hms_bind(h, p + 8 * T_PAGE, 4 * T_PAGE, &t, 1, 0), 0);
+	T_EQ(hms_advise(h, p + 2 * T_PAGE, 8 * T_PAGE, HMS_ADVICE_READ_MOSTLY, 0), 0);
+	T_EQ(hms_advise(h, p + 6 * T_PAGE, 8 * T_PAGE, HMS_ADVICE_ACCESSED_BY, t), 0);
+}
+
+static void check_policy(struct hms *h, const char *p, size_t first, size_t end, unsigned mode)
+{
+	struct hms_policy pol;
+
+	T_EQ(hms_policy_get(h, p + first * T_PAGE, &pol), 0);
+	if (pol.mode != mode || (mode && (pol.start != (uintptr_t)(p + first * T_PAGE) ||
+					  pol.end != (uintptr_t)(p + end * T_PAGE))))
+		T_FAIL("policy at page %zu: mode %u [%#lx, %#lx), want mode %u [%p, %p)", first,
+		       (unsigned)pol.mode, (unsigned long)pol.start, (unsigned long)pol.end, mode,
+		       (void *)(p + first * T_PAGE), (void *)(p + end * T_PAGE));
+}
+
+static void check_advice(struct hms *h, const char *p, size_t first, size_t end, unsigned bits)
+{
+	uintptr_t s, e;
+	size_t nt;
+	unsigned got = hms__test_advice(h, p + first * T_PAGE, &nt, &s, &e);
+
+	if (got != bits || (bits && (s != (uintptr_t)(p + first * T_PAGE) ||
+				     e != (uintptr_t)(p + end * T_PAGE))) ||
+	    nt != ((bits & 2) ? 1u : 0u))
+		T_FAIL("advice at page %zu: %u [%#lx, %#lx) %zu devices, want %u [%p, %p)", first,
+		       got, (unsigned long)s, (unsigned long)e, nt, bits,
+		       (void *)(p + first * T_PAGE), (void *)(p + end * T_PAGE));
+}
+
+static void check_placement(struct hms *h, const char *p)
+{
+	check_policy(h, p, 0, 4, HMS_POLICY_BIND);
+	check_policy(h, p, 4, 8, HMS_POLICY_PREFERRED);
+	check_policy(h, p, 8, 12, HMS_POLICY_BIND);
+	check_policy(h, p, 12, 16, HMS_POLICY_DEFAULT);
+	check_advice(h, p, 0, 2, 0);
+	check_advice(h, p, 2, 6, 1);
+	check_advice(h, p, 6, 10, 3);
+	check_advice(h, p, 10, 14, 2);
+	check_advice(h, p, 14, 16, 0);
+}
+
 static void one(struct hms *h, struct hms_softdev *d, enum how how)
 {
 	pthread_t t;
@@ -57,6 +113,7 @@ static void one(struct hms *h, struct hms_softdev *d, enum how how)
 	t_fill((int *)from, n, 1000 * (int)how);
 	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, from, NULL, NPAGES, &c), 0);
 	T_EQ(c.cpages, NPAGES);
+	set_placement(h, d, from);
 
 	T_EQ(hms__inject_arm("nomem:1"), 0);
 	T_EQ(pthread_create(&t, NULL, memory_back_later, NULL), 0);
@@ -70,6 +127,7 @@ static void one(struct hms *h, struct hms_softdev *d, enum how how)
 	if (t_count_loc(h, to, NPAGES, HMS_LOC_DEVICE) != NPAGES)
 		T_FAIL("%s: %zu of %d pages on the device at the new address", names[how],
 		       t_count_loc(h, to, NPAGES, HMS_LOC_DEVICE), NPAGES);
+	check_placement(h, to);
 	memset(buf, 0xFF, size);
 	T_EQ(t_cmd(d, hms_softdev_read, to, buf, NPAGES, &c), 0);
 	t_check(buf, n, 1000 * (int)how);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 /* hms_pol.mode bits (0 is no entry at all, for the tree); hms_pol.targets:
  * the ACCESSED_BY devices' targets. */
@@ -71,6 +72,24 @@ static void advice_at(struct hms *h, uintptr_t addr, struct hms_pol *pol)
 	pthread_mutex_unlock(&as->lock);
 }
 
+unsigned hms__test_advice(struct hms *h, const void *addr, size_t *ntargets, uintptr_t *start,
+			  uintptr_t *end)
+{
+	struct hms_advice_state *as = h ? h->advice : NULL;
+	struct hms_pol pol = { 0 };
+	uintptr_t s = 0, e = UINTPTR_MAX;
+
+	if (as) {
+		pthread_mutex_lock(&as->lock);
+		hms__ptree_get(&as->tree, (uintptr_t)addr, &pol, &s, &e);
+		pthread_mutex_unlock(&as->lock);
+	}
+	*ntargets = pol.ntargets;
+	*start = s;
+	*end = e;
+	return pol.mode;
+}
+
 bool hms__advice_read_mostly(struct hms *h, uintptr_t addr)
 {
 	struct hms_pol pol;
@@ -108,6 +127,31 @@ void hms__advice_remove_locked(struct hms *h, uintptr_t start, uintptr_t end)
 	if (as->tree.n)
 		hms__ptree_set(&as->tree, start, end, &none);
 	hms__ptree_reserve(&as->tree); /* for the next split; may fail */
+	pthread_mutex_unlock(&as->lock);
+}
+
+/* mremap: the advice follows the pages, as the policy does (policy.c). */
+int hms__advice_move_reserve_locked(struct hms *h, uintptr_t from, size_t len)
+{
+	struct hms_advice_state *as = h->advice;
+	int ret;
+
+	if (!as || !len)
+		return 0;
+	pthread_mutex_lock(&as->lock);
+	ret = hms__ptree_move_reserve(&as->tree, from, len);
+	pthread_mutex_unlock(&as->lock);
+	return ret;
+}
+
+void hms__advice_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len)
+{
+	struct hms_advice_state *as = h->advice;
+
+	if (!as || !len)
+		return;
+	pthread_mutex_lock(&as->lock);
+	hms__ptree_move(&as->tree, from, to, len);
 	pthread_mutex_unlock(&as->lock);
 }
 

@@ -558,6 +558,12 @@ int hms__area_move_prepare_locked(struct hms *h, uintptr_t from, uintptr_t to, s
 	for_each_piece(h, from, from + len, pa, s, e)
 		if (!area_pool_add(&p->pieces, (e - s) >> PAGE_SHIFT))
 			goto nomem;
+	/* The entries the policy and the advice take at the destination
+	 * (kept by their trees; nothing changes them while hms.lock is
+	 * held but hms_advise(), whose own use the move tops up). */
+	if (hms__policy_move_reserve_locked(h, from, len) ||
+	    hms__advice_move_reserve_locked(h, from, len))
+		goto nomem;
 	return 0;
 nomem:
 	hms__area_move_prep_free(p);
@@ -609,6 +615,7 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t l
 		area_move_piece_locked(h, s, to + (s - from), e - s, &p->pieces);
 	}
 	hms__policy_move_locked(h, from, to, len);
+	hms__advice_move_locked(h, from, to, len);
 	if (unmapped)
 		area_remove_locked(h, from, from + len, fl, &p->splits);
 }

@@ -384,6 +384,10 @@ bool hms__advice_read_mostly(struct hms *h, uintptr_t addr);
 bool hms__advice_accessed_by_locked(struct hms *h, uintptr_t addr, void *owner);
 /* [start, end) stopped being managed: drop its advice.  hms.lock held. */
 void hms__advice_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);
+/* mremap moves the advice of [from, from + len) to to, as the policy's
+ * (below): reserve first (0 or -ENOMEM), then the move needs no memory. */
+int hms__advice_move_reserve_locked(struct hms *h, uintptr_t from, size_t len);
+void hms__advice_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len);
 void hms__advice_fini(struct hms *h);
 
 /* ------------------------------------------------------------------------
@@ -482,8 +486,10 @@ struct hms_ptree_entry {
 struct hms_ptree {
 	struct hms_itree t;
 	size_t n; /* entries */
-	struct hms_ptree_entry *spare[HMS_PTREE_SPARES];
-	unsigned nspare;
+	/* Free entries, linked by node.right: HMS_PTREE_SPARES after
+	 * hms__ptree_reserve(), more while a move's reservation lasts. */
+	struct hms_ptree_entry *spares;
+	size_t nspare;
 };
 
 bool hms__pol_equal(const struct hms_pol *a, const struct hms_pol *b);
@@ -491,6 +497,21 @@ void hms__ptree_init(struct hms_ptree *t);
 void hms__ptree_fini(struct hms_ptree *t);
 /* Make the next hms__ptree_set() allocation-free: 0 or -ENOMEM. */
 int hms__ptree_reserve(struct hms_ptree *t);
+/* Keep at least n free entries: 0 or -ENOMEM (those taken are kept). */
+int hms__ptree_reserve_n(struct hms_ptree *t, size_t n);
+/* Free the entries kept beyond HMS_PTREE_SPARES. */
+void hms__ptree_trim(struct hms_ptree *t);
+/*
+ * mremap: [to, to + len) takes the entries of [from, from + len) (the two
+ * do not overlap), which keep theirs.  hms__ptree_move_reserve() first
+ * keeps as many free entries as that takes at most (one per entry of the
+ * source, one for a split at the destination, and the usual spares): 0,
+ * or -ENOMEM with none kept.  The move itself then needs no memory (it
+ * tops the reservation up should the tree have changed meanwhile; what
+ * finds no entry then is left DEFAULT) and frees what it did not use.
+ */
+int hms__ptree_move_reserve(struct hms_ptree *t, uintptr_t from, size_t len);
+void hms__ptree_move(struct hms_ptree *t, uintptr_t from, uintptr_t to, size_t len);
 /*
  * [start, end) (start < end) takes pol (mode DEFAULT: no policy).  Needs
  * no memory after a successful reserve; without it, a split that finds no
@@ -568,7 +589,9 @@ bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
 long hms__policy_migrate(struct hms *h, uintptr_t start, uintptr_t end);
 void hms__policy_fini(struct hms *h);
 /* mremap moved [from, from + len) to [to, to + len): so does its policy
- * (the old range keeps it until unmapped).  hms.lock held. */
+ * (the old range keeps it until unmapped).  The reservation first (0 or
+ * -ENOMEM); then the move needs no memory.  hms.lock held. */
+int hms__policy_move_reserve_locked(struct hms *h, uintptr_t from, size_t len);
 void hms__policy_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len);
 /* [start, end) stopped being managed: drop its policy.  hms.lock held. */
 void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);

@@ -86,30 +86,28 @@ void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end)
 	pthread_mutex_unlock(&ps->lock);
 }
 
+int hms__policy_move_reserve_locked(struct hms *h, uintptr_t from, size_t len)
+{
+	struct hms_policy_state *ps = h->policy;
+	int ret;
+
+	if (!ps || !len)
+		return 0;
+	pthread_mutex_lock(&ps->lock);
+	ret = hms__ptree_move_reserve(&ps->tree, from, len);
+	pthread_mutex_unlock(&ps->lock);
+	return ret;
+}
+
 void hms__policy_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len)
 {
 	struct hms_policy_state *ps = h->policy;
-	static const struct hms_pol none;
 
 	if (!ps || !len)
 		return;
 	pthread_mutex_lock(&ps->lock);
-	hms__ptree_reserve(&ps->tree);
-	hms__ptree_set(&ps->tree, to, to + len, &none); /* what was there is gone */
-	for (uintptr_t addr = from; addr < from + len;) {
-		struct hms_pol pol;
-		uintptr_t s, e;
-
-		hms__ptree_get(&ps->tree, addr, &pol, &s, &e);
-		if (e > from + len || e <= addr)
-			e = from + len;
-		if (pol.mode) {
-			/* The kernel moved the VMA's own mempolicy with it. */
-			hms__ptree_reserve(&ps->tree);
-			hms__ptree_set(&ps->tree, to + (addr - from), to + (e - from), &pol);
-		}
-		addr = e;
-	}
+	/* The kernel moved the VMA's own mempolicy with it. */
+	hms__ptree_move(&ps->tree, from, to, len);
 	pthread_mutex_unlock(&ps->lock);
 }
 

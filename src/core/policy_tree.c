@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 bool hms__pol_equal(const struct hms_pol *a, const struct hms_pol *b)
 {
@@ -31,31 +32,60 @@ static struct hms_ptree_entry *entry_of(struct hms_itree_node *n)
 
 /* ---- entries: spares first, so removal never needs memory ---------------- */
 
-static struct hms_ptree_entry *entry_get(struct hms_ptree *t)
+static struct hms_ptree_entry *entry_alloc(void)
 {
-	if (t->nspare)
-		return t->spare[--t->nspare];
-	return malloc(sizeof(struct hms_ptree_entry));
+	return hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(struct hms_ptree_entry));
 }
 
+static struct hms_ptree_entry *entry_get(struct hms_ptree *t)
+{
+	struct hms_ptree_entry *e = t->spares;
+
+	if (!e)
+		return entry_alloc();
+	t->spares = e->node.right ? entry_of(e->node.right) : NULL;
+	t->nspare--;
+	return e;
+}
+
+static void entry_push(struct hms_ptree *t, struct hms_ptree_entry *e)
+{
+	e->node.right = t->spares ? &t->spares->node : NULL;
+	t->spares = e;
+	t->nspare++;
+}
+
+/* A move's reservation may be in use: an entry given back is kept only
+ * up to the usual number. */
 static void entry_put(struct hms_ptree *t, struct hms_ptree_entry *e)
 {
 	if (t->nspare < HMS_PTREE_SPARES)
-		t->spare[t->nspare++] = e;
+		entry_push(t, e);
 	else
 		free(e);
 }
 
-int hms__ptree_reserve(struct hms_ptree *t)
+int hms__ptree_reserve_n(struct hms_ptree *t, size_t n)
 {
-	while (t->nspare < HMS_PTREE_SPARES) {
-		struct hms_ptree_entry *e = malloc(sizeof(*e));
+	while (t->nspare < n) {
+		struct hms_ptree_entry *e = entry_alloc();
 
 		if (!e)
 			return -ENOMEM;
-		t->spare[t->nspare++] = e;
+		entry_push(t, e);
 	}
 	return 0;
+}
+
+int hms__ptree_reserve(struct hms_ptree *t)
+{
+	return hms__ptree_reserve_n(t, HMS_PTREE_SPARES);
+}
+
+void hms__ptree_trim(struct hms_ptree *t)
+{
+	while (t->nspare > HMS_PTREE_SPARES)
+		free(entry_get(t));
 }
 
 void hms__ptree_init(struct hms_ptree *t)
@@ -77,7 +107,7 @@ void hms__ptree_fini(struct hms_ptree *t)
 {
 	free_rec(t->t.root);
 	while (t->nspare)
-		free(t->spare[--t->nspare]);
+		free(entry_get(t));
 	t->t.root = NULL;
 	t->n = 0;
 }
@@ -269,6 +299,55 @@ void hms__ptree_for_each(struct hms_ptree *t, uintptr_t start, uintptr_t end,
 		hms__itree_for_each(&t->t, start, end - 1, each_visit, &x);
 }
 
+/* ---- mremap ------------------------------------------------------------------- */
+
+static bool count_visit(const struct hms_ptree_entry *e, void *arg)
+{
+	(void)e;
+	++*(size_t *)arg;
+	return true;
+}
+
+static size_t move_cost(struct hms_ptree *t, uintptr_t from, size_t len)
+{
+	size_t n = 1 + HMS_PTREE_SPARES;
+
+	hms__ptree_for_each(t, from, from + len, count_visit, &n);
+	return n;
+}
+
+int hms__ptree_move_reserve(struct hms_ptree *t, uintptr_t from, size_t len)
+{
+	int ret = hms__ptree_reserve_n(t, move_cost(t, from, len));
+
+	if (ret)
+		hms__ptree_trim(t);
+	return ret;
+}
+
+void hms__ptree_move(struct hms_ptree *t, uintptr_t from, uintptr_t to, size_t len)
+{
+	static const struct hms_pol none;
+
+	if (!len)
+		return;
+	HMS_ASSERT(to + len <= from || from + len <= to);
+	hms__ptree_reserve_n(t, move_cost(t, from, len));
+	hms__ptree_set(t, to, to + len, &none); /* what was there is gone */
+	for (uintptr_t addr = from; addr < from + len;) {
+		struct hms_pol pol;
+		uintptr_t s, e;
+
+		hms__ptree_get(t, addr, &pol, &s, &e);
+		if (e > from + len || e <= addr)
+			e = from + len;
+		if (pol.mode)
+			hms__ptree_set(t, to + (addr - from), to + (e - from), &pol);
+		addr = e;
+	}
+	hms__ptree_trim(t);
+}
+
 /* ---- invariants --------------------------------------------------------------- */
 
 struct check {
@@ -316,5 +395,10 @@ bool hms__ptree_check(struct hms_ptree *t)
 	struct check c = { NULL, 0, true };
 
 	walk(t->t.root, check_visit, &c);
-	return c.ok && c.n == t->n && t->nspare <= HMS_PTREE_SPARES && check_max(t->t.root);
+	size_t nspare = 0;
+
+	for (struct hms_ptree_entry *e = t->spares; e;
+	     e = e->node.right ? entry_of(e->node.right) : NULL)
+		nspare++;
+	return c.ok && c.n == t->n && nspare == t->nspare && check_max(t->t.root);
 }

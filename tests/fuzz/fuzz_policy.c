@@ -4,7 +4,10 @@
  * against a per-page reference model of a 256-page window.
  *
  * Input: records of 4 bytes: op (set one of 4 policies, or DEFAULT),
- * first page, page count, and whether to reserve first.  After every
+ * first page, page count, and flags: bit 0 clear, reserve first; bit 1
+ * set, the record is instead an mremap's move of the pages to a place
+ * after them (hms__ptree_move; hms__ptree_move_reserve first with bit 0
+ * clear), the source keeping its policies.  After every
  * record the tree must pass hms__ptree_check() and agree with the model
  * on every page: policy, and the run [start, end) it covers (entries are
  * maximal runs of one policy; gaps are bounded by the window's edges only
@@ -18,11 +21,20 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "inject.h"
 
 #define NP 256
 #define BASE ((uintptr_t)1 << 32)
 
 static struct hms_pol pols[5];
+
+/* policy_tree.c's allocations may be made to fail (src/inject.h); not
+ * here: the model assumes every allocation succeeds. */
+bool hms__inject(enum hms_inject_point p)
+{
+	(void)p;
+	return false;
+}
 
 static void make_pols(void)
 {
@@ -70,6 +82,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (first + n > NP)
 			n = NP - first;
+		if (data[k + 3] & 2) {
+			unsigned to = first + n + data[k] % 32;
+
+			if (to + n > NP)
+				continue;
+			if (reserve && hms__ptree_move_reserve(&t, BASE + (uintptr_t)first * 4096,
+							      (size_t)n * 4096))
+				abort();
+			hms__ptree_move(&t, BASE + (uintptr_t)first * 4096,
+					BASE + (uintptr_t)to * 4096, (size_t)n * 4096);
+			memmove(model + to, model + first, n);
+			check(&t, model);
+			continue;
+		}
 		if (reserve && hms__ptree_reserve(&t))
 			abort();
 		hms__ptree_set(&t, BASE + (uintptr_t)first * 4096,
