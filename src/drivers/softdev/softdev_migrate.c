@@ -6,6 +6,7 @@
  * allocate and copy, pages, finalize, then update the device page table.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -14,10 +15,26 @@
 
 #define BATCH_PAGES (HMS_MIGRATE_MAX_BYTES >> SD_SHIFT)
 
-/* Step 2 of a migration: allocate device pages (one lock for the batch),
- * then copy. */
+static int pfn_cmp(const void *a, const void *b)
+{
+	hms_pfn x = *(const hms_pfn *)a, y = *(const hms_pfn *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Step 2 of a migration: allocate device pages (one lock for the batch),
+ * then copy.  The pages go to the batch in pool order, so that a run of
+ * addresses gets a run of pool pages where the pool has one: the copy
+ * back is then one call per run, not one per page (the pool hands out the
+ * page freed last first, so a batch that came back is handed out again
+ * in descending order).
+ */
 static void sd_alloc(struct hms_softdev *d, struct hms_migrate_vma *m, bool *nomem)
 {
+	hms_pfn got[BATCH_PAGES];
+	unsigned long n = 0;
+
 	pthread_mutex_lock(&d->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		hms_pfn pfn;
@@ -30,8 +47,13 @@ static void sd_alloc(struct hms_softdev *d, struct hms_migrate_vma *m, bool *nom
 			continue; /* this page stays where it is */
 		}
 		m->dst[i] = hms_migrate_pfn(pfn);
+		got[n++] = pfn;
 	}
 	pthread_mutex_unlock(&d->lock);
+	qsort(got, n, sizeof(got[0]), pfn_cmp);
+	for (unsigned long i = 0, k = 0; i < m->npages; i++)
+		if (m->dst[i] & HMS_MIGRATE_PFN_VALID)
+			m->dst[i] = hms_migrate_pfn(got[k++]);
 }
 
 /* Give page i back: it will not move. */
@@ -71,12 +93,18 @@ static void sd_copy_in(struct hms_softdev *d, struct hms_migrate_vma *m)
 		}
 		while (j < m->npages && n < 64 && (m->dst[j] & HMS_MIGRATE_PFN_VALID) &&
 		       hms_migrate_src_ptr(m, j)) {
-			local[n].iov_base = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[j]));
-			local[n++].iov_len = SD_PAGE;
+			char *page = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[j]));
+
+			if (n && (char *)local[n - 1].iov_base + local[n - 1].iov_len == page) {
+				local[n - 1].iov_len += SD_PAGE; /* pool pages in a row */
+			} else {
+				local[n].iov_base = page;
+				local[n++].iov_len = SD_PAGE;
+			}
 			j++;
 		}
 		remote.iov_base = (void *)hms_migrate_src_ptr(m, i);
-		remote.iov_len = n << SD_SHIFT;
+		remote.iov_len = (j - i) << SD_SHIFT;
 		got = hms__inject(HMS_INJ_DEV_COPY) ? -1
 						    : process_vm_readv(getpid(), local, n, &remote, 1, 0);
 		for (unsigned long k = i; k < j; k++)
