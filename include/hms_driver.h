@@ -18,6 +18,8 @@
 #ifndef HMS_DRIVER_H
 #define HMS_DRIVER_H
 
+#include <sys/types.h>
+
 #include "hms.h"
 
 #ifdef __cplusplus
@@ -682,6 +684,42 @@ int hms_bridge_add(struct hms *h, const struct hms_bridge_desc *d,
  * Return: 0, -EINVAL (uid 0), -ENOENT (no such object now).
  */
 int hms_object_remove(struct hms *h, hms_uid uid);
+
+/* ------------------------------------------------------------------------
+ * Reaching system memory as a device does
+ * ---------------------------------------------------------------------- */
+
+/**
+ * hms_user_read() - copy @len bytes of the process's memory at @addr into
+ * the driver's @buf, the way a device's DMA reaches them: with the CPU's
+ * protection, a missing page faulted in as by a CPU access, and a page
+ * that is not mapped readable (unmapped or protected behind the driver's
+ * back, say by another thread) ending the copy there instead of raising
+ * SIGSEGV in the driver's thread.  Any memory, managed or not.
+ *
+ * hms copies with memcpy under a fault guard (a SIGSEGV/SIGBUS handler
+ * installed on the first call, which hands every fault outside such a
+ * copy to the handler the program had before, or to the default action);
+ * where the program has since set its own handler, or with
+ * HMS_USER_COPY=kernel in the environment, through the kernel
+ * (process_vm_readv()), which is slower and gives the same results.
+ * Must not be called from the fault handler thread (an hms callback run
+ * for a CPU fault) on memory that may be missing: the fault would wait
+ * for that thread.
+ * Return: the bytes copied: @len, or fewer when a page failed (those
+ * before it; the copy through the kernel may report none); -EFAULT when
+ * nothing could be copied (also for a NULL @buf or a range that wraps).
+ */
+ssize_t hms_user_read(void *buf, const void *addr, size_t len);
+
+/**
+ * hms_user_write() - copy @len bytes of the driver's @buf into the
+ * process's memory at @addr, as hms_user_read() reads it: a page that is
+ * not mapped writable ends the copy; a page the CPU side write-protects
+ * (dirty tracking, replicas) takes its write fault as a CPU store would.
+ * Return: as hms_user_read().
+ */
+ssize_t hms_user_write(void *addr, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

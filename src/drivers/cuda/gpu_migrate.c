@@ -5,7 +5,7 @@
  * To the GPU: a range is cut into batches, one per 2 MiB block; the
  * calling thread and the copy threads take batches in parallel.  Each
  * batch: setup, pages of the block's slot, copies on the batch's stream
- * (staged through a pinned buffer with process_vm_readv, or straight from
+ * (staged through a pinned buffer with hms_user_read, or straight from
  * the pages pinned read-only in place), never-touched pages zeroed on the
  * GPU, wait, pages, finalize.  A copy that fails leaves its pages where
  * they were.
@@ -18,7 +18,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gpu.h"
@@ -158,12 +157,11 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 			r = cu->MemcpyHtoDAsync(d, src, len, st->stream);
 		} else {
 			/* (Also where pinning in place failed.) */
-			/* Through the kernel: a page unmapped behind hms' back fails
+			/* As a DMA would: a page unmapped behind hms' back fails
 			 * the copy instead of crashing this thread. */
 			char *buf = st->buf + (i << GPU_SHIFT);
-			struct iovec local = { buf, len }, remote = { (void *)src, len };
 
-			r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len
+			r = hms_user_read(buf, src, len) == (ssize_t)len
 				    ? cu->MemcpyHtoDAsync(d, buf, len, st->stream)
 				    : CUDA_ERROR_INVALID_VALUE;
 		}

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gpu.h"
@@ -190,15 +189,15 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 		if (!nrep)
 			return 0;
 		/* Copy through a pinned buffer; the pages are write-protected,
-		 * so they hold still, and read through the kernel, so a page
-		 * unmapped meanwhile fails its copy instead of this thread. */
+		 * so they hold still, and read as a DMA would (hms_user_read),
+		 * so a page unmapped meanwhile fails its copy instead of this
+		 * thread. */
 		st = gpu_stage_get(g, false);
 		for (unsigned k = 0; k < nrep; k++) {
 			char *buf = st->buf + ((size_t)k << GPU_SHIFT);
-			struct iovec local = { buf, GPU_PAGE };
-			struct iovec remote = { (void *)(s + (reps[k].i << GPU_SHIFT)), GPU_PAGE };
+			const void *src = (const void *)(s + (reps[k].i << GPU_SHIFT));
 
-			if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != GPU_PAGE ||
+			if (hms_user_read(buf, src, GPU_PAGE) != GPU_PAGE ||
 			    cu->MemcpyHtoDAsync(gpu_pfn_addr(g, gpu_pfn(g, reps[k].slot, reps[k].page)),
 						buf, GPU_PAGE, st->stream) != CUDA_SUCCESS)
 				failed = true;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "softdev.h"
@@ -68,48 +67,41 @@ static void sd_unalloc(struct hms_softdev *d, struct hms_migrate_vma *m, unsigne
 }
 
 /*
- * Copy the application's pages the way a DMA engine would: through the
- * kernel (process_vm_readv on ourselves), one call per run of pages, so a
- * page unmapped or made unreadable behind hms' back fails the copy (and
- * stays where it is) instead of crashing the device's thread.
+ * Copy the application's pages the way a DMA engine would
+ * (hms_user_read), one call per run of pages in a row both in the
+ * application and in the pool, so a page unmapped or made unreadable
+ * behind hms' back fails its copy (and stays where it is) instead of
+ * crashing the device's thread; the pages after it are copied on.
  */
 static void sd_copy_in(struct hms_softdev *d, struct hms_migrate_vma *m)
 {
-	struct iovec local[64];
-
 	for (unsigned long i = 0; i < m->npages;) {
-		unsigned long j = i, n = 0;
-		struct iovec remote;
+		const char *src = hms_migrate_src_ptr(m, i);
+		char *dst;
+		unsigned long j = i + 1, ok;
 		ssize_t got;
 
 		if (!(m->dst[i] & HMS_MIGRATE_PFN_VALID)) {
 			i++;
 			continue;
 		}
-		if (!hms_migrate_src_ptr(m, i)) { /* never populated: zeros */
-			memset(sd_page(d, hms_migrate_pfn_to_pfn(m->dst[i])), 0, SD_PAGE);
+		dst = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[i]));
+		if (!src) { /* never populated: zeros */
+			memset(dst, 0, SD_PAGE);
 			i++;
 			continue;
 		}
-		while (j < m->npages && n < 64 && (m->dst[j] & HMS_MIGRATE_PFN_VALID) &&
-		       hms_migrate_src_ptr(m, j)) {
-			char *page = sd_page(d, hms_migrate_pfn_to_pfn(m->dst[j]));
-
-			if (n && (char *)local[n - 1].iov_base + local[n - 1].iov_len == page) {
-				local[n - 1].iov_len += SD_PAGE; /* pool pages in a row */
-			} else {
-				local[n].iov_base = page;
-				local[n++].iov_len = SD_PAGE;
-			}
+		while (j < m->npages && (m->dst[j] & HMS_MIGRATE_PFN_VALID) &&
+		       hms_migrate_src_ptr(m, j) == src + ((j - i) << SD_SHIFT) &&
+		       sd_page(d, hms_migrate_pfn_to_pfn(m->dst[j])) == dst + ((j - i) << SD_SHIFT))
 			j++;
+		got = hms__inject(HMS_INJ_DEV_COPY) ? -EFAULT
+						    : hms_user_read(dst, src, (j - i) << SD_SHIFT);
+		ok = got > 0 ? (unsigned long)got >> SD_SHIFT : 0;
+		if (i + ok < j) {
+			sd_unalloc(d, m, i + ok); /* this page failed: it stays */
+			j = i + ok + 1;
 		}
-		remote.iov_base = (void *)hms_migrate_src_ptr(m, i);
-		remote.iov_len = (j - i) << SD_SHIFT;
-		got = hms__inject(HMS_INJ_DEV_COPY) ? -1
-						    : process_vm_readv(getpid(), local, n, &remote, 1, 0);
-		for (unsigned long k = i; k < j; k++)
-			if (got < 0 || (size_t)got < ((k - i + 1) << SD_SHIFT))
-				sd_unalloc(d, m, k);
 		i = j;
 	}
 }

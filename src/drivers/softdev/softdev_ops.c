@@ -6,17 +6,15 @@
  * kernels on its worker threads.
  *
  * Data paths: pages in its own memory are copied with memcpy; system pages
- * are reached through the kernel (process_vm_readv/writev on our own
- * process), which honours the CPU's protection and, in full userfaultfd
- * mode, faults missing pages into hms like any kernel access.  A failed
- * copy means the page moved or lost permission since it was mirrored: the
- * entry is dropped and the page faulted again.
+ * are reached as a DMA engine reaches them (hms_user_read/write), with the
+ * CPU's protection, missing pages faulting into hms like any access.  A
+ * failed copy means the page moved or lost permission since it was
+ * mirrored: the entry is dropped and the page faulted again.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "softdev.h"
@@ -34,7 +32,7 @@ static int check_cmd(struct hms_softdev *d, const struct hms_softdev_cmd *cmd, b
 
 /* ---- faulting into the device page table ------------------------------------- */
 
-static bool kernel_copy(void *local, uintptr_t remote, size_t len, bool write);
+static bool user_copy(void *local, uintptr_t remote, size_t len, bool write);
 
 /*
  * Replicas: pages hms marked HMS_PFN_REPLICA are copied into pool pages
@@ -58,7 +56,7 @@ static void sd_replicas_copy(struct hms_softdev *d, uintptr_t cs, uintptr_t ce,
 	}
 	pthread_mutex_unlock(&d->lock);
 	for (size_t i = 0; i < n; i++) {
-		if (rep[i] && !kernel_copy(d->pool + ((uint64_t)(rep[i] - 1) << SD_SHIFT),
+		if (rep[i] && !user_copy(d->pool + ((uint64_t)(rep[i] - 1) << SD_SHIFT),
 					   cs + (i << SD_SHIFT), SD_PAGE, false)) {
 			pthread_mutex_lock(&d->lock);
 			d->free[d->nfree++] = rep[i] - 1;
@@ -135,11 +133,10 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 
 /* ---- copies ---------------------------------------------------------------------- */
 
-static bool kernel_copy(void *local, uintptr_t remote, size_t len, bool write)
+static bool user_copy(void *local, uintptr_t remote, size_t len, bool write)
 {
-	struct iovec l = { local, len }, r = { (void *)remote, len };
-	ssize_t n = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
-			  : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	ssize_t n = write ? hms_user_write((void *)remote, local, len)
+			  : hms_user_read(local, (const void *)remote, len);
 
 	return n == (ssize_t)len;
 }
@@ -158,7 +155,7 @@ static int sd_copy(struct hms_softdev *d, struct hms_softdev_cmd *cmd, uint64_t 
 		uint64_t e, run = 1;
 
 		if (inplace[*pos]) {
-			if (!kernel_copy(buf + (*pos << SD_SHIFT), a, SD_PAGE, write))
+			if (!user_copy(buf + (*pos << SD_SHIFT), a, SD_PAGE, write))
 				return write ? -EPERM : -EFAULT;
 			(*pos)++;
 			continue;
@@ -190,7 +187,7 @@ static int sd_copy(struct hms_softdev *d, struct hms_softdev_cmd *cmd, uint64_t 
 			run++;
 		}
 		pthread_mutex_unlock(&d->lock);
-		if (!kernel_copy(buf + (*pos << SD_SHIFT), a, run << SD_SHIFT, write)) {
+		if (!user_copy(buf + (*pos << SD_SHIFT), a, run << SD_SHIFT, write)) {
 			/* Moved or protected since: forget it, fault again. */
 			pthread_mutex_lock(&d->lock);
 			sd_pt_clear(&d->pt, a >> SD_SHIFT, (a >> SD_SHIFT) + run);
@@ -476,7 +473,7 @@ static int sd_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 		return (int)n;
 	}
 	/* What the device sees, for the caller to check (reads keep access). */
-	if (cmd->buf && !kernel_copy(cmd->buf, cmd->addr, cmd->npages << SD_SHIFT, false))
+	if (cmd->buf && !user_copy(cmd->buf, cmd->addr, cmd->npages << SD_SHIFT, false))
 		return -EFAULT;
 	cmd->cpages = (uint64_t)n;
 	cmd->faults = 0;

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * usercopy.c - hms_user_read()/hms_user_write(): a driver reaching the
+ * process's memory the way a device's DMA does, where a page that is not
+ * mapped with the access needed (unmapped or protected behind the
+ * driver's back) ends the copy instead of killing the driver's thread.
+ *
+ * Two ways, the same outcome:
+ *   guarded   memcpy, one page at a time, with a fault guard: a SIGSEGV or
+ *             SIGBUS handler (installed on first use, once per process,
+ *             chaining to the one it replaced) that jumps out of a copy
+ *             whose own range faulted, and hands every other fault to the
+ *             handler before it (or the default action) as if hms were
+ *             not there.  Missing pages fault in as on any CPU access.
+ *   kernel    process_vm_readv/writev on our own process: used where the
+ *             guard is not ours any more (the program set its own handler
+ *             after us: looked up on every call, about 0.1 us) or could
+ *             not be installed, and with HMS_USER_COPY=kernel.
+ * The guarded copy runs at memcpy speed; the kernel one pins every page
+ * and runs at about 0.6x here (BENCHMARKS.md).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+/* The copy running on this thread: a fault inside [lo, hi) ends it. */
+struct guard {
+	sigjmp_buf jb;
+	uintptr_t lo, hi;
+};
+
+/* Initial-exec: read in the signal handler, which must not allocate. */
+static __thread struct guard *volatile cur_guard __attribute__((tls_model("initial-exec")));
+
+/* Written once by install() (pthread_once), read after it. */
+static struct sigaction old_segv, old_bus;
+static bool guard_installed;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+/* A fault that is not ours: what would have happened without hms. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *o = sig == SIGBUS ? &old_bus : &old_segv;
+
+	if (o->sa_flags & SA_SIGINFO) {
+		o->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) {
+		o->sa_handler(sig);
+		return;
+	}
+	/* The default action (a fault cannot be ignored).  A fault comes
+	 * back when the instruction runs again; a sent signal is sent again. */
+	signal(sig, SIG_DFL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct guard *g = cur_guard;
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	if (g && si->si_code > 0 && a >= g->lo && a < g->hi) {
+		cur_guard = NULL;
+		siglongjmp(g->jb, 1);
+	}
+	chain(sig, si, uc);
+}
+
+static void install(void)
+{
+	struct sigaction sa;
+	const char *env = getenv("HMS_USER_COPY");
+
+	if (env && !strcmp(env, "kernel"))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv))
+		return;
+	if (sigaction(SIGBUS, &sa, &old_bus)) {
+		sigaction(SIGSEGV, &old_segv, NULL);
+		return;
+	}
+	guard_installed = true;
+}
+
+static bool ours(int sig)
+{
+	struct sigaction cur;
+
+	return !sigaction(sig, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
+	       cur.sa_sigaction == on_fault;
+}
+
+/* Is the guard installed and still the process's handler? */
+static bool guard_ready(void)
+{
+	pthread_once(&guard_once, install);
+	return guard_installed && ours(SIGSEGV) && ours(SIGBUS);
+}
+
+/* memcpy a page at a time: the bytes copied before the page that faulted. */
+static size_t guarded_copy(char *dst, const char *src, uintptr_t user, size_t len)
+{
+	struct guard g = { .lo = user, .hi = user + len };
+	volatile size_t done = 0;
+
+	if (!sigsetjmp(g.jb, 0)) {
+		cur_guard = &g;
+		while (done < len) {
+			size_t n = PAGE_SIZE - ((user + done) & (PAGE_SIZE - 1));
+
+			if (n > len - done)
+				n = len - done;
+			memcpy(dst + done, src + done, n);
+			done += n;
+		}
+	} else {
+		/* Out of the handler: the signal may be blocked still (a
+		 * sanitizer's handler that runs ours need not honour
+		 * SA_NODEFER).  It was not blocked before the fault: a
+		 * blocked fault kills. */
+		sigset_t s;
+
+		sigemptyset(&s);
+		sigaddset(&s, SIGSEGV);
+		sigaddset(&s, SIGBUS);
+		pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	}
+	cur_guard = NULL;
+	return done;
+}
+
+static ssize_t user_copy(void *buf, uintptr_t user, size_t len, bool write)
+{
+	size_t done;
+
+	if (!len)
+		return 0;
+	if (!buf || user + len < user || len > SSIZE_MAX)
+		return -EFAULT;
+	if (guard_ready()) {
+		done = write ? guarded_copy((char *)user, buf, user, len)
+			     : guarded_copy(buf, (const char *)user, user, len);
+	} else {
+		struct iovec l = { buf, len }, r = { (void *)user, len };
+		ssize_t n = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+				  : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+
+		done = n > 0 ? (size_t)n : 0;
+	}
+	return done ? (ssize_t)done : -EFAULT;
+}
+
+HMS_API ssize_t hms_user_read(void *buf, const void *addr, size_t len)
+{
+	return user_copy(buf, (uintptr_t)addr, len, false);
+}
+
+HMS_API ssize_t hms_user_write(void *addr, const void *buf, size_t len)
+{
+	return user_copy((void *)buf, (uintptr_t)addr, len, true);
+}
