@@ -1078,7 +1078,7 @@ size_t hms_softdev_pages_used(const struct hms_softdev *dev);
  * Pages it does not mirror are faulted with hms_range_fault() (read
  * request): pages of other devices come back to system memory, its own
  * are read in place.  Memory outside managed areas is read in place
- * through the kernel and never cached in the device's page table.
+ * (hms_user_read) and never cached in the device's page table.
  * Return: 0, -EINVAL, -EFAULT (a page cannot be read: unmapped, no read
  * permission), -EBUSY (invalidated on every retry).  cmd->cpages and
  * cmd->faults are set on success.

@@ -701,8 +701,9 @@ int hms_object_remove(struct hms *h, hms_uid uid);
  * installed on the first call, which hands every fault outside such a
  * copy to the handler the program had before, or to the default action);
  * where the program has since set its own handler, or with
- * HMS_USER_COPY=kernel in the environment, through the kernel
- * (process_vm_readv()), which is slower and gives the same results.
+ * HMS_USER_COPY=kernel in the environment (and in ThreadSanitizer
+ * builds), through the kernel (process_vm_readv()), which is slower and
+ * gives the same results.
  * Must not be called from the fault handler thread (an hms callback run
  * for a CPU fault) on memory that may be missing: the fault would wait
  * for that thread.

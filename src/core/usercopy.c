@@ -15,7 +15,8 @@
  *   kernel    process_vm_readv/writev on our own process: used where the
  *             guard is not ours any more (the program set its own handler
  *             after us: looked up on every call, about 0.1 us) or could
- *             not be installed, and with HMS_USER_COPY=kernel.
+ *             not be installed, with HMS_USER_COPY=kernel, and in
+ *             ThreadSanitizer builds.
  * The guarded copy runs at memcpy speed; the kernel one pins every page
  * and runs at about 0.6x here (BENCHMARKS.md).
  */
@@ -84,6 +85,13 @@ static void install(void)
 
 	if (env && !strcmp(env, "kernel"))
 		return;
+#if defined(__SANITIZE_THREAD__)
+	/* A device's copy races the CPU's accesses as DMA does, outside the
+	 * language's memory model: ThreadSanitizer would report each one.
+	 * Through the kernel it sees none (and its signal handling does not
+	 * survive jumping out of a handler with its ignores in place). */
+	return;
+#endif
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
