@@ -497,8 +497,6 @@ void hms__ptree_init(struct hms_ptree *t);
 void hms__ptree_fini(struct hms_ptree *t);
 /* Make the next hms__ptree_set() allocation-free: 0 or -ENOMEM. */
 int hms__ptree_reserve(struct hms_ptree *t);
-/* Keep at least n free entries: 0 or -ENOMEM (those taken are kept). */
-int hms__ptree_reserve_n(struct hms_ptree *t, size_t n);
 /* Free the entries kept beyond HMS_PTREE_SPARES. */
 void hms__ptree_trim(struct hms_ptree *t);
 /*

@@ -32,9 +32,11 @@ static struct hms_ptree_entry *entry_of(struct hms_itree_node *n)
 
 /* ---- entries: spares first, so removal never needs memory ---------------- */
 
-static struct hms_ptree_entry *entry_alloc(void)
+/* inject: the allocation may fail on purpose (nomem, src/inject.h). */
+static struct hms_ptree_entry *entry_alloc(bool inject)
 {
-	return hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(struct hms_ptree_entry));
+	return inject && hms__inject(HMS_INJ_NOMEM) ? NULL
+						   : malloc(sizeof(struct hms_ptree_entry));
 }
 
 static struct hms_ptree_entry *entry_get(struct hms_ptree *t)
@@ -42,7 +44,7 @@ static struct hms_ptree_entry *entry_get(struct hms_ptree *t)
 	struct hms_ptree_entry *e = t->spares;
 
 	if (!e)
-		return entry_alloc();
+		return entry_alloc(true);
 	t->spares = e->node.right ? entry_of(e->node.right) : NULL;
 	t->nspare--;
 	return e;
@@ -65,10 +67,10 @@ static void entry_put(struct hms_ptree *t, struct hms_ptree_entry *e)
 		free(e);
 }
 
-int hms__ptree_reserve_n(struct hms_ptree *t, size_t n)
+static int reserve(struct hms_ptree *t, size_t n, bool inject)
 {
 	while (t->nspare < n) {
-		struct hms_ptree_entry *e = entry_alloc();
+		struct hms_ptree_entry *e = entry_alloc(inject);
 
 		if (!e)
 			return -ENOMEM;
@@ -79,7 +81,7 @@ int hms__ptree_reserve_n(struct hms_ptree *t, size_t n)
 
 int hms__ptree_reserve(struct hms_ptree *t)
 {
-	return hms__ptree_reserve_n(t, HMS_PTREE_SPARES);
+	return reserve(t, HMS_PTREE_SPARES, true);
 }
 
 void hms__ptree_trim(struct hms_ptree *t)
@@ -316,9 +318,15 @@ static size_t move_cost(struct hms_ptree *t, uintptr_t from, size_t len)
 	return n;
 }
 
+/*
+ * Not failed on purpose: an mremap's preparation fails as a whole under
+ * injection, at its start (area.c).  Were each of its allocations a
+ * chance, one that needs N of them would never succeed while every Nth
+ * allocation fails, and the fault handler would wait for ever.
+ */
 int hms__ptree_move_reserve(struct hms_ptree *t, uintptr_t from, size_t len)
 {
-	int ret = hms__ptree_reserve_n(t, move_cost(t, from, len));
+	int ret = reserve(t, move_cost(t, from, len), false);
 
 	if (ret)
 		hms__ptree_trim(t);
@@ -332,7 +340,7 @@ void hms__ptree_move(struct hms_ptree *t, uintptr_t from, uintptr_t to, size_t l
 	if (!len)
 		return;
 	HMS_ASSERT(to + len <= from || from + len <= to);
-	hms__ptree_reserve_n(t, move_cost(t, from, len));
+	reserve(t, move_cost(t, from, len), false);
 	hms__ptree_set(t, to, to + len, &none); /* what was there is gone */
 	for (uintptr_t addr = from; addr < from + len;) {
 		struct hms_pol pol;

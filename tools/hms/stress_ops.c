@@ -237,8 +237,9 @@ static int op_cpu_write(struct st_thread *t, struct st_span *sp, uint64_t seq)
 
 /* ---- device ------------------------------------------------------------------ */
 
-/* -ENOMEM ("out of memory", documented for every device call) while
- * --inject makes allocations fail: a clean refusal, not a finding. */
+/* -ENOMEM ("out of memory", documented for every device call and for
+ * hms_bind and hms_advise) while --inject makes allocations fail: a clean
+ * refusal, not a finding. */
 static bool injected_nomem(long ret)
 {
 	return ret == -ENOMEM && hms__inject_hits(HMS_INJ_NOMEM) > 0;
@@ -465,7 +466,7 @@ static int op_bind(struct st_thread *t, struct st_span *sp, uint64_t seq, long *
 	int ret = hms_bind(s->h, span_addr(s, sp), span_len(sp), tg, n,
 		       st_below(t, 2) ? HMS_BIND_PREFERRED : 0);
 	*res = ret;
-	return ret ? st_error(s, "hms_bind", sp, ret, seq) : 0;
+	return ret && !injected_nomem(ret) ? st_error(s, "hms_bind", sp, ret, seq) : 0;
 }
 
 static int op_bind_default(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
@@ -474,7 +475,7 @@ static int op_bind_default(struct st_thread *t, struct st_span *sp, uint64_t seq
 	int ret = hms_bind_default(s->h, span_addr(s, sp), span_len(sp));
 
 	*res = ret;
-	return ret ? st_error(s, "hms_bind_default", sp, ret, seq) : 0;
+	return ret && !injected_nomem(ret) ? st_error(s, "hms_bind_default", sp, ret, seq) : 0;
 }
 
 /* READ_MOSTLY on or off: device reads then replicate, writes collapse. */
@@ -485,7 +486,7 @@ static int op_advise(struct st_thread *t, struct st_span *sp, uint64_t seq, long
 	int ret = hms_advise(s->h, span_addr(s, sp), span_len(sp), advice, 0);
 
 	*res = ret;
-	return ret ? st_error(s, "hms_advise", sp, ret, seq) : 0;
+	return ret && !injected_nomem(ret) ? st_error(s, "hms_advise", sp, ret, seq) : 0;
 }
 
 static int migrate(struct stress *s, struct st_span *sp, const hms_uid *tg, size_t n,
