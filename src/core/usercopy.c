@@ -148,6 +148,21 @@ static void install(void)
 	guard_installed = true;
 }
 
+static bool ours(int sig);
+
+/* Unloaded (dlclose) or at exit: a handler left behind would point into
+ * code that is gone.  Put back what was there, where ours still is. */
+__attribute__((destructor)) static void uninstall(void)
+{
+	if (!guard_installed)
+		return;
+	if (ours(SIGSEGV))
+		sigaction(SIGSEGV, &old_segv, NULL);
+	if (ours(SIGBUS))
+		sigaction(SIGBUS, &old_bus, NULL);
+	guard_installed = false;
+}
+
 static bool ours(int sig)
 {
 	struct sigaction cur;
