@@ -26,9 +26,10 @@
  *                spare ranges of gated discards (set up, and registered
  *                again after each use)
  *   nomem        the core's allocations of migrations, staging buffers,
- *                area page tables and policy and advice entries (also
- *                those an mremap's move takes, for which the handler
- *                waits) and contexts
+ *                area page tables, policy and advice entries and
+ *                contexts; an mremap's preparation (design 5c) fails as a
+ *                whole, once per try, and the handler waits and tries
+ *                again
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H
