@@ -148,7 +148,14 @@ static void install(void)
 	guard_installed = true;
 }
 
-static bool ours(int sig);
+/* Is the process's handler for sig our guard? */
+static bool ours(int sig)
+{
+	struct sigaction cur;
+
+	return !sigaction(sig, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
+	       cur.sa_sigaction == on_fault;
+}
 
 /* Unloaded (dlclose) or at exit: a handler left behind would point into
  * code that is gone.  Put back what was there, where ours still is. */
@@ -161,14 +168,6 @@ __attribute__((destructor)) static void uninstall(void)
 	if (ours(SIGBUS))
 		sigaction(SIGBUS, &old_bus, NULL);
 	guard_installed = false;
-}
-
-static bool ours(int sig)
-{
-	struct sigaction cur;
-
-	return !sigaction(sig, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
-	       cur.sa_sigaction == on_fault;
 }
 
 /* Is the guard installed and still the process's handler? */
