@@ -326,30 +326,29 @@ static uintptr_t batch_end(uintptr_t s, uintptr_t end)
 }
 
 /* The kernel test device's checks: every page managed and readable.
- * Asked 64 pages at a time; a part that fails (not wholly managed),
- * page by page. */
+ * Asked 64 pages at a time; where that fails (not all of them managed),
+ * one page. */
 static int sd_check_migratable(struct hms_softdev *d, const struct hms_softdev_cmd *cmd)
 {
 	struct hms_page_info info[64];
 	uint64_t managed = 0;
 
-	for (uint64_t i = 0; i < cmd->npages; i += 64) {
-		uint64_t n = cmd->npages - i < 64 ? cmd->npages - i : 64;
-		uintptr_t a = cmd->addr + (i << SD_SHIFT);
-		long r = hms_page_query(d->h, (void *)a, (size_t)n, info);
+	for (uint64_t i = 0, n; i < cmd->npages; i += n) {
+		void *a = (void *)(uintptr_t)(cmd->addr + (i << SD_SHIFT));
+		long r;
 
-		for (uint64_t k = 0; r < 0 && n > 1 && k < n; k++) {
-			long r1 = hms_page_query(d->h, (void *)(a + (k << SD_SHIFT)), 1, info);
-
-			if (r1 == 1 && !(info[0].prot & PROT_READ))
-				return -EINVAL;
-			managed += r1 == 1;
+		n = cmd->npages - i < 64 ? cmd->npages - i : 64;
+		r = hms_page_query(d->h, a, (size_t)n, info);
+		if (r < 0 && n > 1) {
+			n = 1;
+			r = hms_page_query(d->h, a, 1, info);
 		}
-		for (uint64_t k = 0; r > 0 && k < n; k++)
+		if (r < 0)
+			continue; /* not managed */
+		for (uint64_t k = 0; k < n; k++)
 			if (!(info[k].prot & PROT_READ))
 				return -EINVAL;
-		if (r > 0)
-			managed += n;
+		managed += n;
 	}
 	if (!managed)
 		return -ENOENT;
