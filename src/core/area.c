@@ -1093,11 +1093,16 @@ static void system_targets(struct hms *h, uintptr_t s, size_t npages, struct hms
 		}
 		if (n == QUERY_BATCH || (i == npages && n)) {
 			bool ok = !move_pages(0, n, pages, NULL, status, 0);
+			int node = -1;
+			hms_uid uid = 0;
 
-			for (size_t k = 0; k < n; k++)
-				out[idx[k]].target = ok && status[k] >= 0
-							     ? hms__topology_node_target(h, status[k])
-							     : 0;
+			for (size_t k = 0; k < n; k++) {
+				if (ok && status[k] >= 0 && status[k] != node) {
+					node = status[k]; /* pages mostly share a node */
+					uid = hms__topology_node_target(h, node);
+				}
+				out[idx[k]].target = ok && status[k] >= 0 ? uid : 0;
+			}
 			n = 0;
 		}
 	}
