@@ -401,10 +401,9 @@ static bool check_max(const struct hms_itree_node *n)
 bool hms__ptree_check(struct hms_ptree *t)
 {
 	struct check c = { NULL, 0, true };
-
-	walk(t->t.root, check_visit, &c);
 	size_t nspare = 0;
 
+	walk(t->t.root, check_visit, &c);
 	for (struct hms_ptree_entry *e = t->spares; e;
 	     e = e->node.right ? entry_of(e->node.right) : NULL)
 		nspare++;
