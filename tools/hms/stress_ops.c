@@ -245,6 +245,17 @@ static bool injected_nomem(long ret)
 	return ret == -ENOMEM && hms__inject_hits(HMS_INJ_NOMEM) > 0;
 }
 
+/* A placement call's result: 0, a tolerated refusal (counted), or an error. */
+static int placement_result(struct stress *s, const char *what, const struct st_span *sp, int ret,
+			    uint64_t seq)
+{
+	if (injected_nomem(ret)) {
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0;
+	}
+	return ret ? st_error(s, what, sp, ret, seq) : 0;
+}
+
 static int op_dev_read(struct st_thread *t, struct st_span *sp, int d, uint64_t seq, long *res)
 {
 	struct stress *s = t->s;
@@ -466,7 +477,7 @@ static int op_bind(struct st_thread *t, struct st_span *sp, uint64_t seq, long *
 	int ret = hms_bind(s->h, span_addr(s, sp), span_len(sp), tg, n,
 		       st_below(t, 2) ? HMS_BIND_PREFERRED : 0);
 	*res = ret;
-	return ret && !injected_nomem(ret) ? st_error(s, "hms_bind", sp, ret, seq) : 0;
+	return placement_result(s, "hms_bind", sp, ret, seq);
 }
 
 static int op_bind_default(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
@@ -475,7 +486,7 @@ static int op_bind_default(struct st_thread *t, struct st_span *sp, uint64_t seq
 	int ret = hms_bind_default(s->h, span_addr(s, sp), span_len(sp));
 
 	*res = ret;
-	return ret && !injected_nomem(ret) ? st_error(s, "hms_bind_default", sp, ret, seq) : 0;
+	return placement_result(s, "hms_bind_default", sp, ret, seq);
 }
 
 /* READ_MOSTLY on or off: device reads then replicate, writes collapse. */
@@ -486,7 +497,7 @@ static int op_advise(struct st_thread *t, struct st_span *sp, uint64_t seq, long
 	int ret = hms_advise(s->h, span_addr(s, sp), span_len(sp), advice, 0);
 
 	*res = ret;
-	return ret && !injected_nomem(ret) ? st_error(s, "hms_advise", sp, ret, seq) : 0;
+	return placement_result(s, "hms_advise", sp, ret, seq);
 }
 
 static int migrate(struct stress *s, struct st_span *sp, const hms_uid *tg, size_t n,
