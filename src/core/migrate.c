@@ -85,7 +85,6 @@ void hms__staging_fini(struct hms *h)
 #define MS_WP (1u << 0)     /* write-protected at setup */
 #define MS_MOVED (1u << 1)  /* committed by pages() */
 #define MS_FAILED (1u << 2) /* could not be isolated: must not move */
-#define MS_REZAP (1u << 3)  /* discarded while we filled it: zapped again */
 
 struct hms_migrate_core {
 	struct hms *h;
@@ -339,69 +338,40 @@ static bool stayed_protected(const struct hms_migrate_vma *m, unsigned long i)
 	return (m->core->st[i] & MS_WP) && !(m->core->st[i] & MS_MOVED);
 }
 
-static bool moved_to_system_discarded(const struct hms_migrate_vma *m, unsigned long i)
-{
-	return src_device(m, i) && (m->core->st[i] & MS_REZAP);
-}
-
 /*
- * A MADV_DONTNEED of pages being filled races the fill: the kernel zaps
- * after the handler read the event, and a fill may land after that zap,
- * putting old data back.  Once the handler has processed what it read,
- * pages it marked discarded are zapped again, by us.  (The handler's own
- * fills cannot race: it reads no event while it fills.)
- */
-static void rezap_discarded(struct hms_migrate_vma *m)
-{
-	struct hms *h = m->core->h;
-	bool any = false;
-
-	if (hms__in_handler(h))
-		return;
-	hms__uffd_sync(h);
-	pthread_mutex_lock(&h->lock);
-	for (unsigned long i = 0; i < m->npages; i++) {
-		struct hms_pte *pte;
-
-		if (!(m->core->st[i] & MS_MOVED) || !src_device(m, i))
-			continue;
-		pte = hms__pte_again_locked(h, m->start + (i << PAGE_SHIFT));
-		if (pte && (pte->flags & PTE_DISCARD)) {
-			m->core->st[i] |= MS_REZAP;
-			any = true;
-		}
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (!any)
-		return;
-	for_each_run(m, moved_to_system_discarded, i, j)
-		hms__zap(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT);
-}
-
-/*
- * Pages [i, j) are about to lose their system copy (to a device) or to be
- * filled (to system memory): each is marked PTE_ZAPPED (a page mremap
+ * Pages [*i, j) are about to lose their system copy (to a device) or to
+ * be filled (to system memory): each is marked PTE_ZAPPED (a page mremap
  * moves from now on takes the result along), except pages mremap already
  * moved away or something unmapped (dead), which are marked failed and
- * stay where they are.  wait_busy: wait for a fault filling a page first
- * (its fill must land before our discard, not after).  Returns the end of
- * the live run from i.
+ * stay where they are.  A discard waits for a fault filling a page first
+ * (its fill must land before our discard, not after).  A fill passes over
+ * the pages a MADV_DONTNEED discarded since the migration began (the
+ * handler marked them PTE_DISCARD): they must read zeros from the moment
+ * the madvise returned, and finalize drops their device copy (*i moves
+ * past those that lead; a later one ends the run).  Returns the end of
+ * the run to discard or fill from *i.
  */
-static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long i, unsigned long j,
-				     bool wait_busy)
+static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i, unsigned long j,
+				     bool fill)
 {
 	struct hms *h = m->core->h;
 	unsigned long live = j;
 
 	pthread_mutex_lock(&h->lock);
-	for (unsigned long k = i; k < j; k++) {
+	for (unsigned long k = *i; k < j; k++) {
 		uintptr_t p = m->start + (k << PAGE_SHIFT);
 		struct hms_pte *pte;
 
-		while ((pte = hms__pte_again_locked(h, p)) && wait_busy && (pte->flags & PTE_BUSY))
+		while ((pte = hms__pte_again_locked(h, p)) && !fill && (pte->flags & PTE_BUSY))
 			pthread_cond_wait(&h->cond, &h->lock);
 		if (pte && !(pte->flags & PTE_DEAD)) {
 			pte->flags |= PTE_ZAPPED;
+			if (!fill || !(pte->flags & PTE_DISCARD))
+				continue;
+			if (k == *i && live == j)
+				*i = k + 1; /* leading: not filled, not failed */
+			else if (live == j)
+				live = k;
 			continue;
 		}
 		m->core->st[k] |= MS_FAILED;
@@ -409,7 +379,7 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long i,
 			live = k;
 	}
 	pthread_mutex_unlock(&h->lock);
-	return live;
+	return live < *i ? *i : live;
 }
 
 /*
@@ -438,7 +408,7 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 		unsigned long l;
 		long r;
 
-		mark_committing(m, at, j, true);
+		mark_committing(m, &at, j, false);
 		if (!hooked) {
 			hooked = true;
 			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMIT, m->start + (i << PAGE_SHIFT),
@@ -528,8 +498,10 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 
 		for (unsigned tries = 0; at < end && tries <= 100000; tries++) {
 			uint64_t seen = hms__uffd_gate_sync(h);
-			unsigned long live = mark_committing(m, at, end, false), n;
+			unsigned long live = mark_committing(m, &at, end, true), n;
 
+			if (at == end)
+				break; /* the rest was discarded */
 			if (live == at)
 				break; /* moved away: the rest stays on the device */
 			if (!hooked) {
@@ -567,7 +539,6 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 					   (end - i) << PAGE_SHIFT);
 		i = end - 1;
 	}
-	rezap_discarded(m);
 	return ret;
 }
 
