@@ -5,7 +5,8 @@
  * back again (two moves during one migration).  Every byte is at the
  * new address afterwards, the pages are where the step says
  * (the device copy counts once the system copy was discarded, the
- * system copy once it was filled), and no device page leaks. */
+ * system copy once it was filled), MREMAP_DONTUNMAP's old range stays
+ * managed and reads zeros, and no device page leaks. */
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +136,17 @@ int main(void)
 				T_FAIL("%s %s to_sys %d: word %zu: %d, not %d",
 				       point_name[pt], mode_name[mode], to_sys, i, q[i], base + (int)i);
 		T_EQ(t_count_loc(h, q, NPAGES, HMS_LOC_SYSTEM), NPAGES);
+		/* MREMAP_DONTUNMAP's old range stays managed, every page of it
+		 * (the pages the migration held there were dropped from hms'
+		 * table when it let go of them), and reads zeros. */
+		if (mode == 1) {
+			T_EQ(hms_page_query(h, map, NPAGES, info), NPAGES);
+			for (size_t i = 0; i < n; i++)
+				if (((int *)map)[i])
+					T_FAIL("%s dontunmap to_sys %d: old range word %zu: %d, not 0",
+					       point_name[pt], to_sys, i, ((int *)map)[i]);
+			T_EQ(hms_unmanage(h, map, size), 0);
+		}
 		T_EQ(hms_unmanage(h, q, size), 0);
 		T_EQ(munmap(raw, 4 * HMS_HUGE_PAGE_SIZE), 0);
 		/* No device page outlives the memory (the handler frees those of

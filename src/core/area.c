@@ -332,7 +332,8 @@ static void area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			/* Someone holds a page: keep the range as a zombie (all
 			 * dead) until it lets go; hms__area_reap_locked() ends it. */
 			for (uintptr_t p = s; p < e; p += PAGE_SIZE)
-				area_pte(a, p)->flags |= PTE_DEAD;
+				area_pte(a, p)->flags = (uint16_t)((area_pte(a, p)->flags |
+								    PTE_DEAD) & ~PTE_REVIVE);
 			h->dead_areas = true;
 			continue;
 		}
@@ -385,9 +386,16 @@ void hms__area_reap_locked(struct hms *h)
 				h->dead_areas = true;
 				continue;
 			}
-			/* Remove the whole run of dead pages at once. */
 			s = a->start + (i << PAGE_SHIFT);
-			for (e = s; e < a->end && (area_pte(a, e)->flags & PTE_DEAD) &&
+			if (pte->flags & PTE_REVIVE) {
+				/* Still mapped here: a live page again, as the
+				 * move left it (empty) or a fault since made it. */
+				area_pte(a, s)->flags &= (uint16_t)~(PTE_DEAD | PTE_REVIVE);
+				continue;
+			}
+			/* Remove the whole run of dead pages at once. */
+			for (e = s; e < a->end &&
+				    (area_pte(a, e)->flags & (PTE_DEAD | PTE_REVIVE)) == PTE_DEAD &&
 				    !(area_pte(a, e)->flags & (PTE_MIGRATING | PTE_BUSY));
 			     e += PAGE_SIZE)
 				area_pte(a, e)->flags &= (uint16_t)~PTE_DEAD;
@@ -404,7 +412,7 @@ void hms__area_reap_locked(struct hms *h)
  * area at [to, to + len), whose table comes from pool (or is allocated:
  * without memory the state stays behind). */
 static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
-				   struct hms_area **pool)
+				   bool unmapped, struct hms_area **pool)
 {
 	struct hms_area *src = hms__area_find_range_locked(h, from, from + len), *dst;
 	struct hms_pte *moved;
@@ -427,7 +435,9 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	 * pages; an UNMAP event follows when it was really unmapped.
 	 *
 	 * A page a migration holds stays behind as a dead page that forwards
-	 * to the new address (PTE_FORWARD, pfn = new page number), and the
+	 * to the new address (PTE_FORWARD, pfn = new page number; where the
+	 * old range stays mapped, PTE_REVIVE makes it a live page again
+	 * when let go, see hms__area_reap_locked), and the
 	 * page at the new address stays held, with its state, until the
 	 * migration's finalize follows the forward and settles the page
 	 * there: a migration that already discarded the system copy must
@@ -445,7 +455,7 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	 */
 	for (size_t i = 0; i < n; i++) {
 		struct hms_pte *p = area_pte(src, from) + i;
-		uint16_t f = p->flags;
+		uint16_t f = p->flags, revive = unmapped ? 0 : PTE_REVIVE;
 
 		if (f & PTE_DEAD) {
 			moved[i] = (struct hms_pte){ .loc = HMS_LOC_SYSTEM, .prot = moved[i].prot };
@@ -456,7 +466,7 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 			p->loc = HMS_LOC_NONE;
 			p->pfn = (hms_pfn)((to >> PAGE_SHIFT) + i);
 			p->flags = (uint16_t)((f & (PTE_MIGRATING | PTE_WAITERS)) | PTE_DEAD |
-					      PTE_FORWARD);
+					      PTE_FORWARD | revive);
 			h->dead_areas = true;
 			continue;
 		}
@@ -466,7 +476,9 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 			moved[i].loc = HMS_LOC_SYSTEM;
 		p->loc = HMS_LOC_NONE;
 		p->pfn = 0;
-		p->flags = (f & PTE_BUSY) ? (uint16_t)((f & (PTE_BUSY | PTE_WAITERS)) | PTE_DEAD) : 0;
+		p->flags = (f & PTE_BUSY)
+				   ? (uint16_t)((f & (PTE_BUSY | PTE_WAITERS)) | PTE_DEAD | revive)
+				   : 0;
 		if (f & PTE_BUSY)
 			h->dead_areas = true;
 	}
@@ -612,7 +624,7 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t l
 			continue;
 		}
 		e = a->end < from + len ? a->end : from + len;
-		area_move_piece_locked(h, s, to + (s - from), e - s, &p->pieces);
+		area_move_piece_locked(h, s, to + (s - from), e - s, unmapped, &p->pieces);
 	}
 	hms__policy_move_locked(h, from, to, len);
 	hms__advice_move_locked(h, from, to, len);
