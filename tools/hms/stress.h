@@ -217,6 +217,9 @@ static inline unsigned st_below(struct st_thread *t, unsigned n)
 
 /* Runs one random operation; 0 done or skipped, -1 failure (reported). */
 int st_op_run(struct st_thread *t);
+/* ret is -ENOMEM while nomem injection is armed: a documented refusal of
+ * the call, counted as tolerated by its caller. */
+bool st_injected_nomem(long ret);
 /* The fork operation (stress_run.c). */
 int st_op_fork(struct st_thread *t, uint64_t seq);
 /* Verifies every mapped byte; 0 or -1. */

@@ -240,7 +240,7 @@ static int op_cpu_write(struct st_thread *t, struct st_span *sp, uint64_t seq)
 /* -ENOMEM ("out of memory", documented for every device call and for
  * hms_bind and hms_advise) while --inject makes allocations fail: a clean
  * refusal, not a finding. */
-static bool injected_nomem(long ret)
+bool st_injected_nomem(long ret)
 {
 	return ret == -ENOMEM && hms__inject_hits(HMS_INJ_NOMEM) > 0;
 }
@@ -249,7 +249,7 @@ static bool injected_nomem(long ret)
 static int placement_result(struct stress *s, const char *what, const struct st_span *sp, int ret,
 			    uint64_t seq)
 {
-	if (injected_nomem(ret)) {
+	if (st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0;
 	}
@@ -272,7 +272,7 @@ static int op_dev_read(struct st_thread *t, struct st_span *sp, int d, uint64_t 
 			fprintf(stderr, "DBG page %ld loc %d prot %d flags %x target %u\n", k,
 				pi[k].location, pi[k].prot, pi[k].flags, pi[k].target);
 	}
-	if (ret == -EBUSY || injected_nomem(ret)) {
+	if (ret == -EBUSY || st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0; /* (-ENOMEM may come before the permission check) */
 	}
@@ -330,7 +330,7 @@ static int op_dev_write(struct st_thread *t, struct st_span *sp, int d, uint64_t
 	if (!all_rw) {
 		if (ret == -EPERM || (ret == -EFAULT && span_any_lacks(s, sp, PROT_READ)))
 			return 0;
-		if (injected_nomem(ret)) { /* no page is writable: none changed */
+		if (st_injected_nomem(ret)) { /* no page is writable: none changed */
 			atomic_fetch_add(&s->tolerated, 1);
 			return 0;
 		}
@@ -341,7 +341,7 @@ static int op_dev_write(struct st_thread *t, struct st_span *sp, int d, uint64_t
 		memcpy(span_shadow(s, sp), t->buf, span_len(sp));
 		return 0;
 	}
-	if (ret == -EBUSY || injected_nomem(ret)) {
+	if (ret == -EBUSY || st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return reconcile(s, sp, t->buf, seq);
 	}
@@ -417,7 +417,7 @@ static int op_migrate_sys(struct st_thread *t, struct st_span *sp, int d, uint64
 	int ret = hms_softdev_migrate_to_system(s->dev[d], &c);
 
 	*res = ret ? ret : (long)c.cpages;
-	if (injected_nomem(ret)) {
+	if (st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0;
 	}
@@ -436,7 +436,7 @@ static int op_exclusive(struct st_thread *t, struct st_span *sp, int d, uint64_t
 		return 1;
 	ret = hms_softdev_exclusive(s->dev[d], &c);
 	*res = ret ? ret : (long)c.cpages;
-	if (injected_nomem(ret)) {
+	if (st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0; /* the data did not change: the next checks see it */
 	}
@@ -546,7 +546,7 @@ static int op_prefault(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 	long ret = hms_prefault(s->h, span_addr(s, sp), span_len(sp), write);
 
 	*res = ret;
-	if (injected_nomem(ret)) {
+	if (st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0; /* placement only: no byte changes */
 	}
