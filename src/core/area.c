@@ -28,13 +28,17 @@ struct hms_area *hms__area_find_locked(struct hms *h, uintptr_t addr)
 	return NULL;
 }
 
-struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr)
+struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr, uint64_t since)
 {
+	struct hms_held_dead *mine = NULL;
 	struct hms_area *a;
 
 	for (struct hms_held_dead *d = h->held_dead; d; d = d->next)
-		if (d->addr == addr && (d->pte.flags & (PTE_MIGRATING | PTE_BUSY)))
-			return &d->pte;
+		if (d->addr == addr && d->stamp > since && (!mine || d->stamp < mine->stamp) &&
+		    (d->pte.flags & (PTE_MIGRATING | PTE_BUSY)))
+			mine = d;
+	if (mine)
+		return &mine->pte;
 	a = hms__area_find_locked(h, addr);
 	return a ? area_pte(a, addr) : NULL;
 }
@@ -518,6 +522,7 @@ static void area_detach_held_locked(struct hms *h, uintptr_t start, uintptr_t en
 			else if (!(d = malloc(sizeof(*d))))
 				continue;
 			d->addr = p;
+			d->stamp = ++h->detaches;
 			d->pte = *pte;
 			d->pte.flags |= PTE_DEAD;
 			d->next = h->held_dead;

@@ -144,9 +144,17 @@ struct hms_area {
  * its holder looks (hms__pte_again_locked), as a dead page.  Without it
  * the holder found the arriving page's entry and discarded or committed
  * over the moved data.  Freed by hms__area_reap_locked() once let go.
+ *
+ * Records and holds are stamped from h->detaches, so that a hold taken
+ * on an arriving page is not confused with the record of an older one at
+ * the same address: a holder's record is the one at its address with the
+ * smallest stamp above the count it saw when it took its hold (before
+ * that, its entry was in the table: every detach at the address would
+ * have taken it).
  */
 struct hms_held_dead {
 	uintptr_t addr;
+	uint64_t stamp; /* h->detaches when the entry left the table */
 	struct hms_pte pte;
 	struct hms_held_dead *next;
 };
@@ -232,9 +240,10 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
  * the table may have moved (hms__area_remove_locked() shifts an area's
  * ptes when its head is unmapped), so a pointer kept across the unlock
  * may name another page.  A held page whose address mremap filled with
- * other pages is on h->held_dead, found first.  Lock held.
+ * other pages is on h->held_dead, found first.  since: h->detaches when
+ * the caller took its hold (struct hms_held_dead).  Lock held.
  */
-struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr);
+struct hms_pte *hms__pte_again_locked(struct hms *h, uintptr_t addr, uint64_t since);
 /* Clear PTE_BUSY and wake threads waiting on h->cond; true if a CPU fault
  * waited (PTE_WAITERS: wake it with hms__uffd_wake()).  Lock held; the
  * pte may be freed on return (its range was unmapped meanwhile). */
@@ -732,6 +741,8 @@ struct hms {
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
+	uint64_t detaches; /* held entries moved to held_dead so far: a hold
+			    * notes it when taken (hms__pte_again_locked) */
 	bool forking;    /* fork() is copying the address space: no page may
 			  * move to a device until it is done (context.c) */
 	unsigned to_device; /* system -> device migrations between setup and

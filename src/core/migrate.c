@@ -92,6 +92,7 @@ struct hms_migrate_core {
 	struct hms_notify_range nr;
 	bool notified;
 	struct hms_staging *staging;
+	uint64_t since;    /* h->detaches when the pages were taken */
 	const char **from; /* device -> system: where page i's data is */
 	uint8_t st[];      /* MS_* per page */
 };
@@ -221,6 +222,7 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		c->to_device = true;
 		h->to_device++;
 	}
+	c->since = h->detaches;
 	managed = select_locked(h, m);
 	if (!managed && c->to_device && --h->to_device == 0)
 		pthread_cond_broadcast(&h->cond);
@@ -362,7 +364,8 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i
 		uintptr_t p = m->start + (k << PAGE_SHIFT);
 		struct hms_pte *pte;
 
-		while ((pte = hms__pte_again_locked(h, p)) && !fill && (pte->flags & PTE_BUSY))
+		while ((pte = hms__pte_again_locked(h, p, m->core->since)) && !fill &&
+		       (pte->flags & PTE_BUSY))
 			pthread_cond_wait(&h->cond, &h->lock);
 		if (pte && !(pte->flags & PTE_DEAD)) {
 			pte->flags |= PTE_ZAPPED;
@@ -558,10 +561,15 @@ struct follow {
  * mremap moved the page while we held it, the pte its forwards lead to
  * (*at becomes that address).  The forwarding entries passed are let go
  * (dead pages, reaped at the end of finalize).  NULL: no state left.
+ * (Where a forward leads, the record of our state is looked up by the
+ * stamp of our hold, though the state arrived there later: a page held
+ * there by someone else and moved away between our hold and the arrival
+ * would be taken for ours.  Two mremaps during one migration; not seen.)
  */
-static struct hms_pte *follow_locked(struct hms *h, uintptr_t *at, struct follow *fw)
+static struct hms_pte *follow_locked(struct hms *h, uint64_t since, uintptr_t *at,
+				     struct follow *fw)
 {
-	struct hms_pte *pte = hms__pte_again_locked(h, *at);
+	struct hms_pte *pte = hms__pte_again_locked(h, *at, since);
 	struct hms_area *a;
 
 	fw->nwake = 0;
@@ -581,7 +589,7 @@ static struct hms_pte *follow_locked(struct hms *h, uintptr_t *at, struct follow
 		a = hms__area_find_locked(h, to);
 		pte = a ? area_pte(a, to) : NULL;
 		if (!pte || (pte->flags & (PTE_MIGRATING | PTE_DEAD)) != PTE_MIGRATING)
-			pte = hms__pte_again_locked(h, to);
+			pte = hms__pte_again_locked(h, to, since);
 		if (hops + 1 == FOLLOW_MAX)
 			return NULL;
 	}
@@ -638,7 +646,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 
 		if (!selected(m, i))
 			continue;
-		pte = follow_locked(h, &at, &fw);
+		pte = follow_locked(h, c->since, &at, &fw);
 		/* Moved and maybe back again (at == p): whether the discard or
 		 * fill reached the page is a question for the kernel either way. */
 		if (fw.hops && pte && !(pte->flags & (PTE_DEAD | PTE_DISCARD)))

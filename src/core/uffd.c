@@ -614,11 +614,12 @@ bool hms__pte_unbusy_locked(struct hms *h, struct hms_pte *pte)
 	return waiters;
 }
 
-/* Clear PTE_BUSY on the page at addr; true when CPU faults wait on it
- * (wake them).  Lock held; the pte may be freed (reaped) on return. */
-static bool pte_unbusy_locked(struct hms *h, uintptr_t addr)
+/* Clear PTE_BUSY on the page at addr, held since h->detaches was since;
+ * true when CPU faults wait on it (wake them).  Lock held; the pte may be
+ * freed (reaped) on return. */
+static bool pte_unbusy_locked(struct hms *h, uintptr_t addr, uint64_t since)
 {
-	return hms__pte_unbusy_locked(h, hms__pte_again_locked(h, addr));
+	return hms__pte_unbusy_locked(h, hms__pte_again_locked(h, addr, since));
 }
 
 /*
@@ -638,6 +639,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		struct hms_devmem_fault f;
 		long r;
 		bool waiters, track;
+		uint64_t since;
 		int ret;
 
 		pthread_mutex_lock(&h->lock);
@@ -671,10 +673,11 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * mapped over a page that lives on the device.
 			 */
 			pte->flags |= PTE_BUSY;
+			since = h->detaches;
 			pthread_mutex_unlock(&h->lock);
 			r = hms__uffd_fill_wp(h, addr, true);
 			pthread_mutex_lock(&h->lock);
-			waiters = pte_unbusy_locked(h, addr);
+			waiters = pte_unbusy_locked(h, addr, since);
 			pthread_mutex_unlock(&h->lock);
 			if (waiters)
 				hms__uffd_wake(h, addr, PAGE_SIZE);
@@ -753,6 +756,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		 * MADV_FREE memory.  All read zeros.
 		 */
 		pte->flags |= PTE_BUSY;
+		since = h->detaches;
 		track = pte->flags & PTE_TRACKED;
 		pthread_mutex_unlock(&h->lock);
 		/* The faulting thread resumes only once the table is right.
@@ -763,7 +767,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		else
 			r = fill_zero(h, addr, PAGE_SIZE, write, false);
 		pthread_mutex_lock(&h->lock);
-		pte = hms__pte_again_locked(h, addr);
+		pte = hms__pte_again_locked(h, addr, since);
 		if (pte && (r > 0 || r == -EEXIST)) {
 			pte->loc = HMS_LOC_SYSTEM;
 			if (track && !write && r > 0)

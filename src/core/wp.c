@@ -57,13 +57,15 @@ static bool next_run(const uint64_t *v, size_t n, size_t from, size_t *i, size_t
 }
 
 /* Mark the pages select() wants busy; sel[] and sys[] (present in system
- * memory) record them.  Returns how many. */
+ * memory) record them, *since when (hms__pte_again_locked).  Returns how
+ * many. */
 static size_t wp_select(struct hms *h, uintptr_t start, size_t n, const struct hms__wp_op *op,
-			uint64_t *sel, uint64_t *sys)
+			uint64_t *sel, uint64_t *sys, uint64_t *since)
 {
 	size_t count = 0;
 
 	pthread_mutex_lock(&h->lock);
+	*since = h->detaches;
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t p = start + (i << PAGE_SHIFT);
 		struct hms_area *a = hms__area_find_locked(h, p);
@@ -88,6 +90,7 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 	size_t n = (end - start) >> PAGE_SHIFT, words = (n + 63) / 64, i, j;
 	uint64_t *sel = calloc(3 * words, sizeof(uint64_t)), *sys, *bad;
 	bool notified, waiters = false;
+	uint64_t since;
 	long done = 0;
 	int err = 0;
 
@@ -95,7 +98,7 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 		return -ENOMEM;
 	sys = sel + words;
 	bad = sys + words;
-	if (!wp_select(h, start, n, op, sel, sys)) {
+	if (!wp_select(h, start, n, op, sel, sys, &since)) {
 		free(sel);
 		return 0;
 	}
@@ -113,7 +116,7 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 	for (size_t k = 0; next_run(sel, n, k, &i, &j); k = j) {
 		for (size_t x = i; x < j; x++) {
 			uintptr_t p = start + (x << PAGE_SHIFT);
-			struct hms_pte *pte = hms__pte_again_locked(h, p);
+			struct hms_pte *pte = hms__pte_again_locked(h, p, since);
 			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x);
 
 			if (prot) {
@@ -164,6 +167,7 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 	struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
 				       handler ? 0 : HMS_NOTIFY_BLOCKABLE, NULL };
 	uint16_t why = pte->flags;
+	uint64_t since = h->detaches;
 	bool waiters;
 	int ret;
 
@@ -189,7 +193,7 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 	/* The writer stays asleep until the table says what it did. */
 	ret = hms__uffd_wp_mode(h, addr, PAGE_SIZE, false, false);
 	pthread_mutex_lock(&h->lock);
-	pte = hms__pte_again_locked(h, addr);
+	pte = hms__pte_again_locked(h, addr, since);
 	if (ret == 0) {
 		wp_lifted_locked(h, pte, PTE_WP_WHY);
 		pte->flags &= (uint16_t)~PTE_WP; /* a stale protection too */
@@ -204,7 +208,7 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 
 refused:
 	pthread_mutex_lock(&h->lock);
-	pte = hms__pte_again_locked(h, addr);
+	pte = hms__pte_again_locked(h, addr, since);
 	waiters = hms__pte_unbusy_locked(h, pte);
 	pthread_mutex_unlock(&h->lock);
 	if (waiters)
@@ -227,13 +231,14 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 	size_t n = (end - start) >> PAGE_SHIFT, words = (n + 63) / 64, i, j;
 	uint64_t *sel = calloc(2 * words, sizeof(uint64_t)), *lift;
 	bool notified, waiters = false;
+	uint64_t since;
 	long done = 0;
 	int err = 0;
 
 	if (!sel)
 		return -ENOMEM;
 	lift = sel + words;
-	if (!wp_select(h, start, n, &op, sel, lift)) {
+	if (!wp_select(h, start, n, &op, sel, lift, &since)) {
 		free(sel);
 		return 0;
 	}
@@ -243,7 +248,7 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 		uintptr_t p = start + (x << PAGE_SHIFT);
 
 		if (BIT_GET(sel, x) &&
-		    (hms__pte_again_locked(h, p)->flags & PTE_WP_WHY & ~why))
+		    (hms__pte_again_locked(h, p, since)->flags & PTE_WP_WHY & ~why))
 			lift[x / 64] &= ~(1ULL << (x % 64));
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -264,7 +269,7 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 
 		if (!BIT_GET(sel, x) && !BIT_GET(lift, x))
 			continue;
-		pte = hms__pte_again_locked(h, p);
+		pte = hms__pte_again_locked(h, p, since);
 		if (BIT_GET(sel, x)) {
 			wp_lifted_locked(h, pte, why);
 			done++;
