@@ -92,8 +92,8 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
  * migration's finalize (area.c, migrate.c). */
 #define PTE_FORWARD (1u << 13)
 /* A dead entry whose address stays mapped and managed (the old range of
- * an MREMAP_DONTUNMAP): when its holder lets go the reap makes it an
- * empty page again instead of cutting it out of the area. */
+ * an MREMAP_DONTUNMAP): when its holder lets go the reap makes it a live
+ * page again instead of cutting it out of the area. */
 #define PTE_REVIVE (1u << 14)
 
 /*
