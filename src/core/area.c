@@ -471,6 +471,7 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 			p->pfn = (hms_pfn)((to >> PAGE_SHIFT) + i);
 			p->flags = (uint16_t)((f & (PTE_MIGRATING | PTE_WAITERS)) | PTE_DEAD |
 					      PTE_FORWARD | revive);
+			p->moved_at = h->detaches; /* after the detach at to */
 			h->dead_areas = true;
 			continue;
 		}

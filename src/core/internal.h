@@ -111,7 +111,13 @@ struct hms_pte {
 	uint16_t flags;
 	uint32_t replicas; /* PTE_REPLICA: replica holders, one bit per device
 			    * slot (replica.c) */
-	void *excl_owner; /* PTE_EXCLUSIVE: the owner that holds it */
+	union {
+		void *excl_owner;  /* PTE_EXCLUSIVE: the owner that holds it */
+		uint64_t moved_at; /* PTE_FORWARD (never exclusive: a migration
+				    * holds it): h->detaches when the state
+				    * moved on to pfn's address; its record
+				    * there, if any, is stamped above it */
+	};
 };
 
 /*

@@ -561,10 +561,8 @@ struct follow {
  * mremap moved the page while we held it, the pte its forwards lead to
  * (*at becomes that address).  The forwarding entries passed are let go
  * (dead pages, reaped at the end of finalize).  NULL: no state left.
- * (Where a forward leads, the record of our state is looked up by the
- * stamp of our hold, though the state arrived there later: a page held
- * there by someone else and moved away between our hold and the arrival
- * would be taken for ours.  Two mremaps during one migration; not seen.)
+ * Where a forward leads, our state's record (if an mremap onto it moved
+ * it out of the table) is stamped above the forward's moved_at.
  */
 static struct hms_pte *follow_locked(struct hms *h, uint64_t since, uintptr_t *at,
 				     struct follow *fw)
@@ -576,12 +574,14 @@ static struct hms_pte *follow_locked(struct hms *h, uint64_t since, uintptr_t *a
 	fw->hops = 0;
 	for (unsigned hops = 0; pte && (pte->flags & PTE_FORWARD); hops++) {
 		uintptr_t to = (uintptr_t)pte->pfn << PAGE_SHIFT;
+		uint64_t arrived = pte->moved_at;
 
 		if (pte->flags & PTE_WAITERS)
 			fw->wake[fw->nwake++] = *at;
 		pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_FORWARD | PTE_ZAPPED |
 					  PTE_DISCARD);
 		pte->pfn = 0;
+		pte->moved_at = 0;
 		*at = to;
 		fw->hops = hops + 1;
 		/* Where a forward leads, the page is ours if the table holds it
@@ -589,7 +589,7 @@ static struct hms_pte *follow_locked(struct hms *h, uint64_t since, uintptr_t *a
 		a = hms__area_find_locked(h, to);
 		pte = a ? area_pte(a, to) : NULL;
 		if (!pte || (pte->flags & (PTE_MIGRATING | PTE_DEAD)) != PTE_MIGRATING)
-			pte = hms__pte_again_locked(h, to, since);
+			pte = hms__pte_again_locked(h, to, arrived);
 		if (hops + 1 == FOLLOW_MAX)
 			return NULL;
 	}
