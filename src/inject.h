@@ -54,7 +54,9 @@ enum hms_inject_point {
  * Test hooks: places where a test runs its own code in the middle of a
  * library operation, to make a race happen every time (an mremap between
  * a migration's copy and its commit, say).  The hook runs on the thread
- * doing the operation, with no hms lock held; never on the fault handler.
+ * doing the operation, with no hms lock held; on the fault handler only
+ * after hms__test_hook_in_handler(true) (the handler reads no event and
+ * resolves no other fault while a hook runs there).
  *
  *   MIGRATE_PAGES      a migration's pages() starts: the driver copied
  *   MIGRATE_COMMIT     a run of pages is about to lose its system copy
@@ -71,6 +73,9 @@ typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size
 				 void *arg);
 /* Installs fn (NULL: none) for every context of the process. */
 HMS_INJ_API void hms__test_hook_set(hms_test_hook_fn fn, void *arg);
+/* Runs the hook on the fault handler too (its migrations for CPU faults);
+ * off by default. */
+HMS_INJ_API void hms__test_hook_in_handler(bool on);
 struct hms;
 /* true: h discards the system copy of pages migrating to a device through
  * the fill gate (UFFDIO_MOVE, Linux 6.8; not with HMS_UFFD_MOVE=0). */

@@ -88,6 +88,12 @@ void hms__inject_env(void)
 
 static _Atomic(hms_test_hook_fn) hook;
 static void *_Atomic hook_arg;
+static atomic_bool hook_handler;
+
+void hms__test_hook_in_handler(bool on)
+{
+	atomic_store(&hook_handler, on);
+}
 
 void hms__test_hook_set(hms_test_hook_fn fn, void *arg)
 {
@@ -104,6 +110,6 @@ void hms__test_hook_run(struct hms *h, enum hms_test_hook point, uintptr_t start
 {
 	hms_test_hook_fn fn = atomic_load_explicit(&hook, memory_order_acquire);
 
-	if (fn && !hms__in_handler(h))
+	if (fn && (!hms__in_handler(h) || atomic_load(&hook_handler)))
 		fn(point, start, len, atomic_load(&hook_arg));
 }

@@ -1138,8 +1138,17 @@ static void *handler_main(void *arg)
 			st->ev.started++;
 			pthread_mutex_unlock(&ev_lock);
 			n = read(h->uffd, msgs, sizeof(msgs));
-			for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(msgs[0]); i++)
-				handle_msg(h, st, &msgs[i]);
+			/* Events first: reading one already let its thread go
+			 * on (a MADV_DONTNEED zaps its pages now), and the
+			 * kernel hands out faults before events, so a fault
+			 * resolved first could fill a page the event's range
+			 * just lost with its old data (fault-around brings
+			 * neighbours home).  Among themselves events keep their
+			 * order, and so do faults. */
+			for (int faults = 0; faults < 2; faults++)
+				for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(msgs[0]); i++)
+					if ((msgs[i].event == UFFD_EVENT_PAGEFAULT) == faults)
+						handle_msg(h, st, &msgs[i]);
 			pthread_mutex_lock(&ev_lock);
 			st->ev.processed = st->ev.started;
 			pthread_cond_broadcast(&ev_cond);
