@@ -6,11 +6,14 @@
  * its old bytes after the madvise had returned (and the REMOVE, applied
  * after, left the table saying the page was never populated).  A test
  * hook holds the handler in a first fault while the second fault and the
- * madvise queue up behind it, and holds the second fault's migration
- * until the madvise has returned.  The discarded page must read zeros;
+ * madvise queue up behind it (the test waits until /proc shows both
+ * threads asleep in the kernel's userfaultfd code, where it can read
+ * that), and holds the second fault's migration until the madvise has
+ * returned.  The discarded page must read zeros;
  * every other byte is kept, and no device page is left behind. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "hms_test.h"
@@ -25,6 +28,7 @@ static struct {
 	atomic_int release;   /* ...until this is set */
 	atomic_int madv_done; /* the madvise of q's page P returned */
 	atomic_int second_in; /* the handler reached a migration in q's window */
+	atomic_int tid_a, tid_b; /* the faulting and the discarding thread */
 } race;
 
 static void wait_flag(atomic_int *f, const char *what)
@@ -36,6 +40,41 @@ static void wait_flag(atomic_int *f, const char *what)
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec > 20)
 			T_FAIL("waited 20 s for %s", what);
+		usleep(1000);
+	}
+}
+
+/*
+ * Wait until thread tid sleeps in the kernel function fn (its stack in
+ * /proc names it): the fault or the event is queued for the handler.
+ * Where the stack cannot be read (not root), a pause stands in.
+ */
+static void wait_blocked(atomic_int *tid, const char *fn)
+{
+	char path[64], line[256];
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		FILE *f;
+		bool found = false;
+
+		if (atomic_load(tid)) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stack", atomic_load(tid));
+			f = fopen(path, "r");
+			if (!f) {
+				usleep(200000);
+				return;
+			}
+			while (!found && fgets(line, sizeof(line), f))
+				found = strstr(line, fn) != NULL;
+			fclose(f);
+			if (found)
+				return;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 20)
+			T_FAIL("waited 20 s for a thread to sleep in %s", fn);
 		usleep(1000);
 	}
 }
@@ -62,8 +101,15 @@ static void *touch(void *p)
 	return (void *)(intptr_t)*(volatile int *)p;
 }
 
+static void *touch_q(void *p)
+{
+	atomic_store(&race.tid_a, (int)syscall(SYS_gettid));
+	return touch(p);
+}
+
 static void *discard(void *p)
 {
+	atomic_store(&race.tid_b, (int)syscall(SYS_gettid));
 	T_EQ(madvise(p, T_PAGE, MADV_DONTNEED), 0);
 	atomic_store(&race.madv_done, 1);
 	return NULL;
@@ -96,16 +142,18 @@ int main(void)
 	T_EQ(pthread_create(&tc, NULL, touch, race.s), 0);
 	wait_flag(&race.first_in, "the first fault to reach the handler");
 	/* Behind it: a fault on q's first page, then the madvise of P. */
-	T_EQ(pthread_create(&ta, NULL, touch, race.q), 0);
-	usleep(100000);
+	T_EQ(pthread_create(&ta, NULL, touch_q, race.q), 0);
+	wait_blocked(&race.tid_a, "handle_userfault");
 	T_EQ(pthread_create(&tb, NULL, discard, race.q + P_PAGE * T_PAGE), 0);
-	usleep(100000);
+	wait_blocked(&race.tid_b, "userfaultfd_remove");
+	T_EQ(atomic_load(&race.madv_done), 0); /* its event waits unread */
 	atomic_store(&race.release, 1);
 	T_EQ(pthread_join(tc, &got), 0);
 	T_EQ(pthread_join(ta, &got), 0);
 	T_EQ(pthread_join(tb, &got), 0);
 	hms__test_hook_set(NULL, NULL);
 	hms__test_hook_in_handler(false);
+	T_EQ(atomic_load(&race.second_in), 1); /* q's fault migrated pages */
 
 	for (size_t i = 0; i < n; i++) {
 		bool gone = i / (T_PAGE / sizeof(int)) == P_PAGE;
