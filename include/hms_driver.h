@@ -296,7 +296,11 @@ struct hms_devmem_desc {
 };
 
 /**
- * hms_devmem_add() - register device memory and its target.
+ * hms_devmem_add() - register device memory and its target.  hms
+ * reserves one bit per device page (npages / 8 bytes of address space,
+ * memory only where used): where hms cannot allocate while it drops
+ * pages, it marks them there and hands them to page_free() soon after,
+ * so no page is lost to an allocation failure.
  * Return: 0, -EINVAL (npages 0, NULL owner or ops, missing callback),
  * -ENOMEM.  Pairs with hms_devmem_remove().
  */

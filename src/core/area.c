@@ -213,22 +213,80 @@ void hms__area_set_huge_locked(struct hms *h, uintptr_t start)
 		a->huge = true;
 }
 
-void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn)
+void hms__free_list_push(struct hms *h, struct hms_free_list *fl, hms_pfn pfn)
 {
 	if (fl->n == fl->cap) {
 		size_t cap = fl->cap ? fl->cap * 2 : 64;
-		hms_pfn *p = realloc(fl->pfns, cap * sizeof(*p));
+		hms_pfn *p = hms__inject(HMS_INJ_NOMEM) ? NULL : realloc(fl->pfns, cap * sizeof(*p));
 
-		if (!p)
-			return; /* the device page leaks, the data was dropped anyway */
+		if (!p) {
+			/* The bitmap was allocated with the devmem: a page
+			 * without one belongs to no devmem, so to nobody. */
+			struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pfn);
+			uint64_t i = dm ? pfn - dm->first : 0, bit = 1ULL << (i & 63);
+
+			if (dm && !(dm->orphans[i >> 6] & bit)) {
+				dm->orphans[i >> 6] |= bit;
+				dm->norphans++;
+				h->orphans++;
+			}
+			return;
+		}
 		fl->pfns = p;
 		fl->cap = cap;
 	}
 	fl->pfns[fl->n++] = pfn;
 }
 
+/* Take up to max pages out of the orphan bitmaps into out; their devmem
+ * in *dmp, held (callbacks) for the page_free() calls.  hms.lock held. */
+static size_t orphans_take_locked(struct hms *h, hms_pfn *out, size_t max,
+				  struct hms_devmem **dmp)
+{
+	for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next) {
+		size_t n = 0;
+
+		if (!dm->norphans)
+			continue;
+		for (uint64_t w = 0; n < max && dm->norphans && w < (dm->npages + 63) / 64; w++)
+			while (dm->orphans[w] && n < max) {
+				unsigned b = (unsigned)__builtin_ctzll(dm->orphans[w]);
+
+				dm->orphans[w] &= dm->orphans[w] - 1;
+				dm->norphans--;
+				h->orphans--;
+				out[n++] = dm->first + w * 64 + b;
+			}
+		hms__devmem_get_locked(dm);
+		*dmp = dm;
+		return n;
+	}
+	return 0;
+}
+
+void hms__orphans_release(struct hms *h)
+{
+	hms_pfn batch[64];
+
+	for (;;) {
+		struct hms_devmem *dm = NULL;
+		size_t n;
+
+		pthread_mutex_lock(&h->lock);
+		n = h->orphans ? orphans_take_locked(h, batch, 64, &dm) : 0;
+		pthread_mutex_unlock(&h->lock);
+		if (!dm)
+			return;
+		for (size_t i = 0; i < n; i++)
+			dm->ops.page_free(dm, batch[i]);
+		hms__devmem_put(h, dm);
+	}
+}
+
 void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
 {
+	bool orphans;
+
 	for (size_t i = 0; i < fl->n; i++) {
 		struct hms_devmem *dm;
 
@@ -245,6 +303,11 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
 	free(fl->pfns);
 	fl->pfns = NULL;
 	fl->n = fl->cap = 0;
+	pthread_mutex_lock(&h->lock);
+	orphans = h->orphans != 0;
+	pthread_mutex_unlock(&h->lock);
+	if (orphans)
+		hms__orphans_release(h);
 }
 
 /* Split area a at addr (a->start < addr < a->end); a keeps the left part.
@@ -287,12 +350,12 @@ static void area_unlink_free_locked(struct hms *h, struct hms_area *a)
 
 /* Drop one pte's page: device pages go to fl; a page held by a migration
  * or a fault keeps its state for its holder to drop. */
-static void pte_drop_locked(struct hms_pte *pte, struct hms_free_list *fl)
+static void pte_drop_locked(struct hms *h, struct hms_pte *pte, struct hms_free_list *fl)
 {
 	if (pte->flags & (PTE_MIGRATING | PTE_BUSY))
 		return;
 	if (pte->loc == HMS_LOC_DEVICE)
-		hms__free_list_push(fl, pte->pfn);
+		hms__free_list_push(h, fl, pte->pfn);
 	pte->loc = HMS_LOC_NONE;
 	pte->pfn = 0;
 	pte->flags = 0;
@@ -331,7 +394,7 @@ static void area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 		uintptr_t e = end < a->end ? end : a->end;
 
 		for (uintptr_t p = s; p < e; p += PAGE_SIZE)
-			pte_drop_locked(area_pte(a, p), fl);
+			pte_drop_locked(h, area_pte(a, p), fl);
 		if (range_busy_locked(a, s, e)) {
 			/* Someone holds a page: keep the range as a zombie (all
 			 * dead) until it lets go; hms__area_reap_locked() ends it. */

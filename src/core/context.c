@@ -249,6 +249,7 @@ HMS_API void hms_close(struct hms *h)
 		if (dm->ops.release)
 			dm->ops.release(dm);
 		hms__topology_remove(h, dm->target);
+		free(dm->orphans);
 		free(dm->name);
 		free(dm);
 	}

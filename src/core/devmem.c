@@ -42,7 +42,12 @@ HMS_API int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
 	if (!dm)
 		return -ENOMEM;
 	dm->name = strdup(desc->name ? desc->name : "devmem");
-	if (!dm->name) {
+	/* Large bitmaps come from mmap: only the words that get a bit set
+	 * ever take memory. */
+	dm->orphans = calloc((desc->npages + 63) / 64, sizeof(*dm->orphans));
+	if (!dm->name || !dm->orphans) {
+		free(dm->name);
+		free(dm->orphans);
 		free(dm);
 		return -ENOMEM;
 	}
@@ -116,8 +121,17 @@ HMS_API int hms_devmem_remove(struct hms_devmem *dm)
 	 * migrate_to_device fill dm after the check: its pages were lost
 	 * with it.
 	 */
-	while (dm->callbacks)
-		pthread_cond_wait(&h->cond, &h->lock);
+	for (;;) {
+		while (dm->callbacks)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (!dm->norphans)
+			break;
+		/* Pages that left the table without a free list: to the driver
+		 * before dm goes. */
+		pthread_mutex_unlock(&h->lock);
+		hms__orphans_release(h);
+		pthread_mutex_lock(&h->lock);
+	}
 	if (devmem_used_locked(h, dm)) {
 		pthread_mutex_unlock(&h->lock);
 		return -EBUSY; /* a page arrived meanwhile: the driver still runs */
@@ -129,6 +143,7 @@ HMS_API int hms_devmem_remove(struct hms_devmem *dm)
 		}
 	pthread_mutex_unlock(&h->lock);
 	hms__topology_remove(h, dm->target);
+	free(dm->orphans);
 	free(dm->name);
 	free(dm);
 	return 0;

@@ -235,8 +235,17 @@ void hms__area_move_prep_free(struct hms_move_prep *p);
  * or empty: then what finds no memory is dropped), which may keep some. */
 void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t len,
 			   bool unmapped, struct hms_move_prep *p, struct hms_free_list *fl);
-void hms__free_list_push(struct hms_free_list *fl, hms_pfn pfn);
+/*
+ * Device pages leave the table under hms.lock and go to page_free() after
+ * it is dropped: push (hms.lock held) collects one, release (no lock) hands
+ * them over.  Where the list cannot grow, the page is marked in its
+ * devmem's orphan bitmap instead, and every release (and
+ * hms_devmem_remove()) hands marked pages over too: none is lost.
+ */
+void hms__free_list_push(struct hms *h, struct hms_free_list *fl, hms_pfn pfn);
 void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
+/* page_free() every page of the orphan bitmaps; no lock held. */
+void hms__orphans_release(struct hms *h);
 /* Bring every device page of [start, end) back to system memory (only
  * those of one devmem if only is not NULL); 0 or the driver's error. */
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only);
@@ -463,6 +472,10 @@ struct hms_devmem {
 	uint64_t npages;
 	hms_uid target;
 	unsigned callbacks; /* driver callbacks running; hms.lock */
+	/* Pages that left the table when no free list could grow: one bit per
+	 * page, norphans of them set, waiting for page_free(); hms.lock. */
+	uint64_t *orphans;
+	uint64_t norphans;
 	struct hms_devmem *next; /* h->devmems, guarded by hms.lock */
 };
 
@@ -742,6 +755,7 @@ struct hms {
 	struct hms_area *areas;
 	struct hms_devmem *devmems;
 	hms_pfn next_pfn;
+	uint64_t orphans; /* sum of the devmems' norphans; hms.lock */
 	struct hms_zap *zaps;
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */

@@ -657,10 +657,10 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			/* Unmapped or discarded meanwhile: whatever was made is
 			 * dropped, and the source device page the pte still has. */
 			if (dst_device(m, i))
-				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
+				hms__free_list_push(h, &fl, hms_migrate_pfn_to_pfn(m->dst[i]));
 			if (src_device(m, i) &&
 			    (!pte || pte->pfn == hms_migrate_pfn_to_pfn(m->src[i])))
-				hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->src[i]));
+				hms__free_list_push(h, &fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
@@ -670,7 +670,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 		} else {
 			if (moved && src_device(m, i)) {
-				hms__free_list_push(&fl, pte->pfn);
+				hms__free_list_push(h, &fl, pte->pfn);
 				pte->loc = HMS_LOC_SYSTEM;
 				pte->pfn = 0;
 				to_sys++;
@@ -682,7 +682,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 					bytes_dev += PAGE_SIZE;
 			} else {
 				if (dst_device(m, i))
-					hms__free_list_push(&fl, hms_migrate_pfn_to_pfn(m->dst[i]));
+					hms__free_list_push(h, &fl, hms_migrate_pfn_to_pfn(m->dst[i]));
 				m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 			}
 			pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);

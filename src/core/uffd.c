@@ -908,7 +908,7 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 		if (pte->flags & PTE_BUSY)
 			continue; /* a fault fills it: fresh zeros either way */
 		if (pte->loc == HMS_LOC_DEVICE)
-			hms__free_list_push(&fl, pte->pfn);
+			hms__free_list_push(h, &fl, pte->pfn);
 		pte->loc = HMS_LOC_NONE;
 		pte->pfn = 0;
 		pte->flags = 0;
