@@ -26,8 +26,9 @@
  *                spare ranges of gated discards (set up, and registered
  *                again after each use)
  *   nomem        the core's allocations of migrations, staging buffers,
- *                area page tables, policy and advice entries and
- *                contexts; an mremap's preparation (design 5c) fails as a
+ *                area page tables, policy and advice entries, contexts
+ *                and the lists device pages are freed from (the pages go
+ *                to the devmem's orphan bitmap instead); an mremap's preparation (design 5c) fails as a
  *                whole, once per try, and the handler waits and tries
  *                again
  */
