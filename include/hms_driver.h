@@ -438,9 +438,13 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
 
 /**
  * hms_migrate_vma_pages() - commit the copies: pages whose dst[] the
- * driver set move; the others stay where they were.  Returns 0 or
- * -EAGAIN when the address space changed under the migration (nothing
- * moved that could not be finished; finalize still needed).
+ * driver set move; the others stay where they were.  Returns 0, -EAGAIN
+ * when the address space changed under the migration (nothing moved that
+ * could not be finished; finalize still needed), or -EFAULT when a copy
+ * into system memory could not read its source (the pointer given to
+ * hms_migrate_dst_system_from(): those pages stay on the device; a
+ * migrate_to_ram that moved nothing returns it, and the faulting thread
+ * gets SIGBUS after a few dozen tries instead of a minute of -EAGAIN).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 

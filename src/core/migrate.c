@@ -484,7 +484,7 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 	 * whose sources are contiguous too. */
 	for (unsigned long i = 0; i < m->npages; i++) {
 		unsigned long j = i + 1;
-		long r;
+		long r = 0;
 
 		if (!to_system(m, i))
 			continue;
@@ -535,9 +535,14 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		}
 		for (unsigned long k = at; k < end; k++)
 			c->st[k] |= MS_FAILED;
-		if (at < end)
+		/* The driver's source could not be read (EFAULT): no retry
+		 * mends that, say so.  Anything else may clear by itself (the
+		 * dev_copy injection's EIO stands for such a failure). */
+		if (at < end && r == -EFAULT)
+			ret = -EFAULT;
+		else if (at < end && ret != -EFAULT)
 			ret = -EAGAIN;
-		else
+		else if (at == end)
 			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMITTED, m->start + (i << PAGE_SHIFT),
 					   (end - i) << PAGE_SHIFT);
 		i = end - 1;

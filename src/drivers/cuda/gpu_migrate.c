@@ -381,7 +381,7 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE,
 	};
 	struct gpu_stage *st;
-	bool copy[BATCH_PAGES] = { false };
+	bool copy[BATCH_PAGES] = { false }, copy_failed = false;
 	long moved = 0;
 	uint64_t t;
 	int ret;
@@ -442,24 +442,35 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 		       gpu_pfn_addr(g, hms_migrate_pfn_to_pfn(m.src[j])) == d + ((j - i) << GPU_SHIFT))
 			j++;
 		if (cu->MemcpyDtoHAsync(st->buf + (i << GPU_SHIFT), d, (j - i) << GPU_SHIFT,
-					st->stream) != CUDA_SUCCESS)
+					st->stream) != CUDA_SUCCESS) {
 			for (unsigned long k = i; k < j; k++)
 				copy[k] = false;
+			copy_failed = true;
+		}
 		i = j;
 	}
-	if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
+	if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS) {
 		memset(copy, 0, sizeof(copy));
+		copy_failed = true;
+	}
 	for (unsigned long i = 0; i < m.npages; i++)
 		if (copy[i])
 			hms_migrate_dst_system_from(&m, i, st->buf + (i << GPU_SHIFT));
 	gpu_prof_add(g, GPU_PROF_OUT_COPY, &t);
-	hms_migrate_vma_pages(&m);
+	ret = hms_migrate_vma_pages(&m);
 	gpu_prof_add(g, GPU_PROF_OUT_PAGES, &t);
 	hms_migrate_vma_finalize(&m);
 	gpu_prof_add(g, GPU_PROF_OUT_FINALIZE, &t);
 	gpu_stage_put(g, st);
 	for (unsigned long i = 0; i < m.npages; i++)
 		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
+	/* Nothing came home because the GPU's copy failed: an error no retry
+	 * mends soon (a CPU fault gets SIGBUS after its retries), unlike a
+	 * busy or moved page (0: the caller tries again). */
+	if (!moved && copy_failed)
+		return -EIO;
+	if (!moved && ret == -EFAULT)
+		return ret;
 	return moved;
 }
 

@@ -1,0 +1,134 @@
+/* fault_unreadable_sigbus: a CPU access to a device page whose data the
+ * driver cannot give back (its copy source is unreadable: UFFDIO_COPY
+ * fails with EFAULT, hms_migrate_vma_pages() says -EFAULT and
+ * migrate_to_ram returns it) gets SIGBUS, the kernel's VM_FAULT_SIGBUS,
+ * within the fault's few dozen retries, instead of a minute of retrying
+ * EAGAIN; the page stays on the device with its data, and once the driver
+ * can read it again the same access gets it.  A minimal driver. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hms_test.h"
+
+#define DEV_PAGES 4
+static char pool[DEV_PAGES][4096];
+static atomic_bool used[DEV_PAGES];
+static int owner_tok;
+static struct hms_devmem *dm;
+static void *unreadable;   /* a PROT_NONE page */
+static atomic_bool broken;
+static atomic_int to_ram_calls, to_ram_efault;
+
+static int migrate_to_ram(struct hms_devmem *m, const struct hms_devmem_fault *f)
+{
+	uint64_t src[512], dst[512];
+	struct hms_migrate_vma mv = { .start = f->start, .end = f->end, .src = src, .dst = dst,
+				      .pgmap_owner = &owner_tok,
+				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
+	int ret = hms_migrate_vma_setup(hms_devmem_context(m), &mv), moved = 0;
+
+	to_ram_calls++;
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < mv.npages; i++) {
+		hms_pfn pfn = hms_migrate_pfn_to_pfn(src[i]);
+
+		if (src[i] & HMS_MIGRATE_PFN_MIGRATE)
+			T_EQ(hms_migrate_dst_system_from(&mv, i,
+							 broken ? unreadable
+								: pool[pfn - hms_devmem_pfn_first(m)]),
+			     0);
+	}
+	ret = hms_migrate_vma_pages(&mv);
+	hms_migrate_vma_finalize(&mv);
+	for (size_t i = 0; i < mv.npages; i++)
+		moved += (src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
+	if (ret == -EFAULT)
+		to_ram_efault++;
+	return moved ? 0 : ret ? ret : -EAGAIN;
+}
+
+static void page_free(struct hms_devmem *m, hms_pfn pfn)
+{
+	used[pfn - hms_devmem_pfn_first(m)] = false;
+}
+
+static const struct hms_devmem_ops ops = { migrate_to_ram, page_free, NULL };
+
+static void to_device(struct hms *h, void *addr)
+{
+	uint64_t src[1], dst[1];
+	struct hms_migrate_vma mv = { .start = (uintptr_t)addr, .end = (uintptr_t)addr + T_PAGE,
+				      .src = src, .dst = dst, .pgmap_owner = &owner_tok,
+				      .flags = HMS_MIGRATE_SELECT_SYSTEM };
+	int idx = 0;
+
+	T_EQ(hms_migrate_vma_setup(h, &mv), 0);
+	T_EQ(mv.cpages, 1);
+	while (used[idx])
+		idx++;
+	used[idx] = true;
+	memcpy(pool[idx], hms_migrate_src_ptr(&mv, 0), T_PAGE);
+	dst[0] = hms_migrate_pfn(hms_devmem_pfn_first(dm) + (hms_pfn)idx);
+	T_EQ(hms_migrate_vma_pages(&mv), 0);
+	hms_migrate_vma_finalize(&mv);
+	T_ASSERT(src[0] & HMS_MIGRATE_PFN_MIGRATE);
+}
+
+static sigjmp_buf env;
+static volatile sig_atomic_t sigbus;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	sigbus++;
+	siglongjmp(env, 1);
+}
+
+int main(void)
+{
+	struct hms *h = t_open();
+	struct hms_devmem_desc desc = { "fault_unreadable_sigbus", DEV_PAGES, &owner_tok,
+					HMS_DEVMEM_PRIVATE };
+	size_t n = T_PAGE / sizeof(int);
+	int *p = hms_alloc(h, T_PAGE, 0);
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	volatile int seen = -1;
+
+	unreadable = mmap(NULL, T_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	T_ASSERT(p && unreadable != MAP_FAILED);
+	T_EQ(hms_devmem_add(h, &desc, &ops, NULL, &dm), 0);
+	sigemptyset(&sa.sa_mask);
+	T_EQ(sigaction(SIGBUS, &sa, NULL), 0);
+	t_fill(p, n, 41);
+	to_device(h, p);
+	T_EQ(t_count_loc(h, p, 1, HMS_LOC_DEVICE), 1);
+
+	/* (EAGAIN would be retried for a minute before the SIGBUS.) */
+	t_watchdog(30, "a read of a page the driver cannot give back");
+	broken = true;
+	if (sigsetjmp(env, 1) == 0)
+		seen = ((volatile int *)p)[3];
+	T_EQ(sigbus, 1);
+	T_EQ(seen, -1); /* the read never completed */
+	T_ASSERT(to_ram_efault >= 1);
+	T_EQ(atomic_load(&to_ram_efault), atomic_load(&to_ram_calls));
+	T_EQ(t_count_loc(h, p, 1, HMS_LOC_DEVICE), 1);
+	T_ASSERT(used[0]);
+
+	/* The driver reads its memory again: the same read gets the data. */
+	broken = false;
+	t_check(p, n, 41);
+	t_watchdog(0, NULL);
+	T_EQ(sigbus, 1);
+	T_EQ(t_count_loc(h, p, 1, HMS_LOC_SYSTEM), 1);
+	T_ASSERT(!used[0]);
+	T_EQ(hms_free(h, p, T_PAGE), 0);
+	T_EQ(hms_devmem_remove(dm), 0);
+	hms_close(h);
+	munmap(unreadable, T_PAGE);
+	return 0;
+}
