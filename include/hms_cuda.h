@@ -151,7 +151,8 @@ int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info);
  * touch waits for the unmap.  The window covers whole 2 MiB blocks; bytes
  * outside [addr, addr + len) that it shows are undefined.  Windows may
  * overlap.  Return: 0; -EINVAL (bad arguments, len 0, unknown flags); -ENOENT (a page
- * is not managed); -ENOMEM (GPU memory exhausted: nothing moved back, the
+ * is not managed); -ENOMEM (GPU memory exhausted, or CPU touches kept
+ * taking pages back while they were placed: nothing moved back, the
  * pages that fit stay on the GPU, nothing is lost); -EBUSY (a page could
  * not be placed, e.g. one moved here by mremap occupies its slot);
  * -EAGAIN (HMS_CUDA_MAP_READ_ONLY: writes to the range kept dropping the

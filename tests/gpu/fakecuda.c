@@ -7,12 +7,14 @@
  * are C functions found by name.  It keeps the driver API's rules that
  * hms relies on (a chunk outlives its release while mapped; memory is
  * limited) and can fail on purpose (fakecuda_fail_copies, the memory
- * limit), for fault injection.
+ * limit), for fault injection, or hold host-to-device copies
+ * (fakecuda_hold_htod) to stop a migration half way.
  *
  * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
  * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256).
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,42 @@ EXPORT size_t fakecuda_mem_used(void)
 	u = mem_used;
 	pthread_mutex_unlock(&lock);
 	return u;
+}
+
+/* Host-to-device copies wait while the hold is on (a test's way to keep a
+ * migration to the GPU in the middle of its copy). */
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static bool hold_htod;
+static unsigned htod_held;
+
+EXPORT void fakecuda_hold_htod(bool on)
+{
+	pthread_mutex_lock(&lock);
+	hold_htod = on;
+	pthread_cond_broadcast(&hold_cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* How many host-to-device copies wait in the hold now. */
+EXPORT unsigned fakecuda_htod_held(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = htod_held;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+static void htod_wait(void)
+{
+	pthread_mutex_lock(&lock);
+	while (hold_htod) {
+		htod_held++;
+		pthread_cond_wait(&hold_cond, &lock);
+		htod_held--;
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 static CUresult copy_ok(void)
@@ -288,7 +326,10 @@ EXPORT CUresult cuMemHostUnregister(void *p)
 
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n)
 {
-	CUresult r = copy_ok();
+	CUresult r;
+
+	htod_wait();
+	r = copy_ok();
 
 	if (!r)
 		memcpy((void *)(uintptr_t)d, s, n);

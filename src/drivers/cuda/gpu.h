@@ -35,7 +35,10 @@ struct gpu_slot {
 	uint64_t bits[GPU_BLOCK_PAGES / 64]; /* pages in use */
 	uint64_t rbits[GPU_BLOCK_PAGES / 64]; /* ...of which read-only replicas */
 	uint32_t used;                     /* popcount of bits */
-	uint32_t maps;                     /* windows that map this slot */
+	uint32_t maps;                     /* windows that map this slot, and
+					    * hms_cuda_map() calls placing it */
+	uint32_t placing;                  /* ...of maps: calls still placing
+					    * pages (no window yet) */
 	bool live;                         /* chunk created and mapped */
 	bool creating;                     /* in the index; its chunk is being made */
 };
@@ -187,10 +190,8 @@ int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
  * in their own block's slot.  Returns pages moved or -errno. */
 long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end,
 			      bool wrong_only);
-/* This thread's hms_cuda_map() holds blocks [b0, b0 + n) (n = 0: none). */
-void gpu_self_hold(const struct hms_cuda *g, uint64_t b0, uint64_t n);
-/* Is any block of [start, end) mapped by a window, or held by another
- * thread's hms_cuda_map()? (lock held) */
+/* Is any block of [start, end) mapped by a window? (lock held)  Holds of
+ * hms_cuda_map() calls still placing pages do not count. */
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end);
 
 #endif

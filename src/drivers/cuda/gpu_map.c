@@ -4,10 +4,11 @@
  * kernels can work on it.
  *
  * hms_cuda_map() holds each block of the range (its slot's window count,
- * so the pages stay and the chunk is not given back), moves the pages to
- * the GPU, checks with a snapshot (hms_range_fault) that every page is in
- * its own block's slot, and maps the blocks' chunks side by side in a
- * fresh device virtual range.  hms_cuda_unmap() undoes it and wakes CPU
+ * and its placing count until the window exists: the chunk is not given
+ * back, but pages may still leave), moves the pages to the GPU, checks
+ * with a snapshot (hms_range_fault) that every page is in its own block's
+ * slot, and maps the blocks' chunks side by side in a fresh device
+ * virtual range; from then on the pages stay until hms_cuda_unmap().  hms_cuda_unmap() undoes it and wakes CPU
  * faults that waited for the pages.
  */
 #include <errno.h>
@@ -15,10 +16,11 @@
 
 #include "gpu.h"
 
-#define MAP_ROUNDS 4
+#define MAP_ROUNDS 8
 
-/* Drop the hold on blocks [b0, b0 + n) (lock held). */
-static void blocks_release_locked(struct hms_cuda *g, uint64_t b0, uint64_t n)
+/* Drop the hold on blocks [b0, b0 + n), a placing one or a window's
+ * (lock held). */
+static void blocks_release_locked(struct hms_cuda *g, uint64_t b0, uint64_t n, bool placing)
 {
 	for (uint64_t b = b0; b < b0 + n; b++) {
 		long s = gpu_slot_find_locked(g, b);
@@ -26,6 +28,8 @@ static void blocks_release_locked(struct hms_cuda *g, uint64_t b0, uint64_t n)
 		if (s < 0 || !g->slots[s].maps)
 			continue;
 		g->slots[s].maps--;
+		if (placing && g->slots[s].placing)
+			g->slots[s].placing--;
 		gpu_slot_maybe_release_locked(g, (uint64_t)s);
 	}
 	pthread_cond_broadcast(&g->cond);
@@ -38,11 +42,12 @@ static int blocks_hold(struct hms_cuda *g, uint64_t b0, uint64_t n)
 		long s = gpu_slot_get_locked(g, b0 + k);
 
 		if (s < 0) {
-			blocks_release_locked(g, b0, k);
+			blocks_release_locked(g, b0, k, true);
 			pthread_mutex_unlock(&g->lock);
 			return -ENOMEM;
 		}
 		g->slots[s].maps++;
+		g->slots[s].placing++;
 	}
 	pthread_mutex_unlock(&g->lock);
 	return 0;
@@ -157,7 +162,6 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		free(w);
 		return ret;
 	}
-	gpu_self_hold(g, b0, nblk);
 	w->addr = (uintptr_t)addr;
 	w->len = len;
 	w->first_block = b0;
@@ -216,21 +220,26 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	if (!ret) {
 		w->next = g->windows;
 		g->windows = w;
+		/* A window now: migrations home wait for its end. */
+		for (uint64_t k = 0; k < nblk; k++) {
+			long slot = gpu_slot_find_locked(g, b0 + k);
+
+			if (slot >= 0 && g->slots[slot].placing)
+				g->slots[slot].placing--;
+		}
 	}
 	pthread_mutex_unlock(&g->lock);
 	if (ret)
 		goto fail_hold;
-	gpu_self_hold(NULL, 0, 0);
 	free(pfns);
 	*dptr = w->va + ((uintptr_t)addr - (b0 << GPU_BLOCK_SHIFT));
 	return 0;
 
 fail_hold:
-	gpu_self_hold(NULL, 0, 0);
 	if (w->va)
 		cu->MemAddressFree(w->va, w->va_len);
 	pthread_mutex_lock(&g->lock);
-	blocks_release_locked(g, b0, nblk);
+	blocks_release_locked(g, b0, nblk, true);
 	pthread_mutex_unlock(&g->lock);
 	free(pfns);
 	free(w);
@@ -264,7 +273,7 @@ GPU_API int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len)
 	g->cu->CtxSetCurrent(g->ctx);
 	g->cu->MemUnmap(w->va, w->va_len);
 	g->cu->MemAddressFree(w->va, w->va_len);
-	blocks_release_locked(g, w->first_block, w->va_len / GPU_BLOCK);
+	blocks_release_locked(g, w->first_block, w->va_len / GPU_BLOCK, false);
 	pthread_mutex_unlock(&g->lock);
 	free(w);
 	return 0;

@@ -91,6 +91,7 @@ static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t i
 	s->block = block;
 	s->used = 0;
 	s->maps = 0;
+	s->placing = 0;
 	memset(s->bits, 0, sizeof(s->bits));
 	memset(s->rbits, 0, sizeof(s->rbits));
 	index_insert_locked(g, block, (uint32_t)idx);

@@ -25,35 +25,21 @@
 #define BATCH_PAGES GPU_BLOCK_PAGES
 #define RUN_PAGES 128
 
-/*
- * The blocks this thread holds while its hms_cuda_map() places the pages.
- * A fault-back the map itself causes (hms_range_fault meeting a page of
- * ours in flux) must not wait for those holds: it would wait for itself.
- * Moving such a page out is harmless: the map brings it back and checks.
- */
-static __thread struct {
-	const struct hms_cuda *g;
-	uint64_t b0, n;
-} gpu_self;
-
-void gpu_self_hold(const struct hms_cuda *g, uint64_t b0, uint64_t n)
-{
-	gpu_self.g = g;
-	gpu_self.b0 = b0;
-	gpu_self.n = n;
-}
-
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end)
 {
 	if (g->closing)
 		return false;
 	for (uint64_t b = start >> GPU_BLOCK_SHIFT; b <= (end - 1) >> GPU_BLOCK_SHIFT; b++) {
 		long s = gpu_slot_find_locked(g, b);
-		uint32_t maps = s >= 0 ? g->slots[s].maps : 0;
-
-		if (maps && gpu_self.g == g && b - gpu_self.b0 < gpu_self.n)
-			maps--; /* our own hold */
-		if (maps)
+		/*
+		 * A map still placing pages holds the block only to keep its
+		 * chunk: pages may leave meanwhile (its check finds them gone
+		 * and it places them again), so waiting for it would be for
+		 * nothing -- and a deadlock where the map itself waits for
+		 * the page to move (its own read of a page in flux faulting
+		 * on the handler, two maps of one block each placing).
+		 */
+		if (s >= 0 && g->slots[s].maps > g->slots[s].placing)
 			return true;
 	}
 	return false;
