@@ -58,9 +58,13 @@ void bench_header(const struct bench_opts *o)
 		printf("{\"machine\":{\"kernel\":\"%s\",\"cpus\":%ld,\"uffd_mode\":\"%s\","
 		       "\"hms\":\"%s\"}}\n",
 		       u.release, sysconf(_SC_NPROCESSORS_ONLN), mode, hms_version());
-	else
+	else if (o->reps)
 		printf("hms %s benchmarks on Linux %s, %ld CPUs, userfaultfd %s mode, %u repetitions\n",
 		       hms_version(), u.release, sysconf(_SC_NPROCESSORS_ONLN), mode, o->reps);
+	else
+		printf("hms %s benchmarks on Linux %s, %ld CPUs, userfaultfd %s mode, each benchmark's "
+		       "default repetitions\n",
+		       hms_version(), u.release, sysconf(_SC_NPROCESSORS_ONLN), mode);
 }
 
 void bench_report(const struct bench_opts *o, const char *name, const char *what,
@@ -100,6 +104,7 @@ static const struct {
 } benches[] = {
 	{ "fault", bench_fault, "CPU fault on a device page vs a raw userfaultfd round trip" },
 	{ "migrate", bench_migrate, "256 MiB to the softdev and back vs memcpy" },
+	{ "fill", bench_fill, "filling missing pages: UFFDIO_COPY vs populate/recycled pages + UFFDIO_MOVE" },
 	{ "devread", bench_devread, "softdev read of mirrored memory vs memcpy" },
 	{ "snapshot", bench_snapshot, "hms_range_fault snapshot vs /proc/self/pagemap" },
 	{ "notify", bench_notify, "one invalidation with 10,000 intervals vs 10" },

@@ -40,6 +40,7 @@ void bench_header(const struct bench_opts *o);
 
 int bench_fault(const struct bench_opts *o);
 int bench_migrate(const struct bench_opts *o);
+int bench_fill(const struct bench_opts *o);
 int bench_devread(const struct bench_opts *o);
 int bench_snapshot(const struct bench_opts *o);
 int bench_notify(const struct bench_opts *o);
