@@ -187,6 +187,7 @@ void t_stress(const char *const args[], char *out, size_t outlen)
 	T_EQ(WEXITSTATUS(st), 0);
 }
 
+#include <setjmp.h>
 #include <signal.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -291,4 +292,27 @@ void t_watchdog(unsigned seconds, const char *what)
 	snprintf(watchdog_msg, sizeof(watchdog_msg), "FAIL: hang: %s\n", what);
 	signal(SIGALRM, watchdog_fire);
 	alarm(seconds);
+}
+
+static sigjmp_buf sigbus_env;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(sigbus_env, 1);
+}
+
+bool t_read_or_sigbus(const volatile int *addr, int *out)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile bool ok = false;
+
+	sigemptyset(&sa.sa_mask);
+	T_EQ(sigaction(SIGBUS, &sa, &old), 0);
+	if (sigsetjmp(sigbus_env, 1) == 0) {
+		*out = *addr;
+		ok = true;
+	}
+	T_EQ(sigaction(SIGBUS, &old, NULL), 0);
+	return ok;
 }
