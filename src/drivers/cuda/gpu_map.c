@@ -8,8 +8,8 @@
  * back, but pages may still leave), moves the pages to the GPU, checks
  * with a snapshot (hms_range_fault) that every page is in its own block's
  * slot, and maps the blocks' chunks side by side in a fresh device
- * virtual range; from then on the pages stay until hms_cuda_unmap().  hms_cuda_unmap() undoes it and wakes CPU
- * faults that waited for the pages.
+ * virtual range; from then on the pages stay until hms_cuda_unmap(),
+ * which undoes it and wakes CPU faults that waited for the pages.
  */
 #include <errno.h>
 #include <stdlib.h>
