@@ -397,7 +397,9 @@ static bool watch(struct stress *s, struct st_thread *t)
 	return true;
 }
 
-static int start_thread(struct stress *s, struct st_thread *t, unsigned id, pthread_t *tid)
+/* What a worker needs before it starts: made before fault injection is
+ * armed (an injected failure here would stop the run before it began). */
+static int prepare_thread(struct stress *s, struct st_thread *t, unsigned id)
 {
 	t->s = s;
 	t->id = id;
@@ -410,9 +412,7 @@ static int start_thread(struct stress *s, struct st_thread *t, unsigned id, pthr
 	if (fcntl(t->pipe[0], F_SETPIPE_SZ, (int)(2 * ST_MAX_SPAN * ST_REGION_BYTES)) < 0)
 		return -1;
 	fcntl(t->pipe[0], F_SETFL, O_NONBLOCK);
-	if (st_gpu_thread_init(t))
-		return -1;
-	return pthread_create(tid, NULL, worker, t) ? -1 : 0;
+	return st_gpu_thread_init(t);
 }
 
 static void print_counts(struct stress *s)
@@ -492,7 +492,7 @@ int stress_run(const struct stress_opts *o)
 	struct stress *s = calloc(1, sizeof(*s));
 	struct st_thread *t = calloc(o->threads, sizeof(*t));
 	pthread_t *tid = calloc(o->threads, sizeof(*tid));
-	unsigned started = 0;
+	unsigned started = 0, prepared = 0;
 	int rc = 1;
 
 	if (!s || !t || !tid)
@@ -508,10 +508,16 @@ int stress_run(const struct stress_opts *o)
 	       (unsigned)(ST_REGION_BYTES >> 10), s->gpu ? " and a GPU" : "",
 	       s->mode == HMS_MODE_FULL ? "full" : "user-only", o->ops ? "operations" : "seconds",
 	       (unsigned long long)(o->ops ? o->ops : (uint64_t)o->seconds));
+	for (; prepared < o->threads; prepared++)
+		if (prepare_thread(s, &t[prepared], prepared)) {
+			st_log(s, "hms stress: cannot set up thread %u\n", prepared);
+			prepared++; /* (what it made is freed below) */
+			goto out_fini;
+		}
 	if (o->inject)
 		hms__inject_arm(o->inject);
 	for (; started < o->threads; started++)
-		if (start_thread(s, &t[started], started, &tid[started])) {
+		if (pthread_create(&tid[started], NULL, worker, &t[started])) {
 			st_log(s, "hms stress: cannot start thread %u\n", started);
 			atomic_store(&s->stop, true);
 			atomic_store(&s->failed, true);
@@ -534,9 +540,11 @@ int stress_run(const struct stress_opts *o)
 	       rc ? "FAILED" : "0 mismatches, every byte checked");
 out_fini:
 	st_layout_fini(s);
-	for (unsigned i = 0; i < started; i++) {
-		close(t[i].pipe[0]);
-		close(t[i].pipe[1]);
+	for (unsigned i = 0; i < prepared; i++) {
+		if (t[i].pipe[1] > 0) {
+			close(t[i].pipe[0]);
+			close(t[i].pipe[1]);
+		}
 		free(t[i].buf);
 	}
 out:
