@@ -4,6 +4,8 @@
  * 2 MiB batches), and of a softdev read of memory it already mirrors,
  * against memcpy of the same size between populated buffers.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,20 @@ static void memcpy_runs(size_t bytes, unsigned reps, double *out)
 	}
 	munmap(a, bytes);
 	munmap(b, bytes);
+}
+
+/* HMS_BENCH_BUSY_THREAD=1: a thread of the process spins meanwhile (on
+ * another CPU where there is one), touching no memory: every TLB flush of
+ * the address space then reaches that CPU too, as with a multi-threaded
+ * application or a driver's copy threads. */
+static atomic_bool busy_stop;
+
+static void *busy_thread(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&busy_stop, memory_order_relaxed))
+		;
+	return NULL;
 }
 
 struct setup {
@@ -77,7 +93,14 @@ int bench_migrate(const struct bench_opts *o)
 		fprintf(stderr, "hms bench migrate: setup failed\n");
 		return 1;
 	}
+	const char *busy_env = getenv("HMS_BENCH_BUSY_THREAD");
+	bool busy = busy_env && atoi(busy_env) > 0;
+	pthread_t busy_tid;
+
 	memcpy_runs(bytes, reps, base);
+	atomic_store(&busy_stop, false);
+	if (busy && pthread_create(&busy_tid, NULL, busy_thread, NULL))
+		busy = false;
 	for (unsigned i = 0; i <= reps; i++) {
 		struct hms_softdev_cmd c = { (uintptr_t)s.p, NULL, npages, 0, 0 };
 		double t0 = bench_now(), t1;
@@ -94,8 +117,13 @@ int bench_migrate(const struct bench_opts *o)
 			back[i - 1] = gbps(bytes, bench_now() - t1);
 		}
 	}
+	if (busy) {
+		atomic_store(&busy_stop, true);
+		pthread_join(busy_tid, NULL);
+	}
 	teardown(&s);
-	snprintf(params, sizeof(params), "%zu MiB in 2 MiB batches", bytes >> 20);
+	snprintf(params, sizeof(params), "%zu MiB in 2 MiB batches%s", bytes >> 20,
+		 busy ? ", a busy thread beside" : "");
 	struct bench_stat bs = bench_stats(base, reps);
 	bench_report(o, "migrate", "system -> softdev", bench_stats(to, reps), "memcpy", bs,
 		     "GB/s", true, 0.5, params);
