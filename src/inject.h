@@ -83,6 +83,11 @@ struct hms;
 HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
 /* How many spare discard ranges h keeps ready (uffd.c). */
 HMS_INJ_API unsigned hms__test_spare_discards(struct hms *h);
+/* Bytes of discarded pages h keeps for reuse on the way back (uffd.c). */
+HMS_INJ_API size_t hms__test_pool_bytes(struct hms *h);
+/* Drops the pool's pages as memory pressure would (they read as zeros to
+ * the next fill, which writes them again). */
+HMS_INJ_API void hms__test_pool_reclaim(struct hms *h);
 /* The advice hms_advise() left at addr (advice.c): 1 READ_MOSTLY, 2
  * ACCESSED_BY (*ntargets devices), 3 both, 0 none; its run [*start, *end). */
 HMS_INJ_API unsigned hms__test_advice(struct hms *h, const void *addr, size_t *ntargets,

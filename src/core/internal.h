@@ -759,6 +759,11 @@ struct hms {
 	struct hms_zap *zaps;
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
+	/* Spare ranges holding discarded pages for the way back (uffd.c,
+	 * "page reuse"); pool_bytes of pages in them, at most pool_max. */
+	struct hms_discard *pool;
+	size_t pool_bytes, pool_max;
+	unsigned pool_ranges; /* ranges kept, in the pool or being used */
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
 	uint64_t detaches; /* held entries moved to held_dead so far: a hold

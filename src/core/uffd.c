@@ -25,6 +25,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <numa.h>
+
 #include "compat/uffd_compat.h"
 #include "core/internal.h"
 #include "inject.h"
@@ -82,6 +84,19 @@ static bool env_off(const char *name)
 	return env && !strcmp(env, "0");
 }
 
+/* A size in MiB from the environment (0 to 1 TiB), or def. */
+static unsigned env_mb(const char *name, unsigned def)
+{
+	const char *env = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!env || !*env)
+		return def;
+	v = strtoul(env, &end, 10);
+	return *end || v > (1UL << 20) ? def : (unsigned)v;
+}
+
 /*
  * HMS_OPEN_WP_ASYNC: does the kernel have asynchronous write protection?
  * Without it (or with HMS_WP_SYNC=1) the context falls back to the
@@ -132,6 +147,12 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	h->uffd_move = (have & UFFD_FEATURE_MOVE) && !env_off("HMS_UFFD_MOVE");
 	if (h->uffd_move)
 		api.features |= UFFD_FEATURE_MOVE;
+	/* Page reuse ("page reuse" below) needs UFFDIO_MOVE, and one NUMA
+	 * node: reused pages keep their node, where UFFDIO_COPY allocates by
+	 * the range's policy.  HMS_PAGE_POOL_MB: its size (0: off). */
+	h->pool_max = h->uffd_move && numa_num_configured_nodes() <= 1
+			      ? (size_t)env_mb("HMS_PAGE_POOL_MB", 256) << 20
+			      : 0;
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		int err = errno;
 
@@ -255,18 +276,30 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 	return uffd_fill(h, dst, src, len, false, false);
 }
 
-/* retry: wait out EAGAIN here; else return what was done (or -EAGAIN). */
+static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len);
+
+/* retry: wait out EAGAIN here; else return what was done (or -EAGAIN).
+ * A migration's fill (once, from device data) reuses pooled pages. */
 static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
 		      bool retry)
 {
 	size_t done = 0, chunk = len;
 	unsigned tries = 0;
+	bool reuse = !retry && !wake && src && src != zeros;
 
 	while (done < len) {
 		long n;
 
 		if (chunk > len - done)
 			chunk = len - done;
+		if (reuse) {
+			n = pool_fill(h, dst + done, (const char *)src + done, len - done);
+			if (n > 0) {
+				done += (size_t)n;
+				continue;
+			}
+			reuse = false; /* the kernel would not move here: COPY the rest */
+		}
 
 		if (!src && len - done <= PAGE_SIZE && !h->closing) {
 			/* A single zero page for a read: map the zero page. */
@@ -414,6 +447,9 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
  */
 struct hms_discard {
 	char *base; /* the spare range; its guards are the pages either side */
+	/* In the pool (h->pool, unregistered): pages [lo, hi) hold discarded
+	 * data, free to be reused. */
+	size_t lo, hi;
 	struct hms_discard *next;
 };
 
@@ -483,9 +519,13 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	return mv.move > 0 ? (long)mv.move : -errno;
 }
 
+static bool pool_put(struct hms *h, struct hms_discard *d, size_t len);
+
 void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 {
 	if (!d)
+		return;
+	if (len && pool_put(h, d, len))
 		return;
 	/* Emptied while not registered: no REMOVE event, no wait for the
 	 * handler. */
@@ -498,6 +538,150 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 	pthread_mutex_lock(&h->lock);
 	d->next = h->discards;
 	h->discards = d;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- page reuse -------------------------------------------------------------------
+ *
+ * The way back from a device ends in UFFDIO_COPY, which allocates every
+ * page: 0.36x memcpy here, where copying into pages that exist and moving
+ * them in with UFFDIO_MOVE runs at 2x that (`hms bench fill`).  The pages
+ * a discard moved into a spare range are such pages: instead of freeing
+ * them, the range leaves the registered set and gets MADV_FREE (the kernel
+ * takes the pages back only under memory pressure; a write keeps one), up
+ * to pool_max bytes, and fills from device memory copy into them and move
+ * them in.  A reclaimed page is a fresh zero page on the copy's write.  A
+ * range whose pages are used up is emptied and registered again for the
+ * next discard.  Moves the kernel refuses (another protection, mlock, a
+ * shared mapping) fall back to UFFDIO_COPY.
+ */
+
+/* Reuse for fills of at least this much (a fault's single page: COPY). */
+#define POOL_MIN_BYTES (16 * PAGE_SIZE)
+
+static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
+{
+	bool room;
+
+	/* Each kept range takes 2 MiB of address space and three mappings
+	 * whatever it holds: small discards are not worth one, and the count
+	 * is what the limit bounds. */
+	if (len < POOL_MIN_BYTES)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	room = (h->pool_ranges + 1) * HMS_MIGRATE_MAX_BYTES <= h->pool_max;
+	if (room) {
+		h->pool_bytes += len;
+		h->pool_ranges++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!room)
+		return false;
+	if (hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES) ||
+	    madvise(d->base, len, MADV_FREE)) {
+		pthread_mutex_lock(&h->lock);
+		h->pool_bytes -= len;
+		h->pool_ranges--;
+		pthread_mutex_unlock(&h->lock);
+		discard_destroy(h, d); /* keep no range that may still hold pages */
+		return true;
+	}
+	d->lo = 0;
+	d->hi = len >> PAGE_SHIFT;
+	pthread_mutex_lock(&h->lock);
+	d->next = h->pool;
+	h->pool = d;
+	pthread_mutex_unlock(&h->lock);
+	return true;
+}
+
+/* Back to the pool, or, used up, emptied and registered as a spare. */
+static void pool_return(struct hms *h, struct hms_discard *d)
+{
+	if (d->lo < d->hi) {
+		pthread_mutex_lock(&h->lock);
+		d->next = h->pool;
+		h->pool = d;
+		pthread_mutex_unlock(&h->lock);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	h->pool_ranges--;
+	pthread_mutex_unlock(&h->lock);
+	/* (Holes the discard left may have been filled by nothing; empty it
+	 * anyway, cheaply, before it is registered.) */
+	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED) ||
+	    hms__uffd_register(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES)) {
+		discard_destroy(h, d);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	d->next = h->discards;
+	h->discards = d;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
+ * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
+ * kernel will not move here, or not now: COPY then says why).
+ */
+static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
+{
+	struct uffdio_move mv = { 0 };
+	struct hms_discard *d;
+	size_t n, moved;
+	char *from;
+
+	if (!h->pool_max || len < POOL_MIN_BYTES)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	d = h->pool;
+	if (d)
+		h->pool = d->next;
+	pthread_mutex_unlock(&h->lock);
+	if (!d)
+		return 0;
+	n = (d->hi - d->lo) << PAGE_SHIFT;
+	if (n > len)
+		n = len;
+	from = d->base + (d->lo << PAGE_SHIFT);
+	moved = 0;
+	if (hms_user_read(from, src, n) == (ssize_t)n) {
+		mv.dst = dst;
+		mv.src = (uintptr_t)from;
+		mv.len = n;
+		mv.mode = UFFDIO_MOVE_MODE_DONTWAKE;
+		if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
+			moved = n;
+		else if (mv.move > 0)
+			moved = (size_t)mv.move;
+	}
+	d->lo += moved >> PAGE_SHIFT;
+	pthread_mutex_lock(&h->lock);
+	h->pool_bytes -= moved;
+	pthread_mutex_unlock(&h->lock);
+	pool_return(h, d);
+	return (long)moved;
+}
+
+size_t hms__test_pool_bytes(struct hms *h)
+{
+	size_t n;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = h->pool_bytes;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+void hms__test_pool_reclaim(struct hms *h)
+{
+	pthread_mutex_lock(&h->lock);
+	for (struct hms_discard *d = h->pool; d; d = d->next)
+		madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -516,6 +700,12 @@ unsigned hms__test_spare_discards(struct hms *h)
 
 void hms__uffd_discard_fini(struct hms *h)
 {
+	while (h->pool) {
+		struct hms_discard *d = h->pool;
+
+		h->pool = d->next;
+		discard_destroy(h, d);
+	}
 	while (h->discards) {
 		struct hms_discard *d = h->discards;
 

@@ -1,0 +1,131 @@
+/* migrate_page_reuse: the pages a migration to a device discards are kept
+ * (MADV_FREE) and reused by the migration back (copied into, then moved in
+ * with UFFDIO_MOVE, design 5a): every byte reads back, the pool empties as
+ * it is used and fills no further than HMS_PAGE_POOL_MB; pages the kernel
+ * took back meanwhile (memory pressure) are filled afresh; a read-only
+ * range, where the kernel will not move pages, is filled by UFFDIO_COPY;
+ * HMS_PAGE_POOL_MB=0 keeps nothing.  Where reuse is off (no UFFDIO_MOVE,
+ * Linux 6.8, or several NUMA nodes) it checks that nothing is kept. */
+#include <sys/mman.h>
+
+#include "hms_test.h"
+#include "inject.h"
+
+#define NPAGES 512 /* one 2 MiB batch */
+
+static void there(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base)
+{
+	struct hms_softdev_cmd c;
+
+	t_fill(p, npages * T_PAGE / sizeof(int), base);
+	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, npages, &c), 0);
+	T_EQ(c.cpages, npages);
+	T_EQ(t_count_loc(h, p, npages, HMS_LOC_DEVICE), npages);
+}
+
+static void back(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base)
+{
+	struct hms_softdev_cmd c;
+
+	T_EQ(t_cmd(d, hms_softdev_migrate_to_system, p, NULL, npages, &c), 0);
+	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
+	t_check(p, npages * T_PAGE / sizeof(int), base);
+}
+
+int main(void)
+{
+	struct hms *h = t_open();
+	struct hms_softdev *d = t_softdev(h, 0);
+	size_t size = NPAGES * T_PAGE;
+	int *p = t_alloc_one_batch(h, size);
+	bool reuse;
+
+	there(h, d, p, NPAGES, 10);
+	reuse = hms__test_pool_bytes(h) != 0;
+	if (!reuse) {
+		printf("page reuse off here (no UFFDIO_MOVE, several NUMA nodes, or "
+		       "HMS_PAGE_POOL_MB=0): nothing kept\n");
+		back(h, d, p, NPAGES, 10);
+		T_EQ(hms__test_pool_bytes(h), 0);
+		goto out;
+	}
+	/* Kept: the whole batch; used up by the way back. */
+	T_EQ(hms__test_pool_bytes(h), size);
+	back(h, d, p, NPAGES, 10);
+	T_EQ(hms__test_pool_bytes(h), 0);
+
+	/* The kernel took the kept pages back meanwhile: fresh ones. */
+	there(h, d, p, NPAGES, 20);
+	T_EQ(hms__test_pool_bytes(h), size);
+	hms__test_pool_reclaim(h);
+	back(h, d, p, NPAGES, 20);
+	T_EQ(hms__test_pool_bytes(h), 0);
+
+	/* Half the batch back: half the pool used, the rest kept. */
+	there(h, d, p, NPAGES, 30);
+	back(h, d, p, NPAGES / 2, 30);
+	T_EQ(hms__test_pool_bytes(h), size / 2);
+	back(h, d, p + NPAGES / 2 * (T_PAGE / sizeof(int)), NPAGES / 2, 30 + (int)(size / 2 / sizeof(int)));
+	T_EQ(hms__test_pool_bytes(h), 0);
+
+	/* Read-only: the kernel will not move pages in; UFFDIO_COPY does. */
+	there(h, d, p, NPAGES, 40);
+	T_EQ(hms_protect(h, p, size, PROT_READ), 0);
+	back(h, d, p, NPAGES, 40);
+	T_EQ(hms__test_pool_bytes(h), size); /* copied into, not moved: still kept */
+	T_EQ(hms_protect(h, p, size, PROT_READ | PROT_WRITE), 0);
+	t_fill(p, size / sizeof(int), 41); /* writable again */
+	t_check(p, size / sizeof(int), 41);
+	/* The read-only round left its pages kept; the next way back uses
+	 * them up, and the range that cannot be registered again for
+	 * discards is dropped: nothing is lost. */
+	there(h, d, p, NPAGES, 60);
+	T_EQ(hms__inject_arm("uffd_register:1"), 0);
+	back(h, d, p, NPAGES, 60);
+	T_ASSERT(hms__inject_hits(HMS_INJ_UFFD_REGISTER) >= 1);
+	T_EQ(hms__inject_arm(NULL), 0);
+	T_EQ(hms__test_pool_bytes(h), size); /* the second batch's pages */
+	there(h, d, p, NPAGES, 70);
+	back(h, d, p, NPAGES, 70);
+	T_EQ(hms_free(h, p, size), 0);
+
+out:
+	hms_softdev_destroy(d);
+	hms_close(h);
+
+	/* HMS_PAGE_POOL_MB=0: nothing kept. */
+	setenv("HMS_PAGE_POOL_MB", "0", 1);
+	h = t_open();
+	d = t_softdev(h, 0);
+	p = t_alloc_one_batch(h, size);
+	there(h, d, p, NPAGES, 50);
+	T_EQ(hms__test_pool_bytes(h), 0);
+	back(h, d, p, NPAGES, 50);
+	T_EQ(hms_free(h, p, size), 0);
+	hms_softdev_destroy(d);
+	hms_close(h);
+
+	/* HMS_PAGE_POOL_MB=8: at most four ranges kept (each takes 2 MiB of
+	 * address space whatever it holds), however small the discards. */
+	setenv("HMS_PAGE_POOL_MB", "8", 1);
+	h = t_open();
+	d = t_softdev(h, 0);
+	if (reuse) {
+		const size_t small = 16 * T_PAGE, blk = HMS_MIGRATE_MAX_BYTES;
+		char *q = hms_alloc(h, 11 * blk, 0);
+		char *b0 = (char *)(((uintptr_t)q + blk - 1) & ~(uintptr_t)(blk - 1));
+
+		T_ASSERT(q);
+		for (int k = 0; k < 10; k++)
+			there(h, d, (int *)(b0 + k * blk), small / T_PAGE, 80 + k);
+		T_EQ(hms__test_pool_bytes(h), 4 * small);
+		for (int k = 0; k < 10; k++)
+			back(h, d, (int *)(b0 + k * blk), small / T_PAGE, 80 + k);
+		T_EQ(hms__test_pool_bytes(h), 0);
+		T_EQ(hms_free(h, q, 11 * blk), 0);
+	}
+	hms_softdev_destroy(d);
+	hms_close(h);
+	unsetenv("HMS_PAGE_POOL_MB");
+	return 0;
+}
