@@ -549,8 +549,8 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
  * a discard moved into a spare range are such pages: instead of freeing
  * them, the range leaves the registered set and gets MADV_FREE (the kernel
  * takes the pages back only under memory pressure; a write keeps one), up
- * to pool_max bytes, and fills from device memory copy into them and move
- * them in.  A reclaimed page is a fresh zero page on the copy's write.  A
+ * to pool_max / 2 MiB such ranges, and fills from device memory copy into
+ * them (hms_user_read: streaming stores, fenced) and move them in.  A reclaimed page is a fresh zero page on the copy's write.  A
  * range whose pages are used up is emptied and registered again for the
  * next discard.  Moves the kernel refuses (another protection, mlock, a
  * shared mapping) fall back to UFFDIO_COPY.
@@ -608,8 +608,8 @@ static void pool_return(struct hms *h, struct hms_discard *d)
 	pthread_mutex_lock(&h->lock);
 	h->pool_ranges--;
 	pthread_mutex_unlock(&h->lock);
-	/* (Holes the discard left may have been filled by nothing; empty it
-	 * anyway, cheaply, before it is registered.) */
+	/* Every page has moved out; emptied anyway (cheap when empty), so that
+	 * no stale page is ever registered. */
 	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED) ||
 	    hms__uffd_register(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES)) {
 		discard_destroy(h, d);
