@@ -13,6 +13,7 @@
 #define CHUNK 512
 #define NPAGES (3 * CHUNK + 77) /* three whole chunks and a partial one */
 #define ROUNDS 400 /* natively; a quarter under emulation (below) */
+#define ORDER_BITS (0xfULL << 56) /* the default encoding's mapping order */
 
 static struct hms *h;
 static struct hms_softdev *dev;
@@ -57,14 +58,30 @@ static void compare(const char *what, uintptr_t s, size_t n, unsigned round)
 	q = hms_page_query(h, (void *)s, n, info);
 	T_ASSERT(q == (long)n || q == -ENOENT);
 
-	T_EQ(snap(s, n, fast, false, NULL, 0), 0);  /* computes summaries */
-	T_EQ(snap(s, n, fast2, false, NULL, 0), 0); /* uses them */
-	T_EQ(snap(s, n, slow, true, NULL, 0), 0);
-	for (size_t i = 0; i < n; i++)
-		if (fast[i] != slow[i] || fast2[i] != slow[i])
-			T_FAIL("%s round %u page %zu: fast %#llx, again %#llx, slow %#llx", what,
-			       round, i, (unsigned long long)fast[i],
-			       (unsigned long long)fast2[i], (unsigned long long)slow[i]);
+	/* khugepaged may collapse a populated 2 MiB of a huge area into one
+	 * page between two snapshots (the kernel 6.1 VM once did): a
+	 * difference in the mapping order alone is looked at again, a few
+	 * times; any other difference fails at once. */
+	for (int tries = 0;; tries++) {
+		bool order_only = true, differ = false;
+
+		T_EQ(snap(s, n, fast, false, NULL, 0), 0);  /* computes summaries */
+		T_EQ(snap(s, n, fast2, false, NULL, 0), 0); /* uses them */
+		T_EQ(snap(s, n, slow, true, NULL, 0), 0);
+		for (size_t i = 0; i < n; i++) {
+			if (fast[i] == slow[i] && fast2[i] == slow[i])
+				continue;
+			differ = true;
+			if ((fast[i] ^ slow[i]) & ~ORDER_BITS || (fast2[i] ^ slow[i]) & ~ORDER_BITS)
+				order_only = false;
+			if (!order_only || tries == 4)
+				T_FAIL("%s round %u page %zu: fast %#llx, again %#llx, slow %#llx",
+				       what, round, i, (unsigned long long)fast[i],
+				       (unsigned long long)fast2[i], (unsigned long long)slow[i]);
+		}
+		if (!differ)
+			return;
+	}
 }
 
 /* One random change of [p + first, p + first + n) pages. */
