@@ -228,7 +228,7 @@ void hms__free_list_push(struct hms *h, struct hms_free_list *fl, hms_pfn pfn)
 			if (dm && !(dm->orphans[i >> 6] & bit)) {
 				dm->orphans[i >> 6] |= bit;
 				dm->norphans++;
-				h->orphans++;
+				fl->orphans = true; /* its release hands them over */
 			}
 			return;
 		}
@@ -254,7 +254,6 @@ static size_t orphans_take_locked(struct hms *h, hms_pfn *out, size_t max,
 
 				dm->orphans[w] &= dm->orphans[w] - 1;
 				dm->norphans--;
-				h->orphans--;
 				out[n++] = dm->first + w * 64 + b;
 			}
 		hms__devmem_get_locked(dm);
@@ -273,7 +272,7 @@ void hms__orphans_release(struct hms *h)
 		size_t n;
 
 		pthread_mutex_lock(&h->lock);
-		n = h->orphans ? orphans_take_locked(h, batch, 64, &dm) : 0;
+		n = orphans_take_locked(h, batch, 64, &dm);
 		pthread_mutex_unlock(&h->lock);
 		if (!dm)
 			return;
@@ -285,8 +284,6 @@ void hms__orphans_release(struct hms *h)
 
 void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
 {
-	bool orphans;
-
 	for (size_t i = 0; i < fl->n; i++) {
 		struct hms_devmem *dm;
 
@@ -303,11 +300,9 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl)
 	free(fl->pfns);
 	fl->pfns = NULL;
 	fl->n = fl->cap = 0;
-	pthread_mutex_lock(&h->lock);
-	orphans = h->orphans != 0;
-	pthread_mutex_unlock(&h->lock);
-	if (orphans)
+	if (fl->orphans)
 		hms__orphans_release(h);
+	fl->orphans = false;
 }
 
 /* Split area a at addr (a->start < addr < a->end); a keeps the left part.

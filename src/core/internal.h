@@ -210,6 +210,7 @@ void hms__area_set_huge_locked(struct hms *h, uintptr_t start);
 struct hms_free_list {
 	hms_pfn *pfns;
 	size_t n, cap;
+	bool orphans; /* a page went to an orphan bitmap instead */
 };
 void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			     struct hms_free_list *fl);
@@ -239,8 +240,8 @@ void hms__area_move_locked(struct hms *h, uintptr_t from, uintptr_t to, size_t l
  * Device pages leave the table under hms.lock and go to page_free() after
  * it is dropped: push (hms.lock held) collects one, release (no lock) hands
  * them over.  Where the list cannot grow, the page is marked in its
- * devmem's orphan bitmap instead, and every release (and
- * hms_devmem_remove()) hands marked pages over too: none is lost.
+ * devmem's orphan bitmap instead, and that list's release (or
+ * hms_devmem_remove()) hands marked pages over: none is lost.
  */
 void hms__free_list_push(struct hms *h, struct hms_free_list *fl, hms_pfn pfn);
 void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
@@ -755,7 +756,6 @@ struct hms {
 	struct hms_area *areas;
 	struct hms_devmem *devmems;
 	hms_pfn next_pfn;
-	uint64_t orphans; /* sum of the devmems' norphans; hms.lock */
 	struct hms_zap *zaps;
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
