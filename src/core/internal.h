@@ -764,6 +764,7 @@ struct hms {
 	struct hms_discard *pool;
 	size_t pool_bytes, pool_max;
 	unsigned pool_ranges; /* ranges kept, in the pool or being used */
+	size_t pool_copied;   /* bytes copied into kept pages (tests) */
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
 	uint64_t detaches; /* held entries moved to held_dead so far: a hold

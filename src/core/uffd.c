@@ -624,13 +624,14 @@ static void pool_return(struct hms *h, struct hms_discard *d)
 /*
  * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
  * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
- * kernel will not move here, or not now: COPY then says why).
+ * kernel will not move here, or not now: COPY then says why).  One page
+ * goes first: where the kernel refuses (another protection, mlock, a
+ * shared mapping) only that page was copied in vain, not the batch.
  */
 static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 {
-	struct uffdio_move mv = { 0 };
 	struct hms_discard *d;
-	size_t n, moved;
+	size_t n, moved, copied;
 	char *from;
 
 	if (!h->pool_max || len < POOL_MIN_BYTES)
@@ -646,20 +647,28 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 	if (n > len)
 		n = len;
 	from = d->base + (d->lo << PAGE_SHIFT);
-	moved = 0;
-	if (hms_user_read(from, src, n) == (ssize_t)n) {
-		mv.dst = dst;
-		mv.src = (uintptr_t)from;
-		mv.len = n;
-		mv.mode = UFFDIO_MOVE_MODE_DONTWAKE;
-		if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
-			moved = n;
-		else if (mv.move > 0)
-			moved = (size_t)mv.move;
+	moved = copied = 0;
+	while (moved < n) {
+		size_t step = moved ? n - moved : PAGE_SIZE;
+		struct uffdio_move mv = { .dst = dst + moved,
+					  .src = (uintptr_t)from + moved,
+					  .len = step,
+					  .mode = UFFDIO_MOVE_MODE_DONTWAKE };
+
+		if (hms_user_read(from + moved, (const char *)src + moved, step) != (ssize_t)step)
+			break;
+		copied += step;
+		if (uffd_ioctl(h, UFFDIO_MOVE, &mv)) {
+			if (mv.move > 0)
+				moved += (size_t)mv.move;
+			break;
+		}
+		moved += step;
 	}
 	d->lo += moved >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
 	h->pool_bytes -= moved;
+	h->pool_copied += copied;
 	pthread_mutex_unlock(&h->lock);
 	pool_return(h, d);
 	return (long)moved;
@@ -673,6 +682,18 @@ size_t hms__test_pool_bytes(struct hms *h)
 		return 0;
 	pthread_mutex_lock(&h->lock);
 	n = h->pool_bytes;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+size_t hms__test_pool_copied(struct hms *h)
+{
+	size_t n;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = h->pool_copied;
 	pthread_mutex_unlock(&h->lock);
 	return n;
 }
