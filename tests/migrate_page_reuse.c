@@ -3,8 +3,9 @@
  * with UFFDIO_MOVE, design 5a): every byte reads back, the pool empties as
  * it is used and fills no further than HMS_PAGE_POOL_MB; pages the kernel
  * took back meanwhile (memory pressure) are filled afresh; a read-only
- * range, where the kernel will not move pages, is filled by UFFDIO_COPY;
- * HMS_PAGE_POOL_MB=0 keeps nothing.  Where reuse is off (no UFFDIO_MOVE,
+ * range, where the kernel will not move pages, is filled by UFFDIO_COPY
+ * after one page's copy in vain; a range that cannot be kept (MADV_FREE
+ * fails) is emptied; HMS_PAGE_POOL_MB=0 keeps nothing.  Where reuse is off (no UFFDIO_MOVE,
  * Linux 6.8, or several NUMA nodes) it checks that nothing is kept. */
 #include <sys/mman.h>
 
@@ -32,6 +33,15 @@ static void back(struct hms *h, struct hms_softdev *d, int *p, size_t npages, in
 	t_check(p, npages * T_PAGE / sizeof(int), base);
 }
 
+static void arm_nomem_at_commit(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
+{
+	(void)start;
+	(void)len;
+	(void)arg;
+	if (point == HMS_HOOK_MIGRATE_COMMIT)
+		T_EQ(hms__inject_arm("nomem:1"), 0);
+}
+
 int main(void)
 {
 	struct hms *h = t_open();
@@ -39,6 +49,7 @@ int main(void)
 	size_t size = NPAGES * T_PAGE;
 	int *p = t_alloc_one_batch(h, size);
 	size_t copied;
+	unsigned spares;
 	bool reuse;
 
 	there(h, d, p, NPAGES, 10);
@@ -84,17 +95,25 @@ int main(void)
 	T_EQ(hms_protect(h, p, size, PROT_READ | PROT_WRITE), 0);
 	t_fill(p, size / sizeof(int), 41); /* writable again */
 	t_check(p, size / sizeof(int), 41);
-	/* The read-only round left its pages kept; the next way back uses
-	 * them up, and the range that cannot be registered again for
-	 * discards is dropped: nothing is lost. */
+	/* The read-only round left its pages kept: two ranges now; a way
+	 * back uses one up, which goes back to the spare ranges. */
 	there(h, d, p, NPAGES, 60);
-	T_EQ(hms__inject_arm("uffd_register:1"), 0);
+	T_EQ(hms__test_pool_bytes(h), 2 * size);
+	spares = hms__test_spare_discards(h);
 	back(h, d, p, NPAGES, 60);
-	T_ASSERT(hms__inject_hits(HMS_INJ_UFFD_REGISTER) >= 1);
-	T_EQ(hms__inject_arm(NULL), 0);
-	T_EQ(hms__test_pool_bytes(h), size); /* the second batch's pages */
+	T_EQ(hms__test_pool_bytes(h), size);
+	T_EQ(hms__test_spare_discards(h), spares + 1);
+	/* A range that cannot be made lazily free (MADV_FREE; injected as
+	 * nomem from the moment the batch commits) is emptied as a spare:
+	 * nothing more kept, nothing lost. */
+	hms__test_hook_set(arm_nomem_at_commit, NULL);
 	there(h, d, p, NPAGES, 70);
+	hms__test_hook_set(NULL, NULL);
+	T_ASSERT(hms__inject_hits(HMS_INJ_NOMEM) >= 1);
+	T_EQ(hms__inject_arm(NULL), 0);
+	T_EQ(hms__test_pool_bytes(h), size); /* only the one left from before */
 	back(h, d, p, NPAGES, 70);
+	T_EQ(hms__test_pool_bytes(h), 0);
 	T_EQ(hms_free(h, p, size), 0);
 
 out:

@@ -151,6 +151,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	if (!h)
 		return -ENOMEM;
 	h->uffd = -1;
+	h->uffd_spare = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
 	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 1, 512);
@@ -182,6 +183,8 @@ err_topo:
 err_uffd:
 	if (h->uffd >= 0)
 		close(h->uffd);
+	if (h->uffd_spare >= 0)
+		close(h->uffd_spare);
 	if (h->wake_fd >= 0)
 		close(h->wake_fd);
 err_notifier:
@@ -266,6 +269,8 @@ HMS_API void hms_close(struct hms *h)
 	hms__topology_close(h);
 	hms__notifier_fini(h);
 	close(h->uffd);
+	if (h->uffd_spare >= 0)
+		close(h->uffd_spare);
 	close(h->wake_fd);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);

@@ -729,6 +729,7 @@ struct hms_staging; /* staging buffers, migrate.c */
 struct hms {
 	/* Set at open, read-only after. */
 	int uffd;
+	int uffd_spare; /* the spare ranges' own userfaultfd (uffd.c), or -1 */
 	int wake_fd; /* eventfd: stops the handler */
 	enum hms_uffd_mode mode;
 	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */

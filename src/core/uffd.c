@@ -111,6 +111,36 @@ static bool uffd_want_wp_async(unsigned open_flags, uint64_t have)
 	return (have & WP_ASYNC_FEATURES) == WP_ASYNC_FEATURES;
 }
 
+/*
+ * The spare ranges that discards move pages into (see "gated discards")
+ * are registered with a userfaultfd of their own, in asynchronous
+ * write-protect mode only: UFFDIO_MOVE wants its destination registered
+ * with the descriptor it is called on, and nothing else about them may
+ * reach the handler.  This descriptor asks for no events, so emptying a
+ * spare range (MADV_DONTNEED, MADV_FREE) raises none and the range stays
+ * registered for good; an access to it never waits (no missing mode, and
+ * write protection resolves itself).  So a discard costs no registration
+ * change, each of which takes the address space's lock for writing.
+ * Needs UFFD_FEATURE_WP_ASYNC (Linux 6.7, before UFFDIO_MOVE); -errno if
+ * it cannot be had.
+ */
+static int spare_uffd_new(bool user_only)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_MOVE };
+	int fd = uffd_new(user_only);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
 int hms__uffd_open(struct hms *h, unsigned open_flags)
 {
 	bool user_only = open_flags & HMS_OPEN_USER_MODE_ONLY;
@@ -142,9 +172,13 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	if (h->wp_async)
 		api.features |= WP_ASYNC_FEATURES;
 	/* UFFDIO_MOVE (Linux 6.8): discards of migrations to a device go
-	 * through the fill gate (hms__uffd_discard_move).  HMS_UFFD_MOVE=0
-	 * turns it off. */
+	 * through the fill gate (hms__uffd_discard_move), into spare ranges
+	 * of a userfaultfd of their own.  HMS_UFFD_MOVE=0 turns it off. */
 	h->uffd_move = (have & UFFD_FEATURE_MOVE) && !env_off("HMS_UFFD_MOVE");
+	if (h->uffd_move) {
+		h->uffd_spare = spare_uffd_new(user_only);
+		h->uffd_move = h->uffd_spare >= 0;
+	}
 	if (h->uffd_move)
 		api.features |= UFFD_FEATURE_MOVE;
 	/* Page reuse ("page reuse" below) needs UFFDIO_MOVE, and one NUMA
@@ -161,10 +195,16 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 			       "Linux 4.11 or newer",
 			       strerror(err));
 		close(fd);
+		if (h->uffd_spare >= 0)
+			close(h->uffd_spare);
+		h->uffd_spare = -1;
 		return -err;
 	}
 	if (!(api.ioctls & (1ULL << _UFFDIO_REGISTER))) {
 		close(fd);
+		if (h->uffd_spare >= 0)
+			close(h->uffd_spare);
+		h->uffd_spare = -1;
 		hms__set_error("hms: userfaultfd cannot register ranges here");
 		return -ENOSYS;
 	}
@@ -440,25 +480,24 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 /* ---- gated discards -------------------------------------------------------------- */
 
 /*
- * A spare range of HMS_MIGRATE_MAX_BYTES registered like managed memory
- * (UFFDIO_MOVE wants the same protections on both sides), between two
- * inaccessible pages so that it never merges with a neighbour, and not
- * inherited by fork children.  Kept on h->discards when free.
+ * A spare range of HMS_MIGRATE_MAX_BYTES registered with h->uffd_spare
+ * (see spare_uffd_new), between two inaccessible pages so that it never
+ * merges with a neighbour, and not inherited by fork children.  Kept on
+ * h->discards when empty, on h->pool when it holds pages to reuse.
  */
 struct hms_discard {
 	char *base; /* the spare range; its guards are the pages either side */
-	/* In the pool (h->pool, unregistered): pages [lo, hi) hold discarded
-	 * data, free to be reused. */
+	/* In the pool (h->pool): pages [lo, hi) hold discarded data, free to
+	 * be reused. */
 	size_t lo, hi;
 	struct hms_discard *next;
 };
 
 #define DISCARD_MAP_BYTES (HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE)
 
-/* Unregisters (so that the unmap raises no event) and unmaps. */
-static void discard_destroy(struct hms *h, struct hms_discard *d)
+/* Unmapping raises no event: h->uffd_spare asks for none. */
+static void discard_destroy(struct hms_discard *d)
 {
-	hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES);
 	munmap(d->base - PAGE_SIZE, DISCARD_MAP_BYTES);
 	free(d);
 }
@@ -466,6 +505,8 @@ static void discard_destroy(struct hms *h, struct hms_discard *d)
 static struct hms_discard *discard_get(struct hms *h)
 {
 	const size_t size = HMS_MIGRATE_MAX_BYTES;
+	struct uffdio_register reg = { .range = { 0, size },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
 	struct hms_discard *d;
 	char *map;
 
@@ -486,10 +527,11 @@ static struct hms_discard *discard_get(struct hms *h)
 		return NULL;
 	}
 	d->base = map + PAGE_SIZE;
+	reg.range.start = (uintptr_t)d->base;
 	if (mprotect(d->base, size, PROT_READ | PROT_WRITE) ||
 	    madvise(d->base, size, MADV_DONTFORK) || madvise(d->base, size, MADV_NOHUGEPAGE) ||
-	    hms__uffd_register(h, (uintptr_t)d->base, size)) {
-		discard_destroy(h, d);
+	    hms__inject(HMS_INJ_UFFD_REGISTER) || ioctl(h->uffd_spare, UFFDIO_REGISTER, &reg)) {
+		discard_destroy(d);
 		return NULL;
 	}
 	return d;
@@ -514,7 +556,11 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	mv.len = len;
 	mv.mode = UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES;
 	*slot = d;
-	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
+	if (hms__inject(HMS_INJ_UFFD_EAGAIN)) {
+		errno = EAGAIN;
+		return -EAGAIN;
+	}
+	if (!ioctl(h->uffd_spare, UFFDIO_MOVE, &mv))
 		return (long)len;
 	return mv.move > 0 ? (long)mv.move : -errno;
 }
@@ -527,12 +573,9 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 		return;
 	if (len && pool_put(h, d, len))
 		return;
-	/* Emptied while not registered: no REMOVE event, no wait for the
-	 * handler. */
-	if (len && (hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES) ||
-		    madvise(d->base, len, MADV_DONTNEED) ||
-		    hms__uffd_register(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES))) {
-		discard_destroy(h, d); /* keep no range that may still hold pages */
+	/* No REMOVE event, no wait for the handler (spare_uffd_new). */
+	if (len && madvise(d->base, len, MADV_DONTNEED)) {
+		discard_destroy(d); /* keep no range that may still hold pages */
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -547,12 +590,13 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
  * page: 0.36x memcpy here, where copying into pages that exist and moving
  * them in with UFFDIO_MOVE runs at 2x that (`hms bench fill`).  The pages
  * a discard moved into a spare range are such pages: instead of freeing
- * them, the range leaves the registered set and gets MADV_FREE (the kernel
- * takes the pages back only under memory pressure; a write keeps one), up
- * to pool_max / 2 MiB such ranges, and fills from device memory copy into
- * them (hms_user_read: streaming stores, fenced) and move them in.  A reclaimed page is a fresh zero page on the copy's write.  A
- * range whose pages are used up is emptied and registered again for the
- * next discard.  Moves the kernel refuses (another protection, mlock, a
+ * them, the range gets MADV_FREE (the kernel takes the pages back only
+ * under memory pressure; a write keeps one), up to pool_max / 2 MiB such
+ * ranges, and fills from device memory copy into them (hms_user_read:
+ * streaming stores, fenced) and move them in.  A reclaimed page is a
+ * fresh zero page on the copy's write (the spare ranges' registration
+ * never makes an access wait).  A range whose pages are used up goes back
+ * to the spares.  Moves the kernel refuses (another protection, mlock, a
  * shared mapping) fall back to UFFDIO_COPY.
  */
 
@@ -577,14 +621,12 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	pthread_mutex_unlock(&h->lock);
 	if (!room)
 		return false;
-	if (hms__uffd_unregister(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES) ||
-	    madvise(d->base, len, MADV_FREE)) {
+	if (hms__inject(HMS_INJ_NOMEM) || madvise(d->base, len, MADV_FREE)) {
 		pthread_mutex_lock(&h->lock);
 		h->pool_bytes -= len;
 		h->pool_ranges--;
 		pthread_mutex_unlock(&h->lock);
-		discard_destroy(h, d); /* keep no range that may still hold pages */
-		return true;
+		return false; /* emptied as a spare instead */
 	}
 	d->lo = 0;
 	d->hi = len >> PAGE_SHIFT;
@@ -595,7 +637,7 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	return true;
 }
 
-/* Back to the pool, or, used up, emptied and registered as a spare. */
+/* Back to the pool, or, used up, emptied and back to the spares. */
 static void pool_return(struct hms *h, struct hms_discard *d)
 {
 	if (d->lo < d->hi) {
@@ -609,10 +651,9 @@ static void pool_return(struct hms *h, struct hms_discard *d)
 	h->pool_ranges--;
 	pthread_mutex_unlock(&h->lock);
 	/* Every page has moved out; emptied anyway (cheap when empty), so that
-	 * no stale page is ever registered. */
-	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED) ||
-	    hms__uffd_register(h, (uintptr_t)d->base, HMS_MIGRATE_MAX_BYTES)) {
-		discard_destroy(h, d);
+	 * no stale page is ever moved over. */
+	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
+		discard_destroy(d);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -725,13 +766,13 @@ void hms__uffd_discard_fini(struct hms *h)
 		struct hms_discard *d = h->pool;
 
 		h->pool = d->next;
-		discard_destroy(h, d);
+		discard_destroy(d);
 	}
 	while (h->discards) {
 		struct hms_discard *d = h->discards;
 
 		h->discards = d->next;
-		discard_destroy(h, d);
+		discard_destroy(d);
 	}
 }
 
