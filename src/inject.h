@@ -23,12 +23,13 @@
  *                waiting to be read
  *   uffd_register  a UFFDIO_REGISTER fails (ENOMEM, as when the kernel
  *                cannot split a mapping): hms_alloc/hms_manage, and the
- *                spare ranges of gated discards (set up, and registered
- *                again after each use)
+ *                set-up of a spare range for gated discards
  *   nomem        the core's allocations of migrations, staging buffers,
  *                area page tables, policy and advice entries, contexts
  *                and the lists device pages are freed from (the pages go
- *                to the devmem's orphan bitmap instead); an mremap's preparation (design 5c) fails as a
+ *                to the devmem's orphan bitmap instead), the MADV_FREE
+ *                of a range page reuse keeps (it is emptied instead); an
+ *                mremap's preparation (design 5c) fails as a
  *                whole, once per try, and the handler waits and tries
  *                again
  */
