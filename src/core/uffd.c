@@ -715,28 +715,27 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 	return (long)moved;
 }
 
-size_t hms__test_pool_bytes(struct hms *h)
+/* A pool count read under h->lock (0 without a context). */
+static size_t pool_count(struct hms *h, size_t offset)
 {
 	size_t n;
 
 	if (!h)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	n = h->pool_bytes;
+	n = *(const size_t *)((const char *)h + offset);
 	pthread_mutex_unlock(&h->lock);
 	return n;
 }
 
+size_t hms__test_pool_bytes(struct hms *h)
+{
+	return pool_count(h, offsetof(struct hms, pool_bytes));
+}
+
 size_t hms__test_pool_copied(struct hms *h)
 {
-	size_t n;
-
-	if (!h)
-		return 0;
-	pthread_mutex_lock(&h->lock);
-	n = h->pool_copied;
-	pthread_mutex_unlock(&h->lock);
-	return n;
+	return pool_count(h, offsetof(struct hms, pool_copied));
 }
 
 void hms__test_pool_reclaim(struct hms *h)
