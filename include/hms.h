@@ -634,12 +634,16 @@ int hms_topology_write_dot(const struct hms_topology *t, FILE *f);
 
 /**
  * hms_topology_write_sysfs() - write the snapshot as the HMS proposal's
- * sysfs-style tree: under @dir one directory per object named
- * v<version>-<uid>-<type> (type: target, initiator, link, bridge), with
- * one attribute file per fact and symlinks between related objects.
- * @dir is created if needed and must hold no v<version>-* entry.
- * Return: 0, -EINVAL, -EEXIST (@dir already holds such a tree), or the
- * errno of the mkdir/open/symlink that failed (the tree is then partial).
+ * sysfs-style tree: under @dir a file "version" (HMS_TOPOLOGY_SYSFS_VERSION)
+ * and one directory per object named v<version>-<uid>-<type> (type:
+ * target, initiator, link, bridge), with one attribute file per fact and
+ * symlinks between related objects.  Files are made 0444, never
+ * overwritten.  @dir is created if needed and must hold neither a
+ * "version" file nor a v<version>-* entry; that is checked before
+ * anything is written.
+ * Return: 0, -EINVAL, -EEXIST (@dir already holds such a tree, whoever
+ * the caller; nothing written), or the errno of the mkdir/open/readdir/
+ * symlink that failed (the tree is then partial).
  */
 int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
 
