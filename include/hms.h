@@ -85,7 +85,13 @@ enum hms_uffd_mode {
  * then reads PAGEMAP_SCAN instead of taking one fault per first write.
  * The kernel resolves CPU write faults on its own in such a context, so
  * nothing that must see a CPU write works there: HMS_ADVICE_READ_MOSTLY
- * and hms_make_exclusive() fail with -EOPNOTSUPP.  Without the kernel
+ * and hms_make_exclusive() (hence hms_softdev_exclusive()) fail with
+ * -EOPNOTSUPP, and populated system pages are never migrated to a device
+ * (a migration could not stop a CPU write racing its copy): hms_migrate()
+ * to device memory leaves them (0 moved), hms_softdev_migrate_to_device()
+ * fails with -ENOENT when no other page is left to move, and
+ * hms_softdev_launch() fails with -ENOMEM.  Never populated pages still
+ * move.  Without the kernel
  * features (or with HMS_WP_SYNC=1 in the environment) the context uses
  * synchronous write protection as usual; hms_wp_async() tells which. */
 #define HMS_OPEN_WP_ASYNC (1u << 2)
@@ -115,20 +121,26 @@ struct hms_options {
  * own areas.
  *
  * Return: 0, or -EPERM / -ENOSYS / -EINVAL when userfaultfd cannot be used
- * (hms_last_error() says why and what to do), -ENOMEM, -EAGAIN (thread
- * creation failed).  Pairs with hms_close().
+ * (hms_last_error() says why and what to do), -EINVAL (NULL @out, unknown
+ * flag, a nonzero @opts->size smaller than the structure), -ENOENT (the
+ * sysfs root, @opts->sysfs_root or HMS_SYSFS_ROOT, is not a directory),
+ * -EMFILE / -ENFILE (no file descriptor for the userfaultfd or the
+ * handler's eventfd), -ENOMEM, -EAGAIN (thread creation failed).  Pairs
+ * with hms_close().
  */
 int hms_open(struct hms **out, const struct hms_options *opts);
 
 /**
  * hms_close() - tear a context down.
  *
- * Every page that lives in device memory is first brought back to system
- * memory (nothing is lost), mirrors receive their release() callback,
- * RELEASE invalidations are sent, the areas hms_alloc() created are
- * unmapped and areas adopted with hms_manage() are left mapped as plain
- * anonymous memory with their data.  Software devices still attached are
- * destroyed.  NULL is accepted.  Must not be called from an hms callback.
+ * In this order: mirrors receive their release() callback (drivers stop
+ * their work), every page that lives in device memory is brought back to
+ * system memory (nothing is lost), RELEASE invalidations are sent, the
+ * areas hms_alloc() created are unmapped and areas adopted with
+ * hms_manage() are left mapped as plain anonymous memory with their data,
+ * the fault handler thread stops, and device memory still registered gets
+ * its release() callback (software devices still attached are destroyed
+ * so).  NULL is accepted.  Must not be called from an hms callback.
  */
 void hms_close(struct hms *h);
 
@@ -634,12 +646,16 @@ int hms_topology_write_dot(const struct hms_topology *t, FILE *f);
 
 /**
  * hms_topology_write_sysfs() - write the snapshot as the HMS proposal's
- * sysfs-style tree: under @dir one directory per object named
- * v<version>-<uid>-<type> (type: target, initiator, link, bridge), with
- * one attribute file per fact and symlinks between related objects.
- * @dir is created if needed and must hold no v<version>-* entry.
- * Return: 0, -EINVAL, -EEXIST (@dir already holds such a tree), or the
- * errno of the mkdir/open/symlink that failed (the tree is then partial).
+ * sysfs-style tree: under @dir a file "version" (HMS_TOPOLOGY_SYSFS_VERSION)
+ * and one directory per object named v<version>-<uid>-<type> (type:
+ * target, initiator, link, bridge), with one attribute file per fact and
+ * symlinks between related objects.  Files are made 0444, never
+ * overwritten.  @dir is created if needed and must hold neither a
+ * "version" file nor a v<version>-* entry; that is checked before
+ * anything is written.
+ * Return: 0, -EINVAL, -EEXIST (@dir already holds such a tree, whoever
+ * the caller; nothing written), or the errno of the mkdir/open/readdir/
+ * symlink that failed (the tree is then partial).
  */
 int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
 
@@ -914,9 +930,10 @@ enum hms_advice {
  * @addr, @len: a page-aligned, non-empty range, entirely managed.
  * @advice: enum hms_advice.
  * @target: PREFERRED_LOCATION: the target uid pages belong on;
- *          ACCESSED_BY and its UNSET: the target uid of a device memory
- *          (hms_softdev_target(), hms_devmem_target()); the other advice
- *          takes 0.
+ *          ACCESSED_BY: the target uid of a device memory
+ *          (hms_softdev_target(), hms_devmem_target()); UNSET_ACCESSED_BY:
+ *          the uid to remove (any nonzero uid; one not in the list changes
+ *          nothing); the other advice takes 0.
  *
  * Advice belongs to the range, not to the pages: it survives migrations
  * and MADV_DONTNEED, and goes when the range stops being managed.  The
@@ -924,9 +941,12 @@ enum hms_advice {
  * and up to HMS_BIND_MAX_TARGETS ACCESSED_BY devices.
  *
  * Return: 0; -EINVAL (NULL context, bad range, unknown advice, a target
- * given where none is taken, or none where one is needed); -ENOENT (range
- * not entirely managed, or a target uid that is not in the topology);
- * -EXDEV (ACCESSED_BY names a target that is not device memory); -E2BIG
+ * given where none is taken, or none where one is needed, an ACCESSED_BY
+ * uid that is not a target: an initiator, say); -ENOENT (range not
+ * entirely managed, or, for PREFERRED_LOCATION and ACCESSED_BY only, a
+ * target uid that is not in the topology); -EXDEV (ACCESSED_BY names a
+ * target that is not device memory, or device memory whose driver has no
+ * migrate_to_device); -E2BIG
  * (more than HMS_BIND_MAX_TARGETS ACCESSED_BY devices on a page);
  * -EOPNOTSUPP (READ_MOSTLY where hms_wp_async() is true); -ENOMEM (part
  * of the range may have taken the advice); -ECHILD (fork child).
@@ -1013,7 +1033,10 @@ int hms_stats_print(const struct hms_stats *s, FILE *f);
  * hms mirror and hms_range_fault()) and worker threads.  Its operations
  * follow the kernel's HMM test device: each takes a struct
  * hms_softdev_cmd and reports pages done (cpages) and fault rounds
- * (faults).
+ * (faults).  Every operation (read, write, migrate_to_device/_system,
+ * snapshot, exclusive, check_exclusive, release, launch) fails with
+ * -ESHUTDOWN once the device is stopping: its context is being closed,
+ * or hms_softdev_destroy() ran and could not bring every page back.
  * ---------------------------------------------------------------------- */
 
 struct hms_softdev;
@@ -1130,9 +1153,10 @@ int hms_softdev_snapshot(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
 /**
  * hms_softdev_exclusive() - take exclusive access to pages for atomics:
  * the pages are brought to system memory and write-protected from the
- * CPU; the next CPU access gives them back (EXCLUSIVE invalidation).
+ * CPU; the next CPU write gives them back (EXCLUSIVE invalidation).
  * cmd->cpages = pages made exclusive.  Return: 0, -EINVAL, -EFAULT,
- * -EPERM (read-only), -ENOENT (not managed).
+ * -EPERM (read-only), -ENOENT (not managed), -EOPNOTSUPP (a context with
+ * asynchronous write protection, hms_wp_async()), -ESHUTDOWN.
  */
 int hms_softdev_exclusive(struct hms_softdev *dev, struct hms_softdev_cmd *cmd);
 
@@ -1164,15 +1188,24 @@ typedef void (*hms_softdev_kernel_fn)(void *page, uint64_t index, void *arg);
 /**
  * hms_softdev_launch() - run a kernel on the device over a range.
  *
- * The range is made resident in device memory first (migrated; pages that
- * do not fit stay in system memory and the call fails with -ENOMEM before
- * running anything), then @fn runs on every page on the worker threads,
+ * The range is checked (every page managed and readable), faulted in for
+ * writing (pages of other devices come back; a page the CPU may not write
+ * fails the call with -EPERM), and made resident in device memory
+ * (migrated; pages that do not fit stay in system memory and the call
+ * fails with -ENOMEM before running anything; where hms_wp_async() is
+ * true populated pages never move, so it always fails so), then @fn runs
+ * on every page on the worker threads,
  * with translated (device) addresses.  Pages stay in device memory
  * afterwards; a CPU touch brings them back.  cmd->buf is unused.  Device
  * pages given back while the kernel runs (the application freed the range
  * under it) return to the pool when it is done: its late writes are lost,
  * never seen in other memory.
- * Return: 0, -EINVAL, -ENOMEM, -ENOENT (not managed), -ESHUTDOWN (closing).
+ * Return: 0, -EINVAL (bad cmd, NULL @fn, a page without read permission,
+ * a range only partly managed), -ENOMEM, -ENOENT (no page managed),
+ * -EPERM (a page not writable), -EFAULT (a page could not be faulted in:
+ * unmapped meanwhile, or another device's migrate_to_ram failed), -EBUSY
+ * (pages stayed busy through the fault-in), -ESHUTDOWN (the device is
+ * stopping), or another error of hms_range_fault().
  */
 int hms_softdev_launch(struct hms_softdev *dev, struct hms_softdev_cmd *cmd,
 		       hms_softdev_kernel_fn fn, void *arg);

@@ -46,16 +46,21 @@ enum hms_event {
 /**
  * struct hms_notify_range.flags: the callback may sleep and take locks.
  *
- * hms raises two invalidations without it, both from its fault handler
- * thread, which must never wait for a driver (a driver thread holding its
- * lock may be waiting for the handler): the MIGRATE invalidation of a
- * migration that migrate_to_ram() starts for a CPU fault
- * (hms_devmem_fault.nowait), and the EXCLUSIVE invalidation that revokes a
- * device's exclusive access when the CPU writes the page.  A subscriber
- * that returns false there undoes nothing: hms gives up the change before
- * making it (hms_migrate_vma_setup() fails with -EAGAIN, the page stays
- * exclusive) and retries the CPU fault about a millisecond later, sending
- * the invalidation again to every subscriber.  Changes the kernel has
+ * hms raises three invalidations without it, all from its fault handler
+ * thread while it resolves a CPU fault, since that thread must never wait
+ * for a driver (a driver thread holding its lock may be waiting for the
+ * handler): the MIGRATE invalidation of a migration that migrate_to_ram()
+ * starts for a CPU fault (hms_devmem_fault.nowait), and, when the CPU
+ * writes a write-protected page (any store of the process, a driver's
+ * hms_user_write() included), the EXCLUSIVE invalidation that revokes a
+ * device's exclusive access to it and the PROTECTION_PAGE invalidation
+ * that drops the replicas of a READ_MOSTLY page.  Sent from another
+ * thread (a write request of hms_range_fault(), say) they are blockable.
+ * A subscriber that returns false there undoes nothing: hms gives up the
+ * change before making it (hms_migrate_vma_setup() fails with -EAGAIN;
+ * the page stays exclusive or replicated, and write protected) and
+ * retries the CPU fault about a millisecond later, sending the
+ * invalidation again to every subscriber.  Changes the kernel has
  * already made when hms learns of them (UNMAP, CLEAR, the moving side of
  * mremap) cannot be retried and are always blockable, like every change
  * made on another thread.
@@ -67,8 +72,11 @@ enum hms_event {
  * @start, @end: page aligned [start, end).
  * @event:       enum hms_event.
  * @flags:       HMS_NOTIFY_BLOCKABLE or 0.
- * @owner:       for HMS_EVENT_MIGRATE, the pgmap_owner of the migration
- *               (a driver skips invalidations it caused itself); NULL else.
+ * @owner:       for HMS_EVENT_MIGRATE, the pgmap_owner of the migration;
+ *               for the HMS_EVENT_EXCLUSIVE of a grant, the owner given to
+ *               hms_make_exclusive() (a driver skips invalidations it
+ *               caused itself); NULL else (an EXCLUSIVE that revokes a
+ *               grant included).
  */
 struct hms_notify_range {
 	uintptr_t start;
@@ -156,7 +164,9 @@ void *hms_interval_priv(const struct hms_interval *iv);
 /**
  * hms_interval_read_begin() - begin a read side critical section: waits
  * while an invalidation that overlaps the interval runs, and returns the
- * sequence to pass to hms_interval_read_retry().
+ * sequence to pass to hms_interval_read_retry() (always odd: the last
+ * cur_seq given to hms_interval_set_seq(), or the interval's initial
+ * value).
  */
 unsigned long hms_interval_read_begin(struct hms_interval *iv);
 
@@ -325,11 +335,18 @@ long hms_devmem_evict(struct hms_devmem *dm);
  */
 int hms_devmem_remove(struct hms_devmem *dm);
 
+/** The driver's pointer given to hms_devmem_add(); NULL for NULL. */
 void *hms_devmem_priv(const struct hms_devmem *dm);
+/** The first of the memory's pfns: its pages are [first, first +
+ *  npages), unique across the context's device memory and never reused;
+ *  0 for NULL. */
 hms_pfn hms_devmem_pfn_first(const struct hms_devmem *dm);
+/** The number of pages registered (hms_devmem_desc.npages); 0 for NULL. */
 uint64_t hms_devmem_npages(const struct hms_devmem *dm);
-/** The topology target registered for this memory. */
+/** The topology target registered for this memory (0 if the topology
+ *  refused it, or for NULL). */
 hms_uid hms_devmem_target(const struct hms_devmem *dm);
+/** The context the memory is registered with; NULL for NULL. */
 struct hms *hms_devmem_context(const struct hms_devmem *dm);
 
 /* ------------------------------------------------------------------------
@@ -348,12 +365,23 @@ struct hms *hms_devmem_context(const struct hms_devmem *dm);
 #define HMS_MIGRATE_PFN_SYSTEM (1ULL << 5)  /* dst: a system page (staged) */
 #define HMS_MIGRATE_PFN_SHIFT 6
 
+/**
+ * hms_migrate_pfn() - the src[]/dst[] entry of device page @pfn:
+ * (pfn << HMS_MIGRATE_PFN_SHIFT) | HMS_MIGRATE_PFN_VALID |
+ * HMS_MIGRATE_PFN_DEVICE.  What a driver stores in dst[i] for a page it
+ * moves into its memory.
+ */
 static inline uint64_t hms_migrate_pfn(hms_pfn pfn)
 {
 	return (pfn << HMS_MIGRATE_PFN_SHIFT) | HMS_MIGRATE_PFN_VALID |
 	       HMS_MIGRATE_PFN_DEVICE;
 }
 
+/**
+ * hms_migrate_pfn_to_pfn() - the pfn field of a src[]/dst[] entry
+ * (@entry >> HMS_MIGRATE_PFN_SHIFT), whatever its flags: the device page
+ * of an entry with HMS_MIGRATE_PFN_DEVICE, 0 for a system page.
+ */
 static inline hms_pfn hms_migrate_pfn_to_pfn(uint64_t entry)
 {
 	return entry >> HMS_MIGRATE_PFN_SHIFT;
@@ -444,7 +472,10 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * into system memory could not read its source (the pointer given to
  * hms_migrate_dst_system_from(): those pages stay on the device; a
  * migrate_to_ram that moved nothing returns it, and the faulting thread
- * gets SIGBUS after a few dozen tries instead of a minute of -EAGAIN).
+ * gets SIGBUS after a few dozen tries instead of a minute of -EAGAIN),
+ * or -EDEADLK when populated system pages were to move to a device on
+ * the fault handler thread (from migrate_to_ram(): those pages did not
+ * move).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 

@@ -5,6 +5,7 @@
  * digraph, and the HMS proposal's sysfs-style tree of directories.  Reads
  * snapshots through the public accessors only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -348,7 +349,8 @@ HMS_API int hms_topology_write_dot(const struct hms_topology *t, FILE *f)
 }
 
 /* ------------------------------------------------------------------------
- * The sysfs-style tree: DIR/v<version>-<uid>-<type>/{attributes, links}
+ * The sysfs-style tree: DIR/version and DIR/v<version>-<uid>-<type>/
+ * {attributes, links}.  Files are created 0444 and never overwritten.
  * ---------------------------------------------------------------------- */
 
 static int tree_attr(int dirfd, const char *name, const char *fmt, ...)
@@ -358,7 +360,7 @@ static int tree_attr(int dirfd, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 	FILE *f;
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	int err = 0;
 
 	if (fd < 0)
@@ -499,6 +501,40 @@ static int tree_object(const struct hms_topology *t, int root,
 	return err;
 }
 
+/*
+ * Does the directory hold no tree yet: neither a version file nor an
+ * entry v<version>-*?  0, -EEXIST, or the errno of reading it.  Checked
+ * before anything is written, whoever the caller: the files of a tree are
+ * 0444, so a second call used to fail with -EACCES on the version file,
+ * except as root, which overwrote it and then met -EEXIST.  (A writer
+ * racing us still meets -EEXIST: the version file is made O_EXCL.)
+ */
+static int tree_absent(int root)
+{
+	char prefix[16];
+	int plen = snprintf(prefix, sizeof(prefix), "v%d-", HMS_TOPOLOGY_SYSFS_VERSION);
+	int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	errno = 0;
+	while (!err && (e = readdir(d)))
+		if (!strcmp(e->d_name, "version") || !strncmp(e->d_name, prefix, (size_t)plen))
+			err = -EEXIST;
+	if (!err && errno)
+		err = -errno;
+	closedir(d);
+	return err;
+}
+
 HMS_API int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir)
 {
 	const struct hms_object *o;
@@ -511,7 +547,9 @@ HMS_API int hms_topology_write_sysfs(const struct hms_topology *t, const char *d
 	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -errno;
-	err = tree_attr(root, "version", "%d\n", HMS_TOPOLOGY_SYSFS_VERSION);
+	err = tree_absent(root);
+	if (!err)
+		err = tree_attr(root, "version", "%d\n", HMS_TOPOLOGY_SYSFS_VERSION);
 	hms_topology_for_each(t, HMS_OBJECT_ANY, o) {
 		if (err)
 			break;
