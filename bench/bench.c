@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bench.c - `hms bench`: the benchmark runner and its shared output. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "cmd.h"
 #include "hms.h"
 
@@ -97,6 +99,41 @@ void bench_report(const struct bench_opts *o, const char *name, const char *what
 		printf("           ratio %.3f\n", ratio);
 }
 
+/* s as the inside of a JSON string. */
+static void json_string(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+void bench_skip(const struct bench_opts *o, const char *name, const char *why)
+{
+	if (!o->json) {
+		printf("%-10s SKIP: %s\n", name, why);
+		return;
+	}
+	printf("{\"bench\":\"%s\",\"skipped\":\"", name);
+	json_string(stdout, why);
+	printf("\"}\n");
+}
+
+void bench_note(const struct bench_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(o->json ? stderr : stdout, fmt, ap);
+	va_end(ap);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct bench_opts *);
@@ -116,46 +153,76 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hms bench [--json] [--reps N] [--mib N] [NAME...]\n\nbenchmarks:\n");
+	fprintf(f, "usage: hms bench [--json] [--reps N] [--mib N] [--] [NAME...]\n\n"
+		   "benchmarks:\n");
 	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
 		fprintf(f, "  %-9s %s\n", benches[i].name, benches[i].help);
 	fprintf(f, "\nWith no NAME all run.  Each reports hms and its baseline measured in the\n"
-		   "same run, and their ratio.\n");
+		   "same run, and their ratio.  --reps N: 1 to %u repetitions; --mib N:\n"
+		   "1 to %u MiB of working size (fault, notify and numa have none).\n",
+		BENCH_MAX_REPS, BENCH_MAX_MIB);
+}
+
+#define MAX_NAMES 16
+
+static int find_bench(const char *name)
+{
+	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
+		if (!strcmp(name, benches[i].name))
+			return (int)i;
+	return -1;
+}
+
+/* 0 parsed, 1 --help, -1 usage error (said why). */
+static int parse(int argc, char **argv, struct bench_opts *o, const char **names, int *nnames)
+{
+	bool options = true;
+	uint64_t v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (options && !strcmp(a, "--")) {
+			options = false;
+		} else if (options && !strcmp(a, "--json")) {
+			o->json = true;
+		} else if (options && !strcmp(a, "--reps")) {
+			if (cli_uint("hms bench", a, next, 1, BENCH_MAX_REPS, &v))
+				return -1;
+			o->reps = (unsigned)v;
+			i++;
+		} else if (options && !strcmp(a, "--mib")) {
+			if (cli_uint("hms bench", a, next, 1, BENCH_MAX_MIB, &v))
+				return -1;
+			o->bytes = (size_t)v << 20;
+			i++;
+		} else if (options && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+			return 1;
+		} else if (options && a[0] == '-') {
+			fprintf(stderr, "hms bench: unknown option '%s'\n", a);
+			return -1;
+		} else if (find_bench(a) < 0) {
+			fprintf(stderr, "hms bench: unknown benchmark '%s'\n", a);
+			return -1;
+		} else if (*nnames == MAX_NAMES) {
+			fprintf(stderr, "hms bench: more than %d benchmark names\n", MAX_NAMES);
+			return -1;
+		} else {
+			names[(*nnames)++] = a;
+		}
+	}
+	return 0;
 }
 
 int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o = { false, 0, 0 };
-	const char *names[16];
-	int nnames = 0, ret = 0;
+	const char *names[MAX_NAMES];
+	int nnames = 0, ret = parse(argc, argv, &o, names, &nnames);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			o.json = true;
-		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-			o.reps = (unsigned)atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--mib") && i + 1 < argc) {
-			o.bytes = (size_t)atol(argv[++i]) << 20;
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (argv[i][0] == '-' || nnames == 16) {
-			usage(stderr);
-			return 2;
-		} else {
-			names[nnames++] = argv[i];
-		}
-	}
-	for (int k = 0; k < nnames; k++) {
-		bool found = false;
-
-		for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
-			found |= !strcmp(names[k], benches[i].name);
-		if (!found) {
-			fprintf(stderr, "hms bench: unknown benchmark '%s'\n", names[k]);
-			usage(stderr);
-			return 2;
-		}
+	if (ret) {
+		usage(ret > 0 ? stdout : stderr);
+		return ret > 0 ? 0 : 2;
 	}
 	bench_header(&o);
 	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {

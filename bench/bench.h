@@ -14,9 +14,17 @@
 
 struct bench_opts {
 	bool json;
-	unsigned reps;      /* repetitions for the statistics */
-	size_t bytes;       /* working size, where a benchmark has one */
+	unsigned reps;      /* repetitions for the statistics; 0: the default */
+	size_t bytes;       /* working size, where a benchmark has one; 0: the default */
 };
+
+/*
+ * --reps and --mib bounds, far from overflow in every benchmark's
+ * arithmetic: notify takes reps * 200 samples, numa 2 * reps; sizes are
+ * size_t byte counts, mib << 20 plus a few MiB of pool.
+ */
+#define BENCH_MAX_REPS 100000u
+#define BENCH_MAX_MIB (1u << 20) /* 1 TiB */
 
 double bench_now(void); /* seconds, monotonic */
 
@@ -37,6 +45,17 @@ void bench_report(const struct bench_opts *o, const char *name, const char *what
 
 /* Machine and mode line, printed once. */
 void bench_header(const struct bench_opts *o);
+
+/*
+ * A benchmark that cannot run here (exit status 0): "NAME SKIP: why", or
+ * with --json {"bench":"NAME","skipped":"why"}, on stdout.
+ */
+void bench_skip(const struct bench_opts *o, const char *name, const char *why);
+
+/* A line of extra information: stdout, or stderr with --json (whose
+ * stdout holds JSON objects only). */
+void bench_note(const struct bench_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 int bench_fault(const struct bench_opts *o);
 int bench_migrate(const struct bench_opts *o);

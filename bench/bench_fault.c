@@ -66,15 +66,17 @@ static int raw_round_trips(unsigned reps, double *out)
 	char *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t t;
 
-	r.src = malloc(PAGE);
-	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) || page == MAP_FAILED || !r.src)
-		return -1;
-	memset(r.src, 1, PAGE);
 	struct uffdio_register reg = { .range = { (unsigned long)page, PAGE },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
-	if (ioctl(r.uffd, UFFDIO_REGISTER, &reg))
-		return -1;
-	pthread_create(&t, NULL, raw_handler, &r);
+	int ret = -1;
+
+	r.src = malloc(PAGE);
+	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) || page == MAP_FAILED || !r.src ||
+	    ioctl(r.uffd, UFFDIO_REGISTER, &reg))
+		goto out;
+	memset(r.src, 1, PAGE);
+	if (pthread_create(&t, NULL, raw_handler, &r))
+		goto out;
 	for (unsigned i = 0; i < reps; i++) {
 		double t0;
 
@@ -85,10 +87,14 @@ static int raw_round_trips(unsigned reps, double *out)
 	}
 	r.stop = 1;
 	pthread_join(t, NULL);
-	close(r.uffd);
-	munmap(page, PAGE);
+	ret = 0;
+out:
+	if (r.uffd >= 0)
+		close(r.uffd);
+	if (page != MAP_FAILED)
+		munmap(page, PAGE);
 	free(r.src);
-	return 0;
+	return ret;
 }
 
 /* ---- hms: a CPU read of a device-resident page ------------------------------------- */
@@ -96,35 +102,38 @@ static int raw_round_trips(unsigned reps, double *out)
 static int hms_faults(unsigned reps, double *out)
 {
 	struct hms *h;
-	struct hms_softdev *d;
+	struct hms_softdev *d = NULL;
 	char *p;
+	int ret = -1, err;
 
 	/* One page per fault, as the baseline moves. */
 	setenv("HMS_FAULT_AROUND", "1", 1);
-	if (hms_open(&h, NULL))
-		return -1;
+	err = hms_open(&h, NULL);
 	unsetenv("HMS_FAULT_AROUND");
-	if (hms_softdev_create(h, NULL, &d)) {
-		hms_close(h);
+	if (err)
 		return -1;
-	}
+	if (hms_softdev_create(h, NULL, &d))
+		goto out;
 	p = hms_alloc(h, PAGE, 0);
 	if (!p)
-		return -1;
+		goto out;
 	memset(p, 1, PAGE);
 	for (unsigned i = 0; i < reps; i++) {
 		struct hms_softdev_cmd c = { (uintptr_t)p, NULL, 1, 0, 0 };
 		double t0;
 
 		if (hms_softdev_migrate_to_device(d, &c) || c.cpages != 1)
-			return -1;
+			goto out;
 		t0 = bench_now();
 		(void)*(volatile char *)p;
 		out[i] = (bench_now() - t0) * 1e6;
 	}
-	hms_softdev_destroy(d);
+	ret = 0;
+out:
+	if (d)
+		hms_softdev_destroy(d);
 	hms_close(h);
-	return 0;
+	return ret;
 }
 
 int bench_fault(const struct bench_opts *o)

@@ -223,7 +223,7 @@ int bench_gpu(const struct bench_opts *o)
 	int ret = 1;
 
 	if (hms_cuda_device_count(why, sizeof(why)) <= 0) {
-		printf("gpu        SKIP: %s\n", why);
+		bench_skip(o, "gpu", why);
 		ret = 0;
 		goto out;
 	}
@@ -234,9 +234,10 @@ int bench_gpu(const struct bench_opts *o)
 	if (hms_cuda_attach(h, NULL, &g))
 		goto out_close;
 	hms_cuda_info(g, &info);
-	printf("gpu        %s, CUDA driver %d.%d, %llu MiB; %zu MiB per copy, %u repetitions\n",
-	       info.name, info.driver_version / 1000, info.driver_version % 1000 / 10,
-	       (unsigned long long)(info.total_bytes >> 20), bytes >> 20, reps);
+	bench_note(o, "gpu        %s, CUDA driver %d.%d, %llu MiB; %zu MiB per copy, "
+		   "%u repetitions\n", info.name, info.driver_version / 1000,
+		   info.driver_version % 1000 / 10, (unsigned long long)(info.total_bytes >> 20),
+		   bytes >> 20, reps);
 	if (pinned_runs(cu, bytes, reps, pin_h2d, pin_d2h) ||
 	    prefetch_runs(cu, bytes, reps, pf_h2d, pf_d2h) || um_fault_runs(cu, fu) ||
 	    hms_fault_runs(h, g, fh))
@@ -247,13 +248,14 @@ int bench_gpu(const struct bench_opts *o)
 		struct bench_stat sh, sd;
 
 		if (hms_runs(h, &variants[v], bytes, reps, a, b, &info)) {
-			printf("gpu        hms_migrate, %-28s FAILED (above)\n", variants[v].name);
+			bench_note(o, "gpu        hms_migrate, %-28s FAILED (above)\n",
+				   variants[v].name);
 			continue;
 		}
 		sh = bench_stats(a, reps);
 		sd = bench_stats(b, reps);
-		printf("gpu        hms_migrate, %-28s host->GPU %6.2f GB/s, GPU->host %6.2f GB/s\n",
-		       variants[v].name, sh.median, sd.median);
+		bench_note(o, "gpu        hms_migrate, %-28s host->GPU %6.2f GB/s, "
+			   "GPU->host %6.2f GB/s\n", variants[v].name, sh.median, sd.median);
 		if (!variants[v].keep_all && sh.median + sd.median > best_h2d.median + best_d2h.median) {
 			best_h2d = sh;
 			best_d2h = sd;

@@ -20,13 +20,21 @@ static double gbps(size_t bytes, double secs)
 }
 
 /* memcpy between two populated buffers of the size: the baseline. */
-static void memcpy_runs(size_t bytes, unsigned reps, double *out)
+static int memcpy_runs(size_t bytes, unsigned reps, double *out)
 {
 	char *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	char *b = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
+	if (a == MAP_FAILED || b == MAP_FAILED) {
+		fprintf(stderr, "hms bench: cannot map 2 x %zu MiB for memcpy\n", bytes >> 20);
+		if (a != MAP_FAILED)
+			munmap(a, bytes);
+		if (b != MAP_FAILED)
+			munmap(b, bytes);
+		return -1;
+	}
 	memset(a, 1, bytes);
 	memset(b, 2, bytes);
 	for (unsigned i = 0; i < reps; i++) {
@@ -37,6 +45,7 @@ static void memcpy_runs(size_t bytes, unsigned reps, double *out)
 	}
 	munmap(a, bytes);
 	munmap(b, bytes);
+	return 0;
 }
 
 /* HMS_BENCH_BUSY_THREAD=1: a thread of the process spins meanwhile (on
@@ -59,25 +68,27 @@ struct setup {
 	char *p;
 };
 
+/* Closes what setup() made, all or part (hms_close frees the rest). */
+static void teardown(struct setup *s)
+{
+	if (s->d)
+		hms_softdev_destroy(s->d);
+	hms_close(s->h);
+	memset(s, 0, sizeof(*s));
+}
+
 static int setup(struct setup *s, size_t bytes)
 {
 	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = bytes };
 
-	if (hms_open(&s->h, NULL))
+	memset(s, 0, sizeof(*s));
+	if (hms_open(&s->h, NULL) || hms_softdev_create(s->h, &c, &s->d) ||
+	    !(s->p = hms_alloc(s->h, bytes, 0))) {
+		teardown(s);
 		return -1;
-	if (hms_softdev_create(s->h, &c, &s->d))
-		return -1;
-	s->p = hms_alloc(s->h, bytes, 0);
-	if (!s->p)
-		return -1;
+	}
 	memset(s->p, 3, bytes);
 	return 0;
-}
-
-static void teardown(struct setup *s)
-{
-	hms_softdev_destroy(s->d);
-	hms_close(s->h);
 }
 
 int bench_migrate(const struct bench_opts *o)
@@ -86,18 +97,20 @@ int bench_migrate(const struct bench_opts *o)
 	unsigned reps = o->reps ? o->reps : 5;
 	double *to = calloc(reps, sizeof(double)), *back = calloc(reps, sizeof(double));
 	double *base = calloc(reps, sizeof(double));
-	struct setup s;
-	char params[96];
-
-	if (!to || !back || !base || setup(&s, bytes)) {
-		fprintf(stderr, "hms bench migrate: setup failed\n");
-		return 1;
-	}
 	const char *busy_env = getenv("HMS_BENCH_BUSY_THREAD");
 	bool busy = busy_env && atoi(busy_env) > 0;
 	pthread_t busy_tid;
+	struct setup s = { 0 };
+	struct bench_stat bs;
+	char params[96];
+	int ret = 1;
 
-	memcpy_runs(bytes, reps, base);
+	if (!to || !back || !base || setup(&s, bytes)) {
+		fprintf(stderr, "hms bench migrate: setup failed\n");
+		goto out;
+	}
+	if (memcpy_runs(bytes, reps, base))
+		goto out;
 	atomic_store(&busy_stop, false);
 	if (busy && pthread_create(&busy_tid, NULL, busy_thread, NULL))
 		busy = false;
@@ -108,7 +121,7 @@ int bench_migrate(const struct bench_opts *o)
 		if (hms_softdev_migrate_to_device(s.d, &c) || c.cpages != npages) {
 			fprintf(stderr, "hms bench migrate: moved %lu of %zu pages\n",
 				(unsigned long)c.cpages, npages);
-			return 1;
+			goto out_busy;
 		}
 		t1 = bench_now();
 		hms_softdev_migrate_to_system(s.d, &c);
@@ -117,22 +130,25 @@ int bench_migrate(const struct bench_opts *o)
 			back[i - 1] = gbps(bytes, bench_now() - t1);
 		}
 	}
-	if (busy) {
-		atomic_store(&busy_stop, true);
-		pthread_join(busy_tid, NULL);
-	}
-	teardown(&s);
 	snprintf(params, sizeof(params), "%zu MiB in 2 MiB batches%s", bytes >> 20,
 		 busy ? ", a busy thread beside" : "");
-	struct bench_stat bs = bench_stats(base, reps);
+	bs = bench_stats(base, reps);
 	bench_report(o, "migrate", "system -> softdev", bench_stats(to, reps), "memcpy", bs,
 		     "GB/s", true, 0.5, params);
 	bench_report(o, "migrate", "softdev -> system", bench_stats(back, reps), "memcpy", bs,
 		     "GB/s", true, 0.5, params);
+	ret = 0;
+out_busy:
+	if (busy) {
+		atomic_store(&busy_stop, true);
+		pthread_join(busy_tid, NULL);
+	}
+out:
+	teardown(&s);
 	free(to);
 	free(back);
 	free(base);
-	return 0;
+	return ret;
 }
 
 int bench_devread(const struct bench_opts *o)
@@ -142,34 +158,43 @@ int bench_devread(const struct bench_opts *o)
 	double *rd = calloc(reps, sizeof(double)), *base = calloc(reps, sizeof(double));
 	char *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	struct setup s;
+	struct setup s = { 0 };
 	char params[96];
+	int ret = 1;
 
 	if (!rd || !base || buf == MAP_FAILED || setup(&s, 2UL << 20)) {
 		fprintf(stderr, "hms bench devread: setup failed\n");
-		return 1;
+		goto out;
 	}
 	hms_free(s.h, s.p, 2UL << 20);
 	s.p = hms_alloc(s.h, bytes, 0);
-	if (!s.p)
-		return 1;
+	if (!s.p) {
+		fprintf(stderr, "hms bench devread: cannot allocate %zu MiB\n", bytes >> 20);
+		goto out;
+	}
 	memset(s.p, 5, bytes);
-	memcpy_runs(bytes, reps, base);
+	if (memcpy_runs(bytes, reps, base))
+		goto out;
 	for (unsigned i = 0; i <= reps; i++) {
 		struct hms_softdev_cmd c = { (uintptr_t)s.p, buf, npages, 0, 0 };
 		double t0 = bench_now();
 
-		if (hms_softdev_read(s.d, &c))
-			return 1;
+		if (hms_softdev_read(s.d, &c)) {
+			fprintf(stderr, "hms bench devread: the softdev read failed\n");
+			goto out;
+		}
 		if (i) /* the first read mirrors the range */
 			rd[i - 1] = gbps(bytes, bench_now() - t0);
 	}
-	teardown(&s);
-	munmap(buf, bytes);
 	snprintf(params, sizeof(params), "%zu MiB already mirrored", bytes >> 20);
 	bench_report(o, "devread", "softdev read of system memory", bench_stats(rd, reps),
 		     "memcpy", bench_stats(base, reps), "GB/s", true, 0.8, params);
+	ret = 0;
+out:
+	teardown(&s);
+	if (buf != MAP_FAILED)
+		munmap(buf, bytes);
 	free(rd);
 	free(base);
-	return 0;
+	return ret;
 }

@@ -84,8 +84,8 @@ int bench_numa(const struct bench_opts *o)
 		goto out_free;
 	}
 	if (two_nodes(h, uid, node) < 2) {
-		printf("numa       skipped: needs two NUMA nodes with memory "
-		       "(tests/vm/run-vm-tests.sh runs it on three)\n");
+		bench_skip(o, "numa", "needs two NUMA nodes with memory "
+			   "(tests/vm/run-vm-tests.sh runs it on three)");
 		ret = 0;
 		goto out;
 	}

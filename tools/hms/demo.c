@@ -5,10 +5,12 @@
  * device kernel with launch, touches pages on the CPU, and prints what
  * moved where with the counters.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "hms.h"
 
@@ -25,6 +27,12 @@ static void where(struct hms *h, const char *when, void *p, size_t npages)
 		count[info[i].location]++;
 	printf("  %-38s %3zu in system memory, %3zu in device memory, %3zu not populated\n",
 	       when, count[HMS_LOC_SYSTEM], count[HMS_LOC_DEVICE], count[HMS_LOC_NONE]);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hms demo\nA short tour: allocate managed memory, migrate half of it to a\n"
+		   "software device, run a device kernel on it, read it back on the CPU.\n");
 }
 
 /* Device kernel: add 1 to every int of the page. */
@@ -48,13 +56,17 @@ int cmd_demo(int argc, char **argv)
 	int *p, ret;
 
 	if (argc > 1) {
-		printf("usage: hms demo\nA short tour: allocate managed memory, migrate half of it to a\n"
-		       "software device, run a device kernel on it, read it back on the CPU.\n");
-		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
+		bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+
+		if (!help)
+			fprintf(stderr, "hms demo: %s '%s'\n",
+				argv[1][0] == '-' ? "unknown option" : "unexpected argument", argv[1]);
+		usage(help ? stdout : stderr);
+		return help ? 0 : 2;
 	}
 	ret = hms_open(&h, NULL);
 	if (ret) {
-		fprintf(stderr, "hms demo: %s\n", hms_last_error()[0] ? hms_last_error() : strerror(-ret));
+		cli_open_error("hms demo", ret);
 		return 1;
 	}
 	printf("hms %s demo: userfaultfd in %s mode\n", hms_version(),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "inject.h"
 #include "stress.h"
@@ -36,11 +37,11 @@ static void usage(FILE *f)
 		"  --seed N      random seed (default 1); with --threads 1 a run is\n"
 		"                reproducible, with more the interleaving is not\n"
 		"  --ops N       stop after N operations\n"
-		"  --seconds T   stop after T seconds (default 10)\n"
+		"  --seconds T   stop after T seconds (default 10); not with --ops\n"
 		"  --threads N   worker threads (default 4)\n"
 		"  --mib N       managed memory in MiB (default 16); each softdev's pool\n"
 		"                holds a quarter of it\n"
-		"  --verbose     print progress every second\n"
+		"  --verbose, -v print progress every second\n"
 		"  --skip OPS    never run these operations (comma-separated names as the\n"
 		"                counts table prints them), to narrow a failure down\n"
 		"  --serial-launch  never launch two kernels on one device at once (works\n"
@@ -48,7 +49,9 @@ static void usage(FILE *f)
 		"  --inject SPEC make library calls fail on purpose while the workers run:\n"
 		"                point:N[,point:N...], every Nth pass of the point fails;\n"
 		"                points dev_alloc, dev_copy, uffd_eagain, uffd_register,\n"
-		"                nomem (thread applies to setup only: see HMS_INJECT).\n"
+		"                nomem (thread applies to setup only: see HMS_INJECT);\n"
+		"                dev_copy and uffd_eagain need N >= 2 (with 1 nothing\n"
+		"                could finish).  $HMS_INJECT is checked alike.\n"
 		"                The run must still be clean; the faults injected\n"
 		"                are counted\n"
 		"  --gpu         attach a CUDA GPU too (hms_cuda_attach; its pool holds\n"
@@ -66,34 +69,26 @@ static void usage(FILE *f)
 		"Exit status: 0 clean, 1 mismatch or error, 2 usage.\n");
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* --skip a,b,c: operation names as st_op_name() prints them. */
 static int parse_skip(const char *list, uint32_t *out)
 {
-	char *copy = strdup(list ? list : ""), *save = NULL;
-	int ret = list ? 0 : -1;
+	char *copy, *save = NULL;
+	int ret = 0;
 
+	if (!list) {
+		fprintf(stderr, "hms stress: --skip: missing value\n");
+		return -1;
+	}
+	copy = strdup(list);
+	if (!copy)
+		return -1;
 	for (char *w = strtok_r(copy, ",", &save); w && !ret; w = strtok_r(NULL, ",", &save)) {
 		int op = 0;
 
 		while (op < OP_COUNT && strcmp(w, st_op_name(op)))
 			op++;
 		if (op == OP_COUNT) {
-			fprintf(stderr, "hms stress: unknown operation '%s'\n", w);
+			fprintf(stderr, "hms stress: --skip: unknown operation '%s'\n", w);
 			ret = -1;
 		} else {
 			*out |= 1u << op;
@@ -103,12 +98,90 @@ static int parse_skip(const char *list, uint32_t *out)
 	return ret;
 }
 
+/*
+ * The points that fail on every pass with N = 1 and so leave nothing that
+ * can ever finish: every copy of a migration (dev_copy), every
+ * userfaultfd ioctl (uffd_eagain).  The spec was checked already.
+ */
+static int check_inject(const char *what, const char *spec)
+{
+	static const char *const stuck[] = { "dev_copy", "uffd_eagain" };
+
+	for (const char *s = spec; s && *s;) {
+		const char *colon = strchr(s, ':');
+		char *end;
+		unsigned long n;
+
+		if (!colon)
+			break;
+		n = strtoul(colon + 1, &end, 10);
+		for (size_t k = 0; k < sizeof(stuck) / sizeof(stuck[0]); k++)
+			if (n == 1 && (size_t)(colon - s) == strlen(stuck[k]) &&
+			    !memcmp(s, stuck[k], (size_t)(colon - s))) {
+				fprintf(stderr, "hms stress: %s: %s:1 fails every pass and the run "
+					"can never make progress; use %s:2 or more\n", what,
+					stuck[k], stuck[k]);
+				return -1;
+			}
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* A spec as hms__inject_arm() takes it, checked without arming anything. */
+static int parse_inject(const char *what, const char *spec)
+{
+	if (!spec) {
+		fprintf(stderr, "hms stress: %s: missing value\n", what);
+		return -1;
+	}
+	if (hms__inject_arm(spec)) {
+		fprintf(stderr, "hms stress: %s: invalid spec '%s' (point:N[,point:N...], "
+			"N from 1 to 1000000000)\n", what, spec);
+		return -1;
+	}
+	hms__inject_arm(NULL);
+	return check_inject(what, spec);
+}
+
+static int parse_seconds(const char *v, double *out)
+{
+	char *end = NULL;
+
+	if (!v) {
+		fprintf(stderr, "hms stress: --seconds: missing value\n");
+		return -1;
+	}
+	/* decimal only: strtod alone would take " 5", "0x10" and "inf" */
+	errno = 0;
+	if (*v && !v[strspn(v, "0123456789.")])
+		*out = strtod(v, &end);
+	if (!end || errno || *end || !(*out > 0) || *out > 1e7) {
+		fprintf(stderr, "hms stress: --seconds: invalid time '%s' (above 0, up to "
+			"10000000)\n", v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every operation a run could draw is skipped: nothing is left. */
+static bool all_skipped(const struct stress_opts *o)
+{
+	for (int op = 0; op < OP_COUNT; op++)
+		if (!(o->skip_ops & (1u << op)) && (o->gpu || !st_op_gpu(op)))
+			return false;
+	return true;
+}
+
 static int parse(int argc, char **argv, struct stress_opts *o)
 {
+	bool ops = false, seconds = false;
+	const char *env = getenv("HMS_INJECT");
+
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		uint64_t x;
-		char *end;
+		uint64_t x = 0;
+		int err;
 
 		if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			o->verbose = true;
@@ -122,34 +195,46 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 			o->serial_launch = true;
 			continue;
 		}
-		if (!strcmp(a, "--seed") && !parse_u64(v, 0, UINT64_MAX, &x))
+		if (!strcmp(a, "--seed")) {
+			err = cli_uint("hms stress", a, v, 0, UINT64_MAX, &x);
 			o->seed = x;
-		else if (!strcmp(a, "--ops") && !parse_u64(v, 1, UINT64_MAX, &x))
+		} else if (!strcmp(a, "--ops")) {
+			err = cli_uint("hms stress", a, v, 1, UINT64_MAX, &x);
 			o->ops = x;
-		else if (!strcmp(a, "--threads") && !parse_u64(v, 1, 64, &x))
+			ops = true;
+		} else if (!strcmp(a, "--threads")) {
+			err = cli_uint("hms stress", a, v, 1, 64, &x);
 			o->threads = (unsigned)x;
-		else if (!strcmp(a, "--mib") && !parse_u64(v, 1, 4096, &x))
+		} else if (!strcmp(a, "--mib")) {
+			err = cli_uint("hms stress", a, v, 1, 4096, &x);
 			o->mib = (unsigned)x;
-		else if (!strcmp(a, "--skip") && !parse_skip(v, &o->skip_ops))
-			;
-		else if (!strcmp(a, "--inject") && v && *v && !hms__inject_arm(v) &&
-			 !hms__inject_arm(NULL))
-			o->inject = v; /* checked; armed once the devices exist */
-		else if (!strcmp(a, "--seconds") && v) {
-			errno = 0;
-			o->seconds = strtod(v, &end);
-			if (errno || *end || !(o->seconds > 0) || o->seconds > 1e7) {
-				fprintf(stderr, "hms stress: bad --seconds '%s'\n", v);
-				return -1;
-			}
+		} else if (!strcmp(a, "--skip")) {
+			err = parse_skip(v, &o->skip_ops);
+		} else if (!strcmp(a, "--inject")) {
+			err = parse_inject(a, v);
+			o->inject = v; /* armed once the devices exist */
+		} else if (!strcmp(a, "--seconds")) {
+			err = parse_seconds(v, &o->seconds);
+			seconds = true;
 		} else {
-			fprintf(stderr, "hms stress: bad option '%s'%s%s\n", a, v ? " " : "",
-				v ? v : "");
+			fprintf(stderr, "hms stress: unknown option '%s'\n", a);
 			return -1;
 		}
+		if (err)
+			return -1;
 		i++;
 	}
-	return 0;
+	if (ops && seconds) {
+		fprintf(stderr, "hms stress: --ops and --seconds are alternatives: give one\n");
+		return -1;
+	}
+	if (all_skipped(o)) {
+		fprintf(stderr, "hms stress: --skip: every operation is skipped, nothing left to "
+			"run\n");
+		return -1;
+	}
+	/* hms_open() ignores a bad $HMS_INJECT: refuse it as --inject is */
+	return env ? parse_inject("HMS_INJECT", env) : 0;
 }
 
 int cmd_stress(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "cli.h"
 #include "stress.h"
 
 /* ---- placeholders ---------------------------------------------------------
@@ -151,8 +152,7 @@ int st_layout_init(struct stress *s)
 
 	ret = hms_open(&s->h, &ho);
 	if (ret) {
-		fprintf(stderr, "hms stress: hms_open: %s\n",
-			hms_last_error()[0] ? hms_last_error() : strerror(-ret));
+		cli_open_error("hms stress", ret);
 		return ret;
 	}
 	s->mode = hms_mode(s->h);

@@ -264,14 +264,6 @@ static int op_dev_read(struct st_thread *t, struct st_span *sp, int d, uint64_t 
 	int ret = hms_softdev_read(s->dev[d], &c);
 
 	*res = ret;
-	if (denied && ret != -EFAULT && getenv("HMS_STRESS_DBG")) {
-		struct hms_page_info pi[64];
-		long nn = hms_page_query(s->h, (void *)(uintptr_t)c.addr, c.npages, pi);
-
-		for (long k = 0; k < nn; k++)
-			fprintf(stderr, "DBG page %ld loc %d prot %d flags %x target %u\n", k,
-				pi[k].location, pi[k].prot, pi[k].flags, pi[k].target);
-	}
 	if (ret == -EBUSY || st_injected_nomem(ret)) {
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0; /* (-ENOMEM may come before the permission check) */

@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <hms.h>
 #include <hms_cuda.h>
 
+#include "cli.h"
 #include "cmd.h"
 
 enum topo_format { FMT_TREE, FMT_JSON, FMT_DOT, FMT_MATRIX, FMT_SYSFS };
@@ -66,6 +69,7 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 	};
 	int c, formats = 0;
 
+	argv[0] = (char *)"hms topo"; /* getopt's messages start with it */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end;
@@ -313,11 +317,13 @@ static int topo_with_softdevs(const struct topo_opts *o, struct hms **h,
 	struct hms_options opts = { .size = sizeof(opts), .sysfs_root = o->root };
 	int err = hms_open(h, &opts);
 
-	if (err) {
-		fprintf(stderr, "hms topo: hms_open: %s%s%s\n", strerror(-err),
-			*hms_last_error() ? ": " : "", hms_last_error());
+	if (err && o->root)
+		fprintf(stderr, "hms topo: hms_open with --root %s: %s%s%s\n", o->root,
+			strerror(-err), *hms_last_error() ? ": " : "", hms_last_error());
+	else if (err)
+		cli_open_error("hms topo", err); /* names $HMS_SYSFS_ROOT when it is at fault */
+	if (err)
 		return err;
-	}
 	if (o->gpus) {
 		char why[256] = "";
 		int n = hms_cuda_device_count(why, sizeof(why));
@@ -349,6 +355,64 @@ static int topo_with_softdevs(const struct topo_opts *o, struct hms **h,
 	return hms_topology_get(*h, t);
 }
 
+/* The first entry of the tree that was in dir already, or NULL. */
+static const char *sysfs_clash(const struct hms_topology *t, const char *dir, char *buf,
+			       size_t cap)
+{
+	static const char *const type[] = { "any", "target", "initiator", "link", "bridge" };
+	const struct hms_object *o;
+	struct stat st;
+
+	hms_topology_for_each(t, HMS_OBJECT_ANY, o) {
+		unsigned k = (unsigned)hms_object_type(o);
+
+		snprintf(buf, cap, "%s/v%d-%u-%s", dir, HMS_TOPOLOGY_SYSFS_VERSION,
+			 hms_object_uid(o), type[k < 5 ? k : 0]);
+		if (!lstat(buf, &st))
+			return buf;
+	}
+	return NULL;
+}
+
+static void sysfs_error(const struct hms_topology *t, const char *dir, int err)
+{
+	char path[4096];
+
+	if (err == -EEXIST && sysfs_clash(t, dir, path, sizeof(path)))
+		fprintf(stderr, "hms topo: --sysfs %s: %s is there already (an earlier tree?): "
+			"give an empty or new directory\n", dir, path);
+	else
+		fprintf(stderr, "hms topo: --sysfs %s: %s\n", dir, strerror(-err));
+}
+
+/*
+ * A --root must hold a captured tree: the library takes any directory
+ * (a root without sys/ is one memory-only node, said in a warning), which
+ * hides a mistyped path.  Refused here, in the tool only.
+ */
+static int check_root(const char *root)
+{
+	char sys[4096], proc[4096];
+	struct stat st;
+
+	if (stat(root, &st)) {
+		fprintf(stderr, "hms topo: --root %s: %s\n", root, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "hms topo: --root %s: %s\n", root, strerror(ENOTDIR));
+		return -1;
+	}
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	if (access(sys, F_OK) && access(proc, F_OK)) {
+		fprintf(stderr, "hms topo: --root %s: neither sys/ nor proc/ in it: not a "
+			"captured system tree\n", root);
+		return -1;
+	}
+	return 0;
+}
+
 static int topo_emit(const struct topo_opts *o, const struct hms_topology *t)
 {
 	int err = 0;
@@ -361,7 +425,7 @@ static int topo_emit(const struct topo_opts *o, const struct hms_topology *t)
 	case FMT_SYSFS:
 		err = hms_topology_write_sysfs(t, o->sysfs_dir);
 		if (err)
-			fprintf(stderr, "hms topo: %s: %s\n", o->sysfs_dir, strerror(-err));
+			sysfs_error(t, o->sysfs_dir, err);
 		break;
 	}
 	return err ? 1 : 0;
@@ -377,6 +441,8 @@ int cmd_topo(int argc, char **argv)
 
 	if (ret >= 0)
 		return ret;
+	if (o.root && check_root(o.root))
+		return 1;
 	if (o.softdevs || o.gpus)
 		err = topo_with_softdevs(&o, &h, &t);
 	else
