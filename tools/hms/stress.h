@@ -134,6 +134,7 @@ struct stress {
 	_Atomic uint32_t next_seg;
 	_Atomic uint64_t seq;   /* operations started */
 	_Atomic uint64_t done;  /* operations run (for --ops) */
+	_Atomic uint64_t begun; /* operations claimed by a thread (for --ops) */
 	_Atomic uint64_t tries; /* operations tried, run or skipped (hang detection) */
 	_Atomic uint64_t count[OP_COUNT];
 	_Atomic uint64_t skipped[OP_COUNT];

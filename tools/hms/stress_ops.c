@@ -946,6 +946,8 @@ int st_op_run(struct st_thread *t)
 	atomic_store(&t->cur_op, -1);
 	if (ret == 1) {
 		atomic_fetch_add(&s->skipped[op], 1);
+		if (s->o.ops)
+			atomic_fetch_sub(&s->begun, 1); /* its claim goes back */
 		return 0;
 	}
 	if (ret == 0) {

@@ -333,7 +333,8 @@ static void *worker(void *arg)
 	struct stress *s = t->s;
 
 	while (!atomic_load(&s->stop)) {
-		if (s->o.ops && atomic_load(&s->done) >= s->o.ops)
+		/* Claimed before it runs: threads together run exactly --ops. */
+		if (s->o.ops && atomic_fetch_add(&s->begun, 1) >= s->o.ops)
 			break;
 		if (st_op_run(t))
 			break;
