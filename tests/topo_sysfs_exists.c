@@ -60,6 +60,24 @@ static int write_twice(const struct hms_topology *t, const char *tree)
 	return topo_failures - failures;
 }
 
+/* DIR/name holding only mark (a file, or a directory): a tree, refused
+ * with -EEXIST, and absent is not written next to it. */
+static void lone_mark(const struct hms_topology *t, const char *dir, const char *name,
+		      const char *mark, bool is_dir, const char *absent)
+{
+	char path[1024], sub[2048];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	TOPO_CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
+	snprintf(sub, sizeof(sub), "%s/%s", path, mark);
+	TOPO_CHECK(is_dir ? mkdir(sub, 0755) == 0 : topo_write_file(sub, "1\n") == 0,
+		   "make %s", sub);
+	ret = hms_topology_write_sysfs(t, path);
+	TOPO_CHECK(ret == -EEXIST, "%s alone: %d, want -EEXIST", mark, ret);
+	TOPO_CHECK(!exists(path, absent), "nothing written next to %s", mark);
+}
+
 int main(void)
 {
 	char *root = topo_fixture_root("qemu-3node-memonly-hmat-k612");
@@ -82,21 +100,8 @@ int main(void)
 	write_twice(t, path);
 
 	/* Either mark alone is a tree: nothing is written next to it. */
-	snprintf(path, sizeof(path), "%s/only-version", dir);
-	TOPO_CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
-	snprintf(sub, sizeof(sub), "%s/version", path);
-	TOPO_CHECK(topo_write_file(sub, "1\n") == 0, "write %s", sub);
-	ret = hms_topology_write_sysfs(t, path);
-	TOPO_CHECK(ret == -EEXIST, "a version file alone: %d, want -EEXIST", ret);
-	TOPO_CHECK(!exists(path, "v1-1-target"), "nothing written next to a version file");
-
-	snprintf(path, sizeof(path), "%s/only-object", dir);
-	TOPO_CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
-	snprintf(sub, sizeof(sub), "%s/v1-99-target", path);
-	TOPO_CHECK(mkdir(sub, 0755) == 0, "mkdir %s", sub);
-	ret = hms_topology_write_sysfs(t, path);
-	TOPO_CHECK(ret == -EEXIST, "a v1-* entry alone: %d, want -EEXIST", ret);
-	TOPO_CHECK(!exists(path, "version"), "no version file written next to a v1-* entry");
+	lone_mark(t, dir, "only-version", "version", false, "v1-1-target");
+	lone_mark(t, dir, "only-object", "v1-99-target", true, "version");
 
 	/* Other entries (another schema version's included) are no tree. */
 	snprintf(path, sizeof(path), "%s/others", dir);
