@@ -86,6 +86,8 @@ HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
 HMS_INJ_API unsigned hms__test_spare_discards(struct hms *h);
 /* Bytes of discarded pages h keeps for reuse on the way back (uffd.c). */
 HMS_INJ_API size_t hms__test_pool_bytes(struct hms *h);
+/* Bytes of kept pages that got MADV_FREE (aged, or HMS_PAGE_POOL_IDLE_MS=0). */
+HMS_INJ_API size_t hms__test_pool_lazy(struct hms *h);
 /* Bytes copied into kept pages so far, moved in or not. */
 HMS_INJ_API size_t hms__test_pool_copied(struct hms *h);
 /* Drops the pool's pages as memory pressure would (they read as zeros to

@@ -1,13 +1,18 @@
 /* migrate_page_reuse: the pages a migration to a device discards are kept
- * (MADV_FREE) and reused by the migration back (copied into, then moved in
- * with UFFDIO_MOVE, design 5a): every byte reads back, the pool empties as
- * it is used and fills no further than HMS_PAGE_POOL_MB; pages the kernel
+ * and reused by the migration back (copied into, then moved in with
+ * UFFDIO_MOVE, design 5a): every byte reads back, the pool empties as it
+ * is used and fills no further than HMS_PAGE_POOL_MB; pages the kernel
  * took back meanwhile (memory pressure) are filled afresh; a read-only
  * range, where the kernel will not move pages, is filled by UFFDIO_COPY
- * after one page's copy in vain; a range that cannot be kept (MADV_FREE
- * fails) is emptied; HMS_PAGE_POOL_MB=0 keeps nothing.  Where reuse is off (no UFFDIO_MOVE,
- * Linux 6.8, or several NUMA nodes) it checks that nothing is kept. */
+ * after one page's copy in vain.  Kept pages stay as they are until
+ * HMS_PAGE_POOL_IDLE_MS after the last was kept, then get MADV_FREE on the
+ * handler thread (LazyFree in smaps); 0 gives it at once; a range that
+ * refuses MADV_FREE is emptied, either way.  HMS_PAGE_POOL_MB=0 keeps
+ * nothing.  Where reuse is off (no UFFDIO_MOVE, Linux 6.8, or several NUMA
+ * nodes) it checks that nothing is kept. */
+#include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "hms_test.h"
 #include "inject.h"
@@ -42,13 +47,47 @@ static void arm_nomem_at_commit(enum hms_test_hook point, uintptr_t start, size_
 		T_EQ(hms__inject_arm("nomem:1"), 0);
 }
 
+/* LazyFree of the process, in bytes (smaps_rollup). */
+static size_t lazy_free(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = -1;
+
+	T_ASSERT(f);
+	while (kb < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "LazyFree: %ld kB", &kb) != 1)
+			kb = -1;
+	fclose(f);
+	T_ASSERT(kb >= 0);
+	return (size_t)kb << 10;
+}
+
+/* Waits (10 s at most: a watchdog, not a timing) until get(h) == want. */
+static void wait_for(struct hms *h, size_t (*get)(struct hms *), size_t want, const char *what)
+{
+	for (int i = 0; get(h) != want; i++) {
+		if (i == 1000)
+			T_FAIL("%s: %zu, want %zu after 10 s", what, get(h), want);
+		usleep(10000);
+	}
+}
+
+/* A context with kept pages aging after ms (as HMS_PAGE_POOL_IDLE_MS). */
+static struct hms *open_idle(const char *ms)
+{
+	setenv("HMS_PAGE_POOL_IDLE_MS", ms, 1);
+	return t_open();
+}
+
 int main(void)
 {
-	struct hms *h = t_open();
+	/* Kept pages stay hot all through the first part. */
+	struct hms *h = open_idle("60000");
 	struct hms_softdev *d = t_softdev(h, 0);
 	size_t size = NPAGES * T_PAGE;
 	int *p = t_alloc_one_batch(h, size);
-	size_t copied;
+	size_t copied, lazy;
 	unsigned spares;
 	bool reuse;
 
@@ -61,9 +100,10 @@ int main(void)
 		T_EQ(hms__test_pool_bytes(h), 0);
 		goto out;
 	}
-	/* Kept: the whole batch; used up by the way back, each byte copied
-	 * into a kept page once. */
+	/* Kept, as they are: the whole batch; used up by the way back, each
+	 * byte copied into a kept page once. */
 	T_EQ(hms__test_pool_bytes(h), size);
+	T_EQ(hms__test_pool_lazy(h), 0);
 	back(h, d, p, NPAGES, 10);
 	T_EQ(hms__test_pool_bytes(h), 0);
 	T_EQ(hms__test_pool_copied(h), size);
@@ -103,22 +143,56 @@ int main(void)
 	back(h, d, p, NPAGES, 60);
 	T_EQ(hms__test_pool_bytes(h), size);
 	T_EQ(hms__test_spare_discards(h), spares + 1);
-	/* A range that cannot be made lazily free (MADV_FREE; injected as
-	 * nomem from the moment the batch commits) is emptied as a spare:
-	 * nothing more kept, nothing lost. */
-	hms__test_hook_set(arm_nomem_at_commit, NULL);
+	T_EQ(hms_free(h, p, size), 0);
+
+	hms_softdev_destroy(d);
+	hms_close(h);
+
+	/* HMS_PAGE_POOL_IDLE_MS=0: MADV_FREE as a range is kept; one that
+	 * refuses (injected as nomem from the moment the batch commits) is
+	 * emptied as a spare: nothing kept, nothing lost. */
+	h = open_idle("0");
+	d = t_softdev(h, 0);
+	p = t_alloc_one_batch(h, size);
 	there(h, d, p, NPAGES, 70);
+	T_EQ(hms__test_pool_lazy(h), size);
+	back(h, d, p, NPAGES, 70);
+	hms__test_hook_set(arm_nomem_at_commit, NULL);
+	there(h, d, p, NPAGES, 71);
 	hms__test_hook_set(NULL, NULL);
 	T_ASSERT(hms__inject_hits(HMS_INJ_NOMEM) >= 1);
 	T_EQ(hms__inject_arm(NULL), 0);
-	T_EQ(hms__test_pool_bytes(h), size); /* only the one left from before */
-	back(h, d, p, NPAGES, 70);
 	T_EQ(hms__test_pool_bytes(h), 0);
+	back(h, d, p, NPAGES, 71);
+	T_EQ(hms_free(h, p, size), 0);
+	hms_softdev_destroy(d);
+	hms_close(h);
+
+	/* HMS_PAGE_POOL_IDLE_MS=50: the handler ages kept ranges; one that
+	 * refuses is emptied there. */
+	h = open_idle("50");
+	d = t_softdev(h, 0);
+	p = t_alloc_one_batch(h, size);
+	lazy = lazy_free();
+	there(h, d, p, NPAGES, 72);
+	wait_for(h, hms__test_pool_lazy, size, "kept pages aged");
+	/* The kernel's per-CPU page lists may still hold a few. */
+	T_ASSERT(lazy_free() >= lazy + size / 2);
+	back(h, d, p, NPAGES, 72);
+	T_EQ(hms__test_pool_bytes(h), 0);
+	hms__test_hook_set(arm_nomem_at_commit, NULL);
+	there(h, d, p, NPAGES, 73);
+	hms__test_hook_set(NULL, NULL);
+	wait_for(h, hms__test_pool_bytes, 0, "a kept range that refused MADV_FREE dropped");
+	T_ASSERT(hms__inject_hits(HMS_INJ_NOMEM) >= 1);
+	T_EQ(hms__inject_arm(NULL), 0);
+	back(h, d, p, NPAGES, 73);
 	T_EQ(hms_free(h, p, size), 0);
 
 out:
 	hms_softdev_destroy(d);
 	hms_close(h);
+	unsetenv("HMS_PAGE_POOL_IDLE_MS");
 
 	/* HMS_PAGE_POOL_MB=0: nothing kept. */
 	setenv("HMS_PAGE_POOL_MB", "0", 1);

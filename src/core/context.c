@@ -152,6 +152,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 		return -ENOMEM;
 	h->uffd = -1;
 	h->uffd_spare = -1;
+	h->age_fd = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
 	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 1, 512);
@@ -185,6 +186,8 @@ err_uffd:
 		close(h->uffd);
 	if (h->uffd_spare >= 0)
 		close(h->uffd_spare);
+	if (h->age_fd >= 0)
+		close(h->age_fd);
 	if (h->wake_fd >= 0)
 		close(h->wake_fd);
 err_notifier:
@@ -271,6 +274,8 @@ HMS_API void hms_close(struct hms *h)
 	close(h->uffd);
 	if (h->uffd_spare >= 0)
 		close(h->uffd_spare);
+	if (h->age_fd >= 0)
+		close(h->age_fd);
 	close(h->wake_fd);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);

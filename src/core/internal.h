@@ -730,6 +730,7 @@ struct hms {
 	/* Set at open, read-only after. */
 	int uffd;
 	int uffd_spare; /* the spare ranges' own userfaultfd (uffd.c), or -1 */
+	int age_fd;     /* timerfd: kept pages to age (uffd.c), or -1 */
 	int wake_fd; /* eventfd: stops the handler */
 	enum hms_uffd_mode mode;
 	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */
@@ -766,6 +767,13 @@ struct hms {
 	size_t pool_bytes, pool_max;
 	unsigned pool_ranges; /* ranges kept, in the pool or being used */
 	size_t pool_copied;   /* bytes copied into kept pages (tests) */
+	/* Kept ranges stay as they are (hot: written pages, fast to write
+	 * again) until pool_idle_ms after the last was kept, then get
+	 * MADV_FREE on the handler thread, woken by the timer age_fd
+	 * (uffd.c, "page reuse").  pool_hot: hot ranges, in the pool or
+	 * being used; pool_stamp: when the last was kept (ms). */
+	unsigned pool_idle_ms, pool_hot;
+	uint64_t pool_stamp;
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
 	uint64_t detaches; /* held entries moved to held_dead so far: a hold

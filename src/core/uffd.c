@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <numa.h>
@@ -33,6 +34,19 @@
 
 /* Zeros to fill write faults with (never written). */
 static char zeros[HMS_MIGRATE_MAX_BYTES] __attribute__((aligned(4096)));
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000;
+}
 
 /* ---- opening ------------------------------------------------------------ */
 
@@ -95,6 +109,19 @@ static unsigned env_mb(const char *name, unsigned def)
 		return def;
 	v = strtoul(env, &end, 10);
 	return *end || v > (1UL << 20) ? def : (unsigned)v;
+}
+
+/* A time in ms from the environment (0 to 60,000), or def. */
+static unsigned env_ms(const char *name, unsigned def)
+{
+	const char *env = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!env || !*env)
+		return def;
+	v = strtoul(env, &end, 10);
+	return *end || v > 60000 ? def : (unsigned)v;
 }
 
 /*
@@ -214,6 +241,14 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (h->wake_fd < 0)
 		return -errno;
+	/* HMS_PAGE_POOL_IDLE_MS: how long kept pages stay as they are after
+	 * the last was kept (0: MADV_FREE at once; "page reuse" below). */
+	h->pool_idle_ms = h->pool_max ? env_ms("HMS_PAGE_POOL_IDLE_MS", 1000) : 0;
+	if (h->pool_idle_ms) {
+		h->age_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (h->age_fd < 0)
+			h->pool_idle_ms = 0;
+	}
 	return 0;
 }
 
@@ -488,8 +523,9 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 struct hms_discard {
 	char *base; /* the spare range; its guards are the pages either side */
 	/* In the pool (h->pool): pages [lo, hi) hold discarded data, free to
-	 * be reused. */
+	 * be reused; lazy once they got MADV_FREE. */
 	size_t lo, hi;
+	bool lazy;
 	struct hms_discard *next;
 };
 
@@ -590,22 +626,57 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
  * page: 0.36x memcpy here, where copying into pages that exist and moving
  * them in with UFFDIO_MOVE runs at 2x that (`hms bench fill`).  The pages
  * a discard moved into a spare range are such pages: instead of freeing
- * them, the range gets MADV_FREE (the kernel takes the pages back only
- * under memory pressure; a write keeps one), up to pool_max / 2 MiB such
- * ranges, and fills from device memory copy into them (hms_user_read:
- * streaming stores, fenced) and move them in.  A reclaimed page is a
- * fresh zero page on the copy's write (the spare ranges' registration
- * never makes an access wait).  A range whose pages are used up goes back
- * to the spares.  Moves the kernel refuses (another protection, mlock, a
- * shared mapping) fall back to UFFDIO_COPY.
+ * them, up to pool_max / 2 MiB such ranges are kept, and fills from device
+ * memory copy into them (hms_user_read: streaming stores, fenced) and move
+ * them in.  A kept range stays as it is while migrations go on (hot: its
+ * pages are written already, and a write to them costs nothing more);
+ * pool_idle_ms after the last range was kept, the handler thread gives
+ * them MADV_FREE (lazy: the kernel takes the pages back only under memory
+ * pressure; the next write keeps a page, marking it dirty again, which
+ * costs more than the write: slow in a VM without hardware dirty bits).
+ * So memory is held beyond what a migration needs only for that while.  A reclaimed page is a fresh zero page on the copy's
+ * write (the spare ranges' registration never makes an access wait).  A
+ * range whose pages are used up goes back to the spares.  Moves the kernel
+ * refuses (another protection, mlock, a shared mapping) fall back to
+ * UFFDIO_COPY.
  */
 
 /* Reuse for fills of at least this much (a fault's single page: COPY). */
 #define POOL_MIN_BYTES (16 * PAGE_SIZE)
 
+/* The timer that wakes the handler to age kept ranges, in ms (0: off). */
+static void pool_timer(struct hms *h, unsigned ms)
+{
+	struct itimerspec it = { .it_value = { ms / 1000, (long)(ms % 1000) * 1000000 } };
+
+	timerfd_settime(h->age_fd, 0, &it, NULL);
+}
+
+/* Gives a kept range MADV_FREE: false if it would not take it. */
+static bool pool_lazy(struct hms_discard *d)
+{
+	return !hms__inject(HMS_INJ_NOMEM) &&
+	       !madvise(d->base + (d->lo << PAGE_SHIFT), (d->hi - d->lo) << PAGE_SHIFT, MADV_FREE);
+}
+
+/* Empties a range that leaves the pool and hands it to the spares. */
+static void pool_drop(struct hms *h, struct hms_discard *d)
+{
+	/* Emptied even when every page moved out (cheap then), so that no
+	 * stale page is ever moved over. */
+	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
+		discard_destroy(d);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	d->next = h->discards;
+	h->discards = d;
+	pthread_mutex_unlock(&h->lock);
+}
+
 static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 {
-	bool room;
+	bool room, arm = false;
 
 	/* Each kept range takes 2 MiB of address space and three mappings
 	 * whatever it holds: small discards are not worth one, and the count
@@ -621,45 +692,101 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	pthread_mutex_unlock(&h->lock);
 	if (!room)
 		return false;
-	if (hms__inject(HMS_INJ_NOMEM) || madvise(d->base, len, MADV_FREE)) {
+	d->lo = 0;
+	d->hi = len >> PAGE_SHIFT;
+	d->lazy = !h->pool_idle_ms;
+	if (d->lazy && !pool_lazy(d)) {
 		pthread_mutex_lock(&h->lock);
 		h->pool_bytes -= len;
 		h->pool_ranges--;
 		pthread_mutex_unlock(&h->lock);
 		return false; /* emptied as a spare instead */
 	}
-	d->lo = 0;
-	d->hi = len >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
+	if (!d->lazy) {
+		arm = h->pool_hot++ == 0;
+		h->pool_stamp = now_ms();
+	}
 	d->next = h->pool;
 	h->pool = d;
 	pthread_mutex_unlock(&h->lock);
+	if (arm)
+		pool_timer(h, h->pool_idle_ms);
 	return true;
 }
 
 /* Back to the pool, or, used up, emptied and back to the spares. */
 static void pool_return(struct hms *h, struct hms_discard *d)
 {
+	pthread_mutex_lock(&h->lock);
 	if (d->lo < d->hi) {
-		pthread_mutex_lock(&h->lock);
 		d->next = h->pool;
 		h->pool = d;
 		pthread_mutex_unlock(&h->lock);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
 	h->pool_ranges--;
+	if (!d->lazy)
+		h->pool_hot--;
 	pthread_mutex_unlock(&h->lock);
-	/* Every page has moved out; emptied anyway (cheap when empty), so that
-	 * no stale page is ever moved over. */
-	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
-		discard_destroy(d);
-		return;
+	pool_drop(h, d);
+}
+
+/*
+ * On the handler thread, when the timer fires: once pool_idle_ms passed
+ * since a range was last kept, the hot ranges in the pool get MADV_FREE
+ * (one that refuses is emptied); else, or while some are being used, the
+ * timer is set again.
+ */
+static void pool_age(struct hms *h)
+{
+	struct hms_discard *hot = NULL, **pp;
+	uint64_t now = now_ms(), due;
+	unsigned again = 0;
+
+	pthread_mutex_lock(&h->lock);
+	due = h->pool_stamp + h->pool_idle_ms;
+	if (h->pool_hot && now < due) {
+		again = (unsigned)(due - now);
+	} else {
+		for (pp = &h->pool; *pp;) {
+			struct hms_discard *d = *pp;
+
+			if (d->lazy) {
+				pp = &d->next;
+				continue;
+			}
+			*pp = d->next;
+			d->next = hot;
+			hot = d;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	while (hot) {
+		struct hms_discard *d = hot;
+		bool lazy = pool_lazy(d);
+
+		hot = d->next;
+		pthread_mutex_lock(&h->lock);
+		h->pool_hot--;
+		if (lazy) {
+			d->lazy = true;
+			d->next = h->pool;
+			h->pool = d;
+		} else {
+			h->pool_bytes -= (d->hi - d->lo) << PAGE_SHIFT;
+			h->pool_ranges--;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!lazy)
+			pool_drop(h, d);
 	}
 	pthread_mutex_lock(&h->lock);
-	d->next = h->discards;
-	h->discards = d;
+	if (!again && h->pool_hot)
+		again = h->pool_idle_ms; /* ranges in use now: next time */
 	pthread_mutex_unlock(&h->lock);
+	if (again)
+		pool_timer(h, again);
 }
 
 /*
@@ -736,6 +863,20 @@ size_t hms__test_pool_bytes(struct hms *h)
 size_t hms__test_pool_copied(struct hms *h)
 {
 	return pool_count(h, offsetof(struct hms, pool_copied));
+}
+
+size_t hms__test_pool_lazy(struct hms *h)
+{
+	size_t n = 0;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	for (struct hms_discard *d = h->pool; d; d = d->next)
+		if (d->lazy)
+			n += (d->hi - d->lo) << PAGE_SHIFT;
+	pthread_mutex_unlock(&h->lock);
+	return n;
 }
 
 void hms__test_pool_reclaim(struct hms *h)
@@ -1279,19 +1420,6 @@ static void give_up_fault(struct hms *h, const struct uffd_msg *m)
 #define RETRY_EAGAIN_MS 60000
 #define RETRY_ROUNDS_ERROR 50
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ms(void)
-{
-	return now_ns() / 1000000;
-}
-
 static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds,
 			uint64_t since)
 {
@@ -1364,7 +1492,9 @@ static void *handler_main(void *arg)
 	uint64_t spin_until = 0; /* ns, CLOCK_MONOTONIC */
 
 	for (;;) {
-		struct pollfd p[2] = { { h->uffd, POLLIN, 0 }, { h->wake_fd, POLLIN, 0 } };
+		struct pollfd p[3] = { { h->uffd, POLLIN, 0 },
+				       { h->wake_fd, POLLIN, 0 },
+				       { h->age_fd, POLLIN, 0 } }; /* -1: not polled */
 		ssize_t n;
 		/* Right after work, look again without sleeping for a while:
 		 * faults come in bursts (a thread touching a range, a migration
@@ -1372,12 +1502,18 @@ static void *handler_main(void *arg)
 		 * another CPU costs ~50 us in a VM, ten times the round trip. */
 		int timeout = spin_until && now_ns() < spin_until ? 0 : st->nretry ? 1 : -1;
 
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
-		if (!timeout && !p[0].revents && !p[1].revents)
-			continue;
 		if (p[1].revents)
 			break;
+		if (p[2].revents) {
+			uint64_t expired;
+
+			if (read(h->age_fd, &expired, sizeof(expired)) > 0)
+				pool_age(h);
+		}
+		if (!timeout && !p[0].revents)
+			continue;
 		/* Room for every message of a batch to need a retry. */
 		n = 0;
 		if (p[0].revents && st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
