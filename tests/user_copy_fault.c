@@ -6,7 +6,9 @@
  * nothing, and a never-touched page of a managed range faults in (zeros).
  * With HMS_USER_COPY=kernel (ctest user_copy_fault_kernel) the same
  * through process_vm_readv/writev, which may copy nothing of a range with
- * a failing page (as ThreadSanitizer builds always do). */
+ * a failing page (as ThreadSanitizer builds always do).  Copies of several
+ * pages (which go a group of pages at a time) stop exactly at the failing
+ * page wherever in a group it is, reading and writing. */
 #include "hms_test.h"
 
 int main(void)
@@ -60,6 +62,53 @@ int main(void)
 			T_FAIL("byte %zu changed by a refused write", i);
 	T_EQ(hms_user_write(p, buf, 64), 64);
 	T_EQ(p[63], 0xee);
+
+	/* Longer copies go in groups of pages: a page that fails anywhere in
+	 * a group still ends the copy exactly there, the pages before it
+	 * copied byte for byte, both ways. */
+	{
+		size_t gn = 12, glen = gn * T_PAGE;
+		unsigned char *r = mmap(NULL, glen, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned char *gbuf = malloc(glen);
+
+		T_ASSERT(r != MAP_FAILED && gbuf);
+		for (size_t i = 0; i < glen; i++)
+			r[i] = (unsigned char)(i * 13 + i / T_PAGE);
+		T_EQ(hms_user_read(gbuf, r, glen), glen);
+		T_ASSERT(!memcmp(gbuf, r, glen));
+		for (size_t k = 0; k < gn; k++) {
+			ssize_t want = k ? (ssize_t)(k * T_PAGE) : -EFAULT;
+
+			T_EQ(mprotect(r + k * T_PAGE, T_PAGE, PROT_NONE), 0);
+			memset(gbuf, 0, glen);
+			got = hms_user_read(gbuf, r, glen);
+			if (kernel)
+				T_ASSERT(got == -EFAULT || got == want);
+			else
+				T_EQ(got, want);
+			if (got > 0)
+				T_ASSERT(!memcmp(gbuf, r, (size_t)got));
+			T_EQ(mprotect(r + k * T_PAGE, T_PAGE, PROT_READ), 0);
+			memset(gbuf, 0x5a, glen);
+			got = hms_user_write(r, gbuf, glen);
+			if (kernel)
+				T_ASSERT(got == -EFAULT || got == (k ? want : -EFAULT));
+			else
+				T_EQ(got, want);
+			for (size_t i = 0; i < glen; i++) {
+				unsigned char old = (unsigned char)(i * 13 + i / T_PAGE);
+
+				if (r[i] != (got > 0 && i < (size_t)got ? 0x5a : old))
+					T_FAIL("k %zu: byte %zu is %#x after the write", k, i, r[i]);
+			}
+			T_EQ(mprotect(r, glen, PROT_READ | PROT_WRITE), 0);
+			for (size_t i = 0; i < glen; i++)
+				r[i] = (unsigned char)(i * 13 + i / T_PAGE);
+		}
+		munmap(r, glen);
+		free(gbuf);
+	}
 
 	/* Unmapped: nothing. */
 	T_EQ(munmap(p, len), 0);
