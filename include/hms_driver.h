@@ -736,7 +736,8 @@ int hms_object_remove(struct hms *h, hms_uid uid);
  * back, say by another thread) ending the copy there instead of raising
  * SIGSEGV in the driver's thread.  Any memory, managed or not.
  *
- * hms copies with memcpy under a fault guard (a SIGSEGV/SIGBUS handler
+ * hms copies with non-temporal stores, several pages at a time, under a
+ * fault guard (a SIGSEGV/SIGBUS handler
  * installed on the first call, which hands every fault outside such a
  * copy to the handler the program had before, or to the default action);
  * where the program has since set its own handler, or with
