@@ -327,6 +327,20 @@ uint64_t st_rand(struct st_thread *t)
 	return z ^ (z >> 31);
 }
 
+/* Claims one of the --ops operations: false when all are claimed.  A
+ * failed claim changes nothing, so a claim given back (a skipped
+ * operation) is there for the thread that gave it. */
+static bool claim(struct stress *s)
+{
+	uint64_t n = atomic_load(&s->begun);
+
+	do {
+		if (n >= s->o.ops)
+			return false;
+	} while (!atomic_compare_exchange_weak(&s->begun, &n, n + 1));
+	return true;
+}
+
 static void *worker(void *arg)
 {
 	struct st_thread *t = arg;
@@ -334,7 +348,7 @@ static void *worker(void *arg)
 
 	while (!atomic_load(&s->stop)) {
 		/* Claimed before it runs: threads together run exactly --ops. */
-		if (s->o.ops && atomic_fetch_add(&s->begun, 1) >= s->o.ops)
+		if (s->o.ops && !claim(s))
 			break;
 		if (st_op_run(t))
 			break;
