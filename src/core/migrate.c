@@ -395,7 +395,12 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i
  * batch of events began since the handler caught up, so pages an mremap
  * moved in meanwhile are never discarded (design 5a).  Pages the kernel
  * will not move, and all of them on older kernels, are discarded with
- * MADV_DONTNEED (hms__zap), where that window stays.  0 or -EAGAIN.
+ * MADV_DONTNEED (hms__zap), where that window stays; those are protected
+ * again first, which fails if the range was unmapped meanwhile (a move
+ * needs no such check: the gate saw the unmap's event, and the kernel
+ * moves only from a mapping that is still there).  Each page discarded is
+ * marked MS_MOVED at once, so that an error later in the run leaves it
+ * counted.  0 or -EAGAIN.
  */
 static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
 {
@@ -425,9 +430,14 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 			break;
 		s = m->start + (at << PAGE_SHIFT);
 		if (!gated) {
-			if (hms__zap(h, s, (l - at) << PAGE_SHIFT))
+			/* Protect again first: fails if the range was unmapped
+			 * meanwhile, so that we never discard memory that is no
+			 * longer ours (a move checks that itself). */
+			if (hms__uffd_wp(h, s, (l - at) << PAGE_SHIFT, true) ||
+			    hms__zap(h, s, (l - at) << PAGE_SHIFT))
 				return -EAGAIN;
-			at = l;
+			for (; at < l; at++)
+				c->st[at] |= MS_MOVED;
 			continue;
 		}
 		if (!hms__uffd_gate_enter(h, seen)) {
@@ -438,7 +448,8 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 		}
 		hms__uffd_discard_done(h, slot, r > 0 ? (size_t)r : 0);
 		if (r > 0)
-			at += (unsigned long)r >> PAGE_SHIFT;
+			for (long k = 0; k < r >> PAGE_SHIFT; k++)
+				c->st[at++] |= MS_MOVED;
 		else if (r < 0 && r != -EAGAIN)
 			gated = false; /* not movable: discarded as before */
 		else if (!hms__uffd_eagain_wait(h, &tries))
@@ -463,14 +474,14 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 	for_each_run(m, to_device_populated, i, j) {
 		uintptr_t s = m->start + (i << PAGE_SHIFT);
 		size_t len = (j - i) << PAGE_SHIFT;
-		/* Re-assert protection: fails if the range was unmapped meanwhile,
-		 * so we never discard memory that is no longer ours. */
-		int r = hms__in_handler(h) ? -EDEADLK : hms__uffd_wp(h, s, len, true);
+		int r = hms__in_handler(h) ? -EDEADLK : discard_run(m, i, j);
 
-		if (!r)
-			r = discard_run(m, i, j);
+		/* discard_run marked what it discarded: on an error the rest
+		 * stays (pages moved before it must not count as failed: their
+		 * system copy is gone). */
 		for (unsigned long k = i; k < j; k++)
-			c->st[k] |= r || (c->st[k] & MS_FAILED) ? MS_FAILED : MS_MOVED;
+			if (!(c->st[k] & MS_MOVED))
+				c->st[k] |= r ? MS_FAILED : MS_MOVED;
 		if (r)
 			ret = r == -EDEADLK ? -EDEADLK : -EAGAIN;
 		else
