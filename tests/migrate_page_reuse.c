@@ -47,6 +47,30 @@ static void arm_nomem_at_commit(enum hms_test_hook point, uintptr_t start, size_
 		T_EQ(hms__inject_arm("nomem:1"), 0);
 }
 
+/* Waits (10 s at most: a watchdog, not a timing) until get(h) == want. */
+static void wait_for(struct hms *h, size_t (*get)(struct hms *), size_t want, const char *what)
+{
+	for (int i = 0; get(h) != want; i++) {
+		if (i == 1000)
+			T_FAIL("%s: %zu, want %zu after 10 s", what, get(h), want);
+		usleep(10000);
+	}
+}
+
+/* There with every nomem point failing from the batch's commit on: the
+ * kept range's MADV_FREE (as it is kept, or when it ages) is refused and
+ * the range emptied, nothing kept; the way back reads every byte. */
+static void refused_round(struct hms *h, struct hms_softdev *d, int *p, int base)
+{
+	hms__test_hook_set(arm_nomem_at_commit, NULL);
+	there(h, d, p, NPAGES, base);
+	hms__test_hook_set(NULL, NULL);
+	wait_for(h, hms__test_pool_bytes, 0, "a kept range that refused MADV_FREE dropped");
+	T_ASSERT(hms__inject_hits(HMS_INJ_NOMEM) >= 1);
+	T_EQ(hms__inject_arm(NULL), 0);
+	back(h, d, p, NPAGES, base);
+}
+
 /* LazyFree of the process, in bytes (smaps_rollup). */
 static size_t lazy_free(void)
 {
@@ -63,30 +87,26 @@ static size_t lazy_free(void)
 	return (size_t)kb << 10;
 }
 
-/* Waits (10 s at most: a watchdog, not a timing) until get(h) == want. */
-static void wait_for(struct hms *h, size_t (*get)(struct hms *), size_t want, const char *what)
+/* A context with kept pages aging after ms (as HMS_PAGE_POOL_IDLE_MS), a
+ * softdev and one batch of managed memory. */
+static struct hms *open_idle(const char *ms, struct hms_softdev **d, int **p, size_t size)
 {
-	for (int i = 0; get(h) != want; i++) {
-		if (i == 1000)
-			T_FAIL("%s: %zu, want %zu after 10 s", what, get(h), want);
-		usleep(10000);
-	}
-}
+	struct hms *h;
 
-/* A context with kept pages aging after ms (as HMS_PAGE_POOL_IDLE_MS). */
-static struct hms *open_idle(const char *ms)
-{
 	setenv("HMS_PAGE_POOL_IDLE_MS", ms, 1);
-	return t_open();
+	h = t_open();
+	*d = t_softdev(h, 0);
+	*p = t_alloc_one_batch(h, size);
+	return h;
 }
 
 int main(void)
 {
 	/* Kept pages stay hot all through the first part. */
-	struct hms *h = open_idle("60000");
-	struct hms_softdev *d = t_softdev(h, 0);
 	size_t size = NPAGES * T_PAGE;
-	int *p = t_alloc_one_batch(h, size);
+	struct hms_softdev *d;
+	int *p;
+	struct hms *h = open_idle("60000", &d, &p, size);
 	size_t copied, lazy;
 	unsigned spares;
 	bool reuse;
@@ -151,28 +171,18 @@ int main(void)
 	/* HMS_PAGE_POOL_IDLE_MS=0: MADV_FREE as a range is kept; one that
 	 * refuses (injected as nomem from the moment the batch commits) is
 	 * emptied as a spare: nothing kept, nothing lost. */
-	h = open_idle("0");
-	d = t_softdev(h, 0);
-	p = t_alloc_one_batch(h, size);
+	h = open_idle("0", &d, &p, size);
 	there(h, d, p, NPAGES, 70);
 	T_EQ(hms__test_pool_lazy(h), size);
 	back(h, d, p, NPAGES, 70);
-	hms__test_hook_set(arm_nomem_at_commit, NULL);
-	there(h, d, p, NPAGES, 71);
-	hms__test_hook_set(NULL, NULL);
-	T_ASSERT(hms__inject_hits(HMS_INJ_NOMEM) >= 1);
-	T_EQ(hms__inject_arm(NULL), 0);
-	T_EQ(hms__test_pool_bytes(h), 0);
-	back(h, d, p, NPAGES, 71);
+	refused_round(h, d, p, 71);
 	T_EQ(hms_free(h, p, size), 0);
 	hms_softdev_destroy(d);
 	hms_close(h);
 
 	/* HMS_PAGE_POOL_IDLE_MS=50: the handler ages kept ranges; one that
 	 * refuses is emptied there. */
-	h = open_idle("50");
-	d = t_softdev(h, 0);
-	p = t_alloc_one_batch(h, size);
+	h = open_idle("50", &d, &p, size);
 	lazy = lazy_free();
 	there(h, d, p, NPAGES, 72);
 	wait_for(h, hms__test_pool_lazy, size, "kept pages aged");
@@ -180,13 +190,7 @@ int main(void)
 	T_ASSERT(lazy_free() >= lazy + size / 2);
 	back(h, d, p, NPAGES, 72);
 	T_EQ(hms__test_pool_bytes(h), 0);
-	hms__test_hook_set(arm_nomem_at_commit, NULL);
-	there(h, d, p, NPAGES, 73);
-	hms__test_hook_set(NULL, NULL);
-	wait_for(h, hms__test_pool_bytes, 0, "a kept range that refused MADV_FREE dropped");
-	T_ASSERT(hms__inject_hits(HMS_INJ_NOMEM) >= 1);
-	T_EQ(hms__inject_arm(NULL), 0);
-	back(h, d, p, NPAGES, 73);
+	refused_round(h, d, p, 73);
 	T_EQ(hms_free(h, p, size), 0);
 
 out:

@@ -109,7 +109,7 @@ int hms__check(struct hms *h)
 /* ---- open and close ------------------------------------------------------ */
 
 /* $name as a number in [min, max]; def when unset or not one. */
-static unsigned env_uint(const char *name, unsigned def, unsigned min, unsigned max)
+unsigned hms__env_uint(const char *name, unsigned def, unsigned min, unsigned max)
 {
 	const char *s = getenv(name);
 	char *end;
@@ -118,7 +118,7 @@ static unsigned env_uint(const char *name, unsigned def, unsigned min, unsigned 
 	if (!s || !*s)
 		return def;
 	errno = 0;
-	v = strtoul(s, &end, 0);
+	v = strtoul(s, &end, 10);
 	if (errno || *end || v < min || v > max)
 		return def;
 	return (unsigned)v;
@@ -155,8 +155,8 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->age_fd = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
-	h->fault_around = env_uint("HMS_FAULT_AROUND", 16, 1, 512);
-	h->spin_ns = (uint64_t)env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
+	h->fault_around = hms__env_uint("HMS_FAULT_AROUND", 16, 1, 512);
+	h->spin_ns = (uint64_t)hms__env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	ret = hms__notifier_init(&h->notifier);

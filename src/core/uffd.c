@@ -98,32 +98,6 @@ static bool env_off(const char *name)
 	return env && !strcmp(env, "0");
 }
 
-/* A size in MiB from the environment (0 to 1 TiB), or def. */
-static unsigned env_mb(const char *name, unsigned def)
-{
-	const char *env = getenv(name);
-	char *end;
-	unsigned long v;
-
-	if (!env || !*env)
-		return def;
-	v = strtoul(env, &end, 10);
-	return *end || v > (1UL << 20) ? def : (unsigned)v;
-}
-
-/* A time in ms from the environment (0 to 60,000), or def. */
-static unsigned env_ms(const char *name, unsigned def)
-{
-	const char *env = getenv(name);
-	char *end;
-	unsigned long v;
-
-	if (!env || !*env)
-		return def;
-	v = strtoul(env, &end, 10);
-	return *end || v > 60000 ? def : (unsigned)v;
-}
-
 /*
  * HMS_OPEN_WP_ASYNC: does the kernel have asynchronous write protection?
  * Without it (or with HMS_WP_SYNC=1) the context falls back to the
@@ -212,7 +186,7 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	 * node: reused pages keep their node, where UFFDIO_COPY allocates by
 	 * the range's policy.  HMS_PAGE_POOL_MB: its size (0: off). */
 	h->pool_max = h->uffd_move && numa_num_configured_nodes() <= 1
-			      ? (size_t)env_mb("HMS_PAGE_POOL_MB", 256) << 20
+			      ? (size_t)hms__env_uint("HMS_PAGE_POOL_MB", 256, 0, 1u << 20) << 20
 			      : 0;
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		int err = errno;
@@ -243,7 +217,7 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 		return -errno;
 	/* HMS_PAGE_POOL_IDLE_MS: how long kept pages stay as they are after
 	 * the last was kept (0: MADV_FREE at once; "page reuse" below). */
-	h->pool_idle_ms = h->pool_max ? env_ms("HMS_PAGE_POOL_IDLE_MS", 1000) : 0;
+	h->pool_idle_ms = h->pool_max ? hms__env_uint("HMS_PAGE_POOL_IDLE_MS", 1000, 0, 60000) : 0;
 	if (h->pool_idle_ms) {
 		h->age_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (h->age_fd < 0)
