@@ -6,16 +6,10 @@
  * EAGAIN; the page stays on the device with its data, and once the driver
  * can read it again the same access gets it.  A minimal driver. */
 #include <stdatomic.h>
-#include <string.h>
 #include <sys/mman.h>
 
-#include "hms_test.h"
+#include "minidev.h"
 
-#define DEV_PAGES 4
-static char pool[DEV_PAGES][4096];
-static atomic_bool used[DEV_PAGES];
-static int owner_tok;
-static struct hms_devmem *dm;
 static void *unreadable;   /* a PROT_NONE page */
 static atomic_bool broken;
 static atomic_int to_ram_calls, to_ram_efault;
@@ -24,22 +18,20 @@ static int migrate_to_ram(struct hms_devmem *m, const struct hms_devmem_fault *f
 {
 	uint64_t src[512], dst[512];
 	struct hms_migrate_vma mv = { .start = f->start, .end = f->end, .src = src, .dst = dst,
-				      .pgmap_owner = &owner_tok,
+				      .pgmap_owner = &md.owner,
 				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
 	int ret = hms_migrate_vma_setup(hms_devmem_context(m), &mv), moved = 0;
 
 	to_ram_calls++;
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < mv.npages; i++) {
-		hms_pfn pfn = hms_migrate_pfn_to_pfn(src[i]);
-
+	for (size_t i = 0; i < mv.npages; i++)
 		if (src[i] & HMS_MIGRATE_PFN_MIGRATE)
-			T_EQ(hms_migrate_dst_system_from(&mv, i,
-							 broken ? unreadable
-								: pool[pfn - hms_devmem_pfn_first(m)]),
+			T_EQ(hms_migrate_dst_system_from(
+				     &mv, i,
+				     broken ? unreadable
+					    : minidev_page(hms_migrate_pfn_to_pfn(src[i]))),
 			     0);
-	}
 	ret = hms_migrate_vma_pages(&mv);
 	hms_migrate_vma_finalize(&mv);
 	for (size_t i = 0; i < mv.npages; i++)
@@ -49,47 +41,18 @@ static int migrate_to_ram(struct hms_devmem *m, const struct hms_devmem_fault *f
 	return moved ? 0 : ret ? ret : -EAGAIN;
 }
 
-static void page_free(struct hms_devmem *m, hms_pfn pfn)
-{
-	used[pfn - hms_devmem_pfn_first(m)] = false;
-}
-
-static const struct hms_devmem_ops ops = { migrate_to_ram, page_free, NULL };
-
-static void to_device(struct hms *h, void *addr)
-{
-	uint64_t src[1], dst[1];
-	struct hms_migrate_vma mv = { .start = (uintptr_t)addr, .end = (uintptr_t)addr + T_PAGE,
-				      .src = src, .dst = dst, .pgmap_owner = &owner_tok,
-				      .flags = HMS_MIGRATE_SELECT_SYSTEM };
-	int idx = 0;
-
-	T_EQ(hms_migrate_vma_setup(h, &mv), 0);
-	T_EQ(mv.cpages, 1);
-	while (used[idx])
-		idx++;
-	used[idx] = true;
-	memcpy(pool[idx], hms_migrate_src_ptr(&mv, 0), T_PAGE);
-	dst[0] = hms_migrate_pfn(hms_devmem_pfn_first(dm) + (hms_pfn)idx);
-	T_EQ(hms_migrate_vma_pages(&mv), 0);
-	hms_migrate_vma_finalize(&mv);
-	T_ASSERT(src[0] & HMS_MIGRATE_PFN_MIGRATE);
-}
-
 int main(void)
 {
 	struct hms *h = t_open();
-	struct hms_devmem_desc desc = { "fault_unreadable_sigbus", DEV_PAGES, &owner_tok,
-					HMS_DEVMEM_PRIVATE };
 	size_t n = T_PAGE / sizeof(int);
 	int *p = hms_alloc(h, T_PAGE, 0);
 	int seen = -1;
 
 	unreadable = mmap(NULL, T_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	T_ASSERT(p && unreadable != MAP_FAILED);
-	T_EQ(hms_devmem_add(h, &desc, &ops, NULL, &dm), 0);
+	minidev_add(h, "fault_unreadable_sigbus", migrate_to_ram);
 	t_fill(p, n, 41);
-	to_device(h, p);
+	minidev_to_device(h, p);
 	T_EQ(t_count_loc(h, p, 1, HMS_LOC_DEVICE), 1);
 
 	/* (EAGAIN would be retried for a minute before the SIGBUS.) */
@@ -100,7 +63,7 @@ int main(void)
 	T_ASSERT(to_ram_efault >= 1);
 	T_EQ(atomic_load(&to_ram_efault), atomic_load(&to_ram_calls));
 	T_EQ(t_count_loc(h, p, 1, HMS_LOC_DEVICE), 1);
-	T_ASSERT(used[0]);
+	T_ASSERT(md.used[0]);
 
 	/* The driver reads its memory again: the same read gets the data. */
 	broken = false;
@@ -109,9 +72,9 @@ int main(void)
 	t_check(p, n, 41);
 	t_watchdog(0, NULL);
 	T_EQ(t_count_loc(h, p, 1, HMS_LOC_SYSTEM), 1);
-	T_ASSERT(!used[0]);
+	T_ASSERT(!md.used[0]);
 	T_EQ(hms_free(h, p, T_PAGE), 0);
-	T_EQ(hms_devmem_remove(dm), 0);
+	T_EQ(hms_devmem_remove(md.dm), 0);
 	hms_close(h);
 	munmap(unreadable, T_PAGE);
 	return 0;

@@ -3,14 +3,10 @@
  * pages requested (default_flags | pfns[i] & pfn_flags_mask), honours
  * dev_private_owner, and fails with -EFAULT, -EPERM and -EBUSY as
  * documented; a minimal driver with its own device memory. */
+#include "minidev.h"
 #include "notify_rec.h"
 
-/* ---- a minimal driver: 16 pages of device memory -------------------------- */
-#define DEV_PAGES 16
-static char pool[DEV_PAGES][4096];
-static bool used[DEV_PAGES];
-static int owner_tok;
-static struct hms_devmem *dm;
+/* ---- a minimal driver (tests/lib/minidev.h) -------------------------------- */
 static int to_ram_calls;
 
 static int migrate_to_ram(struct hms_devmem *m, const struct hms_devmem_fault *f)
@@ -18,7 +14,7 @@ static int migrate_to_ram(struct hms_devmem *m, const struct hms_devmem_fault *f
 	size_t n = (f->end - f->start) / T_PAGE;
 	uint64_t src[512], dst[512];
 	struct hms_migrate_vma mv = { .start = f->start, .end = f->end, .src = src, .dst = dst,
-				      .pgmap_owner = &owner_tok,
+				      .pgmap_owner = &md.owner,
 				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
 	int ret = hms_migrate_vma_setup(hms_devmem_context(m), &mv);
 
@@ -32,45 +28,11 @@ static int migrate_to_ram(struct hms_devmem *m, const struct hms_devmem_fault *f
 			continue;
 		to = hms_migrate_dst_system(&mv, i);
 		T_ASSERT(to);
-		memcpy(to, pool[hms_migrate_pfn_to_pfn(src[i]) - hms_devmem_pfn_first(m)], T_PAGE);
+		memcpy(to, minidev_page(hms_migrate_pfn_to_pfn(src[i])), T_PAGE);
 	}
 	hms_migrate_vma_pages(&mv);
 	hms_migrate_vma_finalize(&mv);
 	return 0;
-}
-
-static void page_free(struct hms_devmem *m, hms_pfn pfn)
-{
-	used[pfn - hms_devmem_pfn_first(m)] = false;
-}
-
-static const struct hms_devmem_ops ops = { migrate_to_ram, page_free, NULL };
-
-/* Moves one page to device memory; returns its device pfn. */
-static hms_pfn to_device(struct hms *h, void *addr)
-{
-	uint64_t src[1], dst[1];
-	struct hms_migrate_vma mv = { .start = (uintptr_t)addr, .end = (uintptr_t)addr + T_PAGE,
-				      .src = src, .dst = dst, .pgmap_owner = &owner_tok,
-				      .flags = HMS_MIGRATE_SELECT_SYSTEM };
-	const void *from;
-	int idx = 0;
-
-	T_EQ(hms_migrate_vma_setup(h, &mv), 0);
-	T_EQ(mv.cpages, 1);
-	while (used[idx])
-		idx++;
-	used[idx] = true;
-	from = hms_migrate_src_ptr(&mv, 0);
-	if (from)
-		memcpy(pool[idx], from, T_PAGE);
-	else
-		memset(pool[idx], 0, T_PAGE);
-	dst[0] = hms_migrate_pfn(hms_devmem_pfn_first(dm) + (hms_pfn)idx);
-	T_EQ(hms_migrate_vma_pages(&mv), 0);
-	hms_migrate_vma_finalize(&mv);
-	T_ASSERT(src[0] & HMS_MIGRATE_PFN_MIGRATE);
-	return hms_devmem_pfn_first(dm) + (hms_pfn)idx;
 }
 
 /* ---- the test -------------------------------------------------------------- */
@@ -97,8 +59,6 @@ int main(void)
 {
 	struct hms *h = t_open();
 	struct hms_softdev *sd = t_softdev(h, 0);
-	struct hms_devmem_desc desc = { "range_fault_encoding", DEV_PAGES, &owner_tok,
-					HMS_DEVMEM_PRIVATE };
 	char *p = hms_alloc(h, 8 * T_PAGE, 0);
 	char *u = mmap(NULL, 3 * T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t pfns[8], want[8], vpn, upn, dpfn;
@@ -110,7 +70,7 @@ int main(void)
 	const unsigned shift = 8;
 
 	T_ASSERT(p && u != MAP_FAILED && rec);
-	T_EQ(hms_devmem_add(h, &desc, &ops, NULL, &dm), 0);
+	minidev_add(h, "range_fault_encoding", migrate_to_ram);
 	vpn = (uintptr_t)p >> 12;
 	upn = (uintptr_t)u >> 12;
 	/* Page 0: never populated.  1, 7: written.  2: written, read-only.
@@ -126,7 +86,7 @@ int main(void)
 	T_EQ(hms_prefault(h, p + 4 * T_PAGE, T_PAGE, false), 1);
 	T_EQ(hms_protect(h, p + 2 * T_PAGE, T_PAGE, PROT_READ), 0);
 	T_EQ(hms_protect(h, p + 3 * T_PAGE, T_PAGE, PROT_NONE), 0);
-	dpfn = to_device(h, p + 5 * T_PAGE);
+	dpfn = minidev_to_device(h, p + 5 * T_PAGE);
 	T_EQ(t_cmd(sd, hms_softdev_migrate_to_device, p + 6 * T_PAGE, NULL, 1, &c), 0);
 	T_EQ(c.cpages, 1);
 	/* Outside managed areas: 0 written, 1 untouched, 2 unmapped. */
@@ -136,7 +96,7 @@ int main(void)
 	/* Default encoding, snapshot (input bits outside the mask ignored). */
 	for (int i = 0; i < 8; i++)
 		pfns[i] = HMS_PFN_REQ_FAULT | HMS_PFN_REQ_WRITE;
-	T_EQ(fault(h, p, 8, pfns, 0, 0, &owner_tok), 0);
+	T_EQ(fault(h, p, 8, pfns, 0, 0, &md.owner), 0);
 	want[0] = 0;
 	want[1] = HMS_PFN_VALID | HMS_PFN_WRITE | (vpn + 1);
 	want[2] = HMS_PFN_VALID | (vpn + 2);
@@ -158,7 +118,7 @@ int main(void)
 	/* Driver encoding, snapshot. */
 	{
 		struct hms_range r = { .start = (uintptr_t)p, .end = (uintptr_t)p + 8 * T_PAGE,
-				       .pfns = pfns, .dev_private_owner = &owner_tok,
+				       .pfns = pfns, .dev_private_owner = &md.owner,
 				       .flags = dflags, .values = dvalues, .pfn_shift = shift };
 
 		memset(pfns, 0, sizeof(pfns));
@@ -208,7 +168,7 @@ int main(void)
 	pfns[6] = HMS_PFN_REQ_FAULT;
 	pfns[5] = HMS_PFN_REQ_FAULT;
 	T_EQ(fault(h, p + 4 * T_PAGE, 4, pfns + 4, 0, HMS_PFN_REQ_FAULT | HMS_PFN_REQ_WRITE,
-		   &owner_tok), 0);
+		   &md.owner), 0);
 	want[4] = HMS_PFN_VALID | HMS_PFN_ZERO | (vpn + 4);
 	want[5] = HMS_PFN_VALID | HMS_PFN_WRITE | HMS_PFN_DEVICE_PRIVATE | dpfn;
 	want[6] = HMS_PFN_VALID | HMS_PFN_WRITE | (vpn + 6);
@@ -250,7 +210,7 @@ int main(void)
 	free(rec);
 
 	hms_softdev_destroy(sd);
-	T_EQ(hms_devmem_remove(dm), 0);
+	T_EQ(hms_devmem_remove(md.dm), 0);
 	hms_close(h);
 	munmap(u, 2 * T_PAGE);
 	return 0;
