@@ -13,15 +13,11 @@ enum { NPAGES = 256 };
 
 static int *to_device(struct hms *h, struct hms_softdev *d, int base)
 {
-	size_t n = NPAGES * T_PAGE / sizeof(int);
 	int *p = hms_alloc(h, NPAGES * T_PAGE, 0);
-	struct hms_softdev_cmd c;
 
 	T_ASSERT(p);
-	t_fill(p, n, base);
-	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, NPAGES, &c), 0);
-	T_EQ(c.cpages, NPAGES);
-	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES);
+	t_fill(p, NPAGES * T_PAGE / sizeof(int), base);
+	t_to_device(h, d, p, NPAGES, "256 pages");
 	return p;
 }
 

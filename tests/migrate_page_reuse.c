@@ -21,12 +21,8 @@
 
 static void there(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base)
 {
-	struct hms_softdev_cmd c;
-
 	t_fill(p, npages * T_PAGE / sizeof(int), base);
-	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, npages, &c), 0);
-	T_EQ(c.cpages, npages);
-	T_EQ(t_count_loc(h, p, npages, HMS_LOC_DEVICE), npages);
+	t_to_device(h, d, p, npages, "there");
 }
 
 static void back(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base)

@@ -76,8 +76,7 @@ void *t_alloc_one_batch(struct hms *h, size_t size)
 	return q;
 }
 
-void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base,
-			 const char *what)
+void t_to_device(struct hms *h, struct hms_softdev *d, void *p, size_t npages, const char *what)
 {
 	struct hms_softdev_cmd c;
 
@@ -85,6 +84,12 @@ void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t np
 	if (c.cpages != npages || t_count_loc(h, p, npages, HMS_LOC_DEVICE) != npages)
 		T_FAIL("%s: %zu of %zu pages on the device", what,
 		       t_count_loc(h, p, npages, HMS_LOC_DEVICE), npages);
+}
+
+void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base,
+			 const char *what)
+{
+	t_to_device(h, d, p, npages, what);
 	t_check(p, npages * T_PAGE / sizeof(int), base); /* the CPU brings them back */
 	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
 }

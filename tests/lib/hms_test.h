@@ -70,6 +70,9 @@ void t_check(const int *p, size_t n, int base);
  * a migration's events or hook its one batch (a range across a 2 MiB
  * boundary migrates in two). */
 void *t_alloc_one_batch(struct hms *h, size_t size);
+/* Migrates npages at p to softdev d and checks that all of them went
+ * (the command's count and the state table); what names the case. */
+void t_to_device(struct hms *h, struct hms_softdev *d, void *p, size_t npages, const char *what);
 /* Migrates npages at p (holding base + i) to softdev d and checks that
  * all of them went, then that the CPU reads every int back and that the
  * pages are in system memory again; what names the case in a failure. */
