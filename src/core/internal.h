@@ -734,6 +734,7 @@ struct hms {
 	int uffd;
 	int uffd_spare; /* the spare ranges' own userfaultfd (uffd.c), or -1 */
 	int age_fd;     /* timerfd: kept pages to age (uffd.c), or -1 */
+	unsigned pool_idle_ms; /* HMS_PAGE_POOL_IDLE_MS; 0 without age_fd */
 	int wake_fd; /* eventfd: stops the handler */
 	enum hms_uffd_mode mode;
 	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */
@@ -765,9 +766,10 @@ struct hms {
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
 	/* Spare ranges holding discarded pages for the way back (uffd.c,
-	 * "page reuse"); pool_bytes of pages in them, at most pool_max. */
+	 * "page reuse"): at most pool_max / 2 MiB of them (pool_max is set
+	 * at open). */
 	struct hms_discard *pool;
-	size_t pool_bytes, pool_max;
+	size_t pool_max;
 	unsigned pool_ranges; /* ranges kept, in the pool or being used */
 	size_t pool_copied;   /* bytes copied into kept pages (tests) */
 	/* Kept ranges stay as they are (hot: written pages, fast to write
@@ -775,7 +777,7 @@ struct hms {
 	 * MADV_FREE on the handler thread, woken by the timer age_fd
 	 * (uffd.c, "page reuse").  pool_hot: hot ranges, in the pool or
 	 * being used; pool_stamp: when the last was kept (ms). */
-	unsigned pool_idle_ms, pool_hot;
+	unsigned pool_hot;
 	uint64_t pool_stamp;
 	bool dead_areas; /* some pte has PTE_DEAD: reap at finalize */
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */

@@ -659,10 +659,8 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 		return false;
 	pthread_mutex_lock(&h->lock);
 	room = (h->pool_ranges + 1) * HMS_MIGRATE_MAX_BYTES <= h->pool_max;
-	if (room) {
-		h->pool_bytes += len;
+	if (room)
 		h->pool_ranges++;
-	}
 	pthread_mutex_unlock(&h->lock);
 	if (!room)
 		return false;
@@ -671,7 +669,6 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	d->lazy = !h->pool_idle_ms;
 	if (d->lazy && !pool_lazy(d)) {
 		pthread_mutex_lock(&h->lock);
-		h->pool_bytes -= len;
 		h->pool_ranges--;
 		pthread_mutex_unlock(&h->lock);
 		return false; /* emptied as a spare instead */
@@ -748,7 +745,6 @@ static void pool_age(struct hms *h)
 			d->next = h->pool;
 			h->pool = d;
 		} else {
-			h->pool_bytes -= (d->hi - d->lo) << PAGE_SHIFT;
 			h->pool_ranges--;
 		}
 		pthread_mutex_unlock(&h->lock);
@@ -809,37 +805,15 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 	}
 	d->lo += moved >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
-	h->pool_bytes -= moved;
 	h->pool_copied += copied;
 	pthread_mutex_unlock(&h->lock);
 	pool_return(h, d);
 	return (long)moved;
 }
 
-/* A pool count read under h->lock (0 without a context). */
-static size_t pool_count(struct hms *h, size_t offset)
-{
-	size_t n;
-
-	if (!h)
-		return 0;
-	pthread_mutex_lock(&h->lock);
-	n = *(const size_t *)((const char *)h + offset);
-	pthread_mutex_unlock(&h->lock);
-	return n;
-}
-
-size_t hms__test_pool_bytes(struct hms *h)
-{
-	return pool_count(h, offsetof(struct hms, pool_bytes));
-}
-
-size_t hms__test_pool_copied(struct hms *h)
-{
-	return pool_count(h, offsetof(struct hms, pool_copied));
-}
-
-size_t hms__test_pool_lazy(struct hms *h)
+/* Bytes of data in the ranges of the pool (only the lazy ones): derived
+ * from the list, for tests, which ask while no fill runs. */
+static size_t pool_sum(struct hms *h, bool lazy_only)
 {
 	size_t n = 0;
 
@@ -847,8 +821,30 @@ size_t hms__test_pool_lazy(struct hms *h)
 		return 0;
 	pthread_mutex_lock(&h->lock);
 	for (struct hms_discard *d = h->pool; d; d = d->next)
-		if (d->lazy)
+		if (d->lazy || !lazy_only)
 			n += (d->hi - d->lo) << PAGE_SHIFT;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+size_t hms__test_pool_bytes(struct hms *h)
+{
+	return pool_sum(h, false);
+}
+
+size_t hms__test_pool_lazy(struct hms *h)
+{
+	return pool_sum(h, true);
+}
+
+size_t hms__test_pool_copied(struct hms *h)
+{
+	size_t n;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = h->pool_copied;
 	pthread_mutex_unlock(&h->lock);
 	return n;
 }
