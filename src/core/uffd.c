@@ -253,13 +253,18 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len)
 
 /* The ioctls that resolve faults.  Fault injection (uffd_eagain) answers
  * EAGAIN as the kernel does while an address-space change is unread. */
-static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
+static int fd_ioctl(int fd, unsigned long req, void *arg)
 {
 	if (hms__inject(HMS_INJ_UFFD_EAGAIN)) {
 		errno = EAGAIN;
 		return -1;
 	}
-	return ioctl(h->uffd, req, arg);
+	return ioctl(fd, req, arg);
+}
+
+static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
+{
+	return fd_ioctl(h->uffd, req, arg);
 }
 
 bool hms__in_handler(struct hms *h)
@@ -566,11 +571,7 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	mv.len = len;
 	mv.mode = UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES;
 	*slot = d;
-	if (hms__inject(HMS_INJ_UFFD_EAGAIN)) {
-		errno = EAGAIN;
-		return -EAGAIN;
-	}
-	if (!ioctl(h->uffd_spare, UFFDIO_MOVE, &mv))
+	if (!fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv))
 		return (long)len;
 	return mv.move > 0 ? (long)mv.move : -errno;
 }
@@ -608,11 +609,11 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
  * them MADV_FREE (lazy: the kernel takes the pages back only under memory
  * pressure; the next write keeps a page, marking it dirty again, which
  * costs more than the write: slow in a VM without hardware dirty bits).
- * So memory is held beyond what a migration needs only for that while.  A reclaimed page is a fresh zero page on the copy's
- * write (the spare ranges' registration never makes an access wait).  A
- * range whose pages are used up goes back to the spares.  Moves the kernel
- * refuses (another protection, mlock, a shared mapping) fall back to
- * UFFDIO_COPY.
+ * So memory is held beyond what a migration needs only for that while.
+ * A reclaimed page is a fresh zero page on the copy's write (the spare
+ * ranges' registration never makes an access wait).  A range whose pages
+ * are used up goes back to the spares.  Moves the kernel refuses (another
+ * protection, mlock, a shared mapping) fall back to UFFDIO_COPY.
  */
 
 /* Reuse for fills of at least this much (a fault's single page: COPY). */
