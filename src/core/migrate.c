@@ -549,13 +549,13 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 		/* The driver's source could not be read (EFAULT): no retry
 		 * mends that, say so.  Anything else may clear by itself (the
 		 * dev_copy injection's EIO stands for such a failure). */
-		if (at < end && r == -EFAULT)
-			ret = -EFAULT;
-		else if (at < end && ret != -EFAULT)
-			ret = -EAGAIN;
-		else if (at == end)
+		if (at == end)
 			hms__test_hook_run(h, HMS_HOOK_MIGRATE_COMMITTED, m->start + (i << PAGE_SHIFT),
 					   (end - i) << PAGE_SHIFT);
+		else if (r == -EFAULT)
+			ret = -EFAULT;
+		else if (ret != -EFAULT)
+			ret = -EAGAIN;
 		i = end - 1;
 	}
 	return ret;
