@@ -169,6 +169,8 @@ static void other_cases(const char *fixture, const char *dir)
 
 	USAGE("topo --bogus", "hms topo: unrecognized option '--bogus'");
 	USAGE("topo --softdev", "hms topo: option '--softdev' requires an argument");
+	USAGE("topo --softdev 0x10", "hms topo: --softdev: invalid number '0x10'");
+	USAGE("topo --softdev 65", "hms topo: --softdev: '65' is out of range (0 to 64)");
 	fails(1, "", "topo --softdev 1 --root /nonexistent/hms", "/nonexistent/hms");
 	fails(1, "", "topo --root /nonexistent/hms", "hms topo: --root /nonexistent/hms: ");
 	snprintf(args, sizeof(args), "topo --root '%s'", dir);

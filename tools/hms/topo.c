@@ -72,8 +72,7 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 	argv[0] = (char *)"hms topo"; /* getopt's messages start with it */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		char *end;
-		unsigned long v;
+		uint64_t v;
 
 		switch (c) {
 		case 'j': o->format = FMT_JSON; formats++; break;
@@ -85,12 +84,8 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		case 'g': o->gpus = true; break;
 		case 'h': topo_usage(stdout); return 0;
 		case 'n':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || v > 64) {
-				fprintf(stderr, "hms topo: --softdev takes a number from 0 to 64\n");
+			if (cli_uint("hms topo", "--softdev", optarg, 0, 64, &v))
 				return 2;
-			}
 			o->softdevs = (unsigned)v;
 			break;
 		default:
