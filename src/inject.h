@@ -82,6 +82,9 @@ struct hms;
 /* true: h discards the system copy of pages migrating to a device through
  * the fill gate (UFFDIO_MOVE, Linux 6.8; not with HMS_UFFD_MOVE=0). */
 HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
+/* h's userfaultfd (uffd.c), for a test that changes a registration
+ * behind hms' back. */
+HMS_INJ_API int hms__test_uffd(struct hms *h);
 /* How many spare discard ranges h keeps ready (uffd.c). */
 HMS_INJ_API unsigned hms__test_spare_discards(struct hms *h);
 /* Bytes of discarded pages h keeps for reuse on the way back (uffd.c). */

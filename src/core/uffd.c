@@ -858,6 +858,11 @@ void hms__test_pool_reclaim(struct hms *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
+int hms__test_uffd(struct hms *h)
+{
+	return h ? h->uffd : -1;
+}
+
 unsigned hms__test_spare_discards(struct hms *h)
 {
 	unsigned n = 0;
