@@ -1022,7 +1022,11 @@ struct hms_stats {
 /** hms_stats() - copy the context's counters.  Return: 0, -EINVAL. */
 int hms_stats(struct hms *h, struct hms_stats *out);
 
-/** hms_stats_print() - write the counters as "name value" lines. */
+/**
+ * hms_stats_print() - write the counters as "name value" lines, then
+ * flush @f.  Return: 0, -EINVAL (NULL argument), -EIO (a write to @f or
+ * its flush failed).
+ */
 int hms_stats_print(const struct hms_stats *s, FILE *f);
 
 /* ------------------------------------------------------------------------
