@@ -1079,8 +1079,10 @@ struct hms_softdev_cmd {
  * hms_softdev_create() - attach a software device to a context.
  *
  * Registers its memory (hms_devmem_add()), a mirror, and its target,
- * initiator and link in the topology.  Return: 0, -EINVAL (bad config),
- * -ENOMEM, -EAGAIN (thread creation).  Pairs with hms_softdev_destroy().
+ * initiator and link in the topology.  Return: 0, -EINVAL (NULL @h or
+ * @out, a nonzero cfg->size smaller than the structure, a pool of 2^32
+ * pages or more, more than 256 threads), -ENOMEM, -EAGAIN (thread
+ * creation), -ECHILD.  Pairs with hms_softdev_destroy().
  */
 int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cfg,
 		       struct hms_softdev **out);
