@@ -475,7 +475,10 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * gets SIGBUS after a few dozen tries instead of a minute of -EAGAIN),
  * or -EDEADLK when populated system pages were to move to a device on
  * the fault handler thread (from migrate_to_ram(): those pages did not
- * move).
+ * move), or -EINVAL for a NULL @m, one not set up, or a dst[] device pfn
+ * that belongs to no device memory registered with the context (those
+ * pages stay where they were; the others move, and their -EAGAIN or
+ * -EFAULT is returned first).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 
