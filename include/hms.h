@@ -144,7 +144,7 @@ int hms_open(struct hms **out, const struct hms_options *opts);
  */
 void hms_close(struct hms *h);
 
-/** Returns which userfaultfd mode the context runs in. */
+/** Returns which userfaultfd mode the context runs in (0 for NULL). */
 enum hms_uffd_mode hms_mode(const struct hms *h);
 
 /**
@@ -172,8 +172,9 @@ bool hms_wp_async(const struct hms *h);
  * is populated at allocation, since userfaultfd fills faults with 4 KiB
  * pages).
  *
- * Return: the address, or NULL with errno EINVAL (len 0, unknown flag),
- * ENOMEM.  Pairs with hms_free().
+ * Return: the address, or NULL with errno EINVAL (NULL context, len 0 or
+ * above SIZE_MAX / 2, unknown flag), ENOMEM (no address space or memory
+ * left), ECHILD (fork child).  Pairs with hms_free().
  */
 void *hms_alloc(struct hms *h, size_t len, unsigned flags);
 
