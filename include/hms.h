@@ -144,7 +144,7 @@ int hms_open(struct hms **out, const struct hms_options *opts);
  */
 void hms_close(struct hms *h);
 
-/** Returns which userfaultfd mode the context runs in. */
+/** Returns which userfaultfd mode the context runs in (0 for NULL). */
 enum hms_uffd_mode hms_mode(const struct hms *h);
 
 /**
@@ -172,8 +172,9 @@ bool hms_wp_async(const struct hms *h);
  * is populated at allocation, since userfaultfd fills faults with 4 KiB
  * pages).
  *
- * Return: the address, or NULL with errno EINVAL (len 0, unknown flag),
- * ENOMEM.  Pairs with hms_free().
+ * Return: the address, or NULL with errno EINVAL (NULL context, len 0 or
+ * above SIZE_MAX / 2, unknown flag), ENOMEM (no address space or memory
+ * left), ECHILD (fork child).  Pairs with hms_free().
  */
 void *hms_alloc(struct hms *h, size_t len, unsigned flags);
 
@@ -1022,7 +1023,11 @@ struct hms_stats {
 /** hms_stats() - copy the context's counters.  Return: 0, -EINVAL. */
 int hms_stats(struct hms *h, struct hms_stats *out);
 
-/** hms_stats_print() - write the counters as "name value" lines. */
+/**
+ * hms_stats_print() - write the counters as "name value" lines, then
+ * flush @f.  Return: 0, -EINVAL (NULL argument), -EIO (a write to @f or
+ * its flush failed).
+ */
 int hms_stats_print(const struct hms_stats *s, FILE *f);
 
 /* ------------------------------------------------------------------------
@@ -1075,8 +1080,10 @@ struct hms_softdev_cmd {
  * hms_softdev_create() - attach a software device to a context.
  *
  * Registers its memory (hms_devmem_add()), a mirror, and its target,
- * initiator and link in the topology.  Return: 0, -EINVAL (bad config),
- * -ENOMEM, -EAGAIN (thread creation).  Pairs with hms_softdev_destroy().
+ * initiator and link in the topology.  Return: 0, -EINVAL (NULL @h or
+ * @out, a nonzero cfg->size smaller than the structure, a pool of 2^32
+ * pages or more, more than 256 threads), -ENOMEM, -EAGAIN (thread
+ * creation), -ECHILD.  Pairs with hms_softdev_destroy().
  */
 int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cfg,
 		       struct hms_softdev **out);

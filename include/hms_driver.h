@@ -166,7 +166,8 @@ void *hms_interval_priv(const struct hms_interval *iv);
  * while an invalidation that overlaps the interval runs, and returns the
  * sequence to pass to hms_interval_read_retry() (always odd: the last
  * cur_seq given to hms_interval_set_seq(), or the interval's initial
- * value).
+ * value).  This call, hms_interval_read_retry() and hms_interval_set_seq()
+ * are the driver's fast path and take a valid interval: no NULL check.
  */
 unsigned long hms_interval_read_begin(struct hms_interval *iv);
 
@@ -311,8 +312,9 @@ struct hms_devmem_desc {
  * memory only where used): where hms cannot allocate while it drops
  * pages, it marks them there and hands them to page_free() soon after,
  * so no page is lost to an allocation failure.
- * Return: 0, -EINVAL (npages 0, NULL owner or ops, missing callback),
- * -ENOMEM.  Pairs with hms_devmem_remove().
+ * Return: 0, -EINVAL (NULL @h, @desc, @ops or @out, npages 0 or above
+ * 2^40, NULL owner, missing callback, unknown kind), -ENOMEM, -ECHILD.
+ * Pairs with hms_devmem_remove().
  */
 int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
 		   const struct hms_devmem_ops *ops, void *priv,
@@ -322,16 +324,16 @@ int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
  * hms_devmem_evict() - bring every page that lives in this device memory
  * back to system memory, through the driver's migrate_to_ram (the
  * kernel's migrate_device_range eviction).  Must not be called from
- * migrate_to_ram.  Return: pages brought back, or -EBUSY if some could
- * not be (they stay on the device; nothing is lost).
+ * migrate_to_ram.  Return: pages brought back, -EINVAL (@dm NULL), or
+ * -EBUSY if some could not be (they stay on the device; nothing is lost).
  */
 long hms_devmem_evict(struct hms_devmem *dm);
 
 /**
  * hms_devmem_remove() - migrate every page still in this device memory
  * back to system memory (through migrate_to_ram), then unregister it.
- * Return: 0, or -EBUSY if a page could not be brought back (the devmem
- * stays registered; nothing is lost).
+ * Return: 0, -EINVAL (@dm NULL), or -EBUSY if a page could not be
+ * brought back (the devmem stays registered; nothing is lost).
  */
 int hms_devmem_remove(struct hms_devmem *dm);
 
@@ -475,7 +477,10 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * gets SIGBUS after a few dozen tries instead of a minute of -EAGAIN),
  * or -EDEADLK when populated system pages were to move to a device on
  * the fault handler thread (from migrate_to_ram(): those pages did not
- * move).
+ * move), or -EINVAL for a NULL @m, one not set up, or a dst[] device pfn
+ * that belongs to no device memory registered with the context (those
+ * pages stay where they were; the others move, and their -EAGAIN or
+ * -EFAULT is returned first).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 
@@ -681,7 +686,7 @@ struct hms_bridge_desc {
 
 /**
  * hms_target_add() - register a memory target.
- * @out: receives its uid.
+ * @out: receives its uid; may be NULL (so for every add call below).
  * Return: 0, -EINVAL (NULL desc or name, unknown kind), -ENOMEM.
  * Pairs with hms_object_remove().
  */

@@ -458,16 +458,38 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 	return 0;
 }
 
+/*
+ * A device page in dst[] must belong to registered device memory: with a
+ * pfn of nobody's the page would lose its system copy and no
+ * migrate_to_ram could bring it back (every CPU access a SIGBUS).  Such
+ * pages stay; -EINVAL or 0.
+ */
+static int check_dst(struct hms *h, struct hms_migrate_vma *m)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	for (unsigned long i = 0; i < m->npages; i++)
+		if (to_device(m, i) &&
+		    !hms__devmem_of_pfn_locked(h, hms_migrate_pfn_to_pfn(m->dst[i]))) {
+			m->core->st[i] |= MS_FAILED;
+			ret = -EINVAL;
+		}
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
 	struct hms *h;
-	int ret = 0;
+	int ret = 0, bad;
 
 	if (!m || !m->core)
 		return -EINVAL;
 	c = m->core;
 	h = c->h;
+	bad = check_dst(h, m);
 	hms__test_hook_run(h, HMS_HOOK_MIGRATE_PAGES, m->start, m->end - m->start);
 	/* System -> device: never-populated pages just move; populated ones
 	 * lose their system copy. */
@@ -558,7 +580,7 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 			ret = -EAGAIN;
 		i = end - 1;
 	}
-	return ret;
+	return ret ? ret : bad;
 }
 
 /* ---- mremap during a migration ------------------------------------------------------ */

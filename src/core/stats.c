@@ -52,5 +52,6 @@ HMS_API int hms_stats_print(const struct hms_stats *s, FILE *f)
 	fprintf(f, "replicas_made %" PRIu64 "\n", s->replicas_made);
 	fprintf(f, "replicas_collapsed %" PRIu64 "\n", s->replicas_collapsed);
 	fprintf(f, "prefaulted %" PRIu64 "\n", s->prefaulted);
-	return ferror(f) ? -EIO : 0;
+	/* Flushed: a buffered write that fails later would be lost unseen. */
+	return fflush(f) || ferror(f) ? -EIO : 0;
 }

@@ -308,7 +308,7 @@ hms_uid hms__topo_add_initiator(struct hms_topology *t,
 				const struct hms_initiator_desc *d)
 {
 	struct hms_object *o;
-	char buf[4096];
+	size_t cap;
 
 	if (!d || !d->name ||
 	    (d->kind != HMS_INITIATOR_CPU && d->kind != HMS_INITIATOR_DEVICE)) {
@@ -332,12 +332,15 @@ hms_uid hms__topo_add_initiator(struct hms_topology *t,
 		errno = EINVAL;
 		return 0;
 	}
-	hms__cpulist_format(o->cpus, o->ii.ncpus, buf, sizeof(buf));
-	o->cpulist = strdup(buf);
+	/* Sized for the list, never cut: each CPU takes at most a comma, a
+	 * dash and two numbers below CPU_MAX (7 digits each). */
+	cap = (size_t)o->ii.ncpus * 16 + 1;
+	o->cpulist = malloc(cap);
 	if (!o->cpulist) {
 		obj_put(o);
 		goto nomem;
 	}
+	hms__cpulist_format(o->cpus, o->ii.ncpus, o->cpulist, cap);
 	o->ii.kind = d->kind;
 	o->ii.numa_node = d->numa_node < 0 ? HMS_NONE : d->numa_node;
 	o->ii.cpulist = o->cpulist;

@@ -313,9 +313,10 @@ SD_API int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cf
 			c.nthreads = cfg->nthreads;
 		c.name = cfg->name;
 	}
-	c.pool_bytes = (c.pool_bytes + SD_PAGE - 1) & ~(SD_PAGE - 1);
-	if (c.pool_bytes >> SD_SHIFT > UINT32_MAX || c.nthreads > 256)
+	/* Checked before rounding up, which would wrap SIZE_MAX to 0. */
+	if (c.pool_bytes > ((size_t)UINT32_MAX << SD_SHIFT) || c.nthreads > 256)
 		return -EINVAL;
+	c.pool_bytes = (c.pool_bytes + SD_PAGE - 1) & ~(SD_PAGE - 1);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
