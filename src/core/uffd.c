@@ -213,8 +213,19 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	h->features = api.features;
 	h->mode = user_only ? HMS_MODE_USER_ONLY : HMS_MODE_FULL;
 	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (h->wake_fd < 0)
-		return -errno;
+	if (h->wake_fd < 0) {
+		int err = errno;
+
+		/* hms_open closes nothing of ours when we fail (out of
+		 * descriptors here: EMFILE). */
+		hms__set_error("hms: eventfd failed: %s", strerror(err));
+		close(h->uffd);
+		h->uffd = -1;
+		if (h->uffd_spare >= 0)
+			close(h->uffd_spare);
+		h->uffd_spare = -1;
+		return -err;
+	}
 	/* HMS_PAGE_POOL_IDLE_MS: how long kept pages stay as they are after
 	 * the last was kept (0: MADV_FREE at once; "page reuse" below). */
 	h->pool_idle_ms = h->pool_max ? hms__env_uint("HMS_PAGE_POOL_IDLE_MS", 1000, 0, 60000) : 0;
