@@ -341,7 +341,8 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 	return uffd_fill(h, dst, src, len, false, false);
 }
 
-static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len);
+static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
+		      bool *refused);
 
 /* retry: wait out EAGAIN here; else return what was done (or -EAGAIN).
  * A migration's fill (once, from device data) reuses pooled pages. */
@@ -350,7 +351,7 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 {
 	size_t done = 0, chunk = len;
 	unsigned tries = 0;
-	bool reuse = !retry && !wake && src && src != zeros;
+	bool reuse = !retry && !wake && src && src != zeros, refused = false;
 
 	while (done < len) {
 		long n;
@@ -358,8 +359,14 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		if (chunk > len - done)
 			chunk = len - done;
 		if (reuse) {
-			n = pool_fill(h, dst + done, (const char *)src + done, len - done);
+			n = pool_fill(h, dst + done, (const char *)src + done, len - done,
+				      &refused);
 			if (n > 0) {
+				/* Refused part way (the rest lies in another
+				 * mapping, say): a new probe after each page
+				 * that moves would copy the rest again each
+				 * time. */
+				reuse = !refused;
 				done += (size_t)n;
 				continue;
 			}
@@ -824,8 +831,10 @@ static void pool_age(struct hms *h)
  * kernel will not move here, or not now: COPY then says why).  One page
  * goes first: where the kernel refuses (another protection, mlock, a
  * shared mapping) only that page was copied in vain, not the batch.
+ * *refused: it stopped short of what the range held (COPY the rest).
  */
-static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
+static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
+		      bool *refused)
 {
 	struct hms_discard *d;
 	size_t n, moved, copied;
@@ -862,6 +871,7 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 		}
 		moved += step;
 	}
+	*refused = moved < n;
 	d->lo += moved >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
 	h->pool_copied += copied;
