@@ -397,8 +397,9 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i
  * will not move, and all of them on older kernels, are discarded with
  * MADV_DONTNEED (hms__zap), where that window stays; those are protected
  * again first, which fails if the range was unmapped meanwhile (a move
- * needs no such check: the gate saw the unmap's event, and the kernel
- * moves only from a mapping that is still there).  Each page discarded is
+ * needs no such check: it goes through hms' userfaultfd, which the kernel
+ * refuses while the unmap's event is unread, and the gate saw the events
+ * read before it).  Each page discarded is
  * marked MS_MOVED at once, so that an error later in the run leaves it
  * counted.  0 or -EAGAIN.
  */

@@ -213,8 +213,19 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	h->features = api.features;
 	h->mode = user_only ? HMS_MODE_USER_ONLY : HMS_MODE_FULL;
 	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (h->wake_fd < 0)
-		return -errno;
+	if (h->wake_fd < 0) {
+		int err = errno;
+
+		/* hms_open closes nothing of ours when we fail (out of
+		 * descriptors here: EMFILE). */
+		hms__set_error("hms: eventfd failed: %s", strerror(err));
+		close(h->uffd);
+		h->uffd = -1;
+		if (h->uffd_spare >= 0)
+			close(h->uffd_spare);
+		h->uffd_spare = -1;
+		return -err;
+	}
 	/* HMS_PAGE_POOL_IDLE_MS: how long kept pages stay as they are after
 	 * the last was kept (0: MADV_FREE at once; "page reuse" below). */
 	h->pool_idle_ms = h->pool_max ? hms__env_uint("HMS_PAGE_POOL_IDLE_MS", 1000, 0, 60000) : 0;
@@ -330,7 +341,8 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 	return uffd_fill(h, dst, src, len, false, false);
 }
 
-static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len);
+static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
+		      bool *refused);
 
 /* retry: wait out EAGAIN here; else return what was done (or -EAGAIN).
  * A migration's fill (once, from device data) reuses pooled pages. */
@@ -339,7 +351,7 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 {
 	size_t done = 0, chunk = len;
 	unsigned tries = 0;
-	bool reuse = !retry && !wake && src && src != zeros;
+	bool reuse = !retry && !wake && src && src != zeros, refused = false;
 
 	while (done < len) {
 		long n;
@@ -347,8 +359,14 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		if (chunk > len - done)
 			chunk = len - done;
 		if (reuse) {
-			n = pool_fill(h, dst + done, (const char *)src + done, len - done);
+			n = pool_fill(h, dst + done, (const char *)src + done, len - done,
+				      &refused);
 			if (n > 0) {
+				/* Refused part way (the rest lies in another
+				 * mapping, say): a new probe after each page
+				 * that moves would copy the rest again each
+				 * time. */
+				reuse = !refused;
 				done += (size_t)n;
 				continue;
 			}
@@ -498,9 +516,20 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
  * (see spare_uffd_new), between two inaccessible pages so that it never
  * merges with a neighbour, and not inherited by fork children.  Kept on
  * h->discards when empty, on h->pool when it holds pages to reuse.
+ *
+ * Pages reach it through a transit range of the same size registered with
+ * h->uffd, always empty between discards: only a move through h->uffd is
+ * refused (EAGAIN) while an event of hms' ranges is unread.  A move
+ * through h->uffd_spare straight from the migrating range is not: an
+ * mremap() or mmap(MAP_FIXED) that replaced the range after the gate was
+ * entered (its caller waits for the handler, which reads nothing while
+ * the gate is held) had its new pages taken, and lost.
  */
 struct hms_discard {
 	char *base; /* the spare range; its guards are the pages either side */
+	char *transit; /* after base's upper guard, with one of its own */
+	bool transit_reg; /* registered with h->uffd (unregister before munmap) */
+	bool stuck;       /* transit may hold pages: destroyed, never reused */
 	/* In the pool (h->pool): pages [lo, hi) hold discarded data, free to
 	 * be reused; lazy once they got MADV_FREE. */
 	size_t lo, hi;
@@ -508,11 +537,16 @@ struct hms_discard {
 	struct hms_discard *next;
 };
 
-#define DISCARD_MAP_BYTES (HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE)
+#define DISCARD_MAP_BYTES (2 * HMS_MIGRATE_MAX_BYTES + 3 * PAGE_SIZE)
 
-/* Unmapping raises no event: h->uffd_spare asks for none. */
-static void discard_destroy(struct hms_discard *d)
+/* Unmapping raises no event: h->uffd_spare asks for none, and the
+ * transit range leaves h->uffd first (an UNREGISTER raises none). */
+static void discard_destroy(struct hms *h, struct hms_discard *d)
 {
+	struct uffdio_range r = { (uintptr_t)d->transit, HMS_MIGRATE_MAX_BYTES };
+
+	if (d->transit_reg)
+		ioctl(h->uffd, UFFDIO_UNREGISTER, &r);
 	munmap(d->base - PAGE_SIZE, DISCARD_MAP_BYTES);
 	free(d);
 }
@@ -522,6 +556,8 @@ static struct hms_discard *discard_get(struct hms *h)
 	const size_t size = HMS_MIGRATE_MAX_BYTES;
 	struct uffdio_register reg = { .range = { 0, size },
 				       .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_register treg = { .range = { 0, size },
+					.mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct hms_discard *d;
 	char *map;
 
@@ -542,11 +578,24 @@ static struct hms_discard *discard_get(struct hms *h)
 		return NULL;
 	}
 	d->base = map + PAGE_SIZE;
+	d->transit = d->base + size + PAGE_SIZE;
+	d->transit_reg = d->stuck = false;
 	reg.range.start = (uintptr_t)d->base;
+	treg.range.start = (uintptr_t)d->transit;
 	if (mprotect(d->base, size, PROT_READ | PROT_WRITE) ||
+	    mprotect(d->transit, size, PROT_READ | PROT_WRITE) ||
 	    madvise(d->base, size, MADV_DONTFORK) || madvise(d->base, size, MADV_NOHUGEPAGE) ||
-	    hms__inject(HMS_INJ_UFFD_REGISTER) || ioctl(h->uffd_spare, UFFDIO_REGISTER, &reg)) {
-		discard_destroy(d);
+	    madvise(d->transit, size, MADV_DONTFORK) ||
+	    madvise(d->transit, size, MADV_NOHUGEPAGE) || hms__inject(HMS_INJ_UFFD_REGISTER) ||
+	    ioctl(h->uffd_spare, UFFDIO_REGISTER, &reg)) {
+		discard_destroy(h, d);
+		return NULL;
+	}
+	/* Nothing ever touches the transit range: no fault reaches the
+	 * handler, and it is emptied by moves alone (no event). */
+	d->transit_reg = !ioctl(h->uffd, UFFDIO_REGISTER, &treg);
+	if (!d->transit_reg) {
+		discard_destroy(h, d);
 		return NULL;
 	}
 	return d;
@@ -566,14 +615,26 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	d = discard_get(h);
 	if (!d)
 		return -ENOMEM;
-	mv.dst = (uintptr_t)d->base;
+	mv.dst = (uintptr_t)d->transit;
 	mv.src = start;
 	mv.len = len;
 	mv.mode = UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES;
 	*slot = d;
-	if (!fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv))
-		return (long)len;
-	return mv.move > 0 ? (long)mv.move : -errno;
+	/* Through h->uffd: refused while an event of the range is unread
+	 * (see struct hms_discard). */
+	if (uffd_ioctl(h, UFFDIO_MOVE, &mv)) {
+		if (mv.move <= 0)
+			return -errno;
+		len = (size_t)mv.move;
+	}
+	/* On to the spare range: both ranges are hms' own. */
+	mv.dst = (uintptr_t)d->base;
+	mv.src = (uintptr_t)d->transit;
+	mv.len = len;
+	mv.move = 0;
+	if (ioctl(h->uffd_spare, UFFDIO_MOVE, &mv))
+		d->stuck = true; /* the pages left the range all the same */
+	return (long)len;
 }
 
 static bool pool_put(struct hms *h, struct hms_discard *d, size_t len);
@@ -582,11 +643,15 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 {
 	if (!d)
 		return;
+	if (d->stuck) {
+		discard_destroy(h, d);
+		return;
+	}
 	if (len && pool_put(h, d, len))
 		return;
 	/* No REMOVE event, no wait for the handler (spare_uffd_new). */
 	if (len && madvise(d->base, len, MADV_DONTNEED)) {
-		discard_destroy(d); /* keep no range that may still hold pages */
+		discard_destroy(h, d); /* keep no range that may still hold pages */
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -640,7 +705,7 @@ static void pool_drop(struct hms *h, struct hms_discard *d)
 	/* Emptied even when every page moved out (cheap then), so that no
 	 * stale page is ever moved over. */
 	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
-		discard_destroy(d);
+		discard_destroy(h, d);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -766,8 +831,10 @@ static void pool_age(struct hms *h)
  * kernel will not move here, or not now: COPY then says why).  One page
  * goes first: where the kernel refuses (another protection, mlock, a
  * shared mapping) only that page was copied in vain, not the batch.
+ * *refused: it stopped short of what the range held (COPY the rest).
  */
-static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
+static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
+		      bool *refused)
 {
 	struct hms_discard *d;
 	size_t n, moved, copied;
@@ -804,6 +871,7 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len)
 		}
 		moved += step;
 	}
+	*refused = moved < n;
 	d->lo += moved >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
 	h->pool_copied += copied;
@@ -882,13 +950,13 @@ void hms__uffd_discard_fini(struct hms *h)
 		struct hms_discard *d = h->pool;
 
 		h->pool = d->next;
-		discard_destroy(d);
+		discard_destroy(h, d);
 	}
 	while (h->discards) {
 		struct hms_discard *d = h->discards;
 
 		h->discards = d->next;
-		discard_destroy(d);
+		discard_destroy(h, d);
 	}
 }
 
