@@ -518,20 +518,28 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
  * h->discards when empty, on h->pool when it holds pages to reuse.
  *
  * Pages reach it through a transit range of the same size registered with
- * h->uffd, always empty between discards: only a move through h->uffd is
- * refused (EAGAIN) while an event of hms' ranges is unread.  A move
- * through h->uffd_spare straight from the migrating range is not: an
- * mremap() or mmap(MAP_FIXED) that replaced the range after the gate was
- * entered (its caller waits for the handler, which reads nothing while
- * the gate is held) had its new pages taken, and lost.
+ * h->uffd: only a move through h->uffd is refused (EAGAIN) while an event
+ * of hms' ranges is unread.  A move through h->uffd_spare straight from
+ * the migrating range is not: an mremap() or mmap(MAP_FIXED) that replaced
+ * the range after the gate was entered (its caller waits for the handler,
+ * which reads nothing while the gate is held) had its new pages taken, and
+ * lost.  The transit range is registered for write protection only and
+ * never protected (moved pages carry no protection), so an access there
+ * never reaches the handler; but emptying it (MADV_DONTNEED, MADV_FREE)
+ * would raise a REMOVE event.  So pages kept hot for reuse stay in the
+ * transit range (fills move them on into place through h->uffd), and go on
+ * to the spare range (a move through h->uffd_spare, between two ranges of
+ * hms' own) only to be emptied or given MADV_FREE.
  */
 struct hms_discard {
 	char *base; /* the spare range; its guards are the pages either side */
 	char *transit; /* after base's upper guard, with one of its own */
 	bool transit_reg; /* registered with h->uffd (unregister before munmap) */
-	bool stuck;       /* transit may hold pages: destroyed, never reused */
+	/* Where the discarded pages are: transit until they move on to base
+	 * (always before they are emptied or given MADV_FREE). */
+	char *pages;
 	/* In the pool (h->pool): pages [lo, hi) hold discarded data, free to
-	 * be reused; lazy once they got MADV_FREE. */
+	 * be reused; lazy once they got MADV_FREE (then pages is base). */
 	size_t lo, hi;
 	bool lazy;
 	struct hms_discard *next;
@@ -557,7 +565,7 @@ static struct hms_discard *discard_get(struct hms *h)
 	struct uffdio_register reg = { .range = { 0, size },
 				       .mode = UFFDIO_REGISTER_MODE_WP };
 	struct uffdio_register treg = { .range = { 0, size },
-					.mode = UFFDIO_REGISTER_MODE_MISSING };
+					.mode = UFFDIO_REGISTER_MODE_WP };
 	struct hms_discard *d;
 	char *map;
 
@@ -579,7 +587,7 @@ static struct hms_discard *discard_get(struct hms *h)
 	}
 	d->base = map + PAGE_SIZE;
 	d->transit = d->base + size + PAGE_SIZE;
-	d->transit_reg = d->stuck = false;
+	d->transit_reg = false;
 	reg.range.start = (uintptr_t)d->base;
 	treg.range.start = (uintptr_t)d->transit;
 	if (mprotect(d->base, size, PROT_READ | PROT_WRITE) ||
@@ -591,8 +599,8 @@ static struct hms_discard *discard_get(struct hms *h)
 		discard_destroy(h, d);
 		return NULL;
 	}
-	/* Nothing ever touches the transit range: no fault reaches the
-	 * handler, and it is emptied by moves alone (no event). */
+	/* Never protected: no access there reaches the handler; emptied by
+	 * moves alone (no event). */
 	d->transit_reg = !ioctl(h->uffd, UFFDIO_REGISTER, &treg);
 	if (!d->transit_reg) {
 		discard_destroy(h, d);
@@ -620,21 +628,34 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	mv.len = len;
 	mv.mode = UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES;
 	*slot = d;
+	d->pages = d->transit;
 	/* Through h->uffd: refused while an event of the range is unread
 	 * (see struct hms_discard). */
-	if (uffd_ioctl(h, UFFDIO_MOVE, &mv)) {
-		if (mv.move <= 0)
-			return -errno;
-		len = (size_t)mv.move;
-	}
-	/* On to the spare range: both ranges are hms' own. */
-	mv.dst = (uintptr_t)d->base;
-	mv.src = (uintptr_t)d->transit;
-	mv.len = len;
-	mv.move = 0;
-	if (ioctl(h->uffd_spare, UFFDIO_MOVE, &mv))
-		d->stuck = true; /* the pages left the range all the same */
-	return (long)len;
+	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
+		return (long)len;
+	return mv.move > 0 ? (long)mv.move : -errno;
+}
+
+/* Moves d's pages [lo, hi) on from the transit range to the spare range
+ * (through h->uffd_spare: both are hms' own), to be emptied or given
+ * MADV_FREE there without an event.  false if the kernel refused: the
+ * caller then destroys d (unregistered first, its unmapping raises no
+ * event). */
+static bool discard_settle(struct hms *h, struct hms_discard *d)
+{
+	size_t off = d->lo << PAGE_SHIFT, len = (d->hi - d->lo) << PAGE_SHIFT;
+	struct uffdio_move mv = { .dst = (uintptr_t)d->base + off,
+				  .src = (uintptr_t)d->transit + off,
+				  .len = len,
+				  .mode = UFFDIO_MOVE_MODE_DONTWAKE |
+					  UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES };
+
+	if (d->pages == d->base || !len)
+		return d->pages = d->base, true;
+	if (fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv) && (size_t)mv.move != len)
+		return false;
+	d->pages = d->base;
+	return true;
 }
 
 static bool pool_put(struct hms *h, struct hms_discard *d, size_t len);
@@ -643,14 +664,12 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 {
 	if (!d)
 		return;
-	if (d->stuck) {
-		discard_destroy(h, d);
-		return;
-	}
 	if (len && pool_put(h, d, len))
 		return;
 	/* No REMOVE event, no wait for the handler (spare_uffd_new). */
-	if (len && madvise(d->base, len, MADV_DONTNEED)) {
+	d->lo = 0;
+	d->hi = len >> PAGE_SHIFT;
+	if (len && (!discard_settle(h, d) || madvise(d->base, len, MADV_DONTNEED))) {
 		discard_destroy(h, d); /* keep no range that may still hold pages */
 		return;
 	}
@@ -692,10 +711,11 @@ static void pool_timer(struct hms *h, unsigned ms)
 	timerfd_settime(h->age_fd, 0, &it, NULL);
 }
 
-/* Gives a kept range MADV_FREE: false if it would not take it. */
-static bool pool_lazy(struct hms_discard *d)
+/* Gives a kept range MADV_FREE (in the spare range): false if it would
+ * not take it. */
+static bool pool_lazy(struct hms *h, struct hms_discard *d)
 {
-	return !hms__inject(HMS_INJ_NOMEM) &&
+	return !hms__inject(HMS_INJ_NOMEM) && discard_settle(h, d) &&
 	       !madvise(d->base + (d->lo << PAGE_SHIFT), (d->hi - d->lo) << PAGE_SHIFT, MADV_FREE);
 }
 
@@ -704,7 +724,7 @@ static void pool_drop(struct hms *h, struct hms_discard *d)
 {
 	/* Emptied even when every page moved out (cheap then), so that no
 	 * stale page is ever moved over. */
-	if (madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
+	if (!discard_settle(h, d) || madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
 		discard_destroy(h, d);
 		return;
 	}
@@ -733,7 +753,7 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	d->lo = 0;
 	d->hi = len >> PAGE_SHIFT;
 	d->lazy = !h->pool_idle_ms;
-	if (d->lazy && !pool_lazy(d)) {
+	if (d->lazy && !pool_lazy(h, d)) {
 		pthread_mutex_lock(&h->lock);
 		h->pool_ranges--;
 		pthread_mutex_unlock(&h->lock);
@@ -801,7 +821,7 @@ static void pool_age(struct hms *h)
 	pthread_mutex_unlock(&h->lock);
 	while (hot) {
 		struct hms_discard *d = hot;
-		bool lazy = pool_lazy(d);
+		bool lazy = pool_lazy(h, d);
 
 		hot = d->next;
 		pthread_mutex_lock(&h->lock);
@@ -852,7 +872,7 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	n = (d->hi - d->lo) << PAGE_SHIFT;
 	if (n > len)
 		n = len;
-	from = d->base + (d->lo << PAGE_SHIFT);
+	from = d->pages + (d->lo << PAGE_SHIFT);
 	moved = copied = 0;
 	while (moved < n) {
 		size_t step = moved ? n - moved : PAGE_SIZE;
@@ -920,9 +940,12 @@ size_t hms__test_pool_copied(struct hms *h)
 
 void hms__test_pool_reclaim(struct hms *h)
 {
+	/* Only pages in the spare range can go (hot ones in the transit range
+	 * would be swapped out, never dropped): moved there first. */
 	pthread_mutex_lock(&h->lock);
 	for (struct hms_discard *d = h->pool; d; d = d->next)
-		madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED);
+		if (discard_settle(h, d))
+			madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED);
 	pthread_mutex_unlock(&h->lock);
 }
 
