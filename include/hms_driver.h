@@ -478,9 +478,11 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * or -EDEADLK when populated system pages were to move to a device on
  * the fault handler thread (from migrate_to_ram(): those pages did not
  * move), or -EINVAL for a NULL @m, one not set up, or a dst[] device pfn
- * that belongs to no device memory registered with the context (those
- * pages stay where they were; the others move, and their -EAGAIN or
- * -EFAULT is returned first).
+ * that belongs to no device memory registered with the context, or, when
+ * @m->pgmap_owner is set, to device memory of another owner (those pages
+ * stay where they were and their dst[] is cleared: finalize hands no such
+ * pfn to page_free(); the others move, and their -EAGAIN or -EFAULT is
+ * returned first).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 

@@ -1,6 +1,7 @@
 /* api_bad_input_driver: the careless inputs bad_args does not try, given
  * to the driver API of hms_driver.h (NULL contexts and out-parameters,
- * device pfns that belong to no device memory, unknown kinds, wrapping
+ * device pfns that belong to no device memory or to another owner's,
+ * unknown kinds, wrapping
  * ranges, ranges across two areas or already freed, removed uids), and the
  * calls its callbacks are allowed to make, each return the documented
  * result and lose no data. */
@@ -76,6 +77,16 @@ static void nop_free(struct hms_devmem *dm, hms_pfn pfn)
 {
 	(void)dm;
 	(void)pfn;
+}
+
+/* Another driver's device memory: what hms hands it back. */
+static int other_freed;
+
+static void count_free(struct hms_devmem *dm, hms_pfn pfn)
+{
+	(void)dm;
+	(void)pfn;
+	other_freed++;
 }
 
 /* One page to the minidev with dst[0] = entry: refused with -EINVAL when
@@ -203,6 +214,20 @@ static void migrate_cases(struct hms *h, char *p)
 	bogus_dst(h, p, hms_migrate_pfn(0), "pfn 0");
 	bogus_dst(h, p, hms_migrate_pfn(first + MINIDEV_PAGES), "pfn past the devmem");
 	bogus_dst(h, p, hms_migrate_pfn(first + 100000), "pfn far away");
+	/* A page of another driver's memory (another owner): refused too,
+	 * and that driver is handed nothing it did not give. */
+	{
+		static const struct hms_devmem_ops ops = { to_ram, count_free, NULL, NULL, NULL };
+		static int other_owner;
+		struct hms_devmem_desc desc = { "other", 4, &other_owner, HMS_DEVMEM_PRIVATE };
+		struct hms_devmem *other;
+
+		T_EQ(hms_devmem_add(h, &desc, &ops, NULL, &other), 0);
+		bogus_dst(h, p, hms_migrate_pfn(hms_devmem_pfn_first(other) + 1),
+			  "another owner's pfn");
+		T_EQ(other_freed, 0);
+		T_EQ(hms_devmem_remove(other), 0);
+	}
 	/* A device pfn that is real still works after all that. */
 	T_EQ(minidev_to_device(h, p), first);
 	T_EQ(p[0], 9); /* back through to_ram */

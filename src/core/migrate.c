@@ -460,22 +460,31 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 }
 
 /*
- * A device page in dst[] must belong to registered device memory: with a
+ * A device page in dst[] must belong to registered device memory, and,
+ * where the migration names an owner, to the migrating driver's: with a
  * pfn of nobody's the page would lose its system copy and no
- * migrate_to_ram could bring it back (every CPU access a SIGBUS).  Such
- * pages stay; -EINVAL or 0.
+ * migrate_to_ram could bring it back (every CPU access a SIGBUS); with
+ * another driver's, that driver would be handed (page_free) and asked for
+ * (migrate_to_ram) a page it never gave.  Such pages stay, and their dst[]
+ * is cleared, so that finalize frees nothing of another's; -EINVAL or 0.
  */
 static int check_dst(struct hms *h, struct hms_migrate_vma *m)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&h->lock);
-	for (unsigned long i = 0; i < m->npages; i++)
-		if (to_device(m, i) &&
-		    !hms__devmem_of_pfn_locked(h, hms_migrate_pfn_to_pfn(m->dst[i]))) {
-			m->core->st[i] |= MS_FAILED;
-			ret = -EINVAL;
-		}
+	for (unsigned long i = 0; i < m->npages; i++) {
+		struct hms_devmem *dm;
+
+		if (!to_device(m, i))
+			continue;
+		dm = hms__devmem_of_pfn_locked(h, hms_migrate_pfn_to_pfn(m->dst[i]));
+		if (dm && (!m->pgmap_owner || dm->desc.owner == m->pgmap_owner))
+			continue;
+		m->core->st[i] |= MS_FAILED;
+		m->dst[i] = 0;
+		ret = -EINVAL;
+	}
 	pthread_mutex_unlock(&h->lock);
 	return ret;
 }
