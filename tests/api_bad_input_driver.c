@@ -6,15 +6,17 @@
  * calls its callbacks are allowed to make, each return the documented
  * result and lose no data. */
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include "minidev.h"
 
 #define NP 4
 
 static struct hms *H;
-static int sync_calls, sync_stats_ret = 1;
-static bool sync_saw_invalidating;
-static void *sync_priv;
+/* Set by callbacks, on whichever thread hms runs them: atomics. */
+static atomic_int sync_calls, sync_stats_ret = 1;
+static atomic_bool sync_saw_invalidating;
+static void *_Atomic sync_priv;
 
 /* Allowed in sync(): hms_stats (any thread, callbacks included),
  * hms_mirror_priv and hms_range_invalidating (non-blocking reads). */
@@ -31,8 +33,8 @@ static bool rec_sync(struct hms_mirror *m, const struct hms_notify_range *r)
 	return true;
 }
 
-static int iv_calls;
-static void *iv_priv;
+static atomic_int iv_calls;
+static void *_Atomic iv_priv;
 
 static bool rec_inv(struct hms_interval *iv, const struct hms_notify_range *r, unsigned long s)
 {
@@ -45,7 +47,7 @@ static bool rec_inv(struct hms_interval *iv, const struct hms_notify_range *r, u
 
 /* migrate_to_ram: hms_sync() on the fault handler thread returns at once
  * (0); then the page comes home. */
-static int handler_sync_ret = 1, handler_calls;
+static atomic_int handler_sync_ret = 1, handler_calls;
 
 static int to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
@@ -80,7 +82,7 @@ static void nop_free(struct hms_devmem *dm, hms_pfn pfn)
 }
 
 /* Another driver's device memory: what hms hands it back. */
-static int other_freed;
+static atomic_int other_freed;
 
 static void count_free(struct hms_devmem *dm, hms_pfn pfn)
 {
