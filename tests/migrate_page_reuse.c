@@ -138,6 +138,16 @@ int main(void)
 	back(h, d, p + NPAGES / 2 * (T_PAGE / sizeof(int)), NPAGES / 2, 30 + (int)(size / 2 / sizeof(int)));
 	T_EQ(hms__test_pool_bytes(h), 0);
 
+	/* The way back by CPU faults: the handler's fills reuse the kept
+	 * pages too (moved on to the spare range first, where no access can
+	 * make the handler wait for itself), every byte. */
+	there(h, d, p, NPAGES, 35);
+	copied = hms__test_pool_copied(h);
+	t_check(p, size / sizeof(int), 35);
+	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_SYSTEM), NPAGES);
+	T_EQ(hms__test_pool_bytes(h), 0);
+	T_EQ(hms__test_pool_copied(h) - copied, size);
+
 	/* Read-only: the kernel will not move pages in; UFFDIO_COPY does,
 	 * after one page per fill was copied into the pool in vain (not the
 	 * whole batch). */
