@@ -402,9 +402,11 @@ HMS_API void hms_interval_remove(struct hms_interval *iv)
 		return;
 	n = &iv->h->notifier;
 	pthread_mutex_lock(&n->lock);
-	/* Removal during an invalidation takes effect at its end. */
+	/* Removal during an invalidation takes effect at its end.  The
+	 * interval's sequence is the driver's (hms_interval_set_seq() from a
+	 * callback, without this lock): an atomic load, as read_begin's. */
 	while (n->active && (iv->in_tree || iv->add_pending) &&
-	       iv->invalidate_seq == n->invalidate_seq)
+	       __atomic_load_n(&iv->invalidate_seq, __ATOMIC_ACQUIRE) == n->invalidate_seq)
 		pthread_cond_wait(&n->cond, &n->lock);
 	if (iv->add_pending) {
 		struct hms_interval **pp;
