@@ -20,8 +20,13 @@
  *
  *   A reader that began before the invalidation sees iv->seq != seq under
  *   the driver lock and retries; one that begins during it waits for the
- *   end.  Interval insert/remove during an invalidation are deferred to
- *   its end, as in the kernel.
+ *   end.  An interval inserted during an invalidation joins the tree at
+ *   its end, as in the kernel.  The tree is walked only under
+ *   notifier.lock, so removal is immediate; an invalidation that already
+ *   holds the interval (or a mirror) skips it if it is gone by the time
+ *   its call comes, and remove/unregister wait only for a call in
+ *   progress, never for the invalidation: a mirror's sync() may remove an
+ *   interval or unregister another mirror.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,7 +37,10 @@ struct hms_mirror {
 	struct hms *h;
 	const struct hms_mirror_ops *ops;
 	void *priv;
-	unsigned running;  /* callbacks in progress; notifier.lock */
+	unsigned refs;     /* invalidations holding it; notifier.lock */
+	unsigned calling;  /* its callbacks in progress; notifier.lock */
+	bool gone;         /* unregistered: skip it */
+	bool orphan;       /* unregister returned: the last ref frees it */
 	struct hms_mirror *next;
 };
 
@@ -42,8 +50,11 @@ struct hms_interval {
 	const struct hms_interval_ops *ops;
 	void *priv;
 	unsigned long invalidate_seq; /* written by the driver under its lock */
-	unsigned running;             /* notifier.lock */
-	bool in_tree, add_pending, remove_pending;
+	unsigned refs;                /* invalidations holding it; notifier.lock */
+	unsigned calling;             /* invalidate() in progress; notifier.lock */
+	bool in_tree, add_pending;
+	bool gone;   /* removed: skip it */
+	bool orphan; /* remove returned: the last ref frees it */
 	struct hms_interval *next_deferred;
 };
 
@@ -121,7 +132,7 @@ static bool collect_one(struct hms_itree_node *node, void *arg)
 		c->v = v;
 		c->cap = cap;
 	}
-	iv->running++;
+	iv->refs++;
 	c->v[c->n++] = iv;
 	return true;
 }
@@ -168,7 +179,7 @@ static void apply_deferred_locked(struct hms_notifier *n)
 	}
 }
 
-/* Takes a reference on every mirror (running++) and returns them; *nm is
+/* Takes a reference on every mirror (refs++) and returns them; *nm is
  * their number, *lost is set if memory ran out and some were left out. */
 static struct hms_mirror **mirrors_hold_locked(struct hms_notifier *n, size_t *nm, bool *lost)
 {
@@ -186,18 +197,47 @@ static struct hms_mirror **mirrors_hold_locked(struct hms_notifier *n, size_t *n
 		return NULL;
 	}
 	for (struct hms_mirror *m = n->mirrors; m; m = m->next) {
-		m->running++;
+		m->refs++;
 		mv[(*nm)++] = m;
 	}
 	return mv;
 }
 
-/* Drops what mirrors_hold_locked() took; callers broadcast n->cond. */
+/* Drops what mirrors_hold_locked() took, freeing the mirrors unregistered
+ * meanwhile. */
 static void mirrors_put_locked(struct hms_mirror **mv, size_t nm)
 {
 	for (size_t i = 0; i < nm; i++)
-		mv[i]->running--;
+		if (--mv[i]->refs == 0 && mv[i]->orphan)
+			free(mv[i]);
 	free(mv);
+}
+
+/*
+ * A held mirror or interval that was unregistered or removed since it was
+ * taken (by a callback of this invalidation, say: the call it was due
+ * would wait for itself) is skipped; otherwise its call is counted, so
+ * that unregister/remove wait for it.  Callers broadcast n->cond after
+ * the call.
+ */
+static bool call_begin(struct hms_notifier *n, bool *gone, unsigned *calling)
+{
+	bool go;
+
+	pthread_mutex_lock(&n->lock);
+	go = !*gone;
+	if (go)
+		(*calling)++;
+	pthread_mutex_unlock(&n->lock);
+	return go;
+}
+
+static void call_end(struct hms_notifier *n, unsigned *calling)
+{
+	pthread_mutex_lock(&n->lock);
+	(*calling)--;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
 }
 
 int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
@@ -220,18 +260,26 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	hms__itree_for_each(&n->intervals, r->start, r->end - 1, collect_one, &c);
 	pthread_mutex_unlock(&n->lock);
 
-	for (size_t i = 0; i < nm; i++)
+	for (size_t i = 0; i < nm; i++) {
+		if (!call_begin(n, &mv[i]->gone, &mv[i]->calling))
+			continue;
 		if (!mv[i]->ops->sync(mv[i], r))
 			ok = false;
-	for (size_t i = 0; i < c.n; i++)
+		call_end(n, &mv[i]->calling);
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		if (!call_begin(n, &c.v[i]->gone, &c.v[i]->calling))
+			continue;
 		if (!c.v[i]->ops->invalidate(c.v[i], r, cur_seq))
 			ok = false;
+		call_end(n, &c.v[i]->calling);
+	}
 
 	pthread_mutex_lock(&n->lock);
 	mirrors_put_locked(mv, nm);
 	for (size_t i = 0; i < c.n; i++)
-		c.v[i]->running--;
-	pthread_cond_broadcast(&n->cond);
+		if (--c.v[i]->refs == 0 && c.v[i]->orphan)
+			free(c.v[i]);
 	pthread_mutex_unlock(&n->lock);
 	free(c.v);
 
@@ -314,6 +362,7 @@ HMS_API void hms_mirror_unregister(struct hms_mirror *m)
 {
 	struct hms_notifier *n;
 	struct hms_mirror **pp;
+	bool held;
 
 	if (!m)
 		return;
@@ -324,10 +373,14 @@ HMS_API void hms_mirror_unregister(struct hms_mirror *m)
 			*pp = m->next;
 			break;
 		}
-	while (m->running)
+	m->gone = true; /* invalidations under way skip it from now on */
+	while (m->calling)
 		pthread_cond_wait(&n->cond, &n->lock);
+	held = m->refs;
+	m->orphan = held; /* then the last of them frees it */
 	pthread_mutex_unlock(&n->lock);
-	free(m);
+	if (!held)
+		free(m);
 }
 
 HMS_API void *hms_mirror_priv(const struct hms_mirror *m)
@@ -345,12 +398,14 @@ void hms__notifier_release(struct hms *h)
 	pthread_mutex_lock(&n->lock);
 	mv = mirrors_hold_locked(n, &nm, &lost);
 	pthread_mutex_unlock(&n->lock);
-	for (size_t i = 0; i < nm; i++)
-		if (mv[i]->ops->release)
-			mv[i]->ops->release(mv[i]);
+	for (size_t i = 0; i < nm; i++) {
+		if (!mv[i]->ops->release || !call_begin(n, &mv[i]->gone, &mv[i]->calling))
+			continue;
+		mv[i]->ops->release(mv[i]);
+		call_end(n, &mv[i]->calling);
+	}
 	pthread_mutex_lock(&n->lock);
 	mirrors_put_locked(mv, nm);
-	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -397,15 +452,18 @@ HMS_API int hms_interval_insert(struct hms *h, uintptr_t start, size_t len,
 HMS_API void hms_interval_remove(struct hms_interval *iv)
 {
 	struct hms_notifier *n;
+	bool held;
 
 	if (!iv)
 		return;
 	n = &iv->h->notifier;
 	pthread_mutex_lock(&n->lock);
-	/* Removal during an invalidation takes effect at its end. */
-	while (n->active && (iv->in_tree || iv->add_pending) &&
-	       iv->invalidate_seq == n->invalidate_seq)
-		pthread_cond_wait(&n->cond, &n->lock);
+	/* The tree is only walked under this lock: the interval leaves it
+	 * now, even during an invalidation.  Invalidations under way that
+	 * hold it skip it from now on; one whose call of it runs is waited
+	 * for.  Waiting for the invalidation itself to end could wait for
+	 * the caller: a mirror's sync() may remove an interval. */
+	iv->gone = true;
 	if (iv->add_pending) {
 		struct hms_interval **pp;
 
@@ -420,10 +478,13 @@ HMS_API void hms_interval_remove(struct hms_interval *iv)
 		hms__itree_remove(&n->intervals, &iv->node);
 		iv->in_tree = false;
 	}
-	while (iv->running)
+	while (iv->calling)
 		pthread_cond_wait(&n->cond, &n->lock);
+	held = iv->refs;
+	iv->orphan = held; /* then the last of them frees it */
 	pthread_mutex_unlock(&n->lock);
-	free(iv);
+	if (!held)
+		free(iv);
 }
 
 HMS_API void *hms_interval_priv(const struct hms_interval *iv)
