@@ -32,6 +32,10 @@
  *                mremap's preparation (design 5c) fails as a
  *                whole, once per try, and the handler waits and tries
  *                again
+ *   notify_nomem the lists an invalidation collects its mirrors and
+ *                intervals into: a change that cannot be refused waits
+ *                for memory and collects again; one that can is refused
+ *                (EAGAIN)
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H
@@ -47,6 +51,7 @@ enum hms_inject_point {
 	HMS_INJ_UFFD_EAGAIN,
 	HMS_INJ_NOMEM,
 	HMS_INJ_UFFD_REGISTER,
+	HMS_INJ_NOTIFY_NOMEM,
 	HMS_INJ_NPOINTS
 };
 

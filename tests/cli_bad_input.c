@@ -90,6 +90,8 @@ static void stress_cases(bool uffd)
 	USAGE("stress --inject nomem:9,uffd_eagain:1",
 	      "hms stress: --inject: uffd_eagain:1 fails every pass");
 	fails(2, "HMS_INJECT=dev_copy:1", "stress", "hms stress: HMS_INJECT: dev_copy:1");
+	USAGE("stress --inject notify_nomem:15",
+	      "hms stress: --inject: notify_nomem:15 fails too often");
 	/* N >= 2 is fine */
 	USAGE("stress --inject dev_copy:2,uffd_eagain:2 --ops x", "hms stress: --ops: invalid");
 	fails(2, "HMS_INJECT=dev_copy:2", "stress --ops x", "hms stress: --ops: invalid");

@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 
@@ -123,7 +124,9 @@ static bool collect_one(struct hms_itree_node *node, void *arg)
 
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
-		struct hms_interval **v = realloc(c->v, cap * sizeof(*v));
+		struct hms_interval **v = hms__inject(HMS_INJ_NOTIFY_NOMEM)
+						  ? NULL
+						  : realloc(c->v, cap * sizeof(*v));
 
 		if (!v) {
 			c->oom = true;
@@ -191,7 +194,7 @@ static struct hms_mirror **mirrors_hold_locked(struct hms_notifier *n, size_t *n
 		cap++;
 	if (!cap)
 		return NULL;
-	mv = malloc(cap * sizeof(*mv));
+	mv = hms__inject(HMS_INJ_NOTIFY_NOMEM) ? NULL : malloc(cap * sizeof(*mv));
 	if (!mv) {
 		*lost = true;
 		return NULL;
@@ -211,6 +214,18 @@ static void mirrors_put_locked(struct hms_mirror **mv, size_t nm)
 		if (--mv[i]->refs == 0 && mv[i]->orphan)
 			free(mv[i]);
 	free(mv);
+}
+
+/* Drops the mirrors and intervals an invalidation took (freeing those
+ * unregistered or removed meanwhile) and empties *c. */
+static void held_put_locked(struct hms_mirror **mv, size_t nm, struct collect *c)
+{
+	mirrors_put_locked(mv, nm);
+	for (size_t i = 0; i < c->n; i++)
+		if (--c->v[i]->refs == 0 && c->v[i]->orphan)
+			free(c->v[i]);
+	free(c->v);
+	*c = (struct collect){ 0 };
 }
 
 /*
@@ -256,8 +271,22 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	if (n->active++ == 0)
 		n->invalidate_seq++; /* now odd */
 	cur_seq = n->invalidate_seq;
-	mv = mirrors_hold_locked(n, &nm, &lost);
-	hms__itree_for_each(&n->intervals, r->start, r->end - 1, collect_one, &c);
+	for (;;) {
+		mv = mirrors_hold_locked(n, &nm, &lost);
+		hms__itree_for_each(&n->intervals, r->start, r->end - 1, collect_one, &c);
+		if (!(c.oom || lost) || !(r->flags & HMS_NOTIFY_BLOCKABLE))
+			break;
+		/* Out of memory for the lists: a change that cannot be
+		 * refused must reach every subscriber, or one could keep a
+		 * stale translation.  Give back what was taken, wait for
+		 * memory, collect again.  (One that can be refused goes on
+		 * and is refused at the end.) */
+		held_put_locked(mv, nm, &c);
+		lost = false;
+		pthread_mutex_unlock(&n->lock);
+		usleep(1000);
+		pthread_mutex_lock(&n->lock);
+	}
 	pthread_mutex_unlock(&n->lock);
 
 	for (size_t i = 0; i < nm; i++) {
@@ -276,12 +305,8 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	}
 
 	pthread_mutex_lock(&n->lock);
-	mirrors_put_locked(mv, nm);
-	for (size_t i = 0; i < c.n; i++)
-		if (--c.v[i]->refs == 0 && c.v[i]->orphan)
-			free(c.v[i]);
+	held_put_locked(mv, nm, &c);
 	pthread_mutex_unlock(&n->lock);
-	free(c.v);
 
 	if ((!ok || c.oom || lost) && !(r->flags & HMS_NOTIFY_BLOCKABLE)) {
 		hms__notify_end(h, r);

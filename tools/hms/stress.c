@@ -49,9 +49,10 @@ static void usage(FILE *f)
 		"  --inject SPEC make library calls fail on purpose while the workers run:\n"
 		"                point:N[,point:N...], every Nth pass of the point fails;\n"
 		"                points dev_alloc, dev_copy, uffd_eagain, uffd_register,\n"
-		"                nomem (thread applies to setup only: see HMS_INJECT);\n"
-		"                dev_copy and uffd_eagain need N >= 2 (with 1 nothing\n"
-		"                could finish).  $HMS_INJECT is checked alike.\n"
+		"                nomem, notify_nomem (thread applies to setup only: see\n"
+		"                HMS_INJECT); dev_copy and uffd_eagain need N >= 2 (with\n"
+		"                1 nothing could finish), notify_nomem N >= 16.\n"
+		"                $HMS_INJECT is checked alike.\n"
 		"                The run must still be clean; the faults injected\n"
 		"                are counted\n"
 		"  --gpu         attach a CUDA GPU too (hms_cuda_attach; its pool holds\n"
@@ -101,11 +102,17 @@ static int parse_skip(const char *list, uint32_t *out)
 /*
  * The points that fail on every pass with N = 1 and so leave nothing that
  * can ever finish: every copy of a migration (dev_copy), every
- * userfaultfd ioctl (uffd_eagain).  The spec was checked already.
+ * userfaultfd ioctl (uffd_eagain).  And notify_nomem, where a change that
+ * cannot be refused tries again until its lists are allocated: one try
+ * makes up to about ten allocations, so with N below 16 every try could
+ * fail.  The spec was checked already.
  */
 static int check_inject(const char *what, const char *spec)
 {
-	static const char *const stuck[] = { "dev_copy", "uffd_eagain" };
+	static const struct {
+		const char *name;
+		unsigned long min;
+	} stuck[] = { { "dev_copy", 2 }, { "uffd_eagain", 2 }, { "notify_nomem", 16 } };
 
 	for (const char *s = spec; s && *s;) {
 		const char *colon = strchr(s, ':');
@@ -116,11 +123,12 @@ static int check_inject(const char *what, const char *spec)
 			break;
 		n = strtoul(colon + 1, &end, 10);
 		for (size_t k = 0; k < sizeof(stuck) / sizeof(stuck[0]); k++)
-			if (n == 1 && (size_t)(colon - s) == strlen(stuck[k]) &&
-			    !memcmp(s, stuck[k], (size_t)(colon - s))) {
-				fprintf(stderr, "hms stress: %s: %s:1 fails every pass and the run "
-					"can never make progress; use %s:2 or more\n", what,
-					stuck[k], stuck[k]);
+			if (n < stuck[k].min && (size_t)(colon - s) == strlen(stuck[k].name) &&
+			    !memcmp(s, stuck[k].name, (size_t)(colon - s))) {
+				fprintf(stderr, "hms stress: %s: %s:%lu fails %s and the run "
+					"can never make progress; use %s:%lu or more\n", what,
+					stuck[k].name, n, n == 1 ? "every pass" : "too often",
+					stuck[k].name, stuck[k].min);
 				return -1;
 			}
 		s = *end ? end + 1 : end;
