@@ -372,23 +372,23 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 	uint64_t t;
 	int ret;
 
-	st = gpu_stage_get(g, nowait);
-	if (!st)
-		return -EAGAIN;
 	t = gpu_prof_now(g);
 	for (;;) {
 		bool mapped;
 
 		pthread_mutex_lock(&g->lock);
-		/* (Pages outside their own slot are no window's: they may go.) */
+		/* (Pages outside their own slot are no window's: they may go.)
+		 * No staging buffer is held while this waits: the window's
+		 * owner may need one (another hms_cuda_map) before it unmaps. */
 		while (!nowait && !wrong_only && gpu_range_mapped_locked(g, start, end))
 			pthread_cond_wait(&g->cond, &g->lock);
 		mapped = !wrong_only && gpu_range_mapped_locked(g, start, end);
 		pthread_mutex_unlock(&g->lock);
-		if (mapped) {
-			gpu_stage_put(g, st);
+		if (mapped)
 			return -EAGAIN;
-		}
+		st = gpu_stage_get(g, nowait);
+		if (!st)
+			return -EAGAIN;
 		ret = hms_migrate_vma_setup(g->h, &m);
 		if (ret) {
 			gpu_stage_put(g, st);
@@ -410,10 +410,9 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 			break;
 		}
 		hms_migrate_vma_finalize(&m); /* nothing moved */
-		if (nowait) {
-			gpu_stage_put(g, st);
+		gpu_stage_put(g, st);
+		if (nowait)
 			return -EAGAIN;
-		}
 	}
 	for (unsigned long i = 0; i < m.npages;) {
 		unsigned long j = i + 1;
