@@ -190,8 +190,9 @@ int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
  * in their own block's slot.  Returns pages moved or -errno. */
 long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end,
 			      bool wrong_only);
-/* Is any block of [start, end) mapped by a window? (lock held)  Holds of
- * hms_cuda_map() calls still placing pages do not count. */
+/* Is any page of [start, end) mapped by a window? (lock held)  Only the
+ * windows' own pages count: not the rest of their blocks, nor the holds of
+ * hms_cuda_map() calls still placing pages. */
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end);
 
 #endif

@@ -29,17 +29,20 @@ bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_
 {
 	if (g->closing)
 		return false;
-	for (uint64_t b = start >> GPU_BLOCK_SHIFT; b <= (end - 1) >> GPU_BLOCK_SHIFT; b++) {
-		long s = gpu_slot_find_locked(g, b);
-		/*
-		 * A map still placing pages holds the block only to keep its
-		 * chunk: pages may leave meanwhile (its check finds them gone
-		 * and it places them again), so waiting for it would be for
-		 * nothing -- and a deadlock where the map itself waits for
-		 * the page to move (its own read of a page in flux faulting
-		 * on the handler, two maps of one block each placing).
-		 */
-		if (s >= 0 && g->slots[s].maps > g->slots[s].placing)
+	/*
+	 * A window's own pages only, not the rest of the blocks it shows
+	 * (undefined there): a CPU touch of a neighbour in the same block
+	 * must not wait for an unmap its own thread may be the one to do.
+	 * Maps still placing pages have no window in the list yet: pages
+	 * may leave them meanwhile (their check finds them gone and places
+	 * them again), so waiting for them would be for nothing -- and a
+	 * deadlock where the map itself waits for the page to move.
+	 */
+	for (const struct gpu_window *w = g->windows; w; w = w->next) {
+		uintptr_t ws = w->addr & ~(uintptr_t)(GPU_PAGE - 1);
+		uintptr_t we = (w->addr + w->len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
+
+		if (start < we && ws < end)
 			return true;
 	}
 	return false;
@@ -483,10 +486,20 @@ long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end
 int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
 	struct hms_cuda *g = hms_devmem_priv(dm);
+	uintptr_t start = f->start, end = f->end, page = f->addr & ~(uintptr_t)(GPU_PAGE - 1);
 	long n;
 
 	g->cu->CtxSetCurrent(g->ctx);
-	n = batch_to_ram(g, f->start, f->end, false, f->nowait);
+	/* The fault-around range meets a window, the page itself does not:
+	 * the page alone, so it need not wait for the window's end. */
+	pthread_mutex_lock(&g->lock);
+	if (gpu_range_mapped_locked(g, start, end) &&
+	    !gpu_range_mapped_locked(g, page, page + GPU_PAGE)) {
+		start = page;
+		end = page + GPU_PAGE;
+	}
+	pthread_mutex_unlock(&g->lock);
+	n = batch_to_ram(g, start, end, false, f->nowait);
 	if (n < 0)
 		return (int)n;
 	return n ? 0 : -EAGAIN;
