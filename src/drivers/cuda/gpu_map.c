@@ -188,9 +188,12 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		if (!ret || ret == -ENOENT || round + 1 == MAP_ROUNDS)
 			break; /* (lock held) */
 		pthread_mutex_unlock(&g->lock);
-		if (n == -ENOMEM && ret == -ENOMEM) {
+		if ((n == -ENOMEM || n == -EIO) && ret == -ENOMEM) {
+			/* Out of GPU memory, or its copies fail: more rounds
+			 * will not help. */
+			ret = (int)n;
 			pthread_mutex_lock(&g->lock);
-			break; /* out of GPU memory: more rounds will not help */
+			break;
 		}
 	}
 	if (ret) {

@@ -107,13 +107,14 @@ static bool has_dst(const struct hms_migrate_vma *m, unsigned long i)
 	return m->dst[i] & HMS_MIGRATE_PFN_VALID;
 }
 
-/* Copy the batch's pages to the GPU; pages whose copy failed get no dst. */
-static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_migrate_vma *m)
+/* Copy the batch's pages to the GPU; pages whose copy failed get no dst.
+ * Returns whether any copy failed. */
+static bool batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_migrate_vma *m)
 {
 	const struct hms_cu *cu = g->cu;
 	void *pinned[BATCH_PAGES];
 	unsigned npinned = 0;
-	bool failed = false;
+	bool failed = false, copy_failed = false;
 
 	for (unsigned long i = 0; i < m->npages;) {
 		const char *src = hms_migrate_src_ptr(m, i);
@@ -154,8 +155,10 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 				    ? cu->MemcpyHtoDAsync(d, buf, len, st->stream)
 				    : CUDA_ERROR_INVALID_VALUE;
 		}
-		if (r != CUDA_SUCCESS)
+		if (r != CUDA_SUCCESS) {
 			batch_unalloc(g, m, i, j);
+			copy_failed = true;
+		}
 		i = j;
 	}
 	if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
@@ -164,6 +167,7 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 		cu->MemHostUnregister(pinned[k]);
 	if (failed)
 		batch_unalloc(g, m, 0, m->npages);
+	return failed || copy_failed;
 }
 
 static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool *nomem)
@@ -174,6 +178,7 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_SYSTEM,
 	};
 	struct gpu_stage *st;
+	bool copy_failed = false;
 	long moved = 0;
 	int ret;
 
@@ -190,7 +195,7 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 	if (m.cpages) {
 		batch_alloc(g, &m, nomem);
 		gpu_prof_add(g, GPU_PROF_IN_ALLOC, &t);
-		batch_copy_in(g, st, &m);
+		copy_failed = batch_copy_in(g, st, &m);
 		gpu_prof_add(g, GPU_PROF_IN_COPY, &t);
 	}
 	hms_migrate_vma_pages(&m);
@@ -200,7 +205,9 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 	gpu_stage_put(g, st);
 	for (unsigned long i = 0; i < m.npages; i++)
 		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
-	return moved;
+	/* Nothing moved because the GPU's copies failed: say so (-EIO), not
+	 * "nothing to move" nor "no memory". */
+	return !moved && copy_failed ? -EIO : moved;
 }
 
 static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool wrong_only,
