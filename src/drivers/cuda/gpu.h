@@ -169,6 +169,16 @@ static inline CUdeviceptr gpu_pfn_addr(const struct hms_cuda *g, hms_pfn pfn)
 	return g->pool_va + ((pfn - g->first) << GPU_SHIFT);
 }
 
+/* The end of the batch that starts at s: its block's end, or end if that
+ * comes first (also where the block's end wraps past zero: the last block
+ * of the address space). */
+static inline uintptr_t gpu_batch_end(uintptr_t s, uintptr_t end)
+{
+	uintptr_t e = (s & ~(uintptr_t)(GPU_BLOCK - 1)) + GPU_BLOCK;
+
+	return !e || e > end ? end : e;
+}
+
 static inline hms_pfn gpu_pfn(const struct hms_cuda *g, uint64_t slot, unsigned idx)
 {
 	return g->first + slot * GPU_BLOCK_PAGES + idx;

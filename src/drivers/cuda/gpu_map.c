@@ -136,7 +136,9 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	struct hms_cu_access_desc acc;
 	int ret = 0;
 
-	if (!g || !addr || !len || !dptr || (uintptr_t)addr + len < (uintptr_t)addr ||
+	/* (The end, rounded up to a page, must not wrap past zero.) */
+	if (!g || !addr || !len || !dptr || len > UINTPTR_MAX - (GPU_PAGE - 1) ||
+	    (uintptr_t)addr > UINTPTR_MAX - (GPU_PAGE - 1) - len ||
 	    (flags & ~HMS_CUDA_MAP_READ_ONLY))
 		return -EINVAL;
 	cu = g->cu;
@@ -149,6 +151,8 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	e = ((uintptr_t)addr + len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
 	b0 = s >> GPU_BLOCK_SHIFT;
 	nblk = ((e - 1) >> GPU_BLOCK_SHIFT) - b0 + 1;
+	if (nblk > g->nslots)
+		return -ENOMEM; /* more blocks than the pool has chunks */
 	w = calloc(1, sizeof(*w));
 	pfns = malloc(((e - s) >> GPU_SHIFT) * sizeof(*pfns));
 	if (!w || !pfns) {

@@ -234,9 +234,7 @@ static void job_work(struct hms_cuda *g, struct gpu_job *j)
 		do {
 			if (s >= j->end)
 				return;
-			e = (s + GPU_BLOCK) & ~(GPU_BLOCK - 1);
-			if (e > j->end)
-				e = j->end;
+			e = gpu_batch_end(s, j->end);
 		} while (!atomic_compare_exchange_weak(&j->next, &s, e));
 		n = j->to_ram ? batch_to_ram(g, s, e, false, false) : batch_to_device(g, s, e, &nomem);
 		if (n > 0)
@@ -478,9 +476,7 @@ long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end
 	for (uintptr_t s = start, e; s < end; s = e) {
 		long n;
 
-		e = (s + GPU_BLOCK) & ~(GPU_BLOCK - 1);
-		if (e > end)
-			e = end;
+		e = gpu_batch_end(s, end);
 		n = batch_to_ram(g, s, e, wrong_only, false);
 		if (n < 0 && n != -ENOENT)
 			return moved ? moved : n;

@@ -230,9 +230,7 @@ int gpu_replicas_make(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pf
 	for (uintptr_t bs = s, be; bs < e; bs = be) {
 		int ret;
 
-		be = (bs + GPU_BLOCK) & ~(GPU_BLOCK - 1);
-		if (be > e)
-			be = e;
+		be = gpu_batch_end(bs, e);
 		ret = replicas_batch(g, bs, be, pfns + ((bs - s) >> GPU_SHIFT));
 		if (ret)
 			return ret;
