@@ -160,6 +160,15 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		free(pfns);
 		return -ENOMEM;
 	}
+	/* Memory hms does not manage: -ENOENT now, before any GPU memory is
+	 * held (the residency check cannot tell a page of it that is not
+	 * present from a managed page that is elsewhere: -ENOMEM).  pfns
+	 * serves as the uids' scratch space (8 bytes a page, uids are 4). */
+	if (hms_where(g->h, (void *)s, (e - s) >> GPU_SHIFT, (hms_uid *)pfns) == -ENOENT) {
+		free(w);
+		free(pfns);
+		return -ENOENT;
+	}
 	ret = blocks_hold(g, b0, nblk);
 	if (ret) {
 		free(pfns);
