@@ -149,7 +149,8 @@ int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info);
  * Pages not on the GPU are migrated (never-touched pages become zeroed
  * GPU pages).  Until hms_cuda_unmap() the pages stay on the GPU: a CPU
  * touch waits for the unmap.  The window covers whole 2 MiB blocks; bytes
- * outside [addr, addr + len) that it shows are undefined.  Windows may
+ * outside [addr, addr + len) that it shows are undefined (and their pages
+ * are not held: a CPU touch brings one home at once).  Windows may
  * overlap.  Return: 0; -EINVAL (bad arguments, len 0, unknown flags); -ENOENT (a page
  * is not managed); -ENOMEM (GPU memory exhausted, or CPU touches kept
  * taking pages back while they were placed: nothing moved back, the

@@ -11,7 +11,8 @@
  * (fakecuda_hold_htod) to stop a migration half way.
  *
  * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
- * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256).
+ * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256), FAKECUDA_FAIL
+ * (name:skip:n, see fakecuda_fail_call).
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -70,6 +71,66 @@ EXPORT size_t fakecuda_mem_used(void)
 	u = mem_used;
 	pthread_mutex_unlock(&lock);
 	return u;
+}
+
+/* Calls named name (the driver API's symbol, "cuMemMap") number skip+1 ..
+ * skip+n from now fail (CUDA_ERROR_OUT_OF_MEMORY for the allocating ones,
+ * else CUDA_ERROR_UNKNOWN); n = 0 ends it.  One name at a time.  Also
+ * from the environment: FAKECUDA_FAIL=name:skip:n. */
+static char fail_name[64];
+static unsigned fail_call_skip, fail_call_n;
+
+EXPORT void fakecuda_fail_call(const char *name, unsigned skip, unsigned n)
+{
+	pthread_mutex_lock(&lock);
+	snprintf(fail_name, sizeof(fail_name), "%s", name ? name : "");
+	fail_call_skip = skip;
+	fail_call_n = n;
+	pthread_mutex_unlock(&lock);
+}
+
+static bool fail_env_read;
+
+static bool inject(const char *name)
+{
+	bool fail = false;
+
+	pthread_mutex_lock(&lock);
+	if (!fail_env_read) {
+		const char *e = getenv("FAKECUDA_FAIL");
+		unsigned skip = 0, n = 0;
+		char nm[64];
+
+		fail_env_read = true;
+		if (e && sscanf(e, "%63[^:]:%u:%u", nm, &skip, &n) == 3) {
+			snprintf(fail_name, sizeof(fail_name), "%s", nm);
+			fail_call_skip = skip;
+			fail_call_n = n;
+		}
+	}
+	if (fail_call_n && !strcmp(fail_name, name)) {
+		if (fail_call_skip) {
+			fail_call_skip--;
+		} else {
+			fail_call_n--;
+			fail = true;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return fail;
+}
+
+/* Device virtual ranges reserved and not yet freed (a test's leak check). */
+static long reserved;
+
+EXPORT long fakecuda_reserved(void)
+{
+	long n;
+
+	pthread_mutex_lock(&lock);
+	n = reserved;
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 /* Host-to-device copies wait while the hold is on (a test's way to keep a
@@ -296,6 +357,8 @@ EXPORT CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, struct hms_cu_loc
 
 EXPORT CUresult cuMemAllocHost_v2(void **p, size_t bytes)
 {
+	if (inject("cuMemAllocHost"))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	*p = sized_alloc(bytes);
 	return *p ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
@@ -309,6 +372,8 @@ EXPORT CUresult cuMemFreeHost(void *p)
 EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned flags)
 {
 	(void)flags;
+	if (inject("cuMemHostRegister"))
+		return CUDA_ERROR_UNKNOWN;
 	/* Like the real one: the pages must be mapped (pinning touches them). */
 	for (size_t o = 0; o < bytes; o += 4096)
 		if (madvise((char *)((uintptr_t)p & ~4095UL) + o, 4096, MADV_NORMAL))
@@ -369,6 +434,8 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstre
 EXPORT CUresult cuStreamCreate(CUstream *s, unsigned flags)
 {
 	(void)flags;
+	if (inject("cuStreamCreate"))
+		return CUDA_ERROR_UNKNOWN;
 	*s = (CUstream)&stream_dummy;
 	return CUDA_SUCCESS;
 }
@@ -382,7 +449,7 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream s)
 EXPORT CUresult cuStreamSynchronize(CUstream s)
 {
 	(void)s;
-	return CUDA_SUCCESS;
+	return inject("cuStreamSynchronize") ? CUDA_ERROR_UNKNOWN : CUDA_SUCCESS;
 }
 
 /* ---- virtual memory management --------------------------------------------------- */
@@ -399,6 +466,8 @@ EXPORT CUresult cuMemAddressReserve(CUdeviceptr *p, size_t size, size_t align, C
 	uintptr_t a;
 
 	(void)addr, (void)flags;
+	if (inject("cuMemAddressReserve"))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	if (!size || size % 4096 || (align & (align - 1)))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (align < 4096)
@@ -413,12 +482,20 @@ EXPORT CUresult cuMemAddressReserve(CUdeviceptr *p, size_t size, size_t align, C
 	if ((uintptr_t)base + align > a)
 		munmap((char *)a + size, (uintptr_t)base + align - a);
 	*p = a;
+	pthread_mutex_lock(&lock);
+	reserved++;
+	pthread_mutex_unlock(&lock);
 	return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuMemAddressFree(CUdeviceptr p, size_t size)
 {
-	return munmap((void *)(uintptr_t)p, size) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	if (munmap((void *)(uintptr_t)p, size))
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&lock);
+	reserved--;
+	pthread_mutex_unlock(&lock);
+	return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
@@ -427,6 +504,8 @@ EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	struct chunk *c;
 
 	(void)prop, (void)flags;
+	if (inject("cuMemCreate"))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	if (!size || size % (2UL << 20))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (take(size))
@@ -463,6 +542,8 @@ EXPORT CUresult cuMemMap(CUdeviceptr p, size_t size, size_t off, CUmemGenericAll
 	struct chunk *c = (struct chunk *)(uintptr_t)h;
 
 	(void)flags;
+	if (inject("cuMemMap"))
+		return CUDA_ERROR_UNKNOWN;
 	if (off + size > c->size)
 		return CUDA_ERROR_INVALID_VALUE;
 	return mmap((void *)(uintptr_t)p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
@@ -483,7 +564,7 @@ EXPORT CUresult cuMemSetAccess(CUdeviceptr p, size_t size, const struct hms_cu_a
 			       size_t n)
 {
 	(void)p, (void)size, (void)d, (void)n;
-	return CUDA_SUCCESS;
+	return inject("cuMemSetAccess") ? CUDA_ERROR_UNKNOWN : CUDA_SUCCESS;
 }
 
 /* ---- modules and kernels: the GPU tests' kernels, in C ------------------------------ */

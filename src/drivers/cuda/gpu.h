@@ -169,6 +169,16 @@ static inline CUdeviceptr gpu_pfn_addr(const struct hms_cuda *g, hms_pfn pfn)
 	return g->pool_va + ((pfn - g->first) << GPU_SHIFT);
 }
 
+/* The end of the batch that starts at s: its block's end, or end if that
+ * comes first (also where the block's end wraps past zero: the last block
+ * of the address space). */
+static inline uintptr_t gpu_batch_end(uintptr_t s, uintptr_t end)
+{
+	uintptr_t e = (s & ~(uintptr_t)(GPU_BLOCK - 1)) + GPU_BLOCK;
+
+	return !e || e > end ? end : e;
+}
+
 static inline hms_pfn gpu_pfn(const struct hms_cuda *g, uint64_t slot, unsigned idx)
 {
 	return g->first + slot * GPU_BLOCK_PAGES + idx;
@@ -190,8 +200,9 @@ int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f);
  * in their own block's slot.  Returns pages moved or -errno. */
 long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end,
 			      bool wrong_only);
-/* Is any block of [start, end) mapped by a window? (lock held)  Holds of
- * hms_cuda_map() calls still placing pages do not count. */
+/* Is any page of [start, end) mapped by a window? (lock held)  Only the
+ * windows' own pages count: not the rest of their blocks, nor the holds of
+ * hms_cuda_map() calls still placing pages. */
 bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_t end);
 
 #endif

@@ -136,7 +136,9 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	struct hms_cu_access_desc acc;
 	int ret = 0;
 
-	if (!g || !addr || !len || !dptr || (uintptr_t)addr + len < (uintptr_t)addr ||
+	/* (The end, rounded up to a page, must not wrap past zero.) */
+	if (!g || !addr || !len || !dptr || len > UINTPTR_MAX - (GPU_PAGE - 1) ||
+	    (uintptr_t)addr > UINTPTR_MAX - (GPU_PAGE - 1) - len ||
 	    (flags & ~HMS_CUDA_MAP_READ_ONLY))
 		return -EINVAL;
 	cu = g->cu;
@@ -149,12 +151,23 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	e = ((uintptr_t)addr + len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
 	b0 = s >> GPU_BLOCK_SHIFT;
 	nblk = ((e - 1) >> GPU_BLOCK_SHIFT) - b0 + 1;
+	if (nblk > g->nslots)
+		return -ENOMEM; /* more blocks than the pool has chunks */
 	w = calloc(1, sizeof(*w));
 	pfns = malloc(((e - s) >> GPU_SHIFT) * sizeof(*pfns));
 	if (!w || !pfns) {
 		free(w);
 		free(pfns);
 		return -ENOMEM;
+	}
+	/* Memory hms does not manage: -ENOENT now, before any GPU memory is
+	 * held (the residency check cannot tell a page of it that is not
+	 * present from a managed page that is elsewhere: -ENOMEM).  pfns
+	 * serves as the uids' scratch space (8 bytes a page, uids are 4). */
+	if (hms_where(g->h, (void *)s, (e - s) >> GPU_SHIFT, (hms_uid *)pfns) == -ENOENT) {
+		free(w);
+		free(pfns);
+		return -ENOENT;
 	}
 	ret = blocks_hold(g, b0, nblk);
 	if (ret) {
@@ -188,9 +201,12 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 		if (!ret || ret == -ENOENT || round + 1 == MAP_ROUNDS)
 			break; /* (lock held) */
 		pthread_mutex_unlock(&g->lock);
-		if (n == -ENOMEM && ret == -ENOMEM) {
+		if ((n == -ENOMEM || n == -EIO) && ret == -ENOMEM) {
+			/* Out of GPU memory, or its copies fail: more rounds
+			 * will not help. */
+			ret = (int)n;
 			pthread_mutex_lock(&g->lock);
-			break; /* out of GPU memory: more rounds will not help */
+			break;
 		}
 	}
 	if (ret) {

@@ -29,17 +29,20 @@ bool gpu_range_mapped_locked(const struct hms_cuda *g, uintptr_t start, uintptr_
 {
 	if (g->closing)
 		return false;
-	for (uint64_t b = start >> GPU_BLOCK_SHIFT; b <= (end - 1) >> GPU_BLOCK_SHIFT; b++) {
-		long s = gpu_slot_find_locked(g, b);
-		/*
-		 * A map still placing pages holds the block only to keep its
-		 * chunk: pages may leave meanwhile (its check finds them gone
-		 * and it places them again), so waiting for it would be for
-		 * nothing -- and a deadlock where the map itself waits for
-		 * the page to move (its own read of a page in flux faulting
-		 * on the handler, two maps of one block each placing).
-		 */
-		if (s >= 0 && g->slots[s].maps > g->slots[s].placing)
+	/*
+	 * A window's own pages only, not the rest of the blocks it shows
+	 * (undefined there): a CPU touch of a neighbour in the same block
+	 * must not wait for an unmap its own thread may be the one to do.
+	 * Maps still placing pages have no window in the list yet: pages
+	 * may leave them meanwhile (their check finds them gone and places
+	 * them again), so waiting for them would be for nothing -- and a
+	 * deadlock where the map itself waits for the page to move.
+	 */
+	for (const struct gpu_window *w = g->windows; w; w = w->next) {
+		uintptr_t ws = w->addr & ~(uintptr_t)(GPU_PAGE - 1);
+		uintptr_t we = (w->addr + w->len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
+
+		if (start < we && ws < end)
 			return true;
 	}
 	return false;
@@ -104,13 +107,14 @@ static bool has_dst(const struct hms_migrate_vma *m, unsigned long i)
 	return m->dst[i] & HMS_MIGRATE_PFN_VALID;
 }
 
-/* Copy the batch's pages to the GPU; pages whose copy failed get no dst. */
-static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_migrate_vma *m)
+/* Copy the batch's pages to the GPU; pages whose copy failed get no dst.
+ * Returns whether any copy failed. */
+static bool batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_migrate_vma *m)
 {
 	const struct hms_cu *cu = g->cu;
 	void *pinned[BATCH_PAGES];
 	unsigned npinned = 0;
-	bool failed = false;
+	bool failed = false, copy_failed = false;
 
 	for (unsigned long i = 0; i < m->npages;) {
 		const char *src = hms_migrate_src_ptr(m, i);
@@ -151,8 +155,10 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 				    ? cu->MemcpyHtoDAsync(d, buf, len, st->stream)
 				    : CUDA_ERROR_INVALID_VALUE;
 		}
-		if (r != CUDA_SUCCESS)
+		if (r != CUDA_SUCCESS) {
 			batch_unalloc(g, m, i, j);
+			copy_failed = true;
+		}
 		i = j;
 	}
 	if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
@@ -161,6 +167,7 @@ static void batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 		cu->MemHostUnregister(pinned[k]);
 	if (failed)
 		batch_unalloc(g, m, 0, m->npages);
+	return failed || copy_failed;
 }
 
 static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool *nomem)
@@ -171,6 +178,7 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_SYSTEM,
 	};
 	struct gpu_stage *st;
+	bool copy_failed = false;
 	long moved = 0;
 	int ret;
 
@@ -187,7 +195,7 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 	if (m.cpages) {
 		batch_alloc(g, &m, nomem);
 		gpu_prof_add(g, GPU_PROF_IN_ALLOC, &t);
-		batch_copy_in(g, st, &m);
+		copy_failed = batch_copy_in(g, st, &m);
 		gpu_prof_add(g, GPU_PROF_IN_COPY, &t);
 	}
 	hms_migrate_vma_pages(&m);
@@ -197,7 +205,9 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 	gpu_stage_put(g, st);
 	for (unsigned long i = 0; i < m.npages; i++)
 		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
-	return moved;
+	/* Nothing moved because the GPU's copies failed: say so (-EIO), not
+	 * "nothing to move" nor "no memory". */
+	return !moved && copy_failed ? -EIO : moved;
 }
 
 static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool wrong_only,
@@ -224,9 +234,7 @@ static void job_work(struct hms_cuda *g, struct gpu_job *j)
 		do {
 			if (s >= j->end)
 				return;
-			e = (s + GPU_BLOCK) & ~(GPU_BLOCK - 1);
-			if (e > j->end)
-				e = j->end;
+			e = gpu_batch_end(s, j->end);
 		} while (!atomic_compare_exchange_weak(&j->next, &s, e));
 		n = j->to_ram ? batch_to_ram(g, s, e, false, false) : batch_to_device(g, s, e, &nomem);
 		if (n > 0)
@@ -372,23 +380,23 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 	uint64_t t;
 	int ret;
 
-	st = gpu_stage_get(g, nowait);
-	if (!st)
-		return -EAGAIN;
 	t = gpu_prof_now(g);
 	for (;;) {
 		bool mapped;
 
 		pthread_mutex_lock(&g->lock);
-		/* (Pages outside their own slot are no window's: they may go.) */
+		/* (Pages outside their own slot are no window's: they may go.)
+		 * No staging buffer is held while this waits: the window's
+		 * owner may need one (another hms_cuda_map) before it unmaps. */
 		while (!nowait && !wrong_only && gpu_range_mapped_locked(g, start, end))
 			pthread_cond_wait(&g->cond, &g->lock);
 		mapped = !wrong_only && gpu_range_mapped_locked(g, start, end);
 		pthread_mutex_unlock(&g->lock);
-		if (mapped) {
-			gpu_stage_put(g, st);
+		if (mapped)
 			return -EAGAIN;
-		}
+		st = gpu_stage_get(g, nowait);
+		if (!st)
+			return -EAGAIN;
 		ret = hms_migrate_vma_setup(g->h, &m);
 		if (ret) {
 			gpu_stage_put(g, st);
@@ -410,10 +418,9 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 			break;
 		}
 		hms_migrate_vma_finalize(&m); /* nothing moved */
-		if (nowait) {
-			gpu_stage_put(g, st);
+		gpu_stage_put(g, st);
+		if (nowait)
 			return -EAGAIN;
-		}
 	}
 	for (unsigned long i = 0; i < m.npages;) {
 		unsigned long j = i + 1;
@@ -469,9 +476,7 @@ long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end
 	for (uintptr_t s = start, e; s < end; s = e) {
 		long n;
 
-		e = (s + GPU_BLOCK) & ~(GPU_BLOCK - 1);
-		if (e > end)
-			e = end;
+		e = gpu_batch_end(s, end);
 		n = batch_to_ram(g, s, e, wrong_only, false);
 		if (n < 0 && n != -ENOENT)
 			return moved ? moved : n;
@@ -484,10 +489,20 @@ long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end
 int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
 	struct hms_cuda *g = hms_devmem_priv(dm);
+	uintptr_t start = f->start, end = f->end, page = f->addr & ~(uintptr_t)(GPU_PAGE - 1);
 	long n;
 
 	g->cu->CtxSetCurrent(g->ctx);
-	n = batch_to_ram(g, f->start, f->end, false, f->nowait);
+	/* The fault-around range meets a window, the page itself does not:
+	 * the page alone, so it need not wait for the window's end. */
+	pthread_mutex_lock(&g->lock);
+	if (gpu_range_mapped_locked(g, start, end) &&
+	    !gpu_range_mapped_locked(g, page, page + GPU_PAGE)) {
+		start = page;
+		end = page + GPU_PAGE;
+	}
+	pthread_mutex_unlock(&g->lock);
+	n = batch_to_ram(g, start, end, false, f->nowait);
 	if (n < 0)
 		return (int)n;
 	return n ? 0 : -EAGAIN;

@@ -19,26 +19,11 @@
 
 #include "gpu.h"
 
-/*
- * Does a read-only window map a page of [s, e)?  (lock held)  Its own
- * pages only, not the rest of the blocks it shows (undefined there, see
- * hms_cuda_map): a wait for those would be for nothing, and a deadlock
- * when the invalidation runs on the fault handler thread (MADV_DONTNEED
- * or munmap of a neighbour) while the window's owner waits for that
- * thread in its next hms_cuda_map (hms_sync, migrate_vma).
- */
-static bool ro_window_covers_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t e)
+/* The span [*ws, *we) of window w's own pages. */
+static void window_span(const struct gpu_window *w, uintptr_t *ws, uintptr_t *we)
 {
-	if (g->closing)
-		return false;
-	for (const struct gpu_window *w = g->windows; w; w = w->next) {
-		uintptr_t ws = w->addr & ~(uintptr_t)(GPU_PAGE - 1);
-		uintptr_t we = (w->addr + w->len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
-
-		if (w->ro && s < we && ws < e)
-			return true;
-	}
-	return false;
+	*ws = w->addr & ~(uintptr_t)(GPU_PAGE - 1);
+	*we = (w->addr + w->len + GPU_PAGE - 1) & ~(uintptr_t)(GPU_PAGE - 1);
 }
 
 /* Replica bits of slot idx within [s, e), as (first page, last page + 1). */
@@ -78,10 +63,47 @@ static bool any_replica_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t 
 {
 	unsigned p0, p1;
 
+	if (((e - 1) >> GPU_BLOCK_SHIFT) - (s >> GPU_BLOCK_SHIFT) < g->nslots) {
+		for (uint64_t b = s >> GPU_BLOCK_SHIFT; b <= (e - 1) >> GPU_BLOCK_SHIFT; b++) {
+			long i = gpu_slot_find_locked(g, b);
+
+			if (i >= 0 && !g->slots[i].creating &&
+			    slot_span(g, (uint64_t)i, s, e, &p0, &p1) &&
+			    slot_has_replicas(&g->slots[i], p0, p1))
+				return true;
+		}
+		return false;
+	}
 	for (uint64_t i = 0; i < g->nslots; i++)
 		if (g->slots[i].live && !g->slots[i].creating &&
 		    slot_span(g, i, s, e, &p0, &p1) && slot_has_replicas(&g->slots[i], p0, p1))
 			return true;
+	return false;
+}
+
+/*
+ * Does a read-only window show a replica of [s, e)?  (lock held)  Its own
+ * pages only, not the rest of the blocks it shows (undefined there, see
+ * hms_cuda_map): a wait for those would be for nothing, and a deadlock
+ * when the invalidation runs on the fault handler thread (MADV_DONTNEED
+ * or munmap of a neighbour) while the window's owner waits for that
+ * thread in its next hms_cuda_map (hms_sync, migrate_vma).  And replicas
+ * the window shows, not any replica of the range: a range with replicas
+ * in one place and a window without any in another need not wait (the
+ * window's owner may be the one invalidating it, hms_protect say).
+ */
+static bool ro_window_shows_replica_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t e)
+{
+	if (g->closing)
+		return false;
+	for (const struct gpu_window *w = g->windows; w; w = w->next) {
+		uintptr_t ws, we;
+
+		window_span(w, &ws, &we);
+		if (w->ro && s < we && ws < e &&
+		    any_replica_locked(g, s > ws ? s : ws, e < we ? e : we))
+			return true;
+	}
 	return false;
 }
 
@@ -116,8 +138,7 @@ static bool gpu_invalidate(struct hms_interval *iv, const struct hms_notify_rang
 	else if (pthread_mutex_trylock(&g->lock))
 		return false;
 	hms_interval_set_seq(iv, cur_seq);
-	while (ro_window_covers_locked(g, r->start, r->end) &&
-	       any_replica_locked(g, r->start, r->end)) {
+	while (ro_window_shows_replica_locked(g, r->start, r->end)) {
 		if (!(r->flags & HMS_NOTIFY_BLOCKABLE)) {
 			pthread_mutex_unlock(&g->lock);
 			return false;
@@ -230,9 +251,7 @@ int gpu_replicas_make(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pf
 	for (uintptr_t bs = s, be; bs < e; bs = be) {
 		int ret;
 
-		be = (bs + GPU_BLOCK) & ~(GPU_BLOCK - 1);
-		if (be > e)
-			be = e;
+		be = gpu_batch_end(bs, e);
 		ret = replicas_batch(g, bs, be, pfns + ((bs - s) >> GPU_SHIFT));
 		if (ret)
 			return ret;
