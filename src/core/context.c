@@ -164,7 +164,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 		goto err_free;
 	ret = hms__uffd_open(h, flags);
 	if (ret)
-		goto err_notifier;
+		goto err_uffd; /* closes what it opened before failing */
 	ret = hms__topology_open(h, root, flags);
 	if (ret)
 		goto err_uffd;
@@ -190,7 +190,6 @@ err_uffd:
 		close(h->age_fd);
 	if (h->wake_fd >= 0)
 		close(h->wake_fd);
-err_notifier:
 	hms__notifier_fini(h);
 err_free:
 	pthread_cond_destroy(&h->cond);

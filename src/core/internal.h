@@ -271,6 +271,8 @@ void hms__pte_wait_locked(struct hms *h, uintptr_t addr);
  * uffd.c - the fault engine
  * ---------------------------------------------------------------------- */
 
+/* Opens h's descriptors; on failure the caller closes those that are
+ * >= 0 (hms_open's err_uffd). */
 int hms__uffd_open(struct hms *h, unsigned open_flags);
 int hms__uffd_start(struct hms *h);
 void hms__uffd_stop(struct hms *h);

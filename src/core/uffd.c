@@ -167,6 +167,8 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 			hms__set_error("hms: userfaultfd failed: %s", strerror(-fd));
 		return fd;
 	}
+	/* From here on, hms_open closes what failure leaves open. */
+	h->uffd = fd;
 	uint64_t have = uffd_probe_features(user_only);
 
 	h->wp_async = uffd_want_wp_async(open_flags, have);
@@ -195,35 +197,19 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 			       "lacks the events hms needs (remap, remove, unmap); use "
 			       "Linux 4.11 or newer",
 			       strerror(err));
-		close(fd);
-		if (h->uffd_spare >= 0)
-			close(h->uffd_spare);
-		h->uffd_spare = -1;
 		return -err;
 	}
 	if (!(api.ioctls & (1ULL << _UFFDIO_REGISTER))) {
-		close(fd);
-		if (h->uffd_spare >= 0)
-			close(h->uffd_spare);
-		h->uffd_spare = -1;
 		hms__set_error("hms: userfaultfd cannot register ranges here");
 		return -ENOSYS;
 	}
-	h->uffd = fd;
 	h->features = api.features;
 	h->mode = user_only ? HMS_MODE_USER_ONLY : HMS_MODE_FULL;
 	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (h->wake_fd < 0) {
 		int err = errno;
 
-		/* hms_open closes nothing of ours when we fail (out of
-		 * descriptors here: EMFILE). */
 		hms__set_error("hms: eventfd failed: %s", strerror(err));
-		close(h->uffd);
-		h->uffd = -1;
-		if (h->uffd_spare >= 0)
-			close(h->uffd_spare);
-		h->uffd_spare = -1;
 		return -err;
 	}
 	/* HMS_PAGE_POOL_IDLE_MS: how long kept pages stay as they are after
