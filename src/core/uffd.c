@@ -636,12 +636,27 @@ static bool discard_settle(struct hms *h, struct hms_discard *d)
 				  .mode = UFFDIO_MOVE_MODE_DONTWAKE |
 					  UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES };
 
-	if (d->pages == d->base || !len)
-		return d->pages = d->base, true;
-	if (fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv) && (size_t)mv.move != len)
+	if (d->pages != d->base && len && fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv) &&
+	    (size_t)mv.move != len)
 		return false;
 	d->pages = d->base;
 	return true;
+}
+
+/* Empties d (its pages [0, hi) may be anywhere) and hands it to the
+ * spares: no REMOVE event, no wait for the handler (spare_uffd_new). */
+static void discard_empty(struct hms *h, struct hms_discard *d)
+{
+	/* Emptied even when every page moved out (cheap then), so that no
+	 * stale page is ever moved over. */
+	if (!discard_settle(h, d) || madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
+		discard_destroy(h, d); /* keep no range that may still hold pages */
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	d->next = h->discards;
+	h->discards = d;
+	pthread_mutex_unlock(&h->lock);
 }
 
 static bool pool_put(struct hms *h, struct hms_discard *d, size_t len);
@@ -652,17 +667,9 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 		return;
 	if (len && pool_put(h, d, len))
 		return;
-	/* No REMOVE event, no wait for the handler (spare_uffd_new). */
 	d->lo = 0;
 	d->hi = len >> PAGE_SHIFT;
-	if (len && (!discard_settle(h, d) || madvise(d->base, len, MADV_DONTNEED))) {
-		discard_destroy(h, d); /* keep no range that may still hold pages */
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	d->next = h->discards;
-	h->discards = d;
-	pthread_mutex_unlock(&h->lock);
+	discard_empty(h, d);
 }
 
 /* ---- page reuse -------------------------------------------------------------------
@@ -703,21 +710,6 @@ static bool pool_lazy(struct hms *h, struct hms_discard *d)
 {
 	return !hms__inject(HMS_INJ_NOMEM) && discard_settle(h, d) &&
 	       !madvise(d->base + (d->lo << PAGE_SHIFT), (d->hi - d->lo) << PAGE_SHIFT, MADV_FREE);
-}
-
-/* Empties a range that leaves the pool and hands it to the spares. */
-static void pool_drop(struct hms *h, struct hms_discard *d)
-{
-	/* Emptied even when every page moved out (cheap then), so that no
-	 * stale page is ever moved over. */
-	if (!discard_settle(h, d) || madvise(d->base, d->hi << PAGE_SHIFT, MADV_DONTNEED)) {
-		discard_destroy(h, d);
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	d->next = h->discards;
-	h->discards = d;
-	pthread_mutex_unlock(&h->lock);
 }
 
 static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
@@ -772,7 +764,7 @@ static void pool_return(struct hms *h, struct hms_discard *d)
 	if (!d->lazy)
 		h->pool_hot--;
 	pthread_mutex_unlock(&h->lock);
-	pool_drop(h, d);
+	discard_empty(h, d);
 }
 
 /*
@@ -821,7 +813,7 @@ static void pool_age(struct hms *h)
 		}
 		pthread_mutex_unlock(&h->lock);
 		if (!lazy)
-			pool_drop(h, d);
+			discard_empty(h, d);
 	}
 	pthread_mutex_lock(&h->lock);
 	if (!again && h->pool_hot)
