@@ -43,24 +43,28 @@
 #if defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 
+/* One 64-byte line, to a 16-byte aligned destination. */
+static inline void stream_line(char *d, const char *s)
+{
+	__m128i a = _mm_loadu_si128((const __m128i *)s);
+	__m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+	__m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+	__m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+
+	_mm_stream_si128((__m128i *)d, a);
+	_mm_stream_si128((__m128i *)(d + 16), b);
+	_mm_stream_si128((__m128i *)(d + 32), c);
+	_mm_stream_si128((__m128i *)(d + 48), e);
+}
+
 static bool copy_stream(char *dst, const char *src, size_t n)
 {
 	if (((uintptr_t)dst & 15) || (n & 63))
 		return false;
-	for (size_t i = 0; i < n; i += 64) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(src + i));
-		__m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
-		__m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
-		__m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
-
-		_mm_stream_si128((__m128i *)(dst + i), a);
-		_mm_stream_si128((__m128i *)(dst + i + 16), b);
-		_mm_stream_si128((__m128i *)(dst + i + 32), c);
-		_mm_stream_si128((__m128i *)(dst + i + 48), d);
-	}
+	for (size_t i = 0; i < n; i += 64)
+		stream_line(dst + i, src + i);
 	return true;
 }
-
 
 /*
  * GROUP_PAGES whole pages, a line of each in turn: reading several pages
@@ -73,21 +77,9 @@ static bool copy_stream_group(char *dst, const char *src)
 {
 	if ((uintptr_t)dst & 15)
 		return false;
-	for (size_t i = 0; i < PAGE_SIZE; i += 64) {
-		for (size_t k = 0; k < GROUP_PAGES; k++) {
-			const char *s = src + k * PAGE_SIZE + i;
-			char *d = dst + k * PAGE_SIZE + i;
-			__m128i a = _mm_loadu_si128((const __m128i *)s);
-			__m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
-			__m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
-			__m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
-
-			_mm_stream_si128((__m128i *)d, a);
-			_mm_stream_si128((__m128i *)(d + 16), b);
-			_mm_stream_si128((__m128i *)(d + 32), c);
-			_mm_stream_si128((__m128i *)(d + 48), e);
-		}
-	}
+	for (size_t i = 0; i < PAGE_SIZE; i += 64)
+		for (size_t k = 0; k < GROUP_PAGES; k++)
+			stream_line(dst + k * PAGE_SIZE + i, src + k * PAGE_SIZE + i);
 	return true;
 }
 
