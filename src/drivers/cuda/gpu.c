@@ -159,7 +159,7 @@ static void gpu_prof_print(const struct hms_cuda *g)
 	static const char *const names[GPU_PROF_COUNT] = {
 		"to GPU: setup", "to GPU: alloc", "to GPU: copy", "to GPU: pages",
 		"to GPU: finalize", "to system: setup", "to system: copy",
-		"to system: pages", "to system: finalize",
+		"to system: pages", "to system: finalize", "to GPU: wall", "to system: wall",
 	};
 
 	if (!g->prof)

@@ -66,7 +66,10 @@ struct gpu_job; /* a migration split among copy threads */
 enum gpu_prof {
 	GPU_PROF_IN_SETUP, GPU_PROF_IN_ALLOC, GPU_PROF_IN_COPY, GPU_PROF_IN_PAGES,
 	GPU_PROF_IN_FINALIZE, GPU_PROF_OUT_SETUP, GPU_PROF_OUT_COPY, GPU_PROF_OUT_PAGES,
-	GPU_PROF_OUT_FINALIZE, GPU_PROF_COUNT,
+	GPU_PROF_OUT_FINALIZE,
+	/* Wall time of whole migrations (run_job, the caller's clock): with
+	 * the phases above, how busy the copy threads were. */
+	GPU_PROF_IN_JOB, GPU_PROF_OUT_JOB, GPU_PROF_COUNT,
 };
 
 /*

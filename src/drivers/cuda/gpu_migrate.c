@@ -311,6 +311,7 @@ static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_
 {
 	struct gpu_job j = { .start = start, .end = end, .to_ram = to_ram };
 	bool shared = false;
+	uint64_t t = gpu_prof_now(g);
 	int err;
 
 	g->cu->CtxSetCurrent(g->ctx);
@@ -336,6 +337,7 @@ static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_
 		g->job = NULL;
 		pthread_mutex_unlock(&g->jlock);
 	}
+	gpu_prof_add(g, to_ram ? GPU_PROF_OUT_JOB : GPU_PROF_IN_JOB, &t);
 	err = atomic_load(&j.error);
 	if (atomic_load(&j.moved))
 		return atomic_load(&j.moved);
