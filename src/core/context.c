@@ -5,6 +5,7 @@
  * The fault engine is in uffd.c, areas in area.c.
  */
 #include <errno.h>
+#include <numa.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,10 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->age_fd = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
+	/* HMS_ONE_NODE=0: as on a machine of several nodes (comparisons). */
+	h->only_node = numa_num_configured_nodes() == 1 && hms__env_uint("HMS_ONE_NODE", 1, 0, 1)
+			       ? numa_max_node()
+			       : -1;
 	h->fault_around = hms__env_uint("HMS_FAULT_AROUND", 16, 1, 512);
 	h->spin_ns = (uint64_t)hms__env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
 	pthread_mutex_init(&h->lock, NULL);
