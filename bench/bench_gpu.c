@@ -219,7 +219,7 @@ int bench_gpu(const struct bench_opts *o)
 	double *pin_h2d = calloc(reps, sizeof(double)), *pin_d2h = calloc(reps, sizeof(double));
 	double fh[FAULT_PAGES], fu[FAULT_PAGES];
 	struct bench_stat best_h2d = { 0 }, best_d2h = { 0 };
-	const char *best = NULL;
+	const char *best = NULL, *only = getenv("HMS_BENCH_GPU_ONLY");
 	int ret = 1;
 
 	if (hms_cuda_device_count(why, sizeof(why)) <= 0) {
@@ -247,6 +247,9 @@ int bench_gpu(const struct bench_opts *o)
 	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
 		struct bench_stat sh, sd;
 
+		/* HMS_BENCH_GPU_ONLY=text: only the variants whose name holds it. */
+		if (only && *only && !strstr(variants[v].name, only))
+			continue;
 		if (hms_runs(h, &variants[v], bytes, reps, a, b, &info)) {
 			bench_note(o, "gpu        hms_migrate, %-28s FAILED (above)\n",
 				   variants[v].name);
