@@ -36,6 +36,12 @@
  *                intervals into: a change that cannot be refused waits
  *                for memory and collects again; one that can is refused
  *                (EAGAIN)
+ *   spare_move   the UFFDIO_MOVE that takes a discard's pages on from its
+ *                transit range to its spare range (design 5a) is refused,
+ *                as the kernel refuses a page it will not move (pinned,
+ *                under writeback): the range is unmapped, pages and all,
+ *                instead of emptied for reuse; a kept range the fault
+ *                handler would fill from is left to UFFDIO_COPY
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H
@@ -52,6 +58,7 @@ enum hms_inject_point {
 	HMS_INJ_NOMEM,
 	HMS_INJ_UFFD_REGISTER,
 	HMS_INJ_NOTIFY_NOMEM,
+	HMS_INJ_SPARE_MOVE,
 	HMS_INJ_NPOINTS
 };
 

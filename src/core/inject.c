@@ -16,7 +16,7 @@ static const char *const names[HMS_INJ_NPOINTS] = {
 	[HMS_INJ_DEV_ALLOC] = "dev_alloc", [HMS_INJ_DEV_COPY] = "dev_copy",
 	[HMS_INJ_THREAD] = "thread",	    [HMS_INJ_UFFD_EAGAIN] = "uffd_eagain",
 	[HMS_INJ_NOMEM] = "nomem",	    [HMS_INJ_UFFD_REGISTER] = "uffd_register",
-	[HMS_INJ_NOTIFY_NOMEM] = "notify_nomem",
+	[HMS_INJ_NOTIFY_NOMEM] = "notify_nomem", [HMS_INJ_SPARE_MOVE] = "spare_move",
 };
 
 /* every[p]: 0 = off, else point p fails on every every[p]-th pass. */
