@@ -1017,7 +1017,15 @@ static int check_private_anon(uintptr_t s, uintptr_t e)
 	return ret;
 }
 
-/* Mark present pages of a new area as system memory, from pagemap. */
+/*
+ * Mark present pages of a new area as system memory, from pagemap.  A
+ * present page that is not exclusively ours may be the shared zero page
+ * (memory read before hms_manage): it gets PTE_ZERO, so that what asks
+ * whether it holds data asks the kernel rather than taking the table's
+ * word (hms_migrate on a machine of one node would move it to a device,
+ * where it takes the room of pages with data).  A page shared with a
+ * child after fork() is asked about too, and found.
+ */
 static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -1038,9 +1046,14 @@ static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 		pthread_mutex_lock(&h->lock);
 		for (size_t i = 0; i < n; i++) {
 			struct hms_area *a = hms__area_find_locked(h, p + (i << PAGE_SHIFT));
+			struct hms_pte *pte;
 
-			if (a && (buf[i] >> 62)) /* present or swapped */
-				area_pte(a, p + (i << PAGE_SHIFT))->loc = HMS_LOC_SYSTEM;
+			if (!a || !(buf[i] >> 62)) /* neither present nor swapped */
+				continue;
+			pte = area_pte(a, p + (i << PAGE_SHIFT));
+			pte->loc = HMS_LOC_SYSTEM;
+			if ((buf[i] >> 63) && !(buf[i] & (1ULL << 56))) /* present, not exclusive */
+				pte->flags |= PTE_ZERO;
 		}
 		pthread_mutex_unlock(&h->lock);
 		p += n << PAGE_SHIFT;

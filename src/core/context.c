@@ -156,10 +156,14 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->age_fd = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
-	/* HMS_ONE_NODE=0: as on a machine of several nodes (comparisons). */
-	h->only_node = numa_num_configured_nodes() == 1 && hms__env_uint("HMS_ONE_NODE", 1, 0, 1)
-			       ? numa_max_node()
-			       : -1;
+	/* HMS_ONE_NODE=0: as on a machine of several nodes (comparisons).
+	 * The one node is the one with memory: numa_max_node() counts nodes
+	 * of CPUs only too, and may be one of those. */
+	h->only_node = -1;
+	if (numa_num_configured_nodes() == 1 && hms__env_uint("HMS_ONE_NODE", 1, 0, 1))
+		for (int n = 0; n <= numa_max_node() && h->only_node < 0; n++)
+			if (numa_node_size64(n, NULL) > 0)
+				h->only_node = n;
 	h->fault_around = hms__env_uint("HMS_FAULT_AROUND", 16, 1, 512);
 	h->spin_ns = (uint64_t)hms__env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
 	pthread_mutex_init(&h->lock, NULL);

@@ -73,7 +73,8 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 #define PTE_WP (1u << 3)        /* write-protected by hms (exclusive) */
 #define PTE_EXCLUSIVE (1u << 4) /* a device holds exclusive access */
 #define PTE_DEAD (1u << 5)      /* unmapped while migrating: drop at finalize */
-#define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since) */
+#define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since),
+				 * or present but shared at hms_manage: maybe it */
 #define PTE_ZAPPED (1u << 7)    /* migrating, and the migration changes the CPU
 				 * page now (discards the system copy, fills
 				 * the page back): CPU faults wait for finalize;
