@@ -543,8 +543,13 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 		}
 		moved[i].flags &= (uint16_t)~(PTE_BUSY | PTE_WAITERS | PTE_ZAPPED | PTE_DISCARD |
 					      PTE_FORWARD);
-		if ((f & PTE_BUSY) && moved[i].loc == HMS_LOC_NONE)
+		/* A fault was filling it: maybe present, maybe the zero page
+		 * (a read's fill), which PTE_ZERO makes hms ask the kernel
+		 * about rather than count it as data (placement.c). */
+		if ((f & PTE_BUSY) && moved[i].loc == HMS_LOC_NONE) {
 			moved[i].loc = HMS_LOC_SYSTEM;
+			moved[i].flags |= PTE_ZERO;
+		}
 		p->loc = HMS_LOC_NONE;
 		p->pfn = 0;
 		p->flags = (f & PTE_BUSY)
