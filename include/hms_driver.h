@@ -199,7 +199,10 @@ int hms_sync(struct hms *h);
 
 /**
  * hms_range_invalidating() - true while an invalidation overlapping
- * [start, end) is in progress (the seed's range tracking).
+ * [start, end) is in progress (the seed's range tracking).  It may answer
+ * true when none overlaps, never false when one does: while an
+ * invalidation runs whose range hms could not record (no memory for the
+ * record), it answers true for every range.
  */
 bool hms_range_invalidating(struct hms *h, uintptr_t start, uintptr_t end);
 
