@@ -560,6 +560,11 @@ enum hms_pfn_value {
  *                  default encoding above is used.  With it, an entry is
  *                  (pfn << pfn_shift) | flags[...] bits, or one of values[].
  *                  Requests are then flags[VALID] (fault) and flags[WRITE].
+ *                  Every pfn the call may report must fit in the
+ *                  64 - pfn_shift bits above the shift: the page number
+ *                  of the range's last page (end - 1) >> 12 and, with
+ *                  dev_private_owner, the last pfn of that owner's
+ *                  device memory; else -ERANGE.
  */
 struct hms_range {
 	struct hms_interval *interval;
@@ -589,7 +594,10 @@ struct hms_range {
  * Return: 0, -EFAULT (a requested page cannot be made valid: unmapped, no
  * read permission), -EPERM (write request on read-only memory), -EBUSY
  * (range->interval was invalidated since notifier_seq: the caller decides
- * whether to retry), -EINVAL.
+ * whether to retry), -ERANGE (driver encoding: a pfn would not fit above
+ * pfn_shift; nothing written, unless device memory registered during the
+ * call holds the page that does not fit), -EINVAL (pfn_shift above 63
+ * among others).
  */
 int hms_range_fault(struct hms *h, struct hms_range *range);
 
