@@ -485,7 +485,10 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * @m->pgmap_owner is set, to device memory of another owner (those pages
  * stay where they were and their dst[] is cleared: finalize hands no such
  * pfn to page_free(); the others move, and their -EAGAIN or -EFAULT is
- * returned first).
+ * returned first), or one device pfn given in dst[] to several pages
+ * (none of those moves, their data stays in system memory; dst[] is
+ * cleared for all but the first, so finalize hands that page to
+ * page_free() once).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 
