@@ -35,10 +35,11 @@
  *   notify_nomem the lists an invalidation collects its mirrors and
  *                intervals into: a change that cannot be refused waits
  *                for memory and collects again; one that can is refused
- *                (EAGAIN).  And the record of the range being
- *                invalidated, when it needs more memory: the change goes
- *                on unrecorded, and hms_range_invalidating() answers true
- *                for every range until it ends
+ *                (EAGAIN); hms_close() waits likewise for the list of
+ *                mirrors it calls release() for.  And the record of the
+ *                range being invalidated, when it needs more memory: the
+ *                change goes on unrecorded, and hms_range_invalidating()
+ *                answers true for every range until it ends
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H

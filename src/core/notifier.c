@@ -438,7 +438,18 @@ void hms__notifier_release(struct hms *h)
 	bool lost = false;
 
 	pthread_mutex_lock(&n->lock);
-	mv = mirrors_hold_locked(n, &nm, &lost);
+	/* Out of memory for the list: every mirror must hear it, or a device
+	 * could go on working on an address space that is going away.  Wait
+	 * for memory (hms_close() may wait) and collect again. */
+	for (;;) {
+		mv = mirrors_hold_locked(n, &nm, &lost);
+		if (!lost)
+			break;
+		lost = false;
+		pthread_mutex_unlock(&n->lock);
+		usleep(1000);
+		pthread_mutex_lock(&n->lock);
+	}
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nm; i++) {
 		if (!mv[i]->ops->release || !call_begin(n, &mv[i]->gone, &mv[i]->calling))
