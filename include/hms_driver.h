@@ -199,7 +199,10 @@ int hms_sync(struct hms *h);
 
 /**
  * hms_range_invalidating() - true while an invalidation overlapping
- * [start, end) is in progress (the seed's range tracking).
+ * [start, end) is in progress (the seed's range tracking).  It may answer
+ * true when none overlaps, never false when one does: while an
+ * invalidation runs whose range hms could not record (no memory for the
+ * record), it answers true for every range.
  */
 bool hms_range_invalidating(struct hms *h, uintptr_t start, uintptr_t end);
 
@@ -482,7 +485,10 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * @m->pgmap_owner is set, to device memory of another owner (those pages
  * stay where they were and their dst[] is cleared: finalize hands no such
  * pfn to page_free(); the others move, and their -EAGAIN or -EFAULT is
- * returned first).
+ * returned first), or one device pfn given in dst[] to several pages
+ * (none of those moves, their data stays in system memory; dst[] is
+ * cleared for all but the first, so finalize hands that page to
+ * page_free() once).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 
@@ -557,6 +563,11 @@ enum hms_pfn_value {
  *                  default encoding above is used.  With it, an entry is
  *                  (pfn << pfn_shift) | flags[...] bits, or one of values[].
  *                  Requests are then flags[VALID] (fault) and flags[WRITE].
+ *                  Every pfn the call may report must fit in the
+ *                  64 - pfn_shift bits above the shift: the page number
+ *                  of the range's last page (end - 1) >> 12 and, with
+ *                  dev_private_owner, the last pfn of that owner's
+ *                  device memory; else -ERANGE.
  */
 struct hms_range {
 	struct hms_interval *interval;
@@ -586,7 +597,10 @@ struct hms_range {
  * Return: 0, -EFAULT (a requested page cannot be made valid: unmapped, no
  * read permission), -EPERM (write request on read-only memory), -EBUSY
  * (range->interval was invalidated since notifier_seq: the caller decides
- * whether to retry), -EINVAL.
+ * whether to retry), -ERANGE (driver encoding: a pfn would not fit above
+ * pfn_shift; nothing written, unless device memory registered during the
+ * call holds the page that does not fit), -EINVAL (pfn_shift above 63
+ * among others).
  */
 int hms_range_fault(struct hms *h, struct hms_range *range);
 

@@ -35,7 +35,11 @@
  *   notify_nomem the lists an invalidation collects its mirrors and
  *                intervals into: a change that cannot be refused waits
  *                for memory and collects again; one that can is refused
- *                (EAGAIN)
+ *                (EAGAIN); hms_close() waits likewise for the list of
+ *                mirrors it calls release() for.  And the record of the
+ *                range being invalidated, when it needs more memory: the
+ *                change goes on unrecorded, and hms_range_invalidating()
+ *                answers true for every range until it ends
  *   spare_move   the UFFDIO_MOVE that takes a discard's pages on from its
  *                transit range to its spare range (design 5a) is refused,
  *                as the kernel refuses a page it will not move (pinned,

@@ -440,6 +440,7 @@ struct hms_notifier {
 	struct hms_interval *deferred; /* insert/remove deferred to the end */
 	struct hms_notify_range *ranges; /* ranges being invalidated */
 	unsigned nranges, capranges;
+	unsigned unrecorded; /* running without a record (no memory for it) */
 	unsigned callbacks_running;
 };
 

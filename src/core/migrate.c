@@ -459,6 +459,62 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 	return 0;
 }
 
+struct dst_key {
+	hms_pfn pfn;
+	unsigned long i;
+};
+
+static int dst_key_cmp(const void *a, const void *b)
+{
+	const struct dst_key *x = a, *y = b;
+
+	if (x->pfn != y->pfn)
+		return x->pfn < y->pfn ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Pages of one migration given the same device page would share it: the
+ * driver's copies overwrite each other (every sharer but one reads
+ * another's data) and the page would be handed to page_free() once per
+ * sharer.  None of them moves (each keeps its data in system memory);
+ * the first keeps its dst[], so that finalize hands the page back once,
+ * the others' are cleared.  dst[] in increasing order, the usual case,
+ * is answered without sorting.  -EINVAL or 0.
+ */
+static int check_dst_unique(struct hms_migrate_vma *m)
+{
+	struct dst_key k[HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT];
+	unsigned long n = 0;
+	bool increasing = true;
+	int ret = 0;
+
+	for (unsigned long i = 0; i < m->npages; i++) {
+		if (!to_device(m, i))
+			continue;
+		k[n] = (struct dst_key){ hms_migrate_pfn_to_pfn(m->dst[i]), i };
+		if (n && k[n].pfn <= k[n - 1].pfn)
+			increasing = false;
+		n++;
+	}
+	if (increasing)
+		return 0;
+	qsort(k, n, sizeof(*k), dst_key_cmp);
+	for (unsigned long a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && k[b].pfn == k[a].pfn; b++)
+			;
+		if (b - a == 1)
+			continue;
+		for (unsigned long x = a; x < b; x++) {
+			m->core->st[k[x].i] |= MS_FAILED;
+			if (x > a)
+				m->dst[k[x].i] = 0;
+		}
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
 /*
  * A device page in dst[] must belong to registered device memory, and,
  * where the migration names an owner, to the migrating driver's: with a
@@ -466,7 +522,8 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
  * migrate_to_ram could bring it back (every CPU access a SIGBUS); with
  * another driver's, that driver would be handed (page_free) and asked for
  * (migrate_to_ram) a page it never gave.  Such pages stay, and their dst[]
- * is cleared, so that finalize frees nothing of another's; -EINVAL or 0.
+ * is cleared, so that finalize frees nothing of another's.  And it must be
+ * given to one page only (check_dst_unique).  -EINVAL or 0.
  */
 static int check_dst(struct hms *h, struct hms_migrate_vma *m)
 {
@@ -486,7 +543,7 @@ static int check_dst(struct hms *h, struct hms_migrate_vma *m)
 		ret = -EINVAL;
 	}
 	pthread_mutex_unlock(&h->lock);
-	return ret;
+	return check_dst_unique(m) ? -EINVAL : ret;
 }
 
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)

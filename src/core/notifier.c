@@ -144,7 +144,9 @@ static int ranges_push_locked(struct hms_notifier *n, const struct hms_notify_ra
 {
 	if (n->nranges == n->capranges) {
 		unsigned cap = n->capranges ? n->capranges * 2 : 8;
-		struct hms_notify_range *v = realloc(n->ranges, cap * sizeof(*v));
+		struct hms_notify_range *v = hms__inject(HMS_INJ_NOTIFY_NOMEM)
+						     ? NULL
+						     : realloc(n->ranges, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -155,6 +157,13 @@ static int ranges_push_locked(struct hms_notifier *n, const struct hms_notify_ra
 	return 0;
 }
 
+/*
+ * Records are matched by value, so the end of an invalidation that had
+ * none may take the record of another of the same range still running:
+ * that one is then counted among the unrecorded instead, which keeps
+ * every running invalidation either recorded or counted (records + count
+ * == running), and so visible to hms_range_invalidating().
+ */
 static void ranges_pop_locked(struct hms_notifier *n, const struct hms_notify_range *r)
 {
 	for (unsigned i = 0; i < n->nranges; i++)
@@ -163,6 +172,8 @@ static void ranges_pop_locked(struct hms_notifier *n, const struct hms_notify_ra
 			n->ranges[i] = n->ranges[--n->nranges];
 			return;
 		}
+	/* None of this value left: this one is among the unrecorded. */
+	n->unrecorded--;
 }
 
 static void apply_deferred_locked(struct hms_notifier *n)
@@ -265,9 +276,14 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	bool ok = true, lost = false;
 
 	pthread_mutex_lock(&n->lock);
-	/* Without memory for the record, hms_range_invalidating() cannot see
-	 * this range; the invalidation itself still happens. */
-	ranges_push_locked(n, r);
+	/* Without memory for the record the invalidation still happens (it
+	 * must not wait here: it may run on the fault handler), and is
+	 * counted instead: while any such runs, hms_range_invalidating()
+	 * cannot tell which range it covers and answers true for every
+	 * range, so a driver that checks it never installs a translation of
+	 * a range being changed. */
+	if (ranges_push_locked(n, r))
+		n->unrecorded++;
 	if (n->active++ == 0)
 		n->invalidate_seq++; /* now odd */
 	cur_seq = n->invalidate_seq;
@@ -350,7 +366,8 @@ HMS_API bool hms_range_invalidating(struct hms *h, uintptr_t start, uintptr_t en
 		return false;
 	n = &h->notifier;
 	pthread_mutex_lock(&n->lock);
-	for (unsigned i = 0; i < n->nranges; i++)
+	busy = n->unrecorded > 0; /* a range not recorded may be any */
+	for (unsigned i = 0; !busy && i < n->nranges; i++)
 		if (n->ranges[i].start < end && n->ranges[i].end > start)
 			busy = true;
 	pthread_mutex_unlock(&n->lock);
@@ -421,7 +438,18 @@ void hms__notifier_release(struct hms *h)
 	bool lost = false;
 
 	pthread_mutex_lock(&n->lock);
-	mv = mirrors_hold_locked(n, &nm, &lost);
+	/* Out of memory for the list: every mirror must hear it, or a device
+	 * could go on working on an address space that is going away.  Wait
+	 * for memory (hms_close() may wait) and collect again. */
+	for (;;) {
+		mv = mirrors_hold_locked(n, &nm, &lost);
+		if (!lost)
+			break;
+		lost = false;
+		pthread_mutex_unlock(&n->lock);
+		usleep(1000);
+		pthread_mutex_lock(&n->lock);
+	}
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nm; i++) {
 		if (!mv[i]->ops->release || !call_begin(n, &mv[i]->gone, &mv[i]->calling))

@@ -85,6 +85,35 @@ static uint64_t encode(const struct hms_range *r, const struct page_out *o)
 	return 0;
 }
 
+/*
+ * A driver encoding shifts each valid page's pfn left by pfn_shift: a pfn
+ * wider than the 64 - pfn_shift bits above the shift would lose its high
+ * bits and name another page (another device's, say).  Such a call fails
+ * with -ERANGE.  The largest pfn a call may report is known before it
+ * writes anything: the page number of the range's last page (system
+ * pages report their address) or, with dev_private_owner, the last pfn of
+ * that owner's device memory; so the answer does not depend on where the
+ * pages happen to be.  Device memory registered while the call runs gets
+ * pfns above those (they only grow): pfn_fits() checks each page as it is
+ * encoded.
+ */
+static bool pfn_fits(const struct hms_range *r, uint64_t pfn)
+{
+	return !r->flags || pfn <= UINT64_MAX >> r->pfn_shift;
+}
+
+static bool shift_fits_locked(struct hms *h, const struct hms_range *r)
+{
+	uint64_t max = (r->end - 1) >> PAGE_SHIFT;
+
+	if (r->dev_private_owner)
+		for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
+			if (dm->desc.owner == r->dev_private_owner &&
+			    dm->first + dm->npages - 1 > max)
+				max = dm->first + dm->npages - 1;
+	return pfn_fits(r, max);
+}
+
 /* ---- the kernel's view: pagemap and maps --------------------------------- */
 
 #define PM_PRESENT (1ULL << 63)
@@ -451,6 +480,10 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 	if (hms__interval_check(r->interval, r->notifier_seq))
 		return -EBUSY;
 	pthread_mutex_lock(&h->lock);
+	if (!shift_fits_locked(h, r)) {
+		pthread_mutex_unlock(&h->lock);
+		return -ERANGE;
+	}
 	ret = hms__range_managed_locked(h, r->start, r->end);
 	pthread_mutex_unlock(&h->lock);
 	if (!ret)
@@ -482,6 +515,8 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 
 			q = decode_req(r, r->pfns[i]);
 			ret = managed_page_locked(h, r, a, addr, q, &k, &o);
+			if (!ret && o.kind == OUT_VALID && !pfn_fits(r, o.pfn))
+				ret = -ERANGE; /* device memory added meanwhile */
 			if (ret)
 				break;
 			r->pfns[i] = encode(r, &o);
