@@ -250,6 +250,7 @@ int cmd_stress(int argc, char **argv)
 {
 	struct stress_opts o = { .seed = 1, .seconds = 10, .threads = 4, .mib = 16,
 				 .hang_seconds = 60 };
+	int ret;
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -261,5 +262,11 @@ int cmd_stress(int argc, char **argv)
 		return 2;
 	}
 	fflush(stdout);
-	return stress_run(&o);
+	ret = stress_run(&o);
+	/* its lines are write(2)s, which main()'s check of stdio cannot see */
+	if (st_log_error() >= 0) {
+		cli_write_error("hms stress", st_log_error());
+		return ret ? ret : 1;
+	}
+	return ret;
 }

@@ -21,6 +21,18 @@
 
 bool st_in_child;
 
+/*
+ * Whether a line of st_log() could not be written (a full disk, a closed
+ * pipe): the run goes on, but it must not end with exit 0 when its report
+ * is lost.  -1 none, else the errno (0 for a short write).
+ */
+static atomic_int log_errno = -1;
+
+int st_log_error(void)
+{
+	return atomic_load(&log_errno);
+}
+
 /* ---- output -----------------------------------------------------------------
  *
  * One write(2) per line, no stdio lock: a fork child may report while a
@@ -38,8 +50,13 @@ void st_log(struct stress *s, const char *fmt, ...)
 	va_end(ap);
 	if (n > (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 1;
-	if (n > 0 && write(STDOUT_FILENO, line, (size_t)n) < 0)
-		return;
+	if (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, line, (size_t)n);
+		int none = -1;
+
+		if (w != n)
+			atomic_compare_exchange_strong(&log_errno, &none, w < 0 ? errno : 0);
+	}
 }
 
 static const char *prot_name(unsigned prot)

@@ -413,7 +413,7 @@ static int topo_emit(const struct topo_opts *o, const struct hms_topology *t)
 	int err = 0;
 
 	switch (o->format) {
-	case FMT_TREE: print_tree(t); break;
+	case FMT_TREE: print_tree(t); break; /* write errors: main's finish() */
 	case FMT_JSON: err = hms_topology_write_json(t, stdout); break;
 	case FMT_DOT: err = hms_topology_write_dot(t, stdout); break;
 	case FMT_MATRIX: return print_matrix(t);
@@ -422,6 +422,15 @@ static int topo_emit(const struct topo_opts *o, const struct hms_topology *t)
 		if (err)
 			sysfs_error(t, o->sysfs_dir, err);
 		break;
+	}
+	if (err == -EIO && o->format != FMT_SYSFS) {
+		/*
+		 * The library flushed stdout and failed: errno is the reason
+		 * now, gone by the time main() flushes again (stdio drops a
+		 * buffer it could not write).  Said here, once.
+		 */
+		cli_write_error("hms topo", errno);
+		clearerr(stdout);
 	}
 	return err ? 1 : 0;
 }
