@@ -67,7 +67,10 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, formats = 0;
+	/* the format options seen, to name both of a conflicting pair */
+	static const char *const fmt_opt[] = { "", "--json", "--dot", "--matrix", "--sysfs" };
+	enum topo_format first = FMT_TREE, second = FMT_TREE;
+	int c;
 
 	argv[0] = (char *)"hms topo"; /* getopt's messages start with it */
 	optind = 1;
@@ -75,10 +78,10 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		uint64_t v;
 
 		switch (c) {
-		case 'j': o->format = FMT_JSON; formats++; break;
-		case 'd': o->format = FMT_DOT; formats++; break;
-		case 'm': o->format = FMT_MATRIX; formats++; break;
-		case 's': o->format = FMT_SYSFS; o->sysfs_dir = optarg; formats++; break;
+		case 'j': o->format = FMT_JSON; break;
+		case 'd': o->format = FMT_DOT; break;
+		case 'm': o->format = FMT_MATRIX; break;
+		case 's': o->format = FMT_SYSFS; o->sysfs_dir = optarg; break;
 		case 'r': o->root = optarg; break;
 		case 'w': o->warnings = true; break;
 		case 'g': o->gpus = true; break;
@@ -92,10 +95,26 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 			topo_usage(stderr);
 			return 2;
 		}
+		/*
+		 * A second format is a conflict, except the same flag again
+		 * (--json --json asks for one thing); a second --sysfs is one
+		 * too: which directory was meant?
+		 */
+		if (c != 'j' && c != 'd' && c != 'm' && c != 's')
+			continue;
+		if (first == FMT_TREE)
+			first = o->format;
+		else if (second == FMT_TREE && (o->format != first || c == 's'))
+			second = o->format;
 	}
-	if (optind < argc || formats > 1) {
-		fprintf(stderr, "hms topo: %s\n", formats > 1 ? "choose one output format"
-							       : "unexpected argument");
+	if (second != FMT_TREE) {
+		fprintf(stderr, "hms topo: %s and %s: choose one output format\n", fmt_opt[first],
+			fmt_opt[second]);
+		topo_usage(stderr);
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hms topo: unexpected argument '%s'\n", argv[optind]);
 		topo_usage(stderr);
 		return 2;
 	}
