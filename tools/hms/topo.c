@@ -5,6 +5,7 @@
  * target matrix, or a sysfs-style tree of files.  Uses the public API
  * only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -369,13 +370,22 @@ static int topo_with_softdevs(const struct topo_opts *o, struct hms **h,
 	return hms_topology_get(*h, t);
 }
 
-/* The first entry of the tree that was in dir already, or NULL. */
+/*
+ * The entry in dir that made hms_topology_write_sysfs() refuse it, or
+ * NULL: first one this tree would have written (an earlier run of the
+ * same command), else what the library refuses besides, a "version"
+ * file or any v<version>-* entry (a tree of another machine, one whose
+ * writer stopped early).
+ */
 static const char *sysfs_clash(const struct hms_topology *t, const char *dir, char *buf,
 			       size_t cap)
 {
 	static const char *const type[] = { "any", "target", "initiator", "link", "bridge" };
 	const struct hms_object *o;
+	const struct dirent *e;
+	char prefix[32];
 	struct stat st;
+	DIR *d;
 
 	hms_topology_for_each(t, HMS_OBJECT_ANY, o) {
 		unsigned k = (unsigned)hms_object_type(o);
@@ -385,6 +395,17 @@ static const char *sysfs_clash(const struct hms_topology *t, const char *dir, ch
 		if (!lstat(buf, &st))
 			return buf;
 	}
+	snprintf(prefix, sizeof(prefix), "v%d-", HMS_TOPOLOGY_SYSFS_VERSION);
+	d = opendir(dir);
+	while (d && (e = readdir(d)))
+		if (!strcmp(e->d_name, "version") ||
+		    !strncmp(e->d_name, prefix, strlen(prefix))) {
+			snprintf(buf, cap, "%s/%s", dir, e->d_name);
+			closedir(d);
+			return buf;
+		}
+	if (d)
+		closedir(d);
 	return NULL;
 }
 
