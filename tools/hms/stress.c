@@ -71,33 +71,37 @@ static void usage(FILE *f)
 		"Exit status: 0 clean, 1 mismatch or error, 2 usage.\n");
 }
 
-/* --skip a,b,c: operation names as st_op_name() prints them. */
+/*
+ * --skip a,b,c: operation names as st_op_name() prints them.  An empty
+ * name (--skip '', "a,,b", a trailing comma) is refused: strtok would
+ * pass over it, and --skip '' would run with nothing skipped, silently.
+ */
 static int parse_skip(const char *list, uint32_t *out)
 {
-	char *copy, *save = NULL;
-	int ret = 0;
-
 	if (!list) {
 		fprintf(stderr, "hms stress: --skip: missing value\n");
 		return -1;
 	}
-	copy = strdup(list);
-	if (!copy)
-		return -1;
-	for (char *w = strtok_r(copy, ",", &save); w && !ret; w = strtok_r(NULL, ",", &save)) {
+	for (const char *w = list;; w++) {
+		size_t len = strcspn(w, ",");
 		int op = 0;
 
-		while (op < OP_COUNT && strcmp(w, st_op_name(op)))
+		if (!len) {
+			fprintf(stderr, "hms stress: --skip: empty operation name in '%s'\n", list);
+			return -1;
+		}
+		while (op < OP_COUNT && (strlen(st_op_name(op)) != len ||
+					 strncmp(w, st_op_name(op), len)))
 			op++;
 		if (op == OP_COUNT) {
-			fprintf(stderr, "hms stress: --skip: unknown operation '%s'\n", w);
-			ret = -1;
-		} else {
-			*out |= 1u << op;
+			fprintf(stderr, "hms stress: --skip: unknown operation '%.*s'\n", (int)len, w);
+			return -1;
 		}
+		*out |= 1u << op;
+		w += len;
+		if (!*w)
+			return 0;
 	}
-	free(copy);
-	return ret;
 }
 
 /*
@@ -226,7 +230,8 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 			err = parse_seconds(v, &o->seconds);
 			seconds = true;
 		} else {
-			fprintf(stderr, "hms stress: unknown option '%s'\n", a);
+			fprintf(stderr, "hms stress: %s '%s'\n", a[0] == '-' ? "unknown option" :
+				"unexpected argument", a);
 			return -1;
 		}
 		if (err)
