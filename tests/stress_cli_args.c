@@ -4,7 +4,8 @@
  * (exit 2, the message first on stderr): a word that is no option is an
  * unexpected argument, not an "unknown option"; an empty --skip list, or
  * an empty name in one, skips nothing the user could have meant and ran
- * the default 10 s silently.
+ * the default 10 s silently.  And a run states the --seconds it was
+ * given: 0.5 is not "seconds 0".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ static void usage_error(const char *args, const char *want)
 int main(void)
 {
 	char *dir = topo_tmpdir();
+	struct hms *h;
 
 	tool = getenv("HMS_TOOL");
 	if (!tool || !dir) {
@@ -53,5 +55,17 @@ int main(void)
 	usage_error("--skip fork,", "hms stress: --skip: empty operation name in 'fork,'");
 	usage_error("--skip fork,,bind", "hms stress: --skip: empty operation name in 'fork,,bind'");
 	usage_error("--skip fork,nope", "hms stress: --skip: unknown operation 'nope'");
+
+	h = topo_open_empty();
+	if (h) {
+		char cmd[2048], *out = NULL;
+
+		hms_close(h);
+		snprintf(cmd, sizeof(cmd), "'%s' stress --seconds 0.5 --mib 1 --threads 1", tool);
+		TOPO_CHECK(topo_run(cmd, &out) == 0 && out && strstr(out, ", seconds 0.5\n"),
+			   "stress --seconds 0.5: the first line should end \"seconds 0.5\":\n%s",
+			   out ? out : "");
+		free(out);
+	}
 	return topo_result();
 }

@@ -525,6 +525,7 @@ int stress_run(const struct stress_opts *o)
 	struct st_thread *t = calloc(o->threads, sizeof(*t));
 	pthread_t *tid = calloc(o->threads, sizeof(*tid));
 	unsigned started = 0, prepared = 0;
+	char limit[64];
 	int rc = 1;
 
 	if (!s || !t || !tid)
@@ -534,12 +535,16 @@ int stress_run(const struct stress_opts *o)
 	s->nthreads = o->threads;
 	if (st_layout_init(s))
 		goto out_fini;
+	/* --seconds takes a fraction: 0.5 read "seconds 0" (up to 1e7: %.15g) */
+	if (o->ops)
+		snprintf(limit, sizeof(limit), "operations %llu", (unsigned long long)o->ops);
+	else
+		snprintf(limit, sizeof(limit), "seconds %.15g", o->seconds);
 	st_log(s, "hms stress: seed %llu, %u threads, %u MiB in %zu regions of %u KiB, "
-	       "2 softdevs%s, userfaultfd %s mode, %s %llu\n",
+	       "2 softdevs%s, userfaultfd %s mode, %s\n",
 	       (unsigned long long)o->seed, o->threads, o->mib, s->nregions,
 	       (unsigned)(ST_REGION_BYTES >> 10), s->gpu ? " and a GPU" : "",
-	       s->mode == HMS_MODE_FULL ? "full" : "user-only", o->ops ? "operations" : "seconds",
-	       (unsigned long long)(o->ops ? o->ops : (uint64_t)o->seconds));
+	       s->mode == HMS_MODE_FULL ? "full" : "user-only", limit);
 	for (; prepared < o->threads; prepared++)
 		if (prepare_thread(s, &t[prepared], prepared)) {
 			st_log(s, "hms stress: cannot set up thread %u\n", prepared);
