@@ -65,6 +65,7 @@ static void usage(FILE *f)
 		"                compared with the shadow.  Without a usable GPU it says\n"
 		"                why and exits 1; HMS_CUDA_LIBRARY=build/tests/gpu/libfakecuda.so\n"
 		"                (built with the tests) stands in for one on any machine\n"
+		"  --help, -h    this text\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
 		"expected and actual bytes and the last operations on that page.\n"

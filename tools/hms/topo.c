@@ -49,7 +49,7 @@ static void topo_usage(FILE *f)
 	      "  --gpu         attach every NVIDIA GPU first (CUDA driver; its link to\n"
 	      "                system memory is measured as it attaches)\n"
 	      "  --warnings    print what discovery could not read, on stderr\n"
-	      "  --help        this text\n"
+	      "  --help, -h    this text\n"
 	      "\n"
 	      "Exit status: 0 success, 1 error, 2 usage error.\n", f);
 }
