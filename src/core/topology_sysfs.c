@@ -41,14 +41,30 @@ static long dir_read(const struct hms__topo_fs *fs, const char *rel, char *buf,
 		     size_t cap)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	size_t len = 0;
 	int fd, err = dir_path(fs, rel, path, sizeof(path));
 
 	if (err)
 		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * sysfs and procfs attributes are regular files.  A root is any
+	 * directory a user names (hms topo --root): a FIFO there would
+	 * block open(2) for ever, a terminal or a socket read(2), so
+	 * anything else is refused, unread (O_NONBLOCK only keeps the open
+	 * of a FIFO from waiting for a writer; regular files ignore it).
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st))
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if (err) {
+		close(fd);
+		return err;
+	}
 	while (len + 1 < cap) {
 		ssize_t r = read(fd, buf + len, cap - 1 - len);
 

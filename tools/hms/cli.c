@@ -46,3 +46,20 @@ void cli_open_error(const char *cmd, int err)
 	fprintf(stderr, "%s: hms_open: %s\n", cmd,
 		*hms_last_error() ? hms_last_error() : strerror(-err));
 }
+
+void cli_write_error(const char *cmd, int err)
+{
+	fprintf(stderr, "%s: write error on standard output%s%s\n", cmd, err ? ": " : "",
+		err ? strerror(err) : "");
+}
+
+int cli_flush_stdout(const char *cmd)
+{
+	errno = 0;
+	if (!fflush(stdout) && !ferror(stdout))
+		return 0;
+	/* errno is fflush's; 0 when only an earlier write failed */
+	cli_write_error(cmd, errno);
+	clearerr(stdout);
+	return -1;
+}

@@ -26,4 +26,19 @@ int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint
  */
 void cli_open_error(const char *cmd, int err);
 
+/*
+ * Says on stderr that writing standard output failed, with the reason err
+ * (an errno; 0 when it is not known): "hms topo: write error on standard
+ * output: No space left on device".
+ */
+void cli_write_error(const char *cmd, int err);
+
+/*
+ * Flushes stdout and checks its error flag, which a write that failed
+ * earlier left set (stdio then drops the buffer, so the final flush alone
+ * may succeed).  Returns 0, or -1 after cli_write_error(): the output is
+ * incomplete and the command must not exit 0.
+ */
+int cli_flush_stdout(const char *cmd);
+
 #endif

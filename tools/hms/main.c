@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cmd.h"
 
 struct command {
@@ -29,21 +30,35 @@ static void usage(FILE *f)
 	fprintf(f, "\n'hms COMMAND --help' describes a command.\n");
 }
 
+/*
+ * The status of command cmd that returned ret, once what it printed is
+ * out: output lost to a full disk or a closed pipe (SIGPIPE ignored) is a
+ * failure, never exit 0 (`hms topo > /dev/full`).
+ */
+static int finish(const char *cmd, int ret)
+{
+	return cli_flush_stdout(cmd) && !ret ? 1 : ret;
+}
+
 int main(int argc, char **argv)
 {
+	char cmd[64];
+
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
-		return 0;
+		return finish("hms", 0);
 	}
 	if (!strcmp(argv[1], "--version"))
-		return cmd_version(argc - 1, argv + 1);
+		return finish("hms --version", cmd_version(argc - 1, argv + 1));
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].fn && !strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+		if (commands[i].fn && !strcmp(argv[1], commands[i].name)) {
+			snprintf(cmd, sizeof(cmd), "hms %s", commands[i].name);
+			return finish(cmd, commands[i].fn(argc - 1, argv + 1));
+		}
 	fprintf(stderr, "hms: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -195,6 +195,9 @@ int st_compare(struct stress *s, const char *how, const struct st_span *sp,
 int st_error(struct stress *s, const char *what, const struct st_span *sp, long ret,
 	     uint64_t seq);
 void st_log(struct stress *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* -1 when every st_log() line was written, else the errno of the first
+ * that was not (0: a short write). */
+int st_log_error(void);
 
 struct st_thread {
 	struct stress *s;

@@ -21,6 +21,18 @@
 
 bool st_in_child;
 
+/*
+ * Whether a line of st_log() could not be written (a full disk, a closed
+ * pipe): the run goes on, but it must not end with exit 0 when its report
+ * is lost.  -1 none, else the errno (0 for a short write).
+ */
+static atomic_int log_errno = -1;
+
+int st_log_error(void)
+{
+	return atomic_load(&log_errno);
+}
+
 /* ---- output -----------------------------------------------------------------
  *
  * One write(2) per line, no stdio lock: a fork child may report while a
@@ -38,8 +50,13 @@ void st_log(struct stress *s, const char *fmt, ...)
 	va_end(ap);
 	if (n > (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 1;
-	if (n > 0 && write(STDOUT_FILENO, line, (size_t)n) < 0)
-		return;
+	if (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, line, (size_t)n);
+		int none = -1;
+
+		if (w != n)
+			atomic_compare_exchange_strong(&log_errno, &none, w < 0 ? errno : 0);
+	}
 }
 
 static const char *prot_name(unsigned prot)
@@ -508,6 +525,7 @@ int stress_run(const struct stress_opts *o)
 	struct st_thread *t = calloc(o->threads, sizeof(*t));
 	pthread_t *tid = calloc(o->threads, sizeof(*tid));
 	unsigned started = 0, prepared = 0;
+	char limit[64];
 	int rc = 1;
 
 	if (!s || !t || !tid)
@@ -517,12 +535,16 @@ int stress_run(const struct stress_opts *o)
 	s->nthreads = o->threads;
 	if (st_layout_init(s))
 		goto out_fini;
+	/* --seconds takes a fraction: 0.5 read "seconds 0" (up to 1e7: %.15g) */
+	if (o->ops)
+		snprintf(limit, sizeof(limit), "operations %llu", (unsigned long long)o->ops);
+	else
+		snprintf(limit, sizeof(limit), "seconds %.15g", o->seconds);
 	st_log(s, "hms stress: seed %llu, %u threads, %u MiB in %zu regions of %u KiB, "
-	       "2 softdevs%s, userfaultfd %s mode, %s %llu\n",
+	       "2 softdevs%s, userfaultfd %s mode, %s\n",
 	       (unsigned long long)o->seed, o->threads, o->mib, s->nregions,
 	       (unsigned)(ST_REGION_BYTES >> 10), s->gpu ? " and a GPU" : "",
-	       s->mode == HMS_MODE_FULL ? "full" : "user-only", o->ops ? "operations" : "seconds",
-	       (unsigned long long)(o->ops ? o->ops : (uint64_t)o->seconds));
+	       s->mode == HMS_MODE_FULL ? "full" : "user-only", limit);
 	for (; prepared < o->threads; prepared++)
 		if (prepare_thread(s, &t[prepared], prepared)) {
 			st_log(s, "hms stress: cannot set up thread %u\n", prepared);

@@ -5,6 +5,7 @@
  * target matrix, or a sysfs-style tree of files.  Uses the public API
  * only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ static void topo_usage(FILE *f)
 	      "  --gpu         attach every NVIDIA GPU first (CUDA driver; its link to\n"
 	      "                system memory is measured as it attaches)\n"
 	      "  --warnings    print what discovery could not read, on stderr\n"
-	      "  --help        this text\n"
+	      "  --help, -h    this text\n"
 	      "\n"
 	      "Exit status: 0 success, 1 error, 2 usage error.\n", f);
 }
@@ -67,7 +68,10 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, formats = 0;
+	/* the format options seen, to name both of a conflicting pair */
+	static const char *const fmt_opt[] = { "", "--json", "--dot", "--matrix", "--sysfs" };
+	enum topo_format first = FMT_TREE, second = FMT_TREE;
+	int c;
 
 	argv[0] = (char *)"hms topo"; /* getopt's messages start with it */
 	optind = 1;
@@ -75,10 +79,10 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		uint64_t v;
 
 		switch (c) {
-		case 'j': o->format = FMT_JSON; formats++; break;
-		case 'd': o->format = FMT_DOT; formats++; break;
-		case 'm': o->format = FMT_MATRIX; formats++; break;
-		case 's': o->format = FMT_SYSFS; o->sysfs_dir = optarg; formats++; break;
+		case 'j': o->format = FMT_JSON; break;
+		case 'd': o->format = FMT_DOT; break;
+		case 'm': o->format = FMT_MATRIX; break;
+		case 's': o->format = FMT_SYSFS; o->sysfs_dir = optarg; break;
 		case 'r': o->root = optarg; break;
 		case 'w': o->warnings = true; break;
 		case 'g': o->gpus = true; break;
@@ -92,10 +96,26 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 			topo_usage(stderr);
 			return 2;
 		}
+		/*
+		 * A second format is a conflict, except the same flag again
+		 * (--json --json asks for one thing); a second --sysfs is one
+		 * too: which directory was meant?
+		 */
+		if (c != 'j' && c != 'd' && c != 'm' && c != 's')
+			continue;
+		if (first == FMT_TREE)
+			first = o->format;
+		else if (second == FMT_TREE && (o->format != first || c == 's'))
+			second = o->format;
 	}
-	if (optind < argc || formats > 1) {
-		fprintf(stderr, "hms topo: %s\n", formats > 1 ? "choose one output format"
-							       : "unexpected argument");
+	if (second != FMT_TREE) {
+		fprintf(stderr, "hms topo: %s and %s: choose one output format\n", fmt_opt[first],
+			fmt_opt[second]);
+		topo_usage(stderr);
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hms topo: unexpected argument '%s'\n", argv[optind]);
 		topo_usage(stderr);
 		return 2;
 	}
@@ -350,13 +370,22 @@ static int topo_with_softdevs(const struct topo_opts *o, struct hms **h,
 	return hms_topology_get(*h, t);
 }
 
-/* The first entry of the tree that was in dir already, or NULL. */
+/*
+ * The entry in dir that made hms_topology_write_sysfs() refuse it, or
+ * NULL: first one this tree would have written (an earlier run of the
+ * same command), else what the library refuses besides, a "version"
+ * file or any v<version>-* entry (a tree of another machine, one whose
+ * writer stopped early).
+ */
 static const char *sysfs_clash(const struct hms_topology *t, const char *dir, char *buf,
 			       size_t cap)
 {
 	static const char *const type[] = { "any", "target", "initiator", "link", "bridge" };
 	const struct hms_object *o;
+	const struct dirent *e;
+	char prefix[32];
 	struct stat st;
+	DIR *d;
 
 	hms_topology_for_each(t, HMS_OBJECT_ANY, o) {
 		unsigned k = (unsigned)hms_object_type(o);
@@ -366,6 +395,17 @@ static const char *sysfs_clash(const struct hms_topology *t, const char *dir, ch
 		if (!lstat(buf, &st))
 			return buf;
 	}
+	snprintf(prefix, sizeof(prefix), "v%d-", HMS_TOPOLOGY_SYSFS_VERSION);
+	d = opendir(dir);
+	while (d && (e = readdir(d)))
+		if (!strcmp(e->d_name, "version") ||
+		    !strncmp(e->d_name, prefix, strlen(prefix))) {
+			snprintf(buf, cap, "%s/%s", dir, e->d_name);
+			closedir(d);
+			return buf;
+		}
+	if (d)
+		closedir(d);
 	return NULL;
 }
 
@@ -413,7 +453,7 @@ static int topo_emit(const struct topo_opts *o, const struct hms_topology *t)
 	int err = 0;
 
 	switch (o->format) {
-	case FMT_TREE: print_tree(t); break;
+	case FMT_TREE: print_tree(t); break; /* write errors: main's finish() */
 	case FMT_JSON: err = hms_topology_write_json(t, stdout); break;
 	case FMT_DOT: err = hms_topology_write_dot(t, stdout); break;
 	case FMT_MATRIX: return print_matrix(t);
@@ -422,6 +462,15 @@ static int topo_emit(const struct topo_opts *o, const struct hms_topology *t)
 		if (err)
 			sysfs_error(t, o->sysfs_dir, err);
 		break;
+	}
+	if (err == -EIO && o->format != FMT_SYSFS) {
+		/*
+		 * The library flushed stdout and failed: errno is the reason
+		 * now, gone by the time main() flushes again (stdio drops a
+		 * buffer it could not write).  Said here, once.
+		 */
+		cli_write_error("hms topo", errno);
+		clearerr(stdout);
 	}
 	return err ? 1 : 0;
 }
