@@ -273,7 +273,7 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 	struct hms_mirror **mv;
 	size_t nm;
 	unsigned long cur_seq;
-	bool ok = true, lost = false;
+	bool ok = true, lost = false, missed;
 
 	pthread_mutex_lock(&n->lock);
 	/* Without memory for the record the invalidation still happens (it
@@ -320,11 +320,17 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 		call_end(n, &c.v[i]->calling);
 	}
 
+	/* (held_put_locked() empties c: whether it missed intervals is asked
+	 * first.  Read after it, an interval list cut short by a failed
+	 * allocation let a change that cannot wait go on with the intervals
+	 * left out never told: a device kept a read-only replica of a page
+	 * the CPU then wrote, found by hms stress --inject notify_nomem.) */
+	missed = c.oom || lost;
 	pthread_mutex_lock(&n->lock);
 	held_put_locked(mv, nm, &c);
 	pthread_mutex_unlock(&n->lock);
 
-	if ((!ok || c.oom || lost) && !(r->flags & HMS_NOTIFY_BLOCKABLE)) {
+	if ((!ok || missed) && !(r->flags & HMS_NOTIFY_BLOCKABLE)) {
 		hms__notify_end(h, r);
 		return -EAGAIN;
 	}
