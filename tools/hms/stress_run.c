@@ -113,11 +113,12 @@ static void print_page_state(struct stress *s, const void *addr)
 
 	if (st_in_child || !s->h || hms_page_query(s->h, addr, 1, &info) != 1)
 		return;
-	st_log(s, "  hms says: %s, target %u, prot %s, flags%s%s%s\n",
+	st_log(s, "  hms says: %s, target %u, prot %s, flags%s%s%s%s\n",
 	       loc[info.location % 3], info.target, prot_name(info.prot),
 	       info.flags & HMS_PAGE_MIGRATING ? " migrating" : "",
 	       info.flags & HMS_PAGE_WRITE_PROTECTED ? " write-protected" : "",
-	       info.flags & HMS_PAGE_EXCLUSIVE ? " exclusive" : "");
+	       info.flags & HMS_PAGE_EXCLUSIVE ? " exclusive" : "",
+	       info.flags & HMS_PAGE_REPLICATED ? " replicated" : "");
 }
 
 /* Operations running now on other threads (they hold the page's region
