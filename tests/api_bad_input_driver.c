@@ -51,28 +51,12 @@ static atomic_int handler_sync_ret = 1, handler_calls;
 
 static int to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
-	uint64_t src[1], dst[1];
-	struct hms_migrate_vma mv = { .start = f->addr, .end = f->addr + T_PAGE, .src = src,
-				      .dst = dst, .pgmap_owner = &md.owner,
-				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
 	struct hms *h = hms_devmem_context(dm);
-	int r;
 
 	handler_calls++;
 	if (f->nowait)
 		handler_sync_ret = hms_sync(h);
-	r = hms_migrate_vma_setup(h, &mv);
-	if (r)
-		return r;
-	if (mv.cpages) {
-		void *to = hms_migrate_dst_system(&mv, 0);
-
-		if (to)
-			memcpy(to, minidev_page(hms_migrate_pfn_to_pfn(src[0])), T_PAGE);
-	}
-	r = hms_migrate_vma_pages(&mv);
-	hms_migrate_vma_finalize(&mv);
-	return r;
+	return minidev_page_home(h, f->addr);
 }
 
 static void nop_free(struct hms_devmem *dm, hms_pfn pfn)

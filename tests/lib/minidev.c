@@ -53,3 +53,24 @@ hms_pfn minidev_to_device(struct hms *h, void *addr)
 	T_ASSERT(src[0] & HMS_MIGRATE_PFN_MIGRATE);
 	return hms_devmem_pfn_first(md.dm) + (hms_pfn)idx;
 }
+
+int minidev_page_home(struct hms *h, uintptr_t addr)
+{
+	uint64_t src[1], dst[1];
+	struct hms_migrate_vma mv = { .start = addr, .end = addr + T_PAGE, .src = src,
+				      .dst = dst, .pgmap_owner = &md.owner,
+				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
+	int r = hms_migrate_vma_setup(h, &mv);
+
+	if (r)
+		return r;
+	if (mv.cpages) {
+		void *to = hms_migrate_dst_system(&mv, 0);
+
+		if (to)
+			memcpy(to, minidev_page(hms_migrate_pfn_to_pfn(src[0])), T_PAGE);
+	}
+	r = hms_migrate_vma_pages(&mv);
+	hms_migrate_vma_finalize(&mv);
+	return r;
+}

@@ -34,4 +34,8 @@ char *minidev_page(hms_pfn pfn);
  * for a page never populated); returns the device pfn (asserts). */
 hms_pfn minidev_to_device(struct hms *h, void *addr);
 
+/* Brings the device page at addr home, its data copied from the pool: the
+ * plain migrate_to_ram a test's own may end with.  0 or -errno. */
+int minidev_page_home(struct hms *h, uintptr_t addr);
+
 #endif
