@@ -488,7 +488,11 @@ int hms_migrate_dst_system_from(struct hms_migrate_vma *m, unsigned long i, cons
  * returned first), or one device pfn given in dst[] to several pages
  * (none of those moves, their data stays in system memory; dst[] is
  * cleared for all but the first, so finalize hands that page to
- * page_free() once).
+ * page_free() once), or a device pfn hms still holds: one that moved to
+ * another address and has not been handed to page_free() since, or one
+ * given in another migration still running (refused, its dst[] cleared,
+ * the page left with its holder; after its page_free() it may be given
+ * again).
  */
 int hms_migrate_vma_pages(struct hms_migrate_vma *m);
 

@@ -215,6 +215,10 @@ void hms__area_set_huge_locked(struct hms *h, uintptr_t start)
 
 void hms__free_list_push(struct hms *h, struct hms_free_list *fl, hms_pfn pfn)
 {
+	struct hms_devmem *held = hms__devmem_of_pfn_locked(h, pfn);
+
+	if (held) /* the driver may give it again once page_free() has it */
+		hms__devmem_hold_locked(held, pfn, false);
 	if (fl->n == fl->cap) {
 		size_t cap = fl->cap ? fl->cap * 2 : 64;
 		hms_pfn *p = hms__inject(HMS_INJ_NOMEM) ? NULL : realloc(fl->pfns, cap * sizeof(*p));

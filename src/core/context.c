@@ -264,6 +264,7 @@ HMS_API void hms_close(struct hms *h)
 			dm->ops.release(dm);
 		hms__topology_remove(h, dm->target);
 		free(dm->orphans);
+		free(dm->held);
 		free(dm->name);
 		free(dm);
 	}

@@ -17,6 +17,23 @@ struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn)
 	return NULL;
 }
 
+bool hms__devmem_held_locked(const struct hms_devmem *dm, hms_pfn pfn)
+{
+	uint64_t i = pfn - dm->first;
+
+	return dm->held[i >> 6] >> (i & 63) & 1;
+}
+
+void hms__devmem_hold_locked(struct hms_devmem *dm, hms_pfn pfn, bool held)
+{
+	uint64_t i = pfn - dm->first, bit = 1ULL << (i & 63);
+
+	if (held)
+		dm->held[i >> 6] |= bit;
+	else
+		dm->held[i >> 6] &= ~bit;
+}
+
 void hms__devmem_put(struct hms *h, struct hms_devmem *dm)
 {
 	pthread_mutex_lock(&h->lock);
@@ -45,9 +62,11 @@ HMS_API int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
 	/* Large bitmaps come from mmap: only the words that get a bit set
 	 * ever take memory. */
 	dm->orphans = calloc((desc->npages + 63) / 64, sizeof(*dm->orphans));
-	if (!dm->name || !dm->orphans) {
+	dm->held = calloc((desc->npages + 63) / 64, sizeof(*dm->held));
+	if (!dm->name || !dm->orphans || !dm->held) {
 		free(dm->name);
 		free(dm->orphans);
+		free(dm->held);
 		free(dm);
 		return -ENOMEM;
 	}
@@ -144,6 +163,7 @@ HMS_API int hms_devmem_remove(struct hms_devmem *dm)
 	pthread_mutex_unlock(&h->lock);
 	hms__topology_remove(h, dm->target);
 	free(dm->orphans);
+	free(dm->held);
 	free(dm->name);
 	free(dm);
 	return 0;

@@ -484,10 +484,19 @@ struct hms_devmem {
 	 * page, norphans of them set, waiting for page_free(); hms.lock. */
 	uint64_t *orphans;
 	uint64_t norphans;
+	/* Pages hms holds, one bit each: given in a migration's dst[]
+	 * (check_dst) until handed back to be freed (hms__free_list_push),
+	 * in a page table entry meanwhile if they moved.  A driver giving
+	 * one of them again is refused.  hms.lock. */
+	uint64_t *held;
 	struct hms_devmem *next; /* h->devmems, guarded by hms.lock */
 };
 
 struct hms_devmem *hms__devmem_of_pfn_locked(struct hms *h, hms_pfn pfn);
+/* Whether hms holds dm's page pfn (dm->held), and set or clear it;
+ * hms.lock. */
+bool hms__devmem_held_locked(const struct hms_devmem *dm, hms_pfn pfn);
+void hms__devmem_hold_locked(struct hms_devmem *dm, hms_pfn pfn, bool held);
 /*
  * Around every driver callback of a devmem: get (hms.lock held, where the
  * devmem was found) and put (no lock) keep hms_devmem_remove() from

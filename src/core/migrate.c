@@ -515,15 +515,27 @@ static int check_dst_unique(struct hms_migrate_vma *m)
 	return ret;
 }
 
+/* A device page the driver gives in dst[] (whether or not the page can
+ * still move: finalize hands back what did not). */
+static bool dst_given(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return selected(m, i) && !src_device(m, i) && dst_device(m, i);
+}
+
 /*
  * A device page in dst[] must belong to registered device memory, and,
  * where the migration names an owner, to the migrating driver's: with a
  * pfn of nobody's the page would lose its system copy and no
  * migrate_to_ram could bring it back (every CPU access a SIGBUS); with
  * another driver's, that driver would be handed (page_free) and asked for
- * (migrate_to_ram) a page it never gave.  Such pages stay, and their dst[]
- * is cleared, so that finalize frees nothing of another's.  And it must be
- * given to one page only (check_dst_unique).  -EINVAL or 0.
+ * (migrate_to_ram) a page it never gave.  It must not be held already
+ * (hms__devmem_hold_locked): another address's page, or one given to a
+ * migration running beside this one, would be shared, its data
+ * overwritten, and handed to page_free() twice.  Such pages stay, and
+ * their dst[] is cleared, so that finalize frees nothing of another's.
+ * And it must be given to one page only (check_dst_unique).  The pages
+ * that pass are held from here until finalize or the page table hands
+ * them back.  -EINVAL or 0.
  */
 static int check_dst(struct hms *h, struct hms_migrate_vma *m)
 {
@@ -531,19 +543,32 @@ static int check_dst(struct hms *h, struct hms_migrate_vma *m)
 
 	pthread_mutex_lock(&h->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
+		hms_pfn pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
 		struct hms_devmem *dm;
 
-		if (!to_device(m, i))
+		if (!dst_given(m, i))
 			continue;
-		dm = hms__devmem_of_pfn_locked(h, hms_migrate_pfn_to_pfn(m->dst[i]));
-		if (dm && (!m->pgmap_owner || dm->desc.owner == m->pgmap_owner))
+		dm = hms__devmem_of_pfn_locked(h, pfn);
+		if (dm && !hms__devmem_held_locked(dm, pfn) &&
+		    (!to_device(m, i) || !m->pgmap_owner || dm->desc.owner == m->pgmap_owner))
 			continue;
+		if (!dm && !to_device(m, i))
+			continue; /* not moving, and nobody's: finalize frees nothing */
 		m->core->st[i] |= MS_FAILED;
 		m->dst[i] = 0;
 		ret = -EINVAL;
 	}
+	if (check_dst_unique(m))
+		ret = -EINVAL;
+	for (unsigned long i = 0; i < m->npages; i++) {
+		hms_pfn pfn = hms_migrate_pfn_to_pfn(m->dst[i]);
+		struct hms_devmem *dm = dst_given(m, i) ? hms__devmem_of_pfn_locked(h, pfn) : NULL;
+
+		if (dm)
+			hms__devmem_hold_locked(dm, pfn, true);
+	}
 	pthread_mutex_unlock(&h->lock);
-	return check_dst_unique(m) ? -EINVAL : ret;
+	return ret;
 }
 
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
