@@ -65,6 +65,10 @@ int bench_snapshot(const struct bench_opts *o);
 int bench_notify(const struct bench_opts *o);
 int bench_numa(const struct bench_opts *o);
 int bench_gpu(const struct bench_opts *o);
+struct hms_cu;
+/* Part of bench_gpu: the cost of CUDA's virtual memory calls (lines only);
+ * 0, or -1 when a call failed (said in a line). */
+int bench_gpu_chunks(const struct bench_opts *o, const struct hms_cu *cu);
 int bench_replicate(const struct bench_opts *o);
 
 #endif

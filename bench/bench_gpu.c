@@ -243,6 +243,15 @@ int bench_gpu(const struct bench_opts *o)
 	    hms_fault_runs(h, g, fh))
 		goto out_close;
 	hms_cuda_detach(g);
+	/* HMS_BENCH_GPU_ONLY=chunks: the baselines and the chunk calls only. */
+	if (!only || !*only || !strcmp(only, "chunks")) {
+		if (bench_gpu_chunks(o, cu))
+			goto out_close;
+		if (only && !strcmp(only, "chunks")) {
+			ret = 0;
+			goto out_close;
+		}
+	}
 
 	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
 		struct bench_stat sh, sd;

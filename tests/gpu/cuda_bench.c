@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `hms bench gpu` runs whole at a small size: the baselines, the chunk
+ * call costs, every hms configuration, the four bandwidth ratios and the
+ * fault-back line, with every page's data checked by the benchmark
+ * itself (it fails on a lost byte); the 2 MiB mapped at an offset of a
+ * larger allocation reads as the whole's mapping does there (always so
+ * on fakecuda; on a GPU whose driver refuses the offset, the line says
+ * which call failed).  HMS_BENCH_GPU_ONLY=chunks stops after the chunk
+ * lines; --json keeps stdout to JSON objects.  Without a GPU the
+ * benchmark says SKIP and exits 0 (checked in the SKIP branch).
+ */
+#include "gpu_test.h"
+
+static char out[1 << 20];
+
+static int run(const char *env, const char *args)
+{
+	char cmd[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s %s bench --mib 32 --reps 1 %s gpu", env,
+		 getenv("HMS_TOOL"), args);
+	f = popen(cmd, "r");
+	T_ASSERT(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	return pclose(f);
+}
+
+static size_t count(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+static void expect_exit0(int st, const char *what)
+{
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		T_FAIL("%s: status %#x; its output:\n%s", what, st, out);
+}
+
+int main(void)
+{
+	char why[256];
+	int st;
+
+	T_ASSERT(getenv("HMS_TOOL"));
+	/* The chunk calls make 256 MiB at once; fakecuda's default is 256. */
+	T_EQ(setenv("FAKECUDA_MEM_MB", "1024", 0), 0);
+	if (hms_cuda_device_count(why, sizeof(why)) <= 0) {
+		st = run("", "");
+		expect_exit0(st, "hms bench gpu without a GPU");
+		T_ASSERT(strstr(out, "gpu        SKIP: ") != NULL);
+		T_SKIP("no GPU: %s (and hms bench gpu says SKIP)", why);
+	}
+
+	st = run("", "2>&1");
+	expect_exit0(st, "hms bench gpu");
+	if (strstr(out, "FAILED") || strstr(out, "failed"))
+		T_FAIL("a failure in the output:\n%s", out);
+	T_EQ(count(out, " MiB: create "), 4);
+	T_EQ(count(out, "threads at once: made at"), 1);
+	T_EQ(count(out, "hms_migrate, "), 6);
+	T_EQ(count(out, "gpu-h2d    "), 2);
+	T_EQ(count(out, "gpu-d2h    "), 2);
+	T_EQ(count(out, "gpu-fault  "), 1);
+	T_EQ(count(out, "ratio "), 5);
+	if (g_fake() || !strstr(out, "of a 32 MiB allocation: cuMemMap at an offset failed"))
+		T_ASSERT(strstr(out, "of a 32 MiB allocation: mapped, the same bytes") != NULL);
+	T_ASSERT(!strstr(out, "OTHER bytes"));
+
+	st = run("HMS_BENCH_GPU_ONLY=chunks", "2>&1");
+	expect_exit0(st, "HMS_BENCH_GPU_ONLY=chunks");
+	T_EQ(count(out, " MiB: create "), 4);
+	T_EQ(count(out, "hms_migrate, "), 0);
+	T_EQ(count(out, "ratio "), 0);
+
+	/* --json: stdout holds one object a line, the notes go to stderr. */
+	st = run("", "--json 2>/dev/null");
+	expect_exit0(st, "hms bench --json gpu");
+	T_EQ(count(out, "\n"), 6); /* the machine line and five benchmarks */
+	for (char *line = out, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+		if (line[0] != '{' || nl[-1] != '}')
+			T_FAIL("not a JSON object a line:\n%s", out);
+	T_EQ(count(out, "\"bench\":\"gpu-"), 5);
+	printf("ok\n");
+	return 0;
+}
