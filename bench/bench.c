@@ -177,6 +177,7 @@ static int find_bench(const char *name)
 static int parse(int argc, char **argv, struct bench_opts *o, const char **names, int *nnames)
 {
 	bool options = true;
+	const char *env;
 	uint64_t v;
 
 	for (int i = 1; i < argc; i++) {
@@ -211,12 +212,19 @@ static int parse(int argc, char **argv, struct bench_opts *o, const char **names
 			names[(*nnames)++] = a;
 		}
 	}
+	/* checked as the options are (atoi took "yes" as 0, " 1" as 1); empty: unset */
+	env = getenv("HMS_BENCH_BUSY_THREAD");
+	if (env && *env) {
+		if (cli_uint("hms bench", "HMS_BENCH_BUSY_THREAD", env, 0, 1, &v))
+			return -1;
+		o->busy_thread = v;
+	}
 	return 0;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-	struct bench_opts o = { false, 0, 0 };
+	struct bench_opts o = { .json = false };
 	const char *names[MAX_NAMES];
 	int nnames = 0, ret = parse(argc, argv, &o, names, &nnames);
 
