@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "json.h"
 
 static const char *const type_word[] = { "any", "target", "initiator", "link",
 					 "bridge" };
@@ -53,7 +54,7 @@ static void kind_lower(unsigned kind, char *buf, size_t cap)
  * JSON
  * ---------------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
+HMS_API void hms__json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -120,14 +121,14 @@ static void json_uids(FILE *f, const struct hms_object *o,
 static void json_head(FILE *f, const struct hms_object *o)
 {
 	fprintf(f, "    {\"uid\": %u, \"name\": ", hms_object_uid(o));
-	json_str(f, hms_object_name(o));
+	hms__json_string(f, hms_object_name(o));
 	fputs(", ", f);
 }
 
 static void json_tail(FILE *f, const struct hms_object *o, bool last)
 {
 	fputs("\"note\": ", f);
-	json_str(f, hms_object_note(o));
+	hms__json_string(f, hms_object_note(o));
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
@@ -164,7 +165,7 @@ static void json_initiator(FILE *f, const struct hms_object *o)
 	fprintf(f, "\"kind\": \"%s\", ", initiator_word(ii.kind));
 	json_int_or_null(f, "numa_node", ii.numa_node);
 	fputs("\"cpus\": ", f);
-	json_str(f, ii.cpulist);
+	hms__json_string(f, ii.cpulist);
 	fputs(", ", f);
 }
 
@@ -251,7 +252,7 @@ HMS_API int hms_topology_write_json(const struct hms_topology *t, FILE *f)
 	fputs("  \"warnings\": [", f);
 	for (size_t i = 0; (w = hms_topology_warning(t, i)); i++) {
 		fputs(i ? ",\n    " : "\n    ", f);
-		json_str(f, w);
+		hms__json_string(f, w);
 	}
 	fputs(hms_topology_warning(t, 0) ? "\n  ]\n}\n" : "]\n}\n", f);
 	return fflush(f) || ferror(f) ? -EIO : 0;
