@@ -13,7 +13,9 @@
 /*
  * Writes s to f as a JSON string, the quotes included: '"' and '\'
  * escaped, a newline as \n, every other control character and DEL as
- * \u00XX.  The bytes of s are written as they are otherwise.
+ * \u00XX, a byte that does not belong to a valid UTF-8 sequence as
+ * \ufffd (the replacement character: JSON text is UTF-8).  Other bytes
+ * are written as they are.
  */
 __attribute__((visibility("default"))) void hms__json_string(FILE *f, const char *s);
 

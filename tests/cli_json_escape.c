@@ -7,6 +7,8 @@
  * them reaches a skipped benchmark's reason.  Each stdout line of bench
  * and the whole of topo must parse (a small parser here, and python3 -m
  * json.tool where python3 is installed), with the name escaped in it.
+ * JSON text is UTF-8: a byte of the name that is no UTF-8 is written as
+ * \ufffd, UTF-8 as it is.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -183,14 +185,15 @@ static int hms(const char *args, char **out)
 	return st;
 }
 
-/* python3's opinion of outpath too, when it is installed. */
+/* python3's opinion of outpath too, when it is installed (given a path,
+ * json.tool reads strict UTF-8; stdin may take any byte). */
 static void python_check(const char *what, bool lines)
 {
 	char cmd[2048];
 
 	if (system("python3 -c '' 2>/dev/null"))
 		return;
-	snprintf(cmd, sizeof(cmd), "python3 -m json.tool %s <'%s' >/dev/null",
+	snprintf(cmd, sizeof(cmd), "python3 -m json.tool %s '%s' >/dev/null",
 		 lines ? "--json-lines" : "", outpath);
 	TOPO_CHECK(system(cmd) == 0, "%s: python3 -m json.tool refuses it (above)", what);
 }
@@ -214,6 +217,26 @@ static void check_lines(const char *what, char *out, const char *want)
 	python_check(what, true);
 }
 
+/* bench gpu and topo --gpu with the GPU called name: esc in their JSON. */
+static void gpu_name(const char *name, const char *esc)
+{
+	char *out;
+
+	setenv("FAKECUDA_NAME", name, 1);
+	TOPO_CHECK(hms("bench --json --reps 1 --mib 4 gpu", &out) == 0, "bench --json gpu "
+		   "failed");
+	check_lines("bench --json gpu", out, esc);
+	free(out);
+
+	TOPO_CHECK(hms("topo --json --gpu", &out) == 0, "topo --json --gpu failed");
+	TOPO_CHECK(out && json_valid(out, strlen(out)), "topo --json --gpu: no JSON:\n%s",
+		   out ? out : "");
+	TOPO_CHECK(out && strstr(out, esc), "topo --json --gpu: no note holds %s:\n%s", esc,
+		   out ? out : "");
+	python_check("topo --json --gpu", false);
+	free(out);
+}
+
 int main(void)
 {
 	/* a quote, a backslash, a tab, a newline, a control character */
@@ -234,20 +257,10 @@ int main(void)
 	if (!h)
 		return TOPO_SKIP;
 	hms_close(h);
-	setenv("FAKECUDA_NAME", name, 1);
 
-	TOPO_CHECK(hms("bench --json --reps 1 --mib 4 gpu", &out) == 0, "bench --json gpu "
-		   "failed");
-	check_lines("bench --json gpu", out, esc);
-	free(out);
-
-	TOPO_CHECK(hms("topo --json --gpu", &out) == 0, "topo --json --gpu failed");
-	TOPO_CHECK(out && json_valid(out, strlen(out)), "topo --json --gpu: no JSON:\n%s",
-		   out ? out : "");
-	TOPO_CHECK(out && strstr(out, esc), "topo --json --gpu: no note holds %s:\n%s", esc,
-		   out ? out : "");
-	python_check("topo --json --gpu", false);
-	free(out);
+	gpu_name(name, esc);
+	/* 0xff, a lead byte without its continuation, an overlong '/', UTF-8 */
+	gpu_name("GPU \xff \xc3( \xc0\xaf \xc3\xa9", "GPU \\ufffd \\ufffd( \\ufffd\\ufffd \xc3\xa9");
 
 	/* a skipped benchmark's reason: the library it could not load */
 	setenv("HMS_CUDA_LIBRARY", "/nonexistent/a\"b\\c\td.so", 1);

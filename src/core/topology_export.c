@@ -54,20 +54,46 @@ static void kind_lower(unsigned kind, char *buf, size_t cap)
  * JSON
  * ---------------------------------------------------------------------- */
 
+/*
+ * The length of the UTF-8 sequence at s, 0 where s starts none (RFC 3629:
+ * C0, C1 and F5 to FF never lead; the second byte's range rules out the
+ * other overlong forms, the surrogates and code points past U+10FFFF).
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf5 ? 0 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+		  (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f)))
+		return 0;
+	return n;
+}
+
 HMS_API void hms__json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n;
 
-		if (c == '"' || c == '\\')
+		if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c == '\n')
+		} else if (c == '\n') {
 			fputs("\\n", f);
-		else if (c < 0x20 || c == 0x7f)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			fputc(c, f);
+		} else if ((n = utf8_len((const unsigned char *)s))) {
+			fwrite(s, 1, n, f);
+			s += n - 1;
+		} else {
+			/* JSON text is UTF-8 (RFC 8259): a stray byte is replaced */
+			fputs("\\ufffd", f);
+		}
 	}
 	fputc('"', f);
 }
