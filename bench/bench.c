@@ -197,7 +197,7 @@ static int find_bench(const char *name)
 	return -1;
 }
 
-/* 0 parsed, 1 --help, -1 usage error (said why). */
+/* 0 parsed, -1 usage error (said why); --help is cli_help()'s. */
 static int parse(int argc, char **argv, struct bench_opts *o, const char **names, int *nnames)
 {
 	bool options = true;
@@ -221,8 +221,6 @@ static int parse(int argc, char **argv, struct bench_opts *o, const char **names
 				return -1;
 			o->bytes = (size_t)v << 20;
 			i++;
-		} else if (options && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
-			return 1;
 		} else if (options && a[0] == '-') {
 			fprintf(stderr, "hms bench: unknown option '%s'\n", a);
 			return -1;
@@ -250,8 +248,10 @@ int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o = { .json = false };
 	const char *names[MAX_NAMES];
-	int nnames = 0, ret = parse(argc, argv, &o, names, &nnames);
+	int nnames = 0, ret = cli_help("hms bench", argc, argv);
 
+	if (!ret)
+		ret = parse(argc, argv, &o, names, &nnames);
 	if (ret) {
 		usage(ret > 0 ? stdout : stderr);
 		return ret > 0 ? 0 : 2;

@@ -60,6 +60,20 @@ int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint
 	return -1;
 }
 
+int cli_help(const char *cmd, int argc, char **argv)
+{
+	int help = 0;
+
+	for (int i = 1; i < argc && !help && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			help = i;
+	if (!help || argc == 2)
+		return help ? 1 : 0;
+	fprintf(stderr, "%s: %s: unexpected argument '%s'\n", cmd, argv[help],
+		argv[help == 1 ? 2 : 1]);
+	return -1;
+}
+
 void cli_open_error(const char *cmd, int err)
 {
 	const char *root = getenv("HMS_SYSFS_ROOT");

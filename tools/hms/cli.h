@@ -36,6 +36,14 @@ int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint
 	     uint64_t *out);
 
 /*
+ * Whether the subcommand's arguments (argv[1..argc-1], up to a "--") ask
+ * for its help: 0 no --help or -h, 1 one of them and nothing else, -1
+ * after a message naming the other argument ("hms topo: --help:
+ * unexpected argument 'extra'"), a usage error.
+ */
+int cli_help(const char *cmd, int argc, char **argv);
+
+/*
  * Says why hms_open() failed with err (negative errno), prefixed with
  * cmd.  Names $HMS_SYSFS_ROOT and its path when that is what cannot be
  * read.

@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"                compared with the shadow.  Without a usable GPU it says\n"
 		"                why and exits 1; HMS_CUDA_LIBRARY=build/tests/gpu/libfakecuda.so\n"
 		"                (built with the tests) stands in for one on any machine\n"
-		"  --help, -h    this text\n"
+		"  --help, -h    this text (alone: not with other arguments)\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
 		"expected and actual bytes and the last operations on that page.\n"
@@ -305,12 +305,12 @@ int cmd_stress(int argc, char **argv)
 				 .hang_seconds = 60 };
 	int ret;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-	if (parse(argc, argv, &o)) {
+	ret = cli_help("hms stress", argc, argv);
+	if (ret > 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret || parse(argc, argv, &o)) {
 		usage(stderr);
 		return 2;
 	}
