@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "hms.h"
+#include "json.h"
 
 double bench_now(void)
 {
@@ -44,6 +45,38 @@ struct bench_stat bench_stats(double *v, size_t n)
 	return s;
 }
 
+/*
+ * --json output, a piece at a time: every string through the library's
+ * escaper (a GPU name or a skip reason may hold any byte), numbers that
+ * are no JSON number (inf, nan) as null.
+ */
+static void json_str(const char *before, const char *s)
+{
+	fputs(before, stdout);
+	hms__json_string(stdout, s);
+}
+
+static void json_num(const char *before, const char *fmt, double v)
+{
+	fputs(before, stdout);
+	if (isfinite(v))
+		printf(fmt, v);
+	else
+		fputs("null", stdout);
+}
+
+/* median, min, p10, p90, max and the closing brace */
+static void json_stat(const char *before, struct bench_stat s)
+{
+	fputs(before, stdout);
+	json_num("\"median\":", "%.6g", s.median);
+	json_num(",\"min\":", "%.6g", s.min);
+	json_num(",\"p10\":", "%.6g", s.p10);
+	json_num(",\"p90\":", "%.6g", s.p90);
+	json_num(",\"max\":", "%.6g", s.max);
+	fputc('}', stdout);
+}
+
 void bench_header(const struct bench_opts *o)
 {
 	struct utsname u;
@@ -56,17 +89,20 @@ void bench_header(const struct bench_opts *o)
 		mode = hms_mode(h) == HMS_MODE_FULL ? "full" : "user-mode-only";
 		hms_close(h);
 	}
-	if (o->json)
-		printf("{\"machine\":{\"kernel\":\"%s\",\"cpus\":%ld,\"uffd_mode\":\"%s\","
-		       "\"hms\":\"%s\"}}\n",
-		       u.release, sysconf(_SC_NPROCESSORS_ONLN), mode, hms_version());
-	else if (o->reps)
+	if (o->json) {
+		json_str("{\"machine\":{\"kernel\":", u.release);
+		printf(",\"cpus\":%ld", sysconf(_SC_NPROCESSORS_ONLN));
+		json_str(",\"uffd_mode\":", mode);
+		json_str(",\"hms\":", hms_version());
+		printf("}}\n");
+	} else if (o->reps) {
 		printf("hms %s benchmarks on Linux %s, %ld CPUs, userfaultfd %s mode, %u repetitions\n",
 		       hms_version(), u.release, sysconf(_SC_NPROCESSORS_ONLN), mode, o->reps);
-	else
+	} else {
 		printf("hms %s benchmarks on Linux %s, %ld CPUs, userfaultfd %s mode, each benchmark's "
 		       "default repetitions\n",
 		       hms_version(), u.release, sysconf(_SC_NPROCESSORS_ONLN), mode);
+	}
 }
 
 void bench_report(const struct bench_opts *o, const char *name, const char *what,
@@ -77,14 +113,17 @@ void bench_report(const struct bench_opts *o, const char *name, const char *what
 	bool met = target <= 0 || (higher_better ? ratio >= target : ratio <= target);
 
 	if (o->json) {
-		printf("{\"bench\":\"%s\",\"what\":\"%s\",\"params\":\"%s\",\"unit\":\"%s\","
-		       "\"hms\":{\"median\":%.6g,\"min\":%.6g,\"p10\":%.6g,\"p90\":%.6g,\"max\":%.6g},"
-		       "\"baseline\":{\"name\":\"%s\",\"median\":%.6g,\"min\":%.6g,\"p10\":%.6g,"
-		       "\"p90\":%.6g,\"max\":%.6g},\"ratio\":%.4f,\"higher_is_better\":%s,"
-		       "\"target\":%.3g,\"target_met\":%s}\n",
-		       name, what, params, unit, hs.median, hs.min, hs.p10, hs.p90, hs.max, baseline,
-		       bs.median, bs.min, bs.p10, bs.p90, bs.max, ratio,
-		       higher_better ? "true" : "false", target, met ? "true" : "false");
+		json_str("{\"bench\":", name);
+		json_str(",\"what\":", what);
+		json_str(",\"params\":", params);
+		json_str(",\"unit\":", unit);
+		json_stat(",\"hms\":{", hs);
+		json_str(",\"baseline\":{\"name\":", baseline);
+		json_stat(",", bs);
+		json_num(",\"ratio\":", "%.4f", ratio);
+		printf(",\"higher_is_better\":%s", higher_better ? "true" : "false");
+		json_num(",\"target\":", "%.3g", target);
+		printf(",\"target_met\":%s}\n", met ? "true" : "false");
 		return;
 	}
 	printf("%-10s %s (%s)\n", name, what, params);
@@ -99,30 +138,15 @@ void bench_report(const struct bench_opts *o, const char *name, const char *what
 		printf("           ratio %.3f\n", ratio);
 }
 
-/* s as the inside of a JSON string. */
-static void json_string(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-}
-
 void bench_skip(const struct bench_opts *o, const char *name, const char *why)
 {
 	if (!o->json) {
 		printf("%-10s SKIP: %s\n", name, why);
 		return;
 	}
-	printf("{\"bench\":\"%s\",\"skipped\":\"", name);
-	json_string(stdout, why);
-	printf("\"}\n");
+	json_str("{\"bench\":", name);
+	json_str(",\"skipped\":", why);
+	printf("}\n");
 }
 
 void bench_note(const struct bench_opts *o, const char *fmt, ...)
@@ -173,10 +197,11 @@ static int find_bench(const char *name)
 	return -1;
 }
 
-/* 0 parsed, 1 --help, -1 usage error (said why). */
+/* 0 parsed, -1 usage error (said why); --help is cli_help()'s. */
 static int parse(int argc, char **argv, struct bench_opts *o, const char **names, int *nnames)
 {
 	bool options = true;
+	const char *env;
 	uint64_t v;
 
 	for (int i = 1; i < argc; i++) {
@@ -196,8 +221,6 @@ static int parse(int argc, char **argv, struct bench_opts *o, const char **names
 				return -1;
 			o->bytes = (size_t)v << 20;
 			i++;
-		} else if (options && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
-			return 1;
 		} else if (options && a[0] == '-') {
 			fprintf(stderr, "hms bench: unknown option '%s'\n", a);
 			return -1;
@@ -211,15 +234,24 @@ static int parse(int argc, char **argv, struct bench_opts *o, const char **names
 			names[(*nnames)++] = a;
 		}
 	}
+	/* checked as the options are (atoi took "yes" as 0, " 1" as 1); empty: unset */
+	env = getenv("HMS_BENCH_BUSY_THREAD");
+	if (env && *env) {
+		if (cli_uint("hms bench", "HMS_BENCH_BUSY_THREAD", env, 0, 1, &v))
+			return -1;
+		o->busy_thread = v;
+	}
 	return 0;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-	struct bench_opts o = { false, 0, 0 };
+	struct bench_opts o = { .json = false };
 	const char *names[MAX_NAMES];
-	int nnames = 0, ret = parse(argc, argv, &o, names, &nnames);
+	int nnames = 0, ret = cli_help("hms bench", argc, argv);
 
+	if (!ret)
+		ret = parse(argc, argv, &o, names, &nnames);
 	if (ret) {
 		usage(ret > 0 ? stdout : stderr);
 		return ret > 0 ? 0 : 2;

@@ -16,6 +16,7 @@ struct bench_opts {
 	bool json;
 	unsigned reps;      /* repetitions for the statistics; 0: the default */
 	size_t bytes;       /* working size, where a benchmark has one; 0: the default */
+	bool busy_thread;   /* $HMS_BENCH_BUSY_THREAD=1: migrate spins a thread beside */
 };
 
 /*

@@ -97,8 +97,7 @@ int bench_migrate(const struct bench_opts *o)
 	unsigned reps = o->reps ? o->reps : 5;
 	double *to = calloc(reps, sizeof(double)), *back = calloc(reps, sizeof(double));
 	double *base = calloc(reps, sizeof(double));
-	const char *busy_env = getenv("HMS_BENCH_BUSY_THREAD");
-	bool busy = busy_env && atoi(busy_env) > 0;
+	bool busy = o->busy_thread;
 	pthread_t busy_tid;
 	struct setup s = { 0 };
 	struct bench_stat bs;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "json.h"
 
 static const char *const type_word[] = { "any", "target", "initiator", "link",
 					 "bridge" };
@@ -53,20 +54,46 @@ static void kind_lower(unsigned kind, char *buf, size_t cap)
  * JSON
  * ---------------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
+/*
+ * The length of the UTF-8 sequence at s, 0 where s starts none (RFC 3629:
+ * C0, C1 and F5 to FF never lead; the second byte's range rules out the
+ * other overlong forms, the surrogates and code points past U+10FFFF).
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf5 ? 0 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+		  (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f)))
+		return 0;
+	return n;
+}
+
+HMS_API void hms__json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n;
 
-		if (c == '"' || c == '\\')
+		if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c == '\n')
+		} else if (c == '\n') {
 			fputs("\\n", f);
-		else if (c < 0x20 || c == 0x7f)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			fputc(c, f);
+		} else if ((n = utf8_len((const unsigned char *)s))) {
+			fwrite(s, 1, n, f);
+			s += n - 1;
+		} else {
+			/* JSON text is UTF-8 (RFC 8259): a stray byte is replaced */
+			fputs("\\ufffd", f);
+		}
 	}
 	fputc('"', f);
 }
@@ -120,14 +147,14 @@ static void json_uids(FILE *f, const struct hms_object *o,
 static void json_head(FILE *f, const struct hms_object *o)
 {
 	fprintf(f, "    {\"uid\": %u, \"name\": ", hms_object_uid(o));
-	json_str(f, hms_object_name(o));
+	hms__json_string(f, hms_object_name(o));
 	fputs(", ", f);
 }
 
 static void json_tail(FILE *f, const struct hms_object *o, bool last)
 {
 	fputs("\"note\": ", f);
-	json_str(f, hms_object_note(o));
+	hms__json_string(f, hms_object_note(o));
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
@@ -164,7 +191,7 @@ static void json_initiator(FILE *f, const struct hms_object *o)
 	fprintf(f, "\"kind\": \"%s\", ", initiator_word(ii.kind));
 	json_int_or_null(f, "numa_node", ii.numa_node);
 	fputs("\"cpus\": ", f);
-	json_str(f, ii.cpulist);
+	hms__json_string(f, ii.cpulist);
 	fputs(", ", f);
 }
 
@@ -251,7 +278,7 @@ HMS_API int hms_topology_write_json(const struct hms_topology *t, FILE *f)
 	fputs("  \"warnings\": [", f);
 	for (size_t i = 0; (w = hms_topology_warning(t, i)); i++) {
 		fputs(i ? ",\n    " : "\n    ", f);
-		json_str(f, w);
+		hms__json_string(f, w);
 	}
 	fputs(hms_topology_warning(t, 0) ? "\n  ]\n}\n" : "]\n}\n", f);
 	return fflush(f) || ferror(f) ? -EIO : 0;

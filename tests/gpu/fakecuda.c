@@ -12,7 +12,8 @@
  *
  * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
  * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256), FAKECUDA_FAIL
- * (name:skip:n, see fakecuda_fail_call).
+ * (name:skip:n, see fakecuda_fail_call), FAKECUDA_NAME (the name
+ * cuDeviceGetName gives, any bytes: the tool's JSON must escape it).
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -228,7 +229,12 @@ EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal)
 
 EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d)
 {
-	snprintf(name, (size_t)len, "hms fake GPU %d", d);
+	const char *n = getenv("FAKECUDA_NAME");
+
+	if (n)
+		snprintf(name, (size_t)len, "%s", n);
+	else
+		snprintf(name, (size_t)len, "hms fake GPU %d", d);
 	return CUDA_SUCCESS;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli.c - command-line helpers shared by the subcommands (cli.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,30 +10,68 @@
 #include "cli.h"
 #include "hms.h"
 
+int cli_parse_uint(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	bool range = false;
+
+	/* digits only: strtoull would take " -1", "+1" and "0x10" */
+	if (!len)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 10)
+			range = true; /* still looking for a non-digit */
+		else
+			v = v * 10 + d;
+	}
+	if (range || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+void cli_uint_why(FILE *f, const char *s, size_t len, int err, uint64_t min, uint64_t max)
+{
+	if (err == -EINVAL)
+		fprintf(f, "invalid number '%.*s'\n", (int)len, s);
+	else
+		fprintf(f, "'%.*s' is out of range (%llu to %llu)\n", (int)len, s,
+			(unsigned long long)min, (unsigned long long)max);
+}
+
 int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
 	     uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	int err;
 
 	if (!s) {
 		fprintf(stderr, "%s: %s: missing value\n", cmd, opt);
 		return -1;
 	}
-	/* strtoull alone would take " -1", "+1" and "0x10" */
-	if (!*s || s[strspn(s, "0123456789")]) {
-		fprintf(stderr, "%s: %s: invalid number '%s'\n", cmd, opt, s);
-		return -1;
-	}
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || v < min || v > max) {
-		fprintf(stderr, "%s: %s: '%s' is out of range (%llu to %llu)\n", cmd, opt, s,
-			(unsigned long long)min, (unsigned long long)max);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	err = cli_parse_uint(s, strlen(s), min, max, out);
+	if (!err)
+		return 0;
+	fprintf(stderr, "%s: %s: ", cmd, opt);
+	cli_uint_why(stderr, s, strlen(s), err, min, max);
+	return -1;
+}
+
+int cli_help(const char *cmd, int argc, char **argv)
+{
+	int help = 0;
+
+	for (int i = 1; i < argc && !help && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			help = i;
+	if (!help || argc == 2)
+		return help ? 1 : 0;
+	fprintf(stderr, "%s: %s: unexpected argument '%s'\n", cmd, argv[help],
+		argv[help == 1 ? 2 : 1]);
+	return -1;
 }
 
 void cli_open_error(const char *cmd, int err)

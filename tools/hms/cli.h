@@ -7,7 +7,23 @@
 #ifndef HMS_TOOL_CLI_H
 #define HMS_TOOL_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/*
+ * The first len bytes of s as a decimal number in [min, max], quietly:
+ * digits only, at least one (no sign, space, base prefix or suffix).
+ * Returns 0 with *out set, -EINVAL (not such a number) or -ERANGE.
+ */
+int cli_parse_uint(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Writes why cli_parse_uint() refused the len bytes of s (err, its
+ * return) to f, a line: "invalid number 'abc'" or "'0' is out of range
+ * (1 to 100000)".
+ */
+void cli_uint_why(FILE *f, const char *s, size_t len, int err, uint64_t min, uint64_t max);
 
 /*
  * Parses s, the value of option opt of command cmd ("hms bench"), as a
@@ -18,6 +34,14 @@
  */
 int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
 	     uint64_t *out);
+
+/*
+ * Whether the subcommand's arguments (argv[1..argc-1], up to a "--") ask
+ * for its help: 0 no --help or -h, 1 one of them and nothing else, -1
+ * after a message naming the other argument ("hms topo: --help:
+ * unexpected argument 'extra'"), a usage error.
+ */
+int cli_help(const char *cmd, int argc, char **argv);
 
 /*
  * Says why hms_open() failed with err (negative errno), prefixed with

@@ -53,16 +53,15 @@ int cmd_demo(int argc, char **argv)
 	struct hms_softdev_cmd c = { 0 };
 	struct hms_stats st;
 	size_t len = NPAGES * HMS_PAGE_SIZE, nints = len / sizeof(int), bad = 0;
-	int *p, ret;
+	int *p, ret, help;
 
-	if (argc > 1) {
-		bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
-
-		if (!help)
-			fprintf(stderr, "hms demo: %s '%s'\n",
-				argv[1][0] == '-' ? "unknown option" : "unexpected argument", argv[1]);
-		usage(help ? stdout : stderr);
-		return help ? 0 : 2;
+	help = cli_help("hms demo", argc, argv);
+	if (!help && argc > 1)
+		fprintf(stderr, "hms demo: %s '%s'\n",
+			argv[1][0] == '-' ? "unknown option" : "unexpected argument", argv[1]);
+	if (help || argc > 1) {
+		usage(help > 0 ? stdout : stderr);
+		return help > 0 ? 0 : 2;
 	}
 	ret = hms_open(&h, NULL);
 	if (ret) {

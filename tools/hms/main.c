@@ -40,25 +40,60 @@ static int finish(const char *cmd, int ret)
 	return cli_flush_stdout(cmd) && !ret ? 1 : ret;
 }
 
-int main(int argc, char **argv)
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn && !strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* The status of command c, hms NAME ARGS (argv[0] is NAME). */
+static int run(const struct command *c, int argc, char **argv)
 {
 	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "hms %s", c->name);
+	return finish(cmd, c->fn(argc, argv));
+}
+
+/*
+ * hms --help (-h, help): the list of commands; with a command's name
+ * that command's help, as git's; any other word is a usage error.
+ */
+static int help(int argc, char **argv)
+{
+	const struct command *c = argc == 3 ? find(argv[2]) : NULL;
+
+	if (argc == 2) {
+		usage(stdout);
+		return finish("hms", 0);
+	}
+	if (c)
+		return run(c, 2, (char *[]){ argv[2], (char *)"--help", NULL });
+	if (argc == 3)
+		fprintf(stderr, "hms: %s: unknown command '%s'\n", argv[1], argv[2]);
+	else
+		fprintf(stderr, "hms: %s: unexpected argument '%s'\n", argv[1], argv[3]);
+	usage(stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
 
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return finish("hms", 0);
-	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return help(argc, argv);
 	if (!strcmp(argv[1], "--version"))
 		return finish("hms --version", cmd_version(argc - 1, argv + 1));
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].fn && !strcmp(argv[1], commands[i].name)) {
-			snprintf(cmd, sizeof(cmd), "hms %s", commands[i].name);
-			return finish(cmd, commands[i].fn(argc - 1, argv + 1));
-		}
+	c = find(argv[1]);
+	if (c)
+		return run(c, argc - 1, argv + 1);
 	fprintf(stderr, "hms: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -6,6 +6,7 @@
  * operations and checks every byte against a shadow copy.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,8 @@ static void usage(FILE *f)
 		"  --serial-launch  never launch two kernels on one device at once (works\n"
 		"                around a known softdev hang; off by default)\n"
 		"  --inject SPEC make library calls fail on purpose while the workers run:\n"
-		"                point:N[,point:N...], every Nth pass of the point fails;\n"
+		"                point:N[,point:N...], every Nth pass of the point fails\n"
+		"                (N from 1 to 1000000000, digits only; each point once);\n"
 		"                points dev_alloc, dev_copy, uffd_eagain, uffd_register,\n"
 		"                nomem, notify_nomem, spare_move (thread applies to\n"
 		"                setup only: see HMS_INJECT); dev_copy and uffd_eagain\n"
@@ -65,7 +67,7 @@ static void usage(FILE *f)
 		"                compared with the shadow.  Without a usable GPU it says\n"
 		"                why and exits 1; HMS_CUDA_LIBRARY=build/tests/gpu/libfakecuda.so\n"
 		"                (built with the tests) stands in for one on any machine\n"
-		"  --help, -h    this text\n"
+		"  --help, -h    this text (alone: not with other arguments)\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
 		"expected and actual bytes and the last operations on that page.\n"
@@ -111,51 +113,95 @@ static int parse_skip(const char *list, uint32_t *out)
  * userfaultfd ioctl (uffd_eagain).  And notify_nomem, where a change that
  * cannot be refused tries again until its lists are allocated: one try
  * makes up to about ten allocations, so with N below 16 every try could
- * fail.  The spec was checked already.
+ * fail.
  */
-static int check_inject(const char *what, const char *spec)
+static int check_stuck(const char *what, const char *point, uint64_t n)
 {
 	static const struct {
 		const char *name;
 		unsigned long min;
 	} stuck[] = { { "dev_copy", 2 }, { "uffd_eagain", 2 }, { "notify_nomem", 16 } };
 
-	for (const char *s = spec; s && *s;) {
-		const char *colon = strchr(s, ':');
-		char *end;
-		unsigned long n;
+	for (size_t k = 0; k < sizeof(stuck) / sizeof(stuck[0]); k++)
+		if (n < stuck[k].min && !strcmp(point, stuck[k].name)) {
+			fprintf(stderr, "hms stress: %s: %s:%llu fails %s and the run can never "
+				"make progress; use %s:%lu or more\n", what, point,
+				(unsigned long long)n, n == 1 ? "every pass" : "too often",
+				point, stuck[k].min);
+			return -1;
+		}
+	return 0;
+}
 
-		if (!colon)
-			break;
-		n = strtoul(colon + 1, &end, 10);
-		for (size_t k = 0; k < sizeof(stuck) / sizeof(stuck[0]); k++)
-			if (n < stuck[k].min && (size_t)(colon - s) == strlen(stuck[k].name) &&
-			    !memcmp(s, stuck[k].name, (size_t)(colon - s))) {
-				fprintf(stderr, "hms stress: %s: %s:%lu fails %s and the run "
-					"can never make progress; use %s:%lu or more\n", what,
-					stuck[k].name, n, n == 1 ? "every pass" : "too often",
-					stuck[k].name, stuck[k].min);
-				return -1;
-			}
-		s = *end ? end + 1 : end;
+/*
+ * One item of an --inject spec, the len bytes at s: a point not seen yet
+ * (seen[p] set), a colon and its count (n[p]).  0, or -1 after a message
+ * naming the spec and what is wrong in it.
+ */
+static int inject_item(const char *what, const char *spec, const char *s, size_t len,
+		       bool *seen, uint64_t *n)
+{
+	size_t name = strcspn(s, ":,");
+	int p = 0, err;
+
+	while (p < HMS_INJ_NPOINTS && (strlen(hms__inject_name(p)) != name ||
+				       strncmp(s, hms__inject_name(p), name)))
+		p++;
+	if (!len || name == len || p == HMS_INJ_NPOINTS || seen[p]) {
+		fprintf(stderr, "hms stress: %s: invalid spec '%s': ", what, spec);
+		if (!len)
+			fprintf(stderr, "empty item\n");
+		else if (name == len)
+			fprintf(stderr, "no count in '%.*s' (point:N)\n", (int)len, s);
+		else if (p == HMS_INJ_NPOINTS)
+			fprintf(stderr, "unknown point '%.*s'\n", (int)name, s);
+		else
+			fprintf(stderr, "%s is given twice\n", hms__inject_name(p));
+		return -1;
+	}
+	seen[p] = true;
+	err = cli_parse_uint(s + name + 1, len - name - 1, 1, 1000000000, &n[p]);
+	if (err) {
+		fprintf(stderr, "hms stress: %s: invalid spec '%s': %s: ", what, spec,
+			hms__inject_name(p));
+		cli_uint_why(stderr, s + name + 1, len - name - 1, err, 1, 1000000000);
+		return -1;
 	}
 	return 0;
 }
 
-/* A spec as hms__inject_arm() takes it, checked without arming anything. */
+/*
+ * A spec as hms__inject_arm() takes it, checked without arming anything,
+ * and strictly: each N digits only (the library's strtoul would take
+ * " 5" and "+5"), no empty item, no point twice (which N was meant?).
+ * what is "--inject" or "HMS_INJECT"; an empty --inject is refused.
+ */
 static int parse_inject(const char *what, const char *spec)
 {
+	bool seen[HMS_INJ_NPOINTS] = { false };
+	uint64_t n[HMS_INJ_NPOINTS] = { 0 };
+
 	if (!spec) {
 		fprintf(stderr, "hms stress: %s: missing value\n", what);
 		return -1;
 	}
-	if (hms__inject_arm(spec)) {
-		fprintf(stderr, "hms stress: %s: invalid spec '%s' (point:N[,point:N...], "
-			"N from 1 to 1000000000)\n", what, spec);
+	if (!*spec) {
+		fprintf(stderr, "hms stress: %s: empty spec\n", what);
 		return -1;
 	}
-	hms__inject_arm(NULL);
-	return check_inject(what, spec);
+	for (const char *s = spec;; s++) {
+		size_t len = strcspn(s, ",");
+
+		if (inject_item(what, spec, s, len, seen, n))
+			return -1;
+		s += len;
+		if (!*s)
+			break;
+	}
+	for (int p = 0; p < HMS_INJ_NPOINTS; p++)
+		if (seen[p] && check_stuck(what, hms__inject_name(p), n[p]))
+			return -1;
+	return 0;
 }
 
 static int parse_seconds(const char *v, double *out)
@@ -248,8 +294,9 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 			"run\n");
 		return -1;
 	}
-	/* hms_open() ignores a bad $HMS_INJECT: refuse it as --inject is */
-	return env ? parse_inject("HMS_INJECT", env) : 0;
+	/* hms_open() ignores a bad $HMS_INJECT: refuse it as --inject is
+	 * (empty: unset) */
+	return env && *env ? parse_inject("HMS_INJECT", env) : 0;
 }
 
 int cmd_stress(int argc, char **argv)
@@ -258,12 +305,12 @@ int cmd_stress(int argc, char **argv)
 				 .hang_seconds = 60 };
 	int ret;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-	if (parse(argc, argv, &o)) {
+	ret = cli_help("hms stress", argc, argv);
+	if (ret > 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret || parse(argc, argv, &o)) {
 		usage(stderr);
 		return 2;
 	}

@@ -49,7 +49,7 @@ static void topo_usage(FILE *f)
 	      "  --gpu         attach every NVIDIA GPU first (CUDA driver; its link to\n"
 	      "                system memory is measured as it attaches)\n"
 	      "  --warnings    print what discovery could not read, on stderr\n"
-	      "  --help, -h    this text\n"
+	      "  --help, -h    this text (alone: not with other arguments)\n"
 	      "\n"
 	      "Exit status: 0 success, 1 error, 2 usage error.\n", f);
 }
@@ -73,6 +73,11 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 	enum topo_format first = FMT_TREE, second = FMT_TREE;
 	int c;
 
+	c = cli_help("hms topo", argc, argv);
+	if (c) {
+		topo_usage(c > 0 ? stdout : stderr);
+		return c > 0 ? 0 : 2;
+	}
 	argv[0] = (char *)"hms topo"; /* getopt's messages start with it */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -86,7 +91,15 @@ static int parse_args(int argc, char **argv, struct topo_opts *o)
 		case 'r': o->root = optarg; break;
 		case 'w': o->warnings = true; break;
 		case 'g': o->gpus = true; break;
-		case 'h': topo_usage(stdout); return 0;
+		case 'h': /* an abbreviation (--he): cli_help() took --help alone */
+			if (argc == 2) {
+				topo_usage(stdout);
+				return 0;
+			}
+			fprintf(stderr, "hms topo: %s (--help) takes no other arguments\n",
+				argv[optind - 1]);
+			topo_usage(stderr);
+			return 2;
 		case 'n':
 			if (cli_uint("hms topo", "--softdev", optarg, 0, 64, &v))
 				return 2;
