@@ -4,66 +4,19 @@
  * page handed to page_free() once per sharer.  hms_migrate_vma_pages()
  * refuses those pages with -EINVAL: they stay in system memory with their
  * data, the shared device page is handed back once, the other pages of
- * the migration move as usual.  A tiny driver of its own counts what
+ * the migration move as usual.  minidev (tests/lib) counts what
  * page_free() gets. */
-#include <stdatomic.h>
+#include "minidev.h"
 
-#include "hms_test.h"
-
-#define POOL 8
 #define NP 6
-
-static char pool[POOL][4096];
-static atomic_int freed[POOL];
-static int owner;
-static struct hms_devmem *dm;
-
-static size_t slot(hms_pfn pfn)
-{
-	hms_pfn first = hms_devmem_pfn_first(dm);
-
-	if (pfn < first || pfn >= first + POOL)
-		T_FAIL("page_free/to_ram of pfn %llu, not ours", (unsigned long long)pfn);
-	return (size_t)(pfn - first);
-}
-
-static void page_free(struct hms_devmem *d, hms_pfn pfn)
-{
-	(void)d;
-	freed[slot(pfn)]++;
-}
-
-static int to_ram(struct hms_devmem *d, const struct hms_devmem_fault *f)
-{
-	uint64_t src[1], dst[1];
-	struct hms_migrate_vma mv = { .start = f->addr, .end = f->addr + T_PAGE, .src = src,
-				      .dst = dst, .pgmap_owner = &owner,
-				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
-	int r = hms_migrate_vma_setup(hms_devmem_context(d), &mv);
-
-	if (r)
-		return r;
-	if (mv.cpages) {
-		void *to = hms_migrate_dst_system(&mv, 0);
-
-		if (to)
-			memcpy(to, pool[slot(hms_migrate_pfn_to_pfn(src[0]))], T_PAGE);
-	}
-	r = hms_migrate_vma_pages(&mv);
-	hms_migrate_vma_finalize(&mv);
-	return r;
-}
 
 int main(void)
 {
-	static const struct hms_devmem_ops ops = { .migrate_to_ram = to_ram,
-						   .page_free = page_free };
-	struct hms_devmem_desc desc = { "dup", POOL, &owner, HMS_DEVMEM_PRIVATE };
 	struct hms *h = t_open();
 	char *p = t_alloc_one_batch(h, NP * T_PAGE);
 	uint64_t src[NP], dst[NP];
 	struct hms_migrate_vma mv = { .start = (uintptr_t)p, .end = (uintptr_t)p + NP * T_PAGE,
-				      .src = src, .dst = dst, .pgmap_owner = &owner,
+				      .src = src, .dst = dst, .pgmap_owner = &md.owner,
 				      .flags = HMS_MIGRATE_SELECT_SYSTEM };
 	/* The slot each page is given: slot 0 three times, slot 1 twice
 	 * (next to each other), slot 2 once: only page 1 moves. */
@@ -73,8 +26,8 @@ int main(void)
 	int ret;
 
 	T_ASSERT(p);
-	T_EQ(hms_devmem_add(h, &desc, &ops, NULL, &dm), 0);
-	first = hms_devmem_pfn_first(dm);
+	minidev_add(h, "dup", minidev_to_ram);
+	first = hms_devmem_pfn_first(md.dm);
 	for (int i = 0; i < NP; i++)
 		memset(p + i * T_PAGE, 'a' + i, T_PAGE);
 
@@ -84,7 +37,7 @@ int main(void)
 		const void *from = hms_migrate_src_ptr(&mv, (unsigned long)i);
 
 		T_ASSERT(from);
-		memcpy(pool[given[i]], from, T_PAGE); /* the last copy wins */
+		memcpy(md.pool[given[i]], from, T_PAGE); /* the last copy wins */
 		dst[i] = hms_migrate_pfn(first + given[i]);
 	}
 	ret = hms_migrate_vma_pages(&mv);
@@ -103,9 +56,9 @@ int main(void)
 			       pi.location, moves[i] ? "on the device" : "in system memory");
 	}
 	/* Each shared page handed back once, the page that moved kept. */
-	T_EQ(freed[0], 1);
-	T_EQ(freed[1], 1);
-	T_EQ(freed[2], 0);
+	T_EQ(md.freed[0], 1);
+	T_EQ(md.freed[1], 1);
+	T_EQ(md.freed[2], 0);
 
 	/* No data lost: every page reads as written (page 1 through
 	 * to_ram), and page 1's device page is then handed back. */
@@ -115,9 +68,9 @@ int main(void)
 				T_FAIL("page %d byte %zu: %d, expected %d", i, k,
 				       p[i * T_PAGE + k], 'a' + i);
 	T_EQ(t_count_loc(h, p, NP, HMS_LOC_SYSTEM), NP);
-	T_EQ(freed[0], 1);
-	T_EQ(freed[1], 1);
-	T_EQ(freed[2], 1);
+	T_EQ(md.freed[0], 1);
+	T_EQ(md.freed[1], 1);
+	T_EQ(md.freed[2], 1);
 
 	/* A dst[] without duplicates still moves every page. */
 	T_EQ(hms_migrate_vma_setup(h, &mv), 0);
@@ -126,7 +79,7 @@ int main(void)
 		const void *from = hms_migrate_src_ptr(&mv, (unsigned long)i);
 
 		T_ASSERT(from);
-		memcpy(pool[NP - 1 - i], from, T_PAGE);
+		memcpy(md.pool[NP - 1 - i], from, T_PAGE);
 		dst[i] = hms_migrate_pfn(first + (hms_pfn)(NP - 1 - i)); /* descending */
 	}
 	T_EQ(hms_migrate_vma_pages(&mv), 0);
@@ -135,10 +88,10 @@ int main(void)
 	for (int i = 0; i < NP; i++)
 		T_EQ(p[i * T_PAGE + 7], 'a' + i);
 	T_EQ(t_count_loc(h, p, NP, HMS_LOC_SYSTEM), NP);
-	for (int i = 0; i < POOL; i++)
-		T_EQ(freed[i], i < NP ? 1 + (i <= 2) : 0);
+	for (int i = 0; i < MINIDEV_PAGES; i++)
+		T_EQ(md.freed[i], i < NP ? 1 + (i <= 2) : 0);
 
-	T_EQ(hms_devmem_remove(dm), 0);
+	T_EQ(hms_devmem_remove(md.dm), 0);
 	hms_close(h);
 	return 0;
 }

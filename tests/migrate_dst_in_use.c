@@ -5,56 +5,11 @@
  * hms_migrate_vma_pages() refuses such a page with -EINVAL: it stays in
  * system memory with its data, the device page stays with its first
  * owner and is not handed back.  Once page_free() has it, the driver may
- * give it again.  A tiny driver of its own counts page_free() and
- * migrate_to_ram() per page. */
-#include <stdatomic.h>
+ * give it again.  minidev (tests/lib) counts page_free() per page and
+ * its migrate_to_ram() calls. */
+#include "minidev.h"
 
-#include "hms_test.h"
-
-#define POOL 4
 #define NP 3
-
-static char pool[POOL][4096];
-static atomic_int freed[POOL], to_ram_calls;
-static int owner;
-static struct hms_devmem *dm;
-
-static size_t slot(hms_pfn pfn)
-{
-	hms_pfn first = hms_devmem_pfn_first(dm);
-
-	if (pfn < first || pfn >= first + POOL)
-		T_FAIL("page_free/to_ram of pfn %llu, not ours", (unsigned long long)pfn);
-	return (size_t)(pfn - first);
-}
-
-static void page_free(struct hms_devmem *d, hms_pfn pfn)
-{
-	(void)d;
-	freed[slot(pfn)]++;
-}
-
-static int to_ram(struct hms_devmem *d, const struct hms_devmem_fault *f)
-{
-	uint64_t src[1], dst[1];
-	struct hms_migrate_vma mv = { .start = f->addr, .end = f->addr + T_PAGE, .src = src,
-				      .dst = dst, .pgmap_owner = &owner,
-				      .flags = HMS_MIGRATE_SELECT_DEVICE_PRIVATE };
-	int r = hms_migrate_vma_setup(hms_devmem_context(d), &mv);
-
-	to_ram_calls++;
-	if (r)
-		return r;
-	if (mv.cpages) {
-		void *to = hms_migrate_dst_system(&mv, 0);
-
-		if (to)
-			memcpy(to, pool[slot(hms_migrate_pfn_to_pfn(src[0]))], T_PAGE);
-	}
-	r = hms_migrate_vma_pages(&mv);
-	hms_migrate_vma_finalize(&mv);
-	return r;
-}
 
 struct one {
 	uint64_t src[1], dst[1];
@@ -66,7 +21,7 @@ static void one_setup(struct hms *h, struct one *o, char *addr, char *copy_to)
 {
 	o->mv = (struct hms_migrate_vma){ .start = (uintptr_t)addr,
 					  .end = (uintptr_t)addr + T_PAGE, .src = o->src,
-					  .dst = o->dst, .pgmap_owner = &owner,
+					  .dst = o->dst, .pgmap_owner = &md.owner,
 					  .flags = HMS_MIGRATE_SELECT_SYSTEM };
 	T_EQ(hms_migrate_vma_setup(h, &o->mv), 0);
 	T_EQ(o->mv.cpages, 1);
@@ -75,9 +30,9 @@ static void one_setup(struct hms *h, struct one *o, char *addr, char *copy_to)
 }
 
 /* Gives it device page s; hms_migrate_vma_pages()'s result. */
-static int one_pages(struct one *o, size_t s)
+static int one_pages(struct one *o, unsigned s)
 {
-	o->dst[0] = hms_migrate_pfn(hms_devmem_pfn_first(dm) + s);
+	o->dst[0] = hms_migrate_pfn(minidev_pfn(s));
 	return hms_migrate_vma_pages(&o->mv);
 }
 
@@ -93,21 +48,18 @@ static void expect(struct hms *h, char *p, int i, int loc, const char *what)
 
 int main(void)
 {
-	static const struct hms_devmem_ops ops = { .migrate_to_ram = to_ram,
-						   .page_free = page_free };
-	struct hms_devmem_desc desc = { "in-use", POOL, &owner, HMS_DEVMEM_PRIVATE };
 	struct hms *h = t_open();
 	char *p = t_alloc_one_batch(h, NP * T_PAGE);
 	static char scratch[4096];
 	struct one a, b;
 
 	T_ASSERT(p);
-	T_EQ(hms_devmem_add(h, &desc, &ops, NULL, &dm), 0);
+	minidev_add(h, "in-use", minidev_to_ram);
 	for (int i = 0; i < NP; i++)
 		memset(p + i * T_PAGE, 'a' + i, T_PAGE);
 
 	/* Page 0 to device page 0. */
-	one_setup(h, &a, p, pool[0]);
+	one_setup(h, &a, p, md.pool[0]);
 	T_EQ(one_pages(&a, 0), 0);
 	hms_migrate_vma_finalize(&a.mv);
 	expect(h, p, 0, HMS_LOC_DEVICE, "page 0 moved");
@@ -120,10 +72,10 @@ int main(void)
 	T_ASSERT(!(b.src[0] & HMS_MIGRATE_PFN_MIGRATE));
 	expect(h, p, 1, HMS_LOC_SYSTEM, "page 1 given page 0's device page");
 	expect(h, p, 0, HMS_LOC_DEVICE, "page 0 after page 1 was refused");
-	T_EQ(freed[0], 0);
+	T_EQ(md.freed[0], 0);
 
 	/* Two migrations at once given the same page: the second refused. */
-	one_setup(h, &a, p + T_PAGE, pool[1]);
+	one_setup(h, &a, p + T_PAGE, md.pool[1]);
 	one_setup(h, &b, p + 2 * T_PAGE, scratch);
 	T_EQ(one_pages(&a, 1), 0);
 	T_EQ(one_pages(&b, 1), -EINVAL);
@@ -131,8 +83,8 @@ int main(void)
 	hms_migrate_vma_finalize(&a.mv);
 	expect(h, p, 1, HMS_LOC_DEVICE, "page 1, the first given device page 1");
 	expect(h, p, 2, HMS_LOC_SYSTEM, "page 2, the second given device page 1");
-	T_EQ(freed[1], 0);
-	T_EQ(to_ram_calls, 0);
+	T_EQ(md.freed[1], 0);
+	T_EQ(md.to_ram_calls, 0);
 
 	/* No data lost; page 2 never left, pages 0 and 1 come home once. */
 	for (int i = 0; i < NP; i++)
@@ -140,21 +92,21 @@ int main(void)
 			if (p[i * T_PAGE + k] != 'a' + i)
 				T_FAIL("page %d byte %zu: %d, expected %d", i, k,
 				       p[i * T_PAGE + k], 'a' + i);
-	T_EQ(to_ram_calls, 2);
-	T_EQ(freed[0], 1);
-	T_EQ(freed[1], 1);
+	T_EQ(md.to_ram_calls, 2);
+	T_EQ(md.freed[0], 1);
+	T_EQ(md.freed[1], 1);
 
 	/* Handed back, device page 0 may be given again. */
 	memset(p + 2 * T_PAGE, 'z', T_PAGE);
-	one_setup(h, &a, p + 2 * T_PAGE, pool[0]);
+	one_setup(h, &a, p + 2 * T_PAGE, md.pool[0]);
 	T_EQ(one_pages(&a, 0), 0);
 	hms_migrate_vma_finalize(&a.mv);
 	expect(h, p, 2, HMS_LOC_DEVICE, "page 2 given device page 0 after its page_free");
 	T_EQ(p[2 * T_PAGE + 100], 'z');
-	T_EQ(freed[0], 2);
+	T_EQ(md.freed[0], 2);
 
 	T_EQ(hms_unmanage(h, p, NP * T_PAGE), 0);
-	T_EQ(hms_devmem_remove(dm), 0);
+	T_EQ(hms_devmem_remove(md.dm), 0);
 	hms_close(h);
 	return 0;
 }

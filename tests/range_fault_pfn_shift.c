@@ -15,11 +15,6 @@
 
 #define NP 4
 
-static int to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
-{
-	return minidev_page_home(hms_devmem_context(dm), f->addr);
-}
-
 static int filler_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
 	(void)dm;
@@ -87,7 +82,7 @@ int main(void)
 	T_ASSERT(vbits <= 17);
 
 	T_EQ(hms_devmem_add(h, &big, &filler_ops, NULL, &filler), 0);
-	minidev_add(h, "mini", to_ram);
+	minidev_add(h, "mini", minidev_to_ram);
 	dpfn = minidev_to_device(h, p + T_PAGE);
 	dbits = width(hms_devmem_pfn_first(md.dm) + MINIDEV_PAGES - 1);
 	T_ASSERT(width(dpfn) > vbits);

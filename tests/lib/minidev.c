@@ -8,6 +8,8 @@ struct minidev md;
 
 static void page_free(struct hms_devmem *m, hms_pfn pfn)
 {
+	(void)minidev_page(pfn); /* one of ours */
+	md.freed[pfn - hms_devmem_pfn_first(m)]++;
 	md.used[pfn - hms_devmem_pfn_first(m)] = false;
 }
 
@@ -24,7 +26,17 @@ void minidev_add(struct hms *h, const char *name,
 
 char *minidev_page(hms_pfn pfn)
 {
-	return md.pool[pfn - hms_devmem_pfn_first(md.dm)];
+	hms_pfn first = hms_devmem_pfn_first(md.dm);
+
+	if (pfn < first || pfn >= first + MINIDEV_PAGES)
+		T_FAIL("minidev: pfn %llu is not one of ours", (unsigned long long)pfn);
+	return md.pool[pfn - first];
+}
+
+hms_pfn minidev_pfn(unsigned i)
+{
+	T_ASSERT(i < MINIDEV_PAGES);
+	return hms_devmem_pfn_first(md.dm) + i;
 }
 
 hms_pfn minidev_to_device(struct hms *h, void *addr)
@@ -73,4 +85,10 @@ int minidev_page_home(struct hms *h, uintptr_t addr)
 	r = hms_migrate_vma_pages(&mv);
 	hms_migrate_vma_finalize(&mv);
 	return r;
+}
+
+int minidev_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
+{
+	md.to_ram_calls++;
+	return minidev_page_home(hms_devmem_context(dm), f->addr);
 }
