@@ -205,24 +205,30 @@ static int parse(int argc, char **argv, struct bench_opts *o, const char **names
 	uint64_t v;
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+		struct cli_opt opt;
+		const char *a, *next;
 
+		cli_option(argc, argv, i, &opt);
+		a = options ? opt.name : argv[i];
+		next = opt.value;
 		if (options && !strcmp(a, "--")) {
 			options = false;
 		} else if (options && !strcmp(a, "--json")) {
+			if (cli_no_value("hms bench", &opt))
+				return -1;
 			o->json = true;
 		} else if (options && !strcmp(a, "--reps")) {
 			if (cli_uint("hms bench", a, next, 1, BENCH_MAX_REPS, &v))
 				return -1;
 			o->reps = (unsigned)v;
-			i++;
+			i += !opt.joined;
 		} else if (options && !strcmp(a, "--mib")) {
 			if (cli_uint("hms bench", a, next, 1, BENCH_MAX_MIB, &v))
 				return -1;
 			o->bytes = (size_t)v << 20;
-			i++;
+			i += !opt.joined;
 		} else if (options && a[0] == '-') {
-			fprintf(stderr, "hms bench: unknown option '%s'\n", a);
+			fprintf(stderr, "hms bench: unknown option '%s'\n", argv[i]);
 			return -1;
 		} else if (find_bench(a) < 0) {
 			fprintf(stderr, "hms bench: unknown benchmark '%s'\n", a);

@@ -74,6 +74,31 @@ int cli_help(const char *cmd, int argc, char **argv)
 	return -1;
 }
 
+void cli_option(int argc, char **argv, int i, struct cli_opt *o)
+{
+	const char *a = argv[i], *eq = strchr(a, '=');
+	size_t n = eq ? (size_t)(eq - a) : 0;
+
+	o->joined = a[0] == '-' && a[1] == '-' && eq && n > 2 && n < sizeof(o->buf);
+	if (!o->joined) {
+		o->name = a;
+		o->value = i + 1 < argc ? argv[i + 1] : NULL;
+		return;
+	}
+	memcpy(o->buf, a, n);
+	o->buf[n] = 0;
+	o->name = o->buf;
+	o->value = eq + 1;
+}
+
+int cli_no_value(const char *cmd, const struct cli_opt *o)
+{
+	if (!o->joined)
+		return 0;
+	fprintf(stderr, "%s: %s: takes no value\n", cmd, o->name);
+	return -1;
+}
+
 void cli_open_error(const char *cmd, int err)
 {
 	const char *root = getenv("HMS_SYSFS_ROOT");

@@ -7,6 +7,7 @@
 #ifndef HMS_TOOL_CLI_H
 #define HMS_TOOL_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,27 @@ int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint
  * unexpected argument 'extra'"), a usage error.
  */
 int cli_help(const char *cmd, int argc, char **argv);
+
+/*
+ * One option of a hand-written parser, as getopt_long takes them: argv[i]
+ * alone ("--mib" then its value in argv[i + 1]) or joined ("--mib=64").
+ * The name goes to o->name (for a joined one the part before '=', copied
+ * into o->buf), the value to o->value (NULL when argv[i] is the last),
+ * and o->joined says which: the caller steps over argv[i + 1] only when
+ * it took the value and it was not joined.
+ */
+struct cli_opt {
+	const char *name, *value;
+	bool joined;
+	char buf[64];
+};
+void cli_option(int argc, char **argv, int i, struct cli_opt *o);
+
+/*
+ * An option that takes no value given one ("--json=1"): 0 when it has
+ * none, else -1 after a message ("hms bench: --json: takes no value").
+ */
+int cli_no_value(const char *cmd, const struct cli_opt *o);
 
 /*
  * Says why hms_open() failed with err (negative errno), prefixed with

@@ -239,20 +239,24 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 	const char *env = getenv("HMS_INJECT");
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		struct cli_opt opt;
+		const char *a, *v;
 		uint64_t x = 0;
 		int err;
 
-		if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-			o->verbose = true;
-			continue;
-		}
-		if (!strcmp(a, "--gpu")) {
-			o->gpu = true;
-			continue;
-		}
-		if (!strcmp(a, "--serial-launch")) {
-			o->serial_launch = true;
+		cli_option(argc, argv, i, &opt);
+		a = opt.name;
+		v = opt.value;
+		if (!strcmp(a, "--verbose") || !strcmp(a, "-v") || !strcmp(a, "--gpu") ||
+		    !strcmp(a, "--serial-launch")) {
+			if (cli_no_value("hms stress", &opt))
+				return -1;
+			if (!strcmp(a, "--gpu"))
+				o->gpu = true;
+			else if (!strcmp(a, "--serial-launch"))
+				o->serial_launch = true;
+			else
+				o->verbose = true;
 			continue;
 		}
 		if (!strcmp(a, "--seed")) {
@@ -278,12 +282,12 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 			seconds = true;
 		} else {
 			fprintf(stderr, "hms stress: %s '%s'\n", a[0] == '-' ? "unknown option" :
-				"unexpected argument", a);
+				"unexpected argument", argv[i]);
 			return -1;
 		}
 		if (err)
 			return -1;
-		i++;
+		i += !opt.joined;
 	}
 	if (ops && seconds) {
 		fprintf(stderr, "hms stress: --ops and --seconds are alternatives: give one\n");
