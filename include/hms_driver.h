@@ -501,7 +501,10 @@ int hms_migrate_vma_pages(struct hms_migrate_vma *m);
  * updated, src device pages that moved are handed to page_free(), dst
  * device pages that did not move are handed to page_free() too, waiting
  * CPU accesses resume.  After it, src[i] keeps HMS_MIGRATE_PFN_MIGRATE
- * only for pages that moved.
+ * only for pages that moved.  It reads dst[] as hms_migrate_vma_pages()
+ * left it: a driver must not change dst[] in between (a device page it
+ * took out of dst[] then would stay held by hms, and be refused when
+ * given again).
  */
 void hms_migrate_vma_finalize(struct hms_migrate_vma *m);
 
