@@ -33,14 +33,6 @@ struct hms_policy_state {
 	struct hms_ptree tree;
 };
 
-/* The page hms__policy_place_device() could not place, on this thread:
- * range.c must then take it where it is, not ask again. */
-static __thread struct {
-	struct hms *h;
-	uintptr_t addr;
-	void *owner;
-} declined;
-
 /* ---- the state ------------------------------------------------------------------ */
 
 static struct hms_policy_state *state_get_locked(struct hms *h)
@@ -357,10 +349,6 @@ bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
 
 	if (!h->policy || !owner || hms__in_handler(h))
 		return false;
-	if (declined.h == h && declined.addr == addr && declined.owner == owner) {
-		declined.h = NULL;
-		return false;
-	}
 	dm = devmem_of_owner_locked(h, owner);
 	if (!dm)
 		return false;
@@ -425,10 +413,5 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	placed = pte && pte->loc == HMS_LOC_DEVICE && hms__devmem_of_pfn_locked(h, pte->pfn) == dm;
 	pthread_mutex_unlock(&h->lock);
 	hms__devmem_put(h, dm);
-	if (placed)
-		return 1;
-	declined.h = h;
-	declined.addr = addr;
-	declined.owner = owner;
-	return 0;
+	return placed;
 }
