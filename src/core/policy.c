@@ -120,14 +120,6 @@ static void policy_at_locked(struct hms *h, uintptr_t addr, struct hms_pol *pol,
 	pthread_mutex_unlock(&ps->lock);
 }
 
-static bool pol_lists(const struct hms_pol *pol, hms_uid uid)
-{
-	for (unsigned i = 0; i < pol->ntargets; i++)
-		if (pol->targets[i] == uid)
-			return true;
-	return false;
-}
-
 /* ---- CPU placement: the kernel's NUMA policy -------------------------------------- */
 
 static int set_mempolicy_range(uintptr_t s, uintptr_t e, unsigned mode,
@@ -333,27 +325,28 @@ long hms__policy_migrate(struct hms *h, uintptr_t start, uintptr_t end)
 
 /* ---- device placement ------------------------------------------------------------------ */
 
-static struct hms_devmem *devmem_of_owner_locked(struct hms *h, void *owner)
+/* The first memory pol lists that belongs to owner and can take pages (a
+ * driver may register several under one owner), or NULL. */
+static struct hms_devmem *devmem_listed_locked(struct hms *h, const struct hms_pol *pol,
+					       void *owner)
 {
-	for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
-		if (dm->desc.owner == owner && dm->ops.migrate_to_device)
-			return dm;
+	for (unsigned i = 0; i < pol->ntargets; i++)
+		for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
+			if (dm->target == pol->targets[i] && dm->desc.owner == owner &&
+			    dm->ops.migrate_to_device)
+				return dm;
 	return NULL;
 }
 
 bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
 {
-	struct hms_devmem *dm;
 	struct hms_pol pol;
 	uintptr_t s, e;
 
 	if (!h->policy || !owner || hms__in_handler(h))
 		return false;
-	dm = devmem_of_owner_locked(h, owner);
-	if (!dm)
-		return false;
 	policy_at_locked(h, addr, &pol, &s, &e);
-	return pol.mode != HMS_POLICY_DEFAULT && pol_lists(&pol, dm->target);
+	return devmem_listed_locked(h, &pol, owner) != NULL;
 }
 
 /* Fault-around for a first touch: never-populated pages after addr, within
@@ -371,16 +364,15 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 
 	addr &= PAGE_MASK;
 	pthread_mutex_lock(&h->lock);
-	dm = h->policy ? devmem_of_owner_locked(h, owner) : NULL;
-	a = dm ? hms__area_find_locked(h, addr) : NULL;
+	a = h->policy && owner ? hms__area_find_locked(h, addr) : NULL;
 	if (!a) {
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
 	policy_at_locked(h, addr, &pol, &ps, &pe);
+	dm = devmem_listed_locked(h, &pol, owner);
 	pte = area_pte(a, addr);
-	if (pol.mode == HMS_POLICY_DEFAULT || !pol_lists(&pol, dm->target) ||
-	    (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE))) {
+	if (!dm || (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE))) {
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
