@@ -155,6 +155,33 @@ static int set_mempolicy_range(uintptr_t s, uintptr_t e, unsigned mode,
 
 /* ---- applying a policy ----------------------------------------------------------- */
 
+/*
+ * mbind() failed part way through [start, end): it changes VMA after VMA,
+ * so those before the one it could not change (a split past the limit of
+ * mappings) have the new policy already.  Give each run of the range the
+ * kernel policy the tree says it has again (a run that kept its policy is
+ * left alone by the kernel; putting one back needs no split).  Targets
+ * gone since are left out.  ps->apply held.
+ */
+static void kernel_policy_restore(struct hms *h, struct hms_policy_state *ps, uintptr_t start,
+				  uintptr_t end)
+{
+	for (uintptr_t addr = start, s, e; addr < end; addr = e) {
+		struct hms_tgt tgt[HMS_BIND_MAX_TARGETS];
+		struct hms_pol pol;
+		size_t n = 0;
+
+		pthread_mutex_lock(&ps->lock);
+		hms__ptree_get(&ps->tree, addr, &pol, &s, &e);
+		pthread_mutex_unlock(&ps->lock);
+		if (e > end || e <= addr)
+			e = end;
+		for (unsigned i = 0; i < pol.ntargets; i++)
+			n += !hms__targets_resolve(h, &pol.targets[i], 1, &tgt[n]);
+		set_mempolicy_range(addr, e, pol.mode, tgt, n);
+	}
+}
+
 int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end, unsigned mode,
 		      const struct hms_tgt *tgt, size_t n)
 {
@@ -174,8 +201,11 @@ int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end, unsigned mo
 	pthread_mutex_lock(&ps->lock);
 	ret = hms__ptree_reserve(&ps->tree);
 	pthread_mutex_unlock(&ps->lock);
-	if (!ret)
+	if (!ret) {
 		ret = set_mempolicy_range(start, end, mode, tgt, n);
+		if (ret)
+			kernel_policy_restore(h, ps, start, end);
+	}
 	if (!ret) {
 		pthread_mutex_lock(&h->lock);
 		/* Unmapped since the caller's check: no policy for what is gone. */
