@@ -758,9 +758,9 @@ struct hms_policy {
  * again picks the listed node nearest to the allocating CPU first.  The
  * allocating CPU of a CPU's first touch is the one running hms' fault
  * handler thread.  Pages already populated do not move:
- * call hms_migrate() for them.  After hms_unmanage() the kernel keeps the
- * NUMA policy set here on the memory; call hms_bind_default() first to
- * drop it.
+ * call hms_migrate() for them.  After hms_unmanage() (and hms_close(), for
+ * memory adopted with hms_manage()) the kernel keeps the NUMA policy set
+ * here on the memory; call hms_bind_default() first to drop it.
  *
  * Return: 0, the shared errors of this section, -ENOMEM, or mbind()'s
  * errno.  Undone by hms_bind_default(); unmapping or unmanaging a range
