@@ -673,9 +673,12 @@ int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
  * When a policy acts:
  *   - CPU first touch: the page lands on the policy's system nodes (hms
  *     sets the kernel's NUMA policy of the range with mbind(), which the
- *     fault engine's page fills follow).  A CPU *read* of a never written
- *     page may map the shared zero page, which lives on no node; the first
- *     write places it.
+ *     fault engine's page fills follow).  The fill is made by hms' fault
+ *     handler thread, so where the kernel chooses by distance (several
+ *     nodes listed, or no policy) it chooses near the CPU that thread
+ *     runs on, not near the thread that touched the page.  A CPU *read*
+ *     of a never written page may map the shared zero page, which lives
+ *     on no node; the first write places it.
  *   - device first touch: a device faulting (hms_range_fault()) a page of
  *     a range whose policy lists that device's memory gets the page moved
  *     into its memory, and so does a device touching such a page that is
@@ -689,9 +692,9 @@ int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
  *     until hms_migrate() moves them.
  *
  * The "home" target of an initiator in a policy is the first listed
- * target it can place pages on: for CPUs the listed system nodes (in
- * order for PREFERRED; for BIND the kernel picks among them, see
- * hms_bind()), for a device its own memory when listed.
+ * target it can place pages on: for CPUs the listed system nodes (the
+ * kernel picks among several, for BIND and PREFERRED alike, see
+ * hms_bind()), for a device the first of its own memories listed.
  *
  * Errors shared by the calls below: -EINVAL (NULL context or argument,
  * zero or unaligned length or address, unknown flags, an empty target
@@ -751,10 +754,13 @@ struct hms_policy {
  * allocating CPU first rather than the first listed (with one system node
  * listed the two agree).  PREFERRED: the listed targets first, then any
  * other one (MPOL_PREFERRED_MANY, or MPOL_PREFERRED on the first listed
- * node for kernels before 5.15).  Pages already populated do not move:
- * call hms_migrate() for them.  After hms_unmanage() the kernel keeps the
- * NUMA policy set here on the memory; call hms_bind_default() first to
- * drop it.
+ * node for kernels before 5.15); with several system nodes the kernel
+ * again picks the listed node nearest to the allocating CPU first.  The
+ * allocating CPU of a CPU's first touch is the one running hms' fault
+ * handler thread.  Pages already populated do not move:
+ * call hms_migrate() for them.  After hms_unmanage() (and hms_close(), for
+ * memory adopted with hms_manage()) the kernel keeps the NUMA policy set
+ * here on the memory; call hms_bind_default() first to drop it.
  *
  * Return: 0, the shared errors of this section, -ENOMEM, or mbind()'s
  * errno.  Undone by hms_bind_default(); unmapping or unmanaging a range

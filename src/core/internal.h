@@ -628,8 +628,9 @@ int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end,
 /*
  * Does the policy at addr list the memory of the device with pgmap owner
  * @owner (range.c: a device touching a system page it should hold)?
- * hms.lock held.  False in the handler thread, and once after
- * hms__policy_place_device() declined that very page on this thread.
+ * hms.lock held.  False in the handler thread.  (range.c asks once per
+ * page and hms_range_fault() call: a page that could not be placed is
+ * used where it is, and the next call tries again.)
  */
 bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner);
 /* hms_migrate(HMS_MIGRATE_POLICY) on a checked range: pages moved or -errno. */
@@ -646,8 +647,8 @@ void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);
  * A device (pgmap owner @owner) is about to fault the page at @addr in:
  * if the range's policy lists that device's memory, move the page there
  * (a first touch or a return) and return 1; 0 when the policy says
- * nothing; -errno on failure.  Called without locks held, never from the
- * handler thread.
+ * nothing or the page could not be placed (the device is full, say).
+ * Called without locks held, never from the handler thread.
  */
 int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner);
 

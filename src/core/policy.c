@@ -33,14 +33,6 @@ struct hms_policy_state {
 	struct hms_ptree tree;
 };
 
-/* The page hms__policy_place_device() could not place, on this thread:
- * range.c must then take it where it is, not ask again. */
-static __thread struct {
-	struct hms *h;
-	uintptr_t addr;
-	void *owner;
-} declined;
-
 /* ---- the state ------------------------------------------------------------------ */
 
 static struct hms_policy_state *state_get_locked(struct hms *h)
@@ -128,14 +120,6 @@ static void policy_at_locked(struct hms *h, uintptr_t addr, struct hms_pol *pol,
 	pthread_mutex_unlock(&ps->lock);
 }
 
-static bool pol_lists(const struct hms_pol *pol, hms_uid uid)
-{
-	for (unsigned i = 0; i < pol->ntargets; i++)
-		if (pol->targets[i] == uid)
-			return true;
-	return false;
-}
-
 /* ---- CPU placement: the kernel's NUMA policy -------------------------------------- */
 
 static int set_mempolicy_range(uintptr_t s, uintptr_t e, unsigned mode,
@@ -171,6 +155,33 @@ static int set_mempolicy_range(uintptr_t s, uintptr_t e, unsigned mode,
 
 /* ---- applying a policy ----------------------------------------------------------- */
 
+/*
+ * mbind() failed part way through [start, end): it changes VMA after VMA,
+ * so those before the one it could not change (a split past the limit of
+ * mappings) have the new policy already.  Give each run of the range the
+ * kernel policy the tree says it has again (a run that kept its policy is
+ * left alone by the kernel; putting one back needs no split).  Targets
+ * gone since are left out.  ps->apply held.
+ */
+static void kernel_policy_restore(struct hms *h, struct hms_policy_state *ps, uintptr_t start,
+				  uintptr_t end)
+{
+	for (uintptr_t addr = start, s, e; addr < end; addr = e) {
+		struct hms_tgt tgt[HMS_BIND_MAX_TARGETS];
+		struct hms_pol pol;
+		size_t n = 0;
+
+		pthread_mutex_lock(&ps->lock);
+		hms__ptree_get(&ps->tree, addr, &pol, &s, &e);
+		pthread_mutex_unlock(&ps->lock);
+		if (e > end || e <= addr)
+			e = end;
+		for (unsigned i = 0; i < pol.ntargets; i++)
+			n += !hms__targets_resolve(h, &pol.targets[i], 1, &tgt[n]);
+		set_mempolicy_range(addr, e, pol.mode, tgt, n);
+	}
+}
+
 int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end, unsigned mode,
 		      const struct hms_tgt *tgt, size_t n)
 {
@@ -190,8 +201,11 @@ int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end, unsigned mo
 	pthread_mutex_lock(&ps->lock);
 	ret = hms__ptree_reserve(&ps->tree);
 	pthread_mutex_unlock(&ps->lock);
-	if (!ret)
+	if (!ret) {
 		ret = set_mempolicy_range(start, end, mode, tgt, n);
+		if (ret)
+			kernel_policy_restore(h, ps, start, end);
+	}
 	if (!ret) {
 		pthread_mutex_lock(&h->lock);
 		/* Unmapped since the caller's check: no policy for what is gone. */
@@ -341,31 +355,28 @@ long hms__policy_migrate(struct hms *h, uintptr_t start, uintptr_t end)
 
 /* ---- device placement ------------------------------------------------------------------ */
 
-static struct hms_devmem *devmem_of_owner_locked(struct hms *h, void *owner)
+/* The first memory pol lists that belongs to owner and can take pages (a
+ * driver may register several under one owner), or NULL. */
+static struct hms_devmem *devmem_listed_locked(struct hms *h, const struct hms_pol *pol,
+					       void *owner)
 {
-	for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
-		if (dm->desc.owner == owner && dm->ops.migrate_to_device)
-			return dm;
+	for (unsigned i = 0; i < pol->ntargets; i++)
+		for (struct hms_devmem *dm = h->devmems; dm; dm = dm->next)
+			if (dm->target == pol->targets[i] && dm->desc.owner == owner &&
+			    dm->ops.migrate_to_device)
+				return dm;
 	return NULL;
 }
 
 bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
 {
-	struct hms_devmem *dm;
 	struct hms_pol pol;
 	uintptr_t s, e;
 
 	if (!h->policy || !owner || hms__in_handler(h))
 		return false;
-	if (declined.h == h && declined.addr == addr && declined.owner == owner) {
-		declined.h = NULL;
-		return false;
-	}
-	dm = devmem_of_owner_locked(h, owner);
-	if (!dm)
-		return false;
 	policy_at_locked(h, addr, &pol, &s, &e);
-	return pol.mode != HMS_POLICY_DEFAULT && pol_lists(&pol, dm->target);
+	return devmem_listed_locked(h, &pol, owner) != NULL;
 }
 
 /* Fault-around for a first touch: never-populated pages after addr, within
@@ -383,16 +394,15 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 
 	addr &= PAGE_MASK;
 	pthread_mutex_lock(&h->lock);
-	dm = h->policy ? devmem_of_owner_locked(h, owner) : NULL;
-	a = dm ? hms__area_find_locked(h, addr) : NULL;
+	a = h->policy && owner ? hms__area_find_locked(h, addr) : NULL;
 	if (!a) {
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
 	policy_at_locked(h, addr, &pol, &ps, &pe);
+	dm = devmem_listed_locked(h, &pol, owner);
 	pte = area_pte(a, addr);
-	if (pol.mode == HMS_POLICY_DEFAULT || !pol_lists(&pol, dm->target) ||
-	    (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE))) {
+	if (!dm || (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE))) {
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
@@ -425,10 +435,5 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	placed = pte && pte->loc == HMS_LOC_DEVICE && hms__devmem_of_pfn_locked(h, pte->pfn) == dm;
 	pthread_mutex_unlock(&h->lock);
 	hms__devmem_put(h, dm);
-	if (placed)
-		return 1;
-	declined.h = h;
-	declined.addr = addr;
-	declined.owner = owner;
-	return 0;
+	return placed;
 }
