@@ -117,7 +117,9 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 		for (size_t x = i; x < j; x++) {
 			uintptr_t p = start + (x << PAGE_SHIFT);
 			struct hms_pte *pte = hms__pte_again_locked(h, p, since);
-			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x);
+			/* (not if a discard took the page meanwhile: uffd.c) */
+			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x) &&
+				    pte->loc == HMS_LOC_SYSTEM;
 
 			if (prot) {
 				pte->flags |= PTE_WP | op->why;
