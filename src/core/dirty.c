@@ -188,6 +188,21 @@ static long dirty_async(struct hms *h, struct dirty_scan *ds, uintptr_t end)
 
 /* ---- the call ------------------------------------------------------------------------ */
 
+/* A scan that fails after re-arming consumed what it found: the pages it
+ * would have reported read as written at the next scan instead. */
+static void dirty_restore(struct hms *h, const struct dirty_scan *ds, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t p = ds->start + (i << PAGE_SHIFT);
+		struct hms_area *a;
+
+		if (((ds->bitmap[i / 64] >> (i % 64)) & 1) && (a = hms__area_find_locked(h, p)))
+			area_pte(a, p)->flags |= PTE_DIRTY;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
 HMS_API long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bitmap,
 			    unsigned flags)
 {
@@ -214,6 +229,8 @@ HMS_API long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bit
 		memcpy(bitmap, ds.bitmap, words * sizeof(uint64_t));
 		for (size_t i = 0; i < words; i++)
 			count += __builtin_popcountll(ds.bitmap[i]);
+	} else if (ds.rearm) {
+		dirty_restore(h, &ds, n);
 	}
 	free(ds.bitmap);
 	return ret < 0 ? ret : count;
