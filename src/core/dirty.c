@@ -101,7 +101,7 @@ static void sync_mark(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool p
 	ds->seen[i / 64] |= 1ULL << (i % 64);
 	/* Held busy by the protection pass: no write reached it since. */
 	dirty_report_locked(ds, pte, addr, (pte->flags & PTE_DEAD) != 0);
-	if (!prot && pte->loc == HMS_LOC_SYSTEM)
+	if (!prot)
 		pte->flags |= PTE_DIRTY; /* could not protect it: unseen writes */
 }
 
@@ -116,7 +116,8 @@ static void sync_rest(struct dirty_scan *ds, struct hms_pte *pte, uintptr_t addr
 static long dirty_sync(struct hms *h, struct dirty_scan *ds, uintptr_t end)
 {
 	struct hms__wp_op op = { .why = PTE_TRACK, .event = HMS_EVENT_SOFT_DIRTY,
-				 .select = sync_select, .mark = sync_mark, .arg = ds };
+				 .unpopulated = true, .select = sync_select, .mark = sync_mark,
+				 .arg = ds };
 	long n;
 
 	if (!ds->rearm)
