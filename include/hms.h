@@ -996,8 +996,8 @@ int hms_advise(struct hms *h, void *addr, size_t len, int advice, hms_uid target
  * bitmap, bad range, unknown flags); -ENOENT (not entirely managed);
  * -ENOMEM; -ECHILD; the errno of a failing userfaultfd or PAGEMAP_SCAN
  * ioctl, -EOPNOTSUPP (PAGEMAP_SCAN refused in an asynchronous context):
- * the bitmap is then not written, and pages that may not have been
- * re-armed read as written next time.  Pages in device memory cannot be
+ * the bitmap is then not written, and the pages it would have reported
+ * or may not have re-armed read as written next time.  Pages in device memory cannot be
  * protected: they read as written at every scan while there.  Must not be
  * called from an hms callback.
  */

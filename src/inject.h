@@ -80,11 +80,15 @@ enum hms_inject_point {
  *   MIGRATE_COMMIT     a run of pages is about to lose its system copy
  *                      (to a device) or to be filled (to system memory)
  *   MIGRATE_COMMITTED  that run was discarded / filled
+ *   MIGRATE_FINALIZED  finalize has updated the table (the pages that
+ *                      stayed are writable again); its invalidation has
+ *                      not ended
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
 	HMS_HOOK_MIGRATE_COMMIT,
 	HMS_HOOK_MIGRATE_COMMITTED,
+	HMS_HOOK_MIGRATE_FINALIZED,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

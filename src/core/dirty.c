@@ -101,7 +101,7 @@ static void sync_mark(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool p
 	ds->seen[i / 64] |= 1ULL << (i % 64);
 	/* Held busy by the protection pass: no write reached it since. */
 	dirty_report_locked(ds, pte, addr, (pte->flags & PTE_DEAD) != 0);
-	if (!prot && pte->loc == HMS_LOC_SYSTEM)
+	if (!prot)
 		pte->flags |= PTE_DIRTY; /* could not protect it: unseen writes */
 }
 
@@ -116,7 +116,8 @@ static void sync_rest(struct dirty_scan *ds, struct hms_pte *pte, uintptr_t addr
 static long dirty_sync(struct hms *h, struct dirty_scan *ds, uintptr_t end)
 {
 	struct hms__wp_op op = { .why = PTE_TRACK, .event = HMS_EVENT_SOFT_DIRTY,
-				 .select = sync_select, .mark = sync_mark, .arg = ds };
+				 .unpopulated = true, .select = sync_select, .mark = sync_mark,
+				 .arg = ds };
 	long n;
 
 	if (!ds->rearm)
@@ -188,6 +189,21 @@ static long dirty_async(struct hms *h, struct dirty_scan *ds, uintptr_t end)
 
 /* ---- the call ------------------------------------------------------------------------ */
 
+/* A scan that fails after re-arming consumed what it found: the pages it
+ * would have reported read as written at the next scan instead. */
+static void dirty_restore(struct hms *h, const struct dirty_scan *ds, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t p = ds->start + (i << PAGE_SHIFT);
+		struct hms_area *a;
+
+		if (((ds->bitmap[i / 64] >> (i % 64)) & 1) && (a = hms__area_find_locked(h, p)))
+			area_pte(a, p)->flags |= PTE_DIRTY;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
 HMS_API long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bitmap,
 			    unsigned flags)
 {
@@ -214,6 +230,8 @@ HMS_API long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bit
 		memcpy(bitmap, ds.bitmap, words * sizeof(uint64_t));
 		for (size_t i = 0; i < words; i++)
 			count += __builtin_popcountll(ds.bitmap[i]);
+	} else if (ds.rearm) {
+		dirty_restore(h, &ds, n);
 	}
 	free(ds.bitmap);
 	return ret < 0 ? ret : count;

@@ -357,15 +357,20 @@ void hms__uffd_discard_fini(struct hms *h);
  * PTE_EXCLUSIVE or PTE_TRACK; 0 for none), telling devices first with an
  * op->event invalidation (owner op->owner), so none keeps write access.
  * select() (hms.lock held) picks the pages, among those not busy or
- * migrating; the picked ones in system memory are protected; mark()
- * (may be NULL; hms.lock held) then sees every picked page, and whether
- * it was protected.  Returns pages protected, or -errno if none could be.
- * No lock held; not from the handler thread.
+ * migrating; the picked ones in system memory are protected, and with
+ * unpopulated those thought missing too (where the table says PTE_WP
+ * only of pages in system memory); mark() (may be NULL; hms.lock held)
+ * then sees every picked page, and whether it was protected.  Returns
+ * pages protected in system memory, or -errno if none could be.  No lock
+ * held; not from the handler thread.
  */
 struct hms__wp_op {
 	uint16_t why;
 	enum hms_event event;
 	void *owner;
+	/* Protect pages the table thinks missing too: a page given MADV_FREE
+	 * stays in place, writable, after its REMOVE event (dirty.c). */
+	bool unpopulated;
 	bool (*select)(struct hms *h, struct hms_pte *pte, uintptr_t addr, void *arg);
 	void (*mark)(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool prot, void *arg);
 	void *arg;

@@ -85,6 +85,7 @@ void hms__staging_fini(struct hms *h)
 #define MS_WP (1u << 0)     /* write-protected at setup */
 #define MS_MOVED (1u << 1)  /* committed by pages() */
 #define MS_FAILED (1u << 2) /* could not be isolated: must not move */
+#define MS_LIFT (1u << 3)   /* stayed in place: lifted first at finalize */
 
 struct hms_migrate_core {
 	struct hms *h;
@@ -755,6 +756,42 @@ static void check_forwarded(struct hms_migrate_vma *m, unsigned long i, uintptr_
 
 /* ---- finalize ------------------------------------------------------------------------ */
 
+static bool lifting(const struct hms_migrate_vma *m, unsigned long i)
+{
+	return m->core->st[i] & MS_LIFT;
+}
+
+/*
+ * Pages that stay in system memory, still in place, may be written again:
+ * their protection is lifted while the migration still holds them.
+ * Lifted after the table let them go, it undid a protection set in
+ * between (a dirty scan re-arming them, replicas): a write went unseen.
+ */
+static void lift_stayed(struct hms_migrate_vma *m)
+{
+	struct hms_migrate_core *c = m->core;
+	struct hms *h = c->h;
+	bool any = false;
+
+	for (unsigned long i = 0; i < m->npages && !any; i++)
+		any = stayed_protected(m, i);
+	if (!any)
+		return;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		struct hms_pte *pte;
+
+		if (!stayed_protected(m, i))
+			continue;
+		pte = hms__pte_again_locked(h, m->start + (i << PAGE_SHIFT), c->since);
+		if (pte && !(pte->flags & (PTE_DEAD | PTE_FORWARD)))
+			c->st[i] = (uint8_t)((c->st[i] & ~MS_WP) | MS_LIFT);
+	}
+	pthread_mutex_unlock(&h->lock);
+	for_each_run(m, lifting, i, j)
+		hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, false);
+}
+
 HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
@@ -768,6 +805,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		return;
 	c = m->core;
 	h = c->h;
+	lift_stayed(m);
 	pthread_mutex_lock(&h->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t p = m->start + (i << PAGE_SHIFT), at = p;
@@ -847,8 +885,9 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 		h->to_device--;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
+	hms__test_hook_run(h, HMS_HOOK_MIGRATE_FINALIZED, m->start, m->end - m->start);
 
-	/* Pages that stayed in system memory may be written again. */
+	/* Pages that stayed where they were let go (unmapped meanwhile). */
 	for_each_run(m, stayed_protected, i, j)
 		hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, false);
 	if (c->notified)

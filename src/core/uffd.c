@@ -1351,8 +1351,19 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 			pte->flags |= PTE_DISCARD;
 			continue;
 		}
-		if (pte->flags & PTE_BUSY)
-			continue; /* a fault fills it: fresh zeros either way */
+		if (pte->flags & PTE_BUSY) {
+			/* A fault fills it (fresh zeros either way), or wp.c
+			 * holds it to protect it or lift a protection: the page
+			 * and its write protection are gone (an anonymous zap
+			 * keeps no uffd-wp marker), so is what the table said of
+			 * them.  Kept, a tracked page went unreported and a
+			 * refilled one kept PTE_WP unprotected: a CPU write
+			 * left a device's replica stale. */
+			pte->loc = HMS_LOC_NONE;
+			pte->pfn = 0;
+			pte->flags &= (uint16_t)(PTE_BUSY | PTE_WAITERS | PTE_DEAD | PTE_REVIVE);
+			continue;
+		}
 		if (pte->loc == HMS_LOC_DEVICE)
 			hms__free_list_push(h, &fl, pte->pfn);
 		pte->loc = HMS_LOC_NONE;

@@ -76,7 +76,7 @@ static size_t wp_select(struct hms *h, uintptr_t start, size_t n, const struct h
 			continue;
 		pte->flags |= PTE_BUSY;
 		BIT_SET(sel, i);
-		if (pte->loc == HMS_LOC_SYSTEM)
+		if (pte->loc == HMS_LOC_SYSTEM || (op->unpopulated && pte->loc == HMS_LOC_NONE))
 			BIT_SET(sys, i);
 		count++;
 	}
@@ -117,9 +117,12 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 		for (size_t x = i; x < j; x++) {
 			uintptr_t p = start + (x << PAGE_SHIFT);
 			struct hms_pte *pte = hms__pte_again_locked(h, p, since);
-			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x);
+			/* (in the table: not if a discard took the page
+			 * meanwhile, uffd.c, nor if none was thought there) */
+			bool prot = BIT_GET(sys, x) && !BIT_GET(bad, x) &&
+				    (pte->loc == HMS_LOC_SYSTEM || op->unpopulated);
 
-			if (prot) {
+			if (prot && pte->loc == HMS_LOC_SYSTEM) {
 				pte->flags |= PTE_WP | op->why;
 				done++;
 			}
