@@ -96,13 +96,6 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
  * an MREMAP_DONTUNMAP): when its holder lets go the reap makes it a live
  * page again instead of cutting it out of the area. */
 #define PTE_REVIVE (1u << 14)
-/* Not populated for hms (loc NONE) since a REMOVE event, but the kernel
- * may still have the page: MADV_FREE sends the event MADV_DONTNEED sends,
- * and leaves the page mapped until reclaim takes it, for good once it is
- * written again.  Migrations skip such a page until hms__lazy_resolve()
- * made it a system page (migrate.c); a range fault asks the kernel.
- * Meaningful with loc NONE only. */
-#define PTE_LAZY (1u << 15)
 
 /*
  * One page of a managed area.  Invariants (under hms.lock):
@@ -810,9 +803,6 @@ struct hms {
 	struct hms_held_dead *held_dead; /* see struct hms_held_dead */
 	uint64_t detaches; /* held entries moved to held_dead so far: a hold
 			    * notes it when taken (hms__pte_again_locked) */
-	uint64_t lazy_gen; /* REMOVE and REMAP events applied: a lazy page's
-			    * resolution checks none came between (migrate.c) */
-	bool lazy_seen;    /* some page was ever marked PTE_LAZY */
 	bool forking;    /* fork() is copying the address space: no page may
 			  * move to a device until it is done (context.c) */
 	unsigned to_device; /* system -> device migrations between setup and

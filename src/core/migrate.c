@@ -158,10 +158,6 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 		/* Replicated pages stay until a write collapses them (wp.c). */
 		if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD | PTE_EXCLUSIVE | PTE_REPLICA))
 			continue;
-		/* Maybe still the kernel's (MADV_FREE): moved as never
-		 * populated, it would leave the CPU a page of its own. */
-		if (pte->loc == HMS_LOC_NONE && (pte->flags & PTE_LAZY))
-			continue;
 		/* With asynchronous write protection nothing stops a CPU write
 		 * racing the copy: populated system pages stay (wp.c). */
 		if (pte->loc == HMS_LOC_SYSTEM && hms__wp_async(h))
@@ -189,59 +185,6 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 		m->cpages++;
 	}
 	return managed;
-}
-
-/*
- * Pages MADV_FREE may have left mapped (PTE_LAZY) in [s, e), writable
- * ones: a write fault that changes nothing (MADV_POPULATE_WRITE) makes
- * each the kernel's for good (a page still there is dirtied, so reclaim
- * keeps it; one reclaimed already faults and is filled like any missing
- * page), and the table then takes the ones still lazy for system pages,
- * unless a REMOVE or REMAP event came in between (they stay lazy).
- * Read-only ones stay lazy: nothing could have been written to them since,
- * and reclaim may still take them.  No lock held; not on the handler
- * thread (the fault would wait for it).
- */
-static void lazy_resolve(struct hms *h, uintptr_t s, uintptr_t e)
-{
-	while (s < e) {
-		uintptr_t rs = 0, re = 0;
-		uint64_t gen;
-
-		pthread_mutex_lock(&h->lock);
-		for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
-			struct hms_area *a = hms__area_find_locked(h, p);
-			const struct hms_pte *pte = a ? area_pte_ro(a, p) : NULL;
-			bool lazy = pte && pte->loc == HMS_LOC_NONE && (pte->flags & PTE_LAZY) &&
-				    !(pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD)) &&
-				    (pte->prot & PROT_WRITE);
-
-			if (lazy && !rs)
-				rs = p;
-			if (rs && !lazy)
-				break;
-			re = p + PAGE_SIZE;
-		}
-		gen = h->lazy_gen;
-		pthread_mutex_unlock(&h->lock);
-		if (!rs)
-			return;
-		if (!madvise((void *)rs, re - rs, MADV_POPULATE_WRITE)) {
-			pthread_mutex_lock(&h->lock);
-			for (uintptr_t p = rs; p < re && h->lazy_gen == gen; p += PAGE_SIZE) {
-				struct hms_area *a = hms__area_find_locked(h, p);
-				struct hms_pte *pte = a ? area_pte(a, p) : NULL;
-
-				if (pte && pte->loc == HMS_LOC_NONE && (pte->flags & PTE_LAZY) &&
-				    !(pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD))) {
-					pte->loc = HMS_LOC_SYSTEM;
-					pte->flags &= (uint16_t)~PTE_LAZY;
-				}
-			}
-			pthread_mutex_unlock(&h->lock);
-		}
-		s = re;
-	}
 }
 
 HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
@@ -272,9 +215,6 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		}
 	}
 	hms__uffd_sync(h); /* see munmap/mremap that returned before us */
-	if ((m->flags & HMS_MIGRATE_SELECT_SYSTEM) && !hms__in_handler(h) &&
-	    __atomic_load_n(&h->lazy_seen, __ATOMIC_RELAXED))
-		lazy_resolve(h, m->start, m->end);
 	pthread_mutex_lock(&h->lock);
 	if (m->flags & HMS_MIGRATE_SELECT_SYSTEM) {
 		/* A fork() in progress must find every page in system memory. */
@@ -890,19 +830,10 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			    (!pte || pte->pfn == hms_migrate_pfn_to_pfn(m->src[i])))
 				hms__free_list_push(h, &fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
-				/* A system page that stayed may be there still
-				 * (the discard was an MADV_FREE). */
-				bool lazy = !(pte->flags & PTE_DEAD) && !moved && !src_device(m, i) &&
-					    (m->src[i] & HMS_MIGRATE_PFN_VALID);
-
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
 				pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED |
 							  PTE_DISCARD | PTE_ZERO | PTE_WP);
-				if (lazy) {
-					pte->flags |= PTE_LAZY;
-					__atomic_store_n(&h->lazy_seen, true, __ATOMIC_RELAXED);
-				}
 			}
 			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 		} else {

@@ -1216,7 +1216,6 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		pte = hms__pte_again_locked(h, addr, since);
 		if (pte && (r > 0 || r == -EEXIST)) {
 			pte->loc = HMS_LOC_SYSTEM;
-			pte->flags &= (uint16_t)~PTE_LAZY;
 			if (track && !write && r > 0)
 				pte->flags |= PTE_WP | PTE_TRACK;
 			else if (track)
@@ -1330,7 +1329,6 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	struct hms_notify_range r = { s, e, HMS_EVENT_CLEAR, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
-	uint16_t lazy;
 	bool mine;
 
 	pthread_mutex_lock(&h->lock);
@@ -1353,10 +1351,6 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 			pte->flags |= PTE_DISCARD;
 			continue;
 		}
-		/* A system page may stay: MADV_FREE (PTE_LAZY). */
-		lazy = pte->loc == HMS_LOC_SYSTEM ? PTE_LAZY : 0;
-		if (lazy)
-			__atomic_store_n(&h->lazy_seen, true, __ATOMIC_RELAXED);
 		if (pte->flags & PTE_BUSY) {
 			/* A fault fills it (fresh zeros either way), or wp.c
 			 * holds it to protect it or lift a protection: the page
@@ -1368,16 +1362,14 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 			pte->loc = HMS_LOC_NONE;
 			pte->pfn = 0;
 			pte->flags &= (uint16_t)(PTE_BUSY | PTE_WAITERS | PTE_DEAD | PTE_REVIVE);
-			pte->flags |= lazy;
 			continue;
 		}
 		if (pte->loc == HMS_LOC_DEVICE)
 			hms__free_list_push(h, &fl, pte->pfn);
 		pte->loc = HMS_LOC_NONE;
 		pte->pfn = 0;
-		pte->flags = lazy;
+		pte->flags = 0;
 	}
-	h->lazy_gen++;
 	pthread_mutex_unlock(&h->lock);
 	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
@@ -1447,7 +1439,6 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 		}
 	}
 	hms__area_move_locked(h, from, to, len, unmapped, &prep, &fl);
-	h->lazy_gen++;
 	pthread_mutex_unlock(&h->lock);
 	hms__area_move_prep_free(&prep);
 	hms__notify_end(h, &r);
