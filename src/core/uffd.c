@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -1225,7 +1226,10 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		}
 		waiters = hms__pte_unbusy_locked(h, pte);
 		pthread_mutex_unlock(&h->lock);
-		if (cpu || waiters || r == -EEXIST)
+		/* A CPU fault that got EAGAIN waits in the retry list: woken,
+		 * its thread would fault again and queue one more message
+		 * ahead of the event that the EAGAIN waits for. */
+		if ((cpu && r != -EAGAIN) || waiters || r == -EEXIST)
 			hms__uffd_wake(h, addr, PAGE_SIZE);
 		if (r == -EAGAIN && handler)
 			return -EAGAIN;
@@ -1256,7 +1260,7 @@ struct handler_state {
 	struct ev_counts ev;
 	struct remap_rec remap;
 	struct uffd_msg *retry;
-	unsigned nretry;
+	unsigned nretry, retry_cap; /* entries used, and room (grows) */
 	unsigned *retry_rounds;
 	uint64_t *retry_since; /* ms (CLOCK_MONOTONIC) of the first EAGAIN */
 	bool running;          /* the thread reached its loop (ev_lock) */
@@ -1474,6 +1478,42 @@ static void give_up_fault(struct hms *h, const struct uffd_msg *m)
 #define RETRY_EAGAIN_MS 60000
 #define RETRY_ROUNDS_ERROR 50
 
+/*
+ * Room in the retry list for a batch of messages that may all need a
+ * retry.  The list grows rather than the reading pausing: a fault that gets
+ * EAGAIN waits for an event that is still unread, and the kernel hands out
+ * every queued fault before any event, so with more faults queued than the
+ * list held, a pause left the event unread and each fault got SIGBUS after
+ * RETRY_EAGAIN_MS.  Each blocked thread has one message here (its thread is
+ * not woken until the fault is resolved), so the list stays as long as the
+ * number of threads faulting at once.  false without memory for more.
+ */
+static bool retry_room(struct handler_state *st)
+{
+	unsigned cap = st->retry_cap;
+	void *p;
+
+	if (st->nretry + MSG_BATCH <= cap)
+		return true;
+	if (cap > UINT_MAX / 2 || hms__inject(HMS_INJ_NOMEM))
+		return false;
+	cap *= 2;
+	p = realloc(st->retry, cap * sizeof(*st->retry));
+	if (!p)
+		return false;
+	st->retry = p;
+	p = realloc(st->retry_rounds, cap * sizeof(*st->retry_rounds));
+	if (!p)
+		return false;
+	st->retry_rounds = p;
+	p = realloc(st->retry_since, cap * sizeof(*st->retry_since));
+	if (!p)
+		return false;
+	st->retry_since = p;
+	st->retry_cap = cap;
+	return true;
+}
+
 static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds,
 			uint64_t since)
 {
@@ -1568,9 +1608,10 @@ static void *handler_main(void *arg)
 		}
 		if (!timeout && !p[0].revents)
 			continue;
-		/* Room for every message of a batch to need a retry. */
+		/* Room for every message of a batch to need a retry (reading
+		 * pauses only without memory for it). */
 		n = 0;
-		if (p[0].revents && st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
+		if (p[0].revents && retry_room(st)) {
 			pthread_mutex_lock(&ev_lock);
 			st->want_read = true;
 			while (st->fillers)
@@ -1611,9 +1652,10 @@ int hms__uffd_start(struct hms *h)
 
 	if (!st)
 		return -ENOMEM;
-	st->retry = calloc(4 * MSG_BATCH, sizeof(*st->retry));
-	st->retry_rounds = calloc(4 * MSG_BATCH, sizeof(*st->retry_rounds));
-	st->retry_since = calloc(4 * MSG_BATCH, sizeof(*st->retry_since));
+	st->retry_cap = 4 * MSG_BATCH;
+	st->retry = calloc(st->retry_cap, sizeof(*st->retry));
+	st->retry_rounds = calloc(st->retry_cap, sizeof(*st->retry_rounds));
+	st->retry_since = calloc(st->retry_cap, sizeof(*st->retry_since));
 	if (!st->retry || !st->retry_rounds || !st->retry_since) {
 		free(st->retry);
 		free(st->retry_rounds);
