@@ -864,8 +864,18 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
 
 /* ---- hms_alloc / hms_free ------------------------------------------------ */
 
+/* The protection of the mappings of a range hms_manage() adopts. */
+struct prot_runs {
+	size_t n, cap;
+	struct prot_run {
+		uintptr_t start, end;
+		int prot;
+	} *run;
+};
+
+/* runs: the mappings' protection (NULL: read-write, hms_alloc's). */
 static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool owned,
-				  bool populated)
+				  bool populated, const struct prot_runs *runs)
 {
 	int ret = hms__uffd_register(h, s, len);
 
@@ -879,6 +889,12 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	else
 		ret = hms__area_insert_locked(h, s, s + len, PROT_READ | PROT_WRITE, owned,
 					      populated);
+	for (size_t i = 0; !ret && runs && i < runs->n; i++) {
+		struct hms_area *a = hms__area_find_locked(h, s);
+
+		for (uintptr_t p = runs->run[i].start; p < runs->run[i].end; p += PAGE_SIZE)
+			area_pte(a, p)->prot = (uint8_t)runs->run[i].prot;
+	}
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
 		hms__uffd_unregister(h, s, len);
@@ -915,7 +931,7 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 				*(volatile char *)q = 0;
 		}
 	}
-	ret = manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE);
+	ret = manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE, NULL);
 	if (ret) {
 		munmap((void *)s, len);
 		errno = -ret;
@@ -988,8 +1004,31 @@ HMS_API int hms_free(struct hms *h, void *addr, size_t len)
 
 /* ---- hms_manage / hms_unmanage ------------------------------------------- */
 
-/* Is [s, e) entirely private anonymous memory (per /proc/self/maps)? */
-static int check_private_anon(uintptr_t s, uintptr_t e)
+/* Records that [vs, ve) & [s, e) has protection perms ("rw-p"); false
+ * without memory.  Write access alone counts as read-write, as it works on
+ * x86 (and as hms_protect() allows it). */
+static bool prot_runs_add(struct prot_runs *r, uintptr_t vs, uintptr_t ve, uintptr_t s,
+			  uintptr_t e, const char *perms)
+{
+	int prot = (perms[0] == 'r' ? PROT_READ : 0) |
+		   (perms[1] == 'w' ? PROT_READ | PROT_WRITE : 0);
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 4;
+		struct prot_run *p = realloc(r->run, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		r->run = p;
+		r->cap = cap;
+	}
+	r->run[r->n++] = (struct prot_run){ vs > s ? vs : s, ve < e ? ve : e, prot };
+	return true;
+}
+
+/* Is [s, e) entirely private anonymous memory (per /proc/self/maps)?  The
+ * protection of each mapping goes to runs. */
+static int check_private_anon(uintptr_t s, uintptr_t e, struct prot_runs *runs)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[512];
@@ -1014,6 +1053,10 @@ static int check_private_anon(uintptr_t s, uintptr_t e)
 		if (perms[3] != 'p' || ino != 0 ||
 		    (line[pos] && line[pos] != '\n' && strncmp(line + pos, "[heap]", 6))) {
 			ret = -EINVAL;
+			break;
+		}
+		if (!prot_runs_add(runs, vs, ve, s, e, perms)) {
+			ret = -ENOMEM;
 			break;
 		}
 		covered = ve;
@@ -1073,6 +1116,7 @@ static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr;
+	struct prot_runs runs = { 0 };
 	int ret = hms__check(h);
 
 	if (ret)
@@ -1086,10 +1130,10 @@ HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
 		return ret;
-	ret = check_private_anon(s, s + len);
-	if (ret)
-		return ret;
-	ret = manage_locked_register(h, s, len, false, false);
+	ret = check_private_anon(s, s + len, &runs);
+	if (!ret)
+		ret = manage_locked_register(h, s, len, false, false, &runs);
+	free(runs.run);
 	if (ret)
 		return ret;
 	mark_present(h, s, s + len);
