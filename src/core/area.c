@@ -877,10 +877,21 @@ struct prot_runs {
 static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool owned,
 				  bool populated, const struct prot_runs *runs)
 {
-	int ret = hms__uffd_register(h, s, len);
+	int ret;
 
-	if (ret)
+	/* Looked at before the range is registered: a registration undone
+	 * would be another area's too.  Again after it, for an area an
+	 * mremap put there meanwhile. */
+	pthread_mutex_lock(&h->manage_lock);
+	pthread_mutex_lock(&h->lock);
+	ret = range_overlaps_locked(h, s, s + len) ? -EEXIST : 0;
+	pthread_mutex_unlock(&h->lock);
+	if (!ret)
+		ret = hms__uffd_register(h, s, len);
+	if (ret) {
+		pthread_mutex_unlock(&h->manage_lock);
 		return ret;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (range_overlaps_locked(h, s, s + len))
 		ret = -EEXIST;
@@ -898,6 +909,7 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
 		hms__uffd_unregister(h, s, len);
+	pthread_mutex_unlock(&h->manage_lock);
 	return ret;
 }
 

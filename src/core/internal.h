@@ -773,6 +773,14 @@ struct hms {
 	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	/*
+	 * Makes the overlap check, registration and insertion of
+	 * hms_manage/hms_alloc one step (area.c): without it, a hms_manage
+	 * that lost a race registered the range, found the winner's area and
+	 * unregistered the range, the winner's with it.  Taken before lock;
+	 * never by the fault handler, never across a driver callback.
+	 */
+	pthread_mutex_t manage_lock;
 	struct hms_area *areas;
 	struct hms_devmem *devmems;
 	hms_pfn next_pfn;
