@@ -500,6 +500,7 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	dst->start = to; /* its entries are the moved ones, below */
 	dst->end = to + len;
 	dst->owned = src->owned;
+	dst->huge = src->huge; /* the kernel moves huge pages whole */
 	area_link_locked(h, dst);
 	moved = dst->pt;
 	memcpy(moved, area_pte(src, from), n * sizeof(*moved));
