@@ -1008,11 +1008,10 @@ HMS_API int hms_free(struct hms *h, void *addr, size_t len)
 	if (ret)
 		return ret;
 	forget_range(h, (uintptr_t)addr, (uintptr_t)addr + len, HMS_EVENT_UNMAP);
-	/* The UNMAP event this raises finds nothing left to do; wait for it,
-	 * so it cannot meet a new area at the same address. */
-	ret = munmap(addr, len) ? -errno : 0;
-	hms__uffd_sync(h);
-	return ret;
+	/* The UNMAP event this raises is passed over (an area another thread
+	 * makes at these addresses meanwhile is not ours), and waited for:
+	 * the next hms_alloc() at the same address starts clean. */
+	return hms__unmap_own(h, (uintptr_t)addr, len);
 }
 
 /* ---- hms_manage / hms_unmanage ------------------------------------------- */

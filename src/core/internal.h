@@ -328,6 +328,10 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
+/* munmap() a range hms_free() took out of the table already; its UNMAP
+ * event is not applied to an area made there since.  Returns once the
+ * event was handled: 0, or -errno of munmap(). */
+int hms__unmap_own(struct hms *h, uintptr_t start, size_t len);
 /*
  * Discard [start, start + len) (at most HMS_MIGRATE_MAX_BYTES) through
  * the fill gate, inside hms__uffd_gate_enter/exit: UFFDIO_MOVE takes the
@@ -785,6 +789,7 @@ struct hms {
 	struct hms_devmem *devmems;
 	hms_pfn next_pfn;
 	struct hms_zap *zaps;
+	struct hms_zap *unmaps; /* hms_free()'s munmaps, until handled (uffd.c) */
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
 	/* Spare ranges holding discarded pages for the way back (uffd.c,

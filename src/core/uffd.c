@@ -450,6 +450,7 @@ void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len)
 struct hms_zap {
 	uintptr_t start, end;
 	struct hms_zap *next;
+	bool seen; /* an own unmap whose event was passed over */
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -494,6 +495,59 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 	*pp = z.next;
 	pthread_mutex_unlock(&h->lock);
 	return ret;
+}
+
+/*
+ * Own unmaps.  hms_free() forgets its range (the UNMAP invalidation goes
+ * out while the memory is still mapped), then unmaps it.  Once munmap()
+ * has unmapped, another thread's mmap() may get the same addresses and
+ * hms_alloc() make an area there before the handler reads the UNMAP
+ * event; applied then, the event removed the new area (which stayed
+ * mapped, unmanaged, never freed).  So the range is recorded first, and
+ * the one event that munmap() raises (the kernel sends one per call, with
+ * its exact range) is passed over.  An area made there is another's:
+ *
+ *   hms_free (A)                    hms_alloc (B)          handler
+ *   forget [x, y); record it
+ *   munmap: unmapped ...            mmap -> x; area [x, y)
+ *   ... waits for its event                                reads UNMAP x..y:
+ *                                                          A's: passed over
+ *
+ * (Should B munmap [x, y) in turn before A's event is read, one of the
+ * two events is passed over and the other removes B's area: right
+ * either way.)
+ */
+int hms__unmap_own(struct hms *h, uintptr_t start, size_t len)
+{
+	struct hms_zap z = { start, start + len, NULL, false }, **pp;
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	z.next = h->unmaps;
+	h->unmaps = &z;
+	pthread_mutex_unlock(&h->lock);
+
+	if (munmap((void *)start, len))
+		ret = -errno;
+	hms__uffd_sync(h); /* its event was read before munmap() returned */
+
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->unmaps; *pp != &z; pp = &(*pp)->next)
+		;
+	*pp = z.next;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* Is [s, e) the event of an own unmap not seen yet?  Marks it seen. */
+static bool own_unmap_take_locked(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	for (struct hms_zap *z = h->unmaps; z; z = z->next)
+		if (!z->seen && z->start == s && z->end == e) {
+			z->seen = true;
+			return true;
+		}
+	return false;
 }
 
 /* ---- gated discards -------------------------------------------------------------- */
@@ -1386,9 +1440,14 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	struct hms_free_list fl = { 0 };
 	bool told = st->remap.valid && s >= st->remap.start && e <= st->remap.end;
 
+	bool own;
+
 	if (told && e == st->remap.end)
 		st->remap.valid = false;
-	if (!range_touches_managed(h, s, e))
+	pthread_mutex_lock(&h->lock);
+	own = own_unmap_take_locked(h, s, e);
+	pthread_mutex_unlock(&h->lock);
+	if (own || !range_touches_managed(h, s, e))
 		return; /* hms_free already did everything */
 	if (!told)
 		hms__notify_start(h, &r);
