@@ -914,11 +914,40 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	return ret;
 }
 
+/* Fresh anonymous memory for hms_alloc: [s, s + len), aligned; 0 (errno
+ * set) without.  Huge: populated with huge pages first (userfaultfd fills
+ * with 4 KiB pages). */
+static uintptr_t alloc_map(size_t len, size_t align, bool huge)
+{
+	char *p = mmap(NULL, len + align - PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t s;
+
+	if (p == MAP_FAILED)
+		return 0;
+	s = ((uintptr_t)p + align - 1) & ~(align - 1);
+	if (s > (uintptr_t)p)
+		munmap(p, s - (uintptr_t)p);
+	if ((uintptr_t)p + len + align - PAGE_SIZE > s + len)
+		munmap((void *)(s + len), (uintptr_t)p + len + align - PAGE_SIZE - (s + len));
+	if (huge) {
+		madvise((void *)s, len, MADV_HUGEPAGE);
+		if (madvise((void *)s, len, MADV_POPULATE_WRITE)) {
+			for (uintptr_t q = s; q < s + len; q += PAGE_SIZE)
+				*(volatile char *)q = 0;
+		}
+	}
+	return s;
+}
+
+/* Fresh ranges hms_alloc passes over (see there) before it gives up. */
+#define ALLOC_TRIES 8
+
 HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 {
 	size_t align = (flags & HMS_ALLOC_HUGE) ? HMS_HUGE_PAGE_SIZE : PAGE_SIZE;
-	uintptr_t s;
-	char *p;
+	uintptr_t s = 0, passed[ALLOC_TRIES];
+	unsigned npassed = 0;
 	int ret = hms__check(h);
 
 	if (ret || !len || (flags & ~HMS_ALLOC_HUGE) || len > (SIZE_MAX >> 1)) {
@@ -927,26 +956,27 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 	}
 	len = (len + align - 1) & ~(align - 1);
 	hms__uffd_sync(h); /* events of earlier munmaps first */
-	p = mmap(NULL, len + align - PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	s = ((uintptr_t)p + align - 1) & ~(align - 1);
-	if (s > (uintptr_t)p)
-		munmap(p, s - (uintptr_t)p);
-	if ((uintptr_t)p + len + align - PAGE_SIZE > s + len)
-		munmap((void *)(s + len), (uintptr_t)p + len + align - PAGE_SIZE - (s + len));
-	if (flags & HMS_ALLOC_HUGE) {
-		/* userfaultfd fills with 4 KiB pages: populate huge first. */
-		madvise((void *)s, len, MADV_HUGEPAGE);
-		if (madvise((void *)s, len, MADV_POPULATE_WRITE)) {
-			for (uintptr_t q = s; q < s + len; q += PAGE_SIZE)
-				*(volatile char *)q = 0;
-		}
+	/*
+	 * A fresh range that overlaps an area is one another thread has just
+	 * unmapped (or moved away) and whose event the handler has not read
+	 * yet (the kernel may not have queued it yet): the area goes when it
+	 * is read.  Until then the range is kept mapped, so that mmap() does
+	 * not hand it out again, and another one is taken.  (hms_alloc
+	 * failed with EEXIST here.)
+	 */
+	for (;;) {
+		s = alloc_map(len, align, flags & HMS_ALLOC_HUGE);
+		ret = s ? manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE, NULL)
+			: -errno;
+		if (ret != -EEXIST || npassed == ALLOC_TRIES)
+			break;
+		passed[npassed++] = s;
 	}
-	ret = manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE, NULL);
+	while (npassed) /* never registered: their unmapping raises no event */
+		munmap((void *)passed[--npassed], len);
 	if (ret) {
-		munmap((void *)s, len);
+		if (s)
+			munmap((void *)s, len);
 		errno = -ret;
 		return NULL;
 	}
