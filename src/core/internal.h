@@ -74,7 +74,9 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 #define PTE_EXCLUSIVE (1u << 4) /* a device holds exclusive access */
 #define PTE_DEAD (1u << 5)      /* unmapped while migrating: drop at finalize */
 #define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since),
-				 * or present but shared at hms_manage: maybe it */
+				 * or present but shared at hms_manage: maybe it;
+				 * with HMS_LOC_NONE: discarded by a REMOVE event,
+				 * maybe still present (MADV_FREE keeps data) */
 #define PTE_ZAPPED (1u << 7)    /* migrating, and the migration changes the CPU
 				 * page now (discards the system copy, fills
 				 * the page back): CPU faults wait for finalize;

@@ -1160,7 +1160,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		}
 		pte = area_pte(a, addr);
 		if ((pte->flags & PTE_MIGRATING) && !(pte->flags & PTE_ZAPPED) && !wp &&
-		    pte->loc == HMS_LOC_SYSTEM) {
+		    (pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO))) {
 			/*
 			 * A page being migrated is missing before the migration
 			 * discarded it: something else did (MADV_DONTNEED racing
@@ -1413,9 +1413,20 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 			continue; /* a fault fills it: fresh zeros either way */
 		if (pte->loc == HMS_LOC_DEVICE)
 			hms__free_list_push(h, &fl, pte->pfn);
+		/*
+		 * MADV_FREE raises this event too, and leaves the pages with
+		 * their data until reclaim; a write after it keeps them for
+		 * good.  So a system page becomes "discarded, maybe present"
+		 * (NONE with PTE_ZERO), not "never populated": a migration
+		 * took that for a page without data, gave the device zeros
+		 * and left the CPU's page in place.  (Not SYSTEM: the zap of
+		 * MADV_DONTNEED comes after this, with no invalidation, so a
+		 * snapshot must not report the page present.)  A device page
+		 * is gone either way.
+		 */
+		pte->flags = pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO) ? PTE_ZERO : 0;
 		pte->loc = HMS_LOC_NONE;
 		pte->pfn = 0;
-		pte->flags = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
 	hms__notify_end(h, &r);
