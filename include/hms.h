@@ -193,7 +193,8 @@ int hms_free(struct hms *h, void *addr, size_t len);
  *              and not overlap an area hms already manages.
  *
  * Pages already present stay where they are and are recorded as system
- * memory.  Return: 0, -EINVAL (unaligned, zero length, NULL, not private
+ * memory; each page's protection is the mapping's (devices get no more
+ * access than the CPU).  Return: 0, -EINVAL (unaligned, zero length, NULL, not private
  * anonymous memory), -EEXIST (overlaps a managed area), -ENOMEM (not
  * mapped), or the errno of UFFDIO_REGISTER.  Pairs with hms_unmanage().
  */

@@ -500,6 +500,7 @@ static void area_move_piece_locked(struct hms *h, uintptr_t from, uintptr_t to, 
 	dst->start = to; /* its entries are the moved ones, below */
 	dst->end = to + len;
 	dst->owned = src->owned;
+	dst->huge = src->huge; /* the kernel moves huge pages whole */
 	area_link_locked(h, dst);
 	moved = dst->pt;
 	memcpy(moved, area_pte(src, from), n * sizeof(*moved));
@@ -864,13 +865,34 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
 
 /* ---- hms_alloc / hms_free ------------------------------------------------ */
 
-static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool owned,
-				  bool populated)
-{
-	int ret = hms__uffd_register(h, s, len);
+/* The protection of the mappings of a range hms_manage() adopts. */
+struct prot_runs {
+	size_t n, cap;
+	struct prot_run {
+		uintptr_t start, end;
+		int prot;
+	} *run;
+};
 
-	if (ret)
+/* runs: the mappings' protection (NULL: read-write, hms_alloc's). */
+static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool owned,
+				  bool populated, const struct prot_runs *runs)
+{
+	int ret;
+
+	/* Looked at before the range is registered: a registration undone
+	 * would be another area's too.  Again after it, for an area an
+	 * mremap put there meanwhile. */
+	pthread_mutex_lock(&h->manage_lock);
+	pthread_mutex_lock(&h->lock);
+	ret = range_overlaps_locked(h, s, s + len) ? -EEXIST : 0;
+	pthread_mutex_unlock(&h->lock);
+	if (!ret)
+		ret = hms__uffd_register(h, s, len);
+	if (ret) {
+		pthread_mutex_unlock(&h->manage_lock);
 		return ret;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (range_overlaps_locked(h, s, s + len))
 		ret = -EEXIST;
@@ -879,17 +901,53 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	else
 		ret = hms__area_insert_locked(h, s, s + len, PROT_READ | PROT_WRITE, owned,
 					      populated);
+	for (size_t i = 0; !ret && runs && i < runs->n; i++) {
+		struct hms_area *a = hms__area_find_locked(h, s);
+
+		for (uintptr_t p = runs->run[i].start; p < runs->run[i].end; p += PAGE_SIZE)
+			area_pte(a, p)->prot = (uint8_t)runs->run[i].prot;
+	}
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
 		hms__uffd_unregister(h, s, len);
+	pthread_mutex_unlock(&h->manage_lock);
 	return ret;
 }
+
+/* Fresh anonymous memory for hms_alloc: [s, s + len), aligned; 0 (errno
+ * set) without.  Huge: populated with huge pages first (userfaultfd fills
+ * with 4 KiB pages). */
+static uintptr_t alloc_map(size_t len, size_t align, bool huge)
+{
+	char *p = mmap(NULL, len + align - PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t s;
+
+	if (p == MAP_FAILED)
+		return 0;
+	s = ((uintptr_t)p + align - 1) & ~(align - 1);
+	if (s > (uintptr_t)p)
+		munmap(p, s - (uintptr_t)p);
+	if ((uintptr_t)p + len + align - PAGE_SIZE > s + len)
+		munmap((void *)(s + len), (uintptr_t)p + len + align - PAGE_SIZE - (s + len));
+	if (huge) {
+		madvise((void *)s, len, MADV_HUGEPAGE);
+		if (madvise((void *)s, len, MADV_POPULATE_WRITE)) {
+			for (uintptr_t q = s; q < s + len; q += PAGE_SIZE)
+				*(volatile char *)q = 0;
+		}
+	}
+	return s;
+}
+
+/* Fresh ranges hms_alloc passes over (see there) before it gives up. */
+#define ALLOC_TRIES 8
 
 HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 {
 	size_t align = (flags & HMS_ALLOC_HUGE) ? HMS_HUGE_PAGE_SIZE : PAGE_SIZE;
-	uintptr_t s;
-	char *p;
+	uintptr_t s = 0, passed[ALLOC_TRIES];
+	unsigned npassed = 0;
 	int ret = hms__check(h);
 
 	if (ret || !len || (flags & ~HMS_ALLOC_HUGE) || len > (SIZE_MAX >> 1)) {
@@ -898,26 +956,27 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 	}
 	len = (len + align - 1) & ~(align - 1);
 	hms__uffd_sync(h); /* events of earlier munmaps first */
-	p = mmap(NULL, len + align - PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	s = ((uintptr_t)p + align - 1) & ~(align - 1);
-	if (s > (uintptr_t)p)
-		munmap(p, s - (uintptr_t)p);
-	if ((uintptr_t)p + len + align - PAGE_SIZE > s + len)
-		munmap((void *)(s + len), (uintptr_t)p + len + align - PAGE_SIZE - (s + len));
-	if (flags & HMS_ALLOC_HUGE) {
-		/* userfaultfd fills with 4 KiB pages: populate huge first. */
-		madvise((void *)s, len, MADV_HUGEPAGE);
-		if (madvise((void *)s, len, MADV_POPULATE_WRITE)) {
-			for (uintptr_t q = s; q < s + len; q += PAGE_SIZE)
-				*(volatile char *)q = 0;
-		}
+	/*
+	 * A fresh range that overlaps an area is one another thread has just
+	 * unmapped (or moved away) and whose event the handler has not read
+	 * yet (the kernel may not have queued it yet): the area goes when it
+	 * is read.  Until then the range is kept mapped, so that mmap() does
+	 * not hand it out again, and another one is taken.  (hms_alloc
+	 * failed with EEXIST here.)
+	 */
+	for (;;) {
+		s = alloc_map(len, align, flags & HMS_ALLOC_HUGE);
+		ret = s ? manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE, NULL)
+			: -errno;
+		if (ret != -EEXIST || npassed == ALLOC_TRIES)
+			break;
+		passed[npassed++] = s;
 	}
-	ret = manage_locked_register(h, s, len, true, flags & HMS_ALLOC_HUGE);
+	while (npassed) /* never registered: their unmapping raises no event */
+		munmap((void *)passed[--npassed], len);
 	if (ret) {
-		munmap((void *)s, len);
+		if (s)
+			munmap((void *)s, len);
 		errno = -ret;
 		return NULL;
 	}
@@ -979,17 +1038,39 @@ HMS_API int hms_free(struct hms *h, void *addr, size_t len)
 	if (ret)
 		return ret;
 	forget_range(h, (uintptr_t)addr, (uintptr_t)addr + len, HMS_EVENT_UNMAP);
-	/* The UNMAP event this raises finds nothing left to do; wait for it,
-	 * so it cannot meet a new area at the same address. */
-	ret = munmap(addr, len) ? -errno : 0;
-	hms__uffd_sync(h);
-	return ret;
+	/* The UNMAP event this raises is passed over (an area another thread
+	 * makes at these addresses meanwhile is not ours), and waited for:
+	 * the next hms_alloc() at the same address starts clean. */
+	return hms__unmap_own(h, (uintptr_t)addr, len);
 }
 
 /* ---- hms_manage / hms_unmanage ------------------------------------------- */
 
-/* Is [s, e) entirely private anonymous memory (per /proc/self/maps)? */
-static int check_private_anon(uintptr_t s, uintptr_t e)
+/* Records that [vs, ve) & [s, e) has protection perms ("rw-p"); false
+ * without memory.  Write access alone counts as read-write, as it works on
+ * x86 (and as hms_protect() allows it). */
+static bool prot_runs_add(struct prot_runs *r, uintptr_t vs, uintptr_t ve, uintptr_t s,
+			  uintptr_t e, const char *perms)
+{
+	int prot = (perms[0] == 'r' ? PROT_READ : 0) |
+		   (perms[1] == 'w' ? PROT_READ | PROT_WRITE : 0);
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 4;
+		struct prot_run *p = realloc(r->run, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		r->run = p;
+		r->cap = cap;
+	}
+	r->run[r->n++] = (struct prot_run){ vs > s ? vs : s, ve < e ? ve : e, prot };
+	return true;
+}
+
+/* Is [s, e) entirely private anonymous memory (per /proc/self/maps)?  The
+ * protection of each mapping goes to runs. */
+static int check_private_anon(uintptr_t s, uintptr_t e, struct prot_runs *runs)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[512];
@@ -1014,6 +1095,10 @@ static int check_private_anon(uintptr_t s, uintptr_t e)
 		if (perms[3] != 'p' || ino != 0 ||
 		    (line[pos] && line[pos] != '\n' && strncmp(line + pos, "[heap]", 6))) {
 			ret = -EINVAL;
+			break;
+		}
+		if (!prot_runs_add(runs, vs, ve, s, e, perms)) {
+			ret = -ENOMEM;
 			break;
 		}
 		covered = ve;
@@ -1073,6 +1158,7 @@ static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr;
+	struct prot_runs runs = { 0 };
 	int ret = hms__check(h);
 
 	if (ret)
@@ -1086,10 +1172,10 @@ HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
 		return ret;
-	ret = check_private_anon(s, s + len);
-	if (ret)
-		return ret;
-	ret = manage_locked_register(h, s, len, false, false);
+	ret = check_private_anon(s, s + len, &runs);
+	if (!ret)
+		ret = manage_locked_register(h, s, len, false, false, &runs);
+	free(runs.run);
 	if (ret)
 		return ret;
 	mark_present(h, s, s + len);

@@ -167,6 +167,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->fault_around = hms__env_uint("HMS_FAULT_AROUND", 16, 1, 512);
 	h->spin_ns = (uint64_t)hms__env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->manage_lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	ret = hms__notifier_init(&h->notifier);
 	if (ret)
@@ -202,6 +203,7 @@ err_uffd:
 	hms__notifier_fini(h);
 err_free:
 	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->manage_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 	return ret;
@@ -287,6 +289,7 @@ HMS_API void hms_close(struct hms *h)
 		close(h->age_fd);
 	close(h->wake_fd);
 	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->manage_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

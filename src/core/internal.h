@@ -74,7 +74,9 @@ void hms__itree_for_each(struct hms_itree *t, uintptr_t start, uintptr_t last,
 #define PTE_EXCLUSIVE (1u << 4) /* a device holds exclusive access */
 #define PTE_DEAD (1u << 5)      /* unmapped while migrating: drop at finalize */
 #define PTE_ZERO (1u << 6)      /* filled with the zero page (may be COWed since),
-				 * or present but shared at hms_manage: maybe it */
+				 * or present but shared at hms_manage: maybe it;
+				 * with HMS_LOC_NONE: discarded by a REMOVE event,
+				 * maybe still present (MADV_FREE keeps data) */
 #define PTE_ZAPPED (1u << 7)    /* migrating, and the migration changes the CPU
 				 * page now (discards the system copy, fills
 				 * the page back): CPU faults wait for finalize;
@@ -328,6 +330,10 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
+/* munmap() a range hms_free() took out of the table already; its UNMAP
+ * event is not applied to an area made there since.  Returns once the
+ * event was handled: 0, or -errno of munmap(). */
+int hms__unmap_own(struct hms *h, uintptr_t start, size_t len);
 /*
  * Discard [start, start + len) (at most HMS_MIGRATE_MAX_BYTES) through
  * the fill gate, inside hms__uffd_gate_enter/exit: UFFDIO_MOVE takes the
@@ -779,10 +785,19 @@ struct hms {
 	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	/*
+	 * Makes the overlap check, registration and insertion of
+	 * hms_manage/hms_alloc one step (area.c): without it, a hms_manage
+	 * that lost a race registered the range, found the winner's area and
+	 * unregistered the range, the winner's with it.  Taken before lock;
+	 * never by the fault handler, never across a driver callback.
+	 */
+	pthread_mutex_t manage_lock;
 	struct hms_area *areas;
 	struct hms_devmem *devmems;
 	hms_pfn next_pfn;
 	struct hms_zap *zaps;
+	struct hms_zap *unmaps; /* hms_free()'s munmaps, until handled (uffd.c) */
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
 	/* Spare ranges holding discarded pages for the way back (uffd.c,

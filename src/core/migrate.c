@@ -146,6 +146,7 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 		uintptr_t p = m->start + (i << PAGE_SHIFT);
 		struct hms_pte *pte;
 		uint64_t e = 0;
+		bool maybe;
 
 		m->src[i] = 0;
 		m->dst[i] = 0;
@@ -159,8 +160,11 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 		if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD | PTE_EXCLUSIVE | PTE_REPLICA))
 			continue;
 		/* With asynchronous write protection nothing stops a CPU write
-		 * racing the copy: populated system pages stay (wp.c). */
-		if (pte->loc == HMS_LOC_SYSTEM && hms__wp_async(h))
+		 * racing the copy: populated system pages stay (wp.c).  A page
+		 * discarded with MADV_FREE may still hold data (NONE with
+		 * PTE_ZERO, uffd.c): it counts as one. */
+		maybe = pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO);
+		if (maybe && hms__wp_async(h))
 			continue;
 		if (pte->loc == HMS_LOC_DEVICE) {
 			struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pte->pfn);
@@ -173,7 +177,7 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 			if (!(m->flags & HMS_MIGRATE_SELECT_SYSTEM))
 				continue;
 			e = HMS_MIGRATE_PFN_MIGRATE;
-			if (pte->loc == HMS_LOC_SYSTEM)
+			if (maybe)
 				e |= HMS_MIGRATE_PFN_VALID;
 		}
 		if (pte->prot & PROT_READ)

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -449,6 +450,7 @@ void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len)
 struct hms_zap {
 	uintptr_t start, end;
 	struct hms_zap *next;
+	bool seen; /* an own unmap whose event was passed over */
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -493,6 +495,59 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 	*pp = z.next;
 	pthread_mutex_unlock(&h->lock);
 	return ret;
+}
+
+/*
+ * Own unmaps.  hms_free() forgets its range (the UNMAP invalidation goes
+ * out while the memory is still mapped), then unmaps it.  Once munmap()
+ * has unmapped, another thread's mmap() may get the same addresses and
+ * hms_alloc() make an area there before the handler reads the UNMAP
+ * event; applied then, the event removed the new area (which stayed
+ * mapped, unmanaged, never freed).  So the range is recorded first, and
+ * the one event that munmap() raises (the kernel sends one per call, with
+ * its exact range) is passed over.  An area made there is another's:
+ *
+ *   hms_free (A)                    hms_alloc (B)          handler
+ *   forget [x, y); record it
+ *   munmap: unmapped ...            mmap -> x; area [x, y)
+ *   ... waits for its event                                reads UNMAP x..y:
+ *                                                          A's: passed over
+ *
+ * (Should B munmap [x, y) in turn before A's event is read, one of the
+ * two events is passed over and the other removes B's area: right
+ * either way.)
+ */
+int hms__unmap_own(struct hms *h, uintptr_t start, size_t len)
+{
+	struct hms_zap z = { start, start + len, NULL, false }, **pp;
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	z.next = h->unmaps;
+	h->unmaps = &z;
+	pthread_mutex_unlock(&h->lock);
+
+	if (munmap((void *)start, len))
+		ret = -errno;
+	hms__uffd_sync(h); /* its event was read before munmap() returned */
+
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->unmaps; *pp != &z; pp = &(*pp)->next)
+		;
+	*pp = z.next;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* Is [s, e) the event of an own unmap not seen yet?  Marks it seen. */
+static bool own_unmap_take_locked(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	for (struct hms_zap *z = h->unmaps; z; z = z->next)
+		if (!z->seen && z->start == s && z->end == e) {
+			z->seen = true;
+			return true;
+		}
+	return false;
 }
 
 /* ---- gated discards -------------------------------------------------------------- */
@@ -1105,7 +1160,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		}
 		pte = area_pte(a, addr);
 		if ((pte->flags & PTE_MIGRATING) && !(pte->flags & PTE_ZAPPED) && !wp &&
-		    pte->loc == HMS_LOC_SYSTEM) {
+		    (pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO))) {
 			/*
 			 * A page being migrated is missing before the migration
 			 * discarded it: something else did (MADV_DONTNEED racing
@@ -1225,7 +1280,10 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		}
 		waiters = hms__pte_unbusy_locked(h, pte);
 		pthread_mutex_unlock(&h->lock);
-		if (cpu || waiters || r == -EEXIST)
+		/* A CPU fault that got EAGAIN waits in the retry list: woken,
+		 * its thread would fault again and queue one more message
+		 * ahead of the event that the EAGAIN waits for. */
+		if ((cpu && r != -EAGAIN) || waiters || r == -EEXIST)
 			hms__uffd_wake(h, addr, PAGE_SIZE);
 		if (r == -EAGAIN && handler)
 			return -EAGAIN;
@@ -1256,7 +1314,7 @@ struct handler_state {
 	struct ev_counts ev;
 	struct remap_rec remap;
 	struct uffd_msg *retry;
-	unsigned nretry;
+	unsigned nretry, retry_cap; /* entries used, and room (grows) */
 	unsigned *retry_rounds;
 	uint64_t *retry_since; /* ms (CLOCK_MONOTONIC) of the first EAGAIN */
 	bool running;          /* the thread reached its loop (ev_lock) */
@@ -1366,9 +1424,20 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 		}
 		if (pte->loc == HMS_LOC_DEVICE)
 			hms__free_list_push(h, &fl, pte->pfn);
+		/*
+		 * MADV_FREE raises this event too, and leaves the pages with
+		 * their data until reclaim; a write after it keeps them for
+		 * good.  So a system page becomes "discarded, maybe present"
+		 * (NONE with PTE_ZERO), not "never populated": a migration
+		 * took that for a page without data, gave the device zeros
+		 * and left the CPU's page in place.  (Not SYSTEM: the zap of
+		 * MADV_DONTNEED comes after this, with no invalidation, so a
+		 * snapshot must not report the page present.)  A device page
+		 * is gone either way.
+		 */
+		pte->flags = pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO) ? PTE_ZERO : 0;
 		pte->loc = HMS_LOC_NONE;
 		pte->pfn = 0;
-		pte->flags = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
 	hms__notify_end(h, &r);
@@ -1393,9 +1462,14 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	struct hms_free_list fl = { 0 };
 	bool told = st->remap.valid && s >= st->remap.start && e <= st->remap.end;
 
+	bool own;
+
 	if (told && e == st->remap.end)
 		st->remap.valid = false;
-	if (!range_touches_managed(h, s, e))
+	pthread_mutex_lock(&h->lock);
+	own = own_unmap_take_locked(h, s, e);
+	pthread_mutex_unlock(&h->lock);
+	if (own || !range_touches_managed(h, s, e))
 		return; /* hms_free already did everything */
 	if (!told)
 		hms__notify_start(h, &r);
@@ -1484,6 +1558,42 @@ static void give_up_fault(struct hms *h, const struct uffd_msg *m)
  */
 #define RETRY_EAGAIN_MS 60000
 #define RETRY_ROUNDS_ERROR 50
+
+/*
+ * Room in the retry list for a batch of messages that may all need a
+ * retry.  The list grows rather than the reading pausing: a fault that gets
+ * EAGAIN waits for an event that is still unread, and the kernel hands out
+ * every queued fault before any event, so with more faults queued than the
+ * list held, a pause left the event unread and each fault got SIGBUS after
+ * RETRY_EAGAIN_MS.  Each blocked thread has one message here (its thread is
+ * not woken until the fault is resolved), so the list stays as long as the
+ * number of threads faulting at once.  false without memory for more.
+ */
+static bool retry_room(struct handler_state *st)
+{
+	unsigned cap = st->retry_cap;
+	void *p;
+
+	if (st->nretry + MSG_BATCH <= cap)
+		return true;
+	if (cap > UINT_MAX / 2 || hms__inject(HMS_INJ_NOMEM))
+		return false;
+	cap *= 2;
+	p = realloc(st->retry, cap * sizeof(*st->retry));
+	if (!p)
+		return false;
+	st->retry = p;
+	p = realloc(st->retry_rounds, cap * sizeof(*st->retry_rounds));
+	if (!p)
+		return false;
+	st->retry_rounds = p;
+	p = realloc(st->retry_since, cap * sizeof(*st->retry_since));
+	if (!p)
+		return false;
+	st->retry_since = p;
+	st->retry_cap = cap;
+	return true;
+}
 
 static void queue_retry(struct handler_state *st, const struct uffd_msg *m, unsigned rounds,
 			uint64_t since)
@@ -1579,9 +1689,10 @@ static void *handler_main(void *arg)
 		}
 		if (!timeout && !p[0].revents)
 			continue;
-		/* Room for every message of a batch to need a retry. */
+		/* Room for every message of a batch to need a retry (reading
+		 * pauses only without memory for it). */
 		n = 0;
-		if (p[0].revents && st->nretry + MSG_BATCH <= 4 * MSG_BATCH) {
+		if (p[0].revents && retry_room(st)) {
 			pthread_mutex_lock(&ev_lock);
 			st->want_read = true;
 			while (st->fillers)
@@ -1622,9 +1733,10 @@ int hms__uffd_start(struct hms *h)
 
 	if (!st)
 		return -ENOMEM;
-	st->retry = calloc(4 * MSG_BATCH, sizeof(*st->retry));
-	st->retry_rounds = calloc(4 * MSG_BATCH, sizeof(*st->retry_rounds));
-	st->retry_since = calloc(4 * MSG_BATCH, sizeof(*st->retry_since));
+	st->retry_cap = 4 * MSG_BATCH;
+	st->retry = calloc(st->retry_cap, sizeof(*st->retry));
+	st->retry_rounds = calloc(st->retry_cap, sizeof(*st->retry_rounds));
+	st->retry_since = calloc(st->retry_cap, sizeof(*st->retry_since));
 	if (!st->retry || !st->retry_rounds || !st->retry_since) {
 		free(st->retry);
 		free(st->retry_rounds);
