@@ -834,10 +834,18 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			    (!pte || pte->pfn == hms_migrate_pfn_to_pfn(m->src[i])))
 				hms__free_list_push(h, &fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
+				/* A system page that stayed may be there still
+				 * (the discard was an MADV_FREE, uffd.c): maybe
+				 * present, as the event would have left it. */
+				bool maybe = !(pte->flags & PTE_DEAD) && !moved && !src_device(m, i) &&
+					     (m->src[i] & HMS_MIGRATE_PFN_VALID);
+
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
 				pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED |
 							  PTE_DISCARD | PTE_ZERO | PTE_WP);
+				if (maybe)
+					pte->flags |= PTE_ZERO;
 			}
 			m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 		} else {

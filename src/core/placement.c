@@ -191,6 +191,10 @@ static void span_read_table(struct hms *h, struct span *c)
 		c->loc[i] = pte ? pte->loc : HMS_LOC_NONE;
 		c->skip[i] = !pte || (pte->flags & (PTE_EXCLUSIVE | PTE_DEAD));
 		c->zero[i] = pte && (pte->flags & PTE_ZERO);
+		/* Discarded, maybe present (MADV_FREE, uffd.c): a system page
+		 * if the kernel says so (zero: always asked). */
+		if (pte && pte->loc == HMS_LOC_NONE && (pte->flags & PTE_ZERO))
+			c->loc[i] = HMS_LOC_SYSTEM;
 		c->area_first[i] = a != prev;
 		prev = a;
 		c->dm[i] = pte && pte->loc == HMS_LOC_DEVICE

@@ -1417,9 +1417,12 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 			 * them.  Kept, a tracked page went unreported and a
 			 * refilled one kept PTE_WP unprotected: a CPU write
 			 * left a device's replica stale. */
+			uint16_t maybe = pte->loc == HMS_LOC_SYSTEM ? PTE_ZERO : 0; /* see below */
+
 			pte->loc = HMS_LOC_NONE;
 			pte->pfn = 0;
 			pte->flags &= (uint16_t)(PTE_BUSY | PTE_WAITERS | PTE_DEAD | PTE_REVIVE);
+			pte->flags |= maybe;
 			continue;
 		}
 		if (pte->loc == HMS_LOC_DEVICE)
