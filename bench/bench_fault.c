@@ -10,6 +10,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@
 struct raw {
 	int uffd;
 	char *src;
-	volatile int stop;
+	atomic_int stop; /* the handler thread reads it */
 };
 
 static void *raw_handler(void *arg)
@@ -36,7 +37,7 @@ static void *raw_handler(void *arg)
 	struct raw *r = arg;
 	struct uffd_msg m;
 
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		struct pollfd p = { r->uffd, POLLIN, 0 };
 
 		if (poll(&p, 1, 100) <= 0)
@@ -85,7 +86,7 @@ static int raw_round_trips(unsigned reps, double *out)
 		(void)*(volatile char *)page;
 		out[i] = (bench_now() - t0) * 1e6;
 	}
-	r.stop = 1;
+	atomic_store(&r.stop, 1);
 	pthread_join(t, NULL);
 	ret = 0;
 out:

@@ -14,6 +14,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ static int pair_rounds(size_t bytes, bool read_mostly, unsigned reps, double *ou
 
 struct rawwp {
 	int uffd;
-	volatile int stop;
+	atomic_int stop; /* the handler thread reads it */
 };
 
 static void *rawwp_handler(void *arg)
@@ -116,7 +117,7 @@ static void *rawwp_handler(void *arg)
 	struct rawwp *r = arg;
 	struct uffd_msg m;
 
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		struct pollfd p = { r->uffd, POLLIN, 0 };
 
 		if (poll(&p, 1, 100) <= 0)
@@ -155,7 +156,7 @@ static int rawwp_faults(unsigned n, double *out)
 		((volatile char *)p)[i * PAGE] = 2;
 		out[i] = (bench_now() - t0) * 1e6;
 	}
-	r.stop = 1;
+	atomic_store(&r.stop, 1);
 	pthread_join(t, NULL);
 	close(r.uffd);
 	munmap(p, n * PAGE);
