@@ -568,15 +568,33 @@ static int op_protect(struct st_thread *t, struct st_span *sp, uint64_t seq, lon
 	return 0;
 }
 
+/*
+ * MADV_DONTNEED: the span reads zeros.  Or, half the time where every page
+ * may be written, MADV_FREE and a write of new data over every page
+ * (which keeps the kernel's pages for good: the span's content is defined
+ * again before any other operation sees it).  MADV_FREE sends the event
+ * MADV_DONTNEED sends; hms must not take those pages for discarded ones.
+ */
 static int op_dontneed(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
 {
 	struct stress *s = t->s;
-	int ret = madvise(span_addr(s, sp), span_len(sp), MADV_DONTNEED) ? -errno : 0;
+	bool lazy = st_below(t, 2);
+	int ret;
 
+	for (unsigned j = 0; j < sp->npages && lazy; j++)
+		lazy = page_prot(s, sp, j) == RW;
+	ret = madvise(span_addr(s, sp), span_len(sp), lazy ? MADV_FREE : MADV_DONTNEED) ? -errno
+											  : 0;
 	*res = ret;
 	if (ret)
-		return st_error(s, "madvise(MADV_DONTNEED)", sp, ret, seq);
-	memset(span_shadow(s, sp), 0, span_len(sp));
+		return st_error(s, lazy ? "madvise(MADV_FREE)" : "madvise(MADV_DONTNEED)", sp, ret,
+				seq);
+	if (!lazy) {
+		memset(span_shadow(s, sp), 0, span_len(sp));
+		return 0;
+	}
+	fill_random(t, span_shadow(s, sp), span_len(sp));
+	memcpy(span_addr(s, sp), span_shadow(s, sp), span_len(sp));
 	return 0;
 }
 
