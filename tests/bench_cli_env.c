@@ -13,38 +13,26 @@
 
 #include "topo_util.h"
 
-static const char *tool;
-static char errpath[1024];
-
 /* `HMS_BENCH_BUSY_THREAD=VALUE hms bench gpu`: no GPU library, so gpu
  * skips at once on every machine should the value be taken. */
 static void busy(const char *value, int want, const char *msg)
 {
-	char cmd[4096], *err;
+	char env[256], err[1024];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "HMS_BENCH_BUSY_THREAD=%s HMS_CUDA_LIBRARY=/nonexistent/libcuda.so "
-		 "'%s' bench --reps 1 gpu >/dev/null 2>'%s'", value, tool, errpath);
-	st = topo_run(cmd, NULL);
-	err = topo_read_file(errpath);
-	if (err)
-		err[strcspn(err, "\n")] = '\0';
-	TOPO_CHECK(st == want && err && !strcmp(err, msg), "HMS_BENCH_BUSY_THREAD=%s hms bench: "
-		   "exit %d (want %d), first line\n  %s\nwant\n  %s", value, st, want,
-		   err ? err : "", msg);
-	free(err);
+	snprintf(env, sizeof(env), "HMS_BENCH_BUSY_THREAD=%s HMS_CUDA_LIBRARY=/nonexistent/libcuda.so",
+		 value);
+	st = topo_run_tool(env, "bench --reps 1 gpu >/dev/null", NULL, err, sizeof(err));
+	TOPO_CHECK(st == want && !strcmp(err, msg), "HMS_BENCH_BUSY_THREAD=%s hms bench: "
+		   "exit %d (want %d), first line\n  %s\nwant\n  %s", value, st, want, err, msg);
 }
 
 int main(void)
 {
-	char *dir = topo_tmpdir();
-
-	tool = getenv("HMS_TOOL");
-	if (!tool || !dir) {
+	if (!getenv("HMS_TOOL")) {
 		fprintf(stderr, "HMS_TOOL missing\n");
 		return 1;
 	}
-	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
 
 	busy("yes", 2, "hms bench: HMS_BENCH_BUSY_THREAD: invalid number 'yes'");
 	busy("' 1'", 2, "hms bench: HMS_BENCH_BUSY_THREAD: invalid number ' 1'");

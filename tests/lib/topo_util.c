@@ -54,6 +54,34 @@ void topo_cleanup(void)
 	}
 }
 
+int topo_run_tool(const char *env, const char *args, char **out, char *err, size_t len)
+{
+	static char errpath[512];
+	const char *tool = getenv("HMS_TOOL");
+	char *cmd, *text;
+	int st;
+
+	err[0] = '\0';
+	if (!errpath[0]) {
+		char *dir = topo_tmpdir();
+
+		if (dir)
+			snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	}
+	if (!tool || !errpath[0] ||
+	    asprintf(&cmd, "%s '%s' %s 2>'%s'", env ? env : "", tool, args, errpath) < 0)
+		return -1;
+	st = topo_run(cmd, out);
+	free(cmd);
+	text = topo_read_file(errpath);
+	if (text) {
+		text[strcspn(text, "\n")] = '\0';
+		snprintf(err, len, "%s", text);
+		free(text);
+	}
+	return st;
+}
+
 int topo_run(const char *cmd, char **out)
 {
 	FILE *p = popen(cmd, "r");

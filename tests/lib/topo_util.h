@@ -40,6 +40,14 @@ char *topo_copy_tree(const char *src);
 /* Run a shell command; its stdout (malloc'd) in *out, exit status returned
  * (-1 if it did not exit). */
 int topo_run(const char *cmd, char **out);
+/*
+ * Runs `$HMS_TOOL ARGS` through the shell (args is shell text, quotes and
+ * redirections of stdout included; env, unless NULL, goes first:
+ * "VAR=x"): returns its exit status (-1 if it did not exit, or no
+ * $HMS_TOOL), its stdout in *out (malloc'd; out NULL: not kept) and the
+ * first line of its stderr in err[len] ("" when none).
+ */
+int topo_run_tool(const char *env, const char *args, char **out, char *err, size_t len);
 /* Whole file into a malloc'd string, or NULL. */
 char *topo_read_file(const char *path);
 int topo_write_file(const char *path, const char *text);
