@@ -247,10 +247,14 @@ int main(void)
 	struct hms *h;
 
 	tool = getenv("HMS_TOOL");
-	if (!tool || !dir || !cuda || !strstr(cuda, "fakecuda")) {
-		fprintf(stderr, "HMS_TOOL / HMS_CUDA_LIBRARY (fakecuda) missing: run through "
-			"ctest\n");
+	if (!tool || !dir) {
+		fprintf(stderr, "HMS_TOOL missing: run through ctest\n");
 		return 1;
+	}
+	if (!cuda || !strstr(cuda, "fakecuda")) { /* the NUMA VM has no fakecuda */
+		printf("SKIP: needs fakecuda (HMS_CUDA_LIBRARY, which ctest sets) for a GPU name "
+		       "with quotes in it\n");
+		return TOPO_SKIP;
 	}
 	snprintf(outpath, sizeof(outpath), "%s/stdout", dir);
 	h = topo_open_empty();

@@ -37,6 +37,7 @@ int main(void)
 	char *p = hms_alloc(h, NP * T_PAGE, 0);
 	volatile char *v = p;
 	uint64_t bm = 0;
+	long n;
 
 	T_ASSERT(p);
 	memset(p, 'x', NP * T_PAGE);
@@ -50,8 +51,14 @@ int main(void)
 	T_EQ(hms_dirty_scan(h, p, NP * T_PAGE, &bm, 0), -ENOENT);
 	T_ASSERT(!race.page);
 	bm = 0;
-	T_EQ(hms_dirty_scan(h, p, (NP - 1) * T_PAGE, &bm, 0), 2);
-	T_EQ(bm, 3);
+	n = hms_dirty_scan(h, p, (NP - 1) * T_PAGE, &bm, 0);
+	/* Pages 0 and 1 were written.  Page 2 too may read as written:
+	 * where the failed scan's write protection of the range failed as a
+	 * whole (Linux 6.1: ENOENT for the unmapped page before any was
+	 * protected), nothing tracked it since. */
+	if (!((n == 2 && bm == 3) || (n == 3 && bm == 7)))
+		T_FAIL("the scan after the failed one: %ld pages, bitmap %#llx; expected pages 0 "
+		       "and 1 (page 2 may be there too)", n, (unsigned long long)bm);
 	T_EQ(hms_dirty_scan(h, p, (NP - 1) * T_PAGE, &bm, 0), 0);
 	hms_mirror_unregister(m);
 	T_EQ(hms_free(h, p, (NP - 1) * T_PAGE), 0);
