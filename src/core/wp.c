@@ -201,10 +201,14 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 		wp_lifted_locked(h, pte, PTE_WP_WHY);
 		pte->flags &= (uint16_t)~PTE_WP; /* a stale protection too */
 	}
-	hms__pte_unbusy_locked(h, pte);
+	waiters = hms__pte_unbusy_locked(h, pte);
 	pthread_mutex_unlock(&h->lock);
 	HMS_STAT_ADD(h, wp_faults, 1);
-	hms__uffd_wake(h, addr, PAGE_SIZE);
+	/* A CPU fault whose lift got EAGAIN waits in the handler's retry
+	 * list: woken, its thread would fault again and queue one more
+	 * message ahead of the event the EAGAIN waits for (uffd.c). */
+	if (!(ret == -EAGAIN && handler) || waiters)
+		hms__uffd_wake(h, addr, PAGE_SIZE);
 	if (ret == -EAGAIN && handler)
 		return -EAGAIN;
 	return ret == -ENOENT ? 0 : ret;
