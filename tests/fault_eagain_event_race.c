@@ -8,7 +8,9 @@
  * queueing a second message ahead of the event for each retry.  A test
  * hook holds the handler in a first fault while 320 threads fault on
  * never-populated pages and a madvise queues behind them; once released,
- * every fault must complete with zeros and the madvise must return. */
+ * every fault must complete with zeros and the madvise must return.
+ * tests/wp_fault_eagain_event_race.c builds this with WP_FAULTS 1: the
+ * same for write-protect faults on dirty-tracked pages. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -16,6 +18,10 @@
 #include <unistd.h>
 #include "hms_test.h"
 #include "inject.h"
+
+#ifndef WP_FAULTS
+#define WP_FAULTS 0 /* 1: the threads write pages dirty tracking protects */
+#endif
 
 #define NTHREADS 320
 #define HOLD_PAGES 16
@@ -111,6 +117,8 @@ static void *touch(void *p)
 	struct arg *a = p;
 
 	atomic_store(&race.tids[a->i], (int)syscall(SYS_gettid));
+	if (WP_FAULTS)
+		*(volatile int *)a->page = a->i + 1;
 	a->got = *(volatile int *)a->page;
 	atomic_fetch_add(&race.done, 1);
 	return NULL;
@@ -143,6 +151,15 @@ int main(void)
 	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, race.hold, NULL, HOLD_PAGES, &c), 0);
 	T_EQ(c.cpages, HOLD_PAGES);
 	pages[NTHREADS * T_PAGE] = 1; /* the page the madvise discards */
+	if (WP_FAULTS) {
+		uint64_t bm[(NTHREADS + 63) / 64];
+
+		for (int i = 0; i < NTHREADS; i++) /* populated ... */
+			pages[(size_t)i * T_PAGE] = 0;
+		/* ... and write-protected for dirty tracking */
+		T_ASSERT(hms_dirty_scan(h, pages, NTHREADS * T_PAGE, bm, 0) >= 0);
+		T_EQ(hms_dirty_scan(h, pages, NTHREADS * T_PAGE, bm, 0), 0);
+	}
 	hms__test_hook_set(hook, NULL);
 	hms__test_hook_in_handler(true);
 
@@ -165,20 +182,26 @@ int main(void)
 	t0 = now_s();
 	while (atomic_load(&race.done) < NTHREADS || !atomic_load(&race.madv_done)) {
 		if (now_s() - t0 > 30)
-			T_FAIL("after 30 s %d of %d faults done, madvise %s", atomic_load(&race.done),
-			       NTHREADS, atomic_load(&race.madv_done) ? "returned" : "still waiting");
+			T_FAIL("after 30 s %d of %d %s done, madvise %s", atomic_load(&race.done),
+			       NTHREADS, WP_FAULTS ? "writes" : "faults",
+			       atomic_load(&race.madv_done) ? "returned" : "still waiting");
 		usleep(10000);
 	}
 	T_EQ(pthread_join(thold, NULL), 0);
 	T_EQ(pthread_join(tdis, NULL), 0);
 	for (int i = 0; i < NTHREADS; i++) {
 		T_EQ(pthread_join(th[i], NULL), 0);
-		T_EQ(args[i].got, 0);
+		T_EQ(args[i].got, WP_FAULTS ? i + 1 : 0);
 	}
 	hms__test_hook_set(NULL, NULL);
 	hms__test_hook_in_handler(false);
 	t_check((int *)race.hold, hold / sizeof(int), 500);
 	T_EQ(pages[NTHREADS * T_PAGE], 0);
+	if (WP_FAULTS) { /* every write seen */
+		uint64_t bm[(NTHREADS + 63) / 64];
+
+		T_EQ(hms_dirty_scan(h, pages, NTHREADS * T_PAGE, bm, 0), NTHREADS);
+	}
 	T_EQ(hms_free(h, area, hold + zone), 0);
 	T_EQ(hms_softdev_pages_used(d), 0);
 	hms_softdev_destroy(d);
