@@ -215,10 +215,10 @@ void hms__area_set_huge_locked(struct hms *h, uintptr_t start)
 
 void hms__free_list_push(struct hms *h, struct hms_free_list *fl, hms_pfn pfn)
 {
-	struct hms_devmem *held = hms__devmem_of_pfn_locked(h, pfn);
+	struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pfn);
 
-	if (held) /* the driver may give it again once page_free() has it */
-		hms__devmem_hold_locked(held, pfn, false);
+	if (dm) /* the driver may give it again once page_free() has it */
+		hms__devmem_hold_locked(dm, pfn, false);
 	if (fl->n == fl->cap) {
 		size_t cap = fl->cap ? fl->cap * 2 : 64;
 		hms_pfn *p = hms__inject(HMS_INJ_NOMEM) ? NULL : realloc(fl->pfns, cap * sizeof(*p));
@@ -901,11 +901,12 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 	else
 		ret = hms__area_insert_locked(h, s, s + len, PROT_READ | PROT_WRITE, owned,
 					      populated);
-	for (size_t i = 0; !ret && runs && i < runs->n; i++) {
-		struct hms_area *a = hms__area_find_locked(h, s);
+	if (!ret && runs) {
+		struct hms_area *a = hms__area_find_locked(h, s); /* the new one */
 
-		for (uintptr_t p = runs->run[i].start; p < runs->run[i].end; p += PAGE_SIZE)
-			area_pte(a, p)->prot = (uint8_t)runs->run[i].prot;
+		for (size_t i = 0; i < runs->n; i++)
+			for (uintptr_t p = runs->run[i].start; p < runs->run[i].end; p += PAGE_SIZE)
+				area_pte(a, p)->prot = (uint8_t)runs->run[i].prot;
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (ret)

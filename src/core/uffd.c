@@ -1387,6 +1387,7 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	struct hms_notify_range r = { s, e, HMS_EVENT_CLEAR, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
+	uint16_t maybe;
 	bool mine;
 
 	pthread_mutex_lock(&h->lock);
@@ -1409,24 +1410,6 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 			pte->flags |= PTE_DISCARD;
 			continue;
 		}
-		if (pte->flags & PTE_BUSY) {
-			/* A fault fills it (fresh zeros either way), or wp.c
-			 * holds it to protect it or lift a protection: the page
-			 * and its write protection are gone (an anonymous zap
-			 * keeps no uffd-wp marker), so is what the table said of
-			 * them.  Kept, a tracked page went unreported and a
-			 * refilled one kept PTE_WP unprotected: a CPU write
-			 * left a device's replica stale. */
-			uint16_t maybe = pte->loc == HMS_LOC_SYSTEM ? PTE_ZERO : 0; /* see below */
-
-			pte->loc = HMS_LOC_NONE;
-			pte->pfn = 0;
-			pte->flags &= (uint16_t)(PTE_BUSY | PTE_WAITERS | PTE_DEAD | PTE_REVIVE);
-			pte->flags |= maybe;
-			continue;
-		}
-		if (pte->loc == HMS_LOC_DEVICE)
-			hms__free_list_push(h, &fl, pte->pfn);
 		/*
 		 * MADV_FREE raises this event too, and leaves the pages with
 		 * their data until reclaim; a write after it keeps them for
@@ -1438,7 +1421,22 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 		 * snapshot must not report the page present.)  A device page
 		 * is gone either way.
 		 */
-		pte->flags = pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO) ? PTE_ZERO : 0;
+		maybe = pte->loc == HMS_LOC_SYSTEM || (pte->flags & PTE_ZERO) ? PTE_ZERO : 0;
+		if (pte->flags & PTE_BUSY) {
+			/* A fault fills it (fresh zeros either way), or wp.c
+			 * holds it to protect it or lift a protection: the page
+			 * and its write protection are gone (an anonymous zap
+			 * keeps no uffd-wp marker), so is what the table said of
+			 * them.  Kept, a tracked page went unreported and a
+			 * refilled one kept PTE_WP unprotected: a CPU write
+			 * left a device's replica stale. */
+			pte->flags &= (uint16_t)(PTE_BUSY | PTE_WAITERS | PTE_DEAD | PTE_REVIVE);
+		} else {
+			if (pte->loc == HMS_LOC_DEVICE)
+				hms__free_list_push(h, &fl, pte->pfn);
+			pte->flags = 0;
+		}
+		pte->flags |= maybe;
 		pte->loc = HMS_LOC_NONE;
 		pte->pfn = 0;
 	}
@@ -1463,9 +1461,7 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 {
 	struct hms_notify_range r = { s, e, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
-	bool told = st->remap.valid && s >= st->remap.start && e <= st->remap.end;
-
-	bool own;
+	bool told = st->remap.valid && s >= st->remap.start && e <= st->remap.end, own;
 
 	if (told && e == st->remap.end)
 		st->remap.valid = false;
