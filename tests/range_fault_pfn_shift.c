@@ -67,14 +67,8 @@ int main(void)
 	uint64_t pfns[NP], vpn;
 	unsigned vbits, dbits;
 	hms_pfn dpfn;
-	char *p = MAP_FAILED;
+	char *p = t_map_low(NP * T_PAGE); /* page numbers of at most 17 bits */
 
-	/* Somewhere low (page numbers of at most 17 bits). */
-	for (uintptr_t at = 0x10000000; at < 0x20000000 && p == MAP_FAILED; at += 0x1000000)
-		p = mmap((void *)at, NP * T_PAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p == MAP_FAILED)
-		T_SKIP("no room for a mapping below 512 MiB");
 	T_EQ(hms_manage(h, p, NP * T_PAGE), 0);
 	memset(p, 3, NP * T_PAGE);
 	vpn = (uintptr_t)p >> 12;

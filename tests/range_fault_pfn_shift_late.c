@@ -120,13 +120,8 @@ int main(void)
 	uint64_t vpn;
 	unsigned vbits;
 	pthread_t t;
-	char *p = MAP_FAILED;
+	char *p = t_map_low(NP * T_PAGE);
 
-	for (uintptr_t at = 0x10000000; at < 0x20000000 && p == MAP_FAILED; at += 0x1000000)
-		p = mmap((void *)at, NP * T_PAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p == MAP_FAILED)
-		T_SKIP("no room for a mapping below 512 MiB");
 	T_EQ(hms_manage(h, p, NP * T_PAGE), 0);
 	for (int i = 0; i < NP; i++)
 		memset(p + i * T_PAGE, 'a' + i, T_PAGE);

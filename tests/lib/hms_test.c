@@ -321,3 +321,15 @@ bool t_read_or_sigbus(const volatile int *addr, int *out)
 	T_EQ(sigaction(SIGBUS, &old, NULL), 0);
 	return ok;
 }
+
+char *t_map_low(size_t size)
+{
+	char *p = MAP_FAILED;
+
+	for (uintptr_t at = 0x10000000; at < 0x20000000 && p == MAP_FAILED; at += 0x1000000)
+		p = mmap((void *)at, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		T_SKIP("no room for a mapping below 512 MiB");
+	return p;
+}

@@ -70,6 +70,9 @@ void t_check(const int *p, size_t n, int base);
  * a migration's events or hook its one batch (a range across a 2 MiB
  * boundary migrates in two). */
 void *t_alloc_one_batch(struct hms *h, size_t size);
+/* An anonymous read-write mapping of size bytes below 512 MiB (page
+ * numbers of at most 17 bits), not managed; SKIP when there is no room. */
+char *t_map_low(size_t size);
 /* Migrates npages at p to softdev d and checks that all of them went
  * (the command's count and the state table); what names the case. */
 void t_to_device(struct hms *h, struct hms_softdev *d, void *p, size_t npages, const char *what);
