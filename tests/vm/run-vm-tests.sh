@@ -16,7 +16,8 @@
 #
 # Prints per kernel one line per test, "PASS name", "FAIL name (rc)" (with
 # the test's output) or "SKIP name: reason", then "N passed, N failed,
-# N skipped"; after all kernels the same line for the total.
+# N skipped"; after all kernels every failure again (so the end of a long
+# log names them) and the same line for the total.
 # Exit: 0 all passed or skipped; 1 a test failed, a VM did not boot or did
 # not finish, or a kernel is missing; 2 bad usage or missing tools.
 set -euo pipefail
@@ -426,6 +427,11 @@ run_kernel() { # SERIES
   local counts p f s booted finished
   counts=$(echo "$out" | grep '^@@COUNTS ')
   { echo "$out" | grep -v '^@@COUNTS '; } || true
+  # Each failure again, at most 60 lines, for the summary at the end.
+  echo "$out" | awk -v K="$k" '
+    /^FAIL / { on = 1; c = 0; print "[" K "] " $0; next }
+    on && /^  / { if (++c <= 60) print; else if (c == 61) print "    [...]"; next }
+    { on = 0 }' > "$WORK/fails-$k"
   read -r _ p f s booted finished <<< "$counts"
   if [ "$booted" != 1 ] || [ "$finished" != 1 ]; then
     RC=1
@@ -460,5 +466,11 @@ for k in "${KERNELS[@]}"; do
   if [ "$r" != 0 ]; then RC=1; fi
 done
 echo "=== total (${KERNELS[*]}): $(( $(date +%s) - T0 )) s"
+# The failures once more, last: a log cut in the middle (CI shows its
+# start and end) still names them and shows their output.
+if cat "$WORK"/fails-* 2>/dev/null | grep -q .; then
+  echo "=== failures"
+  for k in "${KERNELS[@]}"; do cat "$WORK/fails-$k" 2>/dev/null || true; done
+fi
 echo "$TOTAL_P passed, $TOTAL_F failed, $TOTAL_S skipped"
 exit "$RC"
