@@ -141,15 +141,18 @@ struct variant {
 	const char *name;
 	unsigned mode, threads;
 	bool keep_all; /* keep every empty chunk: no chunk made twice */
+	unsigned chunk_mib; /* 0: the default (2, or HMS_CUDA_CHUNK_MIB) */
 };
 
 static const struct variant variants[] = {
-	{ "staged, 4 copy threads", HMS_CUDA_COPY_STAGED, 4, false },
-	{ "staged, 8 copy threads", HMS_CUDA_COPY_STAGED, 8, false },
-	{ "staged, 16 copy threads", HMS_CUDA_COPY_STAGED, 16, false },
-	{ "registered, 8 copy threads", HMS_CUDA_COPY_REGISTER, 8, false },
-	{ "staged, 4 threads, keep all", HMS_CUDA_COPY_STAGED, 4, true },
-	{ "staged, 8 threads, keep all", HMS_CUDA_COPY_STAGED, 8, true },
+	{ "staged, 4 copy threads", HMS_CUDA_COPY_STAGED, 4, false, 0 },
+	{ "staged, 8 copy threads", HMS_CUDA_COPY_STAGED, 8, false, 0 },
+	{ "staged, 16 copy threads", HMS_CUDA_COPY_STAGED, 16, false, 0 },
+	{ "registered, 8 copy threads", HMS_CUDA_COPY_REGISTER, 8, false, 0 },
+	{ "staged, 4 threads, keep all", HMS_CUDA_COPY_STAGED, 4, true, 0 },
+	{ "staged, 8 threads, keep all", HMS_CUDA_COPY_STAGED, 8, true, 0 },
+	{ "staged, 8 threads, 32 MiB chunks", HMS_CUDA_COPY_STAGED, 8, false, 32 },
+	{ "staged, 8 threads, 128 MiB chunks", HMS_CUDA_COPY_STAGED, 8, false, 128 },
 };
 
 /* hms_migrate to the GPU and back to the page's node, reps times. */
@@ -157,7 +160,8 @@ static int hms_runs(struct hms *h, const struct variant *v, size_t bytes, unsign
 		    double *h2d, double *d2h, struct hms_cuda_info *info)
 {
 	struct hms_cuda_config c = { sizeof(c), 0, bytes + (64UL << 20), v->threads, v->mode, NULL,
-				     v->keep_all ? (unsigned)((bytes >> 21) + 32) : 0 };
+				     v->keep_all ? (unsigned)((bytes >> 21) + 32) : 0,
+				     v->chunk_mib };
 	struct hms_cuda *g;
 	char *p;
 	hms_uid gpu, sys;
@@ -260,13 +264,13 @@ int bench_gpu(const struct bench_opts *o)
 		if (only && *only && !strstr(variants[v].name, only))
 			continue;
 		if (hms_runs(h, &variants[v], bytes, reps, a, b, &info)) {
-			bench_note(o, "gpu        hms_migrate, %-28s FAILED (above)\n",
+			bench_note(o, "gpu        hms_migrate, %-34s FAILED (above)\n",
 				   variants[v].name);
 			continue;
 		}
 		sh = bench_stats(a, reps);
 		sd = bench_stats(b, reps);
-		bench_note(o, "gpu        hms_migrate, %-28s host->GPU %6.2f GB/s, "
+		bench_note(o, "gpu        hms_migrate, %-34s host->GPU %6.2f GB/s, "
 			   "GPU->host %6.2f GB/s\n", variants[v].name, sh.median, sd.median);
 		if (!variants[v].keep_all && sh.median + sd.median > best_h2d.median + best_d2h.median) {
 			best_h2d = sh;

@@ -10,11 +10,12 @@
  * whose bandwidth and latency are measured when it attaches.
  *
  * The GPU access model (man 7 hms_cuda):
- *   - Device memory is taken from the GPU in 2 MiB chunks, one per 2 MiB
- *     block of the CPU's virtual address space that has pages on the GPU;
- *     a page lives in its block's chunk at the same offset.  A chunk goes
- *     back to the GPU when its last page leaves (a few empty chunks are
- *     kept for reuse: keep_chunks).
+ *   - Device memory is taken from the GPU in chunks (2 MiB by default,
+ *     chunk_mib) of 2 MiB slots, a slot per 2 MiB block of the CPU's
+ *     virtual address space that has pages on the GPU; a page lives in its
+ *     block's slot at the same offset.  A chunk goes back to the GPU when
+ *     the last page of its last slot leaves (a few empty slots are kept
+ *     for reuse: keep_chunks).
  *   - Pages move to the GPU by hms_migrate()/hms_hbind() to
  *     hms_cuda_target(), by a bind policy, or on demand by hms_cuda_map();
  *     a CPU touch of a page on the GPU brings that page back (as with the
@@ -55,9 +56,16 @@ enum hms_cuda_copy_mode {
  *                (default 4, at most 64).
  * @copy_mode:    enum hms_cuda_copy_mode.
  * @name:         the target's and initiator's name (default "cudaN").
- * @keep_chunks:  empty 2 MiB chunks kept for reuse instead of going back
+ * @keep_chunks:  empty 2 MiB slots kept for reuse instead of going back
  *                to the GPU at once, like a CUDA memory pool's release
  *                threshold (default 256, 512 MiB; HMS_CUDA_KEEP_NONE: none).
+ *                A chunk goes back once all its slots are empty and more
+ *                than this many slots are.
+ * @chunk_mib:    GPU memory taken by one cuMemCreate(), in MiB: 2 to 128,
+ *                even (0: 2, or $HMS_CUDA_CHUNK_MIB when set).  Larger
+ *                chunks make fewer CUDA calls when many blocks move; one
+ *                page on the GPU then holds the whole chunk.  A config
+ *                whose size ends before this field gets the default.
  */
 struct hms_cuda_config {
 	size_t size;
@@ -67,6 +75,7 @@ struct hms_cuda_config {
 	unsigned copy_mode;
 	const char *name;
 	unsigned keep_chunks;
+	unsigned chunk_mib;
 };
 
 #define HMS_CUDA_KEEP_NONE (~0u)
@@ -77,8 +86,8 @@ struct hms_cuda_config {
  * @driver_version: cuDriverGetVersion(): 1000 * major + 10 * minor.
  * @total_bytes: the GPU's memory.
  * @pool_bytes:  what hms may use of it.
- * @used_bytes:  in chunks that hold pages now (2 MiB each).
- * @kept_bytes:  in empty chunks kept for reuse (see keep_chunks).
+ * @used_bytes:  in slots that hold pages now (2 MiB each).
+ * @kept_bytes:  in empty slots of chunks kept (see keep_chunks, chunk_mib).
  * @h2d_mib_s, @d2h_mib_s, @latency_ns: measured when it attached
  *               (pinned copies of 16 MiB; a 4-byte copy's round trip).
  */

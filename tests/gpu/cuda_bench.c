@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `hms bench gpu` runs whole at a small size: the baselines, the chunk
- * call costs, every hms configuration, the four bandwidth ratios and the
- * fault-back line, with every page's data checked by the benchmark
+ * call costs, every hms configuration (chunks of 32 and 128 MiB among
+ * them), the four bandwidth ratios and the fault-back line, with every page's data checked by the benchmark
  * itself (it fails on a lost byte); the 2 MiB mapped at an offset of a
  * larger allocation reads as the whole's mapping does there (always so
  * on fakecuda; on a GPU whose driver refuses the offset, the line says
@@ -65,7 +65,8 @@ int main(void)
 		T_FAIL("a failure in the output:\n%s", out);
 	T_EQ(count(out, " MiB: create "), 4);
 	T_EQ(count(out, "threads at once: made at"), 1);
-	T_EQ(count(out, "hms_migrate, "), 6);
+	T_EQ(count(out, "hms_migrate, "), 8);
+	T_EQ(count(out, "MiB chunks  "), 2);
 	T_EQ(count(out, "gpu-h2d    "), 2);
 	T_EQ(count(out, "gpu-d2h    "), 2);
 	T_EQ(count(out, "gpu-fault  "), 1);

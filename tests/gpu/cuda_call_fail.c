@@ -13,7 +13,7 @@ static size_t (*mem_used)(void);
 
 static void attach_fails(struct hms *h, const char *call, unsigned skip, int want)
 {
-	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL, 0 };
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL, 0, 2 };
 	struct hms_cuda *g = NULL;
 
 	fail_call(call, skip, 1);
@@ -25,7 +25,7 @@ static void attach_fails(struct hms *h, const char *call, unsigned skip, int wan
 
 int main(void)
 {
-	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL, 0 };
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL, 0, 2 };
 	const size_t len = 6UL << 20, npages = len / T_PAGE, n = len / sizeof(int);
 	struct hms_cuda *g;
 	struct hms *h;

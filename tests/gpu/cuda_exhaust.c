@@ -17,7 +17,7 @@ static void check_all(const int *p, size_t n)
 int main(void)
 {
 	struct hms *h = t_open();
-	struct hms_cuda_config cfg = { sizeof(cfg), 0, 8UL << 20, 2, 0, NULL, HMS_CUDA_KEEP_NONE };
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 8UL << 20, 2, 0, NULL, HMS_CUDA_KEEP_NONE, 2 };
 	struct hms_cuda *g = g_attach(h, &cfg);
 	const size_t len = 16UL << 20, npages = len / T_PAGE, n = len / sizeof(int);
 	int *p = hms_alloc(h, len, 0);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # usage: tests/vm/run-vm-tests.sh [--kernel 6.1|6.12|all] --build BUILD_DIR
 #            [--kernels DIR] [--timeout SECS] [--filter REGEX] [--keep DIR]
-#            [--exec 'COMMAND'] [--parallel] [--no-strip] [--verbose]
+#            [--exec 'COMMAND'] [--repeat N] [--parallel] [--no-strip] [--verbose]
 #
 # Runs the test programs of a build (BUILD_DIR/tests/test_*) inside a
 # 3-NUMA-node VM: Debian's kernel (fetched by tests/vm/fetch-kernels.sh)
@@ -13,6 +13,8 @@
 # dynamic loader; static ones as they are), the hms tool and the source tree
 # (for HMS_FIXTURES / HMS_SOURCE_DIR). The guest runs every test as root
 # with a timeout, HMS_IN_VM=1, and reports on the serial console.
+# --repeat N runs each test N times in a row (the first failure ends it):
+# for a test that fails once in a while.
 #
 # Prints per kernel one line per test, "PASS name", "FAIL name (rc)" (with
 # the test's output) or "SKIP name: reason", then "N passed, N failed,
@@ -31,6 +33,7 @@ KDIR=${HMS_VM_KERNELS:-${XDG_CACHE_HOME:-$HOME/.cache}/hms/vm-kernels}
 TEST_TIMEOUT=120
 FILTER=""
 EXEC=""
+REPEAT=1
 KEEP=""
 STRIP=1
 VERBOSE=0
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
     --timeout)  [ $# -ge 2 ] || usage; TEST_TIMEOUT=$2; shift ;;
     --filter)   [ $# -ge 2 ] || usage; FILTER=$2; shift ;;
     --exec)     [ $# -ge 2 ] || usage; EXEC=$2; shift ;;
+    --repeat)   [ $# -ge 2 ] || usage; REPEAT=$2; shift ;;
     --keep)     [ $# -ge 2 ] || usage; KEEP=$2; shift ;;
     --no-strip) STRIP=0 ;;
     --verbose|-v) VERBOSE=1 ;;
@@ -75,6 +79,7 @@ case "$KERNEL" in
   *) die "--kernel must be 6.1, 6.12 or all" ;;
 esac
 if ! [[ "$TEST_TIMEOUT" =~ ^[1-9][0-9]*$ ]]; then die "--timeout needs seconds"; fi
+if ! [[ "$REPEAT" =~ ^[1-9][0-9]{0,3}$ ]]; then die "--repeat needs a count (1-9999)"; fi
 for tool in qemu-system-x86_64 cpio gzip ldd; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install qemu-system-x86 cpio busybox-static)"
 done
@@ -165,6 +170,7 @@ build_initramfs() {
   cat > "$ROOT/hms/config" <<EOF
 NONCE=$NONCE
 TEST_TIMEOUT=$TEST_TIMEOUT
+REPEAT=$REPEAT
 EOF
   write_init > "$ROOT/init"
   chmod +x "$ROOT/init"
@@ -207,12 +213,20 @@ for t in $(cat /hms/tests.list); do
   cd "/hms/run/$t"
   s=$(date +%s)
   echo "$M START $t"
-  timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null &
+  if [ "$REPEAT" = 1 ]; then
+    timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null &
+  else
+    # --repeat: the test REPEAT times in a row, the limit for each run;
+    # the first failure ends it.
+    timeout -s KILL "$((TEST_TIMEOUT * REPEAT))" sh -c 'i=0
+      while [ $i -lt "$1" ]; do i=$((i + 1)); echo "[run $i of $1]"; "$0" || exit $?; done' \
+      "/hms/tests/test_$t" "$REPEAT" > /tmp/out 2>&1 < /dev/null &
+  fi
   tpid=$!
   # A test that SIGKILL does not end (stuck in the kernel) must not stop
   # the run: past its limit, show where its tasks wait, then give up on it.
   ( trap 'kill "$spid"; exit 0' TERM
-    sleep $((TEST_TIMEOUT + 15)) & spid=$!
+    sleep $((TEST_TIMEOUT * REPEAT + 15)) & spid=$!
     wait "$spid"
     echo "$M HUNG-BEGIN $t"
     for d in /proc/[0-9]*; do
@@ -319,8 +333,8 @@ run_kernel() { # SERIES
   # and so is one past the boot plus every test at its limit. A guest that
   # does not boot (3-5 s here; stopped after 90 s) is booted once more,
   # saying so: no test ran in it.
-  vm_limit=$((120 + ${#TESTS[@]} * (TEST_TIMEOUT + 5)))
-  stall_limit=$((TEST_TIMEOUT + 90))
+  vm_limit=$((120 + ${#TESTS[@]} * (TEST_TIMEOUT * REPEAT + 5)))
+  stall_limit=$((TEST_TIMEOUT * REPEAT + 90))
   local boot_limit=90 attempt qpid seen n now progress stopped="" shown
   for attempt in 1 2; do
     start=$(date +%s)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,10 +249,29 @@ static int cu_errno(CUresult r)
 	}
 }
 
+/* $HMS_CUDA_CHUNK_MIB, or 2: what chunk_mib 0 means.  -EINVAL when the
+ * variable is set to something other than a number. */
+static int default_chunk_mib(unsigned *mib)
+{
+	const char *e = getenv("HMS_CUDA_CHUNK_MIB");
+	char *end;
+	unsigned long v;
+
+	*mib = 2;
+	if (!e || !*e)
+		return 0;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	if (errno || *end || e[0] < '0' || e[0] > '9' || v > 4096)
+		return -EINVAL;
+	*mib = (unsigned)v;
+	return 0;
+}
+
 GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 			    struct hms_cuda **out)
 {
-	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 256 };
+	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 256, 0 };
 	struct hms_devmem_desc desc = { 0 };
 	const struct hms_cu *cu;
 	struct hms_cuda *g;
@@ -262,15 +282,23 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	if (!h || !out)
 		return -EINVAL;
 	if (cfg) {
-		if (cfg->size && cfg->size < sizeof(c))
+		/* A size that ends before chunk_mib: a caller built before it. */
+		if (cfg->size && cfg->size < offsetof(struct hms_cuda_config, chunk_mib))
 			return -EINVAL;
-		c = *cfg;
+		memcpy(&c, cfg, cfg->size && cfg->size < sizeof(c) ? cfg->size : sizeof(c));
+		c.size = sizeof(c);
 		if (!c.copy_threads)
 			c.copy_threads = 4;
 		if (!c.keep_chunks)
 			c.keep_chunks = 256;
 	}
-	if (c.device < 0 || c.copy_threads > 64 || c.copy_mode > HMS_CUDA_COPY_REGISTER)
+	if (!c.chunk_mib) {
+		ret = default_chunk_mib(&c.chunk_mib);
+		if (ret)
+			return ret;
+	}
+	if (c.device < 0 || c.copy_threads > 64 || c.copy_mode > HMS_CUDA_COPY_REGISTER ||
+	    c.chunk_mib < 2 || c.chunk_mib > 2 * GPU_CHUNK_MAX_SLOTS || c.chunk_mib % 2)
 		return -EINVAL;
 	cu = hms_cu_get(NULL, 0, &err);
 	if (!cu)
@@ -282,6 +310,7 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	g->cu = cu;
 	g->copy_mode = c.copy_mode;
 	g->keep = c.keep_chunks == HMS_CUDA_KEEP_NONE ? 0 : c.keep_chunks;
+	g->chunk_slots = c.chunk_mib / 2;
 	g->prof = getenv("HMS_CUDA_PROF") != NULL;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);

@@ -7,8 +7,12 @@
  * (pool_va), cut into 2 MiB slots.  A slot holds one 2 MiB block of the
  * CPU's address space: the page at virtual address va lives in the slot
  * of block va >> 21 at offset va & (2 MiB - 1).  The slot's physical
- * memory is a cuMemCreate() chunk mapped at pool_va + slot * 2 MiB while
- * the slot is in use.  Page frame numbers: first + slot * 512 + page.
+ * memory is part of a cuMemCreate() chunk: chunk c holds slots
+ * c * chunk_slots .. c * chunk_slots + chunk_slots - 1 (the last chunk may
+ * hold fewer), is mapped over them at pool_va + c * chunk_slots * 2 MiB
+ * while any of them is in use (or kept for reuse), and slot i sits at
+ * offset (i % chunk_slots) * 2 MiB of it.  Page frame numbers: first +
+ * slot * 512 + page.
  */
 #ifndef HMS_CUDA_GPU_H
 #define HMS_CUDA_GPU_H
@@ -29,9 +33,10 @@
 #define GPU_BLOCK_SHIFT 21
 #define GPU_BLOCK_PAGES 512
 
+#define GPU_CHUNK_MAX_SLOTS 64 /* hms_cuda_config.chunk_mib at most 128 */
+
 struct gpu_slot {
 	uint64_t block;                    /* va >> 21 of the block it holds */
-	CUmemGenericAllocationHandle handle;
 	uint64_t bits[GPU_BLOCK_PAGES / 64]; /* pages in use */
 	uint64_t rbits[GPU_BLOCK_PAGES / 64]; /* ...of which read-only replicas */
 	uint32_t used;                     /* popcount of bits */
@@ -39,8 +44,24 @@ struct gpu_slot {
 					    * hms_cuda_map() calls placing it */
 	uint32_t placing;                  /* ...of maps: calls still placing
 					    * pages (no window yet) */
-	bool live;                         /* chunk created and mapped */
+	bool live;                         /* holds block: in the index, its
+					    * chunk made and mapped */
 	bool creating;                     /* in the index; its chunk is being made */
+};
+
+/*
+ * A physical allocation: one cuMemCreate() for chunk_slots slots (fewer
+ * for the last).  Dead chunks wait in free_chunks; a live one with a free
+ * slot is on the partial list.  Its slots' memory is mapped at
+ * pool_va + index * chunk_slots * 2 MiB as long as it lives.
+ */
+struct gpu_chunk {
+	CUmemGenericAllocationHandle handle;
+	uint64_t free_mask;    /* its slots that hold no block (live chunk) */
+	uint32_t nslots;       /* chunk_slots, or fewer for the last chunk */
+	int32_t prev, next;    /* partial list (-1: none) */
+	bool live;             /* made and mapped */
+	bool partial;          /* on the partial list */
 };
 
 /* A pinned 2 MiB host buffer for staging copies. */
@@ -95,19 +116,24 @@ struct hms_cuda {
 	uint32_t h2d_mib_s, d2h_mib_s, latency_ns;
 
 	/*
-	 * lock guards slots[], the block index, free_slots, stages, windows
-	 * and live_slots.  Held for short sections (CUDA calls that map or
-	 * free a chunk included), never across an hms call: page_free()
-	 * takes it.  cond: a window ended, a staging buffer came back.
+	 * lock guards slots[], chunks[], the block index, the chunk lists,
+	 * the counts below, stages and windows.  Held for short sections
+	 * (CUDA calls that map or free a chunk included), never across an
+	 * hms call: page_free() takes it.  cond: a window ended, a staging
+	 * buffer came back, a chunk was made.
 	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct gpu_slot *slots;
-	uint32_t *free_slots;   /* no chunk */
-	uint64_t nfree_slots;
-	uint32_t *kept_slots;   /* empty, chunk kept for reuse */
-	uint64_t nkept_slots, keep;
-	uint64_t live_slots;
+	struct gpu_chunk *chunks;
+	uint64_t nchunks, chunk_slots;
+	uint32_t *free_chunks;  /* dead chunks: a stack, low indexes on top */
+	uint64_t nfree_chunks;
+	int32_t partial;        /* live chunks with a free slot (-1: none) */
+	unsigned creating_chunks; /* being made, g->lock dropped */
+	uint64_t live_slots;    /* slots of live chunks */
+	uint64_t nkept_slots;   /* ...that hold no block: kept for reuse */
+	uint64_t keep;          /* release an empty chunk beyond this many */
 	uint64_t *index_key; /* open addressing: block + 1 (0 = empty) */
 	uint32_t *index_slot;
 	uint64_t index_cap;
@@ -163,6 +189,9 @@ long gpu_slot_find_locked(const struct hms_cuda *g, uint64_t block);
  * (both may drop g->lock while CUDA unmaps it). */
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t s, unsigned idx);
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t s);
+/* Slot s's memory: the handle of its chunk, and where in the chunk. */
+CUmemGenericAllocationHandle gpu_slot_handle_locked(const struct hms_cuda *g, uint64_t s,
+						    size_t *offset);
 struct gpu_stage *gpu_stage_get(struct hms_cuda *g, bool nowait);
 void gpu_stage_put(struct hms_cuda *g, struct gpu_stage *st);
 void gpu_page_free(struct hms_devmem *dm, hms_pfn pfn);

@@ -221,10 +221,13 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	acc.flags = HMS_CU_ACCESS_RW;
 	for (uint64_t k = 0; k < nblk && !ret; k++) {
 		long slot = gpu_slot_find_locked(g, b0 + k);
-
 		CUdeviceptr va = w->va + k * GPU_BLOCK;
+		CUmemGenericAllocationHandle hd = 0;
+		size_t off = 0;
 
-		if (slot < 0 || cu->MemMap(va, GPU_BLOCK, 0, g->slots[slot].handle, 0) != CUDA_SUCCESS) {
+		if (slot >= 0)
+			hd = gpu_slot_handle_locked(g, (uint64_t)slot, &off);
+		if (slot < 0 || cu->MemMap(va, GPU_BLOCK, off, hd, 0) != CUDA_SUCCESS) {
 			ret = -EIO;
 		} else if (cu->MemSetAccess(va, GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
 			cu->MemUnmap(va, GPU_BLOCK);

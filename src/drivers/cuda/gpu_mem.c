@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gpu_mem.c - the CUDA driver's memory: 2 MiB slots backed by cuMemCreate()
- * chunks while in use, the index from a CPU block to its slot, and the
- * pinned staging buffers copies go through.
+ * chunks of one or more slots while in use, the index from a CPU block to
+ * its slot, and the pinned staging buffers copies go through.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,27 +59,69 @@ static void index_remove_locked(struct hms_cuda *g, uint64_t block)
 	g->index_key[i] = 0;
 }
 
-/* ---- slots -------------------------------------------------------------- */
+/* ---- chunks and slots ----------------------------------------------------- */
 
-/* Make and map slot idx's chunk.  Called without g->lock: CUDA's virtual
- * memory calls are slow, and other threads' copies must go on meanwhile. */
-static int chunk_create(struct hms_cuda *g, CUmemGenericAllocationHandle *handle, uint64_t idx)
+static uint64_t chunk_all(const struct gpu_chunk *k)
+{
+	return k->nslots >= 64 ? ~0ULL : (1ULL << k->nslots) - 1;
+}
+
+static CUdeviceptr chunk_va(const struct hms_cuda *g, uint64_t c)
+{
+	return g->pool_va + c * g->chunk_slots * GPU_BLOCK;
+}
+
+static void partial_add_locked(struct hms_cuda *g, uint64_t c)
+{
+	struct gpu_chunk *k = &g->chunks[c];
+
+	if (k->partial)
+		return;
+	k->prev = -1;
+	k->next = g->partial;
+	if (g->partial >= 0)
+		g->chunks[g->partial].prev = (int32_t)c;
+	g->partial = (int32_t)c;
+	k->partial = true;
+}
+
+static void partial_del_locked(struct hms_cuda *g, uint64_t c)
+{
+	struct gpu_chunk *k = &g->chunks[c];
+
+	if (!k->partial)
+		return;
+	if (k->prev >= 0)
+		g->chunks[k->prev].next = k->next;
+	else
+		g->partial = k->next;
+	if (k->next >= 0)
+		g->chunks[k->next].prev = k->prev;
+	k->prev = k->next = -1;
+	k->partial = false;
+}
+
+/* Make and map chunk c.  Called without g->lock: CUDA's virtual memory
+ * calls are slow, and other threads' copies must go on meanwhile (c is in
+ * no list, its nslots never changes). */
+static int chunk_create(struct hms_cuda *g, uint64_t c, CUmemGenericAllocationHandle *handle)
 {
 	const struct hms_cu *cu = g->cu;
 	struct hms_cu_alloc_prop prop = { .type = HMS_CU_ALLOC_PINNED,
 					  .location = { HMS_CU_LOC_DEVICE, g->dev } };
 	struct hms_cu_access_desc acc = { { HMS_CU_LOC_DEVICE, g->dev }, HMS_CU_ACCESS_RW };
-	CUdeviceptr va = g->pool_va + idx * GPU_BLOCK;
+	CUdeviceptr va = chunk_va(g, c);
+	size_t len = g->chunks[c].nslots * GPU_BLOCK;
 
 	cu->CtxSetCurrent(g->ctx);
-	if (cu->MemCreate(handle, GPU_BLOCK, &prop, 0) != CUDA_SUCCESS)
+	if (cu->MemCreate(handle, len, &prop, 0) != CUDA_SUCCESS)
 		return -ENOMEM;
-	if (cu->MemMap(va, GPU_BLOCK, 0, *handle, 0) != CUDA_SUCCESS) {
+	if (cu->MemMap(va, len, 0, *handle, 0) != CUDA_SUCCESS) {
 		cu->MemRelease(*handle);
 		return -EIO;
 	}
-	if (cu->MemSetAccess(va, GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
-		cu->MemUnmap(va, GPU_BLOCK);
+	if (cu->MemSetAccess(va, len, &acc, 1) != CUDA_SUCCESS) {
+		cu->MemUnmap(va, len);
 		cu->MemRelease(*handle);
 		return -EIO;
 	}
@@ -102,7 +144,9 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 	for (;;) {
 		long idx = gpu_slot_find_locked(g, block);
 		CUmemGenericAllocationHandle handle;
+		struct gpu_chunk *k;
 		struct gpu_slot *s;
+		uint64_t c;
 		int ret;
 
 		if (idx >= 0 && g->slots[idx].creating) {
@@ -111,59 +155,102 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 		}
 		if (idx >= 0)
 			return idx;
-		if (g->nkept_slots) {
-			idx = g->kept_slots[--g->nkept_slots]; /* its chunk is still there */
+		if (g->partial >= 0) {
+			/* A free slot of a live chunk: no CUDA call. */
+			unsigned bit;
+
+			c = (uint64_t)g->partial;
+			k = &g->chunks[c];
+			bit = (unsigned)__builtin_ctzll(k->free_mask);
+			k->free_mask &= ~(1ULL << bit);
+			if (!k->free_mask)
+				partial_del_locked(g, c);
+			g->nkept_slots--;
+			idx = (long)(c * g->chunk_slots + bit);
 			slot_claim_locked(g, &g->slots[idx], (uint64_t)idx, block);
+			g->slots[idx].live = true;
 			return idx;
 		}
-		if (!g->nfree_slots)
+		if (g->creating_chunks && (g->chunk_slots > 1 || !g->nfree_chunks)) {
+			/* A chunk on its way has slots to spare: wait for it
+			 * rather than take more memory (the driver makes one
+			 * chunk at a time anyway). */
+			pthread_cond_wait(&g->cond, &g->lock);
+			continue;
+		}
+		if (!g->nfree_chunks)
 			return -1;
-		idx = g->free_slots[--g->nfree_slots];
+		c = g->free_chunks[--g->nfree_chunks];
+		k = &g->chunks[c];
+		idx = (long)(c * g->chunk_slots);
 		s = &g->slots[idx];
 		slot_claim_locked(g, s, (uint64_t)idx, block);
 		s->creating = true;
+		g->creating_chunks++;
 		pthread_mutex_unlock(&g->lock);
-		ret = chunk_create(g, &handle, (uint64_t)idx);
+		ret = chunk_create(g, c, &handle);
 		pthread_mutex_lock(&g->lock);
+		g->creating_chunks--;
 		s->creating = false;
 		pthread_cond_broadcast(&g->cond);
 		if (ret) {
 			index_remove_locked(g, block);
-			g->free_slots[g->nfree_slots++] = (uint32_t)idx;
+			g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
 			return -1;
 		}
-		s->handle = handle;
+		k->handle = handle;
+		k->live = true;
+		k->free_mask = chunk_all(k) & ~1ULL; /* slot 0 is ours */
+		g->live_slots += k->nslots;
+		g->nkept_slots += k->nslots - 1;
+		if (k->free_mask)
+			partial_add_locked(g, c);
 		s->live = true;
-		g->live_slots++;
 		return idx;
 	}
 }
 
 /*
- * The chunk goes back to the GPU once no page and no window uses it (or
- * waits among the kept ones).  May drop g->lock while CUDA unmaps it; the
- * slot is in no list meanwhile.
+ * Slot idx goes back to its chunk once no page and no window uses it; the
+ * chunk goes back to the GPU once none of its slots holds a block and
+ * more than keep slots are free in live chunks.  May drop g->lock while
+ * CUDA unmaps it; the chunk is in no list meanwhile.
  */
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 {
 	struct gpu_slot *s = &g->slots[idx];
-	CUmemGenericAllocationHandle handle = s->handle;
+	uint64_t c = idx / g->chunk_slots;
+	struct gpu_chunk *k = &g->chunks[c];
+	CUmemGenericAllocationHandle handle;
 
 	if (!s->live || s->used || s->maps)
 		return;
 	index_remove_locked(g, s->block);
-	if (g->nkept_slots < g->keep) {
-		g->kept_slots[g->nkept_slots++] = (uint32_t)idx;
+	s->live = false;
+	k->free_mask |= 1ULL << (idx % g->chunk_slots);
+	g->nkept_slots++;
+	if (k->free_mask != chunk_all(k) || g->nkept_slots <= g->keep) {
+		partial_add_locked(g, c);
 		return;
 	}
-	s->live = false;
-	g->live_slots--;
+	partial_del_locked(g, c);
+	k->live = false;
+	g->live_slots -= k->nslots;
+	g->nkept_slots -= k->nslots;
+	handle = k->handle;
 	pthread_mutex_unlock(&g->lock);
 	g->cu->CtxSetCurrent(g->ctx);
-	g->cu->MemUnmap(g->pool_va + idx * GPU_BLOCK, GPU_BLOCK);
+	g->cu->MemUnmap(chunk_va(g, c), k->nslots * GPU_BLOCK);
 	g->cu->MemRelease(handle);
 	pthread_mutex_lock(&g->lock);
-	g->free_slots[g->nfree_slots++] = (uint32_t)idx;
+	g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
+}
+
+CUmemGenericAllocationHandle gpu_slot_handle_locked(const struct hms_cuda *g, uint64_t s,
+						    size_t *offset)
+{
+	*offset = (s % g->chunk_slots) * GPU_BLOCK;
+	return g->chunks[s / g->chunk_slots].handle;
 }
 
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t idx, unsigned page)
@@ -222,17 +309,26 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 	g->index_cap = 64;
 	while (g->index_cap < 2 * g->nslots)
 		g->index_cap <<= 1;
+	if (!g->chunk_slots || g->chunk_slots > GPU_CHUNK_MAX_SLOTS)
+		return -EINVAL;
+	g->nchunks = (g->nslots + g->chunk_slots - 1) / g->chunk_slots;
+	g->partial = -1;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
-	g->free_slots = malloc(g->nslots * sizeof(*g->free_slots));
-	g->kept_slots = malloc(g->nslots * sizeof(*g->kept_slots));
+	g->chunks = calloc(g->nchunks, sizeof(*g->chunks));
+	g->free_chunks = malloc(g->nchunks * sizeof(*g->free_chunks));
 	g->index_key = calloc(g->index_cap, sizeof(*g->index_key));
 	g->index_slot = calloc(g->index_cap, sizeof(*g->index_slot));
-	if (!g->slots || !g->free_slots || !g->kept_slots || !g->index_key || !g->index_slot)
+	if (!g->slots || !g->chunks || !g->free_chunks || !g->index_key || !g->index_slot)
 		return -ENOMEM;
-	/* Low slots first: a stack popped from the end. */
-	for (uint64_t i = 0; i < g->nslots; i++)
-		g->free_slots[i] = (uint32_t)(g->nslots - 1 - i);
-	g->nfree_slots = g->nslots;
+	for (uint64_t c = 0; c < g->nchunks; c++) {
+		uint64_t left = g->nslots - c * g->chunk_slots;
+
+		g->chunks[c].nslots = (uint32_t)(left < g->chunk_slots ? left : g->chunk_slots);
+		g->chunks[c].prev = g->chunks[c].next = -1;
+		/* Low chunks first: a stack popped from the end. */
+		g->free_chunks[c] = (uint32_t)(g->nchunks - 1 - c);
+	}
+	g->nfree_chunks = g->nchunks;
 	if (cu->MemAddressReserve(&g->pool_va, g->nslots * GPU_BLOCK, GPU_BLOCK, 0, 0) !=
 	    CUDA_SUCCESS) {
 		g->pool_va = 0;
@@ -273,11 +369,11 @@ void gpu_mem_fini(struct hms_cuda *g)
 		cu->MemAddressFree(w->va, w->va_len);
 		free(w);
 	}
-	for (uint64_t i = 0; g->slots && i < g->nslots; i++) {
-		if (!g->slots[i].live)
+	for (uint64_t c = 0; g->chunks && c < g->nchunks; c++) {
+		if (!g->chunks[c].live)
 			continue;
-		cu->MemUnmap(g->pool_va + i * GPU_BLOCK, GPU_BLOCK);
-		cu->MemRelease(g->slots[i].handle);
+		cu->MemUnmap(chunk_va(g, c), g->chunks[c].nslots * GPU_BLOCK);
+		cu->MemRelease(g->chunks[c].handle);
 	}
 	if (g->pool_va)
 		cu->MemAddressFree(g->pool_va, g->nslots * GPU_BLOCK);
@@ -290,8 +386,8 @@ void gpu_mem_fini(struct hms_cuda *g)
 		free(st);
 	}
 	free(g->slots);
-	free(g->free_slots);
-	free(g->kept_slots);
+	free(g->chunks);
+	free(g->free_chunks);
 	free(g->index_key);
 	free(g->index_slot);
 }

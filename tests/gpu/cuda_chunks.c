@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Chunks of several slots (chunk_mib 8: four 2 MiB slots per
+ * cuMemCreate()): blocks fill a chunk's slots before the next chunk is
+ * made; a window over blocks in slots 1-3 of a chunk (mapped at an offset
+ * into the chunk) shows a kernel the right pages; a chunk goes back to
+ * the GPU only when its last slot empties, and beyond keep_chunks slots;
+ * the last chunk of a pool that is not a multiple of the chunk size is
+ * smaller; bad chunk sizes are refused.  What the GPU holds is read from
+ * hms_cuda_info() and, with fakecuda, from what the GPU gave out.
+ */
+#include <stddef.h>
+
+#include "gpu_test.h"
+
+#define MIB (1UL << 20)
+#define BLK (2 * MIB)
+
+static size_t (*fake_used)(void);
+
+/* used_bytes and kept_bytes as hms_cuda_info() says, and (fakecuda) the
+ * GPU memory given out: live chunks, whole. */
+static void expect(struct hms_cuda *g, size_t used_mib, size_t kept_mib, size_t gpu_mib)
+{
+	struct hms_cuda_info info;
+
+	T_EQ(hms_cuda_info(g, &info), 0);
+	T_EQ(info.used_bytes, used_mib * MIB);
+	T_EQ(info.kept_bytes, kept_mib * MIB);
+	if (fake_used)
+		T_EQ(fake_used(), gpu_mib * MIB);
+}
+
+static int attach_with(struct hms *h, size_t size, uint64_t mem, unsigned keep, unsigned mib,
+		       struct hms_cuda **g)
+{
+	struct hms_cuda_config cfg = { size, 0, mem, 2, 0, NULL, keep, mib };
+
+	return hms_cuda_attach(h, &cfg, g);
+}
+
+int main(void)
+{
+	const size_t n = BLK / sizeof(int);
+	struct hms *h = t_open();
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32 * MIB, 2, 0, NULL, HMS_CUDA_KEEP_NONE, 8 };
+	struct hms_cuda *g = g_attach(h, &cfg), *g2;
+	hms_uid gpu = hms_cuda_target(g), sys;
+	char *raw = hms_alloc(h, 9 * BLK, 0);
+	int *p;
+	uint64_t d;
+
+	T_ASSERT(raw);
+	if (g_fake())
+		fake_used = (size_t (*)(void))g_fake_sym("fakecuda_mem_used");
+	p = (int *)(((uintptr_t)raw + BLK - 1) & ~(BLK - 1)); /* 8 whole blocks */
+	t_fill(p, 8 * n, 5);
+	T_EQ(hms_where(h, p, 1, &sys), 1);
+	expect(g, 0, 0, 0);
+
+	/* Three blocks: one chunk, one of its slots free. */
+	T_EQ(hms_migrate(h, p, 3 * BLK, &gpu, 1, 0), 3 * 512);
+	expect(g, 6, 2, 8);
+	/* Three more: the first chunk's last slot, then a second chunk. */
+	T_EQ(hms_migrate(h, p + 3 * n, 3 * BLK, &gpu, 1, 0), 3 * 512);
+	expect(g, 12, 4, 16);
+	T_EQ(g_count_on(h, p, 8 * BLK / T_PAGE, gpu), 6 * 512);
+
+	/* A window over blocks 1-5: slots at offsets 2, 4, 6 MiB of the
+	 * first chunk, 0 and 2 MiB of the second. */
+	T_EQ(hms_cuda_map(g, p + n, 5 * BLK, 0, &d), 0);
+	g_add(g, d, 5 * n, 1);
+	T_EQ(hms_cuda_unmap(g, p + n, 5 * BLK), 0);
+	expect(g, 12, 4, 16);
+
+	/* The first chunk's blocks come home: it goes back to the GPU; the
+	 * second stays (two of its slots hold pages). */
+	T_EQ(hms_migrate(h, p, 4 * BLK, &sys, 1, 0), 4 * 512);
+	expect(g, 4, 4, 8);
+	T_EQ(hms_migrate(h, p + 4 * n, 2 * BLK, &sys, 1, 0), 2 * 512);
+	expect(g, 0, 0, 0);
+	t_check(p, n, 5);
+	t_check(p + n, 5 * n, 6 + (int)n);
+	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
+	T_EQ(hms_cuda_detach(g), 0);
+
+	/* keep_chunks 4: of two empty chunks, one (4 slots) stays. */
+	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 4, 8, &g), 0);
+	gpu = hms_cuda_target(g);
+	T_EQ(hms_migrate(h, p, 6 * BLK, &gpu, 1, 0), 6 * 512);
+	expect(g, 12, 4, 16);
+	T_EQ(hms_migrate(h, p, 6 * BLK, &sys, 1, 0), 6 * 512);
+	expect(g, 0, 8, 8);
+	/* ...and takes the next blocks without a new chunk. */
+	T_EQ(hms_migrate(h, p + 4 * n, 4 * BLK, &gpu, 1, 0), 4 * 512);
+	expect(g, 8, 0, 8);
+	t_check(p + n, 5 * n, 6 + (int)n); /* (the CPU's touch brings them home) */
+	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
+	T_EQ(hms_cuda_detach(g), 0);
+
+	/* A pool of 5 slots: chunks of 4 and 1. */
+	T_EQ(attach_with(h, sizeof(cfg), 10 * MIB, HMS_CUDA_KEEP_NONE, 8, &g), 0);
+	gpu = hms_cuda_target(g);
+	T_EQ(hms_migrate(h, p, 8 * BLK, &gpu, 1, 0), 5 * 512);
+	expect(g, 10, 0, 10);
+	T_EQ(hms_cuda_detach(g), 0);
+	t_check(p, n, 5);
+
+	/* Bad sizes; a config from before chunk_mib gets the default. */
+	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 0, 3, &g2), -EINVAL);
+	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 0, 130, &g2), -EINVAL);
+	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 0, 1, &g2), -EINVAL);
+	T_EQ(attach_with(h, offsetof(struct hms_cuda_config, chunk_mib) - 1, 32 * MIB, 0, 8, &g2),
+	     -EINVAL);
+	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "8x", 1), 0);
+	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 0, 0, &g2), -EINVAL);
+	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "4", 1), 0);
+	T_EQ(attach_with(h, offsetof(struct hms_cuda_config, chunk_mib), 32 * MIB,
+			 HMS_CUDA_KEEP_NONE, 3, &g), 0); /* chunk_mib not read: 4 */
+	gpu = hms_cuda_target(g);
+	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
+	expect(g, 2, 2, 4);
+	T_EQ(hms_cuda_detach(g), 0);
+	T_EQ(unsetenv("HMS_CUDA_CHUNK_MIB"), 0);
+	t_check(p, n, 5);
+	hms_close(h);
+	printf("ok\n");
+	return 0;
+}
