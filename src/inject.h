@@ -124,7 +124,8 @@ HMS_INJ_API unsigned hms__test_advice(struct hms *h, const void *addr, size_t *n
 /* true: the caller must fail this time (counted in hms__inject_hits). */
 HMS_INJ_API bool hms__inject(enum hms_inject_point p);
 /* Arms from a spec (see above); NULL or "" disarms every point and resets
- * the counts.  Returns 0 or -EINVAL (unknown point, bad N: nothing armed). */
+ * the counts.  Returns 0 or -EINVAL (unknown point, N not digits or out of
+ * 1..1000000000, an empty item, a point twice: nothing armed). */
 HMS_INJ_API int hms__inject_arm(const char *spec);
 /* How many failures point p injected since it was armed. */
 HMS_INJ_API uint64_t hms__inject_hits(enum hms_inject_point p);

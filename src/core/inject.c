@@ -45,17 +45,20 @@ int hms__inject_arm(const char *spec)
 {
 	unsigned want[HMS_INJ_NPOINTS] = { 0 };
 
+	/* Strictly: N is digits only (strtoul alone takes " 5", "+5" and
+	 * "-1"), no empty item, no point twice. */
 	for (const char *s = spec; s && *s;) {
 		const char *colon = strchr(s, ':');
 		char *end;
 		unsigned long n;
 		int p;
 
-		if (!colon)
+		if (!colon || colon[1] < '0' || colon[1] > '9')
 			return -EINVAL;
 		p = point_of(s, (size_t)(colon - s));
 		n = strtoul(colon + 1, &end, 10);
-		if (p < 0 || !n || n > 1000000000ul || (*end && *end != ','))
+		if (p < 0 || want[p] || !n || n > 1000000000ul || (*end && *end != ',') ||
+		    (*end == ',' && !end[1]))
 			return -EINVAL;
 		want[p] = (unsigned)n;
 		s = *end ? end + 1 : end;
