@@ -1013,7 +1013,7 @@ long hms_dirty_scan(struct hms *h, void *addr, size_t len, uint64_t *bitmap,
  * struct hms_stats - counters since hms_open(); each only grows.
  */
 struct hms_stats {
-	uint64_t cpu_faults;        /* userfaultfd faults resolved */
+	uint64_t cpu_faults;        /* userfaultfd faults resolved (a retry is not another) */
 	uint64_t cpu_faults_device; /* ... of which brought pages back from a device */
 	uint64_t device_faults;     /* pages hms_range_fault() had to fault */
 	uint64_t wp_faults;         /* write-protect faults resolved (CPU and device) */

@@ -1533,9 +1533,11 @@ static int handle_fault(struct hms *h, const struct uffd_msg *m)
 	bool write = (fl & UFFD_PAGEFAULT_FLAG_WRITE) || wp;
 	int ret;
 
-	HMS_STAT_ADD(h, cpu_faults, 1);
 	ret = fault_page(h, m->arg.pagefault.address, write, wp, true);
-	return ret == FAULT_DEFERRED ? 0 : ret;
+	if (ret && ret != FAULT_DEFERRED)
+		return ret; /* tried again later: counted once resolved */
+	HMS_STAT_ADD(h, cpu_faults, 1);
+	return 0;
 }
 
 static void give_up_fault(struct hms *h, const struct uffd_msg *m)
