@@ -1534,10 +1534,7 @@ static int handle_fault(struct hms *h, const struct uffd_msg *m)
 	int ret;
 
 	ret = fault_page(h, m->arg.pagefault.address, write, wp, true);
-	if (ret && ret != FAULT_DEFERRED)
-		return ret; /* tried again later: counted once resolved */
-	HMS_STAT_ADD(h, cpu_faults, 1);
-	return 0;
+	return ret == FAULT_DEFERRED ? 0 : ret;
 }
 
 static void give_up_fault(struct hms *h, const struct uffd_msg *m)
@@ -1608,6 +1605,9 @@ static void handle_msg(struct hms *h, struct handler_state *st, const struct uff
 {
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT:
+		/* Counted before it is resolved (the woken thread may read the
+		 * counters at once), and once: not again when retried. */
+		HMS_STAT_ADD(h, cpu_faults, 1);
 		if (handle_fault(h, m))
 			queue_retry(st, m, 0, now_ms());
 		break;
