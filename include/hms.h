@@ -194,9 +194,16 @@ int hms_free(struct hms *h, void *addr, size_t len);
  *
  * Pages already present stay where they are and are recorded as system
  * memory; each page's protection is the mapping's (devices get no more
- * access than the CPU).  Return: 0, -EINVAL (unaligned, zero length, NULL, not private
- * anonymous memory), -EEXIST (overlaps a managed area), -ENOMEM (not
- * mapped), or the errno of UFFDIO_REGISTER.  Pairs with hms_unmanage().
+ * access than the CPU).  Memory another thread has just unmapped or moved
+ * away (munmap, mremap) from a managed range, and that this thread's
+ * mmap() got back, is accepted: the kernel lets the old mapping go before
+ * hms hears of it, so the old area may still be known; hms_manage() sees
+ * that the range is not registered with userfaultfd and waits for the
+ * event (up to about 2 seconds) instead of failing.  Return: 0, -EINVAL
+ * (unaligned, zero length, NULL, not private anonymous memory), -EEXIST
+ * (overlaps a managed area, at once; or an area the range was unmapped
+ * from was still known after that wait), -ENOMEM (not mapped), or the
+ * errno of UFFDIO_REGISTER.  Pairs with hms_unmanage().
  */
 int hms_manage(struct hms *h, void *addr, size_t len);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <numaif.h>
 
@@ -1156,6 +1157,100 @@ static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 	close(fd);
 }
 
+/*
+ * Stale areas.  The kernel lets a mapping go before the userfaultfd event
+ * that says so is even queued: munmap() removes the mapping, drops
+ * mmap_lock, and only then queues its UNMAP event and waits for it to be
+ * read (mremap() moving a range away does the same with REMAP and UNMAP).
+ * In between another thread may mmap() the same addresses and hand them
+ * to hms_manage(), whose hms__uffd_sync() cannot wait for an event that
+ * no read has taken yet: the old area is still in the table.
+ *
+ *   thread A                thread B                      handler
+ *   munmap(x): mapping gone
+ *                           mmap -> x
+ *                           hms_manage(x): sync, the old
+ *                           area overlaps (was: EEXIST)
+ *   queues UNMAP x..y,                                    reads it, removes
+ *   waits for the read                                    the old area
+ *
+ * A live area's range is registered with the userfaultfd (hms_manage and
+ * hms_alloc register before they insert the area, hms_unmanage removes it
+ * before it unregisters, MADV_DONTNEED and mprotect keep the
+ * registration), a fresh mapping is not, and the kernel never merges a
+ * registered mapping with one that is not.  So an overlap over a range
+ * that is registered nowhere is an event on its way, and waited for;
+ * where any part of the range is registered, the overlap is the caller's
+ * (or the range is another userfaultfd's): EEXIST at once.  (hms_alloc
+ * cannot tell its fresh range from a stale area's either, but can take
+ * another range instead.)
+ */
+
+/* Is any part of [s, e) registered with a userfaultfd ("um" in its
+ * mapping's VmFlags in /proc/self/smaps)?  1, 0, or -errno.  Stops reading
+ * at e: the kernel makes the text of each mapping as it is read. */
+static int range_registered(uintptr_t s, uintptr_t e)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool in = false;
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long vs, ve;
+		int n = 0;
+
+		if (sscanf(line, "%lx-%lx %n", &vs, &ve, &n) == 2 && n) {
+			if (vs >= e)
+				break;
+			in = ve > s;
+		} else if (in && !strncmp(line, "VmFlags:", 8) && strstr(line, " um ")) {
+			ret = 1;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* How long hms_manage() waits for a stale area's event, in ms: the thread
+ * that unmapped queues it as soon as it runs again, so this is a bound
+ * for a loaded machine, not a wait anyone should see. */
+#define MANAGE_STALE_MS 2000
+
+/* 0 once [s, e) overlaps no live area, -EEXIST if it overlaps one that is
+ * not stale (see above) or one stays longer than MANAGE_STALE_MS. */
+static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	struct timespec t0 = { 0 }, t;
+
+	for (unsigned round = 0;; round++) {
+		bool live;
+
+		hms__uffd_sync(h);
+		pthread_mutex_lock(&h->lock);
+		live = range_overlaps_locked(h, s, e);
+		pthread_mutex_unlock(&h->lock);
+		if (!live)
+			return 0;
+		if (range_registered(s, e) != 0)
+			return -EEXIST;
+		clock_gettime(CLOCK_MONOTONIC, round ? &t : &t0);
+		if (round && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+				     MANAGE_STALE_MS)
+			return -EEXIST;
+		/* Let the unmapping thread run; then poll more gently. */
+		if (round < 8)
+			sched_yield();
+		else
+			usleep(100);
+	}
+}
+
 HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr;
@@ -1167,10 +1262,7 @@ HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 	ret = check_range(addr, len);
 	if (ret)
 		return ret;
-	hms__uffd_sync(h);
-	pthread_mutex_lock(&h->lock);
-	ret = range_overlaps_locked(h, s, s + len) ? -EEXIST : 0;
-	pthread_mutex_unlock(&h->lock);
+	ret = manage_overlap_wait(h, s, s + len);
 	if (ret)
 		return ret;
 	ret = check_private_anon(s, s + len, &runs);

@@ -1461,22 +1461,32 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 {
 	struct hms_notify_range r = { s, e, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
-	bool told = st->remap.valid && s >= st->remap.start && e <= st->remap.end, own;
+	/* The old range of the REMAP before, ending where it ends (an mremap
+	 * that shrinks as it moves unmaps the tail first, in its own event):
+	 * the one the kernel sends, not a later unmap of part of a new area
+	 * there, which is taken for it only if it ends there too. */
+	bool told = st->remap.valid && s >= st->remap.start && e == st->remap.end, own;
 
-	if (told && e == st->remap.end)
+	if (told)
 		st->remap.valid = false;
 	pthread_mutex_lock(&h->lock);
 	own = own_unmap_take_locked(h, s, e);
 	pthread_mutex_unlock(&h->lock);
-	if (own || !range_touches_managed(h, s, e))
-		return; /* hms_free already did everything */
-	if (!told)
-		hms__notify_start(h, &r);
+	/*
+	 * hms_free already did everything, or the REMAP removed the old range
+	 * already.  An area there now is a new one: the kernel let the range
+	 * go before it queued either event, so another thread may have mapped
+	 * it again and hms_manage()d or hms_alloc()ed it since (removing it
+	 * here left that memory registered but unmanaged:
+	 * tests/manage_after_mremap_race).
+	 */
+	if (own || told || !range_touches_managed(h, s, e))
+		return;
+	hms__notify_start(h, &r);
 	pthread_mutex_lock(&h->lock);
 	hms__area_remove_locked(h, s, e, &fl);
 	pthread_mutex_unlock(&h->lock);
-	if (!told)
-		hms__notify_end(h, &r);
+	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
 }
 

@@ -1,0 +1,89 @@
+/* manage_after_mremap_race: two threads each mmap() fresh memory at one
+ * address (MAP_FIXED_NOREPLACE), hms_manage() it, touch it and mremap()
+ * it away to an address of their own, so that one thread manages the
+ * addresses the other has just moved its area from.  hms_manage() must
+ * succeed, and the new area must stay managed until its owner moves it:
+ * the kernel lets the old range go before the REMAP event and the UNMAP
+ * event that follows it are read, so the old area could still be in the
+ * table (hms_manage() failed with EEXIST), and the UNMAP event, read after
+ * the new area was made, removed it (hms_page_query() said ENOENT). */
+#include <pthread.h>
+#include <time.h>
+#include "hms_test.h"
+
+#define LEN (4 * T_PAGE)
+#define MANAGES 10000 /* per thread */
+#define SECONDS 20   /* at most, whatever was done */
+
+static struct hms *h;
+static char *at, *away[2];
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void *worker(void *arg)
+{
+	long id = (long)arg;
+	double end;
+	char *to = away[id];
+	int done = 0;
+
+	for (end = now_s() + SECONDS; done < MANAGES && now_s() < end;) {
+		struct hms_page_info pi[4];
+		char *p = mmap(at, LEN, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		long q;
+		int ret;
+
+		if (p == MAP_FAILED && errno == EEXIST)
+			continue; /* the other thread has it now */
+		T_ASSERT(p != MAP_FAILED);
+		if (p != at)
+			T_SKIP("MAP_FIXED_NOREPLACE is taken as a hint here");
+		ret = hms_manage(h, p, LEN);
+		if (ret)
+			T_FAIL("thread %ld, manage %d: hms_manage: %s", id, done, strerror(-ret));
+		p[T_PAGE] = 1;
+		q = hms_page_query(h, p, 4, pi);
+		if (q != 4)
+			T_FAIL("thread %ld, manage %d: hms_page_query of the new area: %ld", id, done, q);
+		T_EQ(pi[1].location, HMS_LOC_SYSTEM);
+		T_ASSERT(mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to);
+		T_EQ(to[T_PAGE], 1);
+		/* Unmanaged there too (an UNMAP event), the place kept. */
+		T_ASSERT(mmap(to, LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+			 to);
+		done++;
+	}
+	if (!done)
+		T_FAIL("thread %ld never got the address", id);
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t t;
+
+	h = t_open();
+	/* Where each thread moves its area: kept mapped (inaccessible) in
+	 * between, so that MREMAP_FIXED replaces nobody else's memory. */
+	for (int i = 0; i < 2; i++) {
+		away[i] = mmap(NULL, LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		T_ASSERT(away[i] != MAP_FAILED);
+	}
+	/* A free address, taken in turns: low in the address space, where
+	 * nothing else maps (mmap(NULL) looks from the top down), so that
+	 * no other mapping takes it while neither thread holds it. */
+	at = t_map_low(LEN);
+	T_EQ(munmap(at, LEN), 0);
+	T_EQ(pthread_create(&t, NULL, worker, (void *)1), 0);
+	worker((void *)0);
+	T_EQ(pthread_join(t, NULL), 0);
+	hms_close(h);
+	return 0;
+}

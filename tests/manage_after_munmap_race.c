@@ -1,0 +1,73 @@
+/* manage_after_munmap_race: two threads each mmap() fresh memory at one
+ * address (MAP_FIXED_NOREPLACE), hms_manage() it, touch it and munmap()
+ * it, so that one thread manages the addresses the other has just
+ * unmapped.  hms_manage() must succeed every time: the kernel lets the
+ * mapping go before the UNMAP event of the munmap() is queued and read,
+ * so the old area could still be in the table, and hms_manage() failed
+ * with EEXIST although the caller's memory was not managed. */
+#include <pthread.h>
+#include <time.h>
+#include "hms_test.h"
+
+#define LEN (4 * T_PAGE)
+#define MANAGES 10000 /* per thread */
+#define SECONDS 20   /* at most, whatever was done */
+
+static struct hms *h;
+static char *at;
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void *worker(void *arg)
+{
+	long id = (long)arg;
+	double end;
+	int done = 0;
+
+	for (end = now_s() + SECONDS; done < MANAGES && now_s() < end;) {
+		struct hms_page_info pi[4];
+		char *p = mmap(at, LEN, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		int ret;
+
+		if (p == MAP_FAILED && errno == EEXIST)
+			continue; /* the other thread has it now */
+		T_ASSERT(p != MAP_FAILED);
+		if (p != at)
+			T_SKIP("MAP_FIXED_NOREPLACE is taken as a hint here");
+		ret = hms_manage(h, p, LEN);
+		if (ret)
+			T_FAIL("thread %ld, manage %d: hms_manage: %s", id, done, strerror(-ret));
+		p[T_PAGE] = 1;
+		T_EQ(hms_page_query(h, p, 4, pi), 4);
+		T_EQ(pi[1].location, HMS_LOC_SYSTEM);
+		T_EQ(munmap(p, LEN), 0);
+		done++;
+	}
+	if (!done)
+		T_FAIL("thread %ld never got the address", id);
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t t;
+
+	h = t_open();
+	/* A free address, taken in turns: low in the address space, where
+	 * nothing else maps (mmap(NULL) looks from the top down), so that
+	 * no other mapping takes it while neither thread holds it. */
+	at = t_map_low(LEN);
+	T_EQ(munmap(at, LEN), 0);
+	T_EQ(pthread_create(&t, NULL, worker, (void *)1), 0);
+	worker((void *)0);
+	T_EQ(pthread_join(t, NULL), 0);
+	hms_close(h);
+	return 0;
+}
