@@ -203,6 +203,20 @@ int st_compare(struct stress *s, const char *how, const struct st_span *sp,
 	return 0;
 }
 
+int st_dirty_missed(struct stress *s, size_t r, unsigned page, uint64_t bits, uint64_t seq)
+{
+	if (!first_report(s))
+		return -1;
+	st_log(s, "DIRTY PAGE MISSED at %p: region %zu page %u was changed since its last dirty "
+	       "scan and hms_dirty_scan (operation seq %llu) did not report it (bitmap word "
+	       "%#llx)\n", (void *)st_addr(s, r, page), r, page, (unsigned long long)seq,
+	       (unsigned long long)bits);
+	print_page_state(s, st_addr(s, r, page));
+	print_inflight(s);
+	print_history(s, r, page);
+	return -1;
+}
+
 int st_error(struct stress *s, const char *what, const struct st_span *sp, long ret,
 	     uint64_t seq)
 {
@@ -224,12 +238,30 @@ int st_error(struct stress *s, const char *what, const struct st_span *sp, long 
 
 /* ---- fork ---------------------------------------------------------------------- */
 
-/* In the child: every mapped byte must be what the parent had. */
+/*
+ * In the child: every mapped byte must be what the parent had.  And the
+ * context is the parent's: hms_dirty_scan refuses it with -ECHILD, the
+ * bitmap untouched (it asks no lock before that check).
+ */
 static int child_verify(struct stress *s, uint64_t seq)
 {
+	bool scanned = false;
+
 	for (size_t r = 0; r < s->nregions; r++) {
 		if (s->reg[r].state != REG_MAPPED)
 			continue;
+		if (!scanned) {
+			uint64_t bm = 0;
+			long ret = hms_dirty_scan(s->h, st_addr(s, r, 0), ST_REGION_BYTES, &bm, 0);
+
+			scanned = true;
+			if (ret != -ECHILD || bm) {
+				st_log(s, "ERROR: hms_dirty_scan in the fork child returned %ld, "
+				       "bitmap %#llx (expected -ECHILD, untouched)\n", ret,
+				       (unsigned long long)bm);
+				return 3;
+			}
+		}
 		for (unsigned p = 0; p < ST_REGION_PAGES; p++) {
 			struct st_span one = { r, 1, p, 1 };
 
@@ -464,6 +496,9 @@ static void print_counts(struct stress *s)
 	st_log(s, "  %-16s %10llu\n", "total", (unsigned long long)total);
 	st_log(s, "  documented refusals tolerated (-EBUSY, -ENOMEM, -ENOENT): %llu\n",
 	       (unsigned long long)atomic_load(&s->tolerated));
+	st_log(s, "  dirty scans: %llu changed pages had to be reported, %llu pages reported\n",
+	       (unsigned long long)atomic_load(&s->dirty_required),
+	       (unsigned long long)atomic_load(&s->dirty_reported));
 	st_gpu_summary(s);
 }
 
