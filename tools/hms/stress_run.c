@@ -462,6 +462,26 @@ static bool watch(struct stress *s, struct st_thread *t)
 	return true;
 }
 
+/*
+ * Joins the workers once the run ended.  A thread stuck in a library call
+ * (the run may have stopped on another thread's error) would keep the
+ * join, and the tool, waiting for ever: after hang_seconds it is reported
+ * as a hang instead.  false then.
+ */
+static bool join_all(struct stress *s, struct st_thread *t, pthread_t *tid, unsigned n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)s->o.hang_seconds;
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_timedjoin_np(tid[i], NULL, &until)) {
+			report_hang(s, t, s->o.threads, s->o.hang_seconds);
+			return false;
+		}
+	return true;
+}
+
 /* What a worker needs before it starts: made before fault injection is
  * armed (an injected failure here would stop the run before it began). */
 static int prepare_thread(struct stress *s, struct st_thread *t, unsigned id)
@@ -602,8 +622,13 @@ int stress_run(const struct stress_opts *o)
 		st_log(s, "hms stress: seed %llu: FAILED (hang)\n", (unsigned long long)o->seed);
 		_exit(1); /* the hung threads cannot be joined */
 	}
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
+	if (!join_all(s, t, tid, started)) {
+		print_counts(s);
+		print_injected(s, false);
+		st_log(s, "hms stress: seed %llu: FAILED (hang after the end)\n",
+		       (unsigned long long)o->seed);
+		_exit(1);
+	}
 	if (!atomic_load(&s->failed) && finish(s) == 0)
 		rc = 0;
 	print_counts(s);
