@@ -988,8 +988,9 @@ int hms_advise(struct hms *h, void *addr, size_t len, int advice, hms_uid target
  * Reports the pages of the range written (by a CPU thread, a device, or
  * the kernel) since the previous scan of that page re-armed it; a page
  * never scanned before, or whose history hms lost (discarded by
- * MADV_DONTNEED, moved by a migration, living in device memory now),
- * reads as written.  Then, unless HMS_DIRTY_NO_REARM, it re-arms every
+ * MADV_DONTNEED, moved by a migration, living in device memory now,
+ * the emptied old range of an MREMAP_DONTUNMAP), reads as written; pages
+ * mremap() moves keep their state.  Then, unless HMS_DIRTY_NO_REARM, it re-arms every
  * page: a SOFT_DIRTY invalidation takes write access from every device,
  * and pages are write protected, so the next write is seen.  A write that
  * races the scan is reported by this scan or by the next, never lost.

@@ -105,12 +105,21 @@ static void sync_mark(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool p
 		pte->flags |= PTE_DIRTY; /* could not protect it: unseen writes */
 }
 
+/*
+ * A page the protection pass did not protect (busy, migrating or on a
+ * device when it chose) may be back in system memory by now, writable:
+ * one a migration brought home in between.  It reads as written at the
+ * next scan too, unless an earlier protection for tracking still holds.
+ */
 static void sync_rest(struct dirty_scan *ds, struct hms_pte *pte, uintptr_t addr)
 {
 	size_t i = (addr - ds->start) >> PAGE_SHIFT;
+	bool armed = pte->loc == HMS_LOC_SYSTEM &&
+		     (pte->flags & (PTE_WP | PTE_TRACK)) == (PTE_WP | PTE_TRACK) &&
+		     !(pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_DEAD));
 
 	if (!((ds->seen[i / 64] >> (i % 64)) & 1))
-		dirty_table_locked(ds, pte, addr);
+		dirty_report_locked(ds, pte, addr, !armed);
 }
 
 static long dirty_sync(struct hms *h, struct dirty_scan *ds, uintptr_t end)

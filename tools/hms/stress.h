@@ -70,6 +70,7 @@ enum st_op {
 	OP_HMS_MIGRATE,
 	OP_ADVISE, /* READ_MOSTLY set or unset */
 	OP_FORK,
+	OP_DIRTY_SCAN, /* hms_dirty_scan: every page written since must be reported */
 	/* with --gpu only (weight 0 otherwise: runs without it draw the same) */
 	OP_GPU_MIGRATE,     /* hms_migrate to the GPU */
 	OP_GPU_MIGRATE_SYS, /* hms_migrate to a system node */
@@ -117,6 +118,16 @@ struct st_region {
 	uint8_t state;                 /* enum st_state */
 	uint32_t seg;                  /* mapping id: a run of equal seg is one area */
 	uint8_t prot[ST_REGION_PAGES]; /* PROT_* of each page */
+	/*
+	 * written[p]: the stress changed page p (a write by anyone, a discard,
+	 * a new mapping) since a dirty scan last re-armed it, so the next scan
+	 * must report it.  Set by operations that hold lock for writing; read
+	 * and cleared by the dirty scan, which holds lock for reading and
+	 * scan_lock (scans of one page must not interleave: the library
+	 * reports a write to one of two racing scans, not to both).
+	 */
+	uint8_t written[ST_REGION_PAGES];
+	pthread_mutex_t scan_lock;
 	/* guarded by hist_lock: */
 	pthread_mutex_t hist_lock;
 	struct st_hist hist[ST_REGION_PAGES][ST_HIST];
@@ -139,6 +150,8 @@ struct stress {
 	_Atomic uint64_t count[OP_COUNT];
 	_Atomic uint64_t skipped[OP_COUNT];
 	_Atomic uint64_t tolerated; /* documented non-errors: -EBUSY, -ENOMEM, ... */
+	_Atomic uint64_t dirty_required; /* pages a dirty scan had to report */
+	_Atomic uint64_t dirty_reported; /* pages the scans reported in all */
 	atomic_bool stop;
 	atomic_bool failed;
 	pthread_mutex_t report_lock;
@@ -172,6 +185,9 @@ void st_layout_fini(struct stress *s);
 void st_hist_add(struct stress *s, size_t r, unsigned first, unsigned n,
 		 const struct st_hist *e);
 void st_ghist_add(struct stress *s, const struct st_hist *e);
+/* Pages [first, first + n) counted from region r's start were changed:
+ * the next dirty scan must report them (region locks held for writing). */
+void st_written(struct stress *s, size_t r, unsigned first, unsigned n);
 /* Turns [addr, addr + len) into an unmapped placeholder (PROT_NONE). */
 int st_placeholder(void *addr, size_t len, bool replace);
 
@@ -191,6 +207,9 @@ int st_mismatch(struct stress *s, const char *how, size_t r, unsigned page,
 /* Compares a buffer holding span's pages with the shadow; 0 or -1. */
 int st_compare(struct stress *s, const char *how, const struct st_span *sp,
 	       const uint8_t *actual, uint64_t seq);
+/* Reports a page written since its last dirty scan and not reported by
+ * this one; returns -1. */
+int st_dirty_missed(struct stress *s, size_t r, unsigned page, uint64_t bits, uint64_t seq);
 /* Reports an unexpected return value; returns -1. */
 int st_error(struct stress *s, const char *what, const struct st_span *sp, long ret,
 	     uint64_t seq);

@@ -258,6 +258,7 @@ int st_gpu_write(struct st_thread *t, struct st_span *sp, uint64_t seq, long *re
 	if (uret)
 		return st_error(s, "hms_cuda_unmap", sp, uret, seq);
 	shadow_add(st_shadow(s, sp->r, sp->first), len, v);
+	st_written(s, sp->r, sp->first, sp->npages);
 	return 0;
 }
 

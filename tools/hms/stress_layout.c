@@ -63,6 +63,12 @@ void st_hist_add(struct stress *s, size_t r, unsigned first, unsigned n,
 	}
 }
 
+void st_written(struct stress *s, size_t r, unsigned first, unsigned n)
+{
+	for (unsigned p = first; p < first + n; p++)
+		s->reg[r + p / ST_REGION_PAGES].written[p % ST_REGION_PAGES] = 1;
+}
+
 void st_ghist_add(struct stress *s, const struct st_hist *e)
 {
 	pthread_mutex_lock(&s->ghist_lock);
@@ -89,6 +95,8 @@ static int map_area(struct stress *s, size_t r, unsigned n)
 		s->reg[r + i].state = REG_MAPPED;
 		s->reg[r + i].seg = seg;
 		memset(s->reg[r + i].prot, PROT_READ | PROT_WRITE, ST_REGION_PAGES);
+		/* never scanned: reads as written (hms_dirty_scan.3) */
+		memset(s->reg[r + i].written, 1, ST_REGION_PAGES);
 	}
 	return 0;
 }
@@ -133,6 +141,7 @@ int st_layout_init(struct stress *s)
 	for (size_t i = 0; i < s->nregions; i++) {
 		pthread_rwlock_init(&s->reg[i].lock, NULL);
 		pthread_mutex_init(&s->reg[i].hist_lock, NULL);
+		pthread_mutex_init(&s->reg[i].scan_lock, NULL);
 		s->reg[i].state = REG_UNMAPPED;
 	}
 	pthread_mutex_init(&s->report_lock, NULL);
@@ -203,6 +212,7 @@ void st_layout_fini(struct stress *s)
 	for (size_t i = 0; s->reg && i < s->nregions; i++) {
 		pthread_rwlock_destroy(&s->reg[i].lock);
 		pthread_mutex_destroy(&s->reg[i].hist_lock);
+		pthread_mutex_destroy(&s->reg[i].scan_lock);
 	}
 	free(s->reg);
 	free(s->shadow);

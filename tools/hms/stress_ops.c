@@ -30,7 +30,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_SYS_READ] = "read(2)-into",   [OP_QUERY] = "page-query",
 	[OP_BIND] = "bind",               [OP_BIND_DEFAULT] = "bind-default",
 	[OP_HMS_MIGRATE] = "hms-migrate", [OP_FORK] = "fork",
-	[OP_ADVISE] = "read-mostly",
+	[OP_ADVISE] = "read-mostly",      [OP_DIRTY_SCAN] = "dirty-scan",
 	[OP_GPU_MIGRATE] = "gpu-migrate",  [OP_GPU_MIGRATE_SYS] = "gpu-migrate-sys",
 	[OP_GPU_WRITE] = "gpu-kernel-write", [OP_GPU_READ] = "gpu-kernel-read",
 };
@@ -51,7 +51,7 @@ static const unsigned op_weight[OP_COUNT] = {
 	[OP_UNMAP] = 15,        [OP_MAP] = 25,         [OP_MREMAP] = 20,
 	[OP_SYS_WRITE] = 20,    [OP_SYS_READ] = 20,    [OP_QUERY] = 20,
 	[OP_BIND] = 15,         [OP_BIND_DEFAULT] = 10, [OP_HMS_MIGRATE] = 30,
-	[OP_FORK] = 2,          [OP_ADVISE] = 15,
+	[OP_FORK] = 2,          [OP_ADVISE] = 15,      [OP_DIRTY_SCAN] = 20,
 	[OP_GPU_MIGRATE] = 40,  [OP_GPU_MIGRATE_SYS] = 20, [OP_GPU_WRITE] = 40,
 	[OP_GPU_READ] = 40,
 };
@@ -214,6 +214,7 @@ static int op_cpu_write(struct st_thread *t, struct st_span *sp, uint64_t seq)
 
 		if (page_prot(s, sp, j) != RW)
 			continue;
+		st_written(s, sp->r, sp->first + j, 1);
 		switch (st_below(t, 3)) {
 		case 0:
 			memset(sh + off, (int)st_rand(t), len);
@@ -284,9 +285,10 @@ static int reconcile(struct stress *s, struct st_span *sp, const uint8_t *newb, 
 		const uint8_t *mem = (const uint8_t *)span_addr(s, &one);
 		const uint8_t *nb = newb + (size_t)j * HMS_PAGE_SIZE;
 
-		if (!memcmp(mem, nb, HMS_PAGE_SIZE))
+		if (!memcmp(mem, nb, HMS_PAGE_SIZE)) {
 			memcpy(span_shadow(s, &one), nb, HMS_PAGE_SIZE);
-		else if (st_compare(s, "page after a failed device write (neither old nor new)",
+			st_written(s, one.r, one.first, 1);
+		} else if (st_compare(s, "page after a failed device write (neither old nor new)",
 				    &one, mem, seq))
 			return -1;
 	}
@@ -331,6 +333,7 @@ static int op_dev_write(struct st_thread *t, struct st_span *sp, int d, uint64_t
 	}
 	if (!ret && c.cpages == sp->npages) {
 		memcpy(span_shadow(s, sp), t->buf, span_len(sp));
+		st_written(s, sp->r, sp->first, sp->npages);
 		return 0;
 	}
 	if (ret == -EBUSY || st_injected_nomem(ret)) {
@@ -380,6 +383,7 @@ static int op_launch(struct st_thread *t, struct st_span *sp, int d, uint64_t se
 
 		st_kernel_fn(span_shadow(s, &one), j, &k);
 	}
+	st_written(s, sp->r, sp->first, sp->npages);
 	return 0;
 }
 
@@ -589,6 +593,8 @@ static int op_dontneed(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 	if (ret)
 		return st_error(s, lazy ? "madvise(MADV_FREE)" : "madvise(MADV_DONTNEED)", sp, ret,
 				seq);
+	/* discarded, or written after MADV_FREE: either reads as written */
+	st_written(s, sp->r, sp->first, sp->npages);
 	if (!lazy) {
 		memset(span_shadow(s, sp), 0, span_len(sp));
 		return 0;
@@ -641,6 +647,8 @@ static void mark_mapped(struct stress *s, const struct st_span *sp)
 		s->reg[sp->r + i].state = REG_MAPPED;
 		s->reg[sp->r + i].seg = seg;
 		memset(s->reg[sp->r + i].prot, RW, ST_REGION_PAGES);
+		/* never scanned: reads as written (mremap copies its source's) */
+		memset(s->reg[sp->r + i].written, 1, ST_REGION_PAGES);
 	}
 }
 
@@ -706,8 +714,11 @@ static int op_sys_read(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 		return st_error(s, "write(2) into the pipe", sp, -errno, seq);
 	n = read(t->pipe[0], span_addr(s, sp), len);
 	*res = n < 0 ? -errno : n;
-	if (n > 0)
+	if (n > 0) {
 		memcpy(span_shadow(s, sp), t->buf, (size_t)n);
+		st_written(s, sp->r, sp->first,
+			   (unsigned)(((size_t)n + HMS_PAGE_SIZE - 1) / HMS_PAGE_SIZE));
+	}
 	if (n != (ssize_t)len) {
 		while (read(t->pipe[0], drain, sizeof(drain)) > 0)
 			;
@@ -737,6 +748,95 @@ static int op_query(struct st_thread *t, struct st_span *sp, uint64_t seq, long 
 					&one, info[j].prot, seq);
 		}
 	return 0;
+}
+
+/* ---- dirty tracking --------------------------------------------------------------- */
+
+#define SCAN_WORDS ((ST_MAX_SPAN * ST_REGION_PAGES + 63) / 64)
+#define SCAN_CANARY 0xa5c3a5c3a5c3a5c3ull
+
+static void scan_lock(struct stress *s, const struct st_span *sp, bool lock)
+{
+	for (unsigned i = 0; i < sp->n; i++)
+		if (lock)
+			pthread_mutex_lock(&s->reg[sp->r + i].scan_lock);
+		else
+			pthread_mutex_unlock(&s->reg[sp->r + i].scan_lock);
+}
+
+/* The bitmap as hms_dirty_scan.3 has it: `ret` bits set among the span's
+ * pages, none past them; the word after it untouched. */
+static int scan_bitmap_ok(struct stress *s, const struct st_span *sp, const uint64_t *bm,
+			  long ret, uint64_t seq)
+{
+	unsigned words = (sp->npages + 63) / 64, tail = sp->npages % 64;
+	long count = 0;
+
+	for (unsigned i = 0; i < words; i++)
+		count += __builtin_popcountll(bm[i]);
+	if (count != ret)
+		return st_error(s, "hms_dirty_scan: the count differs from the bits set "
+				"(bits set in ret)", sp, count, seq);
+	if (tail && bm[words - 1] >> tail)
+		return st_error(s, "hms_dirty_scan: bits set past the range (the bits in ret)",
+				sp, (long)(bm[words - 1] >> tail), seq);
+	if (bm[words] != SCAN_CANARY)
+		return st_error(s, "hms_dirty_scan: wrote past its bitmap", sp, -EFAULT, seq);
+	return 0;
+}
+
+/*
+ * hms_dirty_scan on a span held for reading (migrations and device reads
+ * race it; writers cannot) and its scan locks: every page the stress
+ * changed since its last re-arming scan must be reported (false positives
+ * are allowed: device pages, migrated pages, pages held by a fault).  One
+ * time in four HMS_DIRTY_NO_REARM, which must report the same and change
+ * nothing.  On an error the bitmap must be untouched and the pages stay
+ * to be reported.
+ */
+static int op_dirty_scan(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	struct stress *s = t->s;
+	uint64_t bm[SCAN_WORDS + 1];
+	bool rearm = st_below(t, 4) != 0;
+	unsigned required = 0;
+	long ret;
+	int err = 0;
+
+	for (unsigned i = 0; i <= SCAN_WORDS; i++)
+		bm[i] = SCAN_CANARY;
+	scan_lock(s, sp, true);
+	ret = hms_dirty_scan(s->h, span_addr(s, sp), span_len(sp), bm,
+			     rearm ? 0 : HMS_DIRTY_NO_REARM);
+	*res = ret;
+	if (ret < 0) {
+		for (unsigned i = 0; i <= SCAN_WORDS && !err; i++)
+			if (bm[i] != SCAN_CANARY)
+				err = st_error(s, "hms_dirty_scan failed and wrote the bitmap", sp,
+					       ret, seq);
+		if (!err && st_injected_nomem(ret))
+			atomic_fetch_add(&s->tolerated, 1);
+		else if (!err)
+			err = st_error(s, "hms_dirty_scan", sp, ret, seq);
+		scan_lock(s, sp, false);
+		return err;
+	}
+	err = scan_bitmap_ok(s, sp, bm, ret, seq);
+	for (unsigned j = 0; j < sp->npages && !err; j++) {
+		unsigned p = sp->first + j;
+		uint8_t *w = &s->reg[sp->r + p / ST_REGION_PAGES].written[p % ST_REGION_PAGES];
+
+		if (*w && !((bm[j / 64] >> (j % 64)) & 1))
+			err = st_dirty_missed(s, sp->r + p / ST_REGION_PAGES, p % ST_REGION_PAGES,
+					      bm[j / 64], seq);
+		required += *w;
+		if (rearm)
+			*w = 0;
+	}
+	scan_lock(s, sp, false);
+	atomic_fetch_add(&s->dirty_required, required);
+	atomic_fetch_add(&s->dirty_reported, (uint64_t)ret);
+	return err;
 }
 
 /*
@@ -798,13 +898,19 @@ static int op_mremap(struct st_thread *t)
 	}
 	memcpy(span_shadow(s, &dst), span_shadow(s, &src), len);
 	mark_mapped(s, &dst);
-	for (unsigned i = 0; i < n; i++)
+	/* The pages move with their state: one written since its last scan
+	 * is still to be reported, at its new address. */
+	for (unsigned i = 0; i < n; i++) {
 		memcpy(s->reg[to + i].prot, s->reg[from + i].prot, ST_REGION_PAGES);
+		memcpy(s->reg[to + i].written, s->reg[from + i].written, ST_REGION_PAGES);
+	}
 	if (dontunmap) {
-		/* Still mapped and registered, now empty: an area of its own. */
+		/* Still mapped and registered, now empty: an area of its own,
+		 * emptied as MADV_DONTNEED would (reads as written). */
 		uint32_t seg = atomic_fetch_add(&s->next_seg, 1);
 
 		memset(span_shadow(s, &src), 0, len);
+		st_written(s, src.r, 0, src.npages);
 		for (unsigned i = 0; i < n; i++)
 			s->reg[from + i].seg = seg;
 	} else {
@@ -915,6 +1021,7 @@ static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, ui
 	case OP_BIND_DEFAULT: return op_bind_default(t, sp, seq, res);
 	case OP_HMS_MIGRATE: return op_hms_migrate(t, sp, seq, res);
 	case OP_ADVISE: return op_advise(t, sp, seq, res);
+	case OP_DIRTY_SCAN: return op_dirty_scan(t, sp, seq, res);
 	case OP_GPU_MIGRATE: return op_gpu_migrate(t, sp, false, seq, res);
 	case OP_GPU_MIGRATE_SYS: return op_gpu_migrate(t, sp, true, seq, res);
 	case OP_GPU_WRITE: return span_all(t->s, sp, RW) ? st_gpu_write(t, sp, seq, res) : 1;
@@ -955,7 +1062,8 @@ int st_op_run(struct st_thread *t)
 		atomic_store(&t->cur_dev, d);
 		ret = run_locked(t, op, &sp, d, seq, &res);
 		if (ret != 1)
-			record(s, &sp, t->id, op, op == OP_CPU_READ || op == OP_CPU_WRITE ? -1 : d,
+			record(s, &sp, t->id, op,
+			       op == OP_CPU_READ || op == OP_CPU_WRITE || op == OP_DIRTY_SCAN ? -1 : d,
 			       res, seq);
 		unlock_span(s, &sp);
 	}

@@ -203,6 +203,20 @@ int st_compare(struct stress *s, const char *how, const struct st_span *sp,
 	return 0;
 }
 
+int st_dirty_missed(struct stress *s, size_t r, unsigned page, uint64_t bits, uint64_t seq)
+{
+	if (!first_report(s))
+		return -1;
+	st_log(s, "DIRTY PAGE MISSED at %p: region %zu page %u was changed since its last dirty "
+	       "scan and hms_dirty_scan (operation seq %llu) did not report it (bitmap word "
+	       "%#llx)\n", (void *)st_addr(s, r, page), r, page, (unsigned long long)seq,
+	       (unsigned long long)bits);
+	print_page_state(s, st_addr(s, r, page));
+	print_inflight(s);
+	print_history(s, r, page);
+	return -1;
+}
+
 int st_error(struct stress *s, const char *what, const struct st_span *sp, long ret,
 	     uint64_t seq)
 {
@@ -224,12 +238,30 @@ int st_error(struct stress *s, const char *what, const struct st_span *sp, long 
 
 /* ---- fork ---------------------------------------------------------------------- */
 
-/* In the child: every mapped byte must be what the parent had. */
+/*
+ * In the child: every mapped byte must be what the parent had.  And the
+ * context is the parent's: hms_dirty_scan refuses it with -ECHILD, the
+ * bitmap untouched (it asks no lock before that check).
+ */
 static int child_verify(struct stress *s, uint64_t seq)
 {
+	bool scanned = false;
+
 	for (size_t r = 0; r < s->nregions; r++) {
 		if (s->reg[r].state != REG_MAPPED)
 			continue;
+		if (!scanned) {
+			uint64_t bm = 0;
+			long ret = hms_dirty_scan(s->h, st_addr(s, r, 0), ST_REGION_BYTES, &bm, 0);
+
+			scanned = true;
+			if (ret != -ECHILD || bm) {
+				st_log(s, "ERROR: hms_dirty_scan in the fork child returned %ld, "
+				       "bitmap %#llx (expected -ECHILD, untouched)\n", ret,
+				       (unsigned long long)bm);
+				return 3;
+			}
+		}
 		for (unsigned p = 0; p < ST_REGION_PAGES; p++) {
 			struct st_span one = { r, 1, p, 1 };
 
@@ -430,6 +462,26 @@ static bool watch(struct stress *s, struct st_thread *t)
 	return true;
 }
 
+/*
+ * Joins the workers once the run ended.  A thread stuck in a library call
+ * (the run may have stopped on another thread's error) would keep the
+ * join, and the tool, waiting for ever: after hang_seconds it is reported
+ * as a hang instead.  false then.
+ */
+static bool join_all(struct stress *s, struct st_thread *t, pthread_t *tid, unsigned n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)s->o.hang_seconds;
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_timedjoin_np(tid[i], NULL, &until)) {
+			report_hang(s, t, s->o.threads, s->o.hang_seconds);
+			return false;
+		}
+	return true;
+}
+
 /* What a worker needs before it starts: made before fault injection is
  * armed (an injected failure here would stop the run before it began). */
 static int prepare_thread(struct stress *s, struct st_thread *t, unsigned id)
@@ -464,6 +516,9 @@ static void print_counts(struct stress *s)
 	st_log(s, "  %-16s %10llu\n", "total", (unsigned long long)total);
 	st_log(s, "  documented refusals tolerated (-EBUSY, -ENOMEM, -ENOENT): %llu\n",
 	       (unsigned long long)atomic_load(&s->tolerated));
+	st_log(s, "  dirty scans: %llu changed pages had to be reported, %llu pages reported\n",
+	       (unsigned long long)atomic_load(&s->dirty_required),
+	       (unsigned long long)atomic_load(&s->dirty_reported));
 	st_gpu_summary(s);
 }
 
@@ -567,8 +622,13 @@ int stress_run(const struct stress_opts *o)
 		st_log(s, "hms stress: seed %llu: FAILED (hang)\n", (unsigned long long)o->seed);
 		_exit(1); /* the hung threads cannot be joined */
 	}
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
+	if (!join_all(s, t, tid, started)) {
+		print_counts(s);
+		print_injected(s, false);
+		st_log(s, "hms stress: seed %llu: FAILED (hang after the end)\n",
+		       (unsigned long long)o->seed);
+		_exit(1);
+	}
 	if (!atomic_load(&s->failed) && finish(s) == 0)
 		rc = 0;
 	print_counts(s);
