@@ -65,7 +65,10 @@ enum hms_cuda_copy_mode {
  *                even (0: 2, or $HMS_CUDA_CHUNK_MIB when set).  Larger
  *                chunks make fewer CUDA calls when many blocks move; one
  *                page on the GPU then holds the whole chunk.  A config
- *                whose size ends before this field gets the default.
+ *                whose size ends before this field ends gets the default.
+ *                (64 bits wide so that it starts past the end of the
+ *                struct before it: that struct's sizeof covered the
+ *                padding where an unsigned would sit.)
  */
 struct hms_cuda_config {
 	size_t size;
@@ -75,7 +78,7 @@ struct hms_cuda_config {
 	unsigned copy_mode;
 	const char *name;
 	unsigned keep_chunks;
-	unsigned chunk_mib;
+	uint64_t chunk_mib;
 };
 
 #define HMS_CUDA_KEEP_NONE (~0u)

@@ -8,7 +8,8 @@
  * hms relies on (a chunk outlives its release while mapped; memory is
  * limited) and can fail on purpose (fakecuda_fail_copies, the memory
  * limit), for fault injection, or hold host-to-device copies
- * (fakecuda_hold_htod) to stop a migration half way.
+ * (fakecuda_hold_htod) to stop a migration half way, or chunk releases
+ * (fakecuda_hold_release).
  *
  * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
  * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256), FAKECUDA_FAIL
@@ -531,11 +532,42 @@ EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	return CUDA_SUCCESS;
 }
 
+/* cuMemRelease() waits while this hold is on (a test's way to keep a
+ * chunk on its way back to the GPU). */
+static bool hold_rel;
+static unsigned rel_held;
+
+EXPORT void fakecuda_hold_release(bool on)
+{
+	pthread_mutex_lock(&lock);
+	hold_rel = on;
+	pthread_cond_broadcast(&hold_cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* How many cuMemRelease() calls wait in the hold now. */
+EXPORT unsigned fakecuda_release_held(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = rel_held;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 /* The memory lives on while mapped (the memfd's mappings keep it). */
 EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h)
 {
 	struct chunk *c = (struct chunk *)(uintptr_t)h;
 
+	pthread_mutex_lock(&lock);
+	while (hold_rel) {
+		rel_held++;
+		pthread_cond_wait(&hold_cond, &lock);
+		rel_held--;
+	}
+	pthread_mutex_unlock(&lock);
 	close(c->fd);
 	give(c->size);
 	free(c);

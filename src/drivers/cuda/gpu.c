@@ -251,7 +251,7 @@ static int cu_errno(CUresult r)
 
 /* $HMS_CUDA_CHUNK_MIB, or 2: what chunk_mib 0 means.  -EINVAL when the
  * variable is set to something other than a number. */
-static int default_chunk_mib(unsigned *mib)
+static int default_chunk_mib(uint64_t *mib)
 {
 	const char *e = getenv("HMS_CUDA_CHUNK_MIB");
 	char *end;
@@ -264,7 +264,7 @@ static int default_chunk_mib(unsigned *mib)
 	v = strtoul(e, &end, 10);
 	if (errno || *end || e[0] < '0' || e[0] > '9' || v > 4096)
 		return -EINVAL;
-	*mib = (unsigned)v;
+	*mib = v;
 	return 0;
 }
 
@@ -282,10 +282,14 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	if (!h || !out)
 		return -EINVAL;
 	if (cfg) {
-		/* A size that ends before chunk_mib: a caller built before it. */
+		/* A size that ends before chunk_mib ends: a caller built
+		 * before it.  Its struct's padding may lie under chunk_mib's
+		 * start, so nothing of the field is read. */
 		if (cfg->size && cfg->size < offsetof(struct hms_cuda_config, chunk_mib))
 			return -EINVAL;
-		memcpy(&c, cfg, cfg->size && cfg->size < sizeof(c) ? cfg->size : sizeof(c));
+		memcpy(&c, cfg, cfg->size && cfg->size < sizeof(c)
+					? offsetof(struct hms_cuda_config, chunk_mib)
+					: sizeof(c));
 		c.size = sizeof(c);
 		if (!c.copy_threads)
 			c.copy_threads = 4;

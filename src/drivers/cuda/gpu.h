@@ -120,7 +120,7 @@ struct hms_cuda {
 	 * the counts below, stages and windows.  Held for short sections
 	 * (CUDA calls that map or free a chunk included), never across an
 	 * hms call: page_free() takes it.  cond: a window ended, a staging
-	 * buffer came back, a chunk was made.
+	 * buffer came back, a chunk was made or went back to the GPU.
 	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -131,6 +131,7 @@ struct hms_cuda {
 	uint64_t nfree_chunks;
 	int32_t partial;        /* live chunks with a free slot (-1: none) */
 	unsigned creating_chunks; /* being made, g->lock dropped */
+	unsigned releasing_chunks; /* going back to the GPU, g->lock dropped */
 	uint64_t live_slots;    /* slots of live chunks */
 	uint64_t nkept_slots;   /* ...that hold no block: kept for reuse */
 	uint64_t keep;          /* release an empty chunk beyond this many */

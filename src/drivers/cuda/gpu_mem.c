@@ -171,10 +171,13 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 			g->slots[idx].live = true;
 			return idx;
 		}
-		if (g->creating_chunks && (g->chunk_slots > 1 || !g->nfree_chunks)) {
+		if ((g->creating_chunks && (g->chunk_slots > 1 || !g->nfree_chunks)) ||
+		    (g->releasing_chunks && !g->nfree_chunks)) {
 			/* A chunk on its way has slots to spare: wait for it
 			 * rather than take more memory (the driver makes one
-			 * chunk at a time anyway). */
+			 * chunk at a time anyway).  With no dead chunk left,
+			 * one on its way back to the GPU is one in a moment:
+			 * not -ENOMEM with the pool about to be free. */
 			pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
@@ -214,7 +217,8 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
  * Slot idx goes back to its chunk once no page and no window uses it; the
  * chunk goes back to the GPU once none of its slots holds a block and
  * more than keep slots are free in live chunks.  May drop g->lock while
- * CUDA unmaps it; the chunk is in no list meanwhile.
+ * CUDA unmaps it; the chunk is in no list meanwhile (counted in
+ * releasing_chunks: gpu_slot_get_locked waits for it rather than fail).
  */
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 {
@@ -238,12 +242,15 @@ void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 	g->live_slots -= k->nslots;
 	g->nkept_slots -= k->nslots;
 	handle = k->handle;
+	g->releasing_chunks++;
 	pthread_mutex_unlock(&g->lock);
 	g->cu->CtxSetCurrent(g->ctx);
 	g->cu->MemUnmap(chunk_va(g, c), k->nslots * GPU_BLOCK);
 	g->cu->MemRelease(handle);
 	pthread_mutex_lock(&g->lock);
+	g->releasing_chunks--;
 	g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
+	pthread_cond_broadcast(&g->cond);
 }
 
 CUmemGenericAllocationHandle gpu_slot_handle_locked(const struct hms_cuda *g, uint64_t s,
