@@ -831,7 +831,7 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
 {
 	uintptr_t pos = start, run_end;
 	unsigned failures = 0;
-	int ret = 0;
+	int ret;
 
 	if (!hms__in_handler(h))
 		evict_ranges(h, start, end, only);
@@ -844,8 +844,11 @@ int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_d
 		if (dm)
 			hms__devmem_get_locked(dm);
 		pthread_mutex_unlock(&h->lock);
+		/* None left from pos on: 0, even when the last try failed (the
+		 * run moved meanwhile through another thread).  fork() and
+		 * hms_unmanage() take any error for pages left behind. */
 		if (!dm)
-			return ret;
+			return 0;
 		f.addr = pos;
 		f.start = pos;
 		f.end = run_end;

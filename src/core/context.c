@@ -58,6 +58,23 @@ static pthread_mutex_t ctx_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hms *ctx_list;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Every device page home, however long its driver refuses.  One eviction
+ * pass gives up on a run that keeps failing (area.c, EVICT_ROUNDS_*): the
+ * pages stay on the device and nothing is lost for the parent, but fork()
+ * would copy the address space with them missing and the child would read
+ * zeros there, with no error anywhere (test fork_device_page_refused).
+ * There is no other way to give the child those bytes, so fork waits:
+ * passes until one finds no device page.  No page can reach a device meanwhile
+ * (h->forking), so a pass that returns 0 saw every page.  A driver whose
+ * migrate_to_ram never succeeds again hangs fork() (hms_devmem_add(3)).
+ */
+static void fork_evict_all(struct hms *h)
+{
+	while (hms__evict_range(h, 0, UINTPTR_MAX, NULL))
+		usleep(1000);
+}
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&ctx_list_lock);
@@ -71,7 +88,7 @@ static void fork_prepare(void)
 		while (h->to_device)
 			pthread_cond_wait(&h->cond, &h->lock);
 		pthread_mutex_unlock(&h->lock);
-		hms__evict_range(h, 0, UINTPTR_MAX, NULL);
+		fork_evict_all(h);
 	}
 }
 

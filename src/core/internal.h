@@ -251,7 +251,9 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
 /* page_free() every page of the orphan bitmaps; no lock held. */
 void hms__orphans_release(struct hms *h);
 /* Bring every device page of [start, end) back to system memory (only
- * those of one devmem if only is not NULL); 0 or the driver's error. */
+ * those of one devmem if only is not NULL); 0 when the pass found none
+ * left, else the driver's error on the run it gave up on (area.c,
+ * EVICT_ROUNDS_*: those pages stay on the device). */
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only);
 /*
  * The pte of a page this thread holds busy (or migrating), found again
