@@ -834,11 +834,20 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			    (!pte || pte->pfn == hms_migrate_pfn_to_pfn(m->src[i])))
 				hms__free_list_push(h, &fl, hms_migrate_pfn_to_pfn(m->src[i]));
 			if (pte) {
-				/* A system page that stayed may be there still
-				 * (the discard was an MADV_FREE, uffd.c): maybe
-				 * present, as the event would have left it. */
-				bool maybe = !(pte->flags & PTE_DEAD) && !moved && !src_device(m, i) &&
-					     (m->src[i] & HMS_MIGRATE_PFN_VALID);
+				/* A system page may be there still where the
+				 * discard was an MADV_FREE (uffd.c): one that
+				 * stayed, or one our fill put in place before the
+				 * madvise (it keeps the device's data; the
+				 * application may write it without a fault).
+				 * Maybe present, as the event would have left it:
+				 * taken for never populated, a migration to a
+				 * device would leave it mapped behind the device
+				 * page, every fill of that page failing (EEXIST)
+				 * and every fault on it retried forever. */
+				bool maybe = !(pte->flags & PTE_DEAD) &&
+					     (src_device(m, i)
+						      ? moved
+						      : !moved && (m->src[i] & HMS_MIGRATE_PFN_VALID));
 
 				pte->loc = HMS_LOC_NONE;
 				pte->pfn = 0;
