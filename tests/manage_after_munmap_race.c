@@ -5,17 +5,21 @@
  * unmapped.  hms_manage() must succeed every time: the kernel lets the
  * mapping go before the UNMAP event of the munmap() is queued and read,
  * so the old area could still be in the table, and hms_manage() failed
- * with EEXIST although the caller's memory was not managed. */
+ * with EEXIST although the caller's memory was not managed.
+ * (MOVE_AWAY 1: manage_after_mremap_race, the range moved away instead.) */
 #include <pthread.h>
 #include <time.h>
 #include "hms_test.h"
 
+#ifndef MOVE_AWAY
+#define MOVE_AWAY 0
+#endif
 #define LEN (4 * T_PAGE)
 #define MANAGES 10000 /* per thread */
 #define SECONDS 5    /* at most, whatever was done (the old code failed within 0.1 s) */
 
 static struct hms *h;
-static char *at;
+static char *at, *away[2];
 
 static double now_s(void)
 {
@@ -29,12 +33,14 @@ static void *worker(void *arg)
 {
 	long id = (long)arg;
 	double end;
+	char *to = away[id];
 	int done = 0;
 
 	for (end = now_s() + SECONDS; done < MANAGES && now_s() < end;) {
 		struct hms_page_info pi[4];
 		char *p = mmap(at, LEN, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		long q;
 		int ret;
 
 		if (p == MAP_FAILED && errno == EEXIST)
@@ -46,9 +52,19 @@ static void *worker(void *arg)
 		if (ret)
 			T_FAIL("thread %ld, manage %d: hms_manage: %s", id, done, strerror(-ret));
 		p[T_PAGE] = 1;
-		T_EQ(hms_page_query(h, p, 4, pi), 4);
+		q = hms_page_query(h, p, 4, pi);
+		if (q != 4)
+			T_FAIL("thread %ld, manage %d: hms_page_query of the new area: %ld", id, done, q);
 		T_EQ(pi[1].location, HMS_LOC_SYSTEM);
-		T_EQ(munmap(p, LEN), 0);
+		if (!MOVE_AWAY) {
+			T_EQ(munmap(p, LEN), 0);
+		} else {
+			T_ASSERT(mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to);
+			T_EQ(to[T_PAGE], 1);
+			/* Unmanaged there too (an UNMAP event), the place kept. */
+			T_ASSERT(mmap(to, LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+				      0) == to);
+		}
 		done++;
 	}
 	if (!done)
@@ -61,6 +77,12 @@ int main(void)
 	pthread_t t;
 
 	h = t_open();
+	/* Where each thread moves its area: kept mapped (inaccessible) in
+	 * between, so that MREMAP_FIXED replaces nobody else's memory. */
+	for (int i = 0; MOVE_AWAY && i < 2; i++) {
+		away[i] = mmap(NULL, LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		T_ASSERT(away[i] != MAP_FAILED);
+	}
 	/* A free address, taken in turns: low in the address space, where
 	 * nothing else maps (mmap(NULL) looks from the top down), so that
 	 * no other mapping takes it while neither thread holds it. */
