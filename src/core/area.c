@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #include <numaif.h>
 
@@ -1229,7 +1228,7 @@ static int range_registered(uintptr_t s, uintptr_t e)
  * not stale (see above) or one stays longer than MANAGE_STALE_MS. */
 static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
 {
-	struct timespec t0 = { 0 }, t;
+	uint64_t t0 = hms__now_ms();
 
 	for (unsigned round = 0;; round++) {
 		bool live;
@@ -1242,9 +1241,7 @@ static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
 			return 0;
 		if (range_registered(s, e) != 0)
 			return -EEXIST;
-		clock_gettime(CLOCK_MONOTONIC, round ? &t : &t0);
-		if (round && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-				     MANAGE_STALE_MS)
+		if (hms__now_ms() - t0 > MANAGE_STALE_MS)
 			return -EEXIST;
 		/* Let the unmapping thread run; then poll more gently. */
 		if (round < 8)

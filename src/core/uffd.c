@@ -44,7 +44,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t now_ms(void)
+uint64_t hms__now_ms(void)
 {
 	return now_ns() / 1000000;
 }
@@ -796,7 +796,7 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	pthread_mutex_lock(&h->lock);
 	if (!d->lazy) {
 		arm = h->pool_hot++ == 0;
-		h->pool_stamp = now_ms();
+		h->pool_stamp = hms__now_ms();
 	}
 	d->next = h->pool;
 	h->pool = d;
@@ -832,7 +832,7 @@ static void pool_return(struct hms *h, struct hms_discard *d)
 static void pool_age(struct hms *h)
 {
 	struct hms_discard *hot = NULL, **pp;
-	uint64_t now = now_ms(), due;
+	uint64_t now = hms__now_ms(), due;
 	unsigned again = 0;
 
 	pthread_mutex_lock(&h->lock);
@@ -1619,7 +1619,7 @@ static void handle_msg(struct hms *h, struct handler_state *st, const struct uff
 		 * counters at once), and once: not again when retried. */
 		HMS_STAT_ADD(h, cpu_faults, 1);
 		if (handle_fault(h, m))
-			queue_retry(st, m, 0, now_ms());
+			queue_retry(st, m, 0, hms__now_ms());
 		break;
 	case UFFD_EVENT_REMOVE:
 		event_remove(h, m->arg.remove.start, m->arg.remove.end);
@@ -1655,7 +1655,7 @@ static void retry_faults(struct hms *h, struct handler_state *st)
 			hms__uffd_wake(h, m.arg.pagefault.address & PAGE_MASK, PAGE_SIZE);
 			continue;
 		}
-		if (ret == -EAGAIN ? now_ms() - st->retry_since[i] > RETRY_EAGAIN_MS
+		if (ret == -EAGAIN ? hms__now_ms() - st->retry_since[i] > RETRY_EAGAIN_MS
 				   : rounds > RETRY_ROUNDS_ERROR) {
 			give_up_fault(h, &m);
 			continue;
