@@ -116,6 +116,11 @@ HMS_INJ_API size_t hms__test_pool_copied(struct hms *h);
 /* Drops the pool's pages as memory pressure would (they read as zeros to
  * the next fill, which writes them again). */
 HMS_INJ_API void hms__test_pool_reclaim(struct hms *h);
+/* Pages a migration back from a device found already present in system
+ * memory (uffd.c): the table said the device had them, so the CPU should
+ * not.  The CPU's page was kept, the device's copy dropped.  0 unless hms
+ * has a defect; hms stress fails a run that sees one. */
+HMS_INJ_API uint64_t hms__test_fill_conflicts(struct hms *h);
 /* The advice hms_advise() left at addr (advice.c): 1 READ_MOSTLY, 2
  * ACCESSED_BY (*ntargets devices), 3 both, 0 none; its run [*start, *end). */
 HMS_INJ_API unsigned hms__test_advice(struct hms *h, const void *addr, size_t *ntargets,

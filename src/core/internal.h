@@ -677,6 +677,11 @@ struct hms_stats_atomic {
 	_Atomic uint64_t bytes_to_device, bytes_to_system;
 	_Atomic uint64_t invalidations[9];
 	_Atomic uint64_t replicas_made, replicas_collapsed, prefaulted;
+	/* Not in struct hms_stats (its size is fixed): pages a migration to
+	 * system memory found present although the table had them on a
+	 * device (uffd.c, uffd_fill).  Never should happen; hms stress and
+	 * the tests read it through hms__test_fill_conflicts(). */
+	_Atomic uint64_t fill_conflicts;
 };
 
 #define HMS_STAT_ADD(h, field, v) \

@@ -569,6 +569,14 @@ static int finish(struct stress *s)
 		}
 	st_gpu_park(s, 3);
 	st_gpu_close(s);
+	/* A page brought home found the CPU's page already there: the table
+	 * and the address space disagreed (uffd.c keeps the CPU's page). */
+	if (hms__test_fill_conflicts(s->h)) {
+		st_log(s, "FILL CONFLICT: %llu pages came back from a device to find a CPU page "
+			  "already present\n",
+		       (unsigned long long)hms__test_fill_conflicts(s->h));
+		return 1;
+	}
 	hms_close(s->h); /* destroys dev[0] too */
 	s->h = NULL;
 	s->dev[0] = NULL;
