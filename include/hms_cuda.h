@@ -59,8 +59,10 @@ enum hms_cuda_copy_mode {
  * @keep_chunks:  empty 2 MiB slots kept for reuse instead of going back
  *                to the GPU at once, like a CUDA memory pool's release
  *                threshold (default 256, 512 MiB; HMS_CUDA_KEEP_NONE: none).
- *                A chunk goes back once all its slots are empty and more
- *                than this many slots are.
+ *                Whenever more slots than this are free, empty chunks go
+ *                back until at most this many are free or none is empty
+ *                (free slots of chunks that still hold a block stay).  New blocks take slots of the
+ *                fullest chunk first, so the others can empty.
  * @chunk_mib:    GPU memory taken by one cuMemCreate(), in MiB: 2 to 128,
  *                even (0: 2, or $HMS_CUDA_CHUNK_MIB when set).  Larger
  *                chunks make fewer CUDA calls when many blocks move; one
