@@ -64,7 +64,7 @@ enum hms_cuda_copy_mode {
  *                (free slots of chunks that still hold a block stay).  New blocks take slots of the
  *                fullest chunk first, so the others can empty.
  * @chunk_mib:    GPU memory taken by one cuMemCreate(), in MiB: 2 to 128,
- *                even (0: 2, or $HMS_CUDA_CHUNK_MIB when set).  Larger
+ *                even (0: $HMS_CUDA_CHUNK_MIB when set and not 0, else 2).  Larger
  *                chunks make fewer CUDA calls when many blocks move; one
  *                page on the GPU then holds the whole chunk.  A config
  *                whose size ends before this field ends gets the default.
