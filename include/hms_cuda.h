@@ -91,8 +91,14 @@ struct hms_cuda_config {
  * @driver_version: cuDriverGetVersion(): 1000 * major + 10 * minor.
  * @total_bytes: the GPU's memory.
  * @pool_bytes:  what hms may use of it.
- * @used_bytes:  in slots that hold pages now (2 MiB each).
- * @kept_bytes:  in empty slots of chunks kept (see keep_chunks, chunk_mib).
+ * @used_bytes:  in slots taken by a block now (2 MiB each): slots that
+ *               hold pages (replicas too), and slots a window holds
+ *               (hms_cuda_map(), from the time it starts placing pages
+ *               until hms_cuda_unmap()) even where its pages have gone,
+ *               discarded or freed: no other block can use them.
+ * @kept_bytes:  in free slots of chunks the GPU gave (see keep_chunks,
+ *               chunk_mib).  used_bytes + kept_bytes is the GPU memory
+ *               hms holds.
  * @h2d_mib_s, @d2h_mib_s, @latency_ns: measured when it attached
  *               (pinned copies of 16 MiB; a 4-byte copy's round trip).
  */
