@@ -5,9 +5,14 @@
  * not of the one emptied last, so the emptier chunk can drain and go back
  * to the GPU; and once blocks are freed no more than keep_chunks free
  * slots are kept, whichever chunk the last free went to (an empty chunk
- * goes back when a slot of another chunk frees up).  What the GPU holds is
- * read from hms_cuda_info() and from fakecuda's count of memory given out.
+ * goes back when a slot of another chunk frees up, or when a chunk made
+ * meanwhile brings more free slots: fakecuda holds its cuMemCreate()).
+ * What the GPU holds is read from hms_cuda_info() and from fakecuda's
+ * count of memory given out.
  */
+#include <pthread.h>
+#include <unistd.h>
+
 #include "gpu_test.h"
 
 #define MIB (1UL << 20)
@@ -36,6 +41,21 @@ static void expect_at(int line, struct hms_cuda *g, size_t used_mib, size_t kept
 static void move(struct hms *h, char *p, unsigned i, hms_uid t)
 {
 	T_EQ(hms_migrate(h, p + i * BLK, BLK, &t, 1, 0), PAGES);
+}
+
+struct mover {
+	struct hms *h;
+	char *p;
+	unsigned i;
+	hms_uid t;
+};
+
+static void *move_thread(void *arg)
+{
+	struct mover *m = arg;
+
+	move(m->h, m->p, m->i, m->t);
+	return NULL;
 }
 
 static struct hms_cuda *attach8(struct hms *h, unsigned keep)
@@ -102,6 +122,34 @@ int main(void)
 	expect(g, 8, 0, 8);
 	t_check((int *)p, n, 3);
 	expect(g, 0, 8, 8); /* B: four free slots, kept */
+	T_EQ(hms_cuda_detach(g), 0);
+
+	/* keep_chunks 4 again: block 4 needs a new chunk B while A is full;
+	 * B's cuMemCreate is held while A's blocks leave (A is kept: four
+	 * free).  Once B is made seven slots are free: A goes back. */
+	g = attach8(h, 4);
+	gpu = hms_cuda_target(g);
+	for (unsigned i = 0; i < 4; i++)
+		move(h, p, i, gpu);
+	{
+		void (*hold)(bool) = (void (*)(bool))g_fake_sym("fakecuda_hold_create");
+		unsigned (*held)(void) = (unsigned (*)(void))g_fake_sym("fakecuda_create_held");
+		struct mover m = { h, p, 4, gpu };
+		pthread_t t;
+
+		hold(true);
+		T_EQ(pthread_create(&t, NULL, move_thread, &m), 0);
+		for (int i = 0; i < 10000 && !held(); i++)
+			usleep(1000);
+		T_EQ(held(), 1);
+		for (unsigned i = 0; i < 4; i++)
+			move(h, p, i, sys);
+		expect(g, 0, 8, 8);
+		hold(false);
+		T_EQ(pthread_join(t, NULL), 0);
+	}
+	expect(g, 2, 6, 8);
+	t_check((int *)p, n, 3);
 	T_EQ(hms_cuda_detach(g), 0);
 	T_EQ(fake_used(), 0);
 	hms_close(h);
