@@ -59,10 +59,12 @@ enum hms_cuda_copy_mode {
  * @keep_chunks:  empty 2 MiB slots kept for reuse instead of going back
  *                to the GPU at once, like a CUDA memory pool's release
  *                threshold (default 256, 512 MiB; HMS_CUDA_KEEP_NONE: none).
- *                A chunk goes back once all its slots are empty and more
- *                than this many slots are.
+ *                Whenever more slots than this are free, empty chunks go
+ *                back until at most this many are free or none is empty
+ *                (free slots of chunks that still hold a block stay).  New blocks take slots of the
+ *                fullest chunk first, so the others can empty.
  * @chunk_mib:    GPU memory taken by one cuMemCreate(), in MiB: 2 to 128,
- *                even (0: 2, or $HMS_CUDA_CHUNK_MIB when set).  Larger
+ *                even (0: $HMS_CUDA_CHUNK_MIB when set and not 0, else 2).  Larger
  *                chunks make fewer CUDA calls when many blocks move; one
  *                page on the GPU then holds the whole chunk.  A config
  *                whose size ends before this field ends gets the default.
@@ -89,8 +91,14 @@ struct hms_cuda_config {
  * @driver_version: cuDriverGetVersion(): 1000 * major + 10 * minor.
  * @total_bytes: the GPU's memory.
  * @pool_bytes:  what hms may use of it.
- * @used_bytes:  in slots that hold pages now (2 MiB each).
- * @kept_bytes:  in empty slots of chunks kept (see keep_chunks, chunk_mib).
+ * @used_bytes:  in slots taken by a block now (2 MiB each): slots that
+ *               hold pages (replicas too), and slots a window holds
+ *               (hms_cuda_map(), from the time it starts placing pages
+ *               until hms_cuda_unmap()) even where its pages have gone,
+ *               discarded or freed: no other block can use them.
+ * @kept_bytes:  in free slots of chunks the GPU gave (see keep_chunks,
+ *               chunk_mib).  used_bytes + kept_bytes is the GPU memory
+ *               hms holds.
  * @h2d_mib_s, @d2h_mib_s, @latency_ns: measured when it attached
  *               (pinned copies of 16 MiB; a 4-byte copy's round trip).
  */

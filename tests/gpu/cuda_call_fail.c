@@ -3,7 +3,8 @@
  * Fault injection (fakecuda only): single CUDA calls fail -- at attach,
  * while a chunk is made, while a window is mapped, while a stream is
  * waited for.  Each failure is reported, nothing is lost, no chunk or
- * device virtual range is left behind, and the next try works.
+ * device virtual range is left behind, and the next try works; the
+ * same for chunks of four slots (chunk8_fails).
  */
 #include "gpu_test.h"
 
@@ -19,6 +20,64 @@ static void attach_fails(struct hms *h, const char *call, unsigned skip, int wan
 	fail_call(call, skip, 1);
 	T_EQ(hms_cuda_attach(h, &cfg, &g), want);
 	fail_call("", 0, 0);
+	T_EQ(reserved(), 0);
+	T_EQ(mem_used(), 0);
+}
+
+/*
+ * Chunks of four slots (chunk_mib 8): one CUDA call that makes a chunk
+ * fails while 8 blocks move.  The block whose chunk it was stays home;
+ * the blocks waiting for that chunk make the next one; nothing of the
+ * failed chunk is left (GPU memory: two chunks; device ranges: the pool's
+ * and the staging buffers'); the next migration moves the last block into
+ * a free slot.  Then a window's blocks: its second chunk fails, the first
+ * goes back (or, where its blocks' pages are on the GPU, stays with
+ * them), and the map works when tried again.
+ */
+static void chunk8_fails(struct hms *h, int *p, const char *call)
+{
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 4, 0, NULL,
+				       HMS_CUDA_KEEP_NONE, 8 };
+	const size_t len = 16UL << 20, npages = len / T_PAGE, n = len / sizeof(int);
+	struct hms_cuda *g = g_attach(h, &cfg);
+	struct hms_cuda_info info;
+	hms_uid gpu = hms_cuda_target(g);
+	long base = reserved();
+	uint64_t d;
+
+	t_fill(p, n, 20);
+	fail_call(call, 0, 1);
+	T_EQ(hms_migrate(h, p, len, &gpu, 1, 0), (long)npages - 512);
+	fail_call("", 0, 0);
+	T_EQ(g_count_on(h, p, npages, gpu), npages - 512);
+	T_EQ(reserved(), base);
+	T_EQ(mem_used(), 16UL << 20);
+	T_EQ(hms_cuda_info(g, &info), 0);
+	T_EQ(info.used_bytes, 14UL << 20);
+	T_EQ(info.kept_bytes, 2UL << 20);
+	T_EQ(hms_migrate(h, p, len, &gpu, 1, 0), 512);
+	T_EQ(mem_used(), 16UL << 20);
+	t_check(p, n, 20);
+	T_EQ(mem_used(), 0);
+
+	fail_call(call, 1, 1); /* the window's own calls come after its blocks' */
+	T_EQ(hms_cuda_map(g, p, len, 0, &d), -ENOMEM);
+	fail_call("", 0, 0);
+	T_EQ(reserved(), base);
+	T_EQ(mem_used(), 0);
+	t_check(p, n, 20);
+	T_EQ(hms_migrate(h, p, len / 2, &gpu, 1, 0), (long)npages / 2);
+	fail_call(call, 0, 1);
+	T_EQ(hms_cuda_map(g, p, len, 0, &d), -ENOMEM);
+	fail_call("", 0, 0);
+	T_EQ(reserved(), base);
+	T_EQ(mem_used(), 8UL << 20);
+	T_EQ(g_count_on(h, p, npages, gpu), npages / 2);
+	T_EQ(hms_cuda_map(g, p, len, 0, &d), 0);
+	g_add(g, d, n, 1);
+	T_EQ(hms_cuda_unmap(g, p, len), 0);
+	t_check(p, n, 21);
+	T_EQ(hms_cuda_detach(g), 0);
 	T_EQ(reserved(), 0);
 	T_EQ(mem_used(), 0);
 }
@@ -104,6 +163,13 @@ int main(void)
 	T_EQ(reserved(), 0);
 	T_EQ(mem_used(), 0);
 	t_check(p, n, 10);
+
+	p = hms_alloc(h, 18UL << 20, 0);
+	T_ASSERT(p);
+	p = (int *)(((uintptr_t)p + (2UL << 20) - 1) & ~((2UL << 20) - 1)); /* 8 blocks */
+	chunk8_fails(h, p, "cuMemCreate");
+	chunk8_fails(h, p, "cuMemMap");
+	chunk8_fails(h, p, "cuMemSetAccess");
 	hms_close(h);
 	printf("ok\n");
 	return 0;

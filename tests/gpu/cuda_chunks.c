@@ -6,7 +6,8 @@
  * into the chunk) shows a kernel the right pages; a chunk goes back to
  * the GPU only when its last slot empties, and beyond keep_chunks slots;
  * the last chunk of a pool that is not a multiple of the chunk size is
- * smaller; bad chunk sizes are refused.  What the GPU holds is read from
+ * smaller; bad chunk sizes are refused; HMS_CUDA_CHUNK_MIB=0 is the
+ * default, as chunk_mib 0 is.  What the GPU holds is read from
  * hms_cuda_info() and, with fakecuda, from what the GPU gave out.
  */
 #include <stddef.h>
@@ -123,6 +124,13 @@ int main(void)
 	     -EINVAL);
 	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "8x", 1), 0);
 	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 0, 0, &g2), -EINVAL);
+	/* The variable's 0 is the default too, as the field's is. */
+	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "0", 1), 0);
+	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, HMS_CUDA_KEEP_NONE, 0, &g), 0);
+	gpu = hms_cuda_target(g);
+	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
+	expect(g, 2, 0, 2);
+	T_EQ(hms_cuda_detach(g), 0);
 	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "4", 1), 0);
 	T_EQ(attach_with(h, offsetof(struct hms_cuda_config, chunk_mib), 32 * MIB,
 			 HMS_CUDA_KEEP_NONE, 3, &g), 0); /* chunk_mib not read: 4 */

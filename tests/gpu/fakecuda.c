@@ -9,7 +9,7 @@
  * limited) and can fail on purpose (fakecuda_fail_copies, the memory
  * limit), for fault injection, or hold host-to-device copies
  * (fakecuda_hold_htod) to stop a migration half way, or chunk releases
- * (fakecuda_hold_release).
+ * (fakecuda_hold_release) and creations (fakecuda_hold_create).
  *
  * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
  * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256), FAKECUDA_FAIL
@@ -505,12 +505,43 @@ EXPORT CUresult cuMemAddressFree(CUdeviceptr p, size_t size)
 	return CUDA_SUCCESS;
 }
 
+/* cuMemCreate() waits while this hold is on (a test's way to keep a
+ * chunk on its way from the GPU, the driver's lock dropped). */
+static bool hold_create;
+static unsigned create_held;
+
+EXPORT void fakecuda_hold_create(bool on)
+{
+	pthread_mutex_lock(&lock);
+	hold_create = on;
+	pthread_cond_broadcast(&hold_cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* How many cuMemCreate() calls wait in the hold now. */
+EXPORT unsigned fakecuda_create_held(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = create_held;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 			    const struct hms_cu_alloc_prop *prop, unsigned long long flags)
 {
 	struct chunk *c;
 
 	(void)prop, (void)flags;
+	pthread_mutex_lock(&lock);
+	while (hold_create) {
+		create_held++;
+		pthread_cond_wait(&hold_cond, &lock);
+		create_held--;
+	}
+	pthread_mutex_unlock(&lock);
 	if (inject("cuMemCreate"))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	if (!size || size % (2UL << 20))

@@ -249,8 +249,9 @@ static int cu_errno(CUresult r)
 	}
 }
 
-/* $HMS_CUDA_CHUNK_MIB, or 2: what chunk_mib 0 means.  -EINVAL when the
- * variable is set to something other than a number. */
+/* $HMS_CUDA_CHUNK_MIB, or 2: what chunk_mib 0 means (so the variable's
+ * 0, like the field's, is the default).  -EINVAL when the variable is set
+ * to something other than a number. */
 static int default_chunk_mib(uint64_t *mib)
 {
 	const char *e = getenv("HMS_CUDA_CHUNK_MIB");
@@ -264,7 +265,8 @@ static int default_chunk_mib(uint64_t *mib)
 	v = strtoul(e, &end, 10);
 	if (errno || *end || e[0] < '0' || e[0] > '9' || v > 4096)
 		return -EINVAL;
-	*mib = v;
+	if (v)
+		*mib = v;
 	return 0;
 }
 

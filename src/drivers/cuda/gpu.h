@@ -52,16 +52,18 @@ struct gpu_slot {
 /*
  * A physical allocation: one cuMemCreate() for chunk_slots slots (fewer
  * for the last).  Dead chunks wait in free_chunks; a live one with a free
- * slot is on the partial list.  Its slots' memory is mapped at
- * pool_va + index * chunk_slots * 2 MiB as long as it lives.
+ * slot is on one of the chunk lists (struct hms_cuda.lists).  Its slots'
+ * memory is mapped at pool_va + index * chunk_slots * 2 MiB as long as it
+ * lives.
  */
 struct gpu_chunk {
 	CUmemGenericAllocationHandle handle;
 	uint64_t free_mask;    /* its slots that hold no block (live chunk) */
 	uint32_t nslots;       /* chunk_slots, or fewer for the last chunk */
-	int32_t prev, next;    /* partial list (-1: none) */
+	int32_t prev, next;    /* on lists[list] (-1: none) */
+	int8_t list;           /* -1: on none (dead, full, being made or
+				* released); 0: all its slots free; f: f free */
 	bool live;             /* made and mapped */
-	bool partial;          /* on the partial list */
 };
 
 /* A pinned 2 MiB host buffer for staging copies. */
@@ -129,7 +131,20 @@ struct hms_cuda {
 	uint64_t nchunks, chunk_slots;
 	uint32_t *free_chunks;  /* dead chunks: a stack, low indexes on top */
 	uint64_t nfree_chunks;
-	int32_t partial;        /* live chunks with a free slot (-1: none) */
+	/*
+	 * Live chunks with a free slot, by how many are free: lists[f] (f >
+	 * 0) holds those with f free slots and at least one taken, lists[0]
+	 * the empty ones (kept for reuse).  list_mask: bit f set when
+	 * lists[f] is not empty.  A block takes its slot from the fullest
+	 * chunk (the lowest f), then from an empty one, and only then is a
+	 * chunk made: the emptier chunks drain and can go back to the GPU.
+	 * Invariant whenever g->lock is free and no release is under way
+	 * (gpu_mem.c, chunks_trim_locked): nkept_slots <= keep, or lists[0]
+	 * is empty -- free slots beyond keep are only those of chunks that
+	 * still hold a block.
+	 */
+	int32_t lists[GPU_CHUNK_MAX_SLOTS];
+	uint64_t list_mask;
 	unsigned creating_chunks; /* being made, g->lock dropped */
 	unsigned releasing_chunks; /* going back to the GPU, g->lock dropped */
 	uint64_t live_slots;    /* slots of live chunks */
@@ -182,12 +197,14 @@ static inline void gpu_prof_add(struct hms_cuda *g, enum gpu_prof p, uint64_t *t
 int gpu_mem_init(struct hms_cuda *g, unsigned nstages);
 void gpu_mem_fini(struct hms_cuda *g);
 /* The slot holding block, creating it; -1 (ENOSPC or a CUDA failure).
- * May drop g->lock while CUDA makes the chunk. */
+ * May drop g->lock while CUDA makes a chunk or takes back an empty one
+ * (never once the slot it returns is live). */
 long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block);
 /* The slot holding block, or -1. */
 long gpu_slot_find_locked(const struct hms_cuda *g, uint64_t block);
-/* Give page idx of slot s back; the chunk goes when its last page does
- * (both may drop g->lock while CUDA unmaps it). */
+/* Give page idx of slot s back; the slot is freed when its last page
+ * goes, and empty chunks beyond keep free slots go back to the GPU (both
+ * may drop g->lock while CUDA unmaps them). */
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t s, unsigned idx);
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t s);
 /* Slot s's memory: the handle of its chunk, and where in the chunk. */

@@ -71,34 +71,51 @@ static CUdeviceptr chunk_va(const struct hms_cuda *g, uint64_t c)
 	return g->pool_va + c * g->chunk_slots * GPU_BLOCK;
 }
 
-static void partial_add_locked(struct hms_cuda *g, uint64_t c)
+static void list_del_locked(struct hms_cuda *g, uint64_t c)
 {
 	struct gpu_chunk *k = &g->chunks[c];
 
-	if (k->partial)
-		return;
-	k->prev = -1;
-	k->next = g->partial;
-	if (g->partial >= 0)
-		g->chunks[g->partial].prev = (int32_t)c;
-	g->partial = (int32_t)c;
-	k->partial = true;
-}
-
-static void partial_del_locked(struct hms_cuda *g, uint64_t c)
-{
-	struct gpu_chunk *k = &g->chunks[c];
-
-	if (!k->partial)
+	if (k->list < 0)
 		return;
 	if (k->prev >= 0)
 		g->chunks[k->prev].next = k->next;
 	else
-		g->partial = k->next;
+		g->lists[k->list] = k->next;
 	if (k->next >= 0)
 		g->chunks[k->next].prev = k->prev;
+	if (g->lists[k->list] < 0)
+		g->list_mask &= ~(1ULL << k->list);
 	k->prev = k->next = -1;
-	k->partial = false;
+	k->list = -1;
+}
+
+/* Put live chunk c on the list its free slots say (none when full). */
+static void list_file_locked(struct hms_cuda *g, uint64_t c)
+{
+	struct gpu_chunk *k = &g->chunks[c];
+	int f = k->free_mask == chunk_all(k) ? 0 : __builtin_popcountll(k->free_mask);
+
+	list_del_locked(g, c);
+	if (!k->free_mask)
+		return;
+	k->prev = -1;
+	k->next = g->lists[f];
+	if (k->next >= 0)
+		g->chunks[k->next].prev = (int32_t)c;
+	g->lists[f] = (int32_t)c;
+	g->list_mask |= 1ULL << f;
+	k->list = (int8_t)f;
+}
+
+/* The chunk a block should take a free slot of: the fullest, else an
+ * empty one; -1 when no live chunk has a free slot. */
+static long chunk_pick_locked(const struct hms_cuda *g)
+{
+	uint64_t partial = g->list_mask & ~1ULL;
+
+	if (partial)
+		return g->lists[__builtin_ctzll(partial)];
+	return g->lists[0];
 }
 
 /* Make and map chunk c.  Called without g->lock: CUDA's virtual memory
@@ -139,15 +156,83 @@ static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t i
 	index_insert_locked(g, block, (uint32_t)idx);
 }
 
+/*
+ * Give empty chunks back to the GPU while more than keep slots are free:
+ * called wherever nkept_slots grows (a slot freed, a chunk made).  The
+ * chunk leaves its list first and is counted in releasing_chunks while
+ * g->lock is dropped for CUDA (gpu_slot_get_locked waits for it rather
+ * than fail); the loop looks again afterwards, as others may have freed
+ * or taken slots meanwhile.
+ */
+static void chunks_trim_locked(struct hms_cuda *g)
+{
+	while (g->nkept_slots > g->keep && g->lists[0] >= 0) {
+		uint64_t c = (uint64_t)g->lists[0];
+		struct gpu_chunk *k = &g->chunks[c];
+		CUmemGenericAllocationHandle handle = k->handle;
+
+		list_del_locked(g, c);
+		k->live = false;
+		g->live_slots -= k->nslots;
+		g->nkept_slots -= k->nslots;
+		g->releasing_chunks++;
+		pthread_mutex_unlock(&g->lock);
+		g->cu->CtxSetCurrent(g->ctx);
+		g->cu->MemUnmap(chunk_va(g, c), k->nslots * GPU_BLOCK);
+		g->cu->MemRelease(handle);
+		pthread_mutex_lock(&g->lock);
+		g->releasing_chunks--;
+		g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
+		pthread_cond_broadcast(&g->cond);
+	}
+}
+
+/*
+ * Make a chunk for block, the first slot of dead chunk c (g->lock
+ * dropped meanwhile: threads that want the same block wait on the slot's
+ * creating flag, others for the chunk's spare slots).  The slot's index,
+ * or -1.
+ */
+static long chunk_make_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
+{
+	struct gpu_chunk *k = &g->chunks[c];
+	uint64_t idx = c * g->chunk_slots;
+	struct gpu_slot *s = &g->slots[idx];
+	CUmemGenericAllocationHandle handle;
+	int ret;
+
+	slot_claim_locked(g, s, idx, block);
+	s->creating = true;
+	g->creating_chunks++;
+	pthread_mutex_unlock(&g->lock);
+	ret = chunk_create(g, c, &handle);
+	pthread_mutex_lock(&g->lock);
+	if (ret) {
+		index_remove_locked(g, block);
+		g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
+	} else {
+		k->handle = handle;
+		k->live = true;
+		k->free_mask = chunk_all(k) & ~1ULL; /* slot 0 is ours */
+		g->live_slots += k->nslots;
+		g->nkept_slots += k->nslots - 1;
+		list_file_locked(g, c);
+		/* An empty chunk kept while this one was made may now be
+		 * one too many.  Our slot is still creating: no one else
+		 * uses or frees it while the lock is dropped for that. */
+		chunks_trim_locked(g);
+		s->live = true;
+	}
+	g->creating_chunks--;
+	s->creating = false;
+	pthread_cond_broadcast(&g->cond);
+	return ret ? -1 : (long)idx;
+}
+
 long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 {
 	for (;;) {
-		long idx = gpu_slot_find_locked(g, block);
-		CUmemGenericAllocationHandle handle;
-		struct gpu_chunk *k;
-		struct gpu_slot *s;
-		uint64_t c;
-		int ret;
+		long idx = gpu_slot_find_locked(g, block), c = chunk_pick_locked(g);
 
 		if (idx >= 0 && g->slots[idx].creating) {
 			pthread_cond_wait(&g->cond, &g->lock); /* another thread makes it */
@@ -155,18 +240,15 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 		}
 		if (idx >= 0)
 			return idx;
-		if (g->partial >= 0) {
+		if (c >= 0) {
 			/* A free slot of a live chunk: no CUDA call. */
-			unsigned bit;
+			struct gpu_chunk *k = &g->chunks[c];
+			unsigned bit = (unsigned)__builtin_ctzll(k->free_mask);
 
-			c = (uint64_t)g->partial;
-			k = &g->chunks[c];
-			bit = (unsigned)__builtin_ctzll(k->free_mask);
 			k->free_mask &= ~(1ULL << bit);
-			if (!k->free_mask)
-				partial_del_locked(g, c);
+			list_file_locked(g, (uint64_t)c);
 			g->nkept_slots--;
-			idx = (long)(c * g->chunk_slots + bit);
+			idx = (long)((uint64_t)c * g->chunk_slots + bit);
 			slot_claim_locked(g, &g->slots[idx], (uint64_t)idx, block);
 			g->slots[idx].live = true;
 			return idx;
@@ -183,74 +265,29 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 		}
 		if (!g->nfree_chunks)
 			return -1;
-		c = g->free_chunks[--g->nfree_chunks];
-		k = &g->chunks[c];
-		idx = (long)(c * g->chunk_slots);
-		s = &g->slots[idx];
-		slot_claim_locked(g, s, (uint64_t)idx, block);
-		s->creating = true;
-		g->creating_chunks++;
-		pthread_mutex_unlock(&g->lock);
-		ret = chunk_create(g, c, &handle);
-		pthread_mutex_lock(&g->lock);
-		g->creating_chunks--;
-		s->creating = false;
-		pthread_cond_broadcast(&g->cond);
-		if (ret) {
-			index_remove_locked(g, block);
-			g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
-			return -1;
-		}
-		k->handle = handle;
-		k->live = true;
-		k->free_mask = chunk_all(k) & ~1ULL; /* slot 0 is ours */
-		g->live_slots += k->nslots;
-		g->nkept_slots += k->nslots - 1;
-		if (k->free_mask)
-			partial_add_locked(g, c);
-		s->live = true;
-		return idx;
+		return chunk_make_locked(g, g->free_chunks[--g->nfree_chunks], block);
 	}
 }
 
 /*
- * Slot idx goes back to its chunk once no page and no window uses it; the
- * chunk goes back to the GPU once none of its slots holds a block and
- * more than keep slots are free in live chunks.  May drop g->lock while
- * CUDA unmaps it; the chunk is in no list meanwhile (counted in
- * releasing_chunks: gpu_slot_get_locked waits for it rather than fail).
+ * Slot idx goes back to its chunk once no page and no window uses it;
+ * then empty chunks go back to the GPU while more than keep slots are
+ * free (chunks_trim_locked: not only this slot's chunk, which may still
+ * hold blocks while another is empty).  May drop g->lock.
  */
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 {
 	struct gpu_slot *s = &g->slots[idx];
 	uint64_t c = idx / g->chunk_slots;
-	struct gpu_chunk *k = &g->chunks[c];
-	CUmemGenericAllocationHandle handle;
 
 	if (!s->live || s->used || s->maps)
 		return;
 	index_remove_locked(g, s->block);
 	s->live = false;
-	k->free_mask |= 1ULL << (idx % g->chunk_slots);
+	g->chunks[c].free_mask |= 1ULL << (idx % g->chunk_slots);
 	g->nkept_slots++;
-	if (k->free_mask != chunk_all(k) || g->nkept_slots <= g->keep) {
-		partial_add_locked(g, c);
-		return;
-	}
-	partial_del_locked(g, c);
-	k->live = false;
-	g->live_slots -= k->nslots;
-	g->nkept_slots -= k->nslots;
-	handle = k->handle;
-	g->releasing_chunks++;
-	pthread_mutex_unlock(&g->lock);
-	g->cu->CtxSetCurrent(g->ctx);
-	g->cu->MemUnmap(chunk_va(g, c), k->nslots * GPU_BLOCK);
-	g->cu->MemRelease(handle);
-	pthread_mutex_lock(&g->lock);
-	g->releasing_chunks--;
-	g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
-	pthread_cond_broadcast(&g->cond);
+	list_file_locked(g, c);
+	chunks_trim_locked(g);
 }
 
 CUmemGenericAllocationHandle gpu_slot_handle_locked(const struct hms_cuda *g, uint64_t s,
@@ -319,7 +356,8 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 	if (!g->chunk_slots || g->chunk_slots > GPU_CHUNK_MAX_SLOTS)
 		return -EINVAL;
 	g->nchunks = (g->nslots + g->chunk_slots - 1) / g->chunk_slots;
-	g->partial = -1;
+	for (unsigned f = 0; f < GPU_CHUNK_MAX_SLOTS; f++)
+		g->lists[f] = -1;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
 	g->chunks = calloc(g->nchunks, sizeof(*g->chunks));
 	g->free_chunks = malloc(g->nchunks * sizeof(*g->free_chunks));
@@ -332,6 +370,7 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 
 		g->chunks[c].nslots = (uint32_t)(left < g->chunk_slots ? left : g->chunk_slots);
 		g->chunks[c].prev = g->chunks[c].next = -1;
+		g->chunks[c].list = -1;
 		/* Low chunks first: a stack popped from the end. */
 		g->free_chunks[c] = (uint32_t)(g->nchunks - 1 - c);
 	}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which chunk a block's slot comes from, and which chunks go back (8 MiB
+ * chunks, four slots): a new block takes a free slot of the fullest chunk,
+ * not of the one emptied last, so the emptier chunk can drain and go back
+ * to the GPU; and once blocks are freed no more than keep_chunks free
+ * slots are kept, whichever chunk the last free went to (an empty chunk
+ * goes back when a slot of another chunk frees up, or when a chunk made
+ * meanwhile brings more free slots: fakecuda holds its cuMemCreate()).
+ * What the GPU holds is read from hms_cuda_info() and from fakecuda's
+ * count of memory given out.
+ */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "gpu_test.h"
+
+#define MIB (1UL << 20)
+#define BLK (2 * MIB)
+#define PAGES 512
+
+static size_t (*fake_used)(void);
+
+#define expect(g, used, kept, gpu) expect_at(__LINE__, g, used, kept, gpu)
+static void expect_at(int line, struct hms_cuda *g, size_t used_mib, size_t kept_mib,
+		      size_t gpu_mib)
+{
+	struct hms_cuda_info info;
+
+	T_EQ(hms_cuda_info(g, &info), 0);
+	if (info.used_bytes != used_mib * MIB || info.kept_bytes != kept_mib * MIB ||
+	    fake_used() != gpu_mib * MIB)
+		T_FAIL("line %d: used %zu MiB, kept %zu MiB, the GPU gave %zu MiB; expected "
+		       "%zu, %zu, %zu", line, (size_t)(info.used_bytes / MIB),
+		       (size_t)(info.kept_bytes / MIB), fake_used() / MIB, used_mib, kept_mib,
+		       gpu_mib);
+}
+
+/* Move block i of p to target t, alone (one block per call: which slot a
+ * block gets then does not depend on the copy threads' order). */
+static void move(struct hms *h, char *p, unsigned i, hms_uid t)
+{
+	T_EQ(hms_migrate(h, p + i * BLK, BLK, &t, 1, 0), PAGES);
+}
+
+struct mover {
+	struct hms *h;
+	char *p;
+	unsigned i;
+	hms_uid t;
+};
+
+static void *move_thread(void *arg)
+{
+	struct mover *m = arg;
+
+	move(m->h, m->p, m->i, m->t);
+	return NULL;
+}
+
+static struct hms_cuda *attach8(struct hms *h, unsigned keep)
+{
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32 * MIB, 2, 0, NULL, keep, 8 };
+
+	return g_attach(h, &cfg);
+}
+
+int main(void)
+{
+	const size_t n = 9 * BLK / sizeof(int);
+	struct hms *h;
+	struct hms_cuda *g;
+	hms_uid gpu, sys;
+	char *raw, *p;
+
+	if (!g_fake())
+		T_SKIP("what the GPU gave out is counted by fakecuda only");
+	h = t_open();
+	raw = hms_alloc(h, 10 * BLK, 0);
+	T_ASSERT(raw);
+	p = (char *)(((uintptr_t)raw + BLK - 1) & ~(BLK - 1)); /* 9 whole blocks */
+	t_fill((int *)p, n, 3);
+	T_EQ(hms_where(h, p, 1, &sys), 1);
+
+	/* Fullest first.  Blocks 0-3 fill chunk A, 4-7 chunk B.  Block 4
+	 * leaves B (one slot free), then 0 and 1 leave A (two free, emptied
+	 * last).  Block 8 goes to B: when 2 and 3 leave, A is empty and goes
+	 * back to the GPU. */
+	g = attach8(h, HMS_CUDA_KEEP_NONE);
+	fake_used = (size_t (*)(void))g_fake_sym("fakecuda_mem_used");
+	gpu = hms_cuda_target(g);
+	for (unsigned i = 0; i < 8; i++)
+		move(h, p, i, gpu);
+	expect(g, 16, 0, 16);
+	move(h, p, 4, sys);
+	move(h, p, 0, sys);
+	move(h, p, 1, sys);
+	expect(g, 10, 6, 16);
+	move(h, p, 8, gpu);
+	expect(g, 12, 4, 16);
+	move(h, p, 2, sys);
+	move(h, p, 3, sys);
+	expect(g, 8, 0, 8);
+	T_EQ(g_count_on(h, p, 9 * PAGES, gpu), 4 * PAGES);
+	t_check((int *)p, n, 3);
+	expect(g, 0, 0, 0);
+	T_EQ(hms_cuda_detach(g), 0);
+
+	/* keep_chunks 4: A empties and is kept (4 free slots); then block 4
+	 * leaves B: five free, so A goes back. */
+	g = attach8(h, 4);
+	gpu = hms_cuda_target(g);
+	for (unsigned i = 0; i < 8; i++)
+		move(h, p, i, gpu);
+	for (unsigned i = 0; i < 4; i++)
+		move(h, p, i, sys);
+	expect(g, 8, 8, 16);
+	move(h, p, 4, sys);
+	expect(g, 6, 2, 8);
+	/* ...and the next block takes B's free slot, not a new chunk. */
+	move(h, p, 0, gpu);
+	expect(g, 8, 0, 8);
+	t_check((int *)p, n, 3);
+	expect(g, 0, 8, 8); /* B: four free slots, kept */
+	T_EQ(hms_cuda_detach(g), 0);
+
+	/* keep_chunks 4 again: block 4 needs a new chunk B while A is full;
+	 * B's cuMemCreate is held while A's blocks leave (A is kept: four
+	 * free).  Once B is made seven slots are free: A goes back. */
+	g = attach8(h, 4);
+	gpu = hms_cuda_target(g);
+	for (unsigned i = 0; i < 4; i++)
+		move(h, p, i, gpu);
+	{
+		void (*hold)(bool) = (void (*)(bool))g_fake_sym("fakecuda_hold_create");
+		unsigned (*held)(void) = (unsigned (*)(void))g_fake_sym("fakecuda_create_held");
+		struct mover m = { h, p, 4, gpu };
+		pthread_t t;
+
+		hold(true);
+		T_EQ(pthread_create(&t, NULL, move_thread, &m), 0);
+		for (int i = 0; i < 10000 && !held(); i++)
+			usleep(1000);
+		T_EQ(held(), 1);
+		for (unsigned i = 0; i < 4; i++)
+			move(h, p, i, sys);
+		expect(g, 0, 8, 8);
+		hold(false);
+		T_EQ(pthread_join(t, NULL), 0);
+	}
+	expect(g, 2, 6, 8);
+	t_check((int *)p, n, 3);
+	T_EQ(hms_cuda_detach(g), 0);
+	T_EQ(fake_used(), 0);
+	hms_close(h);
+	printf("ok\n");
+	return 0;
+}
