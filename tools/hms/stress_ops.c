@@ -436,6 +436,10 @@ static int op_exclusive(struct st_thread *t, struct st_span *sp, int d, uint64_t
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0; /* the data did not change: the next checks see it */
 	}
+	if (s->o.wp_async) /* documented: CPU writes could not revoke it */
+		return ret == -EOPNOTSUPP ? 0 : st_error(s, "dev exclusive with asynchronous "
+							 "write protection, expected -EOPNOTSUPP",
+							 sp, ret, seq);
 	if (ret)
 		return st_error(s, "dev exclusive", sp, ret, seq);
 	return st_compare(s, "device view after exclusive", sp, t->buf, seq);
@@ -493,6 +497,10 @@ static int op_advise(struct st_thread *t, struct st_span *sp, uint64_t seq, long
 	int ret = hms_advise(s->h, span_addr(s, sp), span_len(sp), advice, 0);
 
 	*res = ret;
+	if (s->o.wp_async && advice == HMS_ADVICE_READ_MOSTLY) /* documented */
+		return ret == -EOPNOTSUPP ? 0 : st_error(s, "READ_MOSTLY with asynchronous "
+							 "write protection, expected -EOPNOTSUPP",
+							 sp, ret, seq);
 	return placement_result(s, "hms_advise", sp, ret, seq);
 }
 
