@@ -1297,6 +1297,11 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 				pte->flags |= PTE_DIRTY;
 			else if (!write && r > 0)
 				pte->flags |= PTE_ZERO;
+			/* EEXIST: there all along (MADV_FREE kept it), and a scan
+			 * may have write protected it while the table said
+			 * missing (wp.c): recorded, a write lifts it first. */
+			if (track && r == -EEXIST)
+				pte->flags |= PTE_WP;
 		}
 		waiters = hms__pte_unbusy_locked(h, pte);
 		pthread_mutex_unlock(&h->lock);
@@ -1309,6 +1314,11 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			return -EAGAIN;
 		if (r < 0 && r != -EEXIST)
 			return (int)r;
+		/* A device's write goes on in the kernel (range.c's fault_in),
+		 * which in user-mode-only mode cannot lift a protection: lift
+		 * the one just recorded now. */
+		if (r == -EEXIST && track && write && !cpu)
+			continue;
 		if (!cpu)
 			HMS_STAT_ADD(h, device_faults, 1);
 		return FAULT_DONE;

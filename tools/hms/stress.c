@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hms stress [--seed N] [--ops N | --seconds T] [--threads N] [--mib N]\n"
 		"                  [--skip OPS] [--verbose] [--serial-launch] [--inject SPEC]\n"
-		"                  [--gpu]\n"
+		"                  [--gpu] [--wp-async]\n"
 		"\n"
 		"Runs a seeded random mix of operations on managed memory and checks every\n"
 		"byte against a shadow copy: CPU reads and writes from several threads,\n"
@@ -70,6 +70,13 @@ static void usage(FILE *f)
 		"                compared with the shadow.  Without a usable GPU it says\n"
 		"                why and exits 1; HMS_CUDA_LIBRARY=build/tests/gpu/libfakecuda.so\n"
 		"                (built with the tests) stands in for one on any machine\n"
+		"  --wp-async    open the context with HMS_OPEN_WP_ASYNC: dirty-scan reads\n"
+		"                PAGEMAP_SCAN and the kernel resolves CPU write faults.\n"
+		"                read-mostly (set) and dev-exclusive must then fail with\n"
+		"                -EOPNOTSUPP, and populated system pages stay put on\n"
+		"                migrations to a device.  The operations drawn are the\n"
+		"                same.  Without the kernel feature (Linux 6.7+) or with\n"
+		"                HMS_WP_SYNC=1 it says why and exits 1\n"
 		"  --help, -h    this text (alone: not with other arguments)\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
@@ -251,11 +258,13 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 		a = opt.name;
 		v = opt.value;
 		if (!strcmp(a, "--verbose") || !strcmp(a, "-v") || !strcmp(a, "--gpu") ||
-		    !strcmp(a, "--serial-launch")) {
+		    !strcmp(a, "--serial-launch") || !strcmp(a, "--wp-async")) {
 			if (cli_no_value("hms stress", &opt))
 				return -1;
 			if (!strcmp(a, "--gpu"))
 				o->gpu = true;
+			else if (!strcmp(a, "--wp-async"))
+				o->wp_async = true;
 			else if (!strcmp(a, "--serial-launch"))
 				o->serial_launch = true;
 			else

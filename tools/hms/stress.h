@@ -42,6 +42,7 @@ struct stress_opts {
 	uint32_t skip_ops;   /* bit per enum st_op never run (--skip) */
 	const char *inject;  /* --inject: fault injection spec (src/inject.h) */
 	bool gpu;            /* --gpu: attach a CUDA GPU next to the softdevs */
+	bool wp_async;       /* --wp-async: HMS_OPEN_WP_ASYNC, refused without it */
 };
 
 /* ---- operations (stress_ops.c) ------------------------------------------ */

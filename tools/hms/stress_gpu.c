@@ -281,8 +281,15 @@ int st_gpu_read(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res
 	void *params[] = { &dst, &src, &n, &zero };
 	int ret = 0, uret;
 
-	if (!st_below(t, 3))
+	if (!st_below(t, 3)) {
 		ret = hms_advise(s->h, a, len, HMS_ADVICE_READ_MOSTLY, 0);
+		/* documented: no replicas with asynchronous write protection */
+		if (s->o.wp_async && ret == -EOPNOTSUPP)
+			ret = 0;
+		else if (s->o.wp_async && !st_injected_nomem(ret))
+			return st_error(s, "hms_advise(READ_MOSTLY) with asynchronous write "
+					"protection, expected -EOPNOTSUPP", sp, ret ? ret : 1, seq);
+	}
 	if (st_injected_nomem(ret))
 		atomic_fetch_add(&s->tolerated, 1); /* refused: no advice, no replicas */
 	else if (ret)

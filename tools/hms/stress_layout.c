@@ -128,7 +128,8 @@ int st_layout_init(struct stress *s)
 	/* The topology only with --gpu: it names the system node that
 	 * gpu-migrate-sys moves pages home to. */
 	struct hms_options ho = { .size = sizeof(ho),
-				  .flags = s->o.gpu ? 0 : HMS_OPEN_NO_TOPOLOGY };
+				  .flags = (s->o.gpu ? 0 : HMS_OPEN_NO_TOPOLOGY) |
+					   (s->o.wp_async ? HMS_OPEN_WP_ASYNC : 0) };
 	size_t len;
 	int ret;
 
@@ -165,6 +166,18 @@ int st_layout_init(struct stress *s)
 		return ret;
 	}
 	s->mode = hms_mode(s->h);
+	/* hms_open() falls back to synchronous protection without a word:
+	 * a run asked to test the asynchronous kind must not pass silently. */
+	if (s->o.wp_async && !hms_wp_async(s->h)) {
+		const char *env = getenv("HMS_WP_SYNC");
+
+		fprintf(stderr, "hms stress: --wp-async: %s\n",
+			env && *env && strcmp(env, "0")
+				? "HMS_WP_SYNC is set in the environment: unset it"
+				: "this kernel's userfaultfd lacks asynchronous write protection "
+				  "(UFFD_FEATURE_WP_ASYNC and WP_UNPOPULATED, Linux 6.7+)");
+		return -EOPNOTSUPP;
+	}
 	ret = open_devices(s);
 	if (!ret && s->o.gpu)
 		ret = st_gpu_open(s);

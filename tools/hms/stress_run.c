@@ -605,10 +605,11 @@ int stress_run(const struct stress_opts *o)
 	else
 		snprintf(limit, sizeof(limit), "seconds %.15g", o->seconds);
 	st_log(s, "hms stress: seed %llu, %u threads, %u MiB in %zu regions of %u KiB, "
-	       "2 softdevs%s, userfaultfd %s mode, %s\n",
+	       "2 softdevs%s, userfaultfd %s mode%s, %s\n",
 	       (unsigned long long)o->seed, o->threads, o->mib, s->nregions,
 	       (unsigned)(ST_REGION_BYTES >> 10), s->gpu ? " and a GPU" : "",
-	       s->mode == HMS_MODE_FULL ? "full" : "user-only", limit);
+	       s->mode == HMS_MODE_FULL ? "full" : "user-only",
+	       o->wp_async ? " with asynchronous write protection" : "", limit);
 	for (; prepared < o->threads; prepared++)
 		if (prepare_thread(s, &t[prepared], prepared)) {
 			st_log(s, "hms stress: cannot set up thread %u\n", prepared);
