@@ -83,12 +83,16 @@ enum hms_inject_point {
  *   MIGRATE_FINALIZED  finalize has updated the table (the pages that
  *                      stayed are writable again); its invalidation has
  *                      not ended
+ *   FAULT_IN           a device-side write fault (range.c) resolved one
+ *                      page and is about to make it writable through the
+ *                      kernel (MADV_POPULATE_WRITE)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
 	HMS_HOOK_MIGRATE_COMMIT,
 	HMS_HOOK_MIGRATE_COMMITTED,
 	HMS_HOOK_MIGRATE_FINALIZED,
+	HMS_HOOK_FAULT_IN,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,
