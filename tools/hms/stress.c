@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hms stress [--seed N] [--ops N | --seconds T] [--threads N] [--mib N]\n"
 		"                  [--skip OPS] [--verbose] [--serial-launch] [--inject SPEC]\n"
-		"                  [--gpu] [--wp-async]\n"
+		"                  [--gpu] [--wp-async] [--user-only]\n"
 		"\n"
 		"Runs a seeded random mix of operations on managed memory and checks every\n"
 		"byte against a shadow copy: CPU reads and writes from several threads,\n"
@@ -77,6 +77,10 @@ static void usage(FILE *f)
 		"                migrations to a device.  The operations drawn are the\n"
 		"                same.  Without the kernel feature (Linux 6.7+) or with\n"
 		"                HMS_WP_SYNC=1 it says why and exits 1\n"
+		"  --user-only   open the context with HMS_OPEN_USER_MODE_ONLY, as an\n"
+		"                unprivileged user gets it: the kernel's own accesses\n"
+		"                (device write faults, read(2), write(2)) cannot fault\n"
+		"                into hms\n"
 		"  --help, -h    this text (alone: not with other arguments)\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
@@ -258,13 +262,16 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 		a = opt.name;
 		v = opt.value;
 		if (!strcmp(a, "--verbose") || !strcmp(a, "-v") || !strcmp(a, "--gpu") ||
-		    !strcmp(a, "--serial-launch") || !strcmp(a, "--wp-async")) {
+		    !strcmp(a, "--serial-launch") || !strcmp(a, "--wp-async") ||
+		    !strcmp(a, "--user-only")) {
 			if (cli_no_value("hms stress", &opt))
 				return -1;
 			if (!strcmp(a, "--gpu"))
 				o->gpu = true;
 			else if (!strcmp(a, "--wp-async"))
 				o->wp_async = true;
+			else if (!strcmp(a, "--user-only"))
+				o->user_only = true;
 			else if (!strcmp(a, "--serial-launch"))
 				o->serial_launch = true;
 			else

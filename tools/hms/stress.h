@@ -43,6 +43,7 @@ struct stress_opts {
 	const char *inject;  /* --inject: fault injection spec (src/inject.h) */
 	bool gpu;            /* --gpu: attach a CUDA GPU next to the softdevs */
 	bool wp_async;       /* --wp-async: HMS_OPEN_WP_ASYNC, refused without it */
+	bool user_only;      /* --user-only: HMS_OPEN_USER_MODE_ONLY */
 };
 
 /* ---- operations (stress_ops.c) ------------------------------------------ */

@@ -129,7 +129,8 @@ int st_layout_init(struct stress *s)
 	 * gpu-migrate-sys moves pages home to. */
 	struct hms_options ho = { .size = sizeof(ho),
 				  .flags = (s->o.gpu ? 0 : HMS_OPEN_NO_TOPOLOGY) |
-					   (s->o.wp_async ? HMS_OPEN_WP_ASYNC : 0) };
+					   (s->o.wp_async ? HMS_OPEN_WP_ASYNC : 0) |
+					   (s->o.user_only ? HMS_OPEN_USER_MODE_ONLY : 0) };
 	size_t len;
 	int ret;
 
