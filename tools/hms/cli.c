@@ -117,13 +117,59 @@ void cli_write_error(const char *cmd, int err)
 		err ? strerror(err) : "");
 }
 
+/*
+ * Standard output goes through a stream of ours that keeps the errno of
+ * the first write that failed: stdio only remembers that one did
+ * (ferror), and output longer than its buffer (hms stress --help) is
+ * written part way through, long before cli_flush_stdout() asks why.
+ */
+static int out_errno; /* of the first failed write; main thread only */
+
+static ssize_t out_write(void *cookie, const char *buf, size_t n)
+{
+	size_t done = 0;
+
+	(void)cookie;
+	while (done < n) {
+		ssize_t w = write(STDOUT_FILENO, buf + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!out_errno)
+				out_errno = w < 0 ? errno : EIO;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
+void cli_stdout_init(void)
+{
+	cookie_io_functions_t io = { .write = out_write };
+	FILE *f = fopencookie(NULL, "w", io);
+
+	if (!f)
+		return; /* stdio's own stream then: the reason may be lost */
+	/* As stdio would: line buffered on a terminal, else in blocks. */
+	if (setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ)) {
+		fclose(f);
+		return;
+	}
+	fflush(stdout);
+	stdout = f;
+}
+
 int cli_flush_stdout(const char *cmd)
 {
 	errno = 0;
 	if (!fflush(stdout) && !ferror(stdout))
 		return 0;
-	/* errno is fflush's; 0 when only an earlier write failed */
-	cli_write_error(cmd, errno);
+	/* errno is fflush's; 0 when only an earlier write failed, whose
+	 * reason out_write() kept */
+	cli_write_error(cmd, out_errno ? out_errno : errno);
+	out_errno = 0;
 	clearerr(stdout);
 	return -1;
 }

@@ -87,4 +87,11 @@ void cli_write_error(const char *cmd, int err);
  */
 int cli_flush_stdout(const char *cmd);
 
+/*
+ * cli_stdout_init() - make stdout a stream that remembers why a write
+ * failed (cli_flush_stdout() names it).  Called first thing in main();
+ * stdout stays what it was if the stream cannot be made.
+ */
+void cli_stdout_init(void);
+
 #endif

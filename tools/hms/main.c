@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	cli_stdout_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
