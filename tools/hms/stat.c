@@ -344,9 +344,16 @@ int cmd_stat(int argc, char **argv)
 	}
 	fclose(tmp);
 	free(s);
-	if (out != stderr && (ferror(out) | fclose(out))) {
-		fprintf(stderr, "%s: %s: write error\n", CMD, output);
-		return code ? code : 1;
+	if (out != stderr) {
+		/* errno is fclose's; 0 when only an earlier write failed */
+		int bad = ferror(out);
+
+		errno = 0;
+		if (fclose(out) || bad) {
+			fprintf(stderr, "%s: -o %s: write error%s%s\n", CMD, output,
+				errno ? ": " : "", errno ? strerror(errno) : "");
+			return code ? code : 1;
+		}
 	}
 	return code;
 }
