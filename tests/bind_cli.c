@@ -50,6 +50,7 @@ static int hms(const char *args)
 
 	free(out);
 	free(err);
+	out = err = NULL;
 	snprintf(cmd, sizeof(cmd), "'%s' %s 2>'%s'", tool, args, errpath);
 	st = topo_run(cmd, &out);
 	err = topo_read_file(errpath);
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
 		   want);
 	/* without hms bind: the default policy, so the above is hms bind's doing */
 	snprintf(args, sizeof(args), "'%s' --policy", self);
+	free(out);
+	out = NULL;
 	TOPO_CHECK(topo_run(args, &out) == 0 && !strncmp(out, "mode 0 ", 7),
 		   "no policy here already: %s", out);
 

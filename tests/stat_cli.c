@@ -70,6 +70,7 @@ static int hms(const char *args)
 	free(out);
 	free(err);
 	free(rep);
+	out = err = rep = NULL;
 	unlink(report);
 	snprintf(cmd, sizeof(cmd), "'%s' %s 2>'%s'", tool, args, errpath);
 	st = topo_run(cmd, &out);
