@@ -179,6 +179,8 @@ static void bind_stat_cases(void)
 	fails(1, "", "bind --target softdev0 echo ran", "only such a program can place pages");
 	TOPO_CHECK(!*out, "the command ran: %s", out);
 
+	USAGE("bind --help=x", "hms bind: --help: takes no value");
+	USAGE("stat --help=", "hms stat: --help: takes no value");
 	USAGE("stat", "hms stat: missing command");
 	TOPO_CHECK(strstr(err, "usage: hms stat") && !*out, "stat usage on stderr only");
 	USAGE("stat --", "hms stat: missing command");

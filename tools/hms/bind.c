@@ -91,7 +91,9 @@ static int parse_args(int argc, char **argv, struct bind_opts *o)
 			break; /* COMMAND: what follows is its own */
 		cli_option(argc, argv, i, &opt);
 		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h")) {
-			if (argc == 2 && !opt.joined) {
+			if (cli_no_value(CMD, &opt))
+				return usage_error();
+			if (argc == 2) {
 				bind_usage(stdout);
 				return 0;
 			}
