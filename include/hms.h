@@ -140,7 +140,9 @@ int hms_open(struct hms **out, const struct hms_options *opts);
  * hms_manage() are left mapped as plain anonymous memory with their data,
  * the fault handler thread stops, and device memory still registered gets
  * its release() callback (software devices still attached are destroyed
- * so).  NULL is accepted.  Must not be called from an hms callback.
+ * so).  Then, when $HMS_STATS_FILE names an existing file, the final
+ * counters are appended to it as one line (hms-stat(1), hms_close(3)).
+ * NULL is accepted.  Must not be called from an hms callback.
  */
 void hms_close(struct hms *h);
 

@@ -6,7 +6,9 @@
  * (unreadable root, failed setup) exits 1 and says what failed.  Also that
  * the good forms next to each case still parse, and that a few cheap runs
  * (bench fill at 1 MiB, --json with skipped benchmarks, a 10-operation
- * stress, setup failures under ASan's leak check) behave.
+ * stress, setup failures under ASan's leak check) behave.  hms bind and
+ * hms stat take options up to COMMAND; a target that cannot be bound, an
+ * output file that cannot be opened exit 1 before COMMAND runs.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -152,6 +154,47 @@ static void bench_cases(bool uffd)
 		   strstr(err, "hms bench snapshot: cannot allocate"), "setup failures:\n%s", err);
 }
 
+static void bind_stat_cases(void)
+{
+	USAGE("bind true", "hms bind: --target is required");
+	TOPO_CHECK(strstr(err, "usage: hms bind") && !*out, "bind usage on stderr only");
+	USAGE("bind --target", "hms bind: --target: missing value");
+	USAGE("bind --target node0", "hms bind: missing command");
+	USAGE("bind --target node0 --", "hms bind: missing command");
+	USAGE("bind --target '' true", "hms bind: --target: empty target in ''");
+	USAGE("bind --target=node0,,1 true", "hms bind: --target: empty target in 'node0,,1'");
+	USAGE("bind --target ,node0 true", "hms bind: --target: empty target in ',node0'");
+	USAGE("bind --target node0, true", "hms bind: --target: empty target in 'node0,'");
+	USAGE("bind --target node0 --target 1 true", "hms bind: --target: given twice");
+	USAGE("bind --bogus --target node0 true", "hms bind: unknown option '--bogus'");
+	USAGE("bind --target node0 -m 0 true", "hms bind: unknown option '-m'");
+	USAGE("bind --preferred=1 --target node0 true", "hms bind: --preferred: takes no value");
+	USAGE("bind --show=yes", "hms bind: --show: takes no value");
+	USAGE("bind --show --target node0", "hms bind: --show: takes no other argument ('--target')");
+	USAGE("bind --show true", "hms bind: --show: takes no other argument ('true')");
+	USAGE("bind --preferred --show", "hms bind: --show: takes no other argument ('--preferred')");
+	/* runtime failures name the target; nothing runs */
+	fails(1, "", "bind --target nosuch-target echo ran", "hms bind: --target nosuch-target: ");
+	TOPO_CHECK(!*out, "the command ran: %s", out);
+	fails(1, "", "bind --target softdev0 echo ran", "only such a program can place pages");
+	TOPO_CHECK(!*out, "the command ran: %s", out);
+
+	USAGE("bind --help=x", "hms bind: --help: takes no value");
+	USAGE("stat --help=", "hms stat: --help: takes no value");
+	USAGE("stat", "hms stat: missing command");
+	TOPO_CHECK(strstr(err, "usage: hms stat") && !*out, "stat usage on stderr only");
+	USAGE("stat --", "hms stat: missing command");
+	USAGE("stat -o x.txt", "hms stat: missing command");
+	USAGE("stat -o", "hms stat: -o: missing value");
+	USAGE("stat --output", "hms stat: --output: missing value");
+	USAGE("stat --bogus true", "hms stat: unknown option '--bogus'");
+	USAGE("stat -o a -o b true", "hms stat: -o: given twice");
+	USAGE("stat -o a --output=b true", "hms stat: --output: given twice");
+	fails(1, "", "stat -o /nonexistent/hms/x echo ran", "hms stat: /nonexistent/hms/x: ");
+	TOPO_CHECK(!*out, "the command ran: %s", out);
+	fails(127, "", "stat nosuch-hms-command", "hms stat: 'nosuch-hms-command': No such file");
+}
+
 static void other_cases(const char *fixture, const char *dir)
 {
 	char args[2048], path[1024];
@@ -209,6 +252,7 @@ int main(void)
 	stress_cases(uffd);
 	bench_cases(uffd);
 	other_cases(fixture, dir);
+	bind_stat_cases();
 	free(out);
 	free(err);
 	free(fixture);

@@ -6,7 +6,8 @@
  * naming the argument, the usage after it, nothing on stdout): the extra
  * word was ignored and the help printed with exit 0.  `hms --help CMD`
  * (and `hms help CMD`) is CMD's help, as git's is; any other word there
- * is an unknown command.  After "--", bench's "--help" is a name.
+ * is an unknown command.  After "--", bench's "--help" is a name; after
+ * the command of bind and stat, the command's argument.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ static void same_help(const char *args, const char *same)
 int main(void)
 {
 	static const char *const cmds[] = { "version", "demo", "topo", "bench", "stress" };
+	static const char *const runs[] = { "bind", "stat" };
 	char *dir = topo_tmpdir(), args[256], want[256];
 
 	tool = getenv("HMS_TOOL");
@@ -91,6 +93,26 @@ int main(void)
 		snprintf(want, sizeof(want), "--help %s", cmds[c]);
 		same_help(want, args);
 	}
+	/*
+	 * bind and stat take a COMMAND: the options end at its first word, so
+	 * "extra --help" runs extra with --help (tests/stat_cli); before it
+	 * --help still goes alone.
+	 */
+	for (size_t c = 0; c < sizeof(runs) / sizeof(runs[0]); c++) {
+		snprintf(args, sizeof(args), "%s --help extra", runs[c]);
+		snprintf(want, sizeof(want), "hms %s: --help: unexpected argument 'extra'", runs[c]);
+		refused(args, want);
+		snprintf(args, sizeof(args), "%s -h ''", runs[c]);
+		snprintf(want, sizeof(want), "hms %s: -h: unexpected argument ''", runs[c]);
+		refused(args, want);
+		snprintf(args, sizeof(args), "%s --help", runs[c]);
+		snprintf(want, sizeof(want), "help %s", runs[c]);
+		same_help(want, args);
+		snprintf(want, sizeof(want), "--help %s", runs[c]);
+		same_help(want, args);
+	}
+	refused("bind --target node0 --help", "hms bind: --help: unexpected argument '--target'");
+	refused("stat -o x -h true", "hms stat: -h: unexpected argument '-o'");
 	refused("topo --json --help", "hms topo: --help: unexpected argument '--json'");
 	refused("stress --ops 5 -h", "hms stress: -h: unexpected argument '--ops'");
 	refused("bench fault --help", "hms bench: --help: unexpected argument 'fault'");

@@ -75,6 +75,9 @@ int main(void)
 	full("bench --help", "hms bench");
 	full("stress --help", "hms stress");
 	full("demo --help", "hms demo");
+	full("bind --help", "hms bind");
+	full("stat --help", "hms stat");
+	full("bind --show", "hms bind");
 	full("version", "hms version");
 	full("--version", "hms --version");
 	/* a cheap run: gpu skips (see full()) */

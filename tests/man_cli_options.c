@@ -55,7 +55,8 @@ static bool has(const struct opts *o, const char *name)
 
 int main(void)
 {
-	static const char *const cmds[] = { "version", "demo", "topo", "bench", "stress" };
+	static const char *const cmds[] = { "version", "demo", "topo", "bench", "stress", "bind",
+					    "stat" };
 	const char *tool = getenv("HMS_TOOL"), *src = getenv("HMS_SOURCE_DIR");
 
 	if (!tool || !src) {

@@ -274,6 +274,7 @@ HMS_API void hms_close(struct hms *h)
 			munmap((void *)s, e - s);
 	}
 	hms__uffd_stop(h);
+	hms__stats_report(h); /* every page is home: the counters are final */
 	/* Devices that were not removed: their memory is empty now. */
 	while (h->devmems) {
 		struct hms_devmem *dm = h->devmems;

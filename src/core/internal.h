@@ -687,6 +687,9 @@ struct hms_stats_atomic {
 #define HMS_STAT_ADD(h, field, v) \
 	atomic_fetch_add_explicit(&(h)->stats.field, (v), memory_order_relaxed)
 
+/* hms_close(): appends the final counters to $HMS_STATS_FILE, if set. */
+void hms__stats_report(struct hms *h);
+
 /* ------------------------------------------------------------------------
  * topology*.c - objects, discovery, export
  * ---------------------------------------------------------------------- */

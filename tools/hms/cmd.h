@@ -8,5 +8,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const struct command commands[] = {
 	{ "version", cmd_version, "print the library and tool version" },
 	{ "demo", cmd_demo, "a short tour: migrate, launch a device kernel, fault back" },
 	{ "topo", cmd_topo, "show the memory topology (targets, initiators, links, bridges)" },
+	{ "bind", cmd_bind, "run a command with its memory bound to hms targets (numactl)" },
+	{ "stat", cmd_stat, "run a command, then print the hms counters of the contexts it closed" },
 	{ "bench", cmd_bench, "run benchmarks (fault, migrate, snapshot, notify, ...)" },
 	{ "stress", cmd_stress, "random operations checked against a shadow copy of every byte" },
 };
