@@ -107,6 +107,7 @@ static void fork_child(void)
 {
 	for (struct hms *h = ctx_list; h; h = h->next_ctx)
 		h->forked_child = true;
+	hms__uffd_fork_child();
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 

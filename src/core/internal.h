@@ -300,6 +300,8 @@ long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake);
 bool hms__in_handler(struct hms *h);
 /* CLOCK_MONOTONIC in milliseconds (uffd.c). */
 uint64_t hms__now_ms(void);
+/* The atfork child handler's part in uffd.c: its lock starts afresh. */
+void hms__uffd_fork_child(void);
 /* A decimal number in [min, max] from the environment variable name, or
  * def (unset, empty, not a number, out of range). */
 unsigned hms__env_uint(const char *name, unsigned def, unsigned min, unsigned max);

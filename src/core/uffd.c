@@ -472,6 +472,21 @@ static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
 
 /*
+ * In the child of a fork(): the parent's handler threads are not there,
+ * and one of them may have held ev_lock when fork() copied the address
+ * space: the child's first hms_open() then waited for it for ever
+ * (tests/fork_child_open_race; anon_write_child hung under load).  What
+ * the lock guards is the parent's contexts' state, which the child never
+ * uses (hms__check: -ECHILD), so it starts afresh.  Called by the atfork
+ * child handler (context.c), with the child's one thread.
+ */
+void hms__uffd_fork_child(void)
+{
+	pthread_mutex_init(&ev_lock, NULL);
+	pthread_cond_init(&ev_cond, NULL);
+}
+
+/*
  * Batches of messages the handler started to read, and finished
  * processing; guarded by ev_lock.  An event a madvise() raised was read by
  * a read() that started before madvise() returned, so once processed

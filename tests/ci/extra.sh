@@ -23,7 +23,7 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHMS_SANITIZE=thread >/dev/nu
 cmake --build build-tsan -j"$(nproc)"
 TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
 	ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
-	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child'
+	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child|fork_child_open_race'
 
 echo "--- placement: mappings across a 2 MiB boundary"
 cc -O2 -shared -fPIC -o build/straddle.so tests/ci/straddle.c
