@@ -247,6 +247,26 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len)
 	return 0;
 }
 
+/*
+ * Is [start, start + len) one mapping registered with a userfaultfd, and
+ * no UNMAP or REMAP of this context unread?  Cheap (one ioctl), where
+ * reading smaps is not: UFFDIO_CONTINUE, which private anonymous memory
+ * never takes, fails with EINVAL only after the kernel found such a
+ * mapping; ENOENT where it found none or several, EAGAIN while an address
+ * space change is unread.  false means "cannot tell", never "not
+ * registered" (and is all a kernel without UFFDIO_CONTINUE, before the
+ * minor-fault features of 5.13, ever gets).
+ */
+bool hms__uffd_registered_fast(struct hms *h, uintptr_t start, size_t len)
+{
+	struct uffdio_continue c = { .range = { start, len },
+				     .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
+
+	if (!(h->features & UFFD_FEATURE_MINOR_HUGETLBFS))
+		return false;
+	return ioctl(h->uffd, UFFDIO_CONTINUE, &c) && errno == EINVAL;
+}
+
 /* ---- resolving ioctls ---------------------------------------------------- */
 
 /* The ioctls that resolve faults.  Fault injection (uffd_eagain) answers
