@@ -995,7 +995,7 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 /* ---- stale areas ---------------------------------------------------------- */
 
 /*
- * Stale areas.  The kernel lets a mapping go before the userfaultfd event
+ * The kernel lets a mapping go before the userfaultfd event
  * that says so is even queued: munmap() removes the mapping, drops
  * mmap_lock, and only then queues its UNMAP event and waits for it to be
  * read (mremap() moving a range away does the same with REMAP and UNMAP).
@@ -1023,8 +1023,8 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
  * another range instead.)
  *
  * The calls that act on managed memory (hms_free, hms_unmanage,
- * hms_protect, hms_prefault, hms_page_query, hms_bind, hms_bind_default)
- * ask the converse: a range the table calls managed but that is not
+ * hms_protect, hms_prefault, hms_page_query, and hms_bind with the other
+ * calls that check through hms__placement_range) ask the converse: a range the table calls managed but that is not
  * registered all through is a stale area's, and is waited for the same
  * way; it then answers ENOENT, as memory never managed does.  Without
  * that, hms_free() unmapped and hms_protect() mprotect()ed the fresh

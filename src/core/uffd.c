@@ -1481,13 +1481,25 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 {
 	struct hms_notify_range r = { s, e, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
-	/* The old range of the REMAP before, ending where it ends (an mremap
-	 * that shrinks as it moves unmaps the tail first, in its own event):
-	 * the one the kernel sends, not a later unmap of part of a new area
-	 * there, which is taken for it only if it ends there too. */
+	/*
+	 * The old range of the REMAP before, ending where it ends: the one the
+	 * kernel sends, not a later unmap of part of a new area there, which
+	 * is taken for it only if it ends there too.  An mremap that shrinks
+	 * as it moves sends REMAP, UNMAP of the tail it cut off, then UNMAP of
+	 * the range that moved.  Since the 2025 mremap rework
+	 * (vma_remap_struct; seen on 6.18) the REMAP gives the new length: the
+	 * tail starts where the record ends, is not taken for it and removes
+	 * the stale tail; the head matches.  Before, it gave the old length:
+	 * the tail ends where the record does, and the record shrinks to the
+	 * head so that the head's event is taken for it as well (not: a new
+	 * area over the head removed).  tests/manage_after_mremap_shrink_race
+	 * covers the first order only.
+	 */
 	bool told = st->remap.valid && s >= st->remap.start && e == st->remap.end, own;
 
-	if (told)
+	if (told && s > st->remap.start)
+		st->remap.end = s; /* a tail: the head's event follows */
+	else if (told)
 		st->remap.valid = false;
 	pthread_mutex_lock(&h->lock);
 	own = own_unmap_take_locked(h, s, e);
