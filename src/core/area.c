@@ -1133,8 +1133,8 @@ static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
 }
 
 /* 0 if [s, e) is all live managed memory, -ENOENT if not, or if the areas
- * there are stale (waited for, as above).  smaps is read only where one
- * ioctl cannot vouch for the range (several mappings, an event unread). */
+ * there are stale (waited for, as above).  smaps is read only where a few
+ * ioctls cannot vouch for the range (an event unread, many mappings). */
 int hms__range_live(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	bool managed;

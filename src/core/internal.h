@@ -287,8 +287,8 @@ int hms__uffd_start(struct hms *h);
 void hms__uffd_stop(struct hms *h);
 int hms__uffd_register(struct hms *h, uintptr_t start, size_t len);
 int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
-/* One registered mapping over the range, no event unread (one ioctl;
- * false: cannot tell). */
+/* Every mapping over the range registered, no event unread (a few
+ * ioctls; false: cannot tell). */
 bool hms__uffd_registered_fast(struct hms *h, uintptr_t start, size_t len);
 /* Write-protect (wp = true) or unprotect; retries EAGAIN unless called
  * from the handler thread, where it returns -EAGAIN. */

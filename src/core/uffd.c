@@ -248,23 +248,44 @@ int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len)
 }
 
 /*
- * Is [start, start + len) one mapping registered with a userfaultfd, and
- * no UNMAP or REMAP of this context unread?  Cheap (one ioctl), where
- * reading smaps is not: UFFDIO_CONTINUE, which private anonymous memory
- * never takes, fails with EINVAL only after the kernel found such a
- * mapping; ENOENT where it found none or several, EAGAIN while an address
- * space change is unread.  false means "cannot tell", never "not
- * registered" (and is all a kernel without UFFDIO_CONTINUE, before the
- * minor-fault features of 5.13, ever gets).
+ * Is each mapping over [start, start + len) registered with a userfaultfd,
+ * and no UNMAP or REMAP of this context unread?  Cheap (a few ioctls),
+ * where reading smaps is not: UFFDIO_CONTINUE, which private anonymous
+ * memory never takes, fails with EINVAL only after the kernel found one
+ * registered mapping over the range it is given; ENOENT where it found
+ * none or several, EAGAIN while an address-space change is unread.  A
+ * range of several mappings (hms_protect() of part of an area splits
+ * it) is asked again in halves, at most REGISTERED_PROBES times in all.
+ * false means "cannot tell", never "not registered" (and is all a kernel
+ * without UFFDIO_CONTINUE, before the minor-fault features of 5.13, ever
+ * gets).
  */
+#define REGISTERED_PROBES 64
+
+static bool registered_halves(struct hms *h, uintptr_t s, uintptr_t e, unsigned *probes)
+{
+	struct uffdio_continue c = { .range = { s, e - s },
+				     .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
+	uintptr_t mid = s + ((((e - s) >> PAGE_SHIFT) / 2) << PAGE_SHIFT);
+
+	if (++*probes > REGISTERED_PROBES)
+		return false;
+	if (!ioctl(h->uffd, UFFDIO_CONTINUE, &c))
+		return false; /* cannot happen: taken for "cannot tell" */
+	if (errno == EINVAL)
+		return true;
+	if (errno != ENOENT || e - s == PAGE_SIZE)
+		return false;
+	return registered_halves(h, s, mid, probes) && registered_halves(h, mid, e, probes);
+}
+
 bool hms__uffd_registered_fast(struct hms *h, uintptr_t start, size_t len)
 {
-	struct uffdio_continue c = { .range = { start, len },
-				     .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
+	unsigned probes = 0;
 
 	if (!(h->features & UFFD_FEATURE_MINOR_HUGETLBFS))
 		return false;
-	return ioctl(h->uffd, UFFDIO_CONTINUE, &c) && errno == EINVAL;
+	return registered_halves(h, start, start + len, &probes);
 }
 
 /* ---- resolving ioctls ---------------------------------------------------- */
