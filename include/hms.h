@@ -158,6 +158,16 @@ bool hms_wp_async(const struct hms *h);
 
 /* ------------------------------------------------------------------------
  * Managed areas
+ *
+ * Memory just unmapped: the kernel lets a mapping go (munmap, mremap
+ * moving it away) before hms has read the userfaultfd event that says so,
+ * and another thread's mmap() may get the addresses back at once.  Every
+ * call that wants managed memory (hms_free, hms_unmanage, hms_protect,
+ * hms_prefault, hms_page_query, hms_bind and the other placement calls)
+ * takes such a range for what it is, not managed: it sees that the range
+ * is not registered with userfaultfd, waits for the event (up to about
+ * 2 seconds) and fails with -ENOENT, leaving the new memory alone.
+ * hms_manage() waits the same way and then adopts it.
  * ---------------------------------------------------------------------- */
 
 /** hms_alloc() flags */
@@ -185,7 +195,8 @@ void *hms_alloc(struct hms *h, size_t len, unsigned flags);
  *
  * Device memory holding its pages is freed; devices get an UNMAP
  * invalidation.  Return: 0, -EINVAL (unaligned, zero length, NULL),
- * -ENOENT (not entirely inside areas created by hms_alloc()).
+ * -ENOENT (not entirely inside areas created by hms_alloc(), or just
+ * unmapped by another thread: see "Memory just unmapped" above).
  */
 int hms_free(struct hms *h, void *addr, size_t len);
 
@@ -214,7 +225,8 @@ int hms_manage(struct hms *h, void *addr, size_t len);
  *
  * Device-resident pages come back to system memory, devices get a RELEASE
  * invalidation and the range is unregistered from userfaultfd; the memory
- * stays mapped.  Return: 0, -EINVAL, -ENOENT (not entirely managed).
+ * stays mapped.  Return: 0, -EINVAL, -ENOENT (not entirely managed, or
+ * just unmapped: see above).
  */
 int hms_unmanage(struct hms *h, void *addr, size_t len);
 
@@ -230,7 +242,7 @@ int hms_unmanage(struct hms *h, void *addr, size_t len);
  * accesses of pages the device does not mirror (they go through the
  * kernel), but not by existing device mappings: use hms_protect().
  * Return: 0, -EINVAL (bad prot, unaligned, zero length), -ENOENT (not
- * entirely managed), or mprotect()'s errno.
+ * entirely managed, or just unmapped: see above), or mprotect()'s errno.
  */
 int hms_protect(struct hms *h, void *addr, size_t len, int prot);
 
@@ -244,7 +256,8 @@ int hms_protect(struct hms *h, void *addr, size_t len, int prot);
  * hms_prefault() on the buffer first makes such calls work.  Harmless in
  * full mode.  A page may move again afterwards if a device or a migration
  * takes it.  Return: pages brought in (0 if all were present), -EINVAL,
- * -ENOENT (not entirely managed), -EFAULT (no read permission).
+ * -ENOENT (not entirely managed, or just unmapped: see above), -EFAULT
+ * (no read permission).
  */
 long hms_prefault(struct hms *h, void *addr, size_t len, bool write);
 
@@ -282,7 +295,8 @@ struct hms_page_info {
  * @addr:   page aligned start, inside a managed area.
  * @npages: pages to describe; all must be managed.
  * @out:    npages entries.
- * Return: npages, -EINVAL, -ENOENT (a page is not managed).
+ * Return: npages, -EINVAL, -ENOENT (a page is not managed, or was just
+ * unmapped: see "Memory just unmapped" above).
  */
 long hms_page_query(struct hms *h, const void *addr, size_t npages,
 		    struct hms_page_info *out);
@@ -710,7 +724,8 @@ int hms_topology_write_sysfs(const struct hms_topology *t, const char *dir);
  * zero or unaligned length or address, unknown flags, an empty target
  * list, a uid listed twice, a uid that is not a target), -E2BIG (more than
  * HMS_BIND_MAX_TARGETS targets), -ENOENT (a target uid not in the
- * topology, or a range not entirely inside managed areas), -EXDEV (a
+ * topology, or a range not entirely inside managed areas, memory just
+ * unmapped included: see "Managed areas"), -EXDEV (a
  * target hms cannot place pages on: neither a NUMA node with memory nor
  * device memory whose driver can migrate pages in), -ECHILD (context
  * inherited by fork).  Arguments are checked before anything changes: a

@@ -6,7 +6,8 @@
  * mapping go before the UNMAP event of the munmap() is queued and read,
  * so the old area could still be in the table, and hms_manage() failed
  * with EEXIST although the caller's memory was not managed.
- * (MOVE_AWAY 1: manage_after_mremap_race, the range moved away instead.) */
+ * (MOVE_AWAY 1: manage_after_mremap_race, the range moved away instead;
+ * SHRINK 1 as well: manage_after_mremap_shrink_race, moved and cut to half.) */
 #include <pthread.h>
 #include <time.h>
 #include "hms_test.h"
@@ -14,7 +15,11 @@
 #ifndef MOVE_AWAY
 #define MOVE_AWAY 0
 #endif
+#ifndef SHRINK
+#define SHRINK 0
+#endif
 #define LEN (4 * T_PAGE)
+#define MOVED_LEN (SHRINK ? LEN / 2 : LEN) /* what the mremap keeps */
 #define MANAGES 10000 /* per thread */
 #define SECONDS 5    /* at most, whatever was done (the old code failed within 0.1 s) */
 
@@ -59,11 +64,11 @@ static void *worker(void *arg)
 		if (!MOVE_AWAY) {
 			T_EQ(munmap(p, LEN), 0);
 		} else {
-			T_ASSERT(mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to);
+			T_ASSERT(mremap(p, LEN, MOVED_LEN, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to);
 			T_EQ(to[T_PAGE], 1);
 			/* Unmanaged there too (an UNMAP event), the place kept. */
-			T_ASSERT(mmap(to, LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-				      0) == to);
+			T_ASSERT(mmap(to, MOVED_LEN, PROT_NONE,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == to);
 		}
 		done++;
 	}

@@ -992,6 +992,164 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 	return (void *)s;
 }
 
+/* ---- stale areas ---------------------------------------------------------- */
+
+/*
+ * The kernel lets a mapping go before the userfaultfd event
+ * that says so is even queued: munmap() removes the mapping, drops
+ * mmap_lock, and only then queues its UNMAP event and waits for it to be
+ * read (mremap() moving a range away does the same with REMAP and UNMAP).
+ * In between another thread may mmap() the same addresses and hand them
+ * to hms_manage(), whose hms__uffd_sync() cannot wait for an event that
+ * no read has taken yet: the old area is still in the table.
+ *
+ *   thread A                thread B                      handler
+ *   munmap(x): mapping gone
+ *                           mmap -> x
+ *                           hms_manage(x): sync, the old
+ *                           area overlaps (was: EEXIST)
+ *   queues UNMAP x..y,                                    reads it, removes
+ *   waits for the read                                    the old area
+ *
+ * A live area's range is registered with the userfaultfd (hms_manage and
+ * hms_alloc register before they insert the area, hms_unmanage removes it
+ * before it unregisters, MADV_DONTNEED and mprotect keep the
+ * registration), a fresh mapping is not, and the kernel never merges a
+ * registered mapping with one that is not.  So an overlap over a range
+ * that is registered nowhere is an event on its way, and waited for;
+ * where any part of the range is registered, the overlap is the caller's
+ * (or the range is another userfaultfd's): EEXIST at once.  (hms_alloc
+ * cannot tell its fresh range from a stale area's either, but can take
+ * another range instead.)
+ *
+ * The calls that act on managed memory (hms_free, hms_unmanage,
+ * hms_protect, hms_prefault, hms_page_query, and hms_bind with the other
+ * calls that check through hms__placement_range) ask the converse: a range the table calls managed but that is not
+ * registered all through is a stale area's, and is waited for the same
+ * way; it then answers ENOENT, as memory never managed does.  Without
+ * that, hms_free() unmapped and hms_protect() mprotect()ed the fresh
+ * memory another thread had just mapped there.
+ */
+
+/* How much of [s, e) is registered with a userfaultfd ("um" in its
+ * mapping's VmFlags in /proc/self/smaps; an unmapped hole is not): REG_*,
+ * or -errno.  Stops reading at e: the kernel makes the text of each
+ * mapping as it is read. */
+enum { REG_NONE, REG_PART, REG_ALL };
+
+static int range_registered(uintptr_t s, uintptr_t e)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool in = false, some = false, hole = false;
+	uintptr_t next = s; /* where the mappings seen so far end */
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long vs, ve;
+		int n = 0;
+
+		if (sscanf(line, "%lx-%lx %n", &vs, &ve, &n) == 2 && n) {
+			if (vs >= e)
+				break;
+			in = ve > s;
+			if (in) {
+				hole |= vs > next;
+				next = ve;
+			}
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			if (strstr(line, " um "))
+				some = true;
+			else
+				hole = true;
+			in = false;
+		}
+	}
+	free(line);
+	fclose(f);
+	hole |= next < e;
+	return !some ? REG_NONE : hole ? REG_PART : REG_ALL;
+}
+
+/* How long a call waits for a stale area's event, in ms: the thread that
+ * unmapped queues it as soon as it runs again, so this is a bound for a
+ * loaded machine, not a wait anyone should see. */
+#define STALE_WAIT_MS 2000
+
+/*
+ * Waits while the table says in_table(h, s, e) and the kernel's
+ * registration of [s, e) (REG_*, or -errno) does not bear it out
+ * (kernel_agrees(reg) false): true once the table has let go, false if
+ * the kernel agrees, or the table still says so after STALE_WAIT_MS.
+ */
+static bool stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
+		       bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e),
+		       bool (*kernel_agrees)(int reg))
+{
+	uint64_t t0 = hms__now_ms();
+
+	for (unsigned round = 0;; round++) {
+		bool says;
+
+		hms__uffd_sync(h);
+		pthread_mutex_lock(&h->lock);
+		says = in_table(h, s, e);
+		pthread_mutex_unlock(&h->lock);
+		if (!says)
+			return true;
+		if (hms__in_handler(h))
+			return false; /* the event is this thread's to read */
+		if (kernel_agrees(range_registered(s, e)))
+			return false;
+		if (hms__now_ms() - t0 > STALE_WAIT_MS)
+			return false;
+		/* Let the unmapping thread run; then poll more gently. */
+		if (round < 8)
+			sched_yield();
+		else
+			usleep(100);
+	}
+}
+
+/* An overlap is real where any part is registered (or smaps says no). */
+static bool overlap_confirmed(int reg)
+{
+	return reg != REG_NONE;
+}
+
+/* Managed is real where all of it is registered (or smaps says no). */
+static bool managed_confirmed(int reg)
+{
+	return reg == REG_ALL || reg < 0;
+}
+
+/* 0 once [s, e) overlaps no live area, -EEXIST if it overlaps one that is
+ * not stale or one stays longer than STALE_WAIT_MS. */
+static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	return stale_wait(h, s, e, range_overlaps_locked, overlap_confirmed) ? 0 : -EEXIST;
+}
+
+/* 0 if [s, e) is all live managed memory, -ENOENT if not, or if the areas
+ * there are stale (waited for, as above).  smaps is read only where a few
+ * ioctls cannot vouch for the range (an event unread, many mappings). */
+int hms__range_live(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	bool managed;
+
+	hms__uffd_sync(h);
+	pthread_mutex_lock(&h->lock);
+	managed = hms__range_managed_locked(h, s, e);
+	pthread_mutex_unlock(&h->lock);
+	if (!managed)
+		return -ENOENT;
+	if (hms__uffd_registered_fast(h, s, e - s))
+		return 0;
+	return stale_wait(h, s, e, hms__range_managed_locked, managed_confirmed) ? -ENOENT : 0;
+}
+
 /* Validate a range of managed memory; owned: all areas must be hms_alloc's. */
 static int check_managed(struct hms *h, const void *addr, size_t len, bool owned)
 {
@@ -1003,9 +1161,11 @@ static int check_managed(struct hms *h, const void *addr, size_t len, bool owned
 	ret = check_range(addr, len);
 	if (ret)
 		return ret;
-	hms__uffd_sync(h);
+	ret = hms__range_live(h, s, e);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&h->lock);
-	if (!hms__range_managed_locked(h, s, e))
+	if (!hms__range_managed_locked(h, s, e)) /* unmapped since */
 		ret = -ENOENT;
 	else if (owned)
 		for (uintptr_t p = s; p < e;) {
@@ -1157,98 +1317,6 @@ static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 		p += n << PAGE_SHIFT;
 	}
 	close(fd);
-}
-
-/*
- * Stale areas.  The kernel lets a mapping go before the userfaultfd event
- * that says so is even queued: munmap() removes the mapping, drops
- * mmap_lock, and only then queues its UNMAP event and waits for it to be
- * read (mremap() moving a range away does the same with REMAP and UNMAP).
- * In between another thread may mmap() the same addresses and hand them
- * to hms_manage(), whose hms__uffd_sync() cannot wait for an event that
- * no read has taken yet: the old area is still in the table.
- *
- *   thread A                thread B                      handler
- *   munmap(x): mapping gone
- *                           mmap -> x
- *                           hms_manage(x): sync, the old
- *                           area overlaps (was: EEXIST)
- *   queues UNMAP x..y,                                    reads it, removes
- *   waits for the read                                    the old area
- *
- * A live area's range is registered with the userfaultfd (hms_manage and
- * hms_alloc register before they insert the area, hms_unmanage removes it
- * before it unregisters, MADV_DONTNEED and mprotect keep the
- * registration), a fresh mapping is not, and the kernel never merges a
- * registered mapping with one that is not.  So an overlap over a range
- * that is registered nowhere is an event on its way, and waited for;
- * where any part of the range is registered, the overlap is the caller's
- * (or the range is another userfaultfd's): EEXIST at once.  (hms_alloc
- * cannot tell its fresh range from a stale area's either, but can take
- * another range instead.)
- */
-
-/* Is any part of [s, e) registered with a userfaultfd ("um" in its
- * mapping's VmFlags in /proc/self/smaps)?  1, 0, or -errno.  Stops reading
- * at e: the kernel makes the text of each mapping as it is read. */
-static int range_registered(uintptr_t s, uintptr_t e)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	bool in = false;
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long vs, ve;
-		int n = 0;
-
-		if (sscanf(line, "%lx-%lx %n", &vs, &ve, &n) == 2 && n) {
-			if (vs >= e)
-				break;
-			in = ve > s;
-		} else if (in && !strncmp(line, "VmFlags:", 8) && strstr(line, " um ")) {
-			ret = 1;
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return ret;
-}
-
-/* How long hms_manage() waits for a stale area's event, in ms: the thread
- * that unmapped queues it as soon as it runs again, so this is a bound
- * for a loaded machine, not a wait anyone should see. */
-#define MANAGE_STALE_MS 2000
-
-/* 0 once [s, e) overlaps no live area, -EEXIST if it overlaps one that is
- * not stale (see above) or one stays longer than MANAGE_STALE_MS. */
-static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
-{
-	uint64_t t0 = hms__now_ms();
-
-	for (unsigned round = 0;; round++) {
-		bool live;
-
-		hms__uffd_sync(h);
-		pthread_mutex_lock(&h->lock);
-		live = range_overlaps_locked(h, s, e);
-		pthread_mutex_unlock(&h->lock);
-		if (!live)
-			return 0;
-		if (range_registered(s, e) != 0)
-			return -EEXIST;
-		if (hms__now_ms() - t0 > MANAGE_STALE_MS)
-			return -EEXIST;
-		/* Let the unmapping thread run; then poll more gently. */
-		if (round < 8)
-			sched_yield();
-		else
-			usleep(100);
-	}
 }
 
 HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
@@ -1406,7 +1474,9 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 	ret = check_range(addr, npages << PAGE_SHIFT);
 	if (ret)
 		return ret;
-	hms__uffd_sync(h);
+	ret = hms__range_live(h, s, s + (npages << PAGE_SHIFT));
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&h->lock);
 	if (!hms__range_managed_locked(h, s, s + (npages << PAGE_SHIFT))) {
 		pthread_mutex_unlock(&h->lock);

@@ -199,6 +199,10 @@ struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
 					     uintptr_t end);
 /* True if every page of [start, end) is managed (possibly several areas). */
 bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end);
+/* 0 if every page of [start, end) is managed and the areas are not stale
+ * (unmapped, their event not read yet: waited for), else -ENOENT.  Syncs
+ * with the handler; takes hms.lock. */
+int hms__range_live(struct hms *h, uintptr_t start, uintptr_t end);
 int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			    int prot, bool owned, bool populated);
 /* Forget every chunk summary of a (its ptes were written in bulk). */
@@ -283,6 +287,9 @@ int hms__uffd_start(struct hms *h);
 void hms__uffd_stop(struct hms *h);
 int hms__uffd_register(struct hms *h, uintptr_t start, size_t len);
 int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
+/* Every mapping over the range registered, no event unread (a few
+ * ioctls; false: cannot tell). */
+bool hms__uffd_registered_fast(struct hms *h, uintptr_t start, size_t len);
 /* Write-protect (wp = true) or unprotect; retries EAGAIN unless called
  * from the handler thread, where it returns -EAGAIN. */
 int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);

@@ -88,11 +88,9 @@ int hms__placement_range(struct hms *h, const void *addr, size_t len)
 		return ret;
 	if (!addr || !len || !hms__aligned(s) || !hms__aligned(len) || s + len < s)
 		return -EINVAL;
-	hms__uffd_sync(h); /* munmaps that returned before us are in the table */
-	pthread_mutex_lock(&h->lock);
-	ret = hms__range_managed_locked(h, s, s + len) ? 0 : -ENOENT;
-	pthread_mutex_unlock(&h->lock);
-	return ret;
+	/* Synced: munmaps that returned before us are in the table; and a
+	 * stale area (an munmap not heard of yet) is not managed. */
+	return hms__range_live(h, s, s + len);
 }
 
 /* ---- where pages are ---------------------------------------------------------- */

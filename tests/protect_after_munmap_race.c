@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* protect_after_munmap_race: hms_protect() of fresh memory at addresses another
+ * thread has just munmap()ed from a managed area says -ENOENT and leaves
+ * the memory alone (tests/lib/calls_after_munmap_race.inc). */
+#define CALL_PROTECT
+#include "calls_after_munmap_race.inc"
