@@ -90,17 +90,9 @@ static int parse_args(int argc, char **argv, struct bind_opts *o)
 		if (argv[i][0] != '-' || !argv[i][1])
 			break; /* COMMAND: what follows is its own */
 		cli_option(argc, argv, i, &opt);
-		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h")) {
-			if (cli_no_value(CMD, &opt))
-				return usage_error();
-			if (argc == 2) {
-				bind_usage(stdout);
-				return 0;
-			}
-			fprintf(stderr, "%s: %s: unexpected argument '%s'\n", CMD, opt.name,
-				argv[i == 1 ? 2 : 1]);
-			return usage_error();
-		} else if (!strcmp(opt.name, "--target")) {
+		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h"))
+			return cli_wrapper_help(CMD, argc, argv, i, &opt, bind_usage);
+		else if (!strcmp(opt.name, "--target")) {
 			if (!opt.value) {
 				fprintf(stderr, "%s: --target: missing value\n", CMD);
 				return usage_error();

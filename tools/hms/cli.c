@@ -173,3 +173,20 @@ int cli_flush_stdout(const char *cmd)
 	clearerr(stdout);
 	return -1;
 }
+
+int cli_wrapper_help(const char *cmd, int argc, char **argv, int i, const struct cli_opt *opt,
+		     void (*usage)(FILE *f))
+{
+	if (cli_no_value(cmd, opt)) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc == 2) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "%s: %s: unexpected argument '%s'\n", cmd, opt->name,
+		argv[i == 1 ? 2 : 1]);
+	usage(stderr);
+	return 2;
+}

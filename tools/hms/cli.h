@@ -94,4 +94,14 @@ int cli_flush_stdout(const char *cmd);
  */
 void cli_stdout_init(void);
 
+/*
+ * cli_wrapper_help() - --help (-h) met at argv[i] by a command that runs
+ * another (hms bind, hms stat: their own options come before COMMAND, and
+ * a --help after it is COMMAND's).  --help goes alone: usage on stdout and
+ * 0; with a value or any other argument, a usage error naming it, usage on
+ * stderr and 2.  Returns the exit status.
+ */
+int cli_wrapper_help(const char *cmd, int argc, char **argv, int i, const struct cli_opt *opt,
+		     void (*usage)(FILE *f));
+
 #endif

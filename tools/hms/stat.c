@@ -71,17 +71,9 @@ static int parse_args(int argc, char **argv, const char **output, int *cmd)
 		if (argv[i][0] != '-' || !argv[i][1])
 			break; /* COMMAND: what follows is its own */
 		cli_option(argc, argv, i, &opt);
-		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h")) {
-			if (cli_no_value(CMD, &opt))
-				return usage_error();
-			if (argc == 2) {
-				stat_usage(stdout);
-				return 0;
-			}
-			fprintf(stderr, "%s: %s: unexpected argument '%s'\n", CMD, opt.name,
-				argv[i == 1 ? 2 : 1]);
-			return usage_error();
-		} else if (!strcmp(opt.name, "-o") || !strcmp(opt.name, "--output")) {
+		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h"))
+			return cli_wrapper_help(CMD, argc, argv, i, &opt, stat_usage);
+		else if (!strcmp(opt.name, "-o") || !strcmp(opt.name, "--output")) {
 			if (!opt.value) {
 				fprintf(stderr, "%s: %s: missing value\n", CMD, opt.name);
 				return usage_error();
