@@ -4,13 +4,17 @@
  * memory policy MPOL_BIND on T's node (MPOL_PREFERRED with --preferred),
  * T being the uid or the name `hms topo` prints for a target, as
  * get_mempolicy(2) in COMMAND (this program again, as --policy) and in
- * its children reads it; `hms bind --show` names the policy and its
+ * its children reads it, and the pages COMMAND touches land on that node
+ * (--touch); with two nodes (the NUMA VM), both are in the mask, with
+ * --preferred as MPOL_PREFERRED_MANY, and a bind to the other node puts
+ * the pages there; `hms bind --show` names the policy and its
  * targets.  The command's exit status comes back; not found is 127, not
  * executable 126 (as env); device memory (softdev0), an unknown target or
  * the uid of an initiator exit 1 with a message naming it.
  */
 #include <numaif.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +43,39 @@ static int print_policy(void)
 			sep = ",";
 		}
 	printf("\n");
+	return 0;
+}
+
+/* As --touch: maps and touches TOUCH_PAGES pages, then prints "pages
+ * N,N,..." (the node of each distinct run, from get_mempolicy(2) with
+ * MPOL_F_NODE | MPOL_F_ADDR) and "count C" (how many pages were asked). */
+#define TOUCH_PAGES 256
+
+static int touch_pages(void)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, TOUCH_PAGES * psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int last = -2, count = 0;
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	memset(p, 1, TOUCH_PAGES * psz);
+	printf("pages ");
+	for (int i = 0; i < TOUCH_PAGES; i++, count++) {
+		int node = -1;
+
+		if (get_mempolicy(&node, NULL, 0, p + i * psz, MPOL_F_NODE | MPOL_F_ADDR)) {
+			perror("get_mempolicy");
+			return 1;
+		}
+		if (node != last)
+			printf("%s%d", last == -2 ? "" : ",", node);
+		last = node;
+	}
+	printf("\ncount %d\n", count);
 	return 0;
 }
 
@@ -72,7 +109,7 @@ static void fails(int want, const char *args, const char *msg)
 
 int main(int argc, char **argv)
 {
-	const struct hms_object *o, *node = NULL, *cpu = NULL;
+	const struct hms_object *o, *node = NULL, *cpu = NULL, *other = NULL;
 	struct hms_topology *t;
 	struct hms_target_info ti;
 	char args[4096], want[256], *dir;
@@ -80,6 +117,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--policy"))
 		return print_policy();
+	if (argc > 1 && !strcmp(argv[1], "--touch"))
+		return touch_pages();
 	tool = getenv("HMS_TOOL");
 	dir = topo_tmpdir();
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -93,9 +132,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hms_topology_load failed\n");
 		return 1;
 	}
+	/* node: the last target with a NUMA node (in the NUMA VM not node 0,
+	 * where pages would land anyway); other: another one */
 	hms_topology_for_each(t, HMS_OBJECT_TARGET, o)
-		if (!node && !hms_target_info(o, &ti) && ti.numa_node >= 0)
+		if (!hms_target_info(o, &ti) && ti.numa_node >= 0) {
+			other = node;
 			node = o;
+		}
 	hms_topology_for_each(t, HMS_OBJECT_INITIATOR, o)
 		cpu = cpu ? cpu : o;
 	if (!node || !cpu) {
@@ -125,6 +168,40 @@ int main(int argc, char **argv)
 		 hms_object_name(node), self);
 	TOPO_CHECK(hms(args) == 0 && !strcmp(out, want), "%s: %s%s (want %s)", args, out, err,
 		   want);
+	/* the command's pages land on the node */
+	snprintf(want, sizeof(want), "pages %d\ncount %d\n", ti.numa_node, TOUCH_PAGES);
+	snprintf(args, sizeof(args), "bind --target %s '%s' --touch", hms_object_name(node), self);
+	TOPO_CHECK(hms(args) == 0 && !strcmp(out, want), "%s: %s%s (want %s)", args, out, err,
+		   want);
+	if (other) {
+		/* two nodes: both in the mask; --preferred is PREFERRED_MANY */
+		struct hms_target_info oi;
+		int lo, hi;
+
+		hms_target_info(other, &oi);
+		lo = oi.numa_node < ti.numa_node ? oi.numa_node : ti.numa_node;
+		hi = oi.numa_node < ti.numa_node ? ti.numa_node : oi.numa_node;
+		snprintf(want, sizeof(want), "mode %d nodes %d,%d\n", MPOL_BIND, lo, hi);
+		snprintf(args, sizeof(args), "bind --target %s,%s '%s' --policy",
+			 hms_object_name(node), hms_object_name(other), self);
+		TOPO_CHECK(hms(args) == 0 && !strcmp(out, want), "%s: %s%s (want %s)", args, out,
+			   err, want);
+		snprintf(want, sizeof(want), "mode %d nodes %d,%d\n", 5 /* PREFERRED_MANY */, lo,
+			 hi);
+		snprintf(args, sizeof(args), "bind --preferred --target %s,%s '%s' --policy",
+			 hms_object_name(node), hms_object_name(other), self);
+		TOPO_CHECK(hms(args) == 0 && !strcmp(out, want), "%s: %s%s (want %s)", args, out,
+			   err, want);
+		/* and the other node's pages land there, not on the first's */
+		snprintf(want, sizeof(want), "pages %d\ncount %d\n", oi.numa_node, TOUCH_PAGES);
+		snprintf(args, sizeof(args), "bind --target %u '%s' --touch", hms_object_uid(other),
+			 self);
+		TOPO_CHECK(hms(args) == 0 && !strcmp(out, want), "%s: %s%s (want %s)", args, out,
+			   err, want);
+	} else {
+		printf("two-node checks: SKIP (one NUMA node here; the NUMA VM runs them)\n");
+	}
+
 	/* without hms bind: the default policy, so the above is hms bind's doing */
 	snprintf(args, sizeof(args), "'%s' --policy", self);
 	free(out);

@@ -16,7 +16,7 @@
 # --repeat N runs each test N times in a row (the first failure ends it):
 # for a test that fails once in a while.
 #
-# Prints per kernel one line per test, "PASS name", "FAIL name (rc)" (with
+# Prints per kernel one line per test, "PASS name (N s)", "FAIL name (rc)" (with
 # the test's output) or "SKIP name: reason", then "N passed, N failed,
 # N skipped"; after all kernels every failure again (so the end of a long
 # log names them) and the same line for the total.
@@ -414,7 +414,7 @@ run_kernel() { # SERIES
           if (t in hung) printf "%s", indent(hung[t])
           f++; continue
         }
-        if (rc[t] == 0) { print "PASS " t; p++; printf "%s", indent(output[t]) }
+        if (rc[t] == 0) { print "PASS " t " (" secs[t] " s)"; p++; printf "%s", indent(output[t]) }
         else if (rc[t] == 77) {
           reason = ""; m = split(output[t], o, "\n")
           for (q = m; q >= 1 && reason == ""; q--) if (o[q] ~ /[^ \t]/) reason = o[q]
