@@ -153,13 +153,16 @@ static const struct variant variants[] = {
 	{ "staged, 8 threads, keep all", HMS_CUDA_COPY_STAGED, 8, true, 0 },
 	{ "staged, 8 threads, 32 MiB chunks", HMS_CUDA_COPY_STAGED, 8, false, 32 },
 	{ "staged, 8 threads, 128 MiB chunks", HMS_CUDA_COPY_STAGED, 8, false, 128 },
+	{ "staged, 16 threads, 32 MiB chunks", HMS_CUDA_COPY_STAGED, 16, false, 32 },
 };
 
-/* hms_migrate to the GPU and back to the page's node, reps times. */
+/* hms_migrate to the GPU and back to the page's node, reps times.  The pool has
+ * room for two more chunks than the data needs: the data starts anywhere,
+ * and a chunk serves an aligned region (gpu.h). */
 static int hms_runs(struct hms *h, const struct variant *v, size_t bytes, unsigned reps,
 		    double *h2d, double *d2h, struct hms_cuda_info *info)
 {
-	struct hms_cuda_config c = { sizeof(c), 0, bytes + (64UL << 20), v->threads, v->mode, NULL,
+	struct hms_cuda_config c = { sizeof(c), 0, bytes + (320UL << 20), v->threads, v->mode, NULL,
 				     v->keep_all ? (unsigned)((bytes >> 21) + 32) : 0,
 				     v->chunk_mib };
 	struct hms_cuda *g;

@@ -88,10 +88,10 @@ static int hms(const char *args)
 /* The value of counter name in text ("name value" lines), or -1. */
 static long long counter(const char *text, const char *name)
 {
-	char key[80];
+	char key[96];
 	const char *s;
 
-	snprintf(key, sizeof(key), "\n%s ", name);
+	snprintf(key, sizeof(key), "\n%.80s ", name);
 	s = strstr(text, key);
 	return s ? atoll(s + strlen(key)) : -1;
 }

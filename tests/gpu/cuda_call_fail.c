@@ -164,9 +164,10 @@ int main(void)
 	T_EQ(mem_used(), 0);
 	t_check(p, n, 10);
 
-	p = hms_alloc(h, 18UL << 20, 0);
+	p = hms_alloc(h, 24UL << 20, 0);
 	T_ASSERT(p);
-	p = (int *)(((uintptr_t)p + (2UL << 20) - 1) & ~((2UL << 20) - 1)); /* 8 blocks */
+	/* 8 blocks, two whole regions of 8 MiB chunks (gpu.h). */
+	p = (int *)(((uintptr_t)p + (8UL << 20) - 1) & ~((8UL << 20) - 1));
 	chunk8_fails(h, p, "cuMemCreate");
 	chunk8_fails(h, p, "cuMemMap");
 	chunk8_fails(h, p, "cuMemSetAccess");

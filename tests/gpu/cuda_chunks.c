@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Chunks of several slots (chunk_mib 8: four 2 MiB slots per
- * cuMemCreate()): blocks fill a chunk's slots before the next chunk is
- * made; a window over blocks in slots 1-3 of a chunk (mapped at an offset
- * into the chunk) shows a kernel the right pages; a chunk goes back to
- * the GPU only when its last slot empties, and beyond keep_chunks slots;
- * the last chunk of a pool that is not a multiple of the chunk size is
- * smaller; bad chunk sizes are refused; HMS_CUDA_CHUNK_MIB=0 is the
- * default, as chunk_mib 0 is.  What the GPU holds is read from
- * hms_cuda_info() and, with fakecuda, from what the GPU gave out.
+ * cuMemCreate()), each serving an aligned 8 MiB region (gpu.h): a region's
+ * blocks share its chunk; a window over blocks of two regions (both
+ * chunks mapped whole: CUDA maps an allocation from its start only) shows
+ * a kernel the right pages; a range that straddles a region boundary
+ * takes a chunk on each side; a chunk goes back to the GPU only when its
+ * last slot empties, and beyond keep_chunks slots; an empty chunk kept
+ * serves any region; the last chunk of a pool that is not a multiple of
+ * the chunk size is smaller, and has only the first slots of a region;
+ * bad chunk sizes are refused; HMS_CUDA_CHUNK_MIB=0 is the default, as
+ * chunk_mib 0 is.  What the GPU holds is read from hms_cuda_info() and,
+ * with fakecuda, from what the GPU gave out.
  */
 #include <stddef.h>
 
@@ -52,14 +55,15 @@ int main(void)
 	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32 * MIB, 2, 0, NULL, HMS_CUDA_KEEP_NONE, 8 };
 	struct hms_cuda *g = g_attach(h, &cfg), *g2;
 	hms_uid gpu = hms_cuda_target(g), sys;
-	char *raw = hms_alloc(h, 9 * BLK, 0);
+	char *raw = hms_alloc(h, 12 * BLK, 0);
 	int *p;
 	uint64_t d;
 
 	T_ASSERT(raw);
 	if (g_fake())
 		fake_used = (size_t (*)(void))g_fake_sym("fakecuda_mem_used");
-	p = (int *)(((uintptr_t)raw + BLK - 1) & ~(BLK - 1)); /* 8 whole blocks */
+	/* 8 whole blocks: regions A (blocks 0-3) and B (4-7). */
+	p = (int *)(((uintptr_t)raw + 4 * BLK - 1) & ~(4 * BLK - 1));
 	t_fill(p, 8 * n, 5);
 	T_EQ(hms_where(h, p, 1, &sys), 1);
 	expect(g, 0, 0, 0);
@@ -67,24 +71,21 @@ int main(void)
 	/* Three blocks: one chunk, one of its slots free. */
 	T_EQ(hms_migrate(h, p, 3 * BLK, &gpu, 1, 0), 3 * 512);
 	expect(g, 6, 2, 8);
-	/* One more takes the first chunk's last slot; two more make a
-	 * second chunk.  (Separate calls: which block of one call gets which
-	 * slot depends on the copy threads' order.) */
+	/* One more takes A's last slot; two more (B's) make a second chunk. */
 	T_EQ(hms_migrate(h, p + 3 * n, BLK, &gpu, 1, 0), 512);
 	expect(g, 8, 0, 8);
 	T_EQ(hms_migrate(h, p + 4 * n, 2 * BLK, &gpu, 1, 0), 2 * 512);
 	expect(g, 12, 4, 16);
 	T_EQ(g_count_on(h, p, 8 * BLK / T_PAGE, gpu), 6 * 512);
 
-	/* A window over blocks 1-5: slots at offsets 2, 4, 6 MiB of the
-	 * first chunk, 0 and 2 MiB of the second. */
+	/* A window over blocks 1-5: A's chunk and B's, side by side. */
 	T_EQ(hms_cuda_map(g, p + n, 5 * BLK, 0, &d), 0);
 	g_add(g, d, 5 * n, 1);
 	T_EQ(hms_cuda_unmap(g, p + n, 5 * BLK), 0);
 	expect(g, 12, 4, 16);
 
-	/* The first chunk's blocks come home: it goes back to the GPU; the
-	 * second stays (two of its slots hold pages). */
+	/* A's blocks come home: it goes back to the GPU; B stays (two of
+	 * its slots hold pages). */
 	T_EQ(hms_migrate(h, p, 4 * BLK, &sys, 1, 0), 4 * 512);
 	expect(g, 4, 4, 8);
 	T_EQ(hms_migrate(h, p + 4 * n, 2 * BLK, &sys, 1, 0), 2 * 512);
@@ -92,6 +93,12 @@ int main(void)
 	t_check(p, n, 5);
 	t_check(p + n, 5 * n, 6 + (int)n);
 	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
+
+	/* Blocks 3 and 4, across the boundary: a chunk for each region. */
+	T_EQ(hms_migrate(h, p + 3 * n, 2 * BLK, &gpu, 1, 0), 2 * 512);
+	expect(g, 4, 12, 16);
+	T_EQ(hms_migrate(h, p + 3 * n, 2 * BLK, &sys, 1, 0), 2 * 512);
+	expect(g, 0, 0, 0);
 	T_EQ(hms_cuda_detach(g), 0);
 
 	/* keep_chunks 4: of two empty chunks, one (4 slots) stays. */
@@ -101,14 +108,15 @@ int main(void)
 	expect(g, 12, 4, 16);
 	T_EQ(hms_migrate(h, p, 6 * BLK, &sys, 1, 0), 6 * 512);
 	expect(g, 0, 8, 8);
-	/* ...and takes the next blocks without a new chunk. */
+	/* ...and takes B's blocks without a new chunk. */
 	T_EQ(hms_migrate(h, p + 4 * n, 4 * BLK, &gpu, 1, 0), 4 * 512);
 	expect(g, 8, 0, 8);
 	t_check(p + n, 5 * n, 6 + (int)n); /* (the CPU's touch brings them home) */
 	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
 	T_EQ(hms_cuda_detach(g), 0);
 
-	/* A pool of 5 slots: chunks of 4 and 1. */
+	/* A pool of 5 slots: chunks of 4 and 1.  A takes the first; B's
+	 * block 4 the short one, which has no slot for blocks 5-7. */
 	T_EQ(attach_with(h, sizeof(cfg), 10 * MIB, HMS_CUDA_KEEP_NONE, 8, &g), 0);
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, 8 * BLK, &gpu, 1, 0), 5 * 512);

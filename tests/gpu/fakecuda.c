@@ -209,6 +209,7 @@ EXPORT CUresult cuGetErrorString(CUresult e, const char **s)
 	case CUDA_ERROR_NO_DEVICE: *s = "no CUDA-capable device is detected (fake)"; break;
 	case CUDA_ERROR_INVALID_DEVICE: *s = "invalid device ordinal"; break;
 	case CUDA_ERROR_NOT_FOUND: *s = "named symbol not found"; break;
+	case CUDA_ERROR_NOT_SUPPORTED: *s = "operation not supported"; break;
 	default: *s = "unknown error (injected by fakecuda)"; break;
 	}
 	return CUDA_SUCCESS;
@@ -613,6 +614,10 @@ EXPORT CUresult cuMemMap(CUdeviceptr p, size_t size, size_t off, CUmemGenericAll
 	(void)flags;
 	if (inject("cuMemMap"))
 		return CUDA_ERROR_UNKNOWN;
+	/* As NVIDIA's driver (580): an allocation maps from its start only
+	 * (CUDA documents that the offset must be 0). */
+	if (off)
+		return CUDA_ERROR_NOT_SUPPORTED;
 	if (off + size > c->size)
 		return CUDA_ERROR_INVALID_VALUE;
 	return mmap((void *)(uintptr_t)p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,

@@ -31,6 +31,7 @@ typedef struct CUfunc_st *CUfunction;
 #define CUDA_ERROR_NO_DEVICE 100
 #define CUDA_ERROR_INVALID_DEVICE 101
 #define CUDA_ERROR_NOT_FOUND 500
+#define CUDA_ERROR_NOT_SUPPORTED 801
 
 /* CUmemLocationType, CUmemAllocationType, CUmemAccess_flags values. */
 #define HMS_CU_LOC_DEVICE 1

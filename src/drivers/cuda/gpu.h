@@ -9,10 +9,17 @@
  * of block va >> 21 at offset va & (2 MiB - 1).  The slot's physical
  * memory is part of a cuMemCreate() chunk: chunk c holds slots
  * c * chunk_slots .. c * chunk_slots + chunk_slots - 1 (the last chunk may
- * hold fewer), is mapped over them at pool_va + c * chunk_slots * 2 MiB
- * while any of them is in use (or kept for reuse), and slot i sits at
- * offset (i % chunk_slots) * 2 MiB of it.  Page frame numbers: first +
- * slot * 512 + page.
+ * hold fewer), and is mapped over them at pool_va + c * chunk_slots * 2 MiB
+ * while any of them is in use (or kept for reuse).  Page frame numbers:
+ * first + slot * 512 + page.
+ *
+ * Chunks serve regions: a region is an aligned run of chunk_slots blocks
+ * (block / chunk_slots), and block b of a region always sits in slot
+ * b % chunk_slots of the region's chunk.  So a window (gpu_map.c) maps
+ * whole chunks, one per region, side by side: CUDA maps an allocation
+ * only from its start (cuMemMap's offset must be 0; NVIDIA's driver 580
+ * answers CUDA_ERROR_NOT_SUPPORTED to any other), so a slot alone cannot
+ * be mapped where a window needs it.
  */
 #ifndef HMS_CUDA_GPU_H
 #define HMS_CUDA_GPU_H
@@ -51,18 +58,18 @@ struct gpu_slot {
 
 /*
  * A physical allocation: one cuMemCreate() for chunk_slots slots (fewer
- * for the last).  Dead chunks wait in free_chunks; a live one with a free
- * slot is on one of the chunk lists (struct hms_cuda.lists).  Its slots'
- * memory is mapped at pool_va + index * chunk_slots * 2 MiB as long as it
- * lives.
+ * for the last).  Dead chunks wait in free_chunks; a live one whose slots
+ * are all free is on the empty list (struct hms_cuda.empty), and any
+ * region may take it; a live one with a block serves that block's region.
+ * Its slots' memory is mapped at pool_va + index * chunk_slots * 2 MiB as
+ * long as it lives.
  */
 struct gpu_chunk {
 	CUmemGenericAllocationHandle handle;
 	uint64_t free_mask;    /* its slots that hold no block (live chunk) */
 	uint32_t nslots;       /* chunk_slots, or fewer for the last chunk */
-	int32_t prev, next;    /* on lists[list] (-1: none) */
-	int8_t list;           /* -1: on none (dead, full, being made or
-				* released); 0: all its slots free; f: f free */
+	int32_t prev, next;    /* on the empty list (-1: none) */
+	bool listed;           /* on the empty list */
 	bool live;             /* made and mapped */
 };
 
@@ -73,12 +80,17 @@ struct gpu_stage {
 	struct gpu_stage *next;
 };
 
+/* A window: regions first_block / chunk_slots on, each region's chunk
+ * mapped whole at va + r * chunk_slots * 2 MiB (reg_slots[r] slots; 0:
+ * not mapped). */
 struct gpu_window {
 	uintptr_t addr;
 	size_t len;
 	CUdeviceptr va;
 	size_t va_len;
-	uint64_t first_block;
+	uint64_t first_block, nblk;
+	uint64_t nreg;
+	uint32_t *reg_slots;
 	bool ro;                /* HMS_CUDA_MAP_READ_ONLY: may show replicas */
 	pthread_t owner;        /* the thread that mapped it */
 	struct gpu_window *next;
@@ -132,19 +144,15 @@ struct hms_cuda {
 	uint32_t *free_chunks;  /* dead chunks: a stack, low indexes on top */
 	uint64_t nfree_chunks;
 	/*
-	 * Live chunks with a free slot, by how many are free: lists[f] (f >
-	 * 0) holds those with f free slots and at least one taken, lists[0]
-	 * the empty ones (kept for reuse).  list_mask: bit f set when
-	 * lists[f] is not empty.  A block takes its slot from the fullest
-	 * chunk (the lowest f), then from an empty one, and only then is a
-	 * chunk made: the emptier chunks drain and can go back to the GPU.
-	 * Invariant whenever g->lock is free and no release is under way
-	 * (gpu_mem.c, chunks_trim_locked): nkept_slots <= keep, or lists[0]
-	 * is empty -- free slots beyond keep are only those of chunks that
-	 * still hold a block.
+	 * Live chunks with no block (kept for reuse): a list, its head.  A
+	 * block takes its slot in its region's chunk; a region without one
+	 * takes an empty chunk, and only then is a chunk made.  Invariant
+	 * whenever g->lock is free and no release is under way (gpu_mem.c,
+	 * chunks_trim_locked): nkept_slots <= keep, or the list is empty --
+	 * free slots beyond keep are only those of chunks that still hold a
+	 * block.
 	 */
-	int32_t lists[GPU_CHUNK_MAX_SLOTS];
-	uint64_t list_mask;
+	int32_t empty;
 	unsigned creating_chunks; /* being made, g->lock dropped */
 	unsigned releasing_chunks; /* going back to the GPU, g->lock dropped */
 	uint64_t live_slots;    /* slots of live chunks */
@@ -207,9 +215,9 @@ long gpu_slot_find_locked(const struct hms_cuda *g, uint64_t block);
  * may drop g->lock while CUDA unmaps them). */
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t s, unsigned idx);
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t s);
-/* Slot s's memory: the handle of its chunk, and where in the chunk. */
-CUmemGenericAllocationHandle gpu_slot_handle_locked(const struct hms_cuda *g, uint64_t s,
-						    size_t *offset);
+/* Live chunk c's memory: its handle, and *nslots its slots. */
+CUmemGenericAllocationHandle gpu_chunk_handle_locked(const struct hms_cuda *g, uint64_t c,
+						     uint32_t *nslots);
 struct gpu_stage *gpu_stage_get(struct hms_cuda *g, bool nowait);
 void gpu_stage_put(struct hms_cuda *g, struct gpu_stage *st);
 void gpu_page_free(struct hms_devmem *dm, hms_pfn pfn);
@@ -233,6 +241,10 @@ static inline hms_pfn gpu_pfn(const struct hms_cuda *g, uint64_t slot, unsigned 
 {
 	return g->first + slot * GPU_BLOCK_PAGES + idx;
 }
+
+/* ---- gpu_map.c ------------------------------------------------------------ */
+/* Undo window w's mappings and free its device range (not its holds). */
+void gpu_window_unmap(struct hms_cuda *g, struct gpu_window *w);
 
 /* ---- gpu_replica.c: read-only copies of READ_MOSTLY pages ------------------ */
 extern const struct hms_interval_ops gpu_interval_ops;

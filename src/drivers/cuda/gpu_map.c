@@ -7,9 +7,11 @@
  * and its placing count until the window exists: the chunk is not given
  * back, but pages may still leave), moves the pages to the GPU, checks
  * with a snapshot (hms_range_fault) that every page is in its own block's
- * slot, and maps the blocks' chunks side by side in a fresh device
- * virtual range; from then on the pages stay until hms_cuda_unmap(),
- * which undoes it and wakes CPU faults that waited for the pages.
+ * slot, and maps the chunks of the blocks' regions side by side, whole,
+ * in a fresh device virtual range (block b sits in slot b % chunk_slots of
+ * its region's chunk: gpu.h); from then on the pages stay until
+ * hms_cuda_unmap(), which undoes it and wakes CPU faults that waited for
+ * the pages.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -124,6 +126,70 @@ static long place_read_only(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64
 	return moved;
 }
 
+void gpu_window_unmap(struct hms_cuda *g, struct gpu_window *w)
+{
+	/* One call per mapping (a short chunk leaves a hole after it). */
+	for (uint64_t r = 0; w->reg_slots && r < w->nreg; r++)
+		if (w->reg_slots[r])
+			g->cu->MemUnmap(w->va + r * g->chunk_slots * GPU_BLOCK,
+					w->reg_slots[r] * GPU_BLOCK);
+	if (w->va)
+		g->cu->MemAddressFree(w->va, w->va_len);
+	w->va = 0;
+}
+
+/*
+ * Map the chunk of each region of window w at its place (lock held, every
+ * block held and checked resident).  0, or -EIO with nothing mapped.
+ */
+static int window_map_locked(struct hms_cuda *g, struct gpu_window *w)
+{
+	const struct hms_cu *cu = g->cu;
+	uint64_t cs = g->chunk_slots, r0 = w->first_block / cs, end = w->first_block + w->nblk;
+	struct hms_cu_access_desc acc = { { HMS_CU_LOC_DEVICE, g->dev }, HMS_CU_ACCESS_RW };
+
+	for (uint64_t r = 0; r < w->nreg; r++) {
+		uint64_t bf = (r0 + r) * cs, bl = bf + cs;
+		CUdeviceptr va = w->va + r * cs * GPU_BLOCK;
+		CUmemGenericAllocationHandle hd;
+		long c = -1;
+		uint32_t n;
+
+		bf = bf < w->first_block ? w->first_block : bf;
+		bl = bl > end ? end : bl;
+		/* Every block of the region in the window sits in its own
+		 * slot of one chunk. */
+		for (uint64_t b = bf; b < bl; b++) {
+			long s = gpu_slot_find_locked(g, b);
+
+			if (s < 0 || (uint64_t)s % cs != b % cs ||
+			    (c >= 0 && (uint64_t)s / cs != (uint64_t)c)) {
+				c = -1;
+				break;
+			}
+			c = (long)((uint64_t)s / cs);
+		}
+		if (c < 0)
+			goto fail;
+		hd = gpu_chunk_handle_locked(g, (uint64_t)c, &n);
+		if (cu->MemMap(va, n * GPU_BLOCK, 0, hd, 0) != CUDA_SUCCESS)
+			goto fail;
+		if (cu->MemSetAccess(va, n * GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
+			cu->MemUnmap(va, n * GPU_BLOCK);
+			goto fail;
+		}
+		w->reg_slots[r] = n;
+	}
+	return 0;
+fail:
+	for (uint64_t r = 0; r < w->nreg; r++) {
+		if (w->reg_slots[r])
+			cu->MemUnmap(w->va + r * cs * GPU_BLOCK, w->reg_slots[r] * GPU_BLOCK);
+		w->reg_slots[r] = 0;
+	}
+	return -EIO;
+}
+
 GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
 			 uint64_t *dptr)
 {
@@ -131,9 +197,8 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	unsigned long seq;
 	const struct hms_cu *cu;
 	uintptr_t s, e;
-	uint64_t b0, nblk, *pfns;
+	uint64_t b0, nblk, r0, *pfns;
 	struct gpu_window *w;
-	struct hms_cu_access_desc acc;
 	int ret = 0;
 
 	/* (The end, rounded up to a page, must not wrap past zero.) */
@@ -153,9 +218,16 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	nblk = ((e - 1) >> GPU_BLOCK_SHIFT) - b0 + 1;
 	if (nblk > g->nslots)
 		return -ENOMEM; /* more blocks than the pool has chunks */
+	r0 = b0 / g->chunk_slots;
 	w = calloc(1, sizeof(*w));
 	pfns = malloc(((e - s) >> GPU_SHIFT) * sizeof(*pfns));
-	if (!w || !pfns) {
+	if (w) {
+		w->nreg = (b0 + nblk - 1) / g->chunk_slots - r0 + 1;
+		w->reg_slots = calloc(w->nreg, sizeof(*w->reg_slots));
+	}
+	if (!w || !pfns || !w->reg_slots) {
+		if (w)
+			free(w->reg_slots);
 		free(w);
 		free(pfns);
 		return -ENOMEM;
@@ -165,6 +237,7 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	 * present from a managed page that is elsewhere: -ENOMEM).  pfns
 	 * serves as the uids' scratch space (8 bytes a page, uids are 4). */
 	if (hms_where(g->h, (void *)s, (e - s) >> GPU_SHIFT, (hms_uid *)pfns) == -ENOENT) {
+		free(w->reg_slots);
 		free(w);
 		free(pfns);
 		return -ENOENT;
@@ -172,13 +245,15 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	ret = blocks_hold(g, b0, nblk);
 	if (ret) {
 		free(pfns);
+		free(w->reg_slots);
 		free(w);
 		return ret;
 	}
 	w->addr = (uintptr_t)addr;
 	w->len = len;
 	w->first_block = b0;
-	w->va_len = nblk * GPU_BLOCK;
+	w->nblk = nblk;
+	w->va_len = w->nreg * g->chunk_slots * GPU_BLOCK;
 	w->ro = ro;
 	w->owner = pthread_self();
 	if (cu->MemAddressReserve(&w->va, w->va_len, GPU_BLOCK, 0, 0) != CUDA_SUCCESS) {
@@ -216,26 +291,7 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 
 	/* Lock held since the check: no replica can go before the window
 	 * exists (invalidations then wait for its end). */
-	acc.location.type = HMS_CU_LOC_DEVICE;
-	acc.location.id = g->dev;
-	acc.flags = HMS_CU_ACCESS_RW;
-	for (uint64_t k = 0; k < nblk && !ret; k++) {
-		long slot = gpu_slot_find_locked(g, b0 + k);
-		CUdeviceptr va = w->va + k * GPU_BLOCK;
-		CUmemGenericAllocationHandle hd = 0;
-		size_t off = 0;
-
-		if (slot >= 0)
-			hd = gpu_slot_handle_locked(g, (uint64_t)slot, &off);
-		if (slot < 0 || cu->MemMap(va, GPU_BLOCK, off, hd, 0) != CUDA_SUCCESS) {
-			ret = -EIO;
-		} else if (cu->MemSetAccess(va, GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
-			cu->MemUnmap(va, GPU_BLOCK);
-			ret = -EIO;
-		}
-		if (ret && k)
-			cu->MemUnmap(w->va, k * GPU_BLOCK);
-	}
+	ret = window_map_locked(g, w);
 	if (!ret) {
 		w->next = g->windows;
 		g->windows = w;
@@ -251,7 +307,7 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	if (ret)
 		goto fail_hold;
 	free(pfns);
-	*dptr = w->va + ((uintptr_t)addr - (b0 << GPU_BLOCK_SHIFT));
+	*dptr = w->va + ((uintptr_t)addr - ((r0 * g->chunk_slots) << GPU_BLOCK_SHIFT));
 	return 0;
 
 fail_hold:
@@ -261,6 +317,7 @@ fail_hold:
 	blocks_release_locked(g, b0, nblk, true);
 	pthread_mutex_unlock(&g->lock);
 	free(pfns);
+	free(w->reg_slots);
 	free(w);
 	return ret;
 }
@@ -290,10 +347,10 @@ GPU_API int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len)
 		return -ENOENT;
 	}
 	g->cu->CtxSetCurrent(g->ctx);
-	g->cu->MemUnmap(w->va, w->va_len);
-	g->cu->MemAddressFree(w->va, w->va_len);
-	blocks_release_locked(g, w->first_block, w->va_len / GPU_BLOCK, false);
+	gpu_window_unmap(g, w);
+	blocks_release_locked(g, w->first_block, w->nblk, false);
 	pthread_mutex_unlock(&g->lock);
+	free(w->reg_slots);
 	free(w);
 	return 0;
 }

@@ -71,51 +71,85 @@ static CUdeviceptr chunk_va(const struct hms_cuda *g, uint64_t c)
 	return g->pool_va + c * g->chunk_slots * GPU_BLOCK;
 }
 
-static void list_del_locked(struct hms_cuda *g, uint64_t c)
+static void empty_del_locked(struct hms_cuda *g, uint64_t c)
 {
 	struct gpu_chunk *k = &g->chunks[c];
 
-	if (k->list < 0)
+	if (!k->listed)
 		return;
 	if (k->prev >= 0)
 		g->chunks[k->prev].next = k->next;
 	else
-		g->lists[k->list] = k->next;
+		g->empty = k->next;
 	if (k->next >= 0)
 		g->chunks[k->next].prev = k->prev;
-	if (g->lists[k->list] < 0)
-		g->list_mask &= ~(1ULL << k->list);
 	k->prev = k->next = -1;
-	k->list = -1;
+	k->listed = false;
 }
 
-/* Put live chunk c on the list its free slots say (none when full). */
-static void list_file_locked(struct hms_cuda *g, uint64_t c)
+/* Live chunk c goes on the empty list when all its slots are free, else
+ * off it. */
+static void chunk_file_locked(struct hms_cuda *g, uint64_t c)
 {
 	struct gpu_chunk *k = &g->chunks[c];
-	int f = k->free_mask == chunk_all(k) ? 0 : __builtin_popcountll(k->free_mask);
 
-	list_del_locked(g, c);
-	if (!k->free_mask)
+	empty_del_locked(g, c);
+	if (k->free_mask != chunk_all(k))
 		return;
 	k->prev = -1;
-	k->next = g->lists[f];
+	k->next = g->empty;
 	if (k->next >= 0)
 		g->chunks[k->next].prev = (int32_t)c;
-	g->lists[f] = (int32_t)c;
-	g->list_mask |= 1ULL << f;
-	k->list = (int8_t)f;
+	g->empty = (int32_t)c;
+	k->listed = true;
 }
 
-/* The chunk a block should take a free slot of: the fullest, else an
- * empty one; -1 when no live chunk has a free slot. */
-static long chunk_pick_locked(const struct hms_cuda *g)
+/*
+ * The chunk that serves block's region, found through the region's other
+ * blocks in the index; -1 when none has a slot.  *coming: that chunk is
+ * being made (the block that made it waits on its slot's creating flag).
+ */
+static long region_chunk_locked(const struct hms_cuda *g, uint64_t block, bool *coming)
 {
-	uint64_t partial = g->list_mask & ~1ULL;
+	uint64_t first = block - block % g->chunk_slots;
 
-	if (partial)
-		return g->lists[__builtin_ctzll(partial)];
-	return g->lists[0];
+	*coming = false;
+	for (uint64_t b = first; b < first + g->chunk_slots; b++) {
+		long s = b == block ? -1 : gpu_slot_find_locked(g, b);
+
+		if (s >= 0) {
+			*coming = g->slots[s].creating;
+			return (long)((uint64_t)s / g->chunk_slots);
+		}
+	}
+	return -1;
+}
+
+/* An empty live chunk with a slot at position pos (only the pool's last
+ * chunk can be short), or -1. */
+static long empty_pick_locked(const struct hms_cuda *g, uint64_t pos)
+{
+	for (int32_t c = g->empty; c >= 0; c = g->chunks[c].next)
+		if (g->chunks[c].nslots > pos)
+			return c;
+	return -1;
+}
+
+/* Take a dead chunk with a slot at position pos off free_chunks, or -1. */
+static long dead_pick_locked(struct hms_cuda *g, uint64_t pos)
+{
+	for (uint64_t i = g->nfree_chunks; i-- > 0;) {
+		uint32_t c = g->free_chunks[i];
+
+		if (g->chunks[c].nslots > pos) {
+			/* Keep the stack's order (low chunks on top). */
+			memmove(&g->free_chunks[i], &g->free_chunks[i + 1],
+				(g->nfree_chunks - i - 1) * sizeof(*g->free_chunks));
+			g->nfree_chunks--;
+			return c;
+		}
+	}
+	return -1;
 }
 
 /* Make and map chunk c.  Called without g->lock: CUDA's virtual memory
@@ -166,12 +200,12 @@ static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t i
  */
 static void chunks_trim_locked(struct hms_cuda *g)
 {
-	while (g->nkept_slots > g->keep && g->lists[0] >= 0) {
-		uint64_t c = (uint64_t)g->lists[0];
+	while (g->nkept_slots > g->keep && g->empty >= 0) {
+		uint64_t c = (uint64_t)g->empty;
 		struct gpu_chunk *k = &g->chunks[c];
 		CUmemGenericAllocationHandle handle = k->handle;
 
-		list_del_locked(g, c);
+		empty_del_locked(g, c);
 		k->live = false;
 		g->live_slots -= k->nslots;
 		g->nkept_slots -= k->nslots;
@@ -188,15 +222,14 @@ static void chunks_trim_locked(struct hms_cuda *g)
 }
 
 /*
- * Make a chunk for block, the first slot of dead chunk c (g->lock
- * dropped meanwhile: threads that want the same block wait on the slot's
- * creating flag, others for the chunk's spare slots).  The slot's index,
- * or -1.
+ * Make dead chunk c for block's region, block in its slot (g->lock
+ * dropped meanwhile: threads that want a block of the same region wait on
+ * the slot's creating flag).  The slot's index, or -1.
  */
 static long chunk_make_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
 {
 	struct gpu_chunk *k = &g->chunks[c];
-	uint64_t idx = c * g->chunk_slots;
+	uint64_t pos = block % g->chunk_slots, idx = c * g->chunk_slots + pos;
 	struct gpu_slot *s = &g->slots[idx];
 	CUmemGenericAllocationHandle handle;
 	int ret;
@@ -213,10 +246,9 @@ static long chunk_make_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
 	} else {
 		k->handle = handle;
 		k->live = true;
-		k->free_mask = chunk_all(k) & ~1ULL; /* slot 0 is ours */
+		k->free_mask = chunk_all(k) & ~(1ULL << pos);
 		g->live_slots += k->nslots;
 		g->nkept_slots += k->nslots - 1;
-		list_file_locked(g, c);
 		/* An empty chunk kept while this one was made may now be
 		 * one too many.  Our slot is still creating: no one else
 		 * uses or frees it while the lock is dropped for that. */
@@ -229,10 +261,29 @@ static long chunk_make_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
 	return ret ? -1 : (long)idx;
 }
 
+/* Block takes slot pos of live chunk c (free: pos is block's own). */
+static long chunk_take_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
+{
+	struct gpu_chunk *k = &g->chunks[c];
+	uint64_t pos = block % g->chunk_slots, idx = c * g->chunk_slots + pos;
+
+	if (!(k->free_mask & (1ULL << pos)))
+		return -1; /* cannot be: only block itself sits there */
+	k->free_mask &= ~(1ULL << pos);
+	chunk_file_locked(g, c);
+	g->nkept_slots--;
+	slot_claim_locked(g, &g->slots[idx], idx, block);
+	g->slots[idx].live = true;
+	return (long)idx;
+}
+
 long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 {
+	uint64_t pos = block % g->chunk_slots;
+
 	for (;;) {
-		long idx = gpu_slot_find_locked(g, block), c = chunk_pick_locked(g);
+		long idx = gpu_slot_find_locked(g, block), c;
+		bool coming;
 
 		if (idx >= 0 && g->slots[idx].creating) {
 			pthread_cond_wait(&g->cond, &g->lock); /* another thread makes it */
@@ -240,32 +291,27 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 		}
 		if (idx >= 0)
 			return idx;
-		if (c >= 0) {
-			/* A free slot of a live chunk: no CUDA call. */
-			struct gpu_chunk *k = &g->chunks[c];
-			unsigned bit = (unsigned)__builtin_ctzll(k->free_mask);
-
-			k->free_mask &= ~(1ULL << bit);
-			list_file_locked(g, (uint64_t)c);
-			g->nkept_slots--;
-			idx = (long)((uint64_t)c * g->chunk_slots + bit);
-			slot_claim_locked(g, &g->slots[idx], (uint64_t)idx, block);
-			g->slots[idx].live = true;
-			return idx;
+		c = region_chunk_locked(g, block, &coming);
+		if (coming) {
+			pthread_cond_wait(&g->cond, &g->lock); /* our region's chunk */
+			continue;
 		}
-		if ((g->creating_chunks && (g->chunk_slots > 1 || !g->nfree_chunks)) ||
-		    (g->releasing_chunks && !g->nfree_chunks)) {
-			/* A chunk on its way has slots to spare: wait for it
-			 * rather than take more memory (the driver makes one
-			 * chunk at a time anyway).  With no dead chunk left,
-			 * one on its way back to the GPU is one in a moment:
-			 * not -ENOMEM with the pool about to be free. */
+		if (c < 0)
+			c = empty_pick_locked(g, pos);
+		if (c >= 0)
+			return chunk_take_locked(g, (uint64_t)c, block); /* no CUDA call */
+		c = dead_pick_locked(g, pos);
+		if (c >= 0)
+			return chunk_make_locked(g, (uint64_t)c, block);
+		if (g->creating_chunks || g->releasing_chunks) {
+			/* None left, but one on its way back to the GPU is a
+			 * dead chunk in a moment, and one being made may fail
+			 * and come back: not -ENOMEM with the pool about to
+			 * have room. */
 			pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
-		if (!g->nfree_chunks)
-			return -1;
-		return chunk_make_locked(g, g->free_chunks[--g->nfree_chunks], block);
+		return -1;
 	}
 }
 
@@ -286,15 +332,15 @@ void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 	s->live = false;
 	g->chunks[c].free_mask |= 1ULL << (idx % g->chunk_slots);
 	g->nkept_slots++;
-	list_file_locked(g, c);
+	chunk_file_locked(g, c);
 	chunks_trim_locked(g);
 }
 
-CUmemGenericAllocationHandle gpu_slot_handle_locked(const struct hms_cuda *g, uint64_t s,
-						    size_t *offset)
+CUmemGenericAllocationHandle gpu_chunk_handle_locked(const struct hms_cuda *g, uint64_t c,
+						     uint32_t *nslots)
 {
-	*offset = (s % g->chunk_slots) * GPU_BLOCK;
-	return g->chunks[s / g->chunk_slots].handle;
+	*nslots = g->chunks[c].nslots;
+	return g->chunks[c].handle;
 }
 
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t idx, unsigned page)
@@ -356,8 +402,7 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 	if (!g->chunk_slots || g->chunk_slots > GPU_CHUNK_MAX_SLOTS)
 		return -EINVAL;
 	g->nchunks = (g->nslots + g->chunk_slots - 1) / g->chunk_slots;
-	for (unsigned f = 0; f < GPU_CHUNK_MAX_SLOTS; f++)
-		g->lists[f] = -1;
+	g->empty = -1;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
 	g->chunks = calloc(g->nchunks, sizeof(*g->chunks));
 	g->free_chunks = malloc(g->nchunks * sizeof(*g->free_chunks));
@@ -370,7 +415,6 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 
 		g->chunks[c].nslots = (uint32_t)(left < g->chunk_slots ? left : g->chunk_slots);
 		g->chunks[c].prev = g->chunks[c].next = -1;
-		g->chunks[c].list = -1;
 		/* Low chunks first: a stack popped from the end. */
 		g->free_chunks[c] = (uint32_t)(g->nchunks - 1 - c);
 	}
@@ -411,8 +455,8 @@ void gpu_mem_fini(struct hms_cuda *g)
 		struct gpu_window *w = g->windows;
 
 		g->windows = w->next;
-		cu->MemUnmap(w->va, w->va_len);
-		cu->MemAddressFree(w->va, w->va_len);
+		gpu_window_unmap(g, w);
+		free(w->reg_slots);
 		free(w);
 	}
 	for (uint64_t c = 0; g->chunks && c < g->nchunks; c++) {

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Which chunk a block's slot comes from, and which chunks go back (8 MiB
- * chunks, four slots): a new block takes a free slot of the fullest chunk,
- * not of the one emptied last, so the emptier chunk can drain and go back
- * to the GPU; and once blocks are freed no more than keep_chunks free
- * slots are kept, whichever chunk the last free went to (an empty chunk
- * goes back when a slot of another chunk frees up, or when a chunk made
- * meanwhile brings more free slots: fakecuda holds its cuMemCreate()).
- * What the GPU holds is read from hms_cuda_info() and from fakecuda's
- * count of memory given out.
+ * chunks, four slots): a chunk serves one aligned 8 MiB region of the
+ * address space, block b in slot b % 4 (gpu.h: a window maps chunks
+ * whole), so a block of another region never takes a free slot of a
+ * chunk in use: it takes an empty chunk, kept for reuse, or a new one.
+ * Once blocks are freed no more than keep_chunks free slots are kept,
+ * whichever chunk the last free went to (an empty chunk goes back when a
+ * slot of another chunk frees up, or when a chunk made meanwhile brings
+ * more free slots: fakecuda holds its cuMemCreate()).  What the GPU holds
+ * is read from hms_cuda_info() and from fakecuda's count of memory given
+ * out.
  */
 #include <pthread.h>
 #include <unistd.h>
@@ -67,7 +69,7 @@ static struct hms_cuda *attach8(struct hms *h, unsigned keep)
 
 int main(void)
 {
-	const size_t n = 9 * BLK / sizeof(int);
+	const size_t n = 12 * BLK / sizeof(int);
 	struct hms *h;
 	struct hms_cuda *g;
 	hms_uid gpu, sys;
@@ -76,16 +78,17 @@ int main(void)
 	if (!g_fake())
 		T_SKIP("what the GPU gave out is counted by fakecuda only");
 	h = t_open();
-	raw = hms_alloc(h, 10 * BLK, 0);
+	raw = hms_alloc(h, 16 * BLK, 0);
 	T_ASSERT(raw);
-	p = (char *)(((uintptr_t)raw + BLK - 1) & ~(BLK - 1)); /* 9 whole blocks */
+	/* 12 whole blocks: regions A (blocks 0-3), B (4-7), C (8-11). */
+	p = (char *)(((uintptr_t)raw + 4 * BLK - 1) & ~(4 * BLK - 1));
 	t_fill((int *)p, n, 3);
 	T_EQ(hms_where(h, p, 1, &sys), 1);
 
-	/* Fullest first.  Blocks 0-3 fill chunk A, 4-7 chunk B.  Block 4
-	 * leaves B (one slot free), then 0 and 1 leave A (two free, emptied
-	 * last).  Block 8 goes to B: when 2 and 3 leave, A is empty and goes
-	 * back to the GPU. */
+	/* Blocks 0-7 fill A's and B's chunks.  Block 4 leaves B (one slot
+	 * free), 0 and 1 leave A (two free).  Block 8 is C's: a new chunk,
+	 * not a free slot of A or B.  When 2 and 3 leave, A is empty and
+	 * goes back to the GPU; block 4 comes back to its slot in B. */
 	g = attach8(h, HMS_CUDA_KEEP_NONE);
 	fake_used = (size_t (*)(void))g_fake_sym("fakecuda_mem_used");
 	gpu = hms_cuda_target(g);
@@ -97,17 +100,20 @@ int main(void)
 	move(h, p, 1, sys);
 	expect(g, 10, 6, 16);
 	move(h, p, 8, gpu);
-	expect(g, 12, 4, 16);
+	expect(g, 12, 12, 24);
 	move(h, p, 2, sys);
 	move(h, p, 3, sys);
-	expect(g, 8, 0, 8);
-	T_EQ(g_count_on(h, p, 9 * PAGES, gpu), 4 * PAGES);
+	expect(g, 8, 8, 16);
+	move(h, p, 4, gpu);
+	expect(g, 10, 6, 16);
+	T_EQ(g_count_on(h, p, 12 * PAGES, gpu), 5 * PAGES);
 	t_check((int *)p, n, 3);
 	expect(g, 0, 0, 0);
 	T_EQ(hms_cuda_detach(g), 0);
 
-	/* keep_chunks 4: A empties and is kept (4 free slots); then block 4
-	 * leaves B: five free, so A goes back. */
+	/* keep_chunks 4: A empties and is kept (4 free slots); block 8 (C)
+	 * takes that empty chunk rather than a new one.  Then block 4
+	 * leaves B: four free slots, none of an empty chunk: all stay. */
 	g = attach8(h, 4);
 	gpu = hms_cuda_target(g);
 	for (unsigned i = 0; i < 8; i++)
@@ -115,13 +121,12 @@ int main(void)
 	for (unsigned i = 0; i < 4; i++)
 		move(h, p, i, sys);
 	expect(g, 8, 8, 16);
+	move(h, p, 8, gpu);
+	expect(g, 10, 6, 16);
 	move(h, p, 4, sys);
-	expect(g, 6, 2, 8);
-	/* ...and the next block takes B's free slot, not a new chunk. */
-	move(h, p, 0, gpu);
-	expect(g, 8, 0, 8);
+	expect(g, 8, 8, 16);
 	t_check((int *)p, n, 3);
-	expect(g, 0, 8, 8); /* B: four free slots, kept */
+	expect(g, 0, 8, 8); /* one empty chunk kept */
 	T_EQ(hms_cuda_detach(g), 0);
 
 	/* keep_chunks 4 again: block 4 needs a new chunk B while A is full;
