@@ -61,13 +61,19 @@ enum hms_cuda_copy_mode {
  *                threshold (default 256, 512 MiB; HMS_CUDA_KEEP_NONE: none).
  *                Whenever more slots than this are free, empty chunks go
  *                back until at most this many are free or none is empty
- *                (free slots of chunks that still hold a block stay).  New blocks take slots of the
- *                fullest chunk first, so the others can empty.
+ *                (free slots of chunks that still hold a block stay).
  * @chunk_mib:    GPU memory taken by one cuMemCreate(), in MiB: 2 to 128,
- *                even (0: $HMS_CUDA_CHUNK_MIB when set and not 0, else 2).  Larger
- *                chunks make fewer CUDA calls when many blocks move; one
- *                page on the GPU then holds the whole chunk.  A config
- *                whose size ends before this field ends gets the default.
+ *                even (0: $HMS_CUDA_CHUNK_MIB when set and not 0, else 2).
+ *                A chunk serves one aligned chunk_mib region of the
+ *                address space: block b (2 MiB) sits in slot b % (chunk_mib
+ *                / 2) of its region's chunk, so one page on the GPU holds
+ *                a whole chunk, and a range that is not aligned takes a
+ *                chunk more at each end (CUDA maps an allocation only
+ *                from its start: hms_cuda_map() maps whole chunks).
+ *                Larger chunks make fewer CUDA calls when many blocks
+ *                move: 32 MiB moved 1 GiB host->GPU 13-24% faster than 2
+ *                MiB on an H200 (BENCHMARKS.md).  A config whose size ends
+ *                before this field ends gets the default.
  *                (64 bits wide so that it starts past the end of the
  *                struct before it: that struct's sizeof covered the
  *                padding where an unsigned would sit.)

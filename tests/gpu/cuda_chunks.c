@@ -115,12 +115,28 @@ int main(void)
 	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
 	T_EQ(hms_cuda_detach(g), 0);
 
-	/* A pool of 5 slots: chunks of 4 and 1.  A takes the first; B's
-	 * block 4 the short one, which has no slot for blocks 5-7. */
+	/* A pool of 5 slots: chunks of 4 and 1.  One region takes the
+	 * first, the other's first block the short one, which has no slot
+	 * for its other blocks. */
 	T_EQ(attach_with(h, sizeof(cfg), 10 * MIB, HMS_CUDA_KEEP_NONE, 8, &g), 0);
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, 8 * BLK, &gpu, 1, 0), 5 * 512);
 	expect(g, 10, 0, 10);
+	T_EQ(hms_migrate(h, p, 8 * BLK, &sys, 1, 0), 5 * 512);
+	expect(g, 0, 0, 0);
+	/* Block 0 takes the whole chunk, block 4 the short one; they go
+	 * back in that order, so the short chunk is the first dead one.  A
+	 * region's first block still takes the whole chunk, and the
+	 * region's other blocks fit. */
+	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
+	T_EQ(hms_migrate(h, p + 4 * n, BLK, &gpu, 1, 0), 512);
+	expect(g, 4, 6, 10);
+	T_EQ(hms_migrate(h, p, BLK, &sys, 1, 0), 512);
+	T_EQ(hms_migrate(h, p + 4 * n, BLK, &sys, 1, 0), 512);
+	expect(g, 0, 0, 0);
+	T_EQ(hms_migrate(h, p + 4 * n, BLK, &gpu, 1, 0), 512);
+	T_EQ(hms_migrate(h, p + 5 * n, 3 * BLK, &gpu, 1, 0), 3 * 512);
+	expect(g, 8, 0, 8);
 	T_EQ(hms_cuda_detach(g), 0);
 	t_check(p, n, 5);
 

@@ -125,31 +125,45 @@ static long region_chunk_locked(const struct hms_cuda *g, uint64_t block, bool *
 	return -1;
 }
 
-/* An empty live chunk with a slot at position pos (only the pool's last
- * chunk can be short), or -1. */
+/* An empty live chunk with a slot at position pos, a whole one first (only
+ * the pool's last chunk can be short, and a region that takes it can
+ * place only its first blocks), or -1. */
 static long empty_pick_locked(const struct hms_cuda *g, uint64_t pos)
 {
-	for (int32_t c = g->empty; c >= 0; c = g->chunks[c].next)
-		if (g->chunks[c].nslots > pos)
+	long shrt = -1;
+
+	for (int32_t c = g->empty; c >= 0; c = g->chunks[c].next) {
+		if (g->chunks[c].nslots == g->chunk_slots)
 			return c;
-	return -1;
+		if (g->chunks[c].nslots > pos)
+			shrt = c;
+	}
+	return shrt;
 }
 
-/* Take a dead chunk with a slot at position pos off free_chunks, or -1. */
+/* Take a dead chunk with a slot at position pos off free_chunks, a whole
+ * one first (as empty_pick_locked), or -1. */
 static long dead_pick_locked(struct hms_cuda *g, uint64_t pos)
 {
-	for (uint64_t i = g->nfree_chunks; i-- > 0;) {
-		uint32_t c = g->free_chunks[i];
+	uint64_t i = g->nfree_chunks, pick = UINT64_MAX;
+	uint32_t c;
 
-		if (g->chunks[c].nslots > pos) {
-			/* Keep the stack's order (low chunks on top). */
-			memmove(&g->free_chunks[i], &g->free_chunks[i + 1],
-				(g->nfree_chunks - i - 1) * sizeof(*g->free_chunks));
-			g->nfree_chunks--;
-			return c;
-		}
+	while (i-- > 0) {
+		uint32_t n = g->chunks[g->free_chunks[i]].nslots;
+
+		if (n == g->chunk_slots || (n > pos && pick == UINT64_MAX))
+			pick = i;
+		if (n == g->chunk_slots)
+			break;
 	}
-	return -1;
+	if (pick == UINT64_MAX)
+		return -1;
+	c = g->free_chunks[pick];
+	/* Keep the stack's order (low chunks on top). */
+	memmove(&g->free_chunks[pick], &g->free_chunks[pick + 1],
+		(g->nfree_chunks - pick - 1) * sizeof(*g->free_chunks));
+	g->nfree_chunks--;
+	return c;
 }
 
 /* Make and map chunk c.  Called without g->lock: CUDA's virtual memory
