@@ -51,7 +51,9 @@ enum hms_cuda_copy_mode {
  * @size:         sizeof(struct hms_cuda_config).
  * @device:       CUDA device ordinal (default 0).
  * @mem_bytes:    GPU memory hms may use; 0: three quarters of what is free
- *                when it attaches.  Rounded down to 2 MiB.
+ *                when it attaches.  Rounded down to a whole number of
+ *                chunks (chunk_mib; a chunk larger than this shrinks to
+ *                it).
  * @copy_threads: threads that move batches to the GPU in parallel
  *                (default 4, at most 64).
  * @copy_mode:    enum hms_cuda_copy_mode.

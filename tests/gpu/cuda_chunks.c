@@ -7,9 +7,8 @@
  * a kernel the right pages; a range that straddles a region boundary
  * takes a chunk on each side; a chunk goes back to the GPU only when its
  * last slot empties, and beyond keep_chunks slots; an empty chunk kept
- * serves any region; the last chunk of a pool that is not a multiple of
- * the chunk size is smaller, and has only the first slots of a region;
- * bad chunk sizes are refused; HMS_CUDA_CHUNK_MIB=0 is the default, as
+ * serves any region; the pool is a whole number of chunks (rounded down,
+ * or one chunk shrunk to a smaller pool); bad chunk sizes are refused; HMS_CUDA_CHUNK_MIB=0 is the default, as
  * chunk_mib 0 is.  What the GPU holds is read from hms_cuda_info() and,
  * with fakecuda, from what the GPU gave out.
  */
@@ -54,6 +53,7 @@ int main(void)
 	struct hms *h = t_open();
 	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32 * MIB, 2, 0, NULL, HMS_CUDA_KEEP_NONE, 8 };
 	struct hms_cuda *g = g_attach(h, &cfg), *g2;
+	struct hms_cuda_info info;
 	hms_uid gpu = hms_cuda_target(g), sys;
 	char *raw = hms_alloc(h, 12 * BLK, 0);
 	int *p;
@@ -115,28 +115,24 @@ int main(void)
 	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
 	T_EQ(hms_cuda_detach(g), 0);
 
-	/* A pool of 5 slots: chunks of 4 and 1.  One region takes the
-	 * first, the other's first block the short one, which has no slot
-	 * for its other blocks. */
+	/* A pool of 5 slots is one chunk of 4: the pool is a whole number
+	 * of chunks.  Of two regions, one gets it. */
 	T_EQ(attach_with(h, sizeof(cfg), 10 * MIB, HMS_CUDA_KEEP_NONE, 8, &g), 0);
+	T_EQ(hms_cuda_info(g, &info), 0);
+	T_EQ(info.pool_bytes, 8 * MIB);
 	gpu = hms_cuda_target(g);
-	T_EQ(hms_migrate(h, p, 8 * BLK, &gpu, 1, 0), 5 * 512);
-	expect(g, 10, 0, 10);
-	T_EQ(hms_migrate(h, p, 8 * BLK, &sys, 1, 0), 5 * 512);
-	expect(g, 0, 0, 0);
-	/* Block 0 takes the whole chunk, block 4 the short one; they go
-	 * back in that order, so the short chunk is the first dead one.  A
-	 * region's first block still takes the whole chunk, and the
-	 * region's other blocks fit. */
-	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
-	T_EQ(hms_migrate(h, p + 4 * n, BLK, &gpu, 1, 0), 512);
-	expect(g, 4, 6, 10);
-	T_EQ(hms_migrate(h, p, BLK, &sys, 1, 0), 512);
-	T_EQ(hms_migrate(h, p + 4 * n, BLK, &sys, 1, 0), 512);
-	expect(g, 0, 0, 0);
-	T_EQ(hms_migrate(h, p + 4 * n, BLK, &gpu, 1, 0), 512);
-	T_EQ(hms_migrate(h, p + 5 * n, 3 * BLK, &gpu, 1, 0), 3 * 512);
+	T_EQ(hms_migrate(h, p, 8 * BLK, &gpu, 1, 0), 4 * 512);
 	expect(g, 8, 0, 8);
+	T_EQ(hms_cuda_detach(g), 0);
+	t_check(p, n, 5);
+	/* A pool of 3 slots with 8 MiB chunks: one chunk of the pool's 6 MiB
+	 * (regions of 3 blocks). */
+	T_EQ(attach_with(h, sizeof(cfg), 6 * MIB, HMS_CUDA_KEEP_NONE, 8, &g), 0);
+	T_EQ(hms_cuda_info(g, &info), 0);
+	T_EQ(info.pool_bytes, 6 * MIB);
+	gpu = hms_cuda_target(g);
+	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
+	expect(g, 2, 4, 6);
 	T_EQ(hms_cuda_detach(g), 0);
 	t_check(p, n, 5);
 

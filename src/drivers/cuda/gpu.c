@@ -352,6 +352,13 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 		gpu_free(g);
 		return c.mem_bytes ? -EINVAL : -ENOMEM;
 	}
+	/* A whole number of chunks, as each serves a whole region (gpu.h):
+	 * the pool rounds down to one, or the chunk to the pool where the
+	 * pool is smaller.  (A short last chunk could hold only the first
+	 * blocks of a region.) */
+	if (g->chunk_slots > g->nslots)
+		g->chunk_slots = g->nslots;
+	g->nslots -= g->nslots % g->chunk_slots;
 	if (c.name)
 		snprintf(g->name, sizeof(g->name), "%s", c.name);
 	else

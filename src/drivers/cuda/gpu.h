@@ -8,8 +8,8 @@
  * CPU's address space: the page at virtual address va lives in the slot
  * of block va >> 21 at offset va & (2 MiB - 1).  The slot's physical
  * memory is part of a cuMemCreate() chunk: chunk c holds slots
- * c * chunk_slots .. c * chunk_slots + chunk_slots - 1 (the last chunk may
- * hold fewer), and is mapped over them at pool_va + c * chunk_slots * 2 MiB
+ * c * chunk_slots .. c * chunk_slots + chunk_slots - 1 (the pool is a
+ * whole number of chunks), and is mapped over them at pool_va + c * chunk_slots * 2 MiB
  * while any of them is in use (or kept for reuse).  Page frame numbers:
  * first + slot * 512 + page.
  *
@@ -57,8 +57,7 @@ struct gpu_slot {
 };
 
 /*
- * A physical allocation: one cuMemCreate() for chunk_slots slots (fewer
- * for the last).  Dead chunks wait in free_chunks; a live one whose slots
+ * A physical allocation: one cuMemCreate() for chunk_slots slots.  Dead chunks wait in free_chunks; a live one whose slots
  * are all free is on the empty list (struct hms_cuda.empty), and any
  * region may take it; a live one with a block serves that block's region.
  * Its slots' memory is mapped at pool_va + index * chunk_slots * 2 MiB as
@@ -67,7 +66,7 @@ struct gpu_slot {
 struct gpu_chunk {
 	CUmemGenericAllocationHandle handle;
 	uint64_t free_mask;    /* its slots that hold no block (live chunk) */
-	uint32_t nslots;       /* chunk_slots, or fewer for the last chunk */
+	uint32_t nslots;       /* chunk_slots */
 	int32_t prev, next;    /* on the empty list (-1: none) */
 	bool listed;           /* on the empty list */
 	bool live;             /* made and mapped */

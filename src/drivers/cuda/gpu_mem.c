@@ -125,45 +125,10 @@ static long region_chunk_locked(const struct hms_cuda *g, uint64_t block, bool *
 	return -1;
 }
 
-/* An empty live chunk with a slot at position pos, a whole one first (only
- * the pool's last chunk can be short, and a region that takes it can
- * place only its first blocks), or -1. */
-static long empty_pick_locked(const struct hms_cuda *g, uint64_t pos)
+/* Take a dead chunk off free_chunks (low chunks on top), or -1. */
+static long dead_pick_locked(struct hms_cuda *g)
 {
-	long shrt = -1;
-
-	for (int32_t c = g->empty; c >= 0; c = g->chunks[c].next) {
-		if (g->chunks[c].nslots == g->chunk_slots)
-			return c;
-		if (g->chunks[c].nslots > pos)
-			shrt = c;
-	}
-	return shrt;
-}
-
-/* Take a dead chunk with a slot at position pos off free_chunks, a whole
- * one first (as empty_pick_locked), or -1. */
-static long dead_pick_locked(struct hms_cuda *g, uint64_t pos)
-{
-	uint64_t i = g->nfree_chunks, pick = UINT64_MAX;
-	uint32_t c;
-
-	while (i-- > 0) {
-		uint32_t n = g->chunks[g->free_chunks[i]].nslots;
-
-		if (n == g->chunk_slots || (n > pos && pick == UINT64_MAX))
-			pick = i;
-		if (n == g->chunk_slots)
-			break;
-	}
-	if (pick == UINT64_MAX)
-		return -1;
-	c = g->free_chunks[pick];
-	/* Keep the stack's order (low chunks on top). */
-	memmove(&g->free_chunks[pick], &g->free_chunks[pick + 1],
-		(g->nfree_chunks - pick - 1) * sizeof(*g->free_chunks));
-	g->nfree_chunks--;
-	return c;
+	return g->nfree_chunks ? (long)g->free_chunks[--g->nfree_chunks] : -1;
 }
 
 /* Make and map chunk c.  Called without g->lock: CUDA's virtual memory
@@ -293,8 +258,6 @@ static long chunk_take_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
 
 long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 {
-	uint64_t pos = block % g->chunk_slots;
-
 	for (;;) {
 		long idx = gpu_slot_find_locked(g, block), c;
 		bool coming;
@@ -311,10 +274,10 @@ long gpu_slot_get_locked(struct hms_cuda *g, uint64_t block)
 			continue;
 		}
 		if (c < 0)
-			c = empty_pick_locked(g, pos);
+			c = g->empty; /* an empty chunk kept: any region's */
 		if (c >= 0)
 			return chunk_take_locked(g, (uint64_t)c, block); /* no CUDA call */
-		c = dead_pick_locked(g, pos);
+		c = dead_pick_locked(g);
 		if (c >= 0)
 			return chunk_make_locked(g, (uint64_t)c, block);
 		if (g->creating_chunks || g->releasing_chunks) {
@@ -425,9 +388,7 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 	if (!g->slots || !g->chunks || !g->free_chunks || !g->index_key || !g->index_slot)
 		return -ENOMEM;
 	for (uint64_t c = 0; c < g->nchunks; c++) {
-		uint64_t left = g->nslots - c * g->chunk_slots;
-
-		g->chunks[c].nslots = (uint32_t)(left < g->chunk_slots ? left : g->chunk_slots);
+		g->chunks[c].nslots = (uint32_t)g->chunk_slots;
 		g->chunks[c].prev = g->chunks[c].next = -1;
 		/* Low chunks first: a stack popped from the end. */
 		g->free_chunks[c] = (uint32_t)(g->nchunks - 1 - c);
