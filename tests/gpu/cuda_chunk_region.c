@@ -21,22 +21,6 @@
 #define BLK (2 * MIB)
 #define PAGES 512
 
-static size_t (*fake_used)(void);
-
-#define expect(g, used, kept, gpu) expect_at(__LINE__, g, used, kept, gpu)
-static void expect_at(int line, struct hms_cuda *g, size_t used_mib, size_t kept_mib,
-		      size_t gpu_mib)
-{
-	struct hms_cuda_info info;
-
-	T_EQ(hms_cuda_info(g, &info), 0);
-	if (info.used_bytes != used_mib * MIB || info.kept_bytes != kept_mib * MIB ||
-	    fake_used() != gpu_mib * MIB)
-		T_FAIL("line %d: used %zu MiB, kept %zu MiB, the GPU gave %zu MiB; expected "
-		       "%zu, %zu, %zu", line, (size_t)(info.used_bytes / MIB),
-		       (size_t)(info.kept_bytes / MIB), fake_used() / MIB, used_mib, kept_mib,
-		       gpu_mib);
-}
 
 /* Move block i of p to target t, alone (one block per call: which slot a
  * block gets then does not depend on the copy threads' order). */
@@ -90,25 +74,24 @@ int main(void)
 	 * not a free slot of A or B.  When 2 and 3 leave, A is empty and
 	 * goes back to the GPU; block 4 comes back to its slot in B. */
 	g = attach8(h, HMS_CUDA_KEEP_NONE);
-	fake_used = (size_t (*)(void))g_fake_sym("fakecuda_mem_used");
 	gpu = hms_cuda_target(g);
 	for (unsigned i = 0; i < 8; i++)
 		move(h, p, i, gpu);
-	expect(g, 16, 0, 16);
+	g_expect_mem(g, 16, 0, 16);
 	move(h, p, 4, sys);
 	move(h, p, 0, sys);
 	move(h, p, 1, sys);
-	expect(g, 10, 6, 16);
+	g_expect_mem(g, 10, 6, 16);
 	move(h, p, 8, gpu);
-	expect(g, 12, 12, 24);
+	g_expect_mem(g, 12, 12, 24);
 	move(h, p, 2, sys);
 	move(h, p, 3, sys);
-	expect(g, 8, 8, 16);
+	g_expect_mem(g, 8, 8, 16);
 	move(h, p, 4, gpu);
-	expect(g, 10, 6, 16);
+	g_expect_mem(g, 10, 6, 16);
 	T_EQ(g_count_on(h, p, 12 * PAGES, gpu), 5 * PAGES);
 	t_check((int *)p, n, 3);
-	expect(g, 0, 0, 0);
+	g_expect_mem(g, 0, 0, 0);
 	T_EQ(hms_cuda_detach(g), 0);
 
 	/* keep_chunks 4: A empties and is kept (4 free slots); block 8 (C)
@@ -120,13 +103,13 @@ int main(void)
 		move(h, p, i, gpu);
 	for (unsigned i = 0; i < 4; i++)
 		move(h, p, i, sys);
-	expect(g, 8, 8, 16);
+	g_expect_mem(g, 8, 8, 16);
 	move(h, p, 8, gpu);
-	expect(g, 10, 6, 16);
+	g_expect_mem(g, 10, 6, 16);
 	move(h, p, 4, sys);
-	expect(g, 8, 8, 16);
+	g_expect_mem(g, 8, 8, 16);
 	t_check((int *)p, n, 3);
-	expect(g, 0, 8, 8); /* one empty chunk kept */
+	g_expect_mem(g, 0, 8, 8); /* one empty chunk kept */
 	T_EQ(hms_cuda_detach(g), 0);
 
 	/* keep_chunks 4 again: block 4 needs a new chunk B while A is full;
@@ -149,14 +132,14 @@ int main(void)
 		T_EQ(held(), 1);
 		for (unsigned i = 0; i < 4; i++)
 			move(h, p, i, sys);
-		expect(g, 0, 8, 8);
+		g_expect_mem(g, 0, 8, 8);
 		hold(false);
 		T_EQ(pthread_join(t, NULL), 0);
 	}
-	expect(g, 2, 6, 8);
+	g_expect_mem(g, 2, 6, 8);
 	t_check((int *)p, n, 3);
 	T_EQ(hms_cuda_detach(g), 0);
-	T_EQ(fake_used(), 0);
+	T_EQ(((size_t (*)(void))g_fake_sym("fakecuda_mem_used"))(), 0);
 	hms_close(h);
 	printf("ok\n");
 	return 0;

@@ -19,25 +19,6 @@
 #define MIB (1UL << 20)
 #define BLK (2 * MIB)
 
-static size_t (*fake_used)(void);
-
-/* used_bytes and kept_bytes as hms_cuda_info() says, and (fakecuda) the
- * GPU memory given out: live chunks, whole. */
-#define expect(g, used, kept, gpu) expect_at(__LINE__, g, used, kept, gpu)
-static void expect_at(int line, struct hms_cuda *g, size_t used_mib, size_t kept_mib,
-		      size_t gpu_mib)
-{
-	struct hms_cuda_info info;
-
-	T_EQ(hms_cuda_info(g, &info), 0);
-	if (info.used_bytes != used_mib * MIB || info.kept_bytes != kept_mib * MIB ||
-	    (fake_used && fake_used() != gpu_mib * MIB))
-		T_FAIL("line %d: used %zu MiB, kept %zu MiB, the GPU gave %zd MiB; expected "
-		       "%zu, %zu, %zu", line, (size_t)(info.used_bytes / MIB),
-		       (size_t)(info.kept_bytes / MIB),
-		       fake_used ? (ssize_t)(fake_used() / MIB) : (ssize_t)-1, used_mib,
-		       kept_mib, gpu_mib);
-}
 
 static int attach_with(struct hms *h, size_t size, uint64_t mem, unsigned keep, unsigned mib,
 		       struct hms_cuda **g)
@@ -60,57 +41,55 @@ int main(void)
 	uint64_t d;
 
 	T_ASSERT(raw);
-	if (g_fake())
-		fake_used = (size_t (*)(void))g_fake_sym("fakecuda_mem_used");
 	/* 8 whole blocks: regions A (blocks 0-3) and B (4-7). */
 	p = (int *)(((uintptr_t)raw + 4 * BLK - 1) & ~(4 * BLK - 1));
 	t_fill(p, 8 * n, 5);
 	T_EQ(hms_where(h, p, 1, &sys), 1);
-	expect(g, 0, 0, 0);
+	g_expect_mem(g, 0, 0, 0);
 
 	/* Three blocks: one chunk, one of its slots free. */
 	T_EQ(hms_migrate(h, p, 3 * BLK, &gpu, 1, 0), 3 * 512);
-	expect(g, 6, 2, 8);
+	g_expect_mem(g, 6, 2, 8);
 	/* One more takes A's last slot; two more (B's) make a second chunk. */
 	T_EQ(hms_migrate(h, p + 3 * n, BLK, &gpu, 1, 0), 512);
-	expect(g, 8, 0, 8);
+	g_expect_mem(g, 8, 0, 8);
 	T_EQ(hms_migrate(h, p + 4 * n, 2 * BLK, &gpu, 1, 0), 2 * 512);
-	expect(g, 12, 4, 16);
+	g_expect_mem(g, 12, 4, 16);
 	T_EQ(g_count_on(h, p, 8 * BLK / T_PAGE, gpu), 6 * 512);
 
 	/* A window over blocks 1-5: A's chunk and B's, side by side. */
 	T_EQ(hms_cuda_map(g, p + n, 5 * BLK, 0, &d), 0);
 	g_add(g, d, 5 * n, 1);
 	T_EQ(hms_cuda_unmap(g, p + n, 5 * BLK), 0);
-	expect(g, 12, 4, 16);
+	g_expect_mem(g, 12, 4, 16);
 
 	/* A's blocks come home: it goes back to the GPU; B stays (two of
 	 * its slots hold pages). */
 	T_EQ(hms_migrate(h, p, 4 * BLK, &sys, 1, 0), 4 * 512);
-	expect(g, 4, 4, 8);
+	g_expect_mem(g, 4, 4, 8);
 	T_EQ(hms_migrate(h, p + 4 * n, 2 * BLK, &sys, 1, 0), 2 * 512);
-	expect(g, 0, 0, 0);
+	g_expect_mem(g, 0, 0, 0);
 	t_check(p, n, 5);
 	t_check(p + n, 5 * n, 6 + (int)n);
 	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
 
 	/* Blocks 3 and 4, across the boundary: a chunk for each region. */
 	T_EQ(hms_migrate(h, p + 3 * n, 2 * BLK, &gpu, 1, 0), 2 * 512);
-	expect(g, 4, 12, 16);
+	g_expect_mem(g, 4, 12, 16);
 	T_EQ(hms_migrate(h, p + 3 * n, 2 * BLK, &sys, 1, 0), 2 * 512);
-	expect(g, 0, 0, 0);
+	g_expect_mem(g, 0, 0, 0);
 	T_EQ(hms_cuda_detach(g), 0);
 
 	/* keep_chunks 4: of two empty chunks, one (4 slots) stays. */
 	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, 4, 8, &g), 0);
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, 6 * BLK, &gpu, 1, 0), 6 * 512);
-	expect(g, 12, 4, 16);
+	g_expect_mem(g, 12, 4, 16);
 	T_EQ(hms_migrate(h, p, 6 * BLK, &sys, 1, 0), 6 * 512);
-	expect(g, 0, 8, 8);
+	g_expect_mem(g, 0, 8, 8);
 	/* ...and takes B's blocks without a new chunk. */
 	T_EQ(hms_migrate(h, p + 4 * n, 4 * BLK, &gpu, 1, 0), 4 * 512);
-	expect(g, 8, 0, 8);
+	g_expect_mem(g, 8, 0, 8);
 	t_check(p + n, 5 * n, 6 + (int)n); /* (the CPU's touch brings them home) */
 	t_check(p + 6 * n, 2 * n, 5 + 6 * (int)n);
 	T_EQ(hms_cuda_detach(g), 0);
@@ -122,7 +101,7 @@ int main(void)
 	T_EQ(info.pool_bytes, 8 * MIB);
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, 8 * BLK, &gpu, 1, 0), 4 * 512);
-	expect(g, 8, 0, 8);
+	g_expect_mem(g, 8, 0, 8);
 	T_EQ(hms_cuda_detach(g), 0);
 	t_check(p, n, 5);
 	/* A pool of 3 slots with 8 MiB chunks: one chunk of the pool's 6 MiB
@@ -132,7 +111,7 @@ int main(void)
 	T_EQ(info.pool_bytes, 6 * MIB);
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
-	expect(g, 2, 4, 6);
+	g_expect_mem(g, 2, 4, 6);
 	T_EQ(hms_cuda_detach(g), 0);
 	t_check(p, n, 5);
 
@@ -149,14 +128,14 @@ int main(void)
 	T_EQ(attach_with(h, sizeof(cfg), 32 * MIB, HMS_CUDA_KEEP_NONE, 0, &g), 0);
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
-	expect(g, 2, 0, 2);
+	g_expect_mem(g, 2, 0, 2);
 	T_EQ(hms_cuda_detach(g), 0);
 	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "4", 1), 0);
 	T_EQ(attach_with(h, offsetof(struct hms_cuda_config, chunk_mib), 32 * MIB,
 			 HMS_CUDA_KEEP_NONE, 3, &g), 0); /* chunk_mib not read: 4 */
 	gpu = hms_cuda_target(g);
 	T_EQ(hms_migrate(h, p, BLK, &gpu, 1, 0), 512);
-	expect(g, 2, 2, 4);
+	g_expect_mem(g, 2, 2, 4);
 	T_EQ(hms_cuda_detach(g), 0);
 	T_EQ(unsetenv("HMS_CUDA_CHUNK_MIB"), 0);
 	t_check(p, n, 5);

@@ -98,4 +98,25 @@ static inline void *g_fake_sym(const char *name)
 	return p;
 }
 
+/* What the GPU holds, in MiB: used_bytes and kept_bytes as
+ * hms_cuda_info() says, and (fakecuda only) the memory fakecuda gave out,
+ * live chunks whole.  Fails the test with the caller's line. */
+#define g_expect_mem(g, used, kept, gpu) g_expect_mem_at(__LINE__, g, used, kept, gpu)
+static inline void g_expect_mem_at(int line, struct hms_cuda *g, size_t used, size_t kept,
+				   size_t gpu)
+{
+	const size_t mib = 1UL << 20;
+	size_t (*fake_used)(void) =
+		g_fake() ? (size_t (*)(void))g_fake_sym("fakecuda_mem_used") : NULL;
+	struct hms_cuda_info info;
+
+	T_EQ(hms_cuda_info(g, &info), 0);
+	if (info.used_bytes != used * mib || info.kept_bytes != kept * mib ||
+	    (fake_used && fake_used() != gpu * mib))
+		T_FAIL("line %d: used %zu MiB, kept %zu MiB, the GPU gave %zd MiB; expected "
+		       "%zu, %zu, %zu", line, (size_t)(info.used_bytes / mib),
+		       (size_t)(info.kept_bytes / mib),
+		       fake_used ? (ssize_t)(fake_used() / mib) : (ssize_t)-1, used, kept, gpu);
+}
+
 #endif

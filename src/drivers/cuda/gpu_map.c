@@ -128,7 +128,7 @@ static long place_read_only(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64
 
 void gpu_window_unmap(struct hms_cuda *g, struct gpu_window *w)
 {
-	/* One call per mapping (a short chunk leaves a hole after it). */
+	/* One call per mapping: a region's chunk, whole. */
 	for (uint64_t r = 0; w->reg_slots && r < w->nreg; r++)
 		if (w->reg_slots[r])
 			g->cu->MemUnmap(w->va + r * g->chunk_slots * GPU_BLOCK,
