@@ -27,8 +27,9 @@ int main(void)
 	if (!cuda || access(cuda, R_OK))
 		T_SKIP("HMS_CUDA_LIBRARY does not name fakecuda (run through ctest)");
 	t_stress(args, NULL, 0);
-	/* Again with chunks of four slots: blocks share a chunk, which goes
-	 * only when its last slot does. */
+	/* Again with chunks of four slots: a region's blocks share a chunk,
+	 * which goes only when its last slot does (the pool grows to match:
+	 * more regions than blocks fill it). */
 	T_EQ(setenv("HMS_CUDA_CHUNK_MIB", "8", 1), 0);
 	t_stress(args_chunks, NULL, 0);
 	return 0;

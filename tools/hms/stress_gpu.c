@@ -55,15 +55,27 @@ static hms_uid find_sys_target(struct hms *h)
 }
 
 /*
- * The tested memory plus one 2 MiB chunk (the memory spans a block more
- * than it fills; the scratch buffers need one too), 4 to 64 MiB: windows
- * mostly fit, and now and then the GPU is full (-ENOMEM).
+ * The tested memory rounded up to whole chunks, plus one chunk (the memory
+ * spans a block more than it fills; the scratch buffers need one too), or
+ * two where a chunk is larger than a block (it serves an aligned region:
+ * the memory spans a region more, and the scratch buffers take one of
+ * their own); at least 4 MiB and at most 64 MiB or three chunks: windows
+ * mostly fit, and now and then the GPU is full (-ENOMEM).  The chunk size
+ * is $HMS_CUDA_CHUNK_MIB's (an attach with chunk_mib 0 takes it), else
+ * 2 MiB.
  */
 static uint64_t pool_bytes(const struct stress *s)
 {
-	uint64_t pool = (((uint64_t)s->o.mib + 2) << 20) & ~((2ull << 20) - 1);
+	const char *e = getenv("HMS_CUDA_CHUNK_MIB");
+	unsigned long long mib = e ? strtoull(e, NULL, 10) : 0;
+	uint64_t chunk = (mib && mib <= 128 ? mib : 2) << 20, max = ST_GPU_POOL_MAX;
+	uint64_t pool = ((((uint64_t)s->o.mib << 20) + chunk - 1) / chunk + 1) * chunk;
 
-	return pool < (4u << 20) ? (4u << 20) : pool > ST_GPU_POOL_MAX ? ST_GPU_POOL_MAX : pool;
+	if (chunk > (2u << 20))
+		pool += chunk;
+	if (max < 3 * chunk)
+		max = 3 * chunk;
+	return pool < (4u << 20) ? (4u << 20) : pool > max ? max : pool;
 }
 
 static int load_kernels(struct st_gpu *gp)
