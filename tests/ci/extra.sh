@@ -16,7 +16,7 @@
 #    handler thread needs; LeakSanitizer covers those in the ASan run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-fuzz_secs=${HMS_FUZZ_SECONDS:-30}
+fuzz_secs=${HMS_FUZZ_SECONDS:-20}
 
 echo "--- ThreadSanitizer"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHMS_SANITIZE=thread >/dev/null
