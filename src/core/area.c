@@ -1078,30 +1078,39 @@ static int range_registered(uintptr_t s, uintptr_t e)
  * loaded machine, not a wait anyone should see. */
 #define STALE_WAIT_MS 2000
 
+/* Does the table say in_table(h, s, e), once synced with the handler? */
+static bool table_says(struct hms *h, uintptr_t s, uintptr_t e,
+		       bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e))
+{
+	bool says;
+
+	hms__uffd_sync(h);
+	pthread_mutex_lock(&h->lock);
+	says = in_table(h, s, e);
+	pthread_mutex_unlock(&h->lock);
+	return says;
+}
+
 /*
- * Waits while the table says in_table(h, s, e) and the kernel's
- * registration of [s, e) (REG_*, or -errno) does not bear it out
- * (kernel_agrees(reg) false): true once the table has let go, false if
- * the kernel agrees, or the table still says so after STALE_WAIT_MS.
+ * Called once the table says in_table(h, s, e): waits while the kernel's
+ * registration of [s, e) does not bear that out -- where whole, all of the
+ * range must be registered, else any part of it; smaps unreadable counts
+ * as bearing it out.  True once the table has let go; false if the kernel
+ * agrees, the event is this thread's to read, or the table still says so
+ * after STALE_WAIT_MS.
  */
 static bool stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
-		       bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e),
-		       bool (*kernel_agrees)(int reg))
+		       bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e), bool whole)
 {
 	uint64_t t0 = hms__now_ms();
 
 	for (unsigned round = 0;; round++) {
-		bool says;
+		int reg;
 
-		hms__uffd_sync(h);
-		pthread_mutex_lock(&h->lock);
-		says = in_table(h, s, e);
-		pthread_mutex_unlock(&h->lock);
-		if (!says)
-			return true;
 		if (hms__in_handler(h))
 			return false; /* the event is this thread's to read */
-		if (kernel_agrees(range_registered(s, e)))
+		reg = range_registered(s, e);
+		if (whole ? reg == REG_ALL || reg < 0 : reg != REG_NONE)
 			return false;
 		if (hms__now_ms() - t0 > STALE_WAIT_MS)
 			return false;
@@ -1110,26 +1119,18 @@ static bool stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
 			sched_yield();
 		else
 			usleep(100);
+		if (!table_says(h, s, e, in_table))
+			return true;
 	}
-}
-
-/* An overlap is real where any part is registered (or smaps says no). */
-static bool overlap_confirmed(int reg)
-{
-	return reg != REG_NONE;
-}
-
-/* Managed is real where all of it is registered (or smaps says no). */
-static bool managed_confirmed(int reg)
-{
-	return reg == REG_ALL || reg < 0;
 }
 
 /* 0 once [s, e) overlaps no live area, -EEXIST if it overlaps one that is
  * not stale or one stays longer than STALE_WAIT_MS. */
 static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
 {
-	return stale_wait(h, s, e, range_overlaps_locked, overlap_confirmed) ? 0 : -EEXIST;
+	if (!table_says(h, s, e, range_overlaps_locked))
+		return 0;
+	return stale_wait(h, s, e, range_overlaps_locked, false) ? 0 : -EEXIST;
 }
 
 /* 0 if [s, e) is all live managed memory, -ENOENT if not, or if the areas
@@ -1137,17 +1138,11 @@ static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
  * ioctls cannot vouch for the range (an event unread, many mappings). */
 int hms__range_live(struct hms *h, uintptr_t s, uintptr_t e)
 {
-	bool managed;
-
-	hms__uffd_sync(h);
-	pthread_mutex_lock(&h->lock);
-	managed = hms__range_managed_locked(h, s, e);
-	pthread_mutex_unlock(&h->lock);
-	if (!managed)
+	if (!table_says(h, s, e, hms__range_managed_locked))
 		return -ENOENT;
 	if (hms__uffd_registered_fast(h, s, e - s))
 		return 0;
-	return stale_wait(h, s, e, hms__range_managed_locked, managed_confirmed) ? -ENOENT : 0;
+	return stale_wait(h, s, e, hms__range_managed_locked, true) ? -ENOENT : 0;
 }
 
 /* Validate a range of managed memory; owned: all areas must be hms_alloc's. */
