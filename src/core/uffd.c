@@ -1559,7 +1559,8 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	 * the tail ends where the record does, and the record shrinks to the
 	 * head so that the head's event is taken for it as well (not: a new
 	 * area over the head removed).  tests/manage_after_mremap_shrink_race
-	 * covers the first order only.
+	 * covers both: the first order here (6.18), the second in the NUMA VM
+	 * (Debian's 6.1; it fails there without the shrink).
 	 */
 	bool told = st->remap.valid && s >= st->remap.start && e == st->remap.end, own;
 
