@@ -66,7 +66,6 @@ struct gpu_slot {
 struct gpu_chunk {
 	CUmemGenericAllocationHandle handle;
 	uint64_t free_mask;    /* its slots that hold no block (live chunk) */
-	uint32_t nslots;       /* chunk_slots */
 	int32_t prev, next;    /* on the empty list (-1: none) */
 	bool listed;           /* on the empty list */
 	bool live;             /* made and mapped */
@@ -79,9 +78,9 @@ struct gpu_stage {
 	struct gpu_stage *next;
 };
 
-/* A window: regions first_block / chunk_slots on, each region's chunk
- * mapped whole at va + r * chunk_slots * 2 MiB (reg_slots[r] slots; 0:
- * not mapped). */
+/* A window: the nreg regions from first_block / chunk_slots on, each
+ * region's chunk mapped whole at va + r * chunk_slots * 2 MiB once
+ * mapped. */
 struct gpu_window {
 	uintptr_t addr;
 	size_t len;
@@ -89,7 +88,7 @@ struct gpu_window {
 	size_t va_len;
 	uint64_t first_block, nblk;
 	uint64_t nreg;
-	uint32_t *reg_slots;
+	bool mapped;
 	bool ro;                /* HMS_CUDA_MAP_READ_ONLY: may show replicas */
 	pthread_t owner;        /* the thread that mapped it */
 	struct gpu_window *next;
@@ -214,9 +213,8 @@ long gpu_slot_find_locked(const struct hms_cuda *g, uint64_t block);
  * may drop g->lock while CUDA unmaps them). */
 void gpu_page_put_locked(struct hms_cuda *g, uint64_t s, unsigned idx);
 void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t s);
-/* Live chunk c's memory: its handle, and *nslots its slots. */
-CUmemGenericAllocationHandle gpu_chunk_handle_locked(const struct hms_cuda *g, uint64_t c,
-						     uint32_t *nslots);
+/* Live chunk c's memory (chunk_slots slots). */
+CUmemGenericAllocationHandle gpu_chunk_handle_locked(const struct hms_cuda *g, uint64_t c);
 struct gpu_stage *gpu_stage_get(struct hms_cuda *g, bool nowait);
 void gpu_stage_put(struct hms_cuda *g, struct gpu_stage *st);
 void gpu_page_free(struct hms_devmem *dm, hms_pfn pfn);

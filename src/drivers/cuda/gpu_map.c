@@ -126,13 +126,21 @@ static long place_read_only(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64
 	return moved;
 }
 
+/* Unmap regions [0, n) of window w: one call per mapping, a region's
+ * chunk. */
+static void window_unmap_regions(struct hms_cuda *g, struct gpu_window *w, uint64_t n)
+{
+	size_t bytes = g->chunk_slots * GPU_BLOCK;
+
+	for (uint64_t r = 0; r < n; r++)
+		g->cu->MemUnmap(w->va + r * bytes, bytes);
+}
+
 void gpu_window_unmap(struct hms_cuda *g, struct gpu_window *w)
 {
-	/* One call per mapping: a region's chunk, whole. */
-	for (uint64_t r = 0; w->reg_slots && r < w->nreg; r++)
-		if (w->reg_slots[r])
-			g->cu->MemUnmap(w->va + r * g->chunk_slots * GPU_BLOCK,
-					w->reg_slots[r] * GPU_BLOCK);
+	if (w->mapped)
+		window_unmap_regions(g, w, w->nreg);
+	w->mapped = false;
 	if (w->va)
 		g->cu->MemAddressFree(w->va, w->va_len);
 	w->va = 0;
@@ -140,54 +148,36 @@ void gpu_window_unmap(struct hms_cuda *g, struct gpu_window *w)
 
 /*
  * Map the chunk of each region of window w at its place (lock held, every
- * block held and checked resident).  0, or -EIO with nothing mapped.
+ * block held and checked resident: a region's blocks all sit in its chunk,
+ * each in its own slot, gpu_slot_get_locked).  0, or -EIO with nothing
+ * mapped.
  */
 static int window_map_locked(struct hms_cuda *g, struct gpu_window *w)
 {
 	const struct hms_cu *cu = g->cu;
-	uint64_t cs = g->chunk_slots, r0 = w->first_block / cs, end = w->first_block + w->nblk;
+	uint64_t cs = g->chunk_slots, r0 = w->first_block / cs;
+	size_t bytes = cs * GPU_BLOCK;
 	struct hms_cu_access_desc acc = { { HMS_CU_LOC_DEVICE, g->dev }, HMS_CU_ACCESS_RW };
 
 	for (uint64_t r = 0; r < w->nreg; r++) {
-		uint64_t bf = (r0 + r) * cs, bl = bf + cs;
-		CUdeviceptr va = w->va + r * cs * GPU_BLOCK;
-		CUmemGenericAllocationHandle hd;
-		long c = -1;
-		uint32_t n;
+		/* The window's first block in the region finds its chunk. */
+		uint64_t b = (r0 + r) * cs < w->first_block ? w->first_block : (r0 + r) * cs;
+		long s = gpu_slot_find_locked(g, b);
+		CUdeviceptr va = w->va + r * bytes;
 
-		bf = bf < w->first_block ? w->first_block : bf;
-		bl = bl > end ? end : bl;
-		/* Every block of the region in the window sits in its own
-		 * slot of one chunk. */
-		for (uint64_t b = bf; b < bl; b++) {
-			long s = gpu_slot_find_locked(g, b);
-
-			if (s < 0 || (uint64_t)s % cs != b % cs ||
-			    (c >= 0 && (uint64_t)s / cs != (uint64_t)c)) {
-				c = -1;
-				break;
-			}
-			c = (long)((uint64_t)s / cs);
+		if (s < 0 ||
+		    cu->MemMap(va, bytes, 0, gpu_chunk_handle_locked(g, (uint64_t)s / cs), 0) !=
+			    CUDA_SUCCESS) {
+			window_unmap_regions(g, w, r);
+			return -EIO;
 		}
-		if (c < 0)
-			goto fail;
-		hd = gpu_chunk_handle_locked(g, (uint64_t)c, &n);
-		if (cu->MemMap(va, n * GPU_BLOCK, 0, hd, 0) != CUDA_SUCCESS)
-			goto fail;
-		if (cu->MemSetAccess(va, n * GPU_BLOCK, &acc, 1) != CUDA_SUCCESS) {
-			cu->MemUnmap(va, n * GPU_BLOCK);
-			goto fail;
+		if (cu->MemSetAccess(va, bytes, &acc, 1) != CUDA_SUCCESS) {
+			window_unmap_regions(g, w, r + 1);
+			return -EIO;
 		}
-		w->reg_slots[r] = n;
 	}
+	w->mapped = true;
 	return 0;
-fail:
-	for (uint64_t r = 0; r < w->nreg; r++) {
-		if (w->reg_slots[r])
-			cu->MemUnmap(w->va + r * cs * GPU_BLOCK, w->reg_slots[r] * GPU_BLOCK);
-		w->reg_slots[r] = 0;
-	}
-	return -EIO;
 }
 
 GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
@@ -221,23 +211,17 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	r0 = b0 / g->chunk_slots;
 	w = calloc(1, sizeof(*w));
 	pfns = malloc(((e - s) >> GPU_SHIFT) * sizeof(*pfns));
-	if (w) {
-		w->nreg = (b0 + nblk - 1) / g->chunk_slots - r0 + 1;
-		w->reg_slots = calloc(w->nreg, sizeof(*w->reg_slots));
-	}
-	if (!w || !pfns || !w->reg_slots) {
-		if (w)
-			free(w->reg_slots);
+	if (!w || !pfns) {
 		free(w);
 		free(pfns);
 		return -ENOMEM;
 	}
+	w->nreg = (b0 + nblk - 1) / g->chunk_slots - r0 + 1;
 	/* Memory hms does not manage: -ENOENT now, before any GPU memory is
 	 * held (the residency check cannot tell a page of it that is not
 	 * present from a managed page that is elsewhere: -ENOMEM).  pfns
 	 * serves as the uids' scratch space (8 bytes a page, uids are 4). */
 	if (hms_where(g->h, (void *)s, (e - s) >> GPU_SHIFT, (hms_uid *)pfns) == -ENOENT) {
-		free(w->reg_slots);
 		free(w);
 		free(pfns);
 		return -ENOENT;
@@ -245,7 +229,6 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	ret = blocks_hold(g, b0, nblk);
 	if (ret) {
 		free(pfns);
-		free(w->reg_slots);
 		free(w);
 		return ret;
 	}
@@ -317,7 +300,6 @@ fail_hold:
 	blocks_release_locked(g, b0, nblk, true);
 	pthread_mutex_unlock(&g->lock);
 	free(pfns);
-	free(w->reg_slots);
 	free(w);
 	return ret;
 }
@@ -350,7 +332,6 @@ GPU_API int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len)
 	gpu_window_unmap(g, w);
 	blocks_release_locked(g, w->first_block, w->nblk, false);
 	pthread_mutex_unlock(&g->lock);
-	free(w->reg_slots);
 	free(w);
 	return 0;
 }

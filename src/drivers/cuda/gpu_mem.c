@@ -61,9 +61,15 @@ static void index_remove_locked(struct hms_cuda *g, uint64_t block)
 
 /* ---- chunks and slots ----------------------------------------------------- */
 
-static uint64_t chunk_all(const struct gpu_chunk *k)
+/* Every slot of a chunk, as a free_mask. */
+static uint64_t chunk_all(const struct hms_cuda *g)
 {
-	return k->nslots >= 64 ? ~0ULL : (1ULL << k->nslots) - 1;
+	return g->chunk_slots >= 64 ? ~0ULL : (1ULL << g->chunk_slots) - 1;
+}
+
+static size_t chunk_bytes(const struct hms_cuda *g)
+{
+	return g->chunk_slots * GPU_BLOCK;
 }
 
 static CUdeviceptr chunk_va(const struct hms_cuda *g, uint64_t c)
@@ -94,7 +100,7 @@ static void chunk_file_locked(struct hms_cuda *g, uint64_t c)
 	struct gpu_chunk *k = &g->chunks[c];
 
 	empty_del_locked(g, c);
-	if (k->free_mask != chunk_all(k))
+	if (k->free_mask != chunk_all(g))
 		return;
 	k->prev = -1;
 	k->next = g->empty;
@@ -133,7 +139,7 @@ static long dead_pick_locked(struct hms_cuda *g)
 
 /* Make and map chunk c.  Called without g->lock: CUDA's virtual memory
  * calls are slow, and other threads' copies must go on meanwhile (c is in
- * no list, its nslots never changes). */
+ * no list). */
 static int chunk_create(struct hms_cuda *g, uint64_t c, CUmemGenericAllocationHandle *handle)
 {
 	const struct hms_cu *cu = g->cu;
@@ -141,7 +147,7 @@ static int chunk_create(struct hms_cuda *g, uint64_t c, CUmemGenericAllocationHa
 					  .location = { HMS_CU_LOC_DEVICE, g->dev } };
 	struct hms_cu_access_desc acc = { { HMS_CU_LOC_DEVICE, g->dev }, HMS_CU_ACCESS_RW };
 	CUdeviceptr va = chunk_va(g, c);
-	size_t len = g->chunks[c].nslots * GPU_BLOCK;
+	size_t len = chunk_bytes(g);
 
 	cu->CtxSetCurrent(g->ctx);
 	if (cu->MemCreate(handle, len, &prop, 0) != CUDA_SUCCESS)
@@ -186,12 +192,12 @@ static void chunks_trim_locked(struct hms_cuda *g)
 
 		empty_del_locked(g, c);
 		k->live = false;
-		g->live_slots -= k->nslots;
-		g->nkept_slots -= k->nslots;
+		g->live_slots -= g->chunk_slots;
+		g->nkept_slots -= g->chunk_slots;
 		g->releasing_chunks++;
 		pthread_mutex_unlock(&g->lock);
 		g->cu->CtxSetCurrent(g->ctx);
-		g->cu->MemUnmap(chunk_va(g, c), k->nslots * GPU_BLOCK);
+		g->cu->MemUnmap(chunk_va(g, c), chunk_bytes(g));
 		g->cu->MemRelease(handle);
 		pthread_mutex_lock(&g->lock);
 		g->releasing_chunks--;
@@ -225,9 +231,9 @@ static long chunk_make_locked(struct hms_cuda *g, uint64_t c, uint64_t block)
 	} else {
 		k->handle = handle;
 		k->live = true;
-		k->free_mask = chunk_all(k) & ~(1ULL << pos);
-		g->live_slots += k->nslots;
-		g->nkept_slots += k->nslots - 1;
+		k->free_mask = chunk_all(g) & ~(1ULL << pos);
+		g->live_slots += g->chunk_slots;
+		g->nkept_slots += g->chunk_slots - 1;
 		/* An empty chunk kept while this one was made may now be
 		 * one too many.  Our slot is still creating: no one else
 		 * uses or frees it while the lock is dropped for that. */
@@ -313,10 +319,8 @@ void gpu_slot_maybe_release_locked(struct hms_cuda *g, uint64_t idx)
 	chunks_trim_locked(g);
 }
 
-CUmemGenericAllocationHandle gpu_chunk_handle_locked(const struct hms_cuda *g, uint64_t c,
-						     uint32_t *nslots)
+CUmemGenericAllocationHandle gpu_chunk_handle_locked(const struct hms_cuda *g, uint64_t c)
 {
-	*nslots = g->chunks[c].nslots;
 	return g->chunks[c].handle;
 }
 
@@ -388,7 +392,6 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 	if (!g->slots || !g->chunks || !g->free_chunks || !g->index_key || !g->index_slot)
 		return -ENOMEM;
 	for (uint64_t c = 0; c < g->nchunks; c++) {
-		g->chunks[c].nslots = (uint32_t)g->chunk_slots;
 		g->chunks[c].prev = g->chunks[c].next = -1;
 		/* Low chunks first: a stack popped from the end. */
 		g->free_chunks[c] = (uint32_t)(g->nchunks - 1 - c);
@@ -431,13 +434,12 @@ void gpu_mem_fini(struct hms_cuda *g)
 
 		g->windows = w->next;
 		gpu_window_unmap(g, w);
-		free(w->reg_slots);
 		free(w);
 	}
 	for (uint64_t c = 0; g->chunks && c < g->nchunks; c++) {
 		if (!g->chunks[c].live)
 			continue;
-		cu->MemUnmap(chunk_va(g, c), g->chunks[c].nslots * GPU_BLOCK);
+		cu->MemUnmap(chunk_va(g, c), chunk_bytes(g));
 		cu->MemRelease(g->chunks[c].handle);
 	}
 	if (g->pool_va)
