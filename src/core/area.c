@@ -1075,7 +1075,8 @@ static int range_registered(uintptr_t s, uintptr_t e)
 
 /* How long a call waits for a stale area's event, in ms: the thread that
  * unmapped queues it as soon as it runs again, so this is a bound for a
- * loaded machine, not a wait anyone should see. */
+ * loaded machine, not a wait anyone should see.  $HMS_STALE_WAIT_MS sets
+ * it (tests: 0 gives up at once, the path a loaded machine takes). */
 #define STALE_WAIT_MS 2000
 
 /* Does the table say in_table(h, s, e), once synced with the handler? */
@@ -1091,58 +1092,65 @@ static bool table_says(struct hms *h, uintptr_t s, uintptr_t e,
 	return says;
 }
 
+/* What stale_wait() found: the table let go, the kernel bears the table
+ * out, or neither in time. */
+enum stale { STALE_GONE, STALE_REAL, STALE_TIMEOUT };
+
 /*
  * Called once the table says in_table(h, s, e): waits while the kernel's
  * registration of [s, e) does not bear that out -- where whole, all of the
  * range must be registered, else any part of it; smaps unreadable counts
- * as bearing it out.  True once the table has let go; false if the kernel
- * agrees, the event is this thread's to read, or the table still says so
- * after STALE_WAIT_MS.
+ * as bearing it out, and so does an event this thread is to read itself
+ * (the handler's callbacks).
  */
-static bool stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
-		       bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e), bool whole)
+static enum stale stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
+			     bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e),
+			     bool whole)
 {
+	unsigned wait = hms__env_uint("HMS_STALE_WAIT_MS", STALE_WAIT_MS, 0, 60000);
 	uint64_t t0 = hms__now_ms();
 
 	for (unsigned round = 0;; round++) {
 		int reg;
 
 		if (hms__in_handler(h))
-			return false; /* the event is this thread's to read */
+			return STALE_REAL; /* the event is this thread's to read */
 		reg = range_registered(s, e);
 		if (whole ? reg == REG_ALL || reg < 0 : reg != REG_NONE)
-			return false;
-		if (hms__now_ms() - t0 > STALE_WAIT_MS)
-			return false;
+			return STALE_REAL;
+		if (hms__now_ms() - t0 >= wait)
+			return STALE_TIMEOUT;
 		/* Let the unmapping thread run; then poll more gently. */
 		if (round < 8)
 			sched_yield();
 		else
 			usleep(100);
 		if (!table_says(h, s, e, in_table))
-			return true;
+			return STALE_GONE;
 	}
 }
 
 /* 0 once [s, e) overlaps no live area, -EEXIST if it overlaps one that is
- * not stale or one stays longer than STALE_WAIT_MS. */
+ * not stale or one stays longer than the wait. */
 static int manage_overlap_wait(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	if (!table_says(h, s, e, range_overlaps_locked))
 		return 0;
-	return stale_wait(h, s, e, range_overlaps_locked, false) ? 0 : -EEXIST;
+	return stale_wait(h, s, e, range_overlaps_locked, false) == STALE_GONE ? 0 : -EEXIST;
 }
 
 /* 0 if [s, e) is all live managed memory, -ENOENT if not, or if the areas
- * there are stale (waited for, as above).  smaps is read only where a few
- * ioctls cannot vouch for the range (an event unread, many mappings). */
+ * there are stale: gone by the end of the wait, or still in the table
+ * with the range not registered (then it is not ours to act on).  smaps is
+ * read only where a few ioctls cannot vouch for the range (an event
+ * unread, many mappings). */
 int hms__range_live(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	if (!table_says(h, s, e, hms__range_managed_locked))
 		return -ENOENT;
 	if (hms__uffd_registered_fast(h, s, e - s))
 		return 0;
-	return stale_wait(h, s, e, hms__range_managed_locked, true) ? -ENOENT : 0;
+	return stale_wait(h, s, e, hms__range_managed_locked, true) == STALE_REAL ? 0 : -ENOENT;
 }
 
 /* Validate a range of managed memory; owned: all areas must be hms_alloc's. */
