@@ -10,7 +10,8 @@
  * and the second half is made read-only and taken out of hms' userfaultfd
  * behind its back, so that moving it out (UFFDIO_MOVE: the kernel moves
  * only writable pages) and protecting it again (before MADV_DONTNEED: not
- * registered) both fail.  Run with the move and with MADV_DONTNEED
+ * registered) both fail; the test gives the registration back afterwards.
+ * Run with the move and with MADV_DONTNEED
  * (HMS_UFFD_MOVE=0).  Before session 10 the first half stayed "system"
  * with its system copy gone: word 0 read 0. */
 #include <linux/userfaultfd.h>
@@ -72,6 +73,19 @@ static void run(bool move)
 	if (!race.fired)
 		T_FAIL("move %d: the hook did not run", move);
 	T_EQ(c.cpages, HOLE);
+	/* The second half's registration goes back to hms as it was: a range
+	 * not registered is memory just unmapped to hms, not managed
+	 * (hms_page_query() and hms_free() say -ENOENT; they answered from
+	 * the table only after waiting 2 s for an event that never came). */
+	{
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)p + (HOLE + 1) * T_PAGE,
+				   (NPAGES - HOLE - 1) * T_PAGE },
+			.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+		};
+
+		T_EQ(ioctl(hms__test_uffd(h), UFFDIO_REGISTER, &reg), 0);
+	}
 	if (t_count_loc(h, p, HOLE, HMS_LOC_DEVICE) != HOLE)
 		T_FAIL("move %d: %zu of %d pages before the hole on the device", move,
 		       t_count_loc(h, p, HOLE, HMS_LOC_DEVICE), HOLE);
