@@ -86,6 +86,8 @@ enum hms_inject_point {
  *   FAULT_IN           a device-side write fault (range.c) resolved one
  *                      page and is about to make it writable through the
  *                      kernel (MADV_POPULATE_WRITE)
+ *   EXCLUSIVE          hms_make_exclusive() has faulted its pages in and
+ *                      is about to protect them
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -93,6 +95,7 @@ enum hms_test_hook {
 	HMS_HOOK_MIGRATE_COMMITTED,
 	HMS_HOOK_MIGRATE_FINALIZED,
 	HMS_HOOK_FAULT_IN,
+	HMS_HOOK_EXCLUSIVE,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

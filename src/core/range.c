@@ -635,5 +635,6 @@ HMS_API long hms_make_exclusive(struct hms *h, uintptr_t start, uintptr_t end, v
 		if (ret)
 			return ret;
 	}
+	hms__test_hook_run(h, HMS_HOOK_EXCLUSIVE, start, end - start);
 	return hms__wp_protect_op(h, start, end, &op);
 }
