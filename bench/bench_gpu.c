@@ -142,6 +142,7 @@ struct variant {
 	unsigned mode, threads;
 	bool keep_all; /* keep every empty chunk: no chunk made twice */
 	unsigned chunk_mib; /* 0: the default (2, or HMS_CUDA_CHUNK_MIB) */
+	bool zap; /* a context of its own with HMS_UFFD_MOVE=0 */
 };
 
 static const struct variant variants[] = {
@@ -154,7 +155,33 @@ static const struct variant variants[] = {
 	{ "staged, 8 threads, 32 MiB chunks", HMS_CUDA_COPY_STAGED, 8, false, 32 },
 	{ "staged, 8 threads, 128 MiB chunks", HMS_CUDA_COPY_STAGED, 8, false, 128 },
 	{ "staged, 16 threads, 32 MiB chunks", HMS_CUDA_COPY_STAGED, 16, false, 32 },
+	/* The system copies of pages leaving for the GPU dropped by
+	 * MADV_DONTNEED (after write protection) instead of moved aside by
+	 * UFFDIO_MOVE (hms_open(3)): moves are per page and take the rmap's
+	 * lock, a zap flushes the TLB once per run; the way back then fills
+	 * by UFFDIO_COPY, with no kept pages. */
+	{ "staged, 8 threads, discard by zap", HMS_CUDA_COPY_STAGED, 8, false, 0, true },
+	{ "staged, 16 threads, discard by zap", HMS_CUDA_COPY_STAGED, 16, false, 0, true },
 };
+
+/* A context whose discards zap (HMS_UFFD_MOVE=0, read by hms_open()). */
+static int open_zap_context(struct hms **out)
+{
+	const char *old = getenv("HMS_UFFD_MOVE");
+	char *keep = old ? strdup(old) : NULL;
+	int ret;
+
+	if (old && !keep)
+		return -1;
+	setenv("HMS_UFFD_MOVE", "0", 1);
+	ret = hms_open(out, NULL);
+	if (keep)
+		setenv("HMS_UFFD_MOVE", keep, 1);
+	else
+		unsetenv("HMS_UFFD_MOVE");
+	free(keep);
+	return ret;
+}
 
 /* hms_migrate to the GPU and back to the page's node, reps times.  The pool has
  * room for two more chunks than the data needs: the data starts anywhere,
@@ -262,11 +289,21 @@ int bench_gpu(const struct bench_opts *o)
 
 	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
 		struct bench_stat sh, sd;
+		struct hms *hz = NULL;
+		int failed;
 
 		/* HMS_BENCH_GPU_ONLY=text: only the variants whose name holds it. */
 		if (only && *only && !strstr(variants[v].name, only))
 			continue;
-		if (hms_runs(h, &variants[v], bytes, reps, a, b, &info)) {
+		if (variants[v].zap && open_zap_context(&hz)) {
+			bench_note(o, "gpu        hms_migrate, %-34s FAILED (no context)\n",
+				   variants[v].name);
+			continue;
+		}
+		failed = hms_runs(hz ? hz : h, &variants[v], bytes, reps, a, b, &info);
+		if (hz)
+			hms_close(hz);
+		if (failed) {
 			bench_note(o, "gpu        hms_migrate, %-34s FAILED (above)\n",
 				   variants[v].name);
 			continue;
