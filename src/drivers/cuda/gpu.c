@@ -276,6 +276,7 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 256, 0 };
 	struct hms_devmem_desc desc = { 0 };
 	const struct hms_cu *cu;
+	const char *prof;
 	struct hms_cuda *g;
 	size_t free_b = 0, total_b = 0;
 	int vmm = 0, err, ret;
@@ -317,7 +318,8 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	g->copy_mode = c.copy_mode;
 	g->keep = c.keep_chunks == HMS_CUDA_KEEP_NONE ? 0 : c.keep_chunks;
 	g->chunk_slots = c.chunk_mib / 2;
-	g->prof = getenv("HMS_CUDA_PROF") != NULL;
+	prof = getenv("HMS_CUDA_PROF");
+	g->prof = prof && *prof && strcmp(prof, "0");
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	pthread_mutex_init(&g->jlock, NULL);
