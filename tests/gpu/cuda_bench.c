@@ -2,7 +2,8 @@
 /*
  * `hms bench gpu` runs whole at a small size: the baselines, the chunk
  * call costs, every hms configuration (chunks of 32 and 128 MiB among
- * them, 32 MiB with 16 threads too), the four bandwidth ratios and the fault-back line, with every
+ * them, 32 MiB with 16 threads too, and the two that discard by
+ * MADV_DONTNEED in a context of their own), the four bandwidth ratios and the fault-back line, with every
  * page's data checked by the benchmark itself (it fails on a lost byte);
  * the 2 MiB mapped at an offset of a larger allocation either reads as
  * the whole's mapping does there or is refused (NVIDIA's driver 580
@@ -65,8 +66,9 @@ int main(void)
 		T_FAIL("a failure in the output:\n%s", out);
 	T_EQ(count(out, " MiB: create "), 4);
 	T_EQ(count(out, "threads at once: made at"), 1);
-	T_EQ(count(out, "hms_migrate, "), 9);
+	T_EQ(count(out, "hms_migrate, "), 11);
 	T_EQ(count(out, "MiB chunks  "), 3);
+	T_EQ(count(out, ", discard by zap "), 2);
 	T_EQ(count(out, "gpu-h2d    "), 2);
 	T_EQ(count(out, "gpu-d2h    "), 2);
 	T_EQ(count(out, "gpu-fault  "), 1);
