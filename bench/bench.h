@@ -70,6 +70,9 @@ struct hms_cu;
 /* Part of bench_gpu: the cost of CUDA's virtual memory calls (lines only);
  * 0, or -1 when a call failed (said in a line). */
 int bench_gpu_chunks(const struct bench_opts *o, const struct hms_cu *cu);
+/* Part of bench_gpu: how fast 1-16 threads copy bytes of data into pinned
+ * memory, the staged copy's ceiling (a line); 0, or -1 (said in a line). */
+int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes);
 int bench_replicate(const struct bench_opts *o);
 
 #endif

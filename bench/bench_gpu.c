@@ -274,7 +274,7 @@ int bench_gpu(const struct bench_opts *o)
 		   bytes >> 20, reps);
 	if (pinned_runs(cu, bytes, reps, pin_h2d, pin_d2h) ||
 	    prefetch_runs(cu, bytes, reps, pf_h2d, pf_d2h) || um_fault_runs(cu, fu) ||
-	    hms_fault_runs(h, g, fh))
+	    hms_fault_runs(h, g, fh) || bench_gpu_host(o, cu, bytes))
 		goto out_close;
 	hms_cuda_detach(g);
 	/* HMS_BENCH_GPU_ONLY=chunks: the baselines and the chunk calls only. */

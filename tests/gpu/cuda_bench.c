@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `hms bench gpu` runs whole at a small size: the baselines, the chunk
- * call costs, every hms configuration (chunks of 32 and 128 MiB among
+ * call costs, the host's copy into pinned memory by 1-16 threads, every
+ * hms configuration (chunks of 32 and 128 MiB among
  * them, 32 MiB with 16 threads too, and the two that discard by
  * MADV_DONTNEED in a context of their own), the four bandwidth ratios and the fault-back line, with every
  * page's data checked by the benchmark itself (it fails on a lost byte);
@@ -66,6 +67,8 @@ int main(void)
 		T_FAIL("a failure in the output:\n%s", out);
 	T_EQ(count(out, " MiB: create "), 4);
 	T_EQ(count(out, "threads at once: made at"), 1);
+	T_EQ(count(out, "host copy into pinned memory (hms_user_read, 2 MiB at a time), GB/s "
+			"together: 1 thread "), 1);
 	T_EQ(count(out, "hms_migrate, "), 11);
 	T_EQ(count(out, "MiB chunks  "), 3);
 	T_EQ(count(out, ", discard by zap "), 2);
@@ -83,6 +86,7 @@ int main(void)
 	st = run("HMS_BENCH_GPU_ONLY=chunks", "2>&1");
 	expect_exit0(st, "HMS_BENCH_GPU_ONLY=chunks");
 	T_EQ(count(out, " MiB: create "), 4);
+	T_EQ(count(out, "host copy into pinned memory"), 1);
 	T_EQ(count(out, "hms_migrate, "), 0);
 	T_EQ(count(out, "ratio "), 0);
 
