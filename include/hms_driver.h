@@ -771,13 +771,15 @@ int hms_object_remove(struct hms *h, hms_uid uid);
  * where the program has since set its own handler, or with
  * HMS_USER_COPY=kernel in the environment (and in ThreadSanitizer
  * builds), through the kernel (process_vm_readv()), which is slower and
- * gives the same results.
+ * gives the same results (in user-mode-only mode, where the kernel cannot
+ * fault a managed page in, hms resolves the page that stopped the copy
+ * and goes on).
  * Must not be called from the fault handler thread (an hms callback run
  * for a CPU fault) on memory that may be missing: the fault would wait
  * for that thread.
  * Return: the bytes copied: @len, or fewer when a page failed (those
- * before it; the copy through the kernel may report none); -EFAULT when
- * nothing could be copied (also for a NULL @buf or a range that wraps).
+ * before it); -EFAULT when nothing could be copied (also for a NULL @buf
+ * or a range that wraps).
  */
 ssize_t hms_user_read(void *buf, const void *addr, size_t len);
 

@@ -111,6 +111,29 @@ static void fork_child(void)
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 
+bool hms__kernel_copy_fault(uintptr_t addr, bool write)
+{
+	uintptr_t page = addr & ~(uintptr_t)(PAGE_SIZE - 1);
+	bool resolved = false;
+
+	/* The list's lock is held throughout: no context closes meanwhile
+	 * (hms_open, hms_close and fork wait; no fault needs the lock). */
+	pthread_mutex_lock(&ctx_list_lock);
+	for (struct hms *h = ctx_list; h && !resolved; h = h->next_ctx) {
+		bool managed;
+
+		if (h->forked_child || h->closing || h->mode != HMS_MODE_USER_ONLY)
+			continue;
+		pthread_mutex_lock(&h->lock);
+		managed = hms__area_find_locked(h, page) != NULL;
+		pthread_mutex_unlock(&h->lock);
+		if (managed)
+			resolved = !hms__fault_page(h, page, write, false);
+	}
+	pthread_mutex_unlock(&ctx_list_lock);
+	return resolved;
+}
+
 static void atfork_init(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -341,6 +341,10 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
  * Returns 0 when the page is present (and writable if write), -EAGAIN to
  * retry later, another -errno on failure. */
 int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
+/* A copy through the kernel (usercopy.c) stopped at addr: if a context in
+ * user-mode-only mode manages it, resolve the page as a CPU access would
+ * (context.c).  true: resolved, worth trying again. */
+bool hms__kernel_copy_fault(uintptr_t addr, bool write);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
 /* munmap() a range hms_free() took out of the table already; its UNMAP

@@ -17,7 +17,9 @@
  *             guard is not ours any more (the program set its own handler
  *             after us: looked up on every call, about 0.1 us) or could
  *             not be installed, with HMS_USER_COPY=kernel, and in
- *             ThreadSanitizer builds.
+ *             ThreadSanitizer builds.  In user-mode-only mode a managed
+ *             page the kernel cannot fault in is resolved by hms and the
+ *             copy goes on (kernel_copy()).
  * The guarded copy runs at memcpy speed; the kernel one pins every page
  * and runs at about 0.6x here (BENCHMARKS.md).
  */
@@ -258,6 +260,53 @@ static size_t guarded_copy(char *dst, const char *src, uintptr_t user, size_t le
 	return done;
 }
 
+#define KERNEL_COPY_TRIES 100 /* resolutions of one page before giving up */
+
+/*
+ * Through the kernel.  In a context in user-mode-only mode the kernel's
+ * access cannot fault into hms: a managed page on a device, never
+ * touched, or write protected by hms stops the copy where a CPU access
+ * would have been served (hms_user_read() of a device's page failed with
+ * -EFAULT there).  The copy then goes on a page at a time, so that the
+ * page that stopped it is known, and that page is resolved as a CPU
+ * access would be (hms__kernel_copy_fault()), KERNEL_COPY_TRIES times at
+ * most (another thread may take it again at once).  A page no context
+ * manages, or one hms cannot resolve, ends the copy as before.
+ */
+static size_t kernel_copy(char *buf, uintptr_t user, size_t len, bool write)
+{
+	size_t done = 0;
+	unsigned tries = 0;
+	bool paged = false;
+
+	while (done < len) {
+		size_t n = len - done, in_page = PAGE_SIZE - ((user + done) & (PAGE_SIZE - 1));
+		struct iovec l, r;
+		ssize_t got;
+
+		if (paged && n > in_page)
+			n = in_page;
+		l = (struct iovec){ buf + done, n };
+		r = (struct iovec){ (void *)(user + done), n };
+		got = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+			    : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+		if (got > 0) {
+			done += (size_t)got;
+			if (tries)
+				paged = false; /* resolved: the rest whole again */
+			tries = 0;
+			continue;
+		}
+		if (!paged) {
+			paged = true; /* to learn which page stops it */
+			continue;
+		}
+		if (tries++ == KERNEL_COPY_TRIES || !hms__kernel_copy_fault(user + done, write))
+			break;
+	}
+	return done;
+}
+
 static ssize_t user_copy(void *buf, uintptr_t user, size_t len, bool write)
 {
 	size_t done;
@@ -266,16 +315,11 @@ static ssize_t user_copy(void *buf, uintptr_t user, size_t len, bool write)
 		return 0;
 	if (!buf || user + len < user || len > SSIZE_MAX)
 		return -EFAULT;
-	if (guard_ready()) {
+	if (guard_ready())
 		done = write ? guarded_copy((char *)user, buf, user, len)
 			     : guarded_copy(buf, (const char *)user, user, len);
-	} else {
-		struct iovec l = { buf, len }, r = { (void *)user, len };
-		ssize_t n = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
-				  : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-
-		done = n > 0 ? (size_t)n : 0;
-	}
+	else
+		done = kernel_copy(buf, user, len, write);
 	return done ? (ssize_t)done : -EFAULT;
 }
 
