@@ -120,15 +120,25 @@ bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 	 * (hms_open, hms_close and fork wait; no fault needs the lock). */
 	pthread_mutex_lock(&ctx_list_lock);
 	for (struct hms *h = ctx_list; h && !resolved; h = h->next_ctx) {
-		bool managed;
+		struct hms_area *a;
+		bool managed, busy = false;
 
 		if (h->forked_child || h->closing || h->mode != HMS_MODE_USER_ONLY)
 			continue;
 		pthread_mutex_lock(&h->lock);
-		managed = hms__area_find_locked(h, page) != NULL;
+		a = hms__area_find_locked(h, page);
+		managed = a != NULL;
+		if (a)
+			busy = area_pte_ro(a, page)->flags & (PTE_BUSY | PTE_MIGRATING);
 		pthread_mutex_unlock(&h->lock);
-		if (managed)
+		/* A page in a migration is not waited for: the copy may be
+		 * that migration's own (a driver reading the pages it moves),
+		 * which would then wait for itself.  The copy ends at that
+		 * page, as it did before hms resolved any. */
+		if (managed && !busy)
 			resolved = !hms__fault_page(h, page, write, false);
+		else if (managed)
+			break;
 	}
 	pthread_mutex_unlock(&ctx_list_lock);
 	return resolved;
