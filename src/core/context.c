@@ -56,6 +56,18 @@ HMS_API const char *hms_last_error(void)
  */
 static pthread_mutex_t ctx_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hms *ctx_list;
+/*
+ * Lookups of a page's context by copies through the kernel
+ * (hms__kernel_copy_fault) read the list under this lock alone: fork's
+ * prepare handler holds ctx_list_lock while migrations to devices end,
+ * and such a migration's driver may be the one copying (it waited for
+ * ctx_list_lock, fork waited for it: hms stress --user-only with
+ * HMS_USER_COPY=kernel hung).  The list changes (hms_open, hms_close)
+ * hold both, ctx_list_lock first; a reader holds this one while it
+ * resolves a page, so the context is not closed under it.  Made anew in
+ * a fork child, which has no reader.
+ */
+static pthread_rwlock_t ctx_lookup_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -108,6 +120,7 @@ static void fork_child(void)
 	for (struct hms *h = ctx_list; h; h = h->next_ctx)
 		h->forked_child = true;
 	hms__uffd_fork_child();
+	pthread_rwlock_init(&ctx_lookup_lock, NULL);
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 
@@ -116,9 +129,7 @@ bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 	uintptr_t page = addr & ~(uintptr_t)(PAGE_SIZE - 1);
 	bool resolved = false;
 
-	/* The list's lock is held throughout: no context closes meanwhile
-	 * (hms_open, hms_close and fork wait; no fault needs the lock). */
-	pthread_mutex_lock(&ctx_list_lock);
+	pthread_rwlock_rdlock(&ctx_lookup_lock);
 	for (struct hms *h = ctx_list; h && !resolved; h = h->next_ctx) {
 		struct hms_area *a;
 		bool managed, busy = false;
@@ -140,7 +151,7 @@ bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 		else if (managed)
 			break;
 	}
-	pthread_mutex_unlock(&ctx_list_lock);
+	pthread_rwlock_unlock(&ctx_lookup_lock);
 	return resolved;
 }
 
@@ -234,8 +245,10 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 		goto err_topo;
 
 	pthread_mutex_lock(&ctx_list_lock);
+	pthread_rwlock_wrlock(&ctx_lookup_lock);
 	h->next_ctx = ctx_list;
 	ctx_list = h;
+	pthread_rwlock_unlock(&ctx_lookup_lock);
 	pthread_mutex_unlock(&ctx_list_lock);
 	*out = h;
 	return 0;
@@ -267,11 +280,13 @@ HMS_API void hms_close(struct hms *h)
 	if (!h)
 		return;
 	pthread_mutex_lock(&ctx_list_lock);
+	pthread_rwlock_wrlock(&ctx_lookup_lock);
 	for (pp = &ctx_list; *pp; pp = &(*pp)->next_ctx)
 		if (*pp == h) {
 			*pp = h->next_ctx;
 			break;
 		}
+	pthread_rwlock_unlock(&ctx_lookup_lock);
 	pthread_mutex_unlock(&ctx_list_lock);
 	if (h->forked_child)
 		return; /* the parent owns it; the child's copy just goes */
