@@ -136,10 +136,6 @@ bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 
 		if (h->forked_child || h->closing || h->mode != HMS_MODE_USER_ONLY)
 			continue;
-		/* Not on the fault handler thread (a driver's callback run for
-		 * a CPU fault): a fault there would wait for that thread. */
-		if (hms__in_handler(h))
-			continue;
 		pthread_mutex_lock(&h->lock);
 		a = hms__area_find_locked(h, page);
 		managed = a != NULL;
