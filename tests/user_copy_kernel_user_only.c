@@ -6,8 +6,8 @@
  * hms.  A page on a device, one never touched and one hms write-protects
  * (dirty tracking) each stopped the copy there (-EFAULT, or a short
  * count); hms now resolves such a page as a CPU access would and the copy
- * goes on, with the same bytes as the CPU sees.  A page no context
- * manages still ends the copy. */
+ * goes on, with the same bytes as the CPU sees.  A page hms_protect()
+ * denies the access, or that no context manages, still ends the copy. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,6 +22,7 @@ int main(void)
 	struct hms_softdev *d;
 	struct hms_softdev_cmd c;
 	static char buf[NP * T_PAGE], src[NP * T_PAGE];
+	struct hms_stats s0, s1;
 	uint64_t bits = 0;
 	char *p, *hole;
 
@@ -61,6 +62,19 @@ int main(void)
 			T_FAIL("byte %zu after the write: %d", i, p[i]);
 	T_EQ(hms_dirty_scan(h, p + 5 * T_PAGE, T_PAGE, &bits, 0), 1);
 	T_EQ(bits, 1);
+
+	/* A page hms_protect() made read-only: a write ends there, with the
+	 * bytes before it; the page keeps its data. */
+	T_EQ(hms_protect(h, p + 2 * T_PAGE, T_PAGE, PROT_READ), 0);
+	memset(src, 'x', sizeof(src));
+	T_EQ(hms_stats(h, &s0), 0);
+	T_EQ(hms_user_write(p + T_PAGE, src, 2 * T_PAGE), (ssize_t)T_PAGE);
+	T_EQ(hms_stats(h, &s1), 0);
+	T_EQ(s1.device_faults, s0.device_faults); /* no fault resolved there */
+	T_EQ(p[T_PAGE], 'x');
+	T_EQ(p[2 * T_PAGE], 'w');
+	T_EQ(p[3 * T_PAGE - 1], 'w');
+	T_EQ(hms_protect(h, p + 2 * T_PAGE, T_PAGE, PROT_READ | PROT_WRITE), 0);
 
 	/* Not managed by anyone, not readable: the copy ends there. */
 	hole = mmap(NULL, 2 * T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

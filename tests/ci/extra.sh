@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The checks CI runs besides the two ctest runs (see .ci/run):
 #  - the suite under ThreadSanitizer (the tests whose child process starts
-#    threads after fork() are left out: TSan cannot follow that); it holds
+#    threads after fork() are left out: TSan cannot follow that; and
+#    stress_user_only_kernel_copy: a TSan build copies through the kernel
+#    always, so stress_user_only is that same test there); it holds
 #    the short stress runs: stress_short (1 thread), stress_threads (3
 #    threads) and stress_inject (fault injection), which .ci/run also runs
 #    in the plain and ASan+UBSan builds;
@@ -23,7 +25,7 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHMS_SANITIZE=thread >/dev/nu
 cmake --build build-tsan -j"$(nproc)"
 TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
 	ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
-	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child|fork_child_open_race'
+	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child|fork_child_open_race|stress_user_only_kernel_copy'
 
 echo "--- placement: mappings across a 2 MiB boundary"
 cc -O2 -shared -fPIC -o build/straddle.so tests/ci/straddle.c
