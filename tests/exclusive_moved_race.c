@@ -3,12 +3,14 @@
  * system memory, then protects them; a page another thread moves to a
  * device in between is left out of the grant (cmd->cpages counts what was
  * granted), and a migration may take a granted page too.  The softdev then
- * copied the device's view from the CPU address, which with a kernel copy
- * (ThreadSanitizer builds, HMS_USER_COPY=kernel) cannot fault a device's
- * page back in user-only mode: the request failed with -EFAULT (hms stress
- * --user-only under TSan, 1 run in 6-8).  A test hook moves the page to
- * device B at that moment: device A's request must succeed, grant nothing
- * (the page is B's), and A's copy must be the data. */
+ * copies the device's view from the CPU address with hms_user_read(),
+ * which with a kernel copy (ThreadSanitizer builds, HMS_USER_COPY=kernel)
+ * could not fault a device's page back in user-only mode: the request
+ * failed with -EFAULT (hms stress --user-only under TSan, 1 run in 6-8).
+ * hms now resolves such a page for a kernel copy (usercopy.c).  A test
+ * hook moves the page to device B at that moment: device A's request must
+ * succeed, grant nothing (the page is B's), and A's copy must be the
+ * data. */
 #include <stdlib.h>
 #include <string.h>
 #include "hms_test.h"

@@ -449,45 +449,6 @@ static int sd_fault_home(struct hms_softdev *d, uintptr_t start, uintptr_t end, 
 	return 0;
 }
 
-/*
- * The device's view of the pages it was just granted, into cmd->buf: one
- * copy from the CPU address, as the grant left them in system memory.
- * A page another thread has moved to a device since (a migration takes
- * granted pages too, and a page it took between the faults and the grant
- * is left out of it) is not mapped there; a kernel copy (hms_user_read()
- * in a ThreadSanitizer build or with HMS_USER_COPY=kernel) cannot fault
- * it back in user-only mode, and the request failed with -EFAULT.  Then
- * the pages are read as a device read reads them, and a page that needs
- * it faulted alone: a fault reprograms the entries from its page to the
- * end of its range, which would drop the grant's record (SD_A) of pages
- * that still have it.
- */
-static int sd_exclusive_view(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
-{
-	uint8_t *inplace;
-	uint64_t pos = 0;
-	int ret;
-
-	if (user_copy(cmd->buf, cmd->addr, cmd->npages << SD_SHIFT, false))
-		return 0;
-	inplace = calloc(cmd->npages, 1);
-	if (!inplace)
-		return -ENOMEM;
-	while ((ret = sd_copy(d, cmd, &pos, false, inplace)) == 1) {
-		struct hms_softdev_cmd one = *cmd;
-
-		one.addr = cmd->addr + (pos << SD_SHIFT);
-		one.buf = (char *)cmd->buf + (pos << SD_SHIFT);
-		one.npages = 1;
-		ret = sd_rw(d, &one, false);
-		if (ret)
-			break;
-		pos++;
-	}
-	free(inplace);
-	return ret;
-}
-
 static int sd_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 {
 	uintptr_t end;
@@ -518,11 +479,8 @@ static int sd_exclusive(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 		return (int)n;
 	}
 	/* What the device sees, for the caller to check (reads keep access). */
-	if (cmd->buf) {
-		ret = sd_exclusive_view(d, cmd);
-		if (ret)
-			return ret;
-	}
+	if (cmd->buf && !user_copy(cmd->buf, cmd->addr, cmd->npages << SD_SHIFT, false))
+		return -EFAULT;
 	cmd->cpages = (uint64_t)n;
 	cmd->faults = 0;
 	return 0;
