@@ -1073,12 +1073,6 @@ static int range_registered(uintptr_t s, uintptr_t e)
 	return !some ? REG_NONE : hole ? REG_PART : REG_ALL;
 }
 
-/* How long a call waits for a stale area's event, in ms: the thread that
- * unmapped queues it as soon as it runs again, so this is a bound for a
- * loaded machine, not a wait anyone should see.  $HMS_STALE_WAIT_MS sets
- * it (tests: 0 gives up at once, the path a loaded machine takes). */
-#define STALE_WAIT_MS 2000
-
 /* Does the table say in_table(h, s, e), once synced with the handler? */
 static bool table_says(struct hms *h, uintptr_t s, uintptr_t e,
 		       bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e))
@@ -1107,7 +1101,6 @@ static enum stale stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
 			     bool (*in_table)(struct hms *h, uintptr_t s, uintptr_t e),
 			     bool whole)
 {
-	unsigned wait = hms__env_uint("HMS_STALE_WAIT_MS", STALE_WAIT_MS, 0, 60000);
 	uint64_t t0 = hms__now_ms();
 
 	for (unsigned round = 0;; round++) {
@@ -1118,7 +1111,7 @@ static enum stale stale_wait(struct hms *h, uintptr_t s, uintptr_t e,
 		reg = range_registered(s, e);
 		if (whole ? reg == REG_ALL || reg < 0 : reg != REG_NONE)
 			return STALE_REAL;
-		if (hms__now_ms() - t0 >= wait)
+		if (hms__now_ms() - t0 >= h->stale_wait_ms)
 			return STALE_TIMEOUT;
 		/* Let the unmapping thread run; then poll more gently. */
 		if (round < 8)

@@ -779,6 +779,13 @@ struct hms_zap; /* self-zap records, uffd.c */
 
 struct hms_staging; /* staging buffers, migrate.c */
 
+/* How long a call waits for a stale area's event, in ms (area.c): the
+ * thread that unmapped queues it as soon as it runs again, so this is a
+ * bound for a loaded machine, not a wait anyone should see.
+ * $HMS_STALE_WAIT_MS sets it at hms_open() (tests: 0 gives up at once,
+ * the path a loaded machine takes). */
+#define HMS_STALE_WAIT_MS_DEFAULT 2000
+
 struct hms {
 	/* Set at open, read-only after. */
 	int uffd;
@@ -796,6 +803,8 @@ struct hms {
 	bool handler_started;
 	struct handler_state *handler_state; /* uffd.c, handler thread's own */
 	unsigned fault_around; /* pages a CPU fault on device memory moves */
+	unsigned stale_wait_ms; /* how long a call waits for a stale area's
+				 * event (area.c; HMS_STALE_WAIT_MS) */
 	uint64_t spin_ns;      /* the fault handler polls this long after work
 				* before it sleeps (HMS_HANDLER_SPIN_US, 0 =
 				* never: it costs the application CPU time) */
