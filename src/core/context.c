@@ -139,13 +139,15 @@ bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 		pthread_mutex_lock(&h->lock);
 		a = hms__area_find_locked(h, page);
 		managed = a != NULL;
-		/* A page in a migration is not waited for: the copy may be
-		 * that migration's own (a driver reading the pages it moves),
-		 * which would then wait for itself.  The copy ends at that
-		 * page, as it did before hms resolved any.  (A page that
+		/* A page in a migration is waited for (the fault does), unless
+		 * this thread holds a migration: the copy may be that
+		 * migration's own (a driver reading the pages it moves), which
+		 * would then wait for itself.  The copy ends at such a page,
+		 * as it did before hms resolved any.  (A page that
 		 * hms_protect() denies the access, the fault refuses.) */
 		if (a)
-			busy = area_pte_ro(a, page)->flags & (PTE_BUSY | PTE_MIGRATING);
+			busy = (area_pte_ro(a, page)->flags & (PTE_BUSY | PTE_MIGRATING)) &&
+			       hms__migrating_here();
 		pthread_mutex_unlock(&h->lock);
 		if (managed && !busy)
 			resolved = !hms__fault_page(h, page, write, false);

@@ -345,6 +345,9 @@ int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
  * user-mode-only mode manages it, resolve the page as a CPU access would
  * (context.c).  true: resolved, worth trying again. */
 bool hms__kernel_copy_fault(uintptr_t addr, bool write);
+/* Does this thread hold a migration (hms_migrate_vma_setup() done,
+ * finalize not yet)?  Its pages then wait for this thread (migrate.c). */
+bool hms__migrating_here(void);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
 /* munmap() a range hms_free() took out of the table already; its UNMAP

@@ -191,6 +191,16 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 	return managed;
 }
 
+/* Migrations this thread holds, from setup to finalize: their pages are
+ * BUSY/MIGRATING until finalize, so this thread must not wait for them
+ * (hms__migrating_here). */
+static __thread unsigned migrations_held;
+
+bool hms__migrating_here(void)
+{
+	return migrations_held != 0;
+}
+
 HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
@@ -238,6 +248,7 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		return -ENOENT;
 	}
 	m->core = c;
+	migrations_held++;
 	if (!m->cpages)
 		return 0;
 
@@ -925,4 +936,5 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	free(c->from);
 	free(c);
 	m->core = NULL;
+	migrations_held--;
 }
