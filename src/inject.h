@@ -88,6 +88,9 @@ enum hms_inject_point {
  *                      kernel (MADV_POPULATE_WRITE)
  *   EXCLUSIVE          hms_make_exclusive() has faulted its pages in and
  *                      is about to protect them
+ *   KERNEL_COPY        hms_user_read()/hms_user_write() through the kernel
+ *                      resolved the page that stopped it and is about to
+ *                      copy it again
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -96,6 +99,7 @@ enum hms_test_hook {
 	HMS_HOOK_MIGRATE_FINALIZED,
 	HMS_HOOK_FAULT_IN,
 	HMS_HOOK_EXCLUSIVE,
+	HMS_HOOK_KERNEL_COPY,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -127,6 +127,7 @@ static void fork_child(void)
 bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 {
 	uintptr_t page = addr & ~(uintptr_t)(PAGE_SIZE - 1);
+	struct hms *found = NULL;
 	bool resolved = false;
 
 	pthread_rwlock_rdlock(&ctx_lookup_lock);
@@ -149,12 +150,16 @@ bool hms__kernel_copy_fault(uintptr_t addr, bool write)
 			busy = (area_pte_ro(a, page)->flags & (PTE_BUSY | PTE_MIGRATING)) &&
 			       hms__migrating_here();
 		pthread_mutex_unlock(&h->lock);
-		if (managed && !busy)
+		if (managed && !busy) {
 			resolved = !hms__fault_page(h, page, write, false);
-		else if (managed)
+			found = h;
+		} else if (managed) {
 			break;
+		}
 	}
 	pthread_rwlock_unlock(&ctx_lookup_lock);
+	if (resolved)
+		hms__test_hook_run(found, HMS_HOOK_KERNEL_COPY, page, PAGE_SIZE);
 	return resolved;
 }
 
