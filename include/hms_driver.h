@@ -441,7 +441,7 @@ struct hms_migrate_vma {
  * and a subscriber refused the non-blockable MIGRATE invalidation:
  * nothing was selected or changed; return it from migrate_to_ram() and
  * the fault is retried).  Always pair a successful setup with
- * hms_migrate_vma_finalize().
+ * hms_migrate_vma_finalize(), which may run on another thread.
  */
 int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m);
 
@@ -772,11 +772,17 @@ int hms_object_remove(struct hms *h, hms_uid uid);
  * HMS_USER_COPY=kernel in the environment (and in ThreadSanitizer
  * builds), through the kernel (process_vm_readv()), which is slower and
  * gives the same results (in user-mode-only mode, where the kernel cannot
- * fault a managed page in, hms resolves the page that stopped the copy
- * and goes on).
+ * fault a managed page in, hms resolves the page that stopped the copy,
+ * on either side, @addr or @buf, and goes on; 100 tries per page).
  * Must not be called from the fault handler thread (an hms callback run
  * for a CPU fault) on memory that may be missing: the fault would wait
- * for that thread.
+ * for that thread.  As a CPU access, it may bring a page home from any
+ * device, through that driver's migrate_to_ram(), this driver's too: do
+ * not hold what that callback waits for (a staging buffer, say) while
+ * calling it on memory that may have left for a device.  A page in a
+ * migration is waited for, unless the calling thread set up a migration
+ * of that context and has not finalized it (the page may be its own):
+ * there the copy ends at that page.
  * Return: the bytes copied: @len, or fewer when a page failed (those
  * before it); -EFAULT when nothing could be copied (also for a NULL @buf
  * or a range that wraps).

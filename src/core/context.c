@@ -63,9 +63,11 @@ static struct hms *ctx_list;
  * and such a migration's driver may be the one copying (it waited for
  * ctx_list_lock, fork waited for it: hms stress --user-only with
  * HMS_USER_COPY=kernel hung).  The list changes (hms_open, hms_close)
- * hold both, ctx_list_lock first; a reader holds this one while it
- * resolves a page, so the context is not closed under it.  Made anew in
- * a fork child, which has no reader.
+ * hold both, ctx_list_lock first.  A reader holds this lock only to find
+ * the context and take a reference (h->kcopy_refs, under h->lock), and
+ * resolves the page after: hms_close() takes the context off the list,
+ * then waits for its references to go.  Made anew in a fork child, which
+ * has no reader.
  */
 static pthread_rwlock_t ctx_lookup_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -124,43 +126,53 @@ static void fork_child(void)
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 
-bool hms__kernel_copy_fault(uintptr_t addr, bool write)
+enum hms_kcopy hms__kernel_copy_fault(uintptr_t addr, bool write)
 {
 	uintptr_t page = addr & ~(uintptr_t)(PAGE_SIZE - 1);
+	enum hms_kcopy what = HMS_KCOPY_UNMANAGED;
 	struct hms *found = NULL;
-	bool resolved = false;
 
+	/* The lookup only: resolving may wait (for a migration, a driver),
+	 * and hms_open()/hms_close() of any context, and fork() behind them,
+	 * must not wait with it.  The reference keeps the context open. */
 	pthread_rwlock_rdlock(&ctx_lookup_lock);
-	for (struct hms *h = ctx_list; h && !resolved; h = h->next_ctx) {
+	for (struct hms *h = ctx_list; h && !found; h = h->next_ctx) {
 		struct hms_area *a;
-		bool managed, busy = false;
 
-		if (h->forked_child || h->closing || h->mode != HMS_MODE_USER_ONLY)
+		if (h->forked_child || h->mode != HMS_MODE_USER_ONLY)
 			continue;
 		pthread_mutex_lock(&h->lock);
 		a = hms__area_find_locked(h, page);
-		managed = a != NULL;
 		/* A page in a migration is waited for (the fault does), unless
-		 * this thread holds a migration: the copy may be that
-		 * migration's own (a driver reading the pages it moves), which
-		 * would then wait for itself.  The copy ends at such a page,
-		 * as it did before hms resolved any.  (A page that
-		 * hms_protect() denies the access, the fault refuses.) */
-		if (a)
-			busy = (area_pte_ro(a, page)->flags & (PTE_BUSY | PTE_MIGRATING)) &&
-			       hms__migrating_here();
-		pthread_mutex_unlock(&h->lock);
-		if (managed && !busy) {
-			resolved = !hms__fault_page(h, page, write, false);
+		 * this thread holds a migration of this context: the copy may
+		 * be that migration's own (a driver reading the pages it
+		 * moves), which would then wait for itself; or unless this is
+		 * the fault handler, which waits for nothing (its fault would
+		 * be put off, not resolved).  The copy ends at such a page, as
+		 * it did before hms resolved any.  (A page that hms_protect()
+		 * denies the access, the fault refuses.) */
+		if (a && (area_pte_ro(a, page)->flags & (PTE_BUSY | PTE_MIGRATING)) &&
+		    (hms__migrating_here(h) || hms__in_handler(h))) {
+			what = HMS_KCOPY_STOP;
+		} else if (a) {
+			h->kcopy_refs++;
 			found = h;
-		} else if (managed) {
-			break;
 		}
+		pthread_mutex_unlock(&h->lock);
+		if (what == HMS_KCOPY_STOP)
+			break;
 	}
 	pthread_rwlock_unlock(&ctx_lookup_lock);
-	if (resolved)
+	if (!found)
+		return what;
+	what = hms__fault_page(found, page, write, false) ? HMS_KCOPY_STOP : HMS_KCOPY_RESOLVED;
+	if (what == HMS_KCOPY_RESOLVED)
 		hms__test_hook_run(found, HMS_HOOK_KERNEL_COPY, page, PAGE_SIZE);
-	return resolved;
+	pthread_mutex_lock(&found->lock);
+	if (--found->kcopy_refs == 0)
+		pthread_cond_broadcast(&found->cond);
+	pthread_mutex_unlock(&found->lock);
+	return what;
 }
 
 static void atfork_init(void)
@@ -299,6 +311,11 @@ HMS_API void hms_close(struct hms *h)
 	pthread_mutex_unlock(&ctx_list_lock);
 	if (h->forked_child)
 		return; /* the parent owns it; the child's copy just goes */
+	/* Off the list, it gets no new kernel copy: let those there end. */
+	pthread_mutex_lock(&h->lock);
+	while (h->kcopy_refs)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
 
 	/* Drivers stop their work first, then every page comes home. */
 	hms__notifier_release(h);

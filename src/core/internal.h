@@ -341,13 +341,20 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
  * Returns 0 when the page is present (and writable if write), -EAGAIN to
  * retry later, another -errno on failure. */
 int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu);
-/* A copy through the kernel (usercopy.c) stopped at addr: if a context in
- * user-mode-only mode manages it, resolve the page as a CPU access would
- * (context.c).  true: resolved, worth trying again. */
-bool hms__kernel_copy_fault(uintptr_t addr, bool write);
-/* Does this thread hold a migration (hms_migrate_vma_setup() done,
- * finalize not yet)?  Its pages then wait for this thread (migrate.c). */
-bool hms__migrating_here(void);
+/* What hms__kernel_copy_fault() did with a page. */
+enum hms_kcopy {
+	HMS_KCOPY_UNMANAGED, /* no context in user-mode-only mode manages it */
+	HMS_KCOPY_RESOLVED,  /* resolved as a CPU access would: try again */
+	HMS_KCOPY_STOP,      /* managed, but the copy must end there */
+};
+/* A copy through the kernel (usercopy.c) stopped at addr (the page it
+ * reads when !write, writes when write): if a context in user-mode-only
+ * mode manages it, resolve the page as a CPU access would (context.c). */
+enum hms_kcopy hms__kernel_copy_fault(uintptr_t addr, bool write);
+/* Does this thread hold a migration of h (hms_migrate_vma_setup() done on
+ * it, finalize not yet)?  Its pages then wait for this thread.  Caller
+ * holds h->lock (migrate.c). */
+bool hms__migrating_here(const struct hms *h);
 /* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
 /* munmap() a range hms_free() took out of the table already; its UNMAP
@@ -859,6 +866,12 @@ struct hms {
 			  * move to a device until it is done (context.c) */
 	unsigned to_device; /* system -> device migrations between setup and
 			     * finalize */
+	struct hms_migrate_core *held; /* migrations between setup and
+					* finalize, each with the thread that
+					* set it up (migrate.c) */
+	unsigned kcopy_refs; /* kernel copies resolving a page of this
+			      * context (context.c): hms_close() waits for
+			      * none */
 
 	struct hms_notifier notifier;
 	struct hms_stats_atomic stats;

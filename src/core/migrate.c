@@ -95,6 +95,8 @@ struct hms_migrate_core {
 	struct hms_staging *staging;
 	uint64_t since;    /* h->detaches when the pages were taken */
 	const char **from; /* device -> system: where page i's data is */
+	pthread_t owner;   /* the thread that set it up */
+	struct hms_migrate_core *held_next, **held_pprev; /* h->held; h->lock */
 	uint8_t st[];      /* MS_* per page */
 };
 
@@ -191,14 +193,35 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 	return managed;
 }
 
-/* Migrations this thread holds, from setup to finalize: their pages are
- * BUSY/MIGRATING until finalize, so this thread must not wait for them
- * (hms__migrating_here). */
-static __thread unsigned migrations_held;
-
-bool hms__migrating_here(void)
+/* Migrations this thread set up and that are not finalized: their pages
+ * are BUSY/MIGRATING until finalize, so this thread must not wait for
+ * them.  A per-context list (not a count per thread), so that a driver
+ * may finalize on another thread than the one that set up. */
+bool hms__migrating_here(const struct hms *h)
 {
-	return migrations_held != 0;
+	pthread_t self = pthread_self();
+
+	for (const struct hms_migrate_core *c = h->held; c; c = c->held_next)
+		if (pthread_equal(c->owner, self))
+			return true;
+	return false;
+}
+
+static void held_add_locked(struct hms *h, struct hms_migrate_core *c)
+{
+	c->owner = pthread_self();
+	c->held_next = h->held;
+	if (h->held)
+		h->held->held_pprev = &c->held_next;
+	c->held_pprev = &h->held;
+	h->held = c;
+}
+
+static void held_del_locked(struct hms_migrate_core *c)
+{
+	*c->held_pprev = c->held_next;
+	if (c->held_next)
+		c->held_next->held_pprev = c->held_pprev;
 }
 
 HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
@@ -241,6 +264,8 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	managed = select_locked(h, m);
 	if (!managed && c->to_device && --h->to_device == 0)
 		pthread_cond_broadcast(&h->cond);
+	if (managed)
+		held_add_locked(h, c);
 	pthread_mutex_unlock(&h->lock);
 	if (!managed) {
 		free(c->from);
@@ -248,7 +273,6 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		return -ENOENT;
 	}
 	m->core = c;
-	migrations_held++;
 	if (!m->cpages)
 		return 0;
 
@@ -915,6 +939,7 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	hms__area_reap_locked(h);
 	if (c->to_device)
 		h->to_device--;
+	held_del_locked(c);
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	hms__test_hook_run(h, HMS_HOOK_MIGRATE_FINALIZED, m->start, m->end - m->start);
@@ -936,5 +961,4 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 	free(c->from);
 	free(c);
 	m->core = NULL;
-	migrations_held--;
 }

@@ -260,18 +260,21 @@ static size_t guarded_copy(char *dst, const char *src, uintptr_t user, size_t le
 	return done;
 }
 
-#define KERNEL_COPY_TRIES 100 /* resolutions of one page before giving up */
+#define KERNEL_COPY_TRIES 100 /* resolutions at one place before giving up */
 
 /*
  * Through the kernel.  In a context in user-mode-only mode the kernel's
  * access cannot fault into hms: a managed page on a device, never
  * touched, or write protected by hms stops the copy where a CPU access
  * would have been served (hms_user_read() of a device's page failed with
- * -EFAULT there).  The copy then goes on a page at a time, so that the
- * page that stopped it is known, and that page is resolved as a CPU
- * access would be (hms__kernel_copy_fault()), KERNEL_COPY_TRIES times at
- * most (another thread may take it again at once).  A page no context
- * manages, or one hms cannot resolve, ends the copy as before.
+ * -EFAULT there).  The page may be on either side: the address copied
+ * from or to, or the caller's buffer, which the kernel accesses too.  The
+ * copy then goes on a page at a time (a piece within one page of each
+ * side), so that the place that stopped it is known, and resolves the
+ * page on each side as a CPU access would (hms__kernel_copy_fault()),
+ * KERNEL_COPY_TRIES times at most (another thread may take it again at
+ * once).  An error other than EFAULT, a place where no side is managed,
+ * or a page hms cannot resolve ends the copy as before.
  */
 static size_t kernel_copy(char *buf, uintptr_t user, size_t len, bool write)
 {
@@ -280,12 +283,18 @@ static size_t kernel_copy(char *buf, uintptr_t user, size_t len, bool write)
 	bool paged = false;
 
 	while (done < len) {
-		size_t n = len - done, in_page = PAGE_SIZE - ((user + done) & (PAGE_SIZE - 1));
+		size_t n = len - done;
 		struct iovec l, r;
+		enum hms_kcopy ru, rb;
 		ssize_t got;
 
-		if (paged && n > in_page)
-			n = in_page;
+		if (paged) {
+			size_t in_user = PAGE_SIZE - ((user + done) & (PAGE_SIZE - 1));
+			size_t in_buf = PAGE_SIZE - (((uintptr_t)buf + done) & (PAGE_SIZE - 1));
+
+			n = n < in_user ? n : in_user;
+			n = n < in_buf ? n : in_buf;
+		}
 		l = (struct iovec){ buf + done, n };
 		r = (struct iovec){ (void *)(user + done), n };
 		got = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
@@ -297,11 +306,21 @@ static size_t kernel_copy(char *buf, uintptr_t user, size_t len, bool write)
 			tries = 0;
 			continue;
 		}
+		if (got < 0 && errno != EFAULT)
+			break; /* ENOMEM, EPERM, ENOSYS: no page to resolve */
 		if (!paged) {
 			paged = true; /* to learn which page stops it */
 			continue;
 		}
-		if (tries++ == KERNEL_COPY_TRIES || !hms__kernel_copy_fault(user + done, write))
+		if (tries++ == KERNEL_COPY_TRIES)
+			break;
+		/* The address copied from is read, the buffer written, or the
+		 * other way round. */
+		ru = hms__kernel_copy_fault(user + done, write);
+		if (ru == HMS_KCOPY_STOP)
+			break;
+		rb = hms__kernel_copy_fault((uintptr_t)buf + done, !write);
+		if (rb == HMS_KCOPY_STOP || (ru != HMS_KCOPY_RESOLVED && rb != HMS_KCOPY_RESOLVED))
 			break;
 	}
 	return done;

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gpu.h"
@@ -163,8 +164,10 @@ struct rep {
 };
 
 /* One batch (inside one block): fault for reading, copy the REPLICA
- * pages, keep them if no invalidation came meanwhile, else try again. */
-static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns)
+ * pages, keep them if no invalidation came meanwhile, else try again.
+ * tmp: room for the batch's pages. */
+static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns,
+			  char *tmp)
 {
 	const struct hms_cu *cu = g->cu;
 	struct rep reps[GPU_BLOCK_PAGES];
@@ -209,17 +212,24 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 			return -ENOMEM;
 		if (!nrep)
 			return 0;
-		/* Copy through a pinned buffer; the pages are write-protected,
-		 * so they hold still, and read as a DMA would (hms_user_read),
-		 * so a page unmapped meanwhile fails its copy instead of this
-		 * thread. */
+		/* The pages are write-protected, so they hold still; they are
+		 * read as a DMA would (hms_user_read), so a page unmapped
+		 * meanwhile fails its copy instead of this thread.  Read into
+		 * tmp with no staging buffer held: a page that left for the GPU
+		 * meanwhile is brought back by that read (a CPU access would
+		 * be), through this GPU's own migrate_to_ram, which may wait
+		 * for a staging buffer or for a window's owner, who may wait
+		 * for one.  Then copy through a pinned buffer. */
+		for (unsigned k = 0; k < nrep && !failed; k++)
+			failed = hms_user_read(tmp + ((size_t)k << GPU_SHIFT),
+					       (const void *)(s + (reps[k].i << GPU_SHIFT)),
+					       GPU_PAGE) != GPU_PAGE;
 		st = gpu_stage_get(g, false);
-		for (unsigned k = 0; k < nrep; k++) {
+		for (unsigned k = 0; k < nrep && !failed; k++) {
 			char *buf = st->buf + ((size_t)k << GPU_SHIFT);
-			const void *src = (const void *)(s + (reps[k].i << GPU_SHIFT));
 
-			if (hms_user_read(buf, src, GPU_PAGE) != GPU_PAGE ||
-			    cu->MemcpyHtoDAsync(gpu_pfn_addr(g, gpu_pfn(g, reps[k].slot, reps[k].page)),
+			memcpy(buf, tmp + ((size_t)k << GPU_SHIFT), GPU_PAGE);
+			if (cu->MemcpyHtoDAsync(gpu_pfn_addr(g, gpu_pfn(g, reps[k].slot, reps[k].page)),
 						buf, GPU_PAGE, st->stream) != CUDA_SUCCESS)
 				failed = true;
 		}
@@ -248,13 +258,24 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 
 int gpu_replicas_make(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns)
 {
+	/* (one batch's pages at most: a block) */
+	char *tmp;
+
+	if (e <= s)
+		return 0;
+	tmp = malloc(e - s < GPU_BLOCK ? e - s : GPU_BLOCK);
+	if (!tmp)
+		return -ENOMEM;
 	for (uintptr_t bs = s, be; bs < e; bs = be) {
 		int ret;
 
 		be = gpu_batch_end(bs, e);
-		ret = replicas_batch(g, bs, be, pfns + ((bs - s) >> GPU_SHIFT));
-		if (ret)
+		ret = replicas_batch(g, bs, be, pfns + ((bs - s) >> GPU_SHIFT), tmp);
+		if (ret) {
+			free(tmp);
 			return ret;
+		}
 	}
+	free(tmp);
 	return 0;
 }
