@@ -54,6 +54,9 @@ struct gpu_slot {
 	bool live;                         /* holds block: in the index, its
 					    * chunk made and mapped */
 	bool creating;                     /* in the index; its chunk is being made */
+	uint64_t changed;                  /* g->slot_seq when it was claimed
+					    * or pages last left it (a map's
+					    * snapshot older than that is stale) */
 };
 
 /*
@@ -161,6 +164,8 @@ struct hms_cuda {
 	uint64_t index_cap;
 	struct gpu_stage *stages;
 	struct gpu_window *windows;
+	uint64_t slot_seq; /* counts slot claims and pages leaving slots
+			    * (struct gpu_slot.changed) */
 	bool closing; /* hms_close() runs: windows no longer hold pages */
 
 	/* HMS_CUDA_PROF=1: nanoseconds spent per phase, printed at detach. */

@@ -61,13 +61,18 @@ static int blocks_hold(struct hms_cuda *g, uint64_t b0, uint64_t n)
  * ours sits in another slot), -ENOENT.  Returns with g->lock held, so the
  * caller can map the window before anything changes; with ro, *seq is the
  * interval sequence the snapshot was taken under (replicas are valid while
- * it holds).
+ * it holds).  -EAGAIN where a slot of the range was claimed, or pages left
+ * it, since the snapshot began: a page it shows on the GPU may be leaving
+ * (a migration home that checked for windows before this one existed,
+ * which this GPU's own MIGRATE invalidations do not tell the interval).
  */
 static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t *pfns,
 			       bool ro, unsigned long *seq)
 {
 	struct hms_range r = { .start = s, .end = e, .pfns = pfns, .dev_private_owner = g };
 	unsigned long n = (e - s) >> GPU_SHIFT;
+	uint64_t since;
+	bool changed = false;
 	int ret, res = 0;
 
 	/* Only replicas need the sequence.  Not taking it otherwise matters:
@@ -75,6 +80,9 @@ static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uin
 	 * waiting for a read-only window this very thread holds (a device
 	 * write to a replicated page): a deadlock. */
 	*seq = ro ? hms_interval_read_begin(g->iv) : 0;
+	pthread_mutex_lock(&g->lock);
+	since = g->slot_seq;
+	pthread_mutex_unlock(&g->lock);
 	ret = hms_range_fault(g->h, &r);
 	pthread_mutex_lock(&g->lock);
 	if (ret)
@@ -85,6 +93,8 @@ static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uin
 		unsigned p = (unsigned)((va >> GPU_SHIFT) % GPU_BLOCK_PAGES);
 		hms_pfn want = slot < 0 ? 0 : gpu_pfn(g, (uint64_t)slot, p);
 
+		if (slot >= 0 && g->slots[slot].changed > since)
+			changed = true;
 		if (pfns[i] & HMS_PFN_SPECIAL)
 			res = -ENOENT;
 		else if (ro && slot >= 0 && !(pfns[i] & HMS_PFN_DEVICE_PRIVATE) &&
@@ -95,8 +105,8 @@ static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uin
 		else if ((pfns[i] & HMS_PFN_PFN_MASK) != want)
 			res = -EBUSY;
 	}
-	if (!res && ro && hms_interval_read_retry(g->iv, *seq))
-		res = -EAGAIN; /* a replica may have gone meanwhile: look again */
+	if (!res && (changed || (ro && hms_interval_read_retry(g->iv, *seq))))
+		res = -EAGAIN; /* a page or replica may have gone meanwhile: look again */
 	return res;
 }
 

@@ -167,6 +167,7 @@ static int chunk_create(struct hms_cuda *g, uint64_t c, CUmemGenericAllocationHa
 static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t idx, uint64_t block)
 {
 	s->block = block;
+	s->changed = ++g->slot_seq;
 	s->used = 0;
 	s->maps = 0;
 	s->placing = 0;

@@ -413,6 +413,10 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 
 			copy[i] = (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) &&
 				  !(wrong_only && in_own_slot(g, start + (i << GPU_SHIFT), pfn));
+			/* Leaving: a map whose snapshot still shows the page
+			 * must not make its window (gpu_map.c). */
+			if (copy[i])
+				g->slots[(pfn - g->first) / GPU_BLOCK_PAGES].changed = ++g->slot_seq;
 		}
 		pthread_mutex_unlock(&g->lock);
 		if (!mapped) {
