@@ -264,9 +264,11 @@ int bench_gpu(const struct bench_opts *o)
 	cu = hms_cu_get(NULL, 0, NULL);
 	if (!a || !b || !pf_h2d || !pf_d2h || !pin_h2d || !pin_d2h || hms_open(&h, NULL))
 		goto out;
-	/* A first attach makes the primary context current for the baselines. */
+	/* A first attach; its context (the primary one) current for the
+	 * baselines (hms puts back the thread's own). */
 	if (hms_cuda_attach(h, NULL, &g))
 		goto out_close;
+	cu->CtxSetCurrent(hms_cuda_context(g));
 	hms_cuda_info(g, &info);
 	bench_note(o, "gpu        %s, CUDA driver %d.%d, %llu MiB; %zu MiB per copy, "
 		   "%u repetitions\n", info.name, info.driver_version / 1000,

@@ -154,7 +154,8 @@ hms_uid hms_cuda_target(const struct hms_cuda *g);
 /** The topology uid of the GPU as an initiator, or 0. */
 hms_uid hms_cuda_initiator(const struct hms_cuda *g);
 /** The CUDA context hms uses (the device's primary context, a CUcontext):
- *  make it current to launch kernels on windows. */
+ *  make it current to launch kernels on windows.  hms makes it current
+ *  for its own calls on a program's thread and puts back the thread's. */
 void *hms_cuda_context(const struct hms_cuda *g);
 
 /** hms_cuda_info() - fill *info.  Return: 0, -EINVAL. */

@@ -267,19 +267,37 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d)
 	return CUDA_SUCCESS;
 }
 
+/* The current context, per thread as in CUDA: calls that need one fail
+ * without it (CUDA_ERROR_INVALID_CONTEXT), as the real driver's do. */
+static __thread CUcontext cur_ctx;
+#define CUDA_ERROR_INVALID_CONTEXT 201
+#define NEED_CTX()                                         \
+	do {                                               \
+		if (!cur_ctx)                              \
+			return CUDA_ERROR_INVALID_CONTEXT; \
+	} while (0)
+
 EXPORT CUresult cuCtxSetCurrent(CUcontext c)
 {
-	(void)c;
+	cur_ctx = c;
+	return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetCurrent(CUcontext *c)
+{
+	*c = cur_ctx;
 	return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuCtxSynchronize(void)
 {
+	NEED_CTX();
 	return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
 {
+	NEED_CTX();
 	pthread_mutex_lock(&lock);
 	*free_b = mem_limit > mem_used ? mem_limit - mem_used : 0;
 	*total = mem_limit;
@@ -333,6 +351,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
 {
 	void *q;
 
+	NEED_CTX();
 	if (!bytes || take(bytes))
 		return bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
 	q = sized_alloc(bytes);
@@ -346,6 +365,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p)
 {
+	NEED_CTX();
 	give(sized_free((void *)(uintptr_t)p));
 	return CUDA_SUCCESS;
 }
@@ -359,12 +379,14 @@ EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t bytes, unsigned flags)
 EXPORT CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, struct hms_cu_location loc,
 				      unsigned flags, CUstream st)
 {
+	NEED_CTX();
 	(void)p, (void)n, (void)loc, (void)flags, (void)st;
 	return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuMemAllocHost_v2(void **p, size_t bytes)
 {
+	NEED_CTX();
 	if (inject("cuMemAllocHost"))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	*p = sized_alloc(bytes);
@@ -379,6 +401,7 @@ EXPORT CUresult cuMemFreeHost(void *p)
 
 EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned flags)
 {
+	NEED_CTX();
 	(void)flags;
 	if (inject("cuMemHostRegister"))
 		return CUDA_ERROR_UNKNOWN;
@@ -401,6 +424,7 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n)
 {
 	CUresult r;
 
+	NEED_CTX();
 	htod_wait();
 	r = copy_ok();
 
@@ -411,8 +435,10 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n)
 
 EXPORT CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n)
 {
-	CUresult r = copy_ok();
+	CUresult r;
 
+	NEED_CTX();
+	r = copy_ok();
 	if (!r)
 		memcpy(d, (const void *)(uintptr_t)s, n);
 	return r;
@@ -432,6 +458,7 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, CUstream 
 
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream st)
 {
+	NEED_CTX();
 	(void)st;
 	memset((void *)(uintptr_t)d, v, n);
 	return CUDA_SUCCESS;
@@ -441,6 +468,7 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstre
 
 EXPORT CUresult cuStreamCreate(CUstream *s, unsigned flags)
 {
+	NEED_CTX();
 	(void)flags;
 	if (inject("cuStreamCreate"))
 		return CUDA_ERROR_UNKNOWN;
@@ -456,6 +484,7 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream s)
 
 EXPORT CUresult cuStreamSynchronize(CUstream s)
 {
+	NEED_CTX();
 	(void)s;
 	return inject("cuStreamSynchronize") ? CUDA_ERROR_UNKNOWN : CUDA_SUCCESS;
 }
@@ -675,6 +704,7 @@ static const struct {
 
 EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image)
 {
+	NEED_CTX();
 	(void)image;
 	*m = (CUmodule)&mod_dummy;
 	return CUDA_SUCCESS;
@@ -704,6 +734,7 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned 
 	fake_kernel fn = kernels[(uintptr_t)f - 1].fn;
 	unsigned long n = (unsigned long)gx * gy * gz * bx * by * bz;
 
+	NEED_CTX();
 	(void)shmem, (void)st, (void)extra;
 	for (unsigned long i = 0; i < n; i++)
 		fn(i, params);

@@ -80,6 +80,7 @@ struct hms_cu_access_desc {
 	X(DevicePrimaryCtxRetain, (CUcontext *c, CUdevice d), "cuDevicePrimaryCtxRetain") \
 	X(DevicePrimaryCtxRelease, (CUdevice d), "cuDevicePrimaryCtxRelease_v2\0cuDevicePrimaryCtxRelease") \
 	X(CtxSetCurrent, (CUcontext c), "cuCtxSetCurrent")                            \
+	X(CtxGetCurrent, (CUcontext *c), "cuCtxGetCurrent")                           \
 	X(CtxSynchronize, (void), "cuCtxSynchronize")                                 \
 	X(MemGetInfo, (size_t *free, size_t *total), "cuMemGetInfo_v2")               \
 	X(MemAlloc, (CUdeviceptr *p, size_t bytes), "cuMemAlloc_v2")                  \

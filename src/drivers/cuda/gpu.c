@@ -270,8 +270,7 @@ static int default_chunk_mib(uint64_t *mib)
 	return 0;
 }
 
-GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
-			    struct hms_cuda **out)
+static int attach(struct hms *h, const struct hms_cuda_config *cfg, struct hms_cuda **out)
 {
 	struct hms_cuda_config c = { sizeof(c), 0, 0, 4, HMS_CUDA_COPY_STAGED, NULL, 256, 0 };
 	struct hms_devmem_desc desc = { 0 };
@@ -396,11 +395,23 @@ GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
 	return 0;
 }
 
-GPU_API int hms_cuda_detach(struct hms_cuda *g)
+/* The thread's CUDA context is put back (gpu_ctx_enter()): attach makes
+ * the primary context current on the way. */
+GPU_API int hms_cuda_attach(struct hms *h, const struct hms_cuda_config *cfg,
+			    struct hms_cuda **out)
 {
-	if (!g)
-		return -EINVAL;
-	g->cu->CtxSetCurrent(g->ctx);
+	const struct hms_cu *cu = h && out ? hms_cu_get(NULL, 0, NULL) : NULL;
+	CUcontext prev = NULL;
+	bool restore = cu && cu->CtxGetCurrent(&prev) == CUDA_SUCCESS;
+	int ret = attach(h, cfg, out);
+
+	if (restore)
+		cu->CtxSetCurrent(prev);
+	return ret;
+}
+
+static int detach(struct hms_cuda *g)
+{
 	/* Every page comes back before the memory goes; a page held by a
 	 * window cannot, so the GPU stays (hms_close() finishes the job). */
 	pthread_mutex_lock(&g->lock);
@@ -423,6 +434,23 @@ GPU_API int hms_cuda_detach(struct hms_cuda *g)
 		hms_mirror_unregister(g->mirror);
 	gpu_free(g);
 	return 0;
+}
+
+GPU_API int hms_cuda_detach(struct hms_cuda *g)
+{
+	const struct hms_cu *cu;
+	CUcontext ctx, prev;
+	int ret;
+
+	if (!g)
+		return -EINVAL;
+	cu = g->cu;
+	ctx = g->ctx;
+	prev = gpu_ctx_enter(g);
+	ret = detach(g); /* g is gone where it returns 0 */
+	if (prev != ctx)
+		cu->CtxSetCurrent(prev);
+	return ret;
 }
 
 GPU_API hms_uid hms_cuda_target(const struct hms_cuda *g)

@@ -204,6 +204,32 @@ static inline void gpu_prof_add(struct hms_cuda *g, enum gpu_prof p, uint64_t *t
 	*t = now;
 }
 
+/*
+ * The CUDA context on threads that are not the driver's own: every call in
+ * (the API, the core's callbacks) makes the GPU's context current for its
+ * CUDA calls and puts back the one the thread had, so that a program's own
+ * CUDA work on that thread (another GPU's context, say) goes on as before,
+ * and a callback of another GPU inside one of ours (a page brought home by
+ * a fault) leaves ours current.  The copy threads keep it for good.
+ *   CUcontext prev = gpu_ctx_enter(g); ...; gpu_ctx_leave(g, prev);
+ */
+static inline CUcontext gpu_ctx_enter(const struct hms_cuda *g)
+{
+	CUcontext prev = NULL;
+
+	if (g->cu->CtxGetCurrent(&prev) != CUDA_SUCCESS)
+		prev = NULL;
+	if (prev != g->ctx)
+		g->cu->CtxSetCurrent(g->ctx);
+	return prev;
+}
+
+static inline void gpu_ctx_leave(const struct hms_cuda *g, CUcontext prev)
+{
+	if (prev != g->ctx)
+		g->cu->CtxSetCurrent(prev);
+}
+
 /* ---- gpu_mem.c: slots, the block index, staging buffers ------------------- */
 int gpu_mem_init(struct hms_cuda *g, unsigned nstages);
 void gpu_mem_fini(struct hms_cuda *g);

@@ -190,8 +190,7 @@ static int window_map_locked(struct hms_cuda *g, struct gpu_window *w)
 	return 0;
 }
 
-GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
-			 uint64_t *dptr)
+static int map(struct hms_cuda *g, void *addr, size_t len, unsigned flags, uint64_t *dptr)
 {
 	bool ro = flags & HMS_CUDA_MAP_READ_ONLY;
 	unsigned long seq;
@@ -207,7 +206,6 @@ GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned fl
 	    (flags & ~HMS_CUDA_MAP_READ_ONLY))
 		return -EINVAL;
 	cu = g->cu;
-	cu->CtxSetCurrent(g->ctx);
 	/* Address-space changes that returned before this call (a discard,
 	 * say) are applied first, so the window never shows a page they
 	 * dropped. */
@@ -314,9 +312,24 @@ fail_hold:
 	return ret;
 }
 
+GPU_API int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
+			 uint64_t *dptr)
+{
+	CUcontext prev;
+	int ret;
+
+	if (!g)
+		return -EINVAL;
+	prev = gpu_ctx_enter(g);
+	ret = map(g, addr, len, flags, dptr);
+	gpu_ctx_leave(g, prev);
+	return ret;
+}
+
 GPU_API int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len)
 {
 	struct gpu_window **pw, *w = NULL;
+	CUcontext prev;
 
 	if (!g || !addr || !len)
 		return -EINVAL;
@@ -338,9 +351,10 @@ GPU_API int hms_cuda_unmap(struct hms_cuda *g, void *addr, size_t len)
 		pthread_mutex_unlock(&g->lock);
 		return -ENOENT;
 	}
-	g->cu->CtxSetCurrent(g->ctx);
+	prev = gpu_ctx_enter(g);
 	gpu_window_unmap(g, w);
 	blocks_release_locked(g, w->first_block, w->nblk, false);
+	gpu_ctx_leave(g, prev);
 	pthread_mutex_unlock(&g->lock);
 	free(w);
 	return 0;

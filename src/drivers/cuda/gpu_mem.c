@@ -148,20 +148,21 @@ static int chunk_create(struct hms_cuda *g, uint64_t c, CUmemGenericAllocationHa
 	struct hms_cu_access_desc acc = { { HMS_CU_LOC_DEVICE, g->dev }, HMS_CU_ACCESS_RW };
 	CUdeviceptr va = chunk_va(g, c);
 	size_t len = chunk_bytes(g);
+	CUcontext prev = gpu_ctx_enter(g);
+	int ret = 0;
 
-	cu->CtxSetCurrent(g->ctx);
-	if (cu->MemCreate(handle, len, &prop, 0) != CUDA_SUCCESS)
-		return -ENOMEM;
-	if (cu->MemMap(va, len, 0, *handle, 0) != CUDA_SUCCESS) {
+	if (cu->MemCreate(handle, len, &prop, 0) != CUDA_SUCCESS) {
+		ret = -ENOMEM;
+	} else if (cu->MemMap(va, len, 0, *handle, 0) != CUDA_SUCCESS) {
 		cu->MemRelease(*handle);
-		return -EIO;
-	}
-	if (cu->MemSetAccess(va, len, &acc, 1) != CUDA_SUCCESS) {
+		ret = -EIO;
+	} else if (cu->MemSetAccess(va, len, &acc, 1) != CUDA_SUCCESS) {
 		cu->MemUnmap(va, len);
 		cu->MemRelease(*handle);
-		return -EIO;
+		ret = -EIO;
 	}
-	return 0;
+	gpu_ctx_leave(g, prev);
+	return ret;
 }
 
 static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t idx, uint64_t block)
@@ -190,6 +191,7 @@ static void chunks_trim_locked(struct hms_cuda *g)
 		uint64_t c = (uint64_t)g->empty;
 		struct gpu_chunk *k = &g->chunks[c];
 		CUmemGenericAllocationHandle handle = k->handle;
+		CUcontext prev;
 
 		empty_del_locked(g, c);
 		k->live = false;
@@ -197,9 +199,10 @@ static void chunks_trim_locked(struct hms_cuda *g)
 		g->nkept_slots -= g->chunk_slots;
 		g->releasing_chunks++;
 		pthread_mutex_unlock(&g->lock);
-		g->cu->CtxSetCurrent(g->ctx);
+		prev = gpu_ctx_enter(g);
 		g->cu->MemUnmap(chunk_va(g, c), chunk_bytes(g));
 		g->cu->MemRelease(handle);
+		gpu_ctx_leave(g, prev);
 		pthread_mutex_lock(&g->lock);
 		g->releasing_chunks--;
 		g->free_chunks[g->nfree_chunks++] = (uint32_t)c;
@@ -428,8 +431,8 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 void gpu_mem_fini(struct hms_cuda *g)
 {
 	const struct hms_cu *cu = g->cu;
+	CUcontext prev = gpu_ctx_enter(g);
 
-	cu->CtxSetCurrent(g->ctx);
 	while (g->windows) {
 		struct gpu_window *w = g->windows;
 
@@ -453,6 +456,7 @@ void gpu_mem_fini(struct hms_cuda *g)
 		cu->MemFreeHost(st->buf);
 		free(st);
 	}
+	gpu_ctx_leave(g, prev);
 	free(g->slots);
 	free(g->chunks);
 	free(g->free_chunks);

@@ -312,9 +312,9 @@ static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_
 	struct gpu_job j = { .start = start, .end = end, .to_ram = to_ram };
 	bool shared = false;
 	uint64_t t = gpu_prof_now(g);
+	CUcontext prev = gpu_ctx_enter(g);
 	int err;
 
-	g->cu->CtxSetCurrent(g->ctx);
 	atomic_init(&j.next, start);
 	atomic_init(&j.moved, 0);
 	atomic_init(&j.error, 0);
@@ -338,6 +338,7 @@ static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_
 		pthread_mutex_unlock(&g->jlock);
 	}
 	gpu_prof_add(g, to_ram ? GPU_PROF_OUT_JOB : GPU_PROF_IN_JOB, &t);
+	gpu_ctx_leave(g, prev);
 	err = atomic_load(&j.error);
 	if (atomic_load(&j.moved))
 		return atomic_load(&j.moved);
@@ -477,18 +478,21 @@ long gpu_migrate_range_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end
 			      bool wrong_only)
 {
 	long moved = 0;
+	CUcontext prev = gpu_ctx_enter(g);
 
-	g->cu->CtxSetCurrent(g->ctx);
 	for (uintptr_t s = start, e; s < end; s = e) {
 		long n;
 
 		e = gpu_batch_end(s, end);
 		n = batch_to_ram(g, s, e, wrong_only, false);
-		if (n < 0 && n != -ENOENT)
-			return moved ? moved : n;
+		if (n < 0 && n != -ENOENT) {
+			moved = moved ? moved : n;
+			break;
+		}
 		if (n > 0)
 			moved += n;
 	}
+	gpu_ctx_leave(g, prev);
 	return moved;
 }
 
@@ -496,9 +500,9 @@ int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 {
 	struct hms_cuda *g = hms_devmem_priv(dm);
 	uintptr_t start = f->start, end = f->end, page = f->addr & ~(uintptr_t)(GPU_PAGE - 1);
+	CUcontext prev;
 	long n;
 
-	g->cu->CtxSetCurrent(g->ctx);
 	/* The fault-around range meets a window, the page itself does not:
 	 * the page alone, so it need not wait for the window's end. */
 	pthread_mutex_lock(&g->lock);
@@ -508,7 +512,9 @@ int gpu_migrate_to_ram(struct hms_devmem *dm, const struct hms_devmem_fault *f)
 		end = page + GPU_PAGE;
 	}
 	pthread_mutex_unlock(&g->lock);
+	prev = gpu_ctx_enter(g);
 	n = batch_to_ram(g, start, end, false, f->nowait);
+	gpu_ctx_leave(g, prev);
 	if (n < 0)
 		return (int)n;
 	return n ? 0 : -EAGAIN;
