@@ -48,12 +48,10 @@ int main(void)
 	struct hms_page_info pi;
 	char *p;
 
-	setenv("HMS_USER_COPY", "kernel", 1); /* read once, at the first copy */
-	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
+	h = t_open_user_kernel_copy();
 	a = t_softdev(h, 0);
 	b = t_softdev(h, 0);
 	p = hms_alloc(h, T_PAGE, 0);
-	T_EQ(hms_mode(h), HMS_MODE_USER_ONLY);
 	T_ASSERT(p);
 	memset(p, 'c', T_PAGE);
 	hms__test_hook_set(hook, NULL);

@@ -104,8 +104,7 @@ int main(void)
 {
 	pthread_t a;
 
-	setenv("HMS_USER_COPY", "kernel", 1); /* read once, at the first copy */
-	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
+	h = t_open_user_kernel_copy();
 	dev = t_softdev(h, 0);
 	x = hms_alloc(h, 2 * T_PAGE, 0);
 	T_ASSERT(x);

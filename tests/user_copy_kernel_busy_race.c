@@ -39,9 +39,7 @@ int main(void)
 	struct hms_softdev_cmd c;
 	char *p;
 
-	setenv("HMS_USER_COPY", "kernel", 1); /* read once, at the first copy */
-	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
-	T_EQ(hms_mode(h), HMS_MODE_USER_ONLY);
+	h = t_open_user_kernel_copy();
 	d = t_softdev(h, 0);
 	p = hms_alloc(h, 4 * T_PAGE, 0);
 	T_ASSERT(p);

@@ -41,8 +41,7 @@ int main(void)
 	static char buf[NP * T_PAGE], src[NP * T_PAGE];
 	char *p;
 
-	setenv("HMS_USER_COPY", "kernel", 1); /* read once, at the first copy */
-	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
+	h = t_open_user_kernel_copy();
 	dev = t_softdev(h, 0);
 	p = hms_alloc(h, NP * T_PAGE, 0);
 	T_ASSERT(p);

@@ -41,9 +41,7 @@ int main(void)
 	char *p;
 	volatile char first;
 
-	setenv("HMS_USER_COPY", "kernel", 1); /* read once, at the first copy */
-	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
-	T_EQ(hms_mode(h), HMS_MODE_USER_ONLY);
+	h = t_open_user_kernel_copy();
 	d = t_softdev(h, 0);
 	/* A and B 1 MiB apart: the fault of A moves its 64 KiB around alone. */
 	p = hms_alloc(h, 2UL << 20, 0);

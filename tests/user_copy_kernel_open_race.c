@@ -57,8 +57,7 @@ int main(void)
 	struct hms *other;
 	hms_uid sys;
 
-	setenv("HMS_USER_COPY", "kernel", 1); /* read once, at the first copy */
-	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
+	h = t_open_user_kernel_copy();
 	d = t_softdev(h, 0);
 	p = hms_alloc(h, T_PAGE, 0);
 	T_ASSERT(p);

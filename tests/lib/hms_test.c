@@ -23,6 +23,16 @@ struct hms *t_open(void)
 	return t_open_flags(0);
 }
 
+struct hms *t_open_user_kernel_copy(void)
+{
+	struct hms *h;
+
+	T_EQ(setenv("HMS_USER_COPY", "kernel", 1), 0);
+	h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
+	T_EQ(hms_mode(h), HMS_MODE_USER_ONLY);
+	return h;
+}
+
 struct hms_softdev *t_softdev(struct hms *h, size_t pool_bytes)
 {
 	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = pool_bytes };

@@ -56,6 +56,10 @@
 struct hms *t_open(void);
 /* Opens a context with options. */
 struct hms *t_open_flags(unsigned flags);
+/* Opens a context in user-mode-only mode whose hms_user_read/write copy
+ * through the kernel (HMS_USER_COPY=kernel: call before the process's
+ * first copy, which reads it). */
+struct hms *t_open_user_kernel_copy(void);
 /* A softdev with pool_bytes of memory (0: default). */
 struct hms_softdev *t_softdev(struct hms *h, size_t pool_bytes);
 /* Runs a softdev operation on npages at addr; returns its result. */
