@@ -1390,15 +1390,24 @@ int hms__fault_page(struct hms *h, uintptr_t addr, bool write, bool cpu)
 
 /* ---- events ------------------------------------------------------------------ */
 
-/* A REMAP's old range, if it was unmapped: its UNMAP event is already told. */
+/* A REMAP's old range: its UNMAP event, when it comes, is already told. */
 struct remap_rec {
 	uintptr_t start, end;
-	bool valid;
+	bool unmapped; /* the range was unmapped when the REMAP was handled */
+	bool covered;  /* a later REMAP moved pages onto it */
 };
+
+/* REMAPs whose UNMAP has not come yet: one per mremap in flight, so that
+ * two threads' mremaps read in one batch each find their own (a single
+ * record named the second, and the first one's UNMAP then removed what
+ * the second had just moved to that address).  The oldest goes when it
+ * is full: 64 mremaps at once, each still to send its UNMAP. */
+#define REMAP_RECS 64
 
 struct handler_state {
 	struct ev_counts ev;
-	struct remap_rec remap;
+	struct remap_rec remap[REMAP_RECS];
+	unsigned nremap;
 	struct uffd_msg *retry;
 	unsigned nretry, retry_cap; /* entries used, and room (grows) */
 	unsigned *retry_rounds;
@@ -1548,7 +1557,7 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	struct hms_notify_range r = { s, e, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
 	/*
-	 * The old range of the REMAP before, ending where it ends: the one the
+	 * The old range of a REMAP before, ending where it ends: the one the
 	 * kernel sends, not a later unmap of part of a new area there, which
 	 * is taken for it only if it ends there too.  An mremap that shrinks
 	 * as it moves sends REMAP, UNMAP of the tail it cut off, then UNMAP of
@@ -1562,12 +1571,30 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	 * covers both: the first order here (6.18), the second in the NUMA VM
 	 * (Debian's 6.1; it fails there without the shrink).
 	 */
-	bool told = st->remap.valid && s >= st->remap.start && e == st->remap.end, own;
+	bool told = false, own;
 
-	if (told && s > st->remap.start)
-		st->remap.end = s; /* a tail: the head's event follows */
-	else if (told)
-		st->remap.valid = false;
+	for (unsigned i = 0; i < st->nremap; i++) {
+		struct remap_rec *rec = &st->remap[i];
+
+		if (s < rec->start || e != rec->end)
+			continue;
+		/* A REMAP handled while its old range was mapped: kept by
+		 * MREMAP_DONTUNMAP (no UNMAP follows, this one is a later
+		 * munmap), or mapped again before the handler got there: by
+		 * a new mapping (its area is not hms' yet: the stale one kept
+		 * goes; tests/manage_after_mremap_race), or by another
+		 * thread's mremap onto it, whose REMAP moved its pages there
+		 * (this UNMAP is the first REMAP's own and must not take them:
+		 * tests/remap_two_threads_race). */
+		told = rec->unmapped || rec->covered;
+		if (told && s > rec->start) {
+			rec->end = s; /* a tail: the head's event follows */
+		} else {
+			memmove(rec, rec + 1, (st->nremap - i - 1) * sizeof(*rec));
+			st->nremap--;
+		}
+		break;
+	}
 	pthread_mutex_lock(&h->lock);
 	own = own_unmap_take_locked(h, s, e);
 	pthread_mutex_unlock(&h->lock);
@@ -1625,9 +1652,14 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	hms__area_move_prep_free(&prep);
 	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
-	st->remap.start = from;
-	st->remap.end = from + len;
-	st->remap.valid = unmapped;
+	for (unsigned i = 0; i < st->nremap; i++)
+		if (st->remap[i].start < to + len && to < st->remap[i].end)
+			st->remap[i].covered = true;
+	if (st->nremap == REMAP_RECS) {
+		memmove(st->remap, st->remap + 1, (REMAP_RECS - 1) * sizeof(st->remap[0]));
+		st->nremap--;
+	}
+	st->remap[st->nremap++] = (struct remap_rec){ from, from + len, unmapped, false };
 }
 
 /* ---- the handler thread ----------------------------------------------------- */
