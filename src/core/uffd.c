@@ -1576,8 +1576,16 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	for (unsigned i = 0; i < st->nremap; i++) {
 		struct remap_rec *rec = &st->remap[i];
 
-		if (s < rec->start || e != rec->end)
+		if (s < rec->start || e != rec->end) {
+			/* Part of it unmapped otherwise: the REMAP's own UNMAP
+			 * is not to come (MREMAP_DONTUNMAP kept the range). */
+			if (s < rec->end && rec->start < e) {
+				memmove(rec, rec + 1, (st->nremap - i - 1) * sizeof(*rec));
+				st->nremap--;
+				i--;
+			}
 			continue;
+		}
 		/* A REMAP handled while its old range was mapped: kept by
 		 * MREMAP_DONTUNMAP (no UNMAP follows, this one is a later
 		 * munmap), or mapped again before the handler got there: by
@@ -1652,9 +1660,19 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	hms__area_move_prep_free(&prep);
 	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
-	for (unsigned i = 0; i < st->nremap; i++)
-		if (st->remap[i].start < to + len && to < st->remap[i].end)
-			st->remap[i].covered = true;
+	for (unsigned i = 0; i < st->nremap; i++) {
+		struct remap_rec *rec = &st->remap[i];
+
+		if (rec->start < from + len && from < rec->end) {
+			/* Moved away itself: kept by MREMAP_DONTUNMAP, so no
+			 * UNMAP of its own is to come. */
+			memmove(rec, rec + 1, (st->nremap - i - 1) * sizeof(*rec));
+			st->nremap--;
+			i--;
+		} else if (rec->start < to + len && to < rec->end) {
+			rec->covered = true;
+		}
+	}
 	if (st->nremap == REMAP_RECS) {
 		memmove(st->remap, st->remap + 1, (REMAP_RECS - 1) * sizeof(st->remap[0]));
 		st->nremap--;
