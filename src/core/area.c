@@ -1391,6 +1391,7 @@ HMS_API long hms_prefault(struct hms *h, void *addr, size_t len, bool write)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len;
 	long done = 0;
+	unsigned tries = 0;
 	int ret = check_managed(h, addr, len, false);
 
 	if (ret)
@@ -1416,8 +1417,16 @@ HMS_API long hms_prefault(struct hms *h, void *addr, size_t len, bool write)
 		if (!need)
 			continue;
 		ret = hms__fault_page(h, p, write, false);
+		/* -EFAULT: no area there any more (an mremap onto it unmaps
+		 * the old one before it moves the new one in), or no read
+		 * access: look again, and the checks above say which. */
+		if (ret == -EFAULT && tries++ < 8) {
+			p -= PAGE_SIZE;
+			continue;
+		}
 		if (ret)
 			return ret;
+		tries = 0;
 		done++;
 	}
 	HMS_STAT_ADD(h, prefaulted, (uint64_t)done);

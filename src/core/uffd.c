@@ -357,29 +357,30 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 }
 
 static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
-		      bool retry);
+		      bool migration, bool wait);
 
 long hms__uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake)
 {
-	return uffd_fill(h, dst, src, len, wake, true);
+	return uffd_fill(h, dst, src, len, wake, false, true);
 }
 
 long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t len)
 {
-	return uffd_fill(h, dst, src, len, false, false);
+	return uffd_fill(h, dst, src, len, false, true, false);
 }
 
 static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		      bool *refused);
 
-/* retry: wait out EAGAIN here; else return what was done (or -EAGAIN).
- * A migration's fill (once, from device data) reuses pooled pages. */
+/* wait: wait out EAGAIN here; else return what was done (or -EAGAIN).
+ * A migration's fill (from device data) reuses pooled pages, and takes a
+ * page already there for a conflict (below). */
 static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
-		      bool retry)
+		      bool migration, bool wait)
 {
 	size_t done = 0, chunk = len;
 	unsigned tries = 0;
-	bool reuse = !retry && !wake && src && src != zeros, refused = false;
+	bool reuse = migration && !wake && src && src != zeros, refused = false;
 
 	while (done < len) {
 		long n;
@@ -431,7 +432,7 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 			done += (size_t)n;
 			continue;
 		}
-		if (n == -EAGAIN && retry && hms__uffd_eagain_wait(h, &tries))
+		if (n == -EAGAIN && wait && hms__uffd_eagain_wait(h, &tries))
 			continue;
 		if (n == -ENOENT && chunk > PAGE_SIZE) {
 			/* The range spans mappings (hms_protect splits them): one
@@ -439,7 +440,7 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 			chunk = PAGE_SIZE;
 			continue;
 		}
-		if (n == -EEXIST && !retry) {
+		if (n == -EEXIST && migration) {
 			/*
 			 * A migration's fill from device data: the table says the
 			 * page is on the device, so the CPU's page should have been
@@ -466,7 +467,7 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	return (long)done;
 }
 
-long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
+static long fill_wp(struct hms *h, uintptr_t addr, bool wake, bool wait)
 {
 	struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)zeros, .len = PAGE_SIZE,
 				 .mode = UFFDIO_COPY_MODE_WP |
@@ -474,10 +475,15 @@ long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
 	unsigned tries = 0;
 
 	while (uffd_ioctl(h, UFFDIO_COPY, &c)) {
-		if (errno != EAGAIN || !hms__uffd_eagain_wait(h, &tries))
+		if (errno != EAGAIN || !wait || !hms__uffd_eagain_wait(h, &tries))
 			return -errno;
 	}
 	return PAGE_SIZE;
+}
+
+long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake)
+{
+	return fill_wp(h, addr, wake, true);
 }
 
 /* A fill of a page meant to be written: zeros are copied, not mapped. */
@@ -1204,9 +1210,55 @@ static bool pte_unbusy_locked(struct hms *h, uintptr_t addr, uint64_t since)
  * allowed, the faulting thread must be woken); otherwise a device or
  * prefault path that may wait.  wp: the fault reported write protection.
  */
+/*
+ * The batch count a fault's fill off the handler thread goes by: it
+ * checks the table after reading it, and fills through the fill gate as a
+ * migration does (hms__uffd_gate_sync).  No sync: an event not yet read
+ * makes the kernel refuse the fill (EAGAIN), and the fault looks at the
+ * table again.  0 on the handler thread, which has no gate.
+ */
+static uint64_t gate_peek(struct hms *h)
+{
+	uint64_t s;
+
+	if (!h->handler_started || hms__in_handler(h))
+		return 0;
+	pthread_mutex_lock(&ev_lock);
+	s = ev_of(h)->started;
+	pthread_mutex_unlock(&ev_lock);
+	return s;
+}
+
+/*
+ * A fault's fill of the missing page addr (write protected where wp; with
+ * zeros copied, not mapped, where write).  On the handler as it always
+ * was.  Elsewhere once, through the gate: retried in place after EAGAIN,
+ * the fill waited for the handler to read an mremap's events and then
+ * landed in what the kernel had moved there, never populated (another
+ * range's pages that lived on a device: their data lost; found by
+ * review).  -EAGAIN: look at the table again.
+ */
+static long fault_fill(struct hms *h, uint64_t seen, uintptr_t addr, bool wp, bool write,
+		       bool wake)
+{
+	long r;
+
+	if (!h->handler_started || hms__in_handler(h))
+		return wp ? fill_wp(h, addr, wake, true) : fill_zero(h, addr, PAGE_SIZE, write, wake);
+	if (!hms__uffd_gate_enter(h, seen))
+		return -EAGAIN;
+	if (wp)
+		r = fill_wp(h, addr, wake, false);
+	else
+		r = uffd_fill(h, addr, write ? zeros : NULL, PAGE_SIZE, wake, false, false);
+	hms__uffd_gate_exit(h);
+	return r;
+}
+
 static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool cpu)
 {
 	bool handler = hms__in_handler(h);
+	unsigned gated_tries = 0; /* fills refused by the gate or EAGAIN */
 
 	addr &= PAGE_MASK;
 	for (unsigned round = 0;; round++) {
@@ -1216,7 +1268,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		struct hms_devmem_fault f;
 		long r;
 		bool waiters, track;
-		uint64_t since;
+		uint64_t since, seen = gate_peek(h);
 		int ret;
 
 		pthread_mutex_lock(&h->lock);
@@ -1252,7 +1304,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			pte->flags |= PTE_BUSY;
 			since = h->detaches;
 			pthread_mutex_unlock(&h->lock);
-			r = hms__uffd_fill_wp(h, addr, true);
+			r = fault_fill(h, seen, addr, true, false, true);
 			pthread_mutex_lock(&h->lock);
 			waiters = pte_unbusy_locked(h, addr, since);
 			pthread_mutex_unlock(&h->lock);
@@ -1260,6 +1312,8 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 				hms__uffd_wake(h, addr, PAGE_SIZE);
 			if (r == -EAGAIN && handler)
 				return -EAGAIN;
+			if (r == -EAGAIN && hms__uffd_eagain_wait(h, &gated_tries))
+				continue; /* an address-space change is being read */
 			if (r < 0) /* present after all (a stale message): resume */
 				hms__uffd_wake(h, addr, PAGE_SIZE);
 			return FAULT_DONE;
@@ -1339,10 +1393,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		/* The faulting thread resumes only once the table is right.
 		 * Dirty tracking (dirty.c) needs a later write to fault: a read
 		 * fill of a tracked page is write protected. */
-		if (track && !write)
-			r = hms__uffd_fill_wp(h, addr, false);
-		else
-			r = fill_zero(h, addr, PAGE_SIZE, write, false);
+		r = fault_fill(h, seen, addr, track && !write, write, false);
 		pthread_mutex_lock(&h->lock);
 		pte = hms__pte_again_locked(h, addr, since);
 		if (pte && (r > 0 || r == -EEXIST)) {
@@ -1368,6 +1419,8 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			hms__uffd_wake(h, addr, PAGE_SIZE);
 		if (r == -EAGAIN && handler)
 			return -EAGAIN;
+		if (r == -EAGAIN && hms__uffd_eagain_wait(h, &gated_tries))
+			continue; /* an address-space change is being read */
 		if (r < 0 && r != -EEXIST)
 			return (int)r;
 		/* A device's write goes on in the kernel (range.c's fault_in),
