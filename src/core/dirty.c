@@ -164,7 +164,15 @@ static int dirty_pagemap(struct hms *h, struct dirty_scan *ds, uintptr_t end)
 		long n = ioctl(pagemap, PAGEMAP_SCAN, &arg);
 
 		if (n < 0) {
-			ret = errno == ENOTTY ? -EOPNOTSUPP : -errno;
+			/* EPERM: a mapping without asynchronous write
+			 * protection, i.e. not managed (unmapped and mapped
+			 * again during the scan). */
+			ret = errno == ENOTTY ? -EOPNOTSUPP : errno == EPERM ? -ENOENT : -errno;
+			/* The failed call may have re-armed pages it had found
+			 * written, and does not say which: all of the rest
+			 * read as written at the next scan (dirty_restore). */
+			for (uintptr_t p = arg.start; ds->rearm && p < end; p += PAGE_SIZE)
+				dirty_set(ds, p);
 			break;
 		}
 		for (long i = 0; i < n; i++)
