@@ -9,17 +9,18 @@
  * reported read as written at the next scan.  The scan now fails with
  * -ENOENT and the pages from where the failed call began read as
  * written. */
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include "hms_test.h"
 
 static char *p;
-static int armed;
+static atomic_int armed;
 
 static bool sync_cb(struct hms_mirror *m, const struct hms_notify_range *r)
 {
 	(void)m;
-	if (armed && r->event == HMS_EVENT_SOFT_DIRTY) {
-		armed = 0;
+	if (atomic_load(&armed) && r->event == HMS_EVENT_SOFT_DIRTY) {
+		atomic_store(&armed, 0);
 		/* another thread unmaps the tail and something else maps there */
 		T_EQ(munmap(p + 6 * T_PAGE, 2 * T_PAGE), 0);
 		T_ASSERT(mmap(p + 6 * T_PAGE, 2 * T_PAGE, PROT_READ | PROT_WRITE,
@@ -47,7 +48,7 @@ int main(void)
 	p[0] = 2;          /* written after the last scan */
 	p[T_PAGE] = 2;
 	T_EQ(hms_mirror_register(h, &ops, NULL, &m), 0);
-	armed = 1;
+	atomic_store(&armed, 1);
 	n = hms_dirty_scan(h, p, 8 * T_PAGE, bm, 0);
 	T_EQ(n, -ENOENT); /* unmapped during the scan */
 	n = hms_dirty_scan(h, p, 6 * T_PAGE, bm, 0);

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "compat/uffd_compat.h"
 #include "core/internal.h"
@@ -230,8 +231,8 @@ static bool sel_why(struct hms *h, struct hms_pte *pte, uintptr_t addr, void *ar
 	return pte->loc == HMS_LOC_SYSTEM && (pte->flags & *(uint16_t *)arg);
 }
 
-long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t why,
-		       enum hms_event ev)
+static long wp_unprotect_pass(struct hms *h, uintptr_t start, uintptr_t end, uint16_t why,
+			      enum hms_event ev)
 {
 	struct hms_notify_range nr = { start, end, ev, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms__wp_op op = { .select = sel_why, .arg = &why };
@@ -295,4 +296,59 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 HMS_API bool hms_wp_async(const struct hms *h)
 {
 	return h && hms__wp_async(h);
+}
+
+/* The first page of [start, end) that holds why and is busy (another
+ * operation holds it: the pass above skipped it), or 0.  Lock held. */
+static uintptr_t busy_with_locked(struct hms *h, uintptr_t start, uintptr_t end, uint16_t why)
+{
+	for (uintptr_t p = start; p < end; p += PAGE_SIZE) {
+		struct hms_area *a = hms__area_find_locked(h, p);
+		const struct hms_pte *pte = a ? area_pte_ro(a, p) : NULL;
+
+		if (pte && (pte->flags & why) && (pte->flags & (PTE_BUSY | PTE_MIGRATING)))
+			return p;
+	}
+	return 0;
+}
+
+/*
+ * Pages another operation holds busy (a dirty scan, a write fault) are
+ * skipped by a pass: they are waited for and passed over again, so that
+ * no page keeps why (HMS_ADVICE_UNSET_READ_MOSTLY left replicas armed).
+ * For HMS_STALE_WAIT_MS at most (2 s by default): called from a callback
+ * of the very operation that holds them, waiting would never end.
+ */
+long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t why,
+		       enum hms_event ev)
+{
+	uint64_t t0 = hms__now_ms();
+	long done = 0;
+
+	for (;;) {
+		long n = wp_unprotect_pass(h, start, end, why, ev);
+		uintptr_t busy;
+
+		if (n < 0)
+			return done ? done : n;
+		done += n;
+		pthread_mutex_lock(&h->lock);
+		busy = busy_with_locked(h, start, end, why);
+		if (busy && hms__now_ms() - t0 < h->stale_wait_ms) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 1000000; /* 1 ms, then look again */
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+		} else {
+			busy = 0;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!busy)
+			return done;
+	}
 }

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* replica_unset_busy_race: HMS_ADVICE_UNSET_READ_MOSTLY drops every
+ * replica of the range, also of pages another operation holds busy at
+ * that moment (here a dirty scan, between its selection of the pages and
+ * its marking: a mirror's sync callback starts the advice on another
+ * thread and lets it run for 50 ms).  The pass skipped busy pages: they
+ * stayed replicated and write protected, and devices kept being handed
+ * replicas after the advice was gone (found by review).  It now waits
+ * for them (HMS_STALE_WAIT_MS at most) and passes over them again. */
+#include <stdatomic.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "replica_util.h"
+
+static struct t_rep r;
+static atomic_int armed;
+static int unset_ret = 99;
+static pthread_t unsetter_thread;
+
+static void *unsetter(void *a)
+{
+	(void)a;
+	unset_ret = hms_advise(r.h, r.p, r.npages * T_PAGE, HMS_ADVICE_UNSET_READ_MOSTLY, 0);
+	return NULL;
+}
+
+static bool sync_cb(struct hms_mirror *m, const struct hms_notify_range *rg)
+{
+	(void)m;
+	if (atomic_load(&armed) && rg->event == HMS_EVENT_SOFT_DIRTY) {
+		atomic_store(&armed, 0);
+		/* another thread's UNSET_READ_MOSTLY while the scan holds the pages */
+		T_EQ(pthread_create(&unsetter_thread, NULL, unsetter, NULL), 0);
+		usleep(50 * 1000);
+	}
+	return true;
+}
+
+static const struct hms_mirror_ops ops = { .sync = sync_cb };
+
+int main(void)
+{
+	struct hms_mirror *m;
+	struct hms_page_info pi[8];
+	struct hms_stats s0, s1;
+	uint64_t bm[1];
+
+	t_rep_setup(&r, 8);
+	t_rep_read_check(&r, 0); /* replicas armed on all 8 pages */
+	T_EQ(hms_mirror_register(r.h, &ops, NULL, &m), 0);
+	atomic_store(&armed, 1);
+	T_EQ(hms_dirty_scan(r.h, r.p, 8 * T_PAGE, bm, 0), 8);
+	T_EQ(pthread_join(unsetter_thread, NULL), 0);
+	T_EQ(unset_ret, 0);
+	T_EQ(hms_page_query(r.h, r.p, 8, pi), 8);
+	for (int i = 0; i < 8; i++)
+		if (pi[i].flags & HMS_PAGE_REPLICATED)
+			T_FAIL("page %d still replicated after HMS_ADVICE_UNSET_READ_MOSTLY", i);
+	s0 = t_rep_stats(&r);
+	t_rep_read_check(&r, 1);
+	s1 = t_rep_stats(&r);
+	T_EQ(s1.replicas_made, s0.replicas_made);
+	hms_mirror_unregister(m);
+	t_rep_fini(&r);
+	return 0;
+}
