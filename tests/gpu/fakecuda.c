@@ -9,7 +9,10 @@
  * limited) and can fail on purpose (fakecuda_fail_copies, the memory
  * limit), for fault injection, or hold host-to-device copies
  * (fakecuda_hold_htod) to stop a migration half way, or chunk releases
- * (fakecuda_hold_release) and creations (fakecuda_hold_create).
+ * (fakecuda_hold_release) and creations (fakecuda_hold_create).  Like the
+ * real driver, it cannot be used in a child forked after the parent's
+ * cuInit: cuInit and cuDeviceGetCount fail there with "initialization
+ * error".
  *
  * Environment: FAKECUDA_DEVICES (default 1; 0: cuInit fails with
  * CUDA_ERROR_NO_DEVICE), FAKECUDA_MEM_MB (default 256), FAKECUDA_FAIL
@@ -35,6 +38,7 @@ static int ndevices = -1;
 static size_t mem_limit, mem_used;
 static unsigned copies, fail_from = ~0u, fail_count;
 static int ctx_dummy, stream_dummy, mod_dummy;
+static pid_t init_pid; /* the process whose cuInit succeeded */
 
 static void init_env(void)
 {
@@ -188,10 +192,19 @@ static CUresult copy_ok(void)
 EXPORT CUresult cuInit(unsigned flags)
 {
 	(void)flags;
+	CUresult r;
+
 	pthread_mutex_lock(&lock);
 	init_env();
+	if (init_pid && init_pid != getpid())
+		r = CUDA_ERROR_NOT_INITIALIZED; /* forked after the parent's cuInit */
+	else if (ndevices > 0) {
+		init_pid = getpid();
+		r = CUDA_SUCCESS;
+	} else
+		r = CUDA_ERROR_NO_DEVICE;
 	pthread_mutex_unlock(&lock);
-	return ndevices > 0 ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
+	return r;
 }
 
 EXPORT CUresult cuDriverGetVersion(int *v)
@@ -206,6 +219,7 @@ EXPORT CUresult cuGetErrorString(CUresult e, const char **s)
 	case CUDA_SUCCESS: *s = "no error"; break;
 	case CUDA_ERROR_INVALID_VALUE: *s = "invalid argument"; break;
 	case CUDA_ERROR_OUT_OF_MEMORY: *s = "out of memory"; break;
+	case CUDA_ERROR_NOT_INITIALIZED: *s = "initialization error"; break;
 	case CUDA_ERROR_NO_DEVICE: *s = "no CUDA-capable device is detected (fake)"; break;
 	case CUDA_ERROR_INVALID_DEVICE: *s = "invalid device ordinal"; break;
 	case CUDA_ERROR_NOT_FOUND: *s = "named symbol not found"; break;
@@ -217,6 +231,13 @@ EXPORT CUresult cuGetErrorString(CUresult e, const char **s)
 
 EXPORT CUresult cuDeviceGetCount(int *n)
 {
+	pid_t ip;
+
+	pthread_mutex_lock(&lock);
+	ip = init_pid;
+	pthread_mutex_unlock(&lock);
+	if (ip && ip != getpid())
+		return CUDA_ERROR_NOT_INITIALIZED;
 	*n = ndevices > 0 ? ndevices : 0;
 	return CUDA_SUCCESS;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cuda_api.h"
 
@@ -15,6 +16,9 @@ static struct hms_cu cu;
 static int cu_err;
 static char cu_why[256];
 static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
+/* The process that initialised CUDA: a child forked after that cannot use
+ * it (CUDA's rule; its calls fail with "initialization error"). */
+static pid_t cu_pid;
 
 /* The first of the NUL-separated names the library has. */
 static void *cu_sym(void *lib, const char *names)
@@ -61,6 +65,7 @@ static void cu_load(void)
 		return;
 	}
 	cu.DriverGetVersion(&cu.version);
+	cu_pid = getpid();
 }
 
 const struct hms_cu *hms_cu_get(char *why, size_t whylen, int *err)
@@ -71,6 +76,16 @@ const struct hms_cu *hms_cu_get(char *why, size_t whylen, int *err)
 			snprintf(why, whylen, "%s", cu_why);
 		if (err)
 			*err = cu_err;
+		return NULL;
+	}
+	if (cu_pid != getpid()) {
+		if (why && whylen)
+			snprintf(why, whylen,
+				 "no usable GPU: CUDA was initialised in process %d before it forked "
+				 "this one, and CUDA cannot be used in such a child",
+				 (int)cu_pid);
+		if (err)
+			*err = -ENODEV;
 		return NULL;
 	}
 	if (err)

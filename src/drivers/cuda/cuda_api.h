@@ -125,7 +125,8 @@ struct hms_cu {
  * Return: the entry points, or NULL with a plain reason in why[] and
  * *err = -ENOENT (no CUDA driver library), -ENOSYS (it lacks an entry
  * point hms needs), -ENODEV (cuInit failed: no GPU, or the driver cannot
- * reach it).
+ * reach it; or this process is a child forked after its parent had
+ * initialised CUDA, where CUDA cannot be used).
  */
 const struct hms_cu *hms_cu_get(char *why, size_t whylen, int *err);
 
