@@ -11,15 +11,33 @@
  * bytes copied per second, all threads together.  Where 8 or 16 threads
  * copy at no more than the copy engines' speed, no staged configuration
  * can reach the pinned-cuMemcpy target, whatever the rest costs.
+ *
+ * Then the same copy with what the kernel does to the source pages of a
+ * move to a device, without hms: each 2 MiB is write-protected
+ * (UFFDIO_WRITEPROTECT), copied, moved out of place (UFFDIO_MOVE into a
+ * registered transit range) and freed there (MADV_DONTNEED) -- hms'
+ * discard where the kernel has UFFDIO_MOVE -- and, second, freed in
+ * place instead (MADV_DONTNEED of the source: the discard on older
+ * kernels, with no handler to wait for here).  That is the host's floor
+ * for a move to the GPU: what hms' host->GPU figure would be if hms'
+ * own work (its page table, migration states, the fill gate) cost
+ * nothing and the DMA were free.
  * Part of `hms bench gpu`; lines only, no ratio.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bench.h"
+#include "compat/uffd_compat.h"
 #include "cuda_api.h"
 #include "hms.h"
 #include "hms_driver.h"
@@ -79,6 +97,195 @@ static double hcopy_run(const struct hms_cu *cu, const char *src, size_t bytes, 
 	return (double)(share * n) / secs;
 }
 
+/* ---- the floor: copy plus the kernel's work on the source pages ---------- */
+
+enum floor_mode { FLOOR_MOVE, FLOOR_ZAP };
+
+struct floor {
+	int uffd;
+	enum floor_mode mode;
+	char *src, *transit; /* this thread's share of each, registered */
+	void *dst;           /* PIECE bytes, pinned */
+	size_t bytes;
+	pthread_barrier_t *go; /* all threads' pages made: start */
+	double t0, t1;         /* this thread's work, start and end */
+	int err;
+};
+
+static int floor_piece(struct floor *f, size_t off)
+{
+	struct uffdio_writeprotect wp = { { (uintptr_t)f->src + off, PIECE },
+					  UFFDIO_WRITEPROTECT_MODE_WP };
+	struct uffdio_move mv = { (uintptr_t)f->transit + off, (uintptr_t)f->src + off, PIECE, 0,
+				  0 };
+
+	if (ioctl(f->uffd, UFFDIO_WRITEPROTECT, &wp) ||
+	    hms_user_read(f->dst, f->src + off, PIECE) != (ssize_t)PIECE)
+		return -1;
+	if (((char *)f->dst)[0] != 5 || ((char *)f->dst)[PIECE - 1] != 5) {
+		errno = EIO; /* the copy did not read the pages */
+		return -1;
+	}
+	if (f->mode == FLOOR_ZAP)
+		return madvise(f->src + off, PIECE, MADV_DONTNEED);
+	if (ioctl(f->uffd, UFFDIO_MOVE, &mv) || mv.move != (__s64)PIECE)
+		return -1;
+	return madvise(f->transit + off, PIECE, MADV_DONTNEED);
+}
+
+static void *floor_thread(void *arg)
+{
+	struct floor *f = arg;
+
+	/* the pages to move, made before the clock starts */
+	memset(f->src, 5, f->bytes);
+	pthread_barrier_wait(f->go);
+	f->t0 = bench_now();
+	for (size_t off = 0; off < f->bytes && !f->err; off += PIECE)
+		if (floor_piece(f, off))
+			f->err = errno ? errno : EIO;
+	f->t1 = bench_now();
+	return NULL;
+}
+
+/* Bytes per second for n threads, from the first one's start to the last
+ * one's end, or -errno. */
+static double floor_run(const struct hms_cu *cu, int uffd, enum floor_mode mode, char *src,
+			char *transit, size_t bytes, unsigned n)
+{
+	struct floor f[MAX_THREADS] = { 0 };
+	pthread_t t[MAX_THREADS];
+	pthread_barrier_t go;
+	size_t share = bytes / n / PIECE * PIECE;
+	unsigned started = 0, made = 0;
+	double t0 = 0, t1 = 0;
+	int err = 0;
+
+	for (; made < n; made++)
+		if (cu->MemAllocHost(&f[made].dst, PIECE) != CUDA_SUCCESS)
+			break;
+	if (made < n || pthread_barrier_init(&go, NULL, n)) {
+		for (unsigned i = 0; i < made; i++)
+			cu->MemFreeHost(f[i].dst);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++, started++) {
+		f[i] = (struct floor){ uffd, mode, src + i * share, transit + i * share, f[i].dst,
+				       share, &go, 0, 0, 0 };
+		if (pthread_create(&t[i], NULL, floor_thread, &f[i]))
+			break;
+	}
+	if (started < n) {
+		/* the barrier cannot open: those started are stuck; say so */
+		fprintf(stderr, "hms bench gpu: cannot start %u threads\n", n);
+		abort();
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		if (f[i].err)
+			err = f[i].err;
+		if (!i || f[i].t0 < t0)
+			t0 = f[i].t0;
+		if (f[i].t1 > t1)
+			t1 = f[i].t1;
+	}
+	pthread_barrier_destroy(&go);
+	for (unsigned i = 0; i < n; i++)
+		cu->MemFreeHost(f[i].dst);
+	if (err)
+		return -err;
+	return t1 > t0 ? (double)(share * n) / (t1 - t0) : -EIO;
+}
+
+/* A descriptor with UFFDIO_MOVE and write protection of anonymous memory,
+ * src and transit registered with it; -1 and a reason where the kernel
+ * lacks them. */
+static int floor_uffd(char *src, char *transit, size_t bytes, const char **why)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE | UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	/* write protection only: the pages are made again by plain faults */
+	struct uffdio_register rs = { { (uintptr_t)src, bytes }, UFFDIO_REGISTER_MODE_WP, 0 };
+	struct uffdio_register rt = { { (uintptr_t)transit, bytes },
+				      UFFDIO_REGISTER_MODE_MISSING, 0 };
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	/* no fault is taken in the registered ranges: user-mode-only will do */
+	if (uffd < 0 && errno == EPERM)
+		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* USER_MODE_ONLY */);
+	*why = "no userfaultfd";
+	if (uffd < 0)
+		return -1;
+	*why = "this kernel has no UFFDIO_MOVE (Linux 6.8)";
+	if (ioctl(uffd, UFFDIO_API, &api) || !(api.features & UFFD_FEATURE_MOVE))
+		goto fail;
+	*why = "UFFDIO_REGISTER failed";
+	if (ioctl(uffd, UFFDIO_REGISTER, &rs) || ioctl(uffd, UFFDIO_REGISTER, &rt))
+		goto fail;
+	return uffd;
+fail:
+	close(uffd);
+	return -1;
+}
+
+static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes)
+{
+	static const unsigned threads[] = { 1, 4, 8, 16 };
+	static const char *const what[] = {
+		"write-protect, copy into pinned memory, UFFDIO_MOVE out, MADV_DONTNEED",
+		"write-protect, copy into pinned memory, MADV_DONTNEED in place",
+	};
+	char *src = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	const char *why = "no memory";
+	int uffd = -1;
+
+	if (src != MAP_FAILED) {
+		madvise(src, 2 * bytes, MADV_NOHUGEPAGE); /* 4 KiB pages, as hms' areas */
+		uffd = floor_uffd(src, src + bytes, bytes, &why);
+	}
+	if (uffd < 0) {
+		bench_note(o, "gpu        host side of a move to the GPU without hms: not measured "
+			      "(%s)\n", why);
+		if (src != MAP_FAILED)
+			munmap(src, 2 * bytes);
+		return;
+	}
+	for (int m = FLOOR_MOVE; m <= FLOOR_ZAP; m++) {
+		char line[320];
+		size_t len = 0;
+
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+					"gpu        host side of a move to the GPU without hms (%s), "
+					"GB/s together:",
+					what[m]);
+		for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
+			double best = 0;
+
+			for (int rep = 0; rep < 2; rep++) {
+				double r = floor_run(cu, uffd, (enum floor_mode)m, src, src + bytes,
+						     bytes, threads[k]);
+
+				if (r < 0) {
+					bench_note(o, "gpu        host side of a move to the GPU "
+						      "without hms: %u threads failed (%s)\n",
+						   threads[k], strerror((int)-r));
+					goto out;
+				}
+				if (r > best)
+					best = r;
+			}
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s %u thread%s %.2f",
+						k ? "," : "", threads[k], threads[k] > 1 ? "s" : "",
+						best / 1e9);
+		}
+		bench_note(o, "%s\n", line);
+	}
+out:
+	close(uffd);
+	munmap(src, 2 * bytes);
+}
+
 int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes)
 {
 	static const unsigned threads[] = { 1, 4, 8, 16 };
@@ -119,5 +326,6 @@ int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t b
 	}
 	munmap(src, bytes);
 	bench_note(o, "%s\n", line);
+	bench_gpu_floor(o, cu, bytes);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `hms bench gpu` runs whole at a small size: the baselines, the chunk
- * call costs, the host's copy into pinned memory by 1-16 threads, every
+ * call costs, the host's copy into pinned memory by 1-16 threads and the
+ * same with the kernel's work on the source pages (the host's floor), every
  * hms configuration (chunks of 32 and 128 MiB among
  * them, 32 MiB with 16 threads too, and the two that discard by
  * MADV_DONTNEED in a context of their own), the four bandwidth ratios and the fault-back line, with every
@@ -69,6 +70,11 @@ int main(void)
 	T_EQ(count(out, "threads at once: made at"), 1);
 	T_EQ(count(out, "host copy into pinned memory (hms_user_read, 2 MiB at a time), GB/s "
 			"together: 1 thread "), 1);
+	/* the host's floor, both ways of discarding (a kernel without
+	 * UFFDIO_MOVE says why it measured none) */
+	if (count(out, "host side of a move to the GPU without hms (write-protect, copy into "
+		       "pinned memory, ") != 2)
+		T_ASSERT(count(out, "host side of a move to the GPU without hms: not measured (") == 1);
 	T_EQ(count(out, "hms_migrate, "), 11);
 	T_EQ(count(out, "MiB chunks  "), 3);
 	T_EQ(count(out, ", discard by zap "), 2);
