@@ -21,7 +21,9 @@
  * kernels, with no handler to wait for here).  That is the host's floor
  * for a move to the GPU: what hms' host->GPU figure would be if hms'
  * own work (its page table, migration states, the fill gate) cost
- * nothing and the DMA were free.
+ * nothing and the DMA were free.  Last, the way back: 2 MiB at a time
+ * from a pinned buffer into missing pages by UFFDIO_COPY, as hms' fills
+ * do: the floor for GPU->host.
  * Part of `hms bench gpu`; lines only, no ratio.
  */
 #include <errno.h>
@@ -99,7 +101,7 @@ static double hcopy_run(const struct hms_cu *cu, const char *src, size_t bytes, 
 
 /* ---- the floor: copy plus the kernel's work on the source pages ---------- */
 
-enum floor_mode { FLOOR_MOVE, FLOOR_ZAP };
+enum floor_mode { FLOOR_MOVE, FLOOR_ZAP, FLOOR_BACK };
 
 struct floor {
 	int uffd;
@@ -111,6 +113,15 @@ struct floor {
 	double t0, t1;         /* this thread's work, start and end */
 	int err;
 };
+
+/* The way back: 2 MiB from the pinned buffer into missing pages of the
+ * registered transit range, as hms' fills do (UFFDIO_COPY). */
+static int floor_back(struct floor *f, size_t off)
+{
+	struct uffdio_copy c = { (uintptr_t)f->transit + off, (uintptr_t)f->dst, PIECE, 0, 0 };
+
+	return ioctl(f->uffd, UFFDIO_COPY, &c) || c.copy != (__s64)PIECE ? -1 : 0;
+}
 
 static int floor_piece(struct floor *f, size_t off)
 {
@@ -137,14 +148,25 @@ static void *floor_thread(void *arg)
 {
 	struct floor *f = arg;
 
-	/* the pages to move, made before the clock starts */
-	memset(f->src, 5, f->bytes);
+	/* the pages to move (or the pinned data and the missing pages to
+	 * fill), made before the clock starts */
+	if (f->mode == FLOOR_BACK) {
+		memset(f->dst, 5, PIECE);
+		if (madvise(f->transit, f->bytes, MADV_DONTNEED))
+			f->err = errno;
+	} else {
+		memset(f->src, 5, f->bytes);
+	}
 	pthread_barrier_wait(f->go);
 	f->t0 = bench_now();
 	for (size_t off = 0; off < f->bytes && !f->err; off += PIECE)
-		if (floor_piece(f, off))
+		if (f->mode == FLOOR_BACK ? floor_back(f, off) : floor_piece(f, off))
 			f->err = errno ? errno : EIO;
 	f->t1 = bench_now();
+	/* the fills landed */
+	for (size_t off = 0; f->mode == FLOOR_BACK && off < f->bytes && !f->err; off += PIECE)
+		if (f->transit[off] != 5 || f->transit[off + PIECE - 1] != 5)
+			f->err = EIO;
 	return NULL;
 }
 
@@ -234,6 +256,7 @@ static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu,
 	static const char *const what[] = {
 		"write-protect, copy into pinned memory, UFFDIO_MOVE out, MADV_DONTNEED",
 		"write-protect, copy into pinned memory, MADV_DONTNEED in place",
+		"UFFDIO_COPY from pinned memory into missing pages",
 	};
 	char *src = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
@@ -251,14 +274,14 @@ static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu,
 			munmap(src, 2 * bytes);
 		return;
 	}
-	for (int m = FLOOR_MOVE; m <= FLOOR_ZAP; m++) {
+	for (int m = FLOOR_MOVE; m <= FLOOR_BACK; m++) {
 		char line[320];
 		size_t len = 0;
 
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
-					"gpu        host side of a move to the GPU without hms (%s), "
+					"gpu        host side of a move %s the GPU without hms (%s), "
 					"GB/s together:",
-					what[m]);
+					m == FLOOR_BACK ? "back from" : "to", what[m]);
 		for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
 			double best = 0;
 

@@ -70,10 +70,12 @@ int main(void)
 	T_EQ(count(out, "threads at once: made at"), 1);
 	T_EQ(count(out, "host copy into pinned memory (hms_user_read, 2 MiB at a time), GB/s "
 			"together: 1 thread "), 1);
-	/* the host's floor, both ways of discarding (a kernel without
-	 * UFFDIO_MOVE says why it measured none) */
+	/* the host's floor, both ways of discarding and the way back (a
+	 * kernel without UFFDIO_MOVE says why it measured none) */
 	if (count(out, "host side of a move to the GPU without hms (write-protect, copy into "
-		       "pinned memory, ") != 2)
+		       "pinned memory, ") != 2 ||
+	    count(out, "host side of a move back from the GPU without hms (UFFDIO_COPY from "
+		       "pinned memory into missing pages), GB/s together: 1 thread ") != 1)
 		T_ASSERT(count(out, "host side of a move to the GPU without hms: not measured (") == 1);
 	T_EQ(count(out, "hms_migrate, "), 11);
 	T_EQ(count(out, "MiB chunks  "), 3);
