@@ -91,6 +91,9 @@ enum hms_inject_point {
  *   KERNEL_COPY        hms_user_read()/hms_user_write() through the kernel
  *                      resolved the page that stopped it and is about to
  *                      copy it again
+ *   FAULT_FILL         a fault holds a page that a migration to a device
+ *                      has selected and not yet discarded (PTE_BUSY) and
+ *                      is about to fill it, write protected (uffd.c)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -100,6 +103,7 @@ enum hms_test_hook {
 	HMS_HOOK_FAULT_IN,
 	HMS_HOOK_EXCLUSIVE,
 	HMS_HOOK_KERNEL_COPY,
+	HMS_HOOK_FAULT_FILL,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -1299,11 +1299,31 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			 * The page is held BUSY while we fill it: the migration
 			 * waits for that before its own zap (migrate.c), else our
 			 * fill could land after the zap and leave a zero page
-			 * mapped over a page that lives on the device.
+			 * mapped over a page that lives on the device.  So one
+			 * fault at a time: a second one that took the page too
+			 * (two device threads faulting it through
+			 * hms_range_fault) let it go when its own fill found the
+			 * page there (EEXIST) while the first one's fill was still
+			 * to come; the migration then discarded the page, by a
+			 * move that raises no event and so passes the fill gate,
+			 * and that fill mapped a zero page over the device's data
+			 * (tests/migrate_fault_fill_busy_race).  The holder wakes
+			 * a deferred fault when it lets go.
 			 */
+			if (pte->flags & PTE_BUSY) {
+				if (handler) {
+					pte->flags |= PTE_WAITERS;
+					pthread_mutex_unlock(&h->lock);
+					return FAULT_DEFERRED;
+				}
+				pthread_cond_wait(&h->cond, &h->lock);
+				pthread_mutex_unlock(&h->lock);
+				continue;
+			}
 			pte->flags |= PTE_BUSY;
 			since = h->detaches;
 			pthread_mutex_unlock(&h->lock);
+			hms__test_hook_run(h, HMS_HOOK_FAULT_FILL, addr, PAGE_SIZE);
 			r = fault_fill(h, seen, addr, true, false, true);
 			pthread_mutex_lock(&h->lock);
 			waiters = pte_unbusy_locked(h, addr, since);
