@@ -55,12 +55,29 @@ static bool wait_for(bool *flag, int ms)
 	return v;
 }
 
-static void set(bool *flag)
+static void put(bool *flag, bool v)
 {
 	pthread_mutex_lock(&lk);
-	*flag = true;
+	*flag = v;
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&lk);
+}
+
+static void set(bool *flag)
+{
+	put(flag, true);
+}
+
+/* The flags are read under lk too: the hooks run on every thread that
+ * migrates, also after the race (fault A may bring the page back). */
+static bool get(bool *flag)
+{
+	bool v;
+
+	pthread_mutex_lock(&lk);
+	v = *flag;
+	pthread_mutex_unlock(&lk);
+	return v;
 }
 
 /* A device thread's read fault on the page (hms_prefault takes the same
@@ -88,14 +105,14 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 	uintptr_t x = (uintptr_t)p;
 
 	(void)arg;
-	if (!race.armed || x < start || x >= start + len)
+	if (x < start || x >= start + len || !get(&race.armed))
 		return;
 	switch (point) {
 	case HMS_HOOK_MIGRATE_PAGES:
 		/* The migrating thread: copied, nothing discarded yet. */
-		if (race.started)
+		if (get(&race.started))
 			return;
-		race.started = true;
+		set(&race.started);
 		T_EQ(pthread_create(&race.b, NULL, fault_b, NULL), 0);
 		T_ASSERT(wait_for(&race.b_holds, 5000));
 		T_EQ(pthread_create(&race.a, NULL, fault_a, NULL), 0);
@@ -103,14 +120,14 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 		wait_for(&race.a_done, 300);
 		return;
 	case HMS_HOOK_FAULT_FILL:
-		if (role != 2 || race.b_holds)
+		if (role != 2 || get(&race.b_holds))
 			return;
 		set(&race.b_holds);
 		/* Fixed, the migration waits for us before it discards. */
 		wait_for(&race.discarded, 500);
 		return;
 	case HMS_HOOK_MIGRATE_COMMITTED:
-		if (!race.started || race.discarded)
+		if (!get(&race.started) || get(&race.discarded))
 			return;
 		set(&race.discarded);
 		wait_for(&race.b_done, 2000);
@@ -136,14 +153,13 @@ int main(void)
 	T_ASSERT(p);
 	memset(p, 'd', T_PAGE);
 	hms__test_hook_set(hook, NULL);
-	race.armed = true;
+	set(&race.armed);
 	T_EQ(t_cmd(dev, hms_softdev_migrate_to_device, p, NULL, 1, &c), 0);
-	race.armed = false;
-	T_ASSERT(race.started);
+	put(&race.armed, false);
+	T_ASSERT(get(&race.started));
 	pthread_join(race.b, NULL);
-	if (race.a_done || wait_for(&race.a_done, 5000))
-		pthread_join(race.a, NULL);
-	T_ASSERT(race.a_done);
+	T_ASSERT(wait_for(&race.a_done, 5000));
+	pthread_join(race.a, NULL);
 	hms__test_hook_set(NULL, NULL);
 	T_EQ(race.a_ret, 1);
 	T_EQ(race.b_ret, 1);

@@ -46,6 +46,9 @@ struct gpu_slot {
 	uint64_t block;                    /* va >> 21 of the block it holds */
 	uint64_t bits[GPU_BLOCK_PAGES / 64]; /* pages in use */
 	uint64_t rbits[GPU_BLOCK_PAGES / 64]; /* ...of which read-only replicas */
+	uint64_t pbits[GPU_BLOCK_PAGES / 64]; /* places claimed for replicas whose
+					       * copy is in flight (replicas_batch):
+					       * theirs until its check, dropped or not */
 	uint32_t used;                     /* popcount of bits */
 	uint32_t maps;                     /* windows that map this slot, and
 					    * hms_cuda_map() calls placing it */

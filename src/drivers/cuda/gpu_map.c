@@ -55,6 +55,20 @@ static int blocks_hold(struct hms_cuda *g, uint64_t b0, uint64_t n)
 	return 0;
 }
 
+/* A replica of [s, e) whose copy is in flight (pbits), another map's
+ * (lock held). */
+static bool replica_pending_locked(const struct hms_cuda *g, uintptr_t s, uintptr_t e)
+{
+	for (uintptr_t va = s; va < e; va += GPU_PAGE) {
+		long slot = gpu_slot_find_locked(g, va >> GPU_BLOCK_SHIFT);
+		unsigned p = (unsigned)((va >> GPU_SHIFT) % GPU_BLOCK_PAGES);
+
+		if (slot >= 0 && (g->slots[slot].pbits[p >> 6] & (1ULL << (p & 63))))
+			return true;
+	}
+	return false;
+}
+
 /*
  * 0 when every page of [s, e) is in its own slot (or, with ro, has its
  * replica there); else -ENOMEM (a page is elsewhere), -EBUSY (a page of
@@ -72,7 +86,7 @@ static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uin
 	struct hms_range r = { .start = s, .end = e, .pfns = pfns, .dev_private_owner = g };
 	unsigned long n = (e - s) >> GPU_SHIFT;
 	uint64_t since;
-	bool changed = false;
+	bool changed = false, pending = false;
 	int ret, res = 0;
 
 	/* Only replicas need the sequence.  Not taking it otherwise matters:
@@ -99,11 +113,22 @@ static int check_resident_lock(struct hms_cuda *g, uintptr_t s, uintptr_t e, uin
 			res = -ENOENT;
 		else if (ro && slot >= 0 && !(pfns[i] & HMS_PFN_DEVICE_PRIVATE) &&
 			 (g->slots[slot].rbits[p >> 6] & (1ULL << (p & 63))))
-			continue; /* our replica */
+			/* our replica; another map's copy may still be on
+			 * its way there (pending) */
+			pending |= (g->slots[slot].pbits[p >> 6] & (1ULL << (p & 63))) != 0;
 		else if (!(pfns[i] & HMS_PFN_DEVICE_PRIVATE))
 			res = res ? res : -ENOMEM;
 		else if ((pfns[i] & HMS_PFN_PFN_MASK) != want)
 			res = -EBUSY;
+	}
+	if (!res && pending) {
+		/* A window now would show the place before the copy lands:
+		 * wait for its check (it holds nothing this map holds: a page
+		 * whose place is pending stays in system memory), then look
+		 * again. */
+		while (replica_pending_locked(g, s, e))
+			pthread_cond_wait(&g->cond, &g->lock);
+		res = -EAGAIN;
 	}
 	if (!res && (changed || (ro && hms_interval_read_retry(g->iv, *seq))))
 		res = -EAGAIN; /* a page or replica may have gone meanwhile: look again */

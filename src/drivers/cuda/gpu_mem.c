@@ -174,6 +174,7 @@ static void slot_claim_locked(struct hms_cuda *g, struct gpu_slot *s, uint64_t i
 	s->placing = 0;
 	memset(s->bits, 0, sizeof(s->bits));
 	memset(s->rbits, 0, sizeof(s->rbits));
+	memset(s->pbits, 0, sizeof(s->pbits));
 	index_insert_locked(g, block, (uint32_t)idx);
 }
 
@@ -335,6 +336,13 @@ void gpu_page_put_locked(struct hms_cuda *g, uint64_t idx, unsigned page)
 
 	if (!(s->bits[page >> 6] & bit))
 		return;
+	if (s->pbits[page >> 6] & bit) {
+		/* A replica whose copy is in flight: dropped, but its place
+		 * stays claimed until the copy's check gives it back, so no
+		 * page of a migration is put there meanwhile (replicas_batch). */
+		s->rbits[page >> 6] &= ~bit;
+		return;
+	}
 	s->bits[page >> 6] &= ~bit;
 	s->rbits[page >> 6] &= ~bit;
 	s->used--;

@@ -68,7 +68,13 @@ static void batch_alloc(struct hms_cuda *g, struct hms_migrate_vma *m, bool *nom
 			continue;
 		}
 		s = &g->slots[slot];
-		if (s->rbits[idx >> 6] & (1ULL << (idx & 63))) {
+		if (s->pbits[idx >> 6] & (1ULL << (idx & 63))) {
+			/* A replica's copy is in flight into this place, its
+			 * data perhaps older than the page's: the page stays
+			 * (the replica's check fails if the page changed, and
+			 * gives the place back). */
+			continue;
+		} else if (s->rbits[idx >> 6] & (1ULL << (idx & 63))) {
 			/* Our replica of this very page: the page itself takes its
 			 * place (our own MIGRATE invalidation skipped us). */
 			s->rbits[idx >> 6] &= ~(1ULL << (idx & 63));

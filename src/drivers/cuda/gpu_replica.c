@@ -181,7 +181,7 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 		struct gpu_stage *st;
 		unsigned nrep = 0;
 		long slot;
-		bool failed = false;
+		bool failed = false, raced = false;
 		int ret;
 
 		r.notifier_seq = hms_interval_read_begin(g->iv);
@@ -200,8 +200,13 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 			if (!(pfns[i] & HMS_PFN_REPLICA) || (pfns[i] & HMS_PFN_SPECIAL) ||
 			    (sl->rbits[p >> 6] & bit) || (sl->bits[p >> 6] & bit))
 				continue; /* not one, ours already, or the place is taken */
+			/* Claimed, and pending until the check below: a
+			 * migration does not take the place meanwhile, and an
+			 * invalidation drops the replica but not the place, so
+			 * the copy never lands on a page that took it. */
 			sl->bits[p >> 6] |= bit;
 			sl->rbits[p >> 6] |= bit;
+			sl->pbits[p >> 6] |= bit;
 			sl->used++;
 			reps[nrep++] = (struct rep){ (uint64_t)slot, p, i };
 		}
@@ -237,18 +242,34 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 			failed = true;
 		gpu_stage_put(g, st);
 		pthread_mutex_lock(&g->lock);
-		if (!failed && !hms_interval_read_retry(g->iv, r.notifier_seq)) {
+		/* The copies are done.  The places are still ours (pending:
+		 * claimed, so the slot stays too).  A replica dropped meanwhile
+		 * fails the sequence check as well (the invalidation set it
+		 * first); looked at all the same. */
+		for (unsigned k = 0; k < nrep; k++)
+			if (!(g->slots[reps[k].slot].rbits[reps[k].page >> 6] &
+			      (1ULL << (reps[k].page & 63))))
+				raced = true;
+		raced = raced || failed || hms_interval_read_retry(g->iv, r.notifier_seq);
+		/* Raced an invalidation (or a copy failed): the places become
+		 * plain claims of ours (no replica, not pending: no migration
+		 * takes them, no one else's replica claims them) before any is
+		 * given back, as the last put may drop the lock. */
+		for (unsigned k = 0; k < nrep; k++) {
+			struct gpu_slot *sl = &g->slots[reps[k].slot];
+			uint64_t bit = 1ULL << (reps[k].page & 63);
+
+			sl->pbits[reps[k].page >> 6] &= ~bit;
+			if (raced)
+				sl->rbits[reps[k].page >> 6] &= ~bit;
+		}
+		pthread_cond_broadcast(&g->cond); /* maps waiting for the copies */
+		if (!raced) {
 			pthread_mutex_unlock(&g->lock);
 			return 0;
 		}
-		/* Raced an invalidation (or a copy failed): undo what it left. */
-		for (unsigned k = 0; k < nrep; k++) {
-			struct gpu_slot *sl = &g->slots[reps[k].slot];
-
-			if (sl->live && sl->block == s >> GPU_BLOCK_SHIFT &&
-			    (sl->rbits[reps[k].page >> 6] & (1ULL << (reps[k].page & 63))))
-				gpu_page_put_locked(g, reps[k].slot, reps[k].page);
-		}
+		for (unsigned k = 0; k < nrep; k++)
+			gpu_page_put_locked(g, reps[k].slot, reps[k].page);
 		pthread_mutex_unlock(&g->lock);
 		if (failed)
 			return -EIO;
