@@ -94,6 +94,10 @@ enum hms_inject_point {
  *   FAULT_FILL         a fault holds a page that a migration to a device
  *                      has selected and not yet discarded (PTE_BUSY) and
  *                      is about to fill it, write protected (uffd.c)
+ *   MIGRATE_LIFT       finalize is about to lift, by address, the write
+ *                      protection setup put on pages that stayed in
+ *                      system memory (start: where the page is now, which
+ *                      is elsewhere if an mremap moved it meanwhile)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -104,6 +108,7 @@ enum hms_test_hook {
 	HMS_HOOK_EXCLUSIVE,
 	HMS_HOOK_KERNEL_COPY,
 	HMS_HOOK_FAULT_FILL,
+	HMS_HOOK_MIGRATE_LIFT,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

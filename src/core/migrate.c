@@ -85,7 +85,7 @@ void hms__staging_fini(struct hms *h)
 #define MS_WP (1u << 0)     /* write-protected at setup */
 #define MS_MOVED (1u << 1)  /* committed by pages() */
 #define MS_FAILED (1u << 2) /* could not be isolated: must not move */
-#define MS_LIFT (1u << 3)   /* stayed in place: lifted first at finalize */
+#define MS_LIFT (1u << 3)   /* stayed: its protection to lift (lift_stayed) */
 
 struct hms_migrate_core {
 	struct hms *h;
@@ -795,40 +795,135 @@ static void check_forwarded(struct hms_migrate_vma *m, unsigned long i, uintptr_
 
 /* ---- finalize ------------------------------------------------------------------------ */
 
-static bool lifting(const struct hms_migrate_vma *m, unsigned long i)
+/*
+ * Where page i's state lives now, as follow_locked() finds it (*at: that
+ * address; *hops: forwards passed), without letting any forward go.
+ */
+static struct hms_pte *peek_locked(struct hms *h, uint64_t since, uintptr_t *at, unsigned *hops)
 {
-	return m->core->st[i] & MS_LIFT;
+	struct hms_pte *pte = hms__pte_again_locked(h, *at, since);
+	struct hms_area *a;
+
+	for (*hops = 0; pte && (pte->flags & PTE_FORWARD);) {
+		uintptr_t to = (uintptr_t)pte->pfn << PAGE_SHIFT;
+		uint64_t arrived = pte->moved_at;
+
+		*at = to;
+		if (++*hops == FOLLOW_MAX)
+			return NULL;
+		a = hms__area_find_locked(h, to);
+		pte = a ? area_pte(a, to) : NULL;
+		if (!pte || (pte->flags & (PTE_MIGRATING | PTE_DEAD)) != PTE_MIGRATING)
+			pte = hms__pte_again_locked(h, to, arrived);
+	}
+	return pte;
 }
 
 /*
- * Pages that stay in system memory, still in place, may be written again:
- * their protection is lifted while the migration still holds them.
- * Lifted after the table let them go, it undid a protection set in
- * between (a dirty scan re-arming them, replicas): a write went unseen.
+ * Which pages that stay in system memory still need their protection
+ * lifted, and where each is now (at[i]; elsewhere if an mremap moved
+ * it): marked MS_LIFT.  A page whose entry went dead (unmapped, or
+ * another mapping moved onto it) took its protection along: not lifted
+ * (by address it would take another page's:
+ * tests/dirty_remap_onto_migrating_race).  Lock held; returns how many.
+ */
+static unsigned long lift_look_locked(struct hms_migrate_vma *m, uintptr_t *at)
+{
+	struct hms_migrate_core *c = m->core;
+	unsigned long n = 0;
+
+	for (unsigned long i = 0; i < m->npages; i++) {
+		struct hms_pte *pte;
+		unsigned hops;
+
+		c->st[i] &= (uint8_t)~MS_LIFT;
+		if (!stayed_protected(m, i))
+			continue;
+		at[i] = m->start + (i << PAGE_SHIFT);
+		pte = peek_locked(c->h, c->since, &at[i], &hops);
+		if (!pte || (pte->flags & PTE_DEAD)) {
+			c->st[i] &= (uint8_t)~MS_WP;
+			continue;
+		}
+		c->st[i] |= MS_LIFT;
+		n++;
+	}
+	return n;
+}
+
+/* The next run [*i, *j) of pages marked MS_LIFT whose addresses follow
+ * each other, from *i on. */
+static bool next_lift_run(const struct hms_migrate_vma *m, const uintptr_t *at, unsigned long *i,
+			  unsigned long *j)
+{
+	const uint8_t *st = m->core->st;
+
+	while (*i < m->npages && !(st[*i] & MS_LIFT))
+		(*i)++;
+	if (*i >= m->npages)
+		return false;
+	for (*j = *i + 1; *j < m->npages && (st[*j] & MS_LIFT) && at[*j] == at[*j - 1] + PAGE_SIZE;
+	     (*j)++)
+		;
+	return true;
+}
+
+/*
+ * Pages that stay in system memory, where they are now, may be written
+ * again: their protection is lifted while the migration still holds
+ * them.  Lifted after the table let them go, it undid a protection set
+ * in between (a dirty scan re-arming them, replicas): a write went unseen
+ * (tests/dirty_migrate_stay_race).  The lift is by address, so it goes
+ * through the fill gate like a fill: the table looked at after the
+ * handler caught up, the ioctl only if no batch of events began since,
+ * and the kernel refuses it (EAGAIN) while an address-space change is
+ * unread.  Looked at and lifted without the gate, an mremap in between
+ * had it take the protection of pages moved onto those addresses
+ * (tests/migrate_forward_lift_race).
  */
 static void lift_stayed(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c = m->core;
 	struct hms *h = c->h;
-	bool any = false;
+	uintptr_t at[HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT];
+	unsigned long i, j;
+	unsigned tries = 0;
+	bool any = false, hooked = false;
 
-	for (unsigned long i = 0; i < m->npages && !any; i++)
+	for (i = 0; i < m->npages && !any; i++)
 		any = stayed_protected(m, i);
-	if (!any)
-		return;
-	pthread_mutex_lock(&h->lock);
-	for (unsigned long i = 0; i < m->npages; i++) {
-		struct hms_pte *pte;
+	while (any) {
+		uint64_t seen = hms__uffd_gate_sync(h);
+		bool again = false;
 
-		if (!stayed_protected(m, i))
-			continue;
-		pte = hms__pte_again_locked(h, m->start + (i << PAGE_SHIFT), c->since);
-		if (pte && !(pte->flags & (PTE_DEAD | PTE_FORWARD)))
-			c->st[i] = (uint8_t)((c->st[i] & ~MS_WP) | MS_LIFT);
+		pthread_mutex_lock(&h->lock);
+		any = lift_look_locked(m, at) != 0;
+		pthread_mutex_unlock(&h->lock);
+		if (!any)
+			break;
+		for (i = 0; !hooked && next_lift_run(m, at, &i, &j); i = j)
+			hms__test_hook_run(h, HMS_HOOK_MIGRATE_LIFT, at[i], (j - i) << PAGE_SHIFT);
+		hooked = true;
+		if (!hms__uffd_gate_enter(h, seen)) {
+			again = true; /* a batch of events began since we looked */
+		} else {
+			for (i = 0; next_lift_run(m, at, &i, &j); i = j) {
+				int r = hms__uffd_wp_once(h, at[i], (j - i) << PAGE_SHIFT, false);
+
+				for (unsigned long k = i; k < j; k++)
+					c->st[k] &= (uint8_t)~(MS_LIFT | (r ? 0 : MS_WP));
+				again |= r == -EAGAIN;
+			}
+			hms__uffd_gate_exit(h);
+		}
+		/* Given up (the handler cannot wait for the event it has not
+		 * read), or another error: the page keeps MS_WP, and finalize
+		 * records the protection (PTE_WP) for the next write to lift. */
+		if (!again || !hms__uffd_eagain_wait(h, &tries))
+			break;
 	}
-	pthread_mutex_unlock(&h->lock);
-	for_each_run(m, lifting, i, j)
-		hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, false);
+	for (i = 0; i < m->npages; i++)
+		c->st[i] &= (uint8_t)~MS_LIFT;
 }
 
 HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
@@ -910,10 +1005,19 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 				m->src[i] &= ~HMS_MIGRATE_PFN_MIGRATE;
 			}
 			pte->flags &= (uint16_t)~(PTE_MIGRATING | PTE_WAITERS | PTE_ZAPPED);
-			/* Unprotected below or moved: dirty tracking lost sight of it. */
+			/* Unprotected or moved: dirty tracking lost sight of it. */
 			if (pte->flags & PTE_TRACKED)
 				pte->flags |= PTE_DIRTY;
 			pte->flags &= (uint16_t)~(PTE_TRACK | PTE_WP);
+			/* Still protected (lift_stayed() could not lift it, or
+			 * a move before our discard kept the system copy, found
+			 * just now): recorded, and the next write lifts it
+			 * (wp.c).  Lifted here by address after the page is
+			 * let go, it took a protection set since (a dirty scan
+			 * re-arming it, another mapping moved onto it:
+			 * tests/migrate_forward_lift_race). */
+			if (stayed_protected(m, i))
+				pte->flags |= PTE_WP;
 			if (moved)
 				pte->flags &= (uint16_t)~PTE_ZERO;
 		}
@@ -921,15 +1025,10 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			waiters |= w;
 			continue;
 		}
-		/* Settled at another address: its write protection (set at
-		 * setup, moved along by the kernel) and its waiting CPU faults
-		 * are there, and a fault may wait on a forward passed. */
-		bool unprotect = pte && stayed_protected(m, i);
-
-		c->st[i] &= (uint8_t)~MS_WP;
+		/* Settled at another address: its waiting CPU faults are there
+		 * (its protection was lifted there by lift_stayed()), and a
+		 * fault may wait on a forward passed. */
 		pthread_mutex_unlock(&h->lock);
-		if (unprotect)
-			hms__uffd_wp(h, at, PAGE_SIZE, false);
 		if (w || (pte && moved && src_device(m, i)))
 			hms__uffd_wake(h, at, PAGE_SIZE);
 		for (unsigned k = 0; k < fw.nwake; k++)

@@ -356,6 +356,28 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 	return 0;
 }
 
+int hms__uffd_wp_once(struct hms *h, uintptr_t start, size_t len, bool wp)
+{
+	struct uffdio_writeprotect w = {
+		.range = { start, len },
+		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	if (!uffd_ioctl(h, UFFDIO_WRITEPROTECT, &w))
+		return 0;
+	if (errno == ENOENT && len > PAGE_SIZE) {
+		/* Before Linux 6.5: one mapping per call (as above). */
+		for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
+			int r = hms__uffd_wp_once(h, p, PAGE_SIZE, wp);
+
+			if (r)
+				return r;
+		}
+		return 0;
+	}
+	return -errno;
+}
+
 static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
 		      bool migration, bool wait);
 
