@@ -98,6 +98,11 @@ enum hms_inject_point {
  *                      protection setup put on pages that stayed in
  *                      system memory (start: where the page is now, which
  *                      is elsewhere if an mremap moved it meanwhile)
+ *   WP_LIFT            wp.c is about to lift, by address, the write
+ *                      protection of pages it holds (PTE_BUSY): a pass
+ *                      dropping a reason (HMS_ADVICE_UNSET_READ_MOSTLY),
+ *                      or a write's first fault off the handler thread
+ *                      (a device write through hms_range_fault)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -109,6 +114,7 @@ enum hms_test_hook {
 	HMS_HOOK_KERNEL_COPY,
 	HMS_HOOK_FAULT_FILL,
 	HMS_HOOK_MIGRATE_LIFT,
+	HMS_HOOK_WP_LIFT,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -299,6 +299,8 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 /* One try (inside the fill gate): -EAGAIN while an address-space change
  * is unread, not waited out. */
 int hms__uffd_wp_once(struct hms *h, uintptr_t start, size_t len, bool wp);
+/* The same; wake false: as hms__uffd_wp_mode(). */
+int hms__uffd_wp_once_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake);
 /* Fill missing pages: src NULL = zeros. Returns bytes filled or -errno;
  * -EEXIST is reported only if nothing was filled.  wake: resume threads
  * waiting on those pages now (else the caller wakes them later). */

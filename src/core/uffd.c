@@ -358,9 +358,15 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 
 int hms__uffd_wp_once(struct hms *h, uintptr_t start, size_t len, bool wp)
 {
+	return hms__uffd_wp_once_mode(h, start, len, wp, true);
+}
+
+int hms__uffd_wp_once_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake)
+{
 	struct uffdio_writeprotect w = {
 		.range = { start, len },
-		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+		.mode = (wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
+			(wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE),
 	};
 
 	if (!uffd_ioctl(h, UFFDIO_WRITEPROTECT, &w))
@@ -368,7 +374,7 @@ int hms__uffd_wp_once(struct hms *h, uintptr_t start, size_t len, bool wp)
 	if (errno == ENOENT && len > PAGE_SIZE) {
 		/* Before Linux 6.5: one mapping per call (as above). */
 		for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
-			int r = hms__uffd_wp_once(h, p, PAGE_SIZE, wp);
+			int r = hms__uffd_wp_once_mode(h, p, PAGE_SIZE, wp, wake);
 
 			if (r)
 				return r;

@@ -40,6 +40,7 @@ bool hms__wp_async(const struct hms *h)
 
 #define BIT_SET(v, i) ((v)[(i) / 64] |= 1ULL << ((i) % 64))
 #define BIT_GET(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
+#define BIT_CLR(v, i) ((v)[(i) / 64] &= ~(1ULL << ((i) % 64)))
 
 /* Pages [i, j) of sys[] (runs of set bits) from `from` on: false at the end. */
 static bool next_run(const uint64_t *v, size_t n, size_t from, size_t *i, size_t *j)
@@ -164,6 +165,103 @@ static void wp_lifted_locked(struct hms *h, struct hms_pte *pte, uint16_t why)
 	}
 }
 
+/* The page wp.c holds at p since `since` is gone: unmapped, or another
+ * mapping moved onto p (its entry went dead, PTE_DEAD; its protection
+ * went with it).  What is at p now is another page.  Lock held. */
+static bool held_gone_locked(struct hms *h, uintptr_t p, uint64_t since)
+{
+	const struct hms_pte *pte = hms__pte_again_locked(h, p, since);
+
+	return !pte || (pte->flags & PTE_DEAD);
+}
+
+/*
+ * Lifting the protection of pages wp.c holds is by address, so it goes
+ * through the fill gate like a fill (and like migrate.c's lift_stayed):
+ * the table looked at after the handler caught up, the ioctl only if no
+ * batch of events began since, and once: the kernel refuses it (EAGAIN)
+ * while an address-space change is unread, and then the table is looked
+ * at again.  Looked at and lifted without the gate, an
+ * mremap(MREMAP_FIXED) of another mapping onto a held page in between
+ * had the ioctl take the protection of the page that arrived: dirty
+ * tracking missed its next write, a replica of it went stale
+ * (tests/wp_lift_remap_race).  On the fault handler thread there is no
+ * gate and none is needed (the kernel refuses the ioctl until the
+ * handler, busy here, has read the event): one try, -EAGAIN for its retry
+ * list.
+ *
+ * lift[]: the pages of those held from start (sel[], n of them, held
+ * since `since`) to lift for why.  Lifted ones move to ok[], and so do
+ * those another reason keeps protected (the table drops why alone); one
+ * found gone is not lifted.  wake: as hms__uffd_wp_mode().  Returns 0 or
+ * the first error (the pages it concerns stay in neither).
+ */
+static int wp_lift_held(struct hms *h, uintptr_t start, size_t n, uint16_t why, uint64_t since,
+			uint64_t *lift, uint64_t *ok, bool wake)
+{
+	unsigned tries = 0;
+	bool hooked = false;
+	size_t i, j;
+	int err = 0;
+
+	for (;;) {
+		uint64_t seen = hms__uffd_gate_sync(h);
+		bool again = false, any = false;
+
+		pthread_mutex_lock(&h->lock);
+		for (size_t x = 0; x < n; x++) {
+			uintptr_t p = start + (x << PAGE_SHIFT);
+
+			if (!BIT_GET(lift, x))
+				continue;
+			if (held_gone_locked(h, p, since)) {
+				BIT_CLR(lift, x);
+			} else if (hms__pte_again_locked(h, p, since)->flags & PTE_WP_WHY & ~why) {
+				BIT_CLR(lift, x); /* another reason keeps it protected */
+				BIT_SET(ok, x);
+			} else {
+				any = true;
+			}
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!any)
+			break;
+		for (size_t k = 0; !hooked && next_run(lift, n, k, &i, &j); k = j)
+			hms__test_hook_run(h, HMS_HOOK_WP_LIFT, start + (i << PAGE_SHIFT),
+					   (j - i) << PAGE_SHIFT);
+		hooked = true;
+		if (!hms__uffd_gate_enter(h, seen)) {
+			again = true; /* a batch of events began since we looked */
+		} else {
+			for (size_t k = 0; next_run(lift, n, k, &i, &j); k = j) {
+				int r = hms__uffd_wp_once_mode(h, start + (i << PAGE_SHIFT),
+							       (j - i) << PAGE_SHIFT, false, wake);
+
+				if (r == -EAGAIN) {
+					again = true; /* look again */
+					continue;
+				}
+				for (size_t x = i; x < j; x++) {
+					BIT_CLR(lift, x);
+					if (!r)
+						BIT_SET(ok, x);
+				}
+				err = err ? err : r;
+			}
+			hms__uffd_gate_exit(h);
+		}
+		if (!again || !hms__uffd_eagain_wait(h, &tries))
+			break;
+	}
+	/* Given up on EAGAIN: those stay as they were. */
+	for (size_t k = 0; next_run(lift, n, k, &i, &j); k = j) {
+		for (size_t x = i; x < j; x++)
+			BIT_CLR(lift, x);
+		err = err ? err : -EAGAIN;
+	}
+	return err;
+}
+
 int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool handler)
 {
 	/* On the fault handler thread nobody may wait (a driver thread holding
@@ -171,7 +269,7 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 	struct hms_notify_range nr = { addr, addr + PAGE_SIZE, HMS_EVENT_EXCLUSIVE,
 				       handler ? 0 : HMS_NOTIFY_BLOCKABLE, NULL };
 	uint16_t why = pte->flags;
-	uint64_t since = h->detaches;
+	uint64_t since = h->detaches, lift = 1, ok = 0;
 	bool waiters;
 	int ret;
 
@@ -194,11 +292,13 @@ int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, boo
 			goto refused;
 		hms__notify_end(h, &nr);
 	}
-	/* The writer stays asleep until the table says what it did. */
-	ret = hms__uffd_wp_mode(h, addr, PAGE_SIZE, false, false);
+	/* The writer stays asleep until the table says what it did.  Gone
+	 * meanwhile (the lift's look), the page is not lifted: at addr is
+	 * another page, and its protection is not ours to lift. */
+	ret = wp_lift_held(h, addr, 1, PTE_WP_WHY, since, &lift, &ok, false);
 	pthread_mutex_lock(&h->lock);
 	pte = hms__pte_again_locked(h, addr, since);
-	if (ret == 0) {
+	if (ret == 0 && ok) {
 		wp_lifted_locked(h, pte, PTE_WP_WHY);
 		pte->flags &= (uint16_t)~PTE_WP; /* a stale protection too */
 	}
@@ -236,49 +336,39 @@ static long wp_unprotect_pass(struct hms *h, uintptr_t start, uintptr_t end, uin
 {
 	struct hms_notify_range nr = { start, end, ev, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms__wp_op op = { .select = sel_why, .arg = &why };
-	size_t n = (end - start) >> PAGE_SHIFT, words = (n + 63) / 64, i, j;
-	uint64_t *sel = calloc(2 * words, sizeof(uint64_t)), *lift;
+	size_t n = (end - start) >> PAGE_SHIFT, words = (n + 63) / 64;
+	uint64_t *sel = calloc(3 * words, sizeof(uint64_t)), *lift, *ok;
 	bool notified, waiters = false;
 	uint64_t since;
 	long done = 0;
-	int err = 0;
+	int err;
 
 	if (!sel)
 		return -ENOMEM;
 	lift = sel + words;
+	ok = lift + words;
 	if (!wp_select(h, start, n, &op, sel, lift, &since)) {
 		free(sel);
 		return 0;
 	}
-	/* Lift only where no other reason keeps the page protected. */
-	pthread_mutex_lock(&h->lock);
-	for (size_t x = 0; x < n; x++) {
-		uintptr_t p = start + (x << PAGE_SHIFT);
-
-		if (BIT_GET(sel, x) &&
-		    (hms__pte_again_locked(h, p, since)->flags & PTE_WP_WHY & ~why))
-			lift[x / 64] &= ~(1ULL << (x % 64));
-	}
-	pthread_mutex_unlock(&h->lock);
+	/* Not in system memory: no protection of the kernel's to lift, the
+	 * table drops why alone. */
+	for (size_t x = 0; x < n; x++)
+		if (BIT_GET(sel, x) && !BIT_GET(lift, x))
+			BIT_SET(ok, x);
 	notified = hms__notify_start(h, &nr) == 0;
-	for (size_t k = 0; next_run(lift, n, k, &i, &j); k = j) {
-		int r = hms__uffd_wp(h, start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, false);
-
-		if (r) {
-			err = err ? err : r;
-			for (size_t x = i; x < j; x++)
-				sel[x / 64] &= ~(1ULL << (x % 64)); /* stays as it was */
-		}
-	}
+	/* Lifted only where no other reason keeps the page protected; one
+	 * that failed stays as it was. */
+	err = wp_lift_held(h, start, n, why, since, lift, ok, true);
 	pthread_mutex_lock(&h->lock);
 	for (size_t x = 0; x < n; x++) {
 		uintptr_t p = start + (x << PAGE_SHIFT);
 		struct hms_pte *pte;
 
-		if (!BIT_GET(sel, x) && !BIT_GET(lift, x))
+		if (!BIT_GET(sel, x))
 			continue;
 		pte = hms__pte_again_locked(h, p, since);
-		if (BIT_GET(sel, x)) {
+		if (BIT_GET(ok, x)) {
 			wp_lifted_locked(h, pte, why);
 			done++;
 		}
