@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The checks CI runs besides the two ctest runs (see .ci/run):
-#  - the suite under ThreadSanitizer (the tests whose child process starts
+#  - the suite under ThreadSanitizer (a test that died allocating TSan's
+#    own shadow memory runs once more, below; the tests whose child process starts
 #    threads after fork() are left out: TSan cannot follow that; and
 #    stress_user_only_kernel_copy: a TSan build copies through the kernel
 #    always, so stress_user_only is that same test there); it holds
@@ -26,9 +27,29 @@ fuzz_secs=${HMS_FUZZ_SECONDS:-20}
 echo "--- ThreadSanitizer"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHMS_SANITIZE=thread >/dev/null
 cmake --build build-tsan -j"$(nproc)"
-TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
+# A test that dies at once with "ThreadSanitizer failed to allocate"
+# (TSan's own shadow mapping refused, ENOMEM at a fixed address; seen in
+# 1 of about 10 runs of the fakecuda tests here, exit 66, no report) is run
+# again, once; any other failure fails the step, and so does a test that
+# fails twice.
+tsan_log=build-tsan/ctest.log
+if ! TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
 	ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
-	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child|fork_child_open_race|stress_user_only_kernel_copy'
+	-E 'vm_numa|topo_golden|topo_discovery|anon_write_child|fork_child_open_race|stress_user_only_kernel_copy' \
+	>"$tsan_log" 2>&1; then
+	cat "$tsan_log"
+	failed=$(grep -c '\*\*\*Failed\|\*\*\*Exception\|\*\*\*Timeout' "$tsan_log" || true)
+	oom=$(grep -c '^==[0-9]*==ERROR: ThreadSanitizer failed to allocate' "$tsan_log" || true)
+	if [ "$failed" -gt 0 ] && [ "$failed" = "$oom" ]; then
+		echo "--- ThreadSanitizer: $failed test(s) died allocating TSan's shadow: once more"
+		TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
+			ctest --test-dir build-tsan --output-on-failure --timeout 300 --rerun-failed
+	else
+		exit 1
+	fi
+else
+	grep -E 'tests passed|tests failed' "$tsan_log"
+fi
 
 echo "--- placement: mappings across a 2 MiB boundary"
 cc -O2 -shared -fPIC -o build/straddle.so tests/ci/straddle.c
