@@ -103,6 +103,9 @@ enum hms_inject_point {
  *                      dropping a reason (HMS_ADVICE_UNSET_READ_MOSTLY),
  *                      or a write's first fault off the handler thread
  *                      (a device write through hms_range_fault)
+ *   WP_PROTECT         wp.c holds pages it is about to write protect
+ *                      (PTE_BUSY, devices told) and has not made the
+ *                      ioctl yet (start, len: the range it was asked for)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -115,6 +118,7 @@ enum hms_test_hook {
 	HMS_HOOK_FAULT_FILL,
 	HMS_HOOK_MIGRATE_LIFT,
 	HMS_HOOK_WP_LIFT,
+	HMS_HOOK_WP_PROTECT,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -1452,10 +1452,17 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 				pte->flags |= PTE_DIRTY;
 			else if (!write && r > 0)
 				pte->flags |= PTE_ZERO;
-			/* EEXIST: there all along (MADV_FREE kept it), and a scan
-			 * may have write protected it while the table said
-			 * missing (wp.c): recorded, a write lifts it first. */
-			if (track && r == -EEXIST)
+			/* EEXIST: there all along (MADV_FREE kept it), and it
+			 * may be write protected though the table says nothing
+			 * of it: a scan protected it while the table said
+			 * missing (wp.c), or it was protected (dirty tracking,
+			 * a replica, exclusive access) before the MADV_FREE,
+			 * whose REMOVE event made the table forget that
+			 * protection while the kernel kept the page with its
+			 * uffd-wp bit (MADV_FREE zaps nothing).  Recorded
+			 * either way: a write lifts it first (a stale
+			 * PTE_WP costs one ioctl). */
+			if (r == -EEXIST)
 				pte->flags |= PTE_WP;
 		}
 		waiters = hms__pte_unbusy_locked(h, pte);
@@ -1473,8 +1480,12 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			return (int)r;
 		/* A device's write goes on in the kernel (range.c's fault_in),
 		 * which in user-mode-only mode cannot lift a protection: lift
-		 * the one just recorded now. */
-		if (r == -EEXIST && track && write && !cpu)
+		 * the one just recorded now.  Tracked or not: before this an
+		 * untracked page protected before an MADV_FREE came back
+		 * SYSTEM without PTE_WP, and every MADV_POPULATE_WRITE of
+		 * fault_in failed (hms stress --user-only: dev-kernel -EFAULT;
+		 * tests/lazyfree_protected_device_write). */
+		if (r == -EEXIST && write && !cpu)
 			continue;
 		if (!cpu)
 			HMS_STAT_ADD(h, device_faults, 1);

@@ -105,6 +105,7 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 		return 0;
 	}
 	notified = hms__notify_start(h, &nr) == 0;
+	hms__test_hook_run(h, HMS_HOOK_WP_PROTECT, start, end - start);
 	for (size_t k = 0; next_run(sys, n, k, &i, &j); k = j) {
 		int r = hms__uffd_wp(h, start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, true);
 
