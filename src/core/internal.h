@@ -296,8 +296,8 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp);
 /* The same; wake false: threads waiting on the range stay asleep until
  * hms__uffd_wake() (their fault's table update is not done yet). */
 int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake);
-/* One try (inside the fill gate): -EAGAIN while an address-space change
- * is unread, not waited out. */
+/* Inside the fill gate: an EAGAIN (an address-space change unread) is
+ * tried again a few times at once, then returned, not waited out. */
 int hms__uffd_wp_once(struct hms *h, uintptr_t start, size_t len, bool wp);
 /* The same; wake false: as hms__uffd_wp_mode(). */
 int hms__uffd_wp_once_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake);

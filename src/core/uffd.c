@@ -329,7 +329,21 @@ int hms__uffd_wp(struct hms *h, uintptr_t start, size_t len, bool wp)
 	return hms__uffd_wp_mode(h, start, len, wp, true);
 }
 
-int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake)
+/*
+ * UFFDIO_WRITEPROTECT of [start, start + len).  Before Linux 6.5 the range
+ * must lie in one mapping, and hms_protect splits them: where the kernel
+ * says ENOENT, one page at a time.  EAGAIN (an address-space change not
+ * read yet) is tried again for each ioctl on its own: wait, waited out
+ * (hms__uffd_eagain_wait); else, inside the fill gate, where the handler
+ * reads nothing until we leave, only WP_BRIEF_TRIES times at once and then
+ * returned.  Retried over the whole range instead, a run of pages on a
+ * kernel that needs one call per page could never finish when every
+ * seventh ioctl answered EAGAIN (stress_inject, uffd_eagain:7, on Linux
+ * 6.1: hms_advise -EAGAIN).
+ */
+#define WP_BRIEF_TRIES 4
+
+static int wp_ioctl(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake, bool wait)
 {
 	struct uffdio_writeprotect w = {
 		.range = { start, len },
@@ -340,48 +354,34 @@ int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool 
 
 	while (uffd_ioctl(h, UFFDIO_WRITEPROTECT, &w)) {
 		if (errno == ENOENT && len > PAGE_SIZE) {
-			/* Before Linux 6.5 the range must lie in one mapping, and
-			 * hms_protect splits them: one page at a time. */
 			for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
-				int r = hms__uffd_wp_mode(h, p, PAGE_SIZE, wp, wake);
+				int r = wp_ioctl(h, p, PAGE_SIZE, wp, wake, wait);
 
 				if (r)
 					return r;
 			}
 			return 0;
 		}
-		if (errno != EAGAIN || !hms__uffd_eagain_wait(h, &tries))
+		if (errno != EAGAIN ||
+		    !(wait ? hms__uffd_eagain_wait(h, &tries) : ++tries < WP_BRIEF_TRIES))
 			return -errno;
 	}
 	return 0;
 }
 
+int hms__uffd_wp_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake)
+{
+	return wp_ioctl(h, start, len, wp, wake, true);
+}
+
 int hms__uffd_wp_once(struct hms *h, uintptr_t start, size_t len, bool wp)
 {
-	return hms__uffd_wp_once_mode(h, start, len, wp, true);
+	return wp_ioctl(h, start, len, wp, true, false);
 }
 
 int hms__uffd_wp_once_mode(struct hms *h, uintptr_t start, size_t len, bool wp, bool wake)
 {
-	struct uffdio_writeprotect w = {
-		.range = { start, len },
-		.mode = (wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
-			(wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE),
-	};
-
-	if (!uffd_ioctl(h, UFFDIO_WRITEPROTECT, &w))
-		return 0;
-	if (errno == ENOENT && len > PAGE_SIZE) {
-		/* Before Linux 6.5: one mapping per call (as above). */
-		for (uintptr_t p = start; p < start + len; p += PAGE_SIZE) {
-			int r = hms__uffd_wp_once_mode(h, p, PAGE_SIZE, wp, wake);
-
-			if (r)
-				return r;
-		}
-		return 0;
-	}
-	return -errno;
+	return wp_ioctl(h, start, len, wp, wake, false);
 }
 
 static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len, bool wake,
