@@ -109,10 +109,44 @@ struct floor {
 	char *src, *transit; /* this thread's share of each, registered */
 	void *dst;           /* PIECE bytes, pinned */
 	size_t bytes;
-	pthread_barrier_t *go; /* all threads' pages made: start */
-	double t0, t1;         /* this thread's work, start and end */
+	struct floor_go *go;
+	double t0, t1; /* this thread's work, start and end */
 	int err;
 };
+
+/* The start: every thread's pages made (ready), then all go at once
+ * (open 1); open -1: a thread could not be started, nobody works. */
+struct floor_go {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned ready;
+	int open;
+};
+
+static bool floor_wait_go(struct floor_go *go)
+{
+	int open;
+
+	pthread_mutex_lock(&go->lock);
+	go->ready++;
+	pthread_cond_broadcast(&go->cond);
+	while (!go->open)
+		pthread_cond_wait(&go->cond, &go->lock);
+	open = go->open;
+	pthread_mutex_unlock(&go->lock);
+	return open > 0;
+}
+
+/* Main: wait for n threads to be ready, then open (1) or cancel (-1). */
+static void floor_open(struct floor_go *go, unsigned n, int open)
+{
+	pthread_mutex_lock(&go->lock);
+	while (open > 0 && go->ready < n)
+		pthread_cond_wait(&go->cond, &go->lock);
+	go->open = open;
+	pthread_cond_broadcast(&go->cond);
+	pthread_mutex_unlock(&go->lock);
+}
 
 /* The way back: 2 MiB from the pinned buffer into missing pages of the
  * registered transit range, as hms' fills do (UFFDIO_COPY). */
@@ -157,7 +191,8 @@ static void *floor_thread(void *arg)
 	} else {
 		memset(f->src, 5, f->bytes);
 	}
-	pthread_barrier_wait(f->go);
+	if (!floor_wait_go(f->go))
+		return NULL;
 	f->t0 = bench_now();
 	for (size_t off = 0; off < f->bytes && !f->err; off += PIECE)
 		if (f->mode == FLOOR_BACK ? floor_back(f, off) : floor_piece(f, off))
@@ -177,7 +212,7 @@ static double floor_run(const struct hms_cu *cu, int uffd, enum floor_mode mode,
 {
 	struct floor f[MAX_THREADS] = { 0 };
 	pthread_t t[MAX_THREADS];
-	pthread_barrier_t go;
+	struct floor_go go = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	size_t share = bytes / n / PIECE * PIECE;
 	unsigned started = 0, made = 0;
 	double t0 = 0, t1 = 0;
@@ -186,7 +221,7 @@ static double floor_run(const struct hms_cu *cu, int uffd, enum floor_mode mode,
 	for (; made < n; made++)
 		if (cu->MemAllocHost(&f[made].dst, PIECE) != CUDA_SUCCESS)
 			break;
-	if (made < n || pthread_barrier_init(&go, NULL, n)) {
+	if (made < n) {
 		for (unsigned i = 0; i < made; i++)
 			cu->MemFreeHost(f[i].dst);
 		return -ENOMEM;
@@ -197,12 +232,8 @@ static double floor_run(const struct hms_cu *cu, int uffd, enum floor_mode mode,
 		if (pthread_create(&t[i], NULL, floor_thread, &f[i]))
 			break;
 	}
-	if (started < n) {
-		/* the barrier cannot open: those started are stuck; say so */
-		fprintf(stderr, "hms bench gpu: cannot start %u threads\n", n);
-		abort();
-	}
-	for (unsigned i = 0; i < n; i++) {
+	floor_open(&go, n, started < n ? -1 : 1);
+	for (unsigned i = 0; i < started; i++) {
 		pthread_join(t[i], NULL);
 		if (f[i].err)
 			err = f[i].err;
@@ -211,9 +242,10 @@ static double floor_run(const struct hms_cu *cu, int uffd, enum floor_mode mode,
 		if (f[i].t1 > t1)
 			t1 = f[i].t1;
 	}
-	pthread_barrier_destroy(&go);
 	for (unsigned i = 0; i < n; i++)
 		cu->MemFreeHost(f[i].dst);
+	if (started < n)
+		return -EAGAIN; /* a thread could not be started: nothing ran */
 	if (err)
 		return -err;
 	return t1 > t0 ? (double)(share * n) / (t1 - t0) : -EIO;
