@@ -106,6 +106,9 @@ enum hms_inject_point {
  *   WP_PROTECT         wp.c holds pages it is about to write protect
  *                      (PTE_BUSY, devices told) and has not made the
  *                      ioctl yet (start, len: the range it was asked for)
+ *   MIGRATE_PROTECT    a migration's setup holds its pages (MIGRATING,
+ *                      devices told) and is about to write protect a run
+ *                      of populated system pages (start, len: that run)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -119,6 +122,7 @@ enum hms_test_hook {
 	HMS_HOOK_MIGRATE_LIFT,
 	HMS_HOOK_WP_LIFT,
 	HMS_HOOK_WP_PROTECT,
+	HMS_HOOK_MIGRATE_PROTECT,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -82,7 +82,7 @@ void hms__staging_fini(struct hms *h)
 
 /* ---- per-migration state ------------------------------------------------------- */
 
-#define MS_WP (1u << 0)     /* write-protected at setup */
+#define MS_WP (1u << 0)     /* write-protected at setup, maybe in part */
 #define MS_MOVED (1u << 1)  /* committed by pages() */
 #define MS_FAILED (1u << 2) /* could not be isolated: must not move */
 #define MS_LIFT (1u << 3)   /* stayed: its protection to lift (lift_stayed) */
@@ -289,12 +289,25 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	}
 	c->notified = true;
 
-	/* Freeze populated system pages: writes now wait for finalize. */
+	/*
+	 * Freeze populated system pages: writes now wait for finalize.  A run
+	 * the ioctl could not protect stays, but the kernel may have
+	 * protected part of it (mapping after mapping, page after page before
+	 * Linux 6.5, up to the one it could not take), and a page may have
+	 * been protected before (a dirty scan armed it): it is lifted at
+	 * finalize like every page that stays (MS_WP), else the kernel kept a
+	 * protection the table no longer recorded, and in user-mode-only mode
+	 * every kernel write to the page failed (hms_make_exclusive -EFAULT:
+	 * tests/migrate_protect_partial_race).
+	 */
 	for_each_run(m, populated_system, i, j) {
-		int r = hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, true);
+		int r;
 
+		hms__test_hook_run(h, HMS_HOOK_MIGRATE_PROTECT, m->start + (i << PAGE_SHIFT),
+				   (j - i) << PAGE_SHIFT);
+		r = hms__uffd_wp(h, m->start + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, true);
 		for (unsigned long k = i; k < j; k++)
-			c->st[k] |= r ? MS_FAILED : MS_WP;
+			c->st[k] |= r ? MS_FAILED | MS_WP : MS_WP;
 	}
 	return 0;
 }
