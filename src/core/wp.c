@@ -129,6 +129,16 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 				pte->flags |= PTE_WP | op->why;
 				done++;
 			}
+			/* A run the ioctl failed on may be protected in part
+			 * (the kernel goes mapping by mapping, page by page
+			 * before Linux 6.5, up to the one it cannot take):
+			 * recorded, for no reason, so that the next write lifts
+			 * it (one ioctl if it was not).  Unrecorded, a kernel
+			 * write in user-mode-only mode failed for good
+			 * (tests/wp_protect_partial_race). */
+			if (BIT_GET(bad, x) && pte->loc == HMS_LOC_SYSTEM &&
+			    !(pte->flags & PTE_DEAD))
+				pte->flags |= PTE_WP;
 			if (op->mark)
 				op->mark(h, pte, p, prot, op->arg);
 			waiters |= hms__pte_unbusy_locked(h, pte);
