@@ -109,6 +109,10 @@ enum hms_inject_point {
  *   MIGRATE_PROTECT    a migration's setup holds its pages (MIGRATING,
  *                      devices told) and is about to write protect a run
  *                      of populated system pages (start, len: that run)
+ *   MIGRATE_SELECTED   a migration's setup has taken its pages
+ *                      (PTE_MIGRATING) and started its invalidation, and
+ *                      has not yet write protected the populated system
+ *                      pages of a migration to a device
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -123,6 +127,7 @@ enum hms_test_hook {
 	HMS_HOOK_WP_LIFT,
 	HMS_HOOK_WP_PROTECT,
 	HMS_HOOK_MIGRATE_PROTECT,
+	HMS_HOOK_MIGRATE_SELECTED,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

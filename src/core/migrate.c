@@ -288,6 +288,7 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 		return -EAGAIN;
 	}
 	c->notified = true;
+	hms__test_hook_run(h, HMS_HOOK_MIGRATE_SELECTED, m->start, m->end - m->start);
 
 	/*
 	 * Freeze populated system pages: writes now wait for finalize.  A run
