@@ -86,6 +86,9 @@ void hms__staging_fini(struct hms *h)
 #define MS_MOVED (1u << 1)  /* committed by pages() */
 #define MS_FAILED (1u << 2) /* could not be isolated: must not move */
 #define MS_LIFT (1u << 3)   /* stayed: its protection to lift (lift_stayed) */
+#define MS_KEPT (1u << 4)   /* to a device, but the application discarded it
+			     * first (PTE_DISCARD): left in place (with
+			     * MS_FAILED, so not discarded), not moved */
 
 struct hms_migrate_core {
 	struct hms *h;
@@ -400,12 +403,17 @@ static bool stayed_protected(const struct hms_migrate_vma *m, unsigned long i)
  * moves from now on takes the result along), except pages mremap already
  * moved away or something unmapped (dead), which are marked failed and
  * stay where they are.  A discard waits for a fault filling a page first
- * (its fill must land before our discard, not after).  A fill passes over
- * the pages a MADV_DONTNEED discarded since the migration began (the
- * handler marked them PTE_DISCARD): they must read zeros from the moment
- * the madvise returned, and finalize drops their device copy (*i moves
- * past those that lead; a later one ends the run).  Returns the end of
- * the run to discard or fill from *i.
+ * (its fill must land before our discard, not after).  Pages the
+ * application discarded since the migration began (MADV_DONTNEED, or
+ * MADV_FREE, which raises the same event: the handler marked them
+ * PTE_DISCARD) are passed over either way, and finalize drops their
+ * device copy.  A fill must not land in them: they read zeros from the
+ * moment a MADV_DONTNEED returned (*i moves past those that lead; a later
+ * one ends the run).  A discard must not take them (MS_KEPT): a page
+ * MADV_FREE left in place may have been written since, before setup
+ * protected it, and that write is the application's for good; a
+ * MADV_DONTNEED empties the page itself.  Returns the end of the run to
+ * discard or fill from *i.
  */
 static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i, unsigned long j,
 				     bool fill)
@@ -423,8 +431,14 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i
 			pthread_cond_wait(&h->cond, &h->lock);
 		if (pte && !(pte->flags & PTE_DEAD)) {
 			pte->flags |= PTE_ZAPPED;
-			if (!fill || !(pte->flags & PTE_DISCARD))
+			if (!(pte->flags & PTE_DISCARD))
 				continue;
+			if (!fill) {
+				m->core->st[k] |= MS_FAILED | MS_KEPT;
+				if (live == j)
+					live = k;
+				continue;
+			}
 			if (k == *i && live == j)
 				*i = k + 1; /* leading: not filled, not failed */
 			else if (live == j)
@@ -465,7 +479,10 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 	unsigned long at = i;
 
 	for (unsigned tries = 0; at < j;) {
-		uint64_t seen = gated ? hms__uffd_gate_sync(h) : 0;
+		/* Every event read so far is handled (ungated too): a discard
+		 * the application made before it wrote a page again is marked
+		 * by now, and the page is kept (mark_committing). */
+		uint64_t seen = hms__uffd_gate_sync(h);
 		struct hms_discard *slot = NULL;
 		uintptr_t s;
 		unsigned long l;
@@ -646,9 +663,9 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 
 		/* discard_run marked what it discarded: on an error the rest
 		 * stays (pages moved before it must not count as failed: their
-		 * system copy is gone). */
+		 * system copy is gone); what it kept stays either way. */
 		for (unsigned long k = i; k < j; k++)
-			if (!(c->st[k] & MS_MOVED))
+			if (!(c->st[k] & (MS_MOVED | MS_KEPT)))
 				c->st[k] |= r ? MS_FAILED : MS_MOVED;
 		if (r)
 			ret = r == -EDEADLK ? -EDEADLK : -EAGAIN;
@@ -980,9 +997,14 @@ HMS_API void hms_migrate_vma_finalize(struct hms_migrate_vma *m)
 			if (pte) {
 				/* A system page may be there still where the
 				 * discard was an MADV_FREE (uffd.c): one that
-				 * stayed, or one our fill put in place before the
-				 * madvise (it keeps the device's data; the
-				 * application may write it without a fault).
+				 * stayed (pages() keeps those it finds discarded:
+				 * the application may have written them again
+				 * before setup protected them), or one our fill
+				 * put in place before the madvise (it keeps the
+				 * device's data; the application may write it
+				 * without a fault).  One our discard took first is
+				 * gone, and nothing was written there since (a
+				 * write after the madvise waited for us).
 				 * Maybe present, as the event would have left it:
 				 * taken for never populated, a migration to a
 				 * device would leave it mapped behind the device
