@@ -430,6 +430,13 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
  * busy; returns with it dropped.  0, or -EAGAIN (handler: retry), -errno.
  */
 int hms__wp_fault_locked(struct hms *h, struct hms_pte *pte, uintptr_t addr, bool cpu);
+/*
+ * A kernel write at addr (range.c's fault_in, user-mode-only mode) was
+ * refused with EFAULT where the table has a writable system page that no
+ * one holds: the kernel kept a protection hms no longer records.  Lift it
+ * as a CPU write's fault lifts a stale one.  True if it tried.
+ */
+bool hms__wp_lift_stale(struct hms *h, uintptr_t addr);
 /* The context's write protection resolves CPU writes in the kernel
  * (HMS_OPEN_WP_ASYNC): nothing can wait for a CPU write. */
 bool hms__wp_async(const struct hms *h);

@@ -461,7 +461,9 @@ static uintptr_t snapshot_run_locked(const struct hms_range *r, struct hms_area 
  * write protection, another device's exclusive access) fails it with
  * EFAULT: the fault is resolved again (it waits for the migration, takes
  * the other device's access), FAULT_IN_TRIES times at most.  (hms stress
- * as uid 65534: dev-exclusive -EFAULT in 3 of 5 runs of 8 s.)
+ * as uid 65534: dev-exclusive -EFAULT in 3 of 5 runs of 8 s.)  Where the
+ * table finds nothing to resolve, the kernel kept a protection hms no
+ * longer records, and it is lifted (hms__wp_lift_stale).
  */
 static int fault_in(struct hms *h, uintptr_t addr, bool write)
 {
@@ -477,7 +479,8 @@ static int fault_in(struct hms *h, uintptr_t addr, bool write)
 			return 0;
 		if (h->mode != HMS_MODE_USER_ONLY || tries == FAULT_IN_TRIES)
 			return -EFAULT;
-		sched_yield();
+		if (!hms__wp_lift_stale(h, addr))
+			sched_yield();
 	}
 }
 

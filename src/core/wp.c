@@ -335,6 +335,37 @@ refused:
 	return -EAGAIN;
 }
 
+/*
+ * A protection the table does not record can be left in the kernel: wp.c
+ * protects by address after its look at the table, and an
+ * mremap(MREMAP_FIXED) of another mapping onto the range in between has
+ * the ioctl protect the pages that arrive (their entries came with them,
+ * unprotected).  A CPU write lifts it (its fault reaches hms: "a stale
+ * protection too", above); a kernel write in user-mode-only mode cannot
+ * fault into hms, and fault_in was refused for good
+ * (tests/device_write_stale_wp_race).  Only a page that nothing holds
+ * (not BUSY, not MIGRATING: a protection on its way sets one of those
+ * first) and that the table says is unprotected; lifting one that was
+ * not protected costs an ioctl.
+ */
+bool hms__wp_lift_stale(struct hms *h, uintptr_t addr)
+{
+	struct hms_area *a;
+	struct hms_pte *pte;
+
+	addr &= PAGE_MASK;
+	pthread_mutex_lock(&h->lock);
+	a = hms__area_find_locked(h, addr);
+	pte = a ? area_pte(a, addr) : NULL;
+	if (!pte || pte->loc != HMS_LOC_SYSTEM ||
+	    (pte->flags & (PTE_WP | PTE_BUSY | PTE_MIGRATING | PTE_DEAD))) {
+		pthread_mutex_unlock(&h->lock);
+		return false;
+	}
+	hms__wp_fault_locked(h, pte, addr, false); /* -EAGAIN: the caller tries again */
+	return true;
+}
+
 static bool sel_why(struct hms *h, struct hms_pte *pte, uintptr_t addr, void *arg)
 {
 	(void)h;
