@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dirty_util.h"
 #include "hms_test.h"
 #include "inject.h"
 
@@ -143,13 +144,7 @@ static void one(struct hms *h, int mode)
 			if (w[i] != 2)
 				T_FAIL("%s: byte %zu: %d, not s's 2", case_name[mode], i, w[i]);
 	}
-	for (size_t i = 0; i < wlen; i += T_PAGE)
-		((volatile char *)w)[i] = 3; /* the CPU writes every tracked page */
-	T_ASSERT(hms_dirty_scan(h, w, wlen, &bm, 0) >= 0);
-	for (size_t i = 0; i < wlen / T_PAGE; i++)
-		if (!((bm >> i) & 1))
-			T_FAIL("%s: page %zu written but reported clean (bitmap %#llx)",
-			       case_name[mode], i, (unsigned long long)bm);
+	t_dirty_write_all(h, w, wlen, case_name[mode]);
 	/* The moved pages take writes (a protection kept is lifted by the
 	 * write's fault) and keep their data. */
 	if (mode != STAYED_ONTO)
@@ -169,17 +164,10 @@ static void one(struct hms *h, int mode)
 
 int main(int argc, char **argv)
 {
-	struct hms *h;
-	int only = argc > 1 ? atoi(argv[1]) : -1; /* one case: its number */
-
-	alarm(100); /* a write that waits for ever fails the test */
-	h = t_open();
+	struct hms *h = t_open();
 
 	if (hms_wp_async(h))
 		T_SKIP("a migration leaves populated pages alone with asynchronous write protection");
-	for (int mode = 0; mode < NCASES; mode++)
-		if (only < 0 || only == mode)
-			one(h, mode);
-	hms_close(h);
+	t_run_cases(h, argc, argv, case_name, NCASES, one);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "dirty_util.h"
 #include "hms_test.h"
 #include "inject.h"
 
@@ -97,13 +98,7 @@ static void one(struct hms *h, int mode)
 	for (size_t i = 0; i < race.onto_len; i++)
 		if (race.onto[i] != 2)
 			T_FAIL("%s: byte %zu: %d, not s's 2", case_name[mode], i, race.onto[i]);
-	for (size_t i = 0; i < race.onto_len; i += T_PAGE)
-		((volatile char *)race.onto)[i] = 3; /* the CPU writes every tracked page */
-	T_ASSERT(hms_dirty_scan(h, race.onto, race.onto_len, &bm, 0) >= 0);
-	for (size_t i = 0; i < race.onto_len / T_PAGE; i++)
-		if (!((bm >> i) & 1))
-			T_FAIL("%s: page %zu written but reported clean (bitmap %#llx)",
-			       case_name[mode], i, (unsigned long long)bm);
+	t_dirty_write_all(h, race.onto, race.onto_len, case_name[mode]);
 	printf("%s: ok (%d lifts hooked, %zu pages moved onto, returned %d)\n", case_name[mode],
 	       race.lifts, race.onto_len / T_PAGE, ret);
 	hms_free(h, d, size);
@@ -113,17 +108,10 @@ static void one(struct hms *h, int mode)
 
 int main(int argc, char **argv)
 {
-	struct hms *h;
-	int only = argc > 1 ? atoi(argv[1]) : -1; /* one case: its number */
-
-	alarm(100); /* a write that waits for ever fails the test */
-	h = t_open();
+	struct hms *h = t_open();
 
 	if (hms_wp_async(h))
 		T_SKIP("READ_MOSTLY and the first-write path need synchronous write protection");
-	for (int mode = 0; mode < NCASES; mode++)
-		if (only < 0 || only == mode)
-			one(h, mode);
-	hms_close(h);
+	t_run_cases(h, argc, argv, case_name, NCASES, one);
 	return 0;
 }

@@ -17,10 +17,8 @@
  * and does the MADV_FREE and the write.  Dev 1 then writes the page. */
 #include <sys/mman.h>
 
-#include "hms_test.h"
 #include "inject.h"
-
-#define NP 4
+#include "lazyfree_util.h"
 
 static struct {
 	struct hms *h;
@@ -44,32 +42,22 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 
 int main(void)
 {
-	struct hms *h = t_open_flags(HMS_OPEN_USER_MODE_ONLY);
-	struct hms_softdev *d0 = t_softdev(h, 0), *d1 = t_softdev(h, 0);
-	char *p = hms_alloc(h, NP * T_PAGE, 0);
-	static char buf[T_PAGE];
-	struct hms_softdev_cmd c = { 0, buf, 1, 0, 0 };
+	struct t_lazy t = t_lazy_open();
+	struct hms_softdev *d1 = t_softdev(t.h, 0);
+	char *p = t.p;
 
-	T_EQ(hms_mode(h), HMS_MODE_USER_ONLY);
-	T_ASSERT(p);
-	memset(p, 'x', NP * T_PAGE);
-	race.h = h;
+	race.h = t.h;
 	race.p = p;
 	hms__test_hook_set(hook, NULL);
-	T_ASSERT(hms_make_exclusive(h, (uintptr_t)p, (uintptr_t)p + NP * T_PAGE, d0) >= NP - 1);
+	T_ASSERT(hms_make_exclusive(t.h, (uintptr_t)p, (uintptr_t)p + T_LAZY_NP * T_PAGE, t.d) >=
+		 T_LAZY_NP - 1);
 	hms__test_hook_set(NULL, NULL);
 	T_EQ(race.fired, 1);
 	T_EQ(p[T_PAGE], 'y');
 
-	memset(buf, 'd', sizeof(buf));
-	c.addr = (uint64_t)(uintptr_t)(p + T_PAGE);
-	T_EQ(hms_softdev_write(d1, &c), 0);
-	T_EQ(c.cpages, 1);
-	T_EQ(p[T_PAGE], 'd');
-	T_EQ(p[2 * T_PAGE - 1], 'd');
-	T_EQ(p[0], 'x');
+	t_lazy_device_write(d1, p);
 	p[T_PAGE + 5] = 'c'; /* and the CPU writes it too */
 	T_EQ(p[T_PAGE + 5], 'c');
-	hms_close(h);
+	hms_close(t.h);
 	return 0;
 }

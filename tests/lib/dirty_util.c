@@ -123,3 +123,17 @@ void t_dirty_scenario(struct hms *h)
 	hms_softdev_destroy(d);
 	T_EQ(hms_free(h, p, NP * T_PAGE), 0);
 }
+
+void t_dirty_write_all(struct hms *h, char *p, size_t len, const char *what)
+{
+	uint64_t bm = 0;
+
+	T_ASSERT(len % T_PAGE == 0 && len / T_PAGE <= 64);
+	for (size_t i = 0; i < len; i += T_PAGE)
+		((volatile char *)p)[i] = 3;
+	T_ASSERT(hms_dirty_scan(h, p, len, &bm, 0) >= 0);
+	for (size_t i = 0; i < len / T_PAGE; i++)
+		if (!((bm >> i) & 1))
+			T_FAIL("%s: page %zu written but reported clean (bitmap %#llx)", what, i,
+			       (unsigned long long)bm);
+}

@@ -3,7 +3,8 @@
  * dirty_util.h - the dirty-tracking scenario both mechanisms must answer
  * identically (dirty_sync.c, dirty_async.c): CPU and device writes, first
  * touches, reads, a page in device memory, report-only scans, with the
- * exact bitmap checked after every step.
+ * exact bitmap checked after every step; and the check that ends the
+ * tests of races with dirty tracking.
  */
 #ifndef DIRTY_UTIL_H
 #define DIRTY_UTIL_H
@@ -12,5 +13,10 @@
 
 /* Runs the scenario on a fresh 100-page area of h. */
 void t_dirty_scenario(struct hms *h);
+
+/* The CPU writes every page of [p, p + len) (64 pages at most), and the
+ * dirty scan that follows must report every one; what names the case in
+ * a failure. */
+void t_dirty_write_all(struct hms *h, char *p, size_t len, const char *what);
 
 #endif

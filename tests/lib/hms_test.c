@@ -117,6 +117,22 @@ size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)
 	return n;
 }
 
+void t_run_cases(struct hms *h, int argc, char **argv, const char *const name[], int ncases,
+		 void (*one)(struct hms *h, int n))
+{
+	int only = argc > 1 ? atoi(argv[1]) : -1;
+
+	if (argc > 1 && (only < 0 || only >= ncases))
+		T_FAIL("no case %s (0 to %d)", argv[1], ncases - 1);
+	for (int n = 0; n < ncases; n++)
+		if (only < 0 || only == n) {
+			t_watchdog(100, name[n]);
+			one(h, n);
+			t_watchdog(0, NULL);
+		}
+	hms_close(h);
+}
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -87,6 +87,11 @@ void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t np
 			 const char *what);
 /* Counts pages of [addr, addr + npages) whose location is loc. */
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
+/* Runs one(h, n) for every case n of a test's ncases (name[n]), or for
+ * case argv[1] alone, then closes h; a case that has not returned after
+ * 100 s fails the test (t_watchdog). */
+void t_run_cases(struct hms *h, int argc, char **argv, const char *const name[], int ncases,
+		 void (*one)(struct hms *h, int n));
 
 /* --- kernel selftest ports (hmm-tests.c) --- */
 #include <sys/types.h>
