@@ -29,11 +29,13 @@ static char *p;
 static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct {
-	bool armed, started, b_holds, a_done, discarded, b_done;
-	long a_ret, b_ret;
+	bool armed, started, b_holds, discarded;
+	bool done[3]; /* by role */
+	long ret[3];
 	pthread_t a, b;
 } race;
-static __thread int role; /* 1: fault A, 2: fault B */
+enum { A = 1, B = 2 };
+static __thread int role; /* A or B: the fault this thread is */
 
 /* Waits up to ms for *flag (under lk); its value. */
 static bool wait_for(bool *flag, int ms)
@@ -81,22 +83,13 @@ static bool get(bool *flag)
 }
 
 /* A device thread's read fault on the page (hms_prefault takes the same
- * path as hms_range_fault's fault of a page that is not present). */
-static void *fault_a(void *arg)
+ * path as hms_range_fault's fault of a page that is not present); arg:
+ * its role. */
+static void *fault(void *arg)
 {
-	(void)arg;
-	role = 1;
-	race.a_ret = hms_prefault(h, p, T_PAGE, false);
-	set(&race.a_done);
-	return NULL;
-}
-
-static void *fault_b(void *arg)
-{
-	(void)arg;
-	role = 2;
-	race.b_ret = hms_prefault(h, p, T_PAGE, false);
-	set(&race.b_done);
+	role = (int)(intptr_t)arg;
+	race.ret[role] = hms_prefault(h, p, T_PAGE, false);
+	set(&race.done[role]);
 	return NULL;
 }
 
@@ -113,14 +106,14 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 		if (get(&race.started))
 			return;
 		set(&race.started);
-		T_EQ(pthread_create(&race.b, NULL, fault_b, NULL), 0);
+		T_EQ(pthread_create(&race.b, NULL, fault, (void *)(intptr_t)B), 0);
 		T_ASSERT(wait_for(&race.b_holds, 5000));
-		T_EQ(pthread_create(&race.a, NULL, fault_a, NULL), 0);
+		T_EQ(pthread_create(&race.a, NULL, fault, (void *)(intptr_t)A), 0);
 		/* Fixed, A waits for B (the page is held): go on without it. */
-		wait_for(&race.a_done, 300);
+		wait_for(&race.done[A], 300);
 		return;
 	case HMS_HOOK_FAULT_FILL:
-		if (role != 2 || get(&race.b_holds))
+		if (role != B || get(&race.b_holds))
 			return;
 		set(&race.b_holds);
 		/* Fixed, the migration waits for us before it discards. */
@@ -130,7 +123,7 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 		if (!get(&race.started) || get(&race.discarded))
 			return;
 		set(&race.discarded);
-		wait_for(&race.b_done, 2000);
+		wait_for(&race.done[B], 2000);
 		return;
 	default:
 		return;
@@ -158,11 +151,11 @@ int main(void)
 	put(&race.armed, false);
 	T_ASSERT(get(&race.started));
 	pthread_join(race.b, NULL);
-	T_ASSERT(wait_for(&race.a_done, 5000));
+	T_ASSERT(wait_for(&race.done[A], 5000));
 	pthread_join(race.a, NULL);
 	hms__test_hook_set(NULL, NULL);
-	T_EQ(race.a_ret, 1);
-	T_EQ(race.b_ret, 1);
+	T_EQ(race.ret[A], 1);
+	T_EQ(race.ret[B], 1);
 	T_EQ(hms_page_query(h, p, 1, &pi), 1);
 	printf("after the race: location %u, flags %#x\n", pi.location, pi.flags);
 	/* Wherever the page is, it holds its bytes: the CPU reads them, and a
