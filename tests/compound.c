@@ -4,43 +4,18 @@
  * as hms.h documents and the kernel test expects. */
 #include "hms_test.h"
 
-/* AnonHugePages (kB) of the mapping that holds addr. */
-static long anon_huge_kb(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	bool in = false;
-	long kb = -1;
-
-	T_ASSERT(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 int main(void)
 {
 	struct hms *h = t_open();
 	struct hms_softdev *d = t_softdev(h, 0);
 	size_t size = HMS_HUGE_PAGE_SIZE, npages = size / T_PAGE;
 	int *p = hms_alloc(h, size, HMS_ALLOC_HUGE);
-	unsigned char *m = malloc(npages);
 	uint64_t *pfns = calloc(npages, sizeof(*pfns));
-	struct hms_softdev_cmd c;
 	struct hms_range r = { 0 };
 	FILE *thp;
 	char mode[128] = "";
 
-	T_ASSERT(p && m && pfns);
+	T_ASSERT(p && pfns);
 	T_EQ((uintptr_t)p % HMS_HUGE_PAGE_SIZE, 0);
 	thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
 	if (thp) {
@@ -50,18 +25,12 @@ int main(void)
 	}
 	if (!thp || strstr(mode, "[never]"))
 		T_SKIP("transparent huge pages are disabled here");
-	if (anon_huge_kb(p) < 2048)
+	if (t_anon_huge_kb(p) < 2048)
 		T_SKIP("the kernel did not back the area with a huge page (AnonHugePages %ld kB)",
-		       anon_huge_kb(p));
+		       t_anon_huge_kb(p));
 	t_fill(p, size / sizeof(int), 0);
 
-	memset(m, 0xAA, npages);
-	T_EQ(t_cmd(d, hms_softdev_snapshot, p, m, npages, &c), 0);
-	T_EQ(c.cpages, npages);
-	for (size_t i = 0; i < npages; i++)
-		if (m[i] != (HMS_SNAP_WRITE | HMS_SNAP_PMD))
-			T_FAIL("page %zu: snapshot byte %#x, expected WRITE|PMD (%#x)", i, m[i],
-			       HMS_SNAP_WRITE | HMS_SNAP_PMD);
+	t_snapshot_all(d, p, npages, HMS_SNAP_WRITE | HMS_SNAP_PMD);
 
 	/* hms_range_fault() reports the mapping order of each entry. */
 	r.start = (uintptr_t)p;
@@ -77,16 +46,9 @@ int main(void)
 	}
 
 	T_EQ(hms_protect(h, p, size, PROT_READ), 0);
-	memset(m, 0xAA, npages);
-	T_EQ(t_cmd(d, hms_softdev_snapshot, p, m, npages, &c), 0);
-	T_EQ(c.cpages, npages);
-	for (size_t i = 0; i < npages; i++)
-		if (m[i] != (HMS_SNAP_READ | HMS_SNAP_PMD))
-			T_FAIL("page %zu: snapshot byte %#x, expected READ|PMD (%#x)", i, m[i],
-			       HMS_SNAP_READ | HMS_SNAP_PMD);
+	t_snapshot_all(d, p, npages, HMS_SNAP_READ | HMS_SNAP_PMD);
 	t_check(p, size / sizeof(int), 0);
 
-	free(m);
 	free(pfns);
 	hms_softdev_destroy(d);
 	hms_close(h);

@@ -14,7 +14,6 @@ int main(void)
 	struct hms_softdev *d = t_softdev(h, 0);
 	size_t npages = 4, size = npages * T_PAGE, n = size / sizeof(int);
 	int *p = hms_alloc(h, size, 0);
-	unsigned char m[4];
 	struct hms_softdev_cmd c;
 	pid_t pid;
 	int st;
@@ -41,11 +40,7 @@ int main(void)
 	T_EQ(WTERMSIG(st), SIGKILL);
 
 	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
-	memset(m, 0xEE, sizeof(m));
-	T_EQ(t_cmd(d, hms_softdev_snapshot, p, m, npages, &c), 0);
-	T_EQ(c.cpages, npages);
-	for (size_t i = 0; i < npages; i++)
-		T_EQ(m[i], HMS_SNAP_WRITE);
+	t_snapshot_all(d, p, npages, HMS_SNAP_WRITE);
 	t_check(p, n, 0);
 
 	hms_softdev_destroy(d);

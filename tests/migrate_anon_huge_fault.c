@@ -23,12 +23,11 @@ int main(void)
 	size_t size = HMS_HUGE_PAGE_SIZE, npages = size / T_PAGE, n = size / sizeof(int);
 	int *p = hms_alloc(h, size, HMS_ALLOC_HUGE);
 	int *buf = malloc(size);
-	unsigned char *m = malloc(npages);
 	uint64_t *pm = malloc(npages * sizeof(*pm));
 	struct hms_softdev_cmd c;
 	int fd;
 
-	T_ASSERT(p && buf && m && pm);
+	T_ASSERT(p && buf && pm);
 	memset(buf, 0xFF, size);
 	t_fill(p, n, 0);
 	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, npages, &c), 0);
@@ -37,12 +36,7 @@ int main(void)
 	T_EQ(c.faults, 0);
 	t_check(buf, n, 0);
 
-	memset(m, 0xEE, npages);
-	T_EQ(t_cmd(d, hms_softdev_snapshot, p, m, npages, &c), 0);
-	T_EQ(c.cpages, npages);
-	for (size_t i = 0; i < npages; i++)
-		if (m[i] != (HMS_SNAP_DEV_PRIVATE_LOCAL | HMS_SNAP_WRITE))
-			T_FAIL("snapshot page %zu: 0x%02x", i, m[i]);
+	t_snapshot_all(d, p, npages, HMS_SNAP_DEV_PRIVATE_LOCAL | HMS_SNAP_WRITE);
 
 	fd = open("/proc/self/pagemap", O_RDONLY);
 	T_ASSERT(fd >= 0);
@@ -58,7 +52,6 @@ int main(void)
 	T_EQ(hms_softdev_pages_used(d), 0);
 
 	free(pm);
-	free(m);
 	free(buf);
 	hms_softdev_destroy(d);
 	hms_close(h);

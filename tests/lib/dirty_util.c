@@ -137,3 +137,23 @@ void t_dirty_write_all(struct hms *h, char *p, size_t len, const char *what)
 			T_FAIL("%s: page %zu written but reported clean (bitmap %#llx)", what, i,
 			       (unsigned long long)bm);
 }
+
+void t_dirty_three_writes(struct hms *h, struct hms_stats *before, struct hms_stats *after)
+{
+	char *p = hms_alloc(h, 8 * T_PAGE, 0);
+	uint64_t bm = 0;
+
+	T_ASSERT(p);
+	memset(p, 1, 8 * T_PAGE);
+	T_EQ(hms_dirty_scan(h, p, 8 * T_PAGE, &bm, 0), 8);
+	T_EQ(hms_stats(h, before), 0);
+	for (int k = 0; k < 2; k++) {
+		p[1 * T_PAGE + k] = 2;
+		p[4 * T_PAGE + k] = 2;
+		p[7 * T_PAGE + k] = 2;
+	}
+	T_EQ(hms_stats(h, after), 0);
+	T_EQ(hms_dirty_scan(h, p, 8 * T_PAGE, &bm, 0), 3);
+	T_EQ(bm, (1u << 1) | (1u << 4) | (1u << 7));
+	T_EQ(hms_free(h, p, 8 * T_PAGE), 0);
+}

@@ -104,6 +104,43 @@ void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t np
 	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
 }
 
+void t_snapshot_all(struct hms_softdev *d, void *p, size_t npages, unsigned want)
+{
+	unsigned char *m = malloc(npages);
+	struct hms_softdev_cmd c;
+
+	T_ASSERT(m);
+	memset(m, 0xAA, npages);
+	T_EQ(t_cmd(d, hms_softdev_snapshot, p, m, npages, &c), 0);
+	T_EQ(c.cpages, npages);
+	for (size_t i = 0; i < npages; i++)
+		if (m[i] != want)
+			T_FAIL("page %zu: snapshot byte %#x, expected %#x", i, m[i], want);
+	free(m);
+}
+
+long t_anon_huge_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false;
+	long kb = -1;
+
+	T_ASSERT(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)
 {
 	struct hms_page_info *info = calloc(npages, sizeof(*info));

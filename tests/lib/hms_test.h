@@ -85,6 +85,11 @@ void t_to_device(struct hms *h, struct hms_softdev *d, void *p, size_t npages, c
  * pages are in system memory again; what names the case in a failure. */
 void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t npages, int base,
 			 const char *what);
+/* Snapshots npages at p through softdev d (every page answered) and fails
+ * unless every page's byte is want (HMS_SNAP_*). */
+void t_snapshot_all(struct hms_softdev *d, void *p, size_t npages, unsigned want);
+/* AnonHugePages (kB) of the mapping that holds addr (/proc/self/smaps). */
+long t_anon_huge_kb(const void *addr);
 /* Counts pages of [addr, addr + npages) whose location is loc. */
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
 /* Runs one(h, n) for every case n of a test's ncases (name[n]), or for
