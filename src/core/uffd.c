@@ -1512,8 +1512,9 @@ struct remap_rec {
 /* REMAPs whose UNMAP has not come yet: one per mremap in flight, so that
  * two threads' mremaps read in one batch each find their own (a single
  * record named the second, and the first one's UNMAP then removed what
- * the second had just moved to that address).  The oldest goes when it
- * is full: 64 mremaps at once, each still to send its UNMAP. */
+ * the second had just moved to that address).  When it is full, one that
+ * no UNMAP needs goes first (remap_rec_evict); a record that one needs
+ * goes only with 64 mremaps at once, each still to send its UNMAP. */
 #define REMAP_RECS 64
 
 struct handler_state {
@@ -1736,6 +1737,30 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	hms__free_list_release(h, &fl);
 }
 
+/*
+ * The records are full: one goes.  First the oldest whose UNMAP would
+ * find it changes nothing (its old range was still mapped when its REMAP
+ * was handled, and nothing moved onto it since: told is false either
+ * way), which is what every MREMAP_DONTUNMAP leaves, and no UNMAP of its
+ * own ever takes it; only then the oldest of all.  Before, the oldest
+ * went whatever it was, and 64 DONTUNMAP mremaps read between another
+ * mremap's REMAP and its UNMAP pushed out the record that UNMAP needed:
+ * it removed the pages a third mremap had moved onto the old range
+ * (tests/remap_records_full_race).
+ */
+static void remap_rec_evict(struct handler_state *st)
+{
+	unsigned v = 0;
+
+	for (unsigned i = 0; i < st->nremap; i++)
+		if (!st->remap[i].unmapped && !st->remap[i].covered) {
+			v = i;
+			break;
+		}
+	memmove(st->remap + v, st->remap + v + 1, (st->nremap - v - 1) * sizeof(st->remap[0]));
+	st->nremap--;
+}
+
 static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 			uintptr_t to, size_t len)
 {
@@ -1785,10 +1810,8 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 			rec->covered = true;
 		}
 	}
-	if (st->nremap == REMAP_RECS) {
-		memmove(st->remap, st->remap + 1, (REMAP_RECS - 1) * sizeof(st->remap[0]));
-		st->nremap--;
-	}
+	if (st->nremap == REMAP_RECS)
+		remap_rec_evict(st);
 	st->remap[st->nremap++] = (struct remap_rec){ from, from + len, unmapped, false };
 }
 
