@@ -72,28 +72,11 @@ static void *move(void *arg)
  * moved: it waits for the handler to read its REMAP event. */
 static bool waits_in_mremap(struct mover *m)
 {
-	char path[64], buf[256];
 	unsigned char vec;
-	FILE *f;
-	long nr = -1;
-	char state = 0;
 	int tid = atomic_load(&m->tid);
 
-	if (!tid || mincore(m->to, T_PAGE, &vec) || (!m->onto_hole && !(vec & 1)))
-		return false;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	if (!(f = fopen(path, "re")))
-		return false;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1;
-	fclose(f);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	if (!(f = fopen(path, "re")))
-		return false;
-	if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
-		state = strrchr(buf, ')')[2];
-	fclose(f);
-	return nr == SYS_mremap && (state == 'S' || state == 'D');
+	return tid && !mincore(m->to, T_PAGE, &vec) && (m->onto_hole || (vec & 1)) &&
+	       t_thread_sleeps_in(tid, SYS_mremap);
 }
 
 static void start_and_wait(int first, int n)

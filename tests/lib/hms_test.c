@@ -402,3 +402,25 @@ char *t_map_low(size_t size)
 		T_SKIP("no room for a mapping below 512 MiB");
 	return p;
 }
+
+bool t_thread_sleeps_in(int tid, long nr)
+{
+	char path[64], buf[512], *paren;
+	long got = -1;
+	char state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	if (fscanf(f, "%ld", &got) != 1)
+		got = -1; /* "running" */
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')) && paren[1] == ' ')
+		state = paren[2];
+	fclose(f);
+	return got == nr && (state == 'S' || state == 'D');
+}

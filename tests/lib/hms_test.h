@@ -118,6 +118,10 @@ void t_stress(const char *const args[], char *out, size_t outlen);
  * test: HMS_TEST_STACKS_S, default 90 s; t_watchdog(0, NULL) rearms it.) */
 void t_watchdog(unsigned seconds, const char *what);
 
+/* Thread tid of this process sleeps (state S or D) inside system call nr
+ * (SYS_*), as /proc says now. */
+bool t_thread_sleeps_in(int tid, long nr);
+
 /* Reads the int at addr into *out; false if the read got SIGBUS instead
  * (*out untouched), as a CPU access to data hms cannot bring back does. */
 bool t_read_or_sigbus(const volatile int *addr, int *out);
