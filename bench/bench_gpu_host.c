@@ -43,6 +43,7 @@
 #include "cuda_api.h"
 #include "hms.h"
 #include "hms_driver.h"
+#include "inject.h"
 
 #define PIECE (2UL << 20)
 #define MAX_THREADS 16
@@ -229,7 +230,8 @@ static double floor_run(const struct hms_cu *cu, int uffd, enum floor_mode mode,
 	for (unsigned i = 0; i < n; i++, started++) {
 		f[i] = (struct floor){ uffd, mode, src + i * share, transit + i * share, f[i].dst,
 				       share, &go, 0, 0, 0 };
-		if (pthread_create(&t[i], NULL, floor_thread, &f[i]))
+		/* (HMS_INJECT=thread:N fails it: tests/gpu/cuda_bench_floor_thread) */
+		if (hms__inject(HMS_INJ_THREAD) || pthread_create(&t[i], NULL, floor_thread, &f[i]))
 			break;
 	}
 	floor_open(&go, n, started < n ? -1 : 1);

@@ -17,7 +17,9 @@
  *   dev_copy     a migration's data copy fails: system -> device in the
  *                softdev (as if process_vm_readv failed), device -> system
  *                in the core (as if UFFDIO_COPY failed)
- *   thread       pthread_create of the fault handler or a softdev worker
+ *   thread       pthread_create of the fault handler or a softdev worker,
+ *                and of the threads of `hms bench gpu`'s host floor
+ *                (bench/bench_gpu_host.c: the run is cancelled, -EAGAIN)
  *   uffd_eagain  a userfaultfd ioctl (COPY, ZEROPAGE, WRITEPROTECT) answers
  *                EAGAIN, as it does while an address-space change is
  *                waiting to be read
