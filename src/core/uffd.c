@@ -1259,20 +1259,19 @@ static uint64_t gate_peek(struct hms *h)
 
 /*
  * A fault's fill of the missing page addr (write protected where wp; with
- * zeros copied, not mapped, where write).  On the handler as it always
- * was.  Elsewhere once, through the gate: retried in place after EAGAIN,
- * the fill waited for the handler to read an mremap's events and then
- * landed in what the kernel had moved there, never populated (another
- * range's pages that lived on a device: their data lost; found by
- * review).  -EAGAIN: look at the table again.
+ * zeros copied, not mapped, where write), once, through the fill gate (on
+ * the handler thread there is none, and it cannot wait out EAGAIN
+ * anyway).  Retried in place after EAGAIN, the fill waited for the
+ * handler to read an mremap's events and then landed in what the kernel
+ * had moved there, never populated (another range's pages that lived on a
+ * device: their data lost; found by review).  -EAGAIN: look at the table
+ * again.
  */
 static long fault_fill(struct hms *h, uint64_t seen, uintptr_t addr, bool wp, bool write,
 		       bool wake)
 {
 	long r;
 
-	if (!h->handler_started || hms__in_handler(h))
-		return wp ? fill_wp(h, addr, wake, true) : fill_zero(h, addr, PAGE_SIZE, write, wake);
 	if (!hms__uffd_gate_enter(h, seen))
 		return -EAGAIN;
 	if (wp)
@@ -1532,6 +1531,12 @@ struct handler_state {
 				* fill enters (ev_lock) */
 };
 
+static void remap_drop(struct handler_state *st, unsigned i)
+{
+	memmove(&st->remap[i], &st->remap[i + 1], (st->nremap - i - 1) * sizeof(st->remap[0]));
+	st->nremap--;
+}
+
 static struct ev_counts *ev_of(struct hms *h)
 {
 	static struct ev_counts none;
@@ -1692,11 +1697,8 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 		if (s < rec->start || e != rec->end) {
 			/* Part of it unmapped otherwise: the REMAP's own UNMAP
 			 * is not to come (MREMAP_DONTUNMAP kept the range). */
-			if (s < rec->end && rec->start < e) {
-				memmove(rec, rec + 1, (st->nremap - i - 1) * sizeof(*rec));
-				st->nremap--;
-				i--;
-			}
+			if (s < rec->end && rec->start < e)
+				remap_drop(st, i--);
 			continue;
 		}
 		/* A REMAP handled while its old range was mapped: kept by
@@ -1708,12 +1710,10 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 		 * (this UNMAP is the first REMAP's own and must not take them:
 		 * tests/remap_two_threads_race). */
 		told = rec->unmapped || rec->covered;
-		if (told && s > rec->start) {
+		if (told && s > rec->start)
 			rec->end = s; /* a tail: the head's event follows */
-		} else {
-			memmove(rec, rec + 1, (st->nremap - i - 1) * sizeof(*rec));
-			st->nremap--;
-		}
+		else
+			remap_drop(st, i);
 		break;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -1757,8 +1757,7 @@ static void remap_rec_evict(struct handler_state *st)
 			v = i;
 			break;
 		}
-	memmove(st->remap + v, st->remap + v + 1, (st->nremap - v - 1) * sizeof(st->remap[0]));
-	st->nremap--;
+	remap_drop(st, v);
 }
 
 static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
@@ -1800,15 +1799,12 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	for (unsigned i = 0; i < st->nremap; i++) {
 		struct remap_rec *rec = &st->remap[i];
 
-		if (rec->start < from + len && from < rec->end) {
-			/* Moved away itself: kept by MREMAP_DONTUNMAP, so no
-			 * UNMAP of its own is to come. */
-			memmove(rec, rec + 1, (st->nremap - i - 1) * sizeof(*rec));
-			st->nremap--;
-			i--;
-		} else if (rec->start < to + len && to < rec->end) {
+		/* Moved away itself: kept by MREMAP_DONTUNMAP, so no UNMAP
+		 * of its own is to come. */
+		if (rec->start < from + len && from < rec->end)
+			remap_drop(st, i--);
+		else if (rec->start < to + len && to < rec->end)
 			rec->covered = true;
-		}
 	}
 	if (st->nremap == REMAP_RECS)
 		remap_rec_evict(st);

@@ -26,7 +26,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "compat/uffd_compat.h"
 #include "core/internal.h"
@@ -466,21 +466,9 @@ long hms__wp_unprotect(struct hms *h, uintptr_t start, uintptr_t end, uint16_t w
 		done += n;
 		pthread_mutex_lock(&h->lock);
 		busy = busy_with_locked(h, start, end, why);
-		if (busy && hms__now_ms() - t0 < h->stale_wait_ms) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 1000000; /* 1 ms, then look again */
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&h->cond, &h->lock, &ts);
-		} else {
-			busy = 0;
-		}
 		pthread_mutex_unlock(&h->lock);
-		if (!busy)
+		if (!busy || hms__now_ms() - t0 >= h->stale_wait_ms)
 			return done;
+		usleep(1000); /* then look again */
 	}
 }
