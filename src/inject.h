@@ -115,6 +115,10 @@ enum hms_inject_point {
  *                      (PTE_MIGRATING) and started its invalidation, and
  *                      has not yet write protected the populated system
  *                      pages of a migration to a device
+ *   DISCARD_MOVED      a gated discard (uffd.c) has moved a run of system
+ *                      pages out into its transit range (start, len: where
+ *                      they are now, hms' own memory) and has not yet kept
+ *                      them for reuse or emptied them
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -130,6 +134,7 @@ enum hms_test_hook {
 	HMS_HOOK_WP_PROTECT,
 	HMS_HOOK_MIGRATE_PROTECT,
 	HMS_HOOK_MIGRATE_SELECTED,
+	HMS_HOOK_DISCARD_MOVED,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -826,6 +826,8 @@ void hms__uffd_discard_done(struct hms *h, struct hms_discard *d, size_t len)
 {
 	if (!d)
 		return;
+	if (len)
+		hms__test_hook_run(h, HMS_HOOK_DISCARD_MOVED, (uintptr_t)d->pages, len);
 	if (len && pool_put(h, d, len))
 		return;
 	d->lo = 0;
