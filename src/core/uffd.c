@@ -875,6 +875,30 @@ static bool pool_lazy(struct hms *h, struct hms_discard *d)
 	       !madvise(d->base + (d->lo << PAGE_SHIFT), (d->hi - d->lo) << PAGE_SHIFT, MADV_FREE);
 }
 
+/*
+ * Lifts any userfaultfd write protection from a range kept hot, whose
+ * pages stay in the transit range (registered with h->uffd) until a fill
+ * writes them.  A page swapped out while protected (setup protected it, or
+ * a dirty scan long before) carries its uffd-wp bit through the discard's
+ * move (the kernel moves a swap entry as it is) and keeps it when swapped
+ * in again: a write there is a write-protect fault for the handler.  Fills
+ * write kept pages inside the fill gate, where the handler reads nothing
+ * until the filler leaves: that fault waited for the handler, the handler
+ * for the filler, for ever (tests/pool_transit_wp_race).  Lifted once,
+ * here, where no fill runs yet: nothing protects a transit page again.
+ * Briefly (an unread event makes the kernel refuse): failing that, the
+ * pages move on to the spare range, where no access waits.  With
+ * asynchronous write protection such a fault resolves itself.
+ */
+static bool pool_unprotect(struct hms *h, struct hms_discard *d)
+{
+	size_t off = d->lo << PAGE_SHIFT, len = (d->hi - d->lo) << PAGE_SHIFT;
+
+	return h->wp_async || d->pages == d->base ||
+	       !wp_ioctl(h, (uintptr_t)d->pages + off, len, false, false, false) ||
+	       discard_settle(h, d);
+}
+
 static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 {
 	bool room, arm = false;
@@ -894,11 +918,11 @@ static bool pool_put(struct hms *h, struct hms_discard *d, size_t len)
 	d->lo = 0;
 	d->hi = len >> PAGE_SHIFT;
 	d->lazy = !h->pool_idle_ms;
-	if (d->lazy && !pool_lazy(h, d)) {
+	if (d->lazy ? !pool_lazy(h, d) : !pool_unprotect(h, d)) {
 		pthread_mutex_lock(&h->lock);
 		h->pool_ranges--;
 		pthread_mutex_unlock(&h->lock);
-		return false; /* emptied as a spare instead */
+		return false; /* emptied as a spare instead (settled first) */
 	}
 	pthread_mutex_lock(&h->lock);
 	if (!d->lazy) {
@@ -1012,8 +1036,8 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		return 0;
 	/* A page of the transit range could still make a write wait for the
 	 * handler (swapped out while write protected, its protection moved
-	 * with it; a hole): never on the handler itself, which would wait for
-	 * itself.  The spare range's accesses never wait. */
+	 * with it: pool_put lifted those): never on the handler itself, which
+	 * would wait for itself.  The spare range's accesses never wait. */
 	if (hms__in_handler(h) && !discard_settle(h, d)) {
 		pool_return(h, d);
 		return 0;
