@@ -151,6 +151,10 @@ HMS_INJ_API bool hms__test_gated_discard(struct hms *h);
 /* h's userfaultfd (uffd.c), for a test that changes a registration
  * behind hms' back. */
 HMS_INJ_API int hms__test_uffd(struct hms *h);
+/* From now on h takes the machine for one with swap space (uffd.c: a
+ * kept range's write protection is lifted only where a page could have
+ * been swapped out), for a test that leaves pages as swap would. */
+HMS_INJ_API void hms__test_assume_swap(struct hms *h);
 /* How many spare discard ranges h keeps ready (uffd.c). */
 HMS_INJ_API unsigned hms__test_spare_discards(struct hms *h);
 /* Bytes of discarded pages h keeps for reuse on the way back (uffd.c). */

@@ -8,7 +8,10 @@
  * discard), and swapping it in again keeps the bit; a write there then
  * reports a write-protect fault to hms' descriptor.  Here the test hook
  * DISCARD_MOVED protects the moved pages itself, which leaves them in the
- * same state without needing swap.  The fill copies into the kept pages
+ * same state without needing swap (and tells hms to take the machine for
+ * one with swap: without any, hms knows no page can carry the bit, and
+ * lifts nothing; tests/pool_transit_swapped_race has real swap do it).
+ * The fill copies into the kept pages
  * inside the fill gate, where the handler reads nothing until the filler
  * leaves: before the fix the copy's fault waited for the handler, the
  * handler for the filler, and the migration back never returned ("FAIL:
@@ -60,6 +63,7 @@ int main(void)
 
 	setenv("HMS_PAGE_POOL_IDLE_MS", "60000", 1); /* kept hot, in transit */
 	h = t_open();
+	hms__test_assume_swap(h); /* the state is swap's, made without it */
 	if (!hms__test_gated_discard(h))
 		T_SKIP("no gated discard here (no UFFDIO_MOVE, or HMS_UFFD_MOVE=0)");
 	d = t_softdev(h, 0);

@@ -819,6 +819,7 @@ struct hms {
 	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */
 	bool wp_async;     /* UFFD_FEATURE_WP_ASYNC enabled (wp.c) */
 	bool uffd_move;    /* UFFD_FEATURE_MOVE enabled: gated discards */
+	bool test_swap;    /* tests: take swap for on (hms__test_assume_swap) */
 	int only_node;     /* the machine's one NUMA node, or -1 if it has more */
 	pthread_t handler;
 	pid_t handler_tid;
