@@ -8,13 +8,11 @@
  * device maps no PMD and the snapshot byte is DEV_PRIVATE_LOCAL | WRITE
  * without HMS_SNAP_PMD; and the kernel's device-private swap entry has no
  * counterpart, so only "not present" is checked. */
-#include <fcntl.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include "hms_test.h"
 
-#define PM_PRESENT (1ULL << 63)
 
 int main(void)
 {
@@ -25,7 +23,6 @@ int main(void)
 	int *buf = malloc(size);
 	uint64_t *pm = malloc(npages * sizeof(*pm));
 	struct hms_softdev_cmd c;
-	int fd;
 
 	T_ASSERT(p && buf && pm);
 	memset(buf, 0xFF, size);
@@ -38,13 +35,9 @@ int main(void)
 
 	t_snapshot_all(d, p, npages, HMS_SNAP_DEV_PRIVATE_LOCAL | HMS_SNAP_WRITE);
 
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	T_ASSERT(fd >= 0);
-	T_EQ(pread(fd, pm, npages * sizeof(*pm), (off_t)((uintptr_t)p / T_PAGE * sizeof(*pm))),
-	     (ssize_t)(npages * sizeof(*pm)));
-	close(fd);
+	t_pagemap(p, npages, pm);
 	for (size_t i = 0; i < npages; i++)
-		if (pm[i] & PM_PRESENT)
+		if (pm[i] & T_PM_PRESENT)
 			T_FAIL("page %zu still present in the CPU page table", i);
 
 	t_check(p, n, 0);

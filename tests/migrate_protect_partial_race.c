@@ -17,7 +17,6 @@
  * uffd-wp bit set on pages hms_page_query() reported unprotected, then
  * hms_make_exclusive() -EFAULT.  The test hook MIGRATE_PROTECT runs just
  * before setup's ioctl. */
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,7 +24,6 @@
 #include "inject.h"
 
 #define NP 4
-#define PM_UFFD_WP (1ULL << 57)
 
 static struct {
 	struct hms *h;
@@ -51,14 +49,10 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 
 static bool kernel_wp(const char *addr)
 {
-	uint64_t e = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t e;
 
-	T_ASSERT(fd >= 0);
-	T_EQ(pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr / T_PAGE * sizeof(e))),
-	     (ssize_t)sizeof(e));
-	close(fd);
-	return e & PM_UFFD_WP;
+	t_pagemap(addr, 1, &e);
+	return e & T_PM_UFFD_WP;
 }
 
 static void one(bool tracked)

@@ -11,7 +11,6 @@
  * range's protection where swap was on as its pages moved in; the way back
  * must return, every byte intact.  SKIP without swap space, where the
  * kernel keeps the pages, or where page reuse is off. */
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -35,14 +34,11 @@ static struct {
 static size_t swapped(const void *p)
 {
 	static uint64_t e[NPAGES];
-	int fd = open("/proc/self/pagemap", O_RDONLY);
 	size_t n = 0;
 
-	T_ASSERT(fd >= 0);
-	T_EQ(pread(fd, e, sizeof(e), (off_t)((uintptr_t)p / T_PAGE * 8)), (ssize_t)sizeof(e));
-	close(fd);
+	t_pagemap(p, NPAGES, e);
 	for (size_t i = 0; i < NPAGES; i++)
-		n += (e[i] >> 62) & 1;
+		n += !!(e[i] & T_PM_SWAPPED);
 	return n;
 }
 

@@ -424,3 +424,13 @@ bool t_thread_sleeps_in(int tid, long nr)
 	fclose(f);
 	return got == nr && (state == 'S' || state == 'D');
 }
+
+void t_pagemap(const void *p, size_t n, uint64_t *out)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	T_ASSERT(fd >= 0);
+	T_EQ(pread(fd, out, n * sizeof(*out), (off_t)((uintptr_t)p / T_PAGE * sizeof(*out))),
+	     (ssize_t)(n * sizeof(*out)));
+	close(fd);
+}

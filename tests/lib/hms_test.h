@@ -69,6 +69,12 @@ int t_cmd(struct hms_softdev *d, t_op op, void *addr, void *buf, size_t npages,
 /* Fills n ints with base + i; checks them. */
 void t_fill(int *p, size_t n, int base);
 void t_check(const int *p, size_t n, int base);
+/* The kernel's /proc/self/pagemap entries of the n pages from p, into
+ * out[]; and the bits tests look at. */
+void t_pagemap(const void *p, size_t n, uint64_t *out);
+#define T_PM_UFFD_WP (1ULL << 57)
+#define T_PM_SWAPPED (1ULL << 62)
+#define T_PM_PRESENT (1ULL << 63)
 /* hms_alloc()s size bytes inside one HMS_MIGRATE_MAX_BYTES block, so a
  * softdev migration command moves them in one batch: for tests that count
  * a migration's events or hook its one batch (a range across a 2 MiB
