@@ -183,32 +183,37 @@ static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, 
 		.start = start, .end = end, .src = src, .dst = dst,
 		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_SYSTEM,
 	};
-	struct gpu_stage *st;
 	bool copy_failed = false;
 	long moved = 0;
+	uint64_t t = gpu_prof_now(g);
 	int ret;
 
-	uint64_t t;
-
-	st = gpu_stage_get(g, false);
-	t = gpu_prof_now(g);
+	/*
+	 * The staging buffer is taken after the setup, never held across
+	 * it: the setup waits while a fork() runs, and the fork brings this
+	 * GPU's pages home through the same buffers.  Taken before, as until
+	 * session 19, migrations waiting for a fork could hold every buffer
+	 * and the fork's eviction waited for one for ever
+	 * (tests/gpu/cuda_fork_stage_race).  A stage holder now waits for
+	 * nothing a stage waiter holds.
+	 */
 	ret = hms_migrate_vma_setup(g->h, &m);
 	gpu_prof_add(g, GPU_PROF_IN_SETUP, &t);
-	if (ret) {
-		gpu_stage_put(g, st);
+	if (ret)
 		return ret;
-	}
 	if (m.cpages) {
+		struct gpu_stage *st = gpu_stage_get(g, false);
+
 		batch_alloc(g, &m, nomem);
 		gpu_prof_add(g, GPU_PROF_IN_ALLOC, &t);
 		copy_failed = batch_copy_in(g, st, &m);
+		gpu_stage_put(g, st);
 		gpu_prof_add(g, GPU_PROF_IN_COPY, &t);
 	}
 	hms_migrate_vma_pages(&m);
 	gpu_prof_add(g, GPU_PROF_IN_PAGES, &t);
 	hms_migrate_vma_finalize(&m);
 	gpu_prof_add(g, GPU_PROF_IN_FINALIZE, &t);
-	gpu_stage_put(g, st);
 	for (unsigned long i = 0; i < m.npages; i++)
 		moved += (m.src[i] & HMS_MIGRATE_PFN_MIGRATE) != 0;
 	/* Nothing moved because the GPU's copies failed: say so (-EIO), not
