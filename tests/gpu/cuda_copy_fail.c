@@ -5,13 +5,19 @@
  * data; a failed copy back leaves the page on the GPU and the CPU's fault
  * is retried until the copy works, or, when copies keep failing, gets
  * SIGBUS (the kernel's VM_FAULT_SIGBUS); no byte is lost either way.
+ * Runs in both copy modes; with HMS_CUDA_COPY_REGISTER every range pinned
+ * in place is unregistered again, whichever call failed (fakecuda counts
+ * them), and a pinning that fails falls back to the staged copy.
  */
 #include "gpu_test.h"
 
-int main(void)
+static unsigned (*registered)(void);
+static void (*fail_call)(const char *, unsigned, unsigned);
+
+static void run(unsigned mode)
 {
 	struct hms *h;
-	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL };
+	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, mode, NULL };
 	struct hms_cuda *g;
 	const size_t len = 8UL << 20, npages = len / T_PAGE, n = len / sizeof(int);
 	void (*fail)(unsigned, unsigned);
@@ -19,11 +25,11 @@ int main(void)
 	int *p;
 	long moved;
 
-	if (!g_fake())
-		T_SKIP("copy failures are injected through fakecuda only");
 	h = t_open();
 	g = g_attach(h, &cfg);
 	fail = (void (*)(unsigned, unsigned))g_fake_sym("fakecuda_fail_copies");
+	registered = (unsigned (*)(void))g_fake_sym("fakecuda_registered");
+	fail_call = (void (*)(const char *, unsigned, unsigned))g_fake_sym("fakecuda_fail_call");
 	gpu = hms_cuda_target(g);
 	p = hms_alloc(h, len, 0);
 	T_ASSERT(p);
@@ -34,7 +40,26 @@ int main(void)
 	moved = hms_migrate(h, p, len, &gpu, 1, 0);
 	T_EQ(moved, 0);
 	T_EQ(g_count_on(h, p, npages, gpu), 0);
+	T_EQ(registered(), 0);
 	t_check(p, n, 11);
+
+	/* The wait for the copies fails (once per batch, four batches):
+	 * nothing moves. */
+	fail(0, 0);
+	fail_call("cuStreamSynchronize", 0, 4);
+	T_EQ(hms_migrate(h, p, len, &gpu, 1, 0), 0);
+	fail_call("", 0, 0);
+	T_EQ(registered(), 0);
+	T_EQ(g_count_on(h, p, npages, gpu), 0);
+	t_check(p, n, 11);
+
+	/* Pinning in place fails: those runs are staged, every page moves. */
+	fail_call("cuMemHostRegister", 0, 3);
+	T_EQ(hms_migrate(h, p, len, &gpu, 1, 0), (long)npages);
+	fail_call("", 0, 0);
+	T_EQ(registered(), 0);
+	t_check(p, n, 11);
+	T_EQ(g_count_on(h, p, npages, gpu), 0);
 
 	/* One copy fails (the driver copies runs of at most 128 pages): those
 	 * pages stay, the others move. */
@@ -42,6 +67,7 @@ int main(void)
 	moved = hms_migrate(h, p, len, &gpu, 1, 0);
 	T_EQ(moved, npages - 128);
 	T_EQ(g_count_on(h, p, npages, gpu), npages - 128);
+	T_EQ(registered(), 0);
 	t_check(p, n, 11); /* each page read once: all come home */
 	T_EQ(g_count_on(h, p, npages, gpu), 0);
 
@@ -73,8 +99,17 @@ int main(void)
 		t_watchdog(0, NULL);
 	}
 
+	T_EQ(registered(), 0);
 	T_EQ(hms_cuda_detach(g), 0);
 	hms_close(h);
+}
+
+int main(void)
+{
+	if (!g_fake())
+		T_SKIP("copy failures are injected through fakecuda only");
+	run(HMS_CUDA_COPY_STAGED);
+	run(HMS_CUDA_COPY_REGISTER);
 	printf("ok\n");
 	return 0;
 }

@@ -6,7 +6,8 @@
  * memcpy, streams are synchronous, and the kernels the GPU tests launch
  * are C functions found by name.  It keeps the driver API's rules that
  * hms relies on (a chunk outlives its release while mapped; memory is
- * limited) and can fail on purpose (fakecuda_fail_copies, the memory
+ * limited; host ranges registered once, fakecuda_registered counting
+ * them) and can fail on purpose (fakecuda_fail_copies, the memory
  * limit), for fault injection, or hold host-to-device copies
  * (fakecuda_hold_htod) to stop a migration half way, or chunk releases
  * (fakecuda_hold_release) and creations (fakecuda_hold_create).  Like the
@@ -420,23 +421,68 @@ EXPORT CUresult cuMemFreeHost(void *p)
 	return CUDA_SUCCESS;
 }
 
+/* Host ranges registered and not yet unregistered, as the real driver
+ * keeps them: a range that overlaps one is refused, an address that
+ * starts none cannot be unregistered (a test's leak check:
+ * fakecuda_registered). */
+#define CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED 712
+#define CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED 713
+#define MAX_REGISTERED 4096
+static struct {
+	uintptr_t start, end;
+} registered[MAX_REGISTERED];
+static unsigned nregistered;
+
+EXPORT unsigned fakecuda_registered(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = nregistered;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned flags)
 {
+	uintptr_t s = (uintptr_t)p & ~4095UL, e = ((uintptr_t)p + bytes + 4095) & ~4095UL;
+	CUresult r = CUDA_SUCCESS;
+
 	NEED_CTX();
 	(void)flags;
 	if (inject("cuMemHostRegister"))
 		return CUDA_ERROR_UNKNOWN;
 	/* Like the real one: the pages must be mapped (pinning touches them). */
 	for (size_t o = 0; o < bytes; o += 4096)
-		if (madvise((char *)((uintptr_t)p & ~4095UL) + o, 4096, MADV_NORMAL))
+		if (madvise((char *)s + o, 4096, MADV_NORMAL))
 			return CUDA_ERROR_INVALID_VALUE;
-	return CUDA_SUCCESS;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < nregistered && !r; i++)
+		if (s < registered[i].end && registered[i].start < e)
+			r = CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+	if (!r && nregistered == MAX_REGISTERED)
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (!r) {
+		registered[nregistered].start = s;
+		registered[nregistered++].end = e;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 EXPORT CUresult cuMemHostUnregister(void *p)
 {
-	(void)p;
-	return CUDA_SUCCESS;
+	CUresult r = CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < nregistered; i++)
+		if (registered[i].start == ((uintptr_t)p & ~4095UL)) {
+			registered[i] = registered[--nregistered];
+			r = CUDA_SUCCESS;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 /* ---- copies ------------------------------------------------------------------ */
