@@ -4,7 +4,8 @@
  * failed copy to the GPU leaves its pages in system memory with their
  * data; a failed copy back leaves the page on the GPU and the CPU's fault
  * is retried until the copy works, or, when copies keep failing, gets
- * SIGBUS (the kernel's VM_FAULT_SIGBUS); no byte is lost either way.
+ * SIGBUS (the kernel's VM_FAULT_SIGBUS), and hms_cuda_detach() says
+ * -EBUSY with the GPU still attached; no byte is lost either way.
  * Runs in both copy modes; with HMS_CUDA_COPY_REGISTER every range pinned
  * in place is unregistered again, whichever call failed (fakecuda counts
  * them), and a pinning that fails falls back to the staged copy.
@@ -90,6 +91,10 @@ static void run(unsigned mode)
 		fail(0, 1000000);
 		T_ASSERT(!t_read_or_sigbus(p + 7, &seen));
 		T_EQ(seen, -1);
+		T_EQ(g_count_on(h, p, npages, gpu), npages);
+		/* A detach cannot bring them home either: -EBUSY, the GPU
+		 * stays attached and keeps the data. */
+		T_EQ(hms_cuda_detach(g), -EBUSY);
 		T_EQ(g_count_on(h, p, npages, gpu), npages);
 		fail(0, 0);
 		T_ASSERT(t_read_or_sigbus(p + 7, &seen));
