@@ -119,6 +119,9 @@ enum hms_inject_point {
  *                      pages out into its transit range (start, len: where
  *                      they are now, hms' own memory) and has not yet kept
  *                      them for reuse or emptied them
+ *   UNMANAGE_EVICTED   hms_unmanage() has brought the range's device pages
+ *                      home and has not yet taken the range out of the
+ *                      table (start, len: the range)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -135,6 +138,7 @@ enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PROTECT,
 	HMS_HOOK_MIGRATE_SELECTED,
 	HMS_HOOK_DISCARD_MOVED,
+	HMS_HOOK_UNMANAGE_EVICTED,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

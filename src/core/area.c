@@ -1339,18 +1339,55 @@ HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 	return 0;
 }
 
+bool hms__leaving_locked(const struct hms *h, uintptr_t addr)
+{
+	for (const struct hms_leaving *l = h->leaving; l; l = l->next)
+		if (addr >= l->start && addr < l->end)
+			return true;
+	return false;
+}
+
+static void leaving_del(struct hms *h, struct hms_leaving *l)
+{
+	struct hms_leaving **pp;
+
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->leaving; *pp != l; pp = &(*pp)->next)
+		;
+	*pp = l->next;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * Pages home, then out of the table, then out of the registration.  No
+ * page may leave for a device between the eviction and the table's
+ * forgetting: forgotten there, its device page was freed (or, held by a
+ * migration, dropped at finalize as a page unmapped) and the memory,
+ * which stays mapped, read zeros (tests/unmanage_migrate_race: another
+ * thread's hms_migrate, a device's first touch under a policy).  So the
+ * range is listed as leaving before the eviction starts: a migration to a
+ * device set up from then on passes over its system pages, and one set up
+ * before holds its pages MIGRATING, which the eviction waits for.
+ */
 HMS_API int hms_unmanage(struct hms *h, void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len;
+	struct hms_leaving l = { s, e, NULL };
 	int ret = check_managed(h, addr, len, false);
 
 	if (ret)
 		return ret;
+	pthread_mutex_lock(&h->lock);
+	l.next = h->leaving;
+	h->leaving = &l;
+	pthread_mutex_unlock(&h->lock);
 	ret = hms__evict_range(h, s, e, NULL);
-	if (ret)
-		return ret;
-	forget_range(h, s, e, HMS_EVENT_RELEASE);
-	return hms__uffd_unregister(h, s, len);
+	if (!ret) {
+		hms__test_hook_run(h, HMS_HOOK_UNMANAGE_EVICTED, s, len);
+		forget_range(h, s, e, HMS_EVENT_RELEASE);
+	}
+	leaving_del(h, &l);
+	return ret ? ret : hms__uffd_unregister(h, s, len);
 }
 
 /* ---- hms_protect ----------------------------------------------------------- */

@@ -199,6 +199,18 @@ struct hms_area *hms__area_find_range_locked(struct hms *h, uintptr_t start,
 					     uintptr_t end);
 /* True if every page of [start, end) is managed (possibly several areas). */
 bool hms__range_managed_locked(struct hms *h, uintptr_t start, uintptr_t end);
+/*
+ * A range hms_unmanage() is letting go (area.c): from before its eviction
+ * until it leaves the table, no system page in it is selected for a
+ * migration to a device (migrate.c).  On the unmanaging thread's stack,
+ * listed in h->leaving under hms.lock.
+ */
+struct hms_leaving {
+	uintptr_t start, end;
+	struct hms_leaving *next;
+};
+/* Is addr inside a range hms_unmanage() is letting go? */
+bool hms__leaving_locked(const struct hms *h, uintptr_t addr);
 /* 0 if every page of [start, end) is managed and the areas are not stale
  * (unmapped, their event not read yet: waited for), else -ENOENT.  Syncs
  * with the handler; takes hms.lock. */
@@ -855,6 +867,7 @@ struct hms {
 	hms_pfn next_pfn;
 	struct hms_zap *zaps;
 	struct hms_zap *unmaps; /* hms_free()'s munmaps, until handled (uffd.c) */
+	struct hms_leaving *leaving; /* ranges hms_unmanage() lets go (area.c) */
 	struct hms_staging *staging;
 	struct hms_discard *discards; /* free spare ranges (uffd.c) */
 	/* Spare ranges holding discarded pages for the way back (uffd.c,

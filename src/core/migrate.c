@@ -179,7 +179,11 @@ static unsigned long select_locked(struct hms *h, struct hms_migrate_vma *m)
 				continue;
 			e = hms_migrate_pfn(pte->pfn) | HMS_MIGRATE_PFN_MIGRATE;
 		} else {
-			if (!(m->flags & HMS_MIGRATE_SELECT_SYSTEM))
+			/* hms_unmanage() is letting the page go: it stays (its
+			 * eviction is over; forgotten on a device, the page's
+			 * data went with the table: tests/unmanage_migrate_race). */
+			if (!(m->flags & HMS_MIGRATE_SELECT_SYSTEM) ||
+			    (h->leaving && hms__leaving_locked(h, p)))
 				continue;
 			e = HMS_MIGRATE_PFN_MIGRATE;
 			if (maybe)
