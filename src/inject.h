@@ -122,6 +122,8 @@ enum hms_inject_point {
  *   UNMANAGE_EVICTED   hms_unmanage() has brought the range's device pages
  *                      home and has not yet taken the range out of the
  *                      table (start, len: the range)
+ *   CLOSE_EVICT        hms_close() is about to bring every device page
+ *                      home (its mirrors were released; start, len: 0)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -139,6 +141,7 @@ enum hms_test_hook {
 	HMS_HOOK_MIGRATE_SELECTED,
 	HMS_HOOK_DISCARD_MOVED,
 	HMS_HOOK_UNMANAGE_EVICTED,
+	HMS_HOOK_CLOSE_EVICT,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,

@@ -93,11 +93,20 @@ static void fork_prepare(void)
 {
 	pthread_mutex_lock(&ctx_list_lock);
 	for (struct hms *h = ctx_list; h; h = h->next_ctx) {
-		if (h->forked_child || h->closing)
+		if (h->forked_child)
 			continue;
+		pthread_mutex_lock(&h->lock);
+		if (h->close_started) {
+			/* hms_close() brings its pages home (its drivers are
+			 * released, nothing takes pages out again): the child
+			 * has them once it has (hms_close() below). */
+			while (!h->closing)
+				pthread_cond_wait(&h->cond, &h->lock);
+			pthread_mutex_unlock(&h->lock);
+			continue;
+		}
 		/* Stop pages from leaving for a device, let the migrations
 		 * already on their way land, then bring everything home. */
-		pthread_mutex_lock(&h->lock);
 		h->forking = true;
 		while (h->to_device)
 			pthread_cond_wait(&h->cond, &h->lock);
@@ -139,7 +148,7 @@ enum hms_kcopy hms__kernel_copy_fault(uintptr_t addr, bool write)
 	for (struct hms *h = ctx_list; h && !found; h = h->next_ctx) {
 		struct hms_area *a;
 
-		if (h->forked_child || h->mode != HMS_MODE_USER_ONLY)
+		if (h->forked_child || h->close_started || h->mode != HMS_MODE_USER_ONLY)
 			continue;
 		pthread_mutex_lock(&h->lock);
 		a = hms__area_find_locked(h, page);
@@ -294,24 +303,43 @@ err_free:
 	return ret;
 }
 
-HMS_API void hms_close(struct hms *h)
+static void ctx_unlist(struct hms *h)
 {
-	struct hms **pp;
-
-	if (!h)
-		return;
 	pthread_mutex_lock(&ctx_list_lock);
 	pthread_rwlock_wrlock(&ctx_lookup_lock);
-	for (pp = &ctx_list; *pp; pp = &(*pp)->next_ctx)
+	for (struct hms **pp = &ctx_list; *pp; pp = &(*pp)->next_ctx)
 		if (*pp == h) {
 			*pp = h->next_ctx;
 			break;
 		}
 	pthread_rwlock_unlock(&ctx_lookup_lock);
 	pthread_mutex_unlock(&ctx_list_lock);
-	if (h->forked_child)
-		return; /* the parent owns it; the child's copy just goes */
-	/* Off the list, it gets no new kernel copy: let those there end. */
+}
+
+/*
+ * The context stays on the list, for fork(), until its memory is
+ * unregistered: a fork() meanwhile waits (fork_prepare) until this has
+ * brought every page home, then copies the address space.  Taken off the
+ * list first, as it was before, it left a fork() between that and the
+ * eviction a child with zeros where the pages were on a device
+ * (tests/fork_close_race).
+ */
+HMS_API void hms_close(struct hms *h)
+{
+	if (!h)
+		return;
+	if (h->forked_child) {
+		ctx_unlist(h); /* the parent owns it; the child's copy just goes */
+		return;
+	}
+	/* Marked, it gets no new kernel copy: let those there end. */
+	pthread_mutex_lock(&ctx_list_lock);
+	pthread_rwlock_wrlock(&ctx_lookup_lock);
+	pthread_mutex_lock(&h->lock);
+	h->close_started = true;
+	pthread_mutex_unlock(&h->lock);
+	pthread_rwlock_unlock(&ctx_lookup_lock);
+	pthread_mutex_unlock(&ctx_list_lock);
 	pthread_mutex_lock(&h->lock);
 	while (h->kcopy_refs)
 		pthread_cond_wait(&h->cond, &h->lock);
@@ -319,8 +347,12 @@ HMS_API void hms_close(struct hms *h)
 
 	/* Drivers stop their work first, then every page comes home. */
 	hms__notifier_release(h);
+	hms__test_hook_run(h, HMS_HOOK_CLOSE_EVICT, 0, 0);
 	hms__evict_range(h, 0, UINTPTR_MAX, NULL);
+	pthread_mutex_lock(&h->lock);
 	h->closing = true;
+	pthread_cond_broadcast(&h->cond); /* a fork() waiting for it */
+	pthread_mutex_unlock(&h->lock);
 
 	/* Areas: RELEASE to whoever still listens, then unregister. */
 	for (;;) {
@@ -348,6 +380,7 @@ HMS_API void hms_close(struct hms *h)
 		if (owned)
 			munmap((void *)s, e - s);
 	}
+	ctx_unlist(h); /* nothing is registered: a fork() copies plain memory */
 	hms__uffd_stop(h);
 	hms__stats_report(h); /* every page is home: the counters are final */
 	/* Devices that were not removed: their memory is empty now. */

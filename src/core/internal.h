@@ -908,6 +908,10 @@ struct hms {
 
 	struct hms *next_ctx; /* all contexts, for fork (context.c) */
 	bool forked_child;    /* this copy lives in a fork child: unusable */
+	/* hms_close() has begun (set under ctx_list_lock, ctx_lookup_lock
+	 * and hms.lock: no new kernel copy finds the context), and has
+	 * brought every page home (under hms.lock; fork() waits for it). */
+	bool close_started;
 	bool closing;
 };
 
