@@ -159,9 +159,12 @@ int sd_enter(struct hms_softdev *d)
 		d->users++;
 	pthread_mutex_unlock(&d->wlock);
 	/* See what the application changed before this operation: its
-	 * MADV_DONTNEED must not discard what the operation writes. */
-	if (!ret)
-		hms_sync(d->h);
+	 * MADV_DONTNEED must not discard what the operation writes.  In a
+	 * fork child the device is the parent's: -ECHILD. */
+	if (!ret && hms_sync(d->h) == -ECHILD) {
+		sd_leave(d);
+		ret = -ECHILD;
+	}
 	return ret;
 }
 
@@ -375,6 +378,11 @@ SD_API int hms_softdev_create(struct hms *h, const struct hms_softdev_config *cf
 SD_API void hms_softdev_destroy(struct hms_softdev *d)
 {
 	if (!d)
+		return;
+	/* In a fork child the device is the parent's, its workers are not
+	 * there to join (they hung this): the child's copy just goes, as
+	 * its context's does in hms_close() (tests/fork_child_calls). */
+	if (hms_sync(d->h) == -ECHILD)
 		return;
 	sd_stop_workers(d);
 	/* Every page comes back before the memory goes. */
