@@ -126,10 +126,33 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 
+/*
+ * The child's copies of a context's descriptors go: it cannot use them
+ * (-ECHILD), and its copy of the userfaultfd kept the parent's open after
+ * the parent's hms_close(): memory still registered though not managed
+ * (an area grown in place by mremap(), design 6), which the kernel lets
+ * go when the last descriptor closes, stayed registered with no reader,
+ * and the parent's next touch there waited for as long as the child
+ * lived (tests/close_fork_child_alive).
+ */
+static void fork_child_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 static void fork_child(void)
 {
-	for (struct hms *h = ctx_list; h; h = h->next_ctx)
+	for (struct hms *h = ctx_list; h; h = h->next_ctx) {
+		if (!h->forked_child) {
+			fork_child_close(&h->uffd);
+			fork_child_close(&h->uffd_spare);
+			fork_child_close(&h->age_fd);
+			fork_child_close(&h->wake_fd);
+		}
 		h->forked_child = true;
+	}
 	hms__uffd_fork_child();
 	pthread_rwlock_init(&ctx_lookup_lock, NULL);
 	pthread_mutex_unlock(&ctx_list_lock);
