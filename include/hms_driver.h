@@ -119,7 +119,8 @@ struct hms_mirror_ops {
 int hms_mirror_register(struct hms *h, const struct hms_mirror_ops *ops,
 			void *priv, struct hms_mirror **out);
 
-/** hms_mirror_unregister() - returns once no callback of the mirror runs. */
+/** hms_mirror_unregister() - returns once no callback of the mirror runs.
+ *  In a fork child (the mirror is the parent's) it returns at once. */
 void hms_mirror_unregister(struct hms_mirror *m);
 
 /** The driver's pointer given to hms_mirror_register(). */
@@ -155,7 +156,7 @@ int hms_interval_insert(struct hms *h, uintptr_t start, size_t len,
 			struct hms_interval **out);
 
 /** hms_interval_remove() - returns once no invalidate() of it runs; then
- *  the interval is freed. */
+ *  the interval is freed.  In a fork child it returns at once. */
 void hms_interval_remove(struct hms_interval *iv);
 
 /** The driver's pointer given to hms_interval_insert(). */

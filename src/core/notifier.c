@@ -412,7 +412,10 @@ HMS_API void hms_mirror_unregister(struct hms_mirror *m)
 	struct hms_mirror **pp;
 	bool held;
 
-	if (!m)
+	/* In a fork child the mirror is the parent's: a callback that ran
+	 * there as fork() copied it counts in m->calling for ever, and the
+	 * wait for it hung the child (tests/fork_child_mirror_busy). */
+	if (!m || m->h->forked_child)
 		return;
 	n = &m->h->notifier;
 	pthread_mutex_lock(&n->lock);
@@ -513,8 +516,8 @@ HMS_API void hms_interval_remove(struct hms_interval *iv)
 	struct hms_notifier *n;
 	bool held;
 
-	if (!iv)
-		return;
+	if (!iv || iv->h->forked_child)
+		return; /* the parent's (see hms_mirror_unregister) */
 	n = &iv->h->notifier;
 	pthread_mutex_lock(&n->lock);
 	/* The tree is only walked under this lock: the interval leaves it
