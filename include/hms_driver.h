@@ -328,16 +328,18 @@ int hms_devmem_add(struct hms *h, const struct hms_devmem_desc *desc,
  * hms_devmem_evict() - bring every page that lives in this device memory
  * back to system memory, through the driver's migrate_to_ram (the
  * kernel's migrate_device_range eviction).  Must not be called from
- * migrate_to_ram.  Return: pages brought back, -EINVAL (@dm NULL), or
- * -EBUSY if some could not be (they stay on the device; nothing is lost).
+ * migrate_to_ram.  Return: pages brought back, -EINVAL (@dm NULL),
+ * -EBUSY if some could not be (they stay on the device; nothing is lost),
+ * -ECHILD (fork child).
  */
 long hms_devmem_evict(struct hms_devmem *dm);
 
 /**
  * hms_devmem_remove() - migrate every page still in this device memory
  * back to system memory (through migrate_to_ram), then unregister it.
- * Return: 0, -EINVAL (@dm NULL), or -EBUSY if a page could not be
- * brought back (the devmem stays registered; nothing is lost).
+ * Return: 0, -EINVAL (@dm NULL), -EBUSY if a page could not be
+ * brought back (the devmem stays registered; nothing is lost), -ECHILD
+ * (fork child).
  */
 int hms_devmem_remove(struct hms_devmem *dm);
 

@@ -108,6 +108,10 @@ HMS_API long hms_devmem_evict(struct hms_devmem *dm)
 	if (!dm)
 		return -EINVAL;
 	h = dm->h;
+	/* In a fork child before any lock: the child's copies may be held
+	 * by a thread only the parent has (the handler, at the fork). */
+	if (h->forked_child)
+		return -ECHILD;
 	pthread_mutex_lock(&h->lock);
 	before = devmem_used_locked(h, dm);
 	pthread_mutex_unlock(&h->lock);
