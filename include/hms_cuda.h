@@ -186,7 +186,10 @@ int hms_cuda_info(const struct hms_cuda *g, struct hms_cuda_info *info);
  * pages that fit stay on the GPU, nothing is lost); -EBUSY (a page could
  * not be placed, e.g. one moved here by mremap occupies its slot);
  * -EAGAIN (HMS_CUDA_MAP_READ_ONLY: writes to the range kept dropping the
- * replicas as they were made; nothing is held, try again); -EIO.
+ * replicas as they were made; nothing is held, try again); -EDEADLK
+ * (another thread's fork() waits for a window this thread holds, and
+ * pages would have to move meanwhile: unmap this thread's windows, then
+ * try again; nothing is held); -EIO.
  */
 int hms_cuda_map(struct hms_cuda *g, void *addr, size_t len, unsigned flags,
 		 uint64_t *dptr);

@@ -398,6 +398,13 @@ static inline hms_pfn hms_migrate_pfn_to_pfn(uint64_t entry)
 /** hms_migrate_vma.flags: which pages setup selects. */
 #define HMS_MIGRATE_SELECT_SYSTEM (1u << 0)
 #define HMS_MIGRATE_SELECT_DEVICE_PRIVATE (1u << 1)
+/**
+ * With SELECT_SYSTEM: while a fork() is bringing device pages home, setup
+ * fails at once with -EDEADLK instead of waiting for the fork to end.  For
+ * a caller that holds something the fork's eviction waits for (the CUDA
+ * driver: a thread that holds a window).
+ */
+#define HMS_MIGRATE_NO_FORK_WAIT (1u << 2)
 
 /** Largest range one migration may cover. */
 #define HMS_MIGRATE_MAX_BYTES (2UL << 20)
@@ -415,7 +422,7 @@ struct hms_migrate_core; /* hms' private part of a migration */
  * @pgmap_owner:  SELECT_DEVICE_PRIVATE: only pages of device memory with
  *                this owner are selected; also passed as the owner of the
  *                MIGRATE invalidation.
- * @flags:        HMS_MIGRATE_SELECT_*.
+ * @flags:        HMS_MIGRATE_SELECT_*, HMS_MIGRATE_NO_FORK_WAIT.
  * @core:         hms' state between the phases; do not touch.
  */
 struct hms_migrate_vma {
@@ -443,7 +450,8 @@ struct hms_migrate_vma {
  * the fault handler thread, i.e. from migrate_to_ram() with f->nowait,
  * and a subscriber refused the non-blockable MIGRATE invalidation:
  * nothing was selected or changed; return it from migrate_to_ram() and
- * the fault is retried).  Always pair a successful setup with
+ * the fault is retried), -EDEADLK (HMS_MIGRATE_NO_FORK_WAIT and a fork()
+ * is under way: nothing was selected).  Always pair a successful setup with
  * hms_migrate_vma_finalize(), which may run on another thread.
  */
 int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m);

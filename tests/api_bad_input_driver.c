@@ -164,6 +164,10 @@ static void migrate_cases(struct hms *h, char *p)
 	mv.pgmap_owner = NULL;
 	T_EQ(hms_migrate_vma_setup(h, &mv), -EINVAL);
 	mv.pgmap_owner = &md.owner;
+	mv.flags = HMS_MIGRATE_NO_FORK_WAIT; /* selects nothing */
+	T_EQ(hms_migrate_vma_setup(h, &mv), -EINVAL);
+	mv.flags = HMS_MIGRATE_SELECT_SYSTEM | (1u << 3); /* unknown */
+	T_EQ(hms_migrate_vma_setup(h, &mv), -EINVAL);
 	mv.flags = HMS_MIGRATE_SELECT_SYSTEM;
 	mv.start = (uintptr_t)p + T_PAGE; /* end before start */
 	T_EQ(hms_migrate_vma_setup(h, &mv), -EINVAL);

@@ -242,7 +242,8 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	if (!m || !m->src || !m->dst || m->start >= m->end || !hms__aligned(m->start) ||
 	    !hms__aligned(m->end) || m->end - m->start > HMS_MIGRATE_MAX_BYTES ||
 	    !(m->flags & (HMS_MIGRATE_SELECT_SYSTEM | HMS_MIGRATE_SELECT_DEVICE_PRIVATE)) ||
-	    (m->flags & ~(HMS_MIGRATE_SELECT_SYSTEM | HMS_MIGRATE_SELECT_DEVICE_PRIVATE)) ||
+	    (m->flags & ~(HMS_MIGRATE_SELECT_SYSTEM | HMS_MIGRATE_SELECT_DEVICE_PRIVATE |
+			  HMS_MIGRATE_NO_FORK_WAIT)) ||
 	    ((m->flags & HMS_MIGRATE_SELECT_DEVICE_PRIVATE) && !m->pgmap_owner))
 		return -EINVAL;
 	m->npages = (m->end - m->start) >> PAGE_SHIFT;
@@ -261,9 +262,17 @@ HMS_API int hms_migrate_vma_setup(struct hms *h, struct hms_migrate_vma *m)
 	hms__uffd_sync(h); /* see munmap/mremap that returned before us */
 	pthread_mutex_lock(&h->lock);
 	if (m->flags & HMS_MIGRATE_SELECT_SYSTEM) {
-		/* A fork() in progress must find every page in system memory. */
-		while (h->forking)
+		/* A fork() in progress must find every page in system memory.
+		 * A caller that holds what the fork waits for does not wait
+		 * for it (the CUDA driver's windows, gpu_migrate.c). */
+		while (h->forking && !(m->flags & HMS_MIGRATE_NO_FORK_WAIT))
 			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->forking) {
+			pthread_mutex_unlock(&h->lock);
+			free(c->from);
+			free(c);
+			return -EDEADLK;
+		}
 		c->to_device = true;
 		h->to_device++;
 	}

@@ -292,9 +292,10 @@ static int map(struct hms_cuda *g, void *addr, size_t len, unsigned flags, uint6
 		if (!ret || ret == -ENOENT || round + 1 == MAP_ROUNDS)
 			break; /* (lock held) */
 		pthread_mutex_unlock(&g->lock);
-		if ((n == -ENOMEM || n == -EIO) && ret == -ENOMEM) {
-			/* Out of GPU memory, or its copies fail: more rounds
-			 * will not help. */
+		if ((n == -ENOMEM || n == -EIO || n == -EDEADLK) && ret == -ENOMEM) {
+			/* Out of GPU memory, or its copies fail, or a fork()
+			 * waits for a window this thread holds (run_job): more
+			 * rounds will not help. */
 			ret = (int)n;
 			pthread_mutex_lock(&g->lock);
 			break;

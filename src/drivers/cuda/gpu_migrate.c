@@ -176,12 +176,14 @@ static bool batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 	return failed || copy_failed;
 }
 
-static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool *nomem)
+static long batch_to_device(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool *nomem,
+			    bool no_fork_wait)
 {
 	uint64_t src[BATCH_PAGES], dst[BATCH_PAGES];
 	struct hms_migrate_vma m = {
 		.start = start, .end = end, .src = src, .dst = dst,
-		.pgmap_owner = g, .flags = HMS_MIGRATE_SELECT_SYSTEM,
+		.pgmap_owner = g,
+		.flags = HMS_MIGRATE_SELECT_SYSTEM | (no_fork_wait ? HMS_MIGRATE_NO_FORK_WAIT : 0),
 	};
 	bool copy_failed = false;
 	long moved = 0;
@@ -228,6 +230,7 @@ static long batch_to_ram(struct hms_cuda *g, uintptr_t start, uintptr_t end, boo
 struct gpu_job {
 	uintptr_t start, end;
 	bool to_ram;
+	bool no_fork_wait;      /* the caller holds a window (run_job) */
 	atomic_uintptr_t next;  /* next batch start */
 	atomic_long moved;
 	atomic_int error;
@@ -247,7 +250,7 @@ static void job_work(struct hms_cuda *g, struct gpu_job *j)
 				return;
 			e = gpu_batch_end(s, j->end);
 		} while (!atomic_compare_exchange_weak(&j->next, &s, e));
-		n = j->to_ram ? batch_to_ram(g, s, e, false, false) : batch_to_device(g, s, e, &nomem);
+		n = j->to_ram ? batch_to_ram(g, s, e, false, false) : batch_to_device(g, s, e, &nomem, j->no_fork_wait);
 		if (n > 0)
 			atomic_fetch_add(&j->moved, n);
 		else if (n < 0 && n != -ENOENT)
@@ -318,6 +321,25 @@ void gpu_threads_stop(struct hms_cuda *g)
 	g->threads = NULL;
 }
 
+/* Does the calling thread hold a window of g?  g->lock held. */
+static bool holds_window_locked(const struct hms_cuda *g)
+{
+	for (const struct gpu_window *w = g->windows; w; w = w->next)
+		if (pthread_equal(w->owner, pthread_self()))
+			return true;
+	return false;
+}
+
+/*
+ * A thread that holds a window does not wait for a fork() in its
+ * migrations to the GPU (HMS_MIGRATE_NO_FORK_WAIT: they fail with
+ * -EDEADLK): the fork waits for every window to end, since their pages
+ * must come home for the child, and the thread would wait for the fork
+ * in the migration's setup while the fork waited for its window, both
+ * for ever (a second hms_cuda_map, an hms_migrate to the GPU, while
+ * another thread forks: tests/gpu/cuda_fork_window_map).  Its batches may
+ * run on the copy threads, so the job carries it.
+ */
 static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_ram)
 {
 	struct gpu_job j = { .start = start, .end = end, .to_ram = to_ram };
@@ -330,6 +352,11 @@ static long run_job(struct hms_cuda *g, uintptr_t start, uintptr_t end, bool to_
 	atomic_init(&j.moved, 0);
 	atomic_init(&j.error, 0);
 	atomic_init(&j.nomem, false);
+	if (!to_ram) {
+		pthread_mutex_lock(&g->lock);
+		j.no_fork_wait = holds_window_locked(g);
+		pthread_mutex_unlock(&g->lock);
+	}
 	/* More than one batch and the threads idle: share it with them. */
 	pthread_mutex_lock(&g->jlock);
 	if (g->nthreads && !g->job && end - start > GPU_BLOCK && !g->stop) {
