@@ -169,6 +169,8 @@ void *hms_interval_priv(const struct hms_interval *iv);
  * cur_seq given to hms_interval_set_seq(), or the interval's initial
  * value).  This call, hms_interval_read_retry() and hms_interval_set_seq()
  * are the driver's fast path and take a valid interval: no NULL check.
+ * In a fork child (the interval is the parent's) it returns at once; the
+ * hms_range_fault() that follows says -ECHILD.
  */
 unsigned long hms_interval_read_begin(struct hms_interval *iv);
 
@@ -203,7 +205,8 @@ int hms_sync(struct hms *h);
  * [start, end) is in progress (the seed's range tracking).  It may answer
  * true when none overlaps, never false when one does: while an
  * invalidation runs whose range hms could not record (no memory for the
- * record), it answers true for every range.
+ * record), it answers true for every range, and in a fork child (an
+ * invalidation of the parent's may never end there) always.
  */
 bool hms_range_invalidating(struct hms *h, uintptr_t start, uintptr_t end);
 

@@ -370,6 +370,11 @@ HMS_API bool hms_range_invalidating(struct hms *h, uintptr_t start, uintptr_t en
 
 	if (!h || start >= end)
 		return false;
+	/* In a fork child an invalidation that ran in the parent as fork()
+	 * copied the address space never ends, and its thread may have held
+	 * the lock (tests/fork_child_read_begin): one may run. */
+	if (h->forked_child)
+		return true;
 	n = &h->notifier;
 	pthread_mutex_lock(&n->lock);
 	busy = n->unrecorded > 0; /* a range not recorded may be any */
@@ -559,6 +564,13 @@ HMS_API unsigned long hms_interval_read_begin(struct hms_interval *iv)
 	struct hms_notifier *n = &iv->h->notifier;
 	unsigned long seq;
 
+	/* In a fork child the interval is the parent's: the child's copy of
+	 * an invalidation that ran there as fork() copied the address space
+	 * never ends (its thread is not in the child), and waiting for it
+	 * hung the child (tests/fork_child_read_begin); the hms_range_fault()
+	 * that follows says -ECHILD. */
+	if (iv->h->forked_child)
+		return __atomic_load_n(&iv->invalidate_seq, __ATOMIC_ACQUIRE);
 	pthread_mutex_lock(&n->lock);
 	seq = __atomic_load_n(&iv->invalidate_seq, __ATOMIC_ACQUIRE);
 	while (seq == n->invalidate_seq && (seq & 1))
