@@ -39,14 +39,6 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 	T_EQ(hms_sync(race.h), 0);
 }
 
-static bool kernel_wp(const char *addr)
-{
-	uint64_t e;
-
-	t_pagemap(addr, 1, &e);
-	return e & T_PM_UFFD_WP;
-}
-
 int main(void)
 {
 	struct hms *h;
@@ -83,7 +75,7 @@ int main(void)
 	T_EQ(hms_page_query(h, d, NP, info), NP);
 	for (size_t i = 0; i < NP; i++) {
 		T_EQ(info[i].location, HMS_LOC_SYSTEM);
-		if (kernel_wp(d + i * T_PAGE) && !(info[i].flags & HMS_PAGE_WRITE_PROTECTED))
+		if (t_kernel_wp(d + i * T_PAGE) && !(info[i].flags & HMS_PAGE_WRITE_PROTECTED))
 			stale++;
 	}
 	if (!stale)

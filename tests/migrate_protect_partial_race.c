@@ -33,26 +33,13 @@ static struct {
 
 static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
 {
-	char *last;
-
 	(void)arg;
 	(void)len;
 	if (!race.h || point != HMS_HOOK_MIGRATE_PROTECT || start != (uintptr_t)race.p ||
 	    race.fired++)
 		return;
 	/* The run's last page becomes a mapping of someone else's. */
-	last = race.p + (NP - 1) * T_PAGE;
-	T_ASSERT(mmap(last, T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-		      -1, 0) == last);
-	T_EQ(hms_sync(race.h), 0);
-}
-
-static bool kernel_wp(const char *addr)
-{
-	uint64_t e;
-
-	t_pagemap(addr, 1, &e);
-	return e & T_PM_UFFD_WP;
+	t_map_foreign(race.h, race.p + (NP - 1) * T_PAGE);
 }
 
 static void one(bool tracked)
@@ -84,7 +71,7 @@ static void one(bool tracked)
 		bool table = info[i].flags & HMS_PAGE_WRITE_PROTECTED;
 
 		T_EQ(info[i].location, HMS_LOC_SYSTEM);
-		if (kernel_wp(p + i * T_PAGE) && !table) {
+		if (t_kernel_wp(p + i * T_PAGE) && !table) {
 			unrecorded++;
 			fprintf(stderr, "%s: page %zu write protected in the kernel, not in the table\n",
 				tracked ? "tracked" : "untracked", i);

@@ -32,25 +32,12 @@ static struct {
 
 static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
 {
-	char *last;
-
 	(void)arg;
 	(void)len;
 	if (!race.h || point != HMS_HOOK_WP_PROTECT || start != (uintptr_t)race.p || race.fired++)
 		return;
 	/* The range's last page becomes a mapping of someone else's. */
-	last = race.p + (NP - 1) * T_PAGE;
-	T_ASSERT(mmap(last, T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-		      -1, 0) == last);
-	T_EQ(hms_sync(race.h), 0);
-}
-
-static bool kernel_wp(const char *addr)
-{
-	uint64_t e;
-
-	t_pagemap(addr, 1, &e);
-	return e & T_PM_UFFD_WP;
+	t_map_foreign(race.h, race.p + (NP - 1) * T_PAGE);
 }
 
 static void one(bool exclusive)
@@ -83,7 +70,7 @@ static void one(bool exclusive)
 	for (size_t i = 0; i < NP - 1; i++) {
 		T_EQ(info[i].location, HMS_LOC_SYSTEM);
 		T_ASSERT(!(info[i].flags & HMS_PAGE_EXCLUSIVE));
-		if (kernel_wp(p + i * T_PAGE) && !(info[i].flags & HMS_PAGE_WRITE_PROTECTED)) {
+		if (t_kernel_wp(p + i * T_PAGE) && !(info[i].flags & HMS_PAGE_WRITE_PROTECTED)) {
 			unrecorded++;
 			fprintf(stderr, "%s: page %zu write protected in the kernel, not in the table\n",
 				what, i);

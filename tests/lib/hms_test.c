@@ -434,3 +434,18 @@ void t_pagemap(const void *p, size_t n, uint64_t *out)
 	     (ssize_t)(n * sizeof(*out)));
 	close(fd);
 }
+
+bool t_kernel_wp(const void *addr)
+{
+	uint64_t e;
+
+	t_pagemap(addr, 1, &e);
+	return e & T_PM_UFFD_WP;
+}
+
+void t_map_foreign(struct hms *h, void *addr)
+{
+	T_ASSERT(mmap(addr, T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		      -1, 0) == addr);
+	T_EQ(hms_sync(h), 0);
+}

@@ -75,6 +75,11 @@ void t_pagemap(const void *p, size_t n, uint64_t *out);
 #define T_PM_UFFD_WP (1ULL << 57)
 #define T_PM_SWAPPED (1ULL << 62)
 #define T_PM_PRESENT (1ULL << 63)
+/* Is the page at addr write protected by userfaultfd in the kernel? */
+bool t_kernel_wp(const void *addr);
+/* The page at addr becomes a fresh anonymous mapping hms does not know
+ * (MAP_FIXED over it), and h has read the event. */
+void t_map_foreign(struct hms *h, void *addr);
 /* hms_alloc()s size bytes inside one HMS_MIGRATE_MAX_BYTES block, so a
  * softdev migration command moves them in one batch: for tests that count
  * a migration's events or hook its one batch (a range across a 2 MiB
