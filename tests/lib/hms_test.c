@@ -403,6 +403,20 @@ char *t_map_low(size_t size)
 	return p;
 }
 
+bool t_fence(void *addr, size_t len)
+{
+	void *r = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		       -1, 0);
+
+	if (r == addr)
+		return true;
+	if (r != MAP_FAILED)
+		munmap(r, len); /* a kernel that takes NOREPLACE as a hint */
+	else
+		T_EQ(errno, EEXIST);
+	return false;
+}
+
 bool t_thread_sleeps_in(int tid, long nr)
 {
 	char path[64], buf[512], *paren;

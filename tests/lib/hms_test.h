@@ -88,6 +88,10 @@ void *t_alloc_one_batch(struct hms *h, size_t size);
 /* An anonymous read-write mapping of size bytes below 512 MiB (page
  * numbers of at most 17 bits), not managed; SKIP when there is no room. */
 char *t_map_low(size_t size);
+/* Maps PROT_NONE over [addr, addr + len) so that no later mapping lands on a
+ * range the test has just freed; false when another thread (the handler,
+ * malloc) has mapped something there first: then the test frees another. */
+bool t_fence(void *addr, size_t len);
 /* Migrates npages at p to softdev d and checks that all of them went
  * (the command's count and the state table); what names the case. */
 void t_to_device(struct hms *h, struct hms_softdev *d, void *p, size_t npages, const char *what);
