@@ -1050,14 +1050,10 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	pthread_mutex_unlock(&h->lock);
 	if (!d)
 		return 0;
-	/* A page of the transit range could still make a write wait for the
-	 * handler (swapped out while write protected, its protection moved
-	 * with it: pool_put lifted those): never on the handler itself, which
-	 * would wait for itself.  The spare range's accesses never wait. */
-	if (hms__in_handler(h) && !discard_settle(h, d)) {
-		pool_return(h, d);
-		return 0;
-	}
+	/* No kept page is write protected (pool_unprotect), so a write here
+	 * waits for no one, on the fault handler too: it needs no move on to
+	 * the spare range first (tests/pool_transit_wp_race,
+	 * inject_spare_move). */
 	n = (d->hi - d->lo) << PAGE_SHIFT;
 	if (n > len)
 		n = len;
