@@ -143,6 +143,7 @@ struct variant {
 	bool keep_all; /* keep every empty chunk: no chunk made twice */
 	unsigned chunk_mib; /* 0: the default (2, or HMS_CUDA_CHUNK_MIB) */
 	bool zap; /* a context of its own with HMS_UFFD_MOVE=0 */
+	bool huge; /* the data in huge pages (HMS_ALLOC_HUGE) */
 };
 
 static const struct variant variants[] = {
@@ -162,6 +163,13 @@ static const struct variant variants[] = {
 	 * by UFFDIO_COPY, with no kept pages. */
 	{ "staged, 8 threads, discard by zap", HMS_CUDA_COPY_STAGED, 8, false, 0, true },
 	{ "staged, 16 threads, discard by zap", HMS_CUDA_COPY_STAGED, 16, false, 0, true },
+	/* The data in 2 MiB pages (hms_alloc(HMS_ALLOC_HUGE)): the kernel
+	 * protects, moves and frees a huge page as one entry, where 4 KiB
+	 * pages take 512 (the host's floor, bench_gpu_host.c). */
+	{ "staged, 8 threads, huge pages", HMS_CUDA_COPY_STAGED, 8, false, 0, false, true },
+	{ "staged, 16 threads, huge pages", HMS_CUDA_COPY_STAGED, 16, false, 0, false, true },
+	{ "staged, 16 threads, 32 MiB chunks, huge pages", HMS_CUDA_COPY_STAGED, 16, false, 32,
+	  false, true },
 };
 
 /* A context whose discards zap (HMS_UFFD_MOVE=0, read by hms_open()). */
@@ -204,7 +212,7 @@ static int hms_runs(struct hms *h, const struct variant *v, size_t bytes, unsign
 	}
 	hms_cuda_info(g, info);
 	gpu = hms_cuda_target(g);
-	p = hms_alloc(h, bytes, 0);
+	p = hms_alloc(h, bytes, v->huge ? HMS_ALLOC_HUGE : 0);
 	if (!p) {
 		hms_cuda_detach(g);
 		return -1;

@@ -15,9 +15,10 @@
  * inside the fill gate, where the handler reads nothing until the filler
  * leaves: before the fix the copy's fault waited for the handler, the
  * handler for the filler, and the migration back never returned ("FAIL:
- * hang" after 30 s).  Then the same way back by CPU faults (the
- * handler's own fills move the kept pages on to their spare range
- * first).  SKIP where page reuse is off. */
+ * hang" after 30 s).  Then the same way back by CPU faults: the
+ * handler fills from the kept pages where they are too (before the fix it
+ * moved them on to their spare range first, and waited for nothing).
+ * SKIP where page reuse is off. */
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 
