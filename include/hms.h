@@ -135,14 +135,23 @@ int hms_open(struct hms **out, const struct hms_options *opts);
  *
  * In this order: mirrors receive their release() callback (drivers stop
  * their work), every page that lives in device memory is brought back to
- * system memory (nothing is lost), RELEASE invalidations are sent, the
- * areas hms_alloc() created are unmapped and areas adopted with
- * hms_manage() are left mapped as plain anonymous memory with their data,
+ * system memory (nothing is lost, unless a driver keeps failing to: see
+ * below), RELEASE invalidations are sent, the areas hms_alloc() created
+ * are unmapped and areas adopted with hms_manage() are left mapped as
+ * plain anonymous memory with their data,
  * the fault handler thread stops, and device memory still registered gets
  * its release() callback (software devices still attached are destroyed
  * so).  Then, when $HMS_STATS_FILE names an existing file, the final
  * counters are appended to it as one line (hms-stat(1), hms_close(3)).
  * NULL is accepted.  Must not be called from an hms callback.
+ *
+ * A page whose driver's migrate_to_ram keeps failing (more than 100
+ * errors, or 20000 -EAGAIN, in a row) stays on its device and is lost
+ * with it; the other pages still come home.  Never silently: in
+ * an area adopted with hms_manage(), which stays mapped, every access to
+ * such a page gets SIGBUS (a poison marker, UFFDIO_POISON, Linux 6.6+;
+ * elsewhere an empty memfd mapped over the page, or PROT_NONE where none
+ * can be had: SIGSEGV), and hms_last_error() says how many were lost.
  */
 void hms_close(struct hms *h);
 

@@ -339,6 +339,134 @@ static void ctx_unlist(struct hms *h)
 	pthread_mutex_unlock(&ctx_list_lock);
 }
 
+/* ---- pages hms_close() cannot bring home --------------------------------
+ *
+ * The close's eviction gives up on a run whose driver keeps refusing to
+ * bring it home (area.c, EVICT_ROUNDS_*).  In an area hms_alloc() made
+ * that loses nothing the program can reach: the area is unmapped.  An
+ * area adopted with hms_manage() stays mapped, and once unregistered its
+ * device pages read as fresh zeros: data lost without a word.  The
+ * kernel's HMM makes such a loss loud (a CPU access to a device-private
+ * page that cannot come back gets SIGBUS), and so does hms_close():
+ *
+ *  - Where the kernel has UFFDIO_POISON (Linux 6.6), each lost page gets
+ *    a poison marker while its area is still registered.  The marker
+ *    outlives the registration and the descriptor, an mprotect() keeps
+ *    it, a fork() copies it, and every access gets SIGBUS until the
+ *    program discards the page (MADV_DONTNEED: zeros then, knowingly) or
+ *    unmaps it.
+ *  - Elsewhere (Linux 6.1, HMS_UFFD_POISON=0, a page the ioctl refuses),
+ *    the pages become PROT_NONE while still registered, so that no access
+ *    between the unregistration and what follows reads zeros; then an
+ *    empty memfd ("hms-lost" in /proc/PID/maps) is mapped over them: an
+ *    access past the end of a file gets SIGBUS, like a poisoned page, and
+ *    unlike PROT_NONE alone no mprotect() of the program's turns it into
+ *    zeros.  Where no memfd can be had, PROT_NONE stays (SIGSEGV).
+ *
+ * hms_last_error() says how many pages were lost.
+ */
+
+/* The next run of device pages of a kept area in [*pos, ...) (with
+ * fenced: of those made PROT_NONE), within one area: *pos..*end. */
+static bool lost_run_next_locked(struct hms *h, uintptr_t *pos, uintptr_t limit, bool fenced,
+				 uintptr_t *end)
+{
+	for (struct hms_area *a = h->areas; a && a->start < limit; a = a->next) {
+		uintptr_t p = a->start > *pos ? a->start : *pos, e;
+
+		if (a->owned || a->end <= p)
+			continue;
+#define LOST(q) (area_pte_ro(a, q)->loc == HMS_LOC_DEVICE && \
+		 (!fenced || area_pte_ro(a, q)->prot == PROT_NONE))
+		while (p < a->end && p < limit && !LOST(p))
+			p += PAGE_SIZE;
+		if (p == a->end || p >= limit)
+			continue;
+		for (e = p; e < a->end && e < limit && LOST(e); e += PAGE_SIZE)
+			;
+#undef LOST
+		*pos = p;
+		*end = e;
+		return true;
+	}
+	return false;
+}
+
+/* [s, e) PROT_NONE, in the kernel and in the table (lost_seal finds it). */
+static void lost_fence(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!mprotect((void *)s, e - s, PROT_NONE)) {
+		for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
+			struct hms_area *a = hms__area_find_locked(h, p);
+
+			if (a)
+				area_pte(a, p)->prot = PROT_NONE;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Marks every page of a kept area still on a device (areas registered);
+ * returns how many there are, *first the first one's address. */
+static size_t lost_mark(struct hms *h, uintptr_t *first)
+{
+	uintptr_t pos = 0, end;
+	size_t n = 0;
+
+	for (;;) {
+		unsigned tries = 0;
+		bool found;
+
+		pthread_mutex_lock(&h->lock);
+		found = lost_run_next_locked(h, &pos, UINTPTR_MAX, false, &end);
+		pthread_mutex_unlock(&h->lock);
+		if (!found)
+			return n;
+		if (!n)
+			*first = pos;
+		n += (end - pos) >> PAGE_SHIFT;
+		while (h->uffd_poison && pos < end) {
+			size_t done;
+			int ret = hms__uffd_poison(h, pos, end - pos, &done);
+
+			pos += done;
+			if (!ret || (ret == -EAGAIN && hms__uffd_eagain_wait(h, &tries)))
+				continue;
+			lost_fence(h, pos, pos + PAGE_SIZE); /* EEXIST: not ours to fill */
+			pos += PAGE_SIZE;
+		}
+		if (pos < end)
+			lost_fence(h, pos, end);
+		pos = end;
+	}
+}
+
+/* The fenced lost pages of [s, e), an unregistered kept area, get a
+ * mapping of *memfd (made on first use; -1 where none can be had). */
+static void lost_seal(struct hms *h, uintptr_t s, uintptr_t e, int *memfd)
+{
+	uintptr_t end;
+
+	for (;;) {
+		bool found;
+
+		pthread_mutex_lock(&h->lock);
+		found = lost_run_next_locked(h, &s, e, true, &end);
+		pthread_mutex_unlock(&h->lock);
+		if (!found)
+			return;
+		if (*memfd == -2)
+			*memfd = memfd_create("hms-lost", MFD_CLOEXEC);
+		if (*memfd < 0)
+			return;
+		/* Failing, it leaves them PROT_NONE. */
+		mmap((void *)s, end - s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, *memfd,
+		     0);
+		s = end;
+	}
+}
+
 /*
  * The context stays on the list, for fork(), until its memory is
  * unregistered: a fork() meanwhile waits (fork_prepare) until this has
@@ -349,6 +477,10 @@ static void ctx_unlist(struct hms *h)
  */
 HMS_API void hms_close(struct hms *h)
 {
+	uintptr_t lost_first = 0;
+	size_t lost;
+	int evict_err, memfd = -2;
+
 	if (!h)
 		return;
 	if (h->forked_child) {
@@ -371,7 +503,8 @@ HMS_API void hms_close(struct hms *h)
 	/* Drivers stop their work first, then every page comes home. */
 	hms__notifier_release(h);
 	hms__test_hook_run(h, HMS_HOOK_CLOSE_EVICT, 0, 0);
-	hms__evict_range(h, 0, UINTPTR_MAX, NULL);
+	evict_err = hms__evict_range(h, 0, UINTPTR_MAX, NULL);
+	lost = lost_mark(h, &lost_first);
 	pthread_mutex_lock(&h->lock);
 	h->closing = true;
 	pthread_cond_broadcast(&h->cond); /* a fork() waiting for it */
@@ -396,6 +529,8 @@ HMS_API void hms_close(struct hms *h)
 		pthread_mutex_unlock(&h->lock);
 		hms__notify(h, s, e, HMS_EVENT_RELEASE, HMS_NOTIFY_BLOCKABLE, NULL);
 		hms__uffd_unregister(h, s, e - s);
+		if (lost && !owned)
+			lost_seal(h, s, e, &memfd);
 		pthread_mutex_lock(&h->lock);
 		hms__area_remove_locked(h, s, e, &fl);
 		pthread_mutex_unlock(&h->lock);
@@ -404,8 +539,10 @@ HMS_API void hms_close(struct hms *h)
 			munmap((void *)s, e - s);
 	}
 	ctx_unlist(h); /* nothing is registered: a fork() copies plain memory */
+	if (memfd >= 0)
+		close(memfd);
 	hms__uffd_stop(h);
-	hms__stats_report(h); /* every page is home: the counters are final */
+	hms__stats_report(h); /* every page is home (or lost): the counters are final */
 	/* Devices that were not removed: their memory is empty now. */
 	while (h->devmems) {
 		struct hms_devmem *dm = h->devmems;
@@ -441,6 +578,13 @@ HMS_API void hms_close(struct hms *h)
 	pthread_mutex_destroy(&h->manage_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+	if (lost)
+		hms__set_error("hms_close: %zu pages of memory adopted with hms_manage() stayed "
+			       "in device memory whose driver kept failing to bring them back "
+			       "(%s): their data is lost, and an access to them gets SIGBUS "
+			       "(the first at %#lx)",
+			       lost, evict_err ? strerror(-evict_err) : "no error kept",
+			       (unsigned long)lost_first);
 }
 
 HMS_API enum hms_uffd_mode hms_mode(const struct hms *h)

@@ -268,8 +268,9 @@ void hms__free_list_release(struct hms *h, struct hms_free_list *fl);
 void hms__orphans_release(struct hms *h);
 /* Bring every device page of [start, end) back to system memory (only
  * those of one devmem if only is not NULL); 0 when the pass found none
- * left, else the driver's error on the run it gave up on (area.c,
- * EVICT_ROUNDS_*: those pages stay on the device). */
+ * left, else the driver's error on the last run it gave up on (area.c,
+ * EVICT_ROUNDS_*: those pages stay on the device, and the pass goes on
+ * after them). */
 int hms__evict_range(struct hms *h, uintptr_t start, uintptr_t end, struct hms_devmem *only);
 /*
  * The pte of a page this thread holds busy (or migrating), found again
@@ -299,6 +300,8 @@ int hms__uffd_start(struct hms *h);
 void hms__uffd_stop(struct hms *h);
 int hms__uffd_register(struct hms *h, uintptr_t start, size_t len);
 int hms__uffd_unregister(struct hms *h, uintptr_t start, size_t len);
+/* UFFDIO_POISON; 0 or -errno, *done: bytes marked (h->uffd_poison only). */
+int hms__uffd_poison(struct hms *h, uintptr_t start, size_t len, size_t *done);
 /* Every mapping over the range registered, no event unread (a few
  * ioctls; false: cannot tell). */
 bool hms__uffd_registered_fast(struct hms *h, uintptr_t start, size_t len);
@@ -831,6 +834,8 @@ struct hms {
 	uint64_t features; /* the kernel's: UFFDIO_API reports all it has */
 	bool wp_async;     /* UFFD_FEATURE_WP_ASYNC enabled (wp.c) */
 	bool uffd_move;    /* UFFD_FEATURE_MOVE enabled: gated discards */
+	bool uffd_poison;  /* UFFD_FEATURE_POISON enabled: hms_close() marks
+			    * the pages it could not bring home */
 	bool test_swap;    /* tests: take swap for on (hms__test_assume_swap) */
 	int only_node;     /* the machine's one NUMA node, or -1 if it has more */
 	pthread_t handler;

@@ -186,6 +186,11 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	}
 	if (h->uffd_move)
 		api.features |= UFFD_FEATURE_MOVE;
+	/* UFFDIO_POISON (Linux 6.6): hms_close() marks the pages it could
+	 * not bring home (context.c).  HMS_UFFD_POISON=0 turns it off. */
+	h->uffd_poison = (have & UFFD_FEATURE_POISON) && !env_off("HMS_UFFD_POISON");
+	if (h->uffd_poison)
+		api.features |= UFFD_FEATURE_POISON;
 	/* Page reuse ("page reuse" below) needs UFFDIO_MOVE, and one NUMA
 	 * node: reused pages keep their node, where UFFDIO_COPY allocates by
 	 * the range's policy.  HMS_PAGE_POOL_MB: its size (0: off). */
@@ -305,6 +310,25 @@ static int fd_ioctl(int fd, unsigned long req, void *arg)
 static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
 {
 	return fd_ioctl(h->uffd, req, arg);
+}
+
+/*
+ * UFFDIO_POISON of [start, start + len): a marker in the CPU page table
+ * that makes every access to those pages SIGBUS; it outlives the range's
+ * registration.  0, or -errno with *done the bytes marked before the page
+ * that failed (EEXIST: a page is present there; EAGAIN: an address-space
+ * change is unread).
+ */
+int hms__uffd_poison(struct hms *h, uintptr_t start, size_t len, size_t *done)
+{
+	struct uffdio_poison p = { .range = { start, len } };
+
+	if (!uffd_ioctl(h, UFFDIO_POISON, &p)) {
+		*done = len;
+		return 0;
+	}
+	*done = p.updated > 0 ? (size_t)p.updated : 0;
+	return -errno;
 }
 
 bool hms__in_handler(struct hms *h)
