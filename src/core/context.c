@@ -504,7 +504,9 @@ HMS_API void hms_close(struct hms *h)
 	hms__notifier_release(h);
 	hms__test_hook_run(h, HMS_HOOK_CLOSE_EVICT, 0, 0);
 	evict_err = hms__evict_range(h, 0, UINTPTR_MAX, NULL);
-	lost = lost_mark(h, &lost_first);
+	/* 0: no page is left on a device, no need to look (every page of
+	 * every kept area). */
+	lost = evict_err ? lost_mark(h, &lost_first) : 0;
 	pthread_mutex_lock(&h->lock);
 	h->closing = true;
 	pthread_cond_broadcast(&h->cond); /* a fork() waiting for it */
