@@ -170,6 +170,8 @@ HMS_INJ_API size_t hms__test_pool_bytes(struct hms *h);
 HMS_INJ_API size_t hms__test_pool_lazy(struct hms *h);
 /* Bytes copied into kept pages so far, moved in or not. */
 HMS_INJ_API size_t hms__test_pool_copied(struct hms *h);
+/* Bytes filled through a fresh huge page (uffd.c, fresh_huge). */
+HMS_INJ_API size_t hms__test_huge_filled(struct hms *h);
 /* Drops the pool's pages as memory pressure would (they read as zeros to
  * the next fill, which writes them again). */
 HMS_INJ_API void hms__test_pool_reclaim(struct hms *h);

@@ -882,6 +882,11 @@ struct hms {
 	size_t pool_max;
 	unsigned pool_ranges; /* ranges kept, in the pool or being used */
 	size_t pool_copied;   /* bytes copied into kept pages (tests) */
+	/* Whole 2 MiB fills of huge areas through a fresh huge page when no
+	 * kept range is whole (uffd.c, pool_fill; set at open: page reuse
+	 * on and transparent huge pages not "never"); bytes filled so. */
+	bool huge_fill;
+	size_t huge_filled;
 	/* Kept ranges stay as they are (hot: written pages, fast to write
 	 * again) until pool_idle_ms after the last was kept, then get
 	 * MADV_FREE on the handler thread, woken by the timer age_fd

@@ -144,6 +144,24 @@ static int spare_uffd_new(bool user_only)
 	return fd;
 }
 
+/* Whether an madvise(MADV_HUGEPAGE)'d range can get transparent huge
+ * pages here (not "[never]"; HMS_HUGE_FILL=0 says no). */
+static bool thp_possible(void)
+{
+	char buf[128] = "";
+	FILE *f;
+
+	if (env_off("HMS_HUGE_FILL"))
+		return false;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return buf[0] && !strstr(buf, "[never]");
+}
+
 int hms__uffd_open(struct hms *h, unsigned open_flags)
 {
 	bool user_only = open_flags & HMS_OPEN_USER_MODE_ONLY;
@@ -197,6 +215,7 @@ int hms__uffd_open(struct hms *h, unsigned open_flags)
 	h->pool_max = h->uffd_move && numa_num_configured_nodes() <= 1
 			      ? (size_t)hms__env_uint("HMS_PAGE_POOL_MB", 256, 0, 1u << 20) << 20
 			      : 0;
+	h->huge_fill = h->pool_max && thp_possible();
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		int err = errno;
 
@@ -781,7 +800,8 @@ static struct hms_discard *discard_get(struct hms *h)
 	    mprotect(d->transit, size, PROT_READ | PROT_WRITE) ||
 	    madvise(d->base, size, MADV_DONTFORK) || madvise(d->base, size, MADV_NOHUGEPAGE) ||
 	    madvise(d->transit, size, MADV_DONTFORK) ||
-	    madvise(d->transit, size, MADV_NOHUGEPAGE) || hms__inject(HMS_INJ_UFFD_REGISTER) ||
+	    madvise(d->transit, size, h->huge_fill ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ||
+	    hms__inject(HMS_INJ_UFFD_REGISTER) ||
 	    ioctl(h->uffd_spare, UFFDIO_REGISTER, &reg)) {
 		discard_destroy(h, d);
 		return NULL;
@@ -1076,24 +1096,72 @@ static void pool_age(struct hms *h)
  * but a whole aligned 2 MiB of a huge area goes at once.
  * *refused: it stopped short of what the range held (COPY the rest).
  */
+/* A kept range from the pool (h->lock held): for a fill of a whole huge
+ * page, one that holds a whole 2 MiB if there is one. */
+static struct hms_discard *pool_take_locked(struct hms *h, bool huge)
+{
+	struct hms_discard **pp = &h->pool, *d;
+
+	if (huge)
+		for (struct hms_discard **q = pp; *q; q = &(*q)->next)
+			if (!(*q)->lo && (*q)->hi == HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT) {
+				pp = q;
+				break;
+			}
+	d = *pp;
+	if (d)
+		*pp = d->next;
+	return d;
+}
+
+/*
+ * For a whole 2 MiB of a huge area when no kept range holds one: an empty
+ * range whose transit range (2 MiB aligned, transparent huge pages
+ * allowed) is populated, a huge page where the kernel has one; copied
+ * into and moved in whole like a kept one, so that the area stays made
+ * of huge pages, where UFFDIO_COPY makes 512 small ones (and the next
+ * discard of them moves 512 entries).  Not counted in the pool.
+ */
+static struct hms_discard *fresh_huge(struct hms *h)
+{
+	struct hms_discard *d = discard_get(h);
+
+	if (!d)
+		return NULL;
+	d->pages = d->transit;
+	d->lo = 0;
+	d->hi = HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT;
+	if (madvise(d->transit, HMS_MIGRATE_MAX_BYTES, MADV_POPULATE_WRITE)) {
+		discard_empty(h, d);
+		return NULL;
+	}
+	return d;
+}
+
 static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		      bool *refused)
 {
 	struct hms_discard *d;
 	struct hms_area *a;
 	size_t n, moved, copied;
-	bool whole, huge;
+	bool whole, huge, fresh = false;
 	char *from;
 
 	if (!h->pool_max || len < POOL_MIN_BYTES)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	d = h->pool;
-	if (d)
-		h->pool = d->next;
 	a = hms__area_find_locked(h, dst);
-	huge = a && a->huge;
+	/* A whole 2 MiB of a huge area, aligned: maybe one huge page. */
+	huge = a && a->huge && len >= HMS_MIGRATE_MAX_BYTES &&
+	       !(dst & (HMS_MIGRATE_MAX_BYTES - 1));
+	d = pool_take_locked(h, huge);
 	pthread_mutex_unlock(&h->lock);
+	if (huge && h->huge_fill && (!d || d->lo || d->hi != HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT)) {
+		if (d)
+			pool_return(h, d);
+		d = fresh_huge(h);
+		fresh = d != NULL;
+	}
 	if (!d)
 		return 0;
 	/* No kept page is write protected (pool_unprotect), so a write here
@@ -1104,11 +1172,9 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	if (n > len)
 		n = len;
 	from = d->pages + (d->lo << PAGE_SHIFT);
-	/* A whole 2 MiB of a huge area, both ends aligned: maybe one huge
-	 * page, which moves whole only in one move (the first page alone
+	/* A huge page moves whole only in one move (the first page alone
 	 * splits it). */
-	whole = huge && n == HMS_MIGRATE_MAX_BYTES && !(dst & (n - 1)) &&
-		!((uintptr_t)from & (n - 1));
+	whole = huge && n == HMS_MIGRATE_MAX_BYTES && !((uintptr_t)from & (n - 1));
 	moved = copied = 0;
 	while (moved < n) {
 		size_t step = moved || whole ? n - moved : PAGE_SIZE;
@@ -1130,9 +1196,15 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	*refused = moved < n;
 	d->lo += moved >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
-	h->pool_copied += copied;
+	if (fresh)
+		h->huge_filled += moved;
+	else
+		h->pool_copied += copied;
 	pthread_mutex_unlock(&h->lock);
-	pool_return(h, d);
+	if (fresh)
+		discard_empty(h, d);
+	else
+		pool_return(h, d);
 	return (long)moved;
 }
 
@@ -1165,6 +1237,18 @@ size_t hms__test_pool_bytes(struct hms *h)
 size_t hms__test_pool_lazy(struct hms *h)
 {
 	return pool_sum(h, true);
+}
+
+size_t hms__test_huge_filled(struct hms *h)
+{
+	size_t n;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = h->huge_filled;
+	pthread_mutex_unlock(&h->lock);
+	return n;
 }
 
 size_t hms__test_pool_copied(struct hms *h)
