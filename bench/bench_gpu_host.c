@@ -23,7 +23,10 @@
  * own work (its page table, migration states, the fill gate) cost
  * nothing and the DMA were free.  Last, the way back: 2 MiB at a time
  * from a pinned buffer into missing pages by UFFDIO_COPY, as hms' fills
- * do: the floor for GPU->host.
+ * do: the floor for GPU->host.  And the move to the GPU once more with
+ * the source in 2 MiB pages (transparent huge pages, as hms_alloc()'s
+ * HMS_ALLOC_HUGE): the kernel protects, moves and frees each as one
+ * entry, where 4 KiB pages take 512.
  * Part of `hms bench gpu`; lines only, no ratio.
  */
 #include <errno.h>
@@ -284,7 +287,10 @@ fail:
 	return -1;
 }
 
-static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes)
+/* huge: the source in 2 MiB pages, and only the move out (the way back
+ * by UFFDIO_COPY makes small pages whatever the range). */
+static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes,
+			    bool huge)
 {
 	static const unsigned threads[] = { 1, 4, 8, 16 };
 	static const char *const what[] = {
@@ -292,29 +298,32 @@ static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu,
 		"write-protect, copy into pinned memory, MADV_DONTNEED in place",
 		"UFFDIO_COPY from pinned memory into missing pages",
 	};
-	char *src = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
+	/* 2 MiB aligned, so that huge pages can be had and move whole */
+	char *raw = mmap(NULL, 2 * bytes + PIECE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *src = (char *)(((uintptr_t)raw + PIECE - 1) & ~(uintptr_t)(PIECE - 1));
 	const char *why = "no memory";
 	int uffd = -1;
 
-	if (src != MAP_FAILED) {
-		madvise(src, 2 * bytes, MADV_NOHUGEPAGE); /* 4 KiB pages, as hms' areas */
+	if (raw != MAP_FAILED) {
+		/* 4 KiB pages, as hms' areas by default */
+		madvise(src, 2 * bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		uffd = floor_uffd(src, src + bytes, bytes, &why);
 	}
 	if (uffd < 0) {
-		bench_note(o, "gpu        host side of a move to the GPU without hms: not measured "
-			      "(%s)\n", why);
-		if (src != MAP_FAILED)
-			munmap(src, 2 * bytes);
+		bench_note(o, "gpu        host side of a move %sto the GPU without hms: not "
+			      "measured (%s)\n", huge ? "of huge pages " : "", why);
+		if (raw != MAP_FAILED)
+			munmap(raw, 2 * bytes + PIECE);
 		return;
 	}
-	for (int m = FLOOR_MOVE; m <= FLOOR_BACK; m++) {
+	for (int m = FLOOR_MOVE; m <= (huge ? FLOOR_MOVE : FLOOR_BACK); m++) {
 		char line[320];
 		size_t len = 0;
 
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
-					"gpu        host side of a move %s the GPU without hms (%s), "
-					"GB/s together:",
+					"gpu        host side of a move %s%s the GPU without hms (%s), "
+					"GB/s together:", huge ? "of huge pages " : "",
 					m == FLOOR_BACK ? "back from" : "to", what[m]);
 		for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
 			double best = 0;
@@ -324,9 +333,10 @@ static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu,
 						     bytes, threads[k]);
 
 				if (r < 0) {
-					bench_note(o, "gpu        host side of a move to the GPU "
+					bench_note(o, "gpu        host side of a move %sto the GPU "
 						      "without hms: %u threads failed (%s)\n",
-						   threads[k], strerror((int)-r));
+						   huge ? "of huge pages " : "", threads[k],
+						   strerror((int)-r));
 					goto out;
 				}
 				if (r > best)
@@ -340,7 +350,7 @@ static void bench_gpu_floor(const struct bench_opts *o, const struct hms_cu *cu,
 	}
 out:
 	close(uffd);
-	munmap(src, 2 * bytes);
+	munmap(raw, 2 * bytes + PIECE);
 }
 
 int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes)
@@ -383,6 +393,7 @@ int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t b
 	}
 	munmap(src, bytes);
 	bench_note(o, "%s\n", line);
-	bench_gpu_floor(o, cu, bytes);
+	bench_gpu_floor(o, cu, bytes, false);
+	bench_gpu_floor(o, cu, bytes, true);
 	return 0;
 }
