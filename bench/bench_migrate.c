@@ -77,13 +77,13 @@ static void teardown(struct setup *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int setup(struct setup *s, size_t bytes)
+static int setup(struct setup *s, size_t bytes, unsigned alloc_flags)
 {
 	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = bytes };
 
 	memset(s, 0, sizeof(*s));
 	if (hms_open(&s->h, NULL) || hms_softdev_create(s->h, &c, &s->d) ||
-	    !(s->p = hms_alloc(s->h, bytes, 0))) {
+	    !(s->p = hms_alloc(s->h, bytes, alloc_flags))) {
 		teardown(s);
 		return -1;
 	}
@@ -91,36 +91,28 @@ static int setup(struct setup *s, size_t bytes)
 	return 0;
 }
 
-int bench_migrate(const struct bench_opts *o)
+/* reps round trips (after one to warm up) of bytes in pages of
+ * alloc_flags: GB/s each way into to[] and back[]. */
+static int migrate_rounds(size_t bytes, unsigned reps, unsigned alloc_flags, double *to,
+			  double *back)
 {
-	size_t bytes = o->bytes ? o->bytes : 256UL << 20, npages = bytes / HMS_PAGE_SIZE;
-	unsigned reps = o->reps ? o->reps : 5;
-	double *to = calloc(reps, sizeof(double)), *back = calloc(reps, sizeof(double));
-	double *base = calloc(reps, sizeof(double));
-	bool busy = o->busy_thread;
-	pthread_t busy_tid;
-	struct setup s = { 0 };
-	struct bench_stat bs;
-	char params[96];
-	int ret = 1;
+	size_t npages = bytes / HMS_PAGE_SIZE;
+	struct setup s;
+	int ret = 0;
 
-	if (!to || !back || !base || setup(&s, bytes)) {
+	if (setup(&s, bytes, alloc_flags)) {
 		fprintf(stderr, "hms bench migrate: setup failed\n");
-		goto out;
+		return -1;
 	}
-	if (memcpy_runs(bytes, reps, base))
-		goto out;
-	atomic_store(&busy_stop, false);
-	if (busy && pthread_create(&busy_tid, NULL, busy_thread, NULL))
-		busy = false;
-	for (unsigned i = 0; i <= reps; i++) {
+	for (unsigned i = 0; i <= reps && !ret; i++) {
 		struct hms_softdev_cmd c = { (uintptr_t)s.p, NULL, npages, 0, 0 };
 		double t0 = bench_now(), t1;
 
 		if (hms_softdev_migrate_to_device(s.d, &c) || c.cpages != npages) {
 			fprintf(stderr, "hms bench migrate: moved %lu of %zu pages\n",
 				(unsigned long)c.cpages, npages);
-			goto out_busy;
+			ret = -1;
+			break;
 		}
 		t1 = bench_now();
 		hms_softdev_migrate_to_system(s.d, &c);
@@ -129,13 +121,40 @@ int bench_migrate(const struct bench_opts *o)
 			back[i - 1] = gbps(bytes, bench_now() - t1);
 		}
 	}
-	snprintf(params, sizeof(params), "%zu MiB in 2 MiB batches%s", bytes >> 20,
-		 busy ? ", a busy thread beside" : "");
+	teardown(&s);
+	return ret;
+}
+
+int bench_migrate(const struct bench_opts *o)
+{
+	size_t bytes = o->bytes ? o->bytes : 256UL << 20;
+	unsigned reps = o->reps ? o->reps : 5;
+	double *to = calloc(reps, sizeof(double)), *back = calloc(reps, sizeof(double));
+	double *base = calloc(reps, sizeof(double));
+	bool busy = o->busy_thread;
+	pthread_t busy_tid;
+	struct bench_stat bs;
+	char params[96];
+	int ret = 1;
+
+	if (!to || !back || !base || memcpy_runs(bytes, reps, base))
+		goto out;
 	bs = bench_stats(base, reps);
-	bench_report(o, "migrate", "system -> softdev", bench_stats(to, reps), "memcpy", bs,
-		     "GB/s", true, 0.5, params);
-	bench_report(o, "migrate", "softdev -> system", bench_stats(back, reps), "memcpy", bs,
-		     "GB/s", true, 0.5, params);
+	atomic_store(&busy_stop, false);
+	if (busy && pthread_create(&busy_tid, NULL, busy_thread, NULL))
+		busy = false;
+	/* 4 KiB pages (hms_alloc's default), then 2 MiB ones (HMS_ALLOC_HUGE:
+	 * the kernel protects and moves each as one entry, design 5a). */
+	for (int huge = 0; huge < 2; huge++) {
+		if (migrate_rounds(bytes, reps, huge ? HMS_ALLOC_HUGE : 0, to, back))
+			goto out_busy;
+		snprintf(params, sizeof(params), "%zu MiB in 2 MiB batches%s%s", bytes >> 20,
+			 huge ? ", huge pages" : "", busy ? ", a busy thread beside" : "");
+		bench_report(o, "migrate", "system -> softdev", bench_stats(to, reps), "memcpy",
+			     bs, "GB/s", true, 0.5, params);
+		bench_report(o, "migrate", "softdev -> system", bench_stats(back, reps), "memcpy",
+			     bs, "GB/s", true, 0.5, params);
+	}
 	ret = 0;
 out_busy:
 	if (busy) {
@@ -143,7 +162,6 @@ out_busy:
 		pthread_join(busy_tid, NULL);
 	}
 out:
-	teardown(&s);
 	free(to);
 	free(back);
 	free(base);
@@ -161,7 +179,7 @@ int bench_devread(const struct bench_opts *o)
 	char params[96];
 	int ret = 1;
 
-	if (!rd || !base || buf == MAP_FAILED || setup(&s, 2UL << 20)) {
+	if (!rd || !base || buf == MAP_FAILED || setup(&s, 2UL << 20, 0)) {
 		fprintf(stderr, "hms bench devread: setup failed\n");
 		goto out;
 	}
