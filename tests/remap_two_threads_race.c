@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include "hms_test.h"
 #include "inject.h"
 
@@ -19,7 +20,25 @@
 static struct hms *h;
 static char *X, *Xaway, *Z, *W;
 static size_t size = NPAGES * T_PAGE;
-static atomic_int go1, go2, held;
+static atomic_int go1, go2, held, tid2, done2;
+
+/* X's pages are at Xaway: thread 1's mremap has moved them (it then waits
+ * for the handler to read its REMAP).  Only then may thread 2 move Z onto
+ * X: the other way round, thread 1 would move Z's pages away. */
+static bool x_moved_away(void)
+{
+	unsigned char vec;
+
+	return !mincore(Xaway, T_PAGE, &vec) && (vec & 1);
+}
+
+/* Thread 2 moved Z onto X and waits for its REMAP to be read, or is done. */
+static bool t2_moved(void)
+{
+	int tid = atomic_load(&tid2);
+
+	return atomic_load(&done2) || (tid && t_thread_sleeps_in(tid, SYS_mremap));
+}
 
 static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
 {
@@ -28,9 +47,15 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 		return;
 	atomic_store(&held, 1);
 	atomic_store(&go1, 1);
-	usleep(200000); /* thread 1 moved X away and waits for its REMAP to be read */
+	/* Not a pause: on a loaded machine thread 1 may not have run after
+	 * 200 ms, and thread 2 then moved Z onto X before X went away. */
+	while (!x_moved_away())
+		usleep(100);
 	atomic_store(&go2, 1);
-	usleep(200000); /* thread 2 moved Z onto X and waits too */
+	/* (Only for the race: the handler reads both REMAPs in one batch.
+	 * Correct either way; 10 s at most, no failure.) */
+	for (int ms = 0; ms < 10000 && !t2_moved(); ms++)
+		usleep(1000);
 }
 
 static void *t1(void *a)
@@ -45,9 +70,11 @@ static void *t1(void *a)
 static void *t2(void *a)
 {
 	(void)a;
+	atomic_store(&tid2, (int)syscall(SYS_gettid));
 	while (!atomic_load(&go2))
 		usleep(100);
 	T_ASSERT(mremap(Z, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, X) == X);
+	atomic_store(&done2, 1);
 	return NULL;
 }
 
@@ -83,6 +110,7 @@ int main(void)
 		atomic_store(&held, 1);
 		goto check;
 	}
+	t_watchdog(60, "remap_two_threads_race: the held handler, or the mremaps");
 	hms__test_hook_set(hook, NULL);
 	hms__test_hook_in_handler(true);
 	T_EQ(pthread_create(&a, NULL, t1, NULL), 0);
@@ -93,6 +121,7 @@ int main(void)
 	pthread_join(f, NULL);
 	hms__test_hook_in_handler(false);
 	hms__test_hook_set(NULL, NULL);
+	t_watchdog(0, NULL);
 check:
 	T_EQ(hms_sync(h), 0);
 	T_ASSERT(atomic_load(&held));
