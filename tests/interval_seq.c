@@ -4,11 +4,15 @@
  * invalidation takes effect at its end; remove waits for a running callback. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "notify_rec.h"
 
 static struct hms *h;
 static uintptr_t s, e;
-static atomic_int in_cb, cb_done, slow, calls1, calls2, inval_seen, inval_other;
+static atomic_int in_cb, cb_done, slow, release, main_tid, calls1, calls2, inval_seen,
+	inval_other;
+static pthread_t releaser_thread;
 
 static bool inv1(struct hms_interval *iv, const struct hms_notify_range *r, unsigned long seq)
 {
@@ -20,7 +24,10 @@ static bool inv1(struct hms_interval *iv, const struct hms_notify_range *r, unsi
 	atomic_store(&inval_other, hms_range_invalidating(h, e + T_PAGE, e + 2 * T_PAGE));
 	if (atomic_load(&slow)) {
 		atomic_store(&in_cb, 1);
-		t_msleep(300);
+		/* Until the test lets it end: not a pause, which a loaded
+		 * machine may outlast before the test has looked. */
+		while (!atomic_load(&release))
+			t_msleep(1);
 		atomic_store(&cb_done, 1);
 	}
 	return true;
@@ -46,10 +53,33 @@ static void start_slow(pthread_t *t, int prot)
 {
 	atomic_store(&in_cb, 0);
 	atomic_store(&cb_done, 0);
+	atomic_store(&release, 0);
 	atomic_store(&slow, 1);
 	T_EQ(pthread_create(t, NULL, protect_thread, (void *)(intptr_t)prot), 0);
 	while (!atomic_load(&in_cb))
 		t_msleep(1);
+}
+
+/* Ends the slow callback once the main thread sleeps (in the call that
+ * must wait for it: read_begin, remove). */
+static void *releaser(void *arg)
+{
+	(void)arg;
+	while (!t_thread_sleeps_in(atomic_load(&main_tid), SYS_futex))
+		t_msleep(1);
+	atomic_store(&release, 1);
+	return NULL;
+}
+
+static void release_when_waiting(void)
+{
+	T_EQ(pthread_create(&releaser_thread, NULL, releaser, NULL), 0);
+}
+
+static void end_slow(pthread_t t)
+{
+	T_EQ(pthread_join(releaser_thread, NULL), 0);
+	T_EQ(pthread_join(t, NULL), 0);
 }
 
 int main(void)
@@ -60,6 +90,8 @@ int main(void)
 	char *p;
 
 	h = t_open();
+	t_watchdog(60, "interval_seq"); /* a call that waits for the callback it holds */
+	atomic_store(&main_tid, (int)syscall(SYS_gettid));
 	p = hms_alloc(h, 16 * T_PAGE, 0);
 	T_ASSERT(p);
 	s = (uintptr_t)p;
@@ -90,9 +122,10 @@ int main(void)
 	/* read_begin waits while an overlapping invalidation runs. */
 	start_slow(&t, PROT_READ | PROT_WRITE);
 	T_ASSERT(hms_range_invalidating(h, s, e));
+	release_when_waiting();
 	seq2 = hms_interval_read_begin(iv1);
 	T_EQ(atomic_load(&cb_done), 1);
-	pthread_join(t, NULL);
+	end_slow(t);
 	T_ASSERT(hms_interval_read_retry(iv1, seq));
 	T_ASSERT(!hms_interval_read_retry(iv1, seq2));
 	T_ASSERT(!hms_range_invalidating(h, s, e));
@@ -103,10 +136,11 @@ int main(void)
 	atomic_store(&calls2, 0);
 	start_slow(&t, PROT_READ);
 	T_EQ(hms_interval_insert(h, s, e - s, &ops2, NULL, &iv2), 0);
-	T_EQ(atomic_load(&cb_done), 0); /* insert did not wait */
+	T_EQ(atomic_load(&cb_done), 0); /* insert did not wait (else: the watchdog) */
+	release_when_waiting();
 	seq2 = hms_interval_read_begin(iv2);
 	T_EQ(atomic_load(&cb_done), 1);
-	pthread_join(t, NULL);
+	end_slow(t);
 	T_EQ(atomic_load(&calls2), 0);
 	atomic_store(&slow, 0);
 	T_ASSERT(!hms_interval_read_retry(iv2, seq2));
@@ -116,15 +150,17 @@ int main(void)
 
 	/* Remove waits for a running callback, and it is never called again. */
 	start_slow(&t, PROT_READ);
+	release_when_waiting();
 	hms_interval_remove(iv1);
 	T_EQ(atomic_load(&cb_done), 1);
-	pthread_join(t, NULL);
+	end_slow(t);
 	atomic_store(&slow, 0);
 	atomic_store(&calls1, 0);
 	T_EQ(hms_protect(h, p, 8 * T_PAGE, PROT_READ | PROT_WRITE), 0);
 	T_EQ(atomic_load(&calls1), 0);
 
 	hms_interval_remove(iv2);
+	t_watchdog(0, NULL);
 	hms_close(h);
 	return 0;
 }
