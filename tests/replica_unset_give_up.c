@@ -62,8 +62,12 @@ int main(void)
 	t_watchdog(0, NULL);
 	T_EQ(atomic_load(&armed), 0);
 	T_EQ(unset_ret, 0);
-	if (unset_ms < WAIT_MS * 0.9 || unset_ms > 10 * WAIT_MS)
-		T_FAIL("the advice returned after %.0f ms, not after about %d ms", unset_ms, WAIT_MS);
+	/* It waited for the pages before giving up.  No upper bound: a loaded
+	 * machine may take seconds over the last look; a wait that never ends
+	 * is the watchdog's. */
+	if (unset_ms < WAIT_MS * 0.9)
+		T_FAIL("the advice returned after %.0f ms, not after %d ms or more", unset_ms,
+		       WAIT_MS);
 
 	/* Passed over, every page the scan held stays replicated, so write
 	 * protected, until its next write. */
