@@ -42,7 +42,9 @@ static void *worker(void *arg)
 	char *to = away[id];
 	int done = 0;
 
-	for (end = now_s() + SECONDS; done < MANAGES && now_s() < end;) {
+	/* Past the time until it had the address once: on a loaded machine
+	 * the other thread may have held it all the while. */
+	for (end = now_s() + SECONDS; done < MANAGES && (now_s() < end || !done);) {
 		struct hms_page_info pi[4];
 		char *p = mmap(at, LEN, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -73,8 +75,6 @@ static void *worker(void *arg)
 		}
 		done++;
 	}
-	if (!done)
-		T_FAIL("thread %ld never got the address", id);
 	return NULL;
 }
 
