@@ -52,15 +52,16 @@ static void *sender(void *arg)
 	return NULL;
 }
 
-/* Phase 3: a stream of signals until told to stop. */
+/* Phase 3: a stream of signals until told to stop, one at least (on a
+ * loaded machine this thread may first run after the migrations). */
 static void *storm(void *arg)
 {
 	pthread_t target = *(pthread_t *)arg;
 
-	while (atomic_load(&spinning) != 2) {
+	do {
 		pthread_kill(target, SIGUSR1);
 		usleep(300);
-	}
+	} while (atomic_load(&spinning) != 2);
 	return NULL;
 }
 
