@@ -22,10 +22,11 @@ static int *to_device(struct hms *h, struct hms_softdev *d, int base)
 }
 
 /* The handler drops the pages after the madvise or munmap returned: wait
- * (at most 5 s) for the softdev's count, with the failure still armed. */
+ * (30 s at most: a watchdog, not a timing) for the softdev's count, with
+ * the failure still armed. */
 static size_t wait_used_zero(struct hms_softdev *d)
 {
-	for (int i = 0; i < 5000 && hms_softdev_pages_used(d); i++)
+	for (int i = 0; i < 30000 && hms_softdev_pages_used(d); i++)
 		usleep(1000);
 	return hms_softdev_pages_used(d);
 }

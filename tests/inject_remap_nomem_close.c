@@ -32,7 +32,7 @@ int main(void)
 	q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
 	T_ASSERT(q == to);
 	/* The handler tries, fails, waits and tries again. */
-	for (int ms = 0; ms < 5000 && hms__inject_hits(HMS_INJ_NOMEM) < 3; ms++)
+	for (int ms = 0; ms < 30000 && hms__inject_hits(HMS_INJ_NOMEM) < 3; ms++)
 		usleep(1000);
 	hits = hms__inject_hits(HMS_INJ_NOMEM);
 	T_ASSERT(hits >= 3);
