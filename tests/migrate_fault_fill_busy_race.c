@@ -107,7 +107,7 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 			return;
 		set(&race.started);
 		T_EQ(pthread_create(&race.b, NULL, fault, (void *)(intptr_t)B), 0);
-		T_ASSERT(wait_for(&race.b_holds, 5000));
+		T_ASSERT(wait_for(&race.b_holds, 30000)); /* a watchdog */
 		T_EQ(pthread_create(&race.a, NULL, fault, (void *)(intptr_t)A), 0);
 		/* Fixed, A waits for B (the page is held): go on without it. */
 		wait_for(&race.done[A], 300);
@@ -151,7 +151,7 @@ int main(void)
 	put(&race.armed, false);
 	T_ASSERT(get(&race.started));
 	pthread_join(race.b, NULL);
-	T_ASSERT(wait_for(&race.done[A], 5000));
+	T_ASSERT(wait_for(&race.done[A], 30000)); /* a watchdog */
 	pthread_join(race.a, NULL);
 	hms__test_hook_set(NULL, NULL);
 	T_EQ(race.ret[A], 1);
