@@ -1239,28 +1239,25 @@ size_t hms__test_pool_lazy(struct hms *h)
 	return pool_sum(h, true);
 }
 
-size_t hms__test_huge_filled(struct hms *h)
+/* A byte count of h's, read under h->lock (tests). */
+static size_t bytes_locked(struct hms *h, const size_t *count)
 {
 	size_t n;
 
-	if (!h)
-		return 0;
 	pthread_mutex_lock(&h->lock);
-	n = h->huge_filled;
+	n = *count;
 	pthread_mutex_unlock(&h->lock);
 	return n;
 }
 
+size_t hms__test_huge_filled(struct hms *h)
+{
+	return h ? bytes_locked(h, &h->huge_filled) : 0;
+}
+
 size_t hms__test_pool_copied(struct hms *h)
 {
-	size_t n;
-
-	if (!h)
-		return 0;
-	pthread_mutex_lock(&h->lock);
-	n = h->pool_copied;
-	pthread_mutex_unlock(&h->lock);
-	return n;
+	return h ? bytes_locked(h, &h->pool_copied) : 0;
 }
 
 void hms__test_pool_reclaim(struct hms *h)
