@@ -8,9 +8,13 @@
  * place whole again, so the area is still made of huge pages after a
  * round trip; and with a pool that keeps only one of the four, the other
  * three come back through fresh huge pages (pool_fill: populated, copied
- * into, moved in whole), not UFFDIO_COPY's small pages.  Every byte reads
- * back either way.  SKIP without transparent huge pages or a gated
- * discard. */
+ * into, moved in whole), not UFFDIO_COPY's small pages.  A huge area made
+ * read-only (hms_protect), where the kernel moves no page in, is filled by
+ * UFFDIO_COPY after one page was copied into a kept range in vain, as
+ * for small pages (the whole 2 MiB before: its move went first).  Every byte reads back either way.
+ * SKIP without transparent huge pages or a gated discard. */
+#include <sys/mman.h>
+
 #include "hms_test.h"
 #include "inject.h"
 
@@ -75,6 +79,31 @@ static void round_trip(struct hms *h, struct hms_softdev *d, int *p, int base, b
 		T_EQ(t_anon_huge_kb(p), (long)(SIZE >> 10));
 }
 
+/* A read-only huge area back from the device while a whole kept range
+ * waits in the pool: one page goes first, as for small pages. */
+static void read_only_round(struct hms *h, struct hms_softdev *d, int *p, int *q)
+{
+	size_t npages = HMS_HUGE_PAGE_SIZE / T_PAGE, copied;
+	struct hms_softdev_cmd c;
+
+	t_fill(p, HMS_HUGE_PAGE_SIZE / sizeof(int), 600);
+	t_to_device(h, d, p, npages, "kept");
+	T_EQ(hms__test_pool_bytes(h), HMS_HUGE_PAGE_SIZE); /* one whole range */
+	t_fill(q, HMS_HUGE_PAGE_SIZE / sizeof(int), 700);
+	T_EQ(hms_protect(h, q, HMS_HUGE_PAGE_SIZE, PROT_READ), 0);
+	t_to_device(h, d, q, npages, "read-only");
+	copied = hms__test_pool_copied(h);
+	T_EQ(t_cmd(d, hms_softdev_migrate_to_system, q, NULL, npages, &c), 0);
+	T_EQ(c.cpages, npages);
+	T_EQ(t_count_loc(h, q, npages, HMS_LOC_SYSTEM), npages);
+	t_check(q, HMS_HUGE_PAGE_SIZE / sizeof(int), 700);
+	T_ASSERT(hms__test_pool_copied(h) - copied >= T_PAGE);
+	T_ASSERT(hms__test_pool_copied(h) - copied <= 4 * T_PAGE); /* 2 MiB before */
+	T_EQ(hms__test_pool_bytes(h), HMS_HUGE_PAGE_SIZE); /* still kept */
+	T_EQ(t_cmd(d, hms_softdev_migrate_to_system, p, NULL, npages, &c), 0);
+	t_check(p, HMS_HUGE_PAGE_SIZE / sizeof(int), 600);
+}
+
 int main(void)
 {
 	struct hms *h;
@@ -101,6 +130,10 @@ int main(void)
 	round_trip(h, d, p, 300, reuse);
 	printf("ok: %s\n", reuse ? "huge pages moved aside and back whole"
 				 : "huge pages moved aside whole (page reuse off here)");
+	if (reuse) {
+		read_only_round(h, d, p, p + 2 * HMS_HUGE_PAGE_SIZE / sizeof(int));
+		printf("ok: a read-only huge area filled by UFFDIO_COPY, one page copied in vain\n");
+	}
 	T_EQ(hms_free(h, p, SIZE), 0);
 	hms_softdev_destroy(d);
 	hms_close(h);

@@ -1151,9 +1151,15 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		return 0;
 	pthread_mutex_lock(&h->lock);
 	a = hms__area_find_locked(h, dst);
-	/* A whole 2 MiB of a huge area, aligned: maybe one huge page. */
+	/* A whole 2 MiB of a huge area, aligned: maybe one huge page.  Not
+	 * where the kernel refuses every move in (a protection other than the
+	 * transit range's: hms_protect): one page goes first there, as for
+	 * small pages, not 2 MiB copied in vain (or a fresh huge page made). */
 	huge = a && a->huge && len >= HMS_MIGRATE_MAX_BYTES &&
-	       !(dst & (HMS_MIGRATE_MAX_BYTES - 1));
+	       !(dst & (HMS_MIGRATE_MAX_BYTES - 1)) && a->end - dst >= HMS_MIGRATE_MAX_BYTES &&
+	       area_pte_ro(a, dst)->prot == (PROT_READ | PROT_WRITE) &&
+	       area_pte_ro(a, dst + HMS_MIGRATE_MAX_BYTES - PAGE_SIZE)->prot ==
+		       (PROT_READ | PROT_WRITE);
 	d = pool_take_locked(h, huge);
 	pthread_mutex_unlock(&h->lock);
 	if (huge && h->huge_fill && (!d || d->lo || d->hi != HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT)) {
