@@ -8,10 +8,13 @@
  * place whole again, so the area is still made of huge pages after a
  * round trip; and with a pool that keeps only one of the four, the other
  * three come back through fresh huge pages (pool_fill: populated, copied
- * into, moved in whole), not UFFDIO_COPY's small pages.  A huge area made
- * read-only (hms_protect), where the kernel moves no page in, is filled by
- * UFFDIO_COPY after one page was copied into a kept range in vain, as
- * for small pages (the whole 2 MiB before: its move went first).  Every byte reads back either way.
+ * into, moved in whole), not UFFDIO_COPY's small pages, but only where
+ * the block left as one huge page (after CPU faults brought it back in
+ * small pages it keeps a page table, and the kernel would split a huge
+ * page to move it in).  A huge area made read-only (hms_protect), where
+ * the kernel moves no page in, is filled by UFFDIO_COPY after one page
+ * was copied into a kept range in vain, as for small pages (the whole
+ * 2 MiB before: its move went first).  Every byte reads back either way.
  * SKIP without transparent huge pages or a gated discard. */
 #include <sys/mman.h>
 
@@ -152,6 +155,25 @@ int main(void)
 	round_trip(h, d, p, 500, true);
 	T_EQ(hms__test_huge_filled(h), 2 * (SIZE - HMS_HUGE_PAGE_SIZE));
 	printf("ok: with one range kept, the rest came back through fresh huge pages\n");
+	/* Back by CPU faults (small pages: each block keeps a page table),
+	 * out again in small pages, back by migration: no fresh huge page,
+	 * which the kernel would split to move in (slower than UFFDIO_COPY). */
+	{
+		size_t npages = SIZE / T_PAGE, filled;
+		struct hms_softdev_cmd c;
+
+		t_fill(p, SIZE / sizeof(int), 700);
+		t_to_device(h, d, p, npages, "to the device");
+		t_check(p, SIZE / sizeof(int), 700); /* CPU faults: small pages */
+		T_ASSERT(t_anon_huge_kb(p) < (long)(SIZE >> 10));
+		t_to_device(h, d, p, npages, "to the device again");
+		filled = hms__test_huge_filled(h);
+		T_EQ(t_cmd(d, hms_softdev_migrate_to_system, p, NULL, npages, &c), 0);
+		T_EQ(c.cpages, npages);
+		t_check(p, SIZE / sizeof(int), 700);
+		T_EQ(hms__test_huge_filled(h), filled); /* none: they left small */
+	}
+	printf("ok: blocks that left in small pages come back without fresh huge pages\n");
 	T_EQ(hms_free(h, p, SIZE), 0);
 	hms_softdev_destroy(d);
 	hms_close(h);

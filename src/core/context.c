@@ -149,6 +149,7 @@ static void fork_child(void)
 			fork_child_close(&h->uffd);
 			fork_child_close(&h->uffd_spare);
 			fork_child_close(&h->age_fd);
+			fork_child_close(&h->pagemap_fd);
 			fork_child_close(&h->wake_fd);
 		}
 		h->forked_child = true;
@@ -268,6 +269,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->uffd = -1;
 	h->uffd_spare = -1;
 	h->age_fd = -1;
+	h->pagemap_fd = -1;
 	h->wake_fd = -1;
 	h->next_pfn = 1; /* pfn 0 means "no page" */
 	/* HMS_ONE_NODE=0: as on a machine of several nodes (comparisons).

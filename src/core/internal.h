@@ -887,6 +887,14 @@ struct hms {
 	 * on and transparent huge pages not "never"); bytes filled so. */
 	bool huge_fill;
 	size_t huge_filled;
+	/* 2 MiB blocks of huge areas whose data left as one huge page (its
+	 * page table entry moved whole, none left behind): a fresh huge page
+	 * moves back in whole only there (elsewhere the kernel splits it).
+	 * Direct-mapped by block number, NULL until first needed, h->lock;
+	 * a stale entry only costs speed.  pagemap_fd: /proc/self/pagemap
+	 * for PAGEMAP_SCAN, -1 until first needed. */
+	uintptr_t *huge_left;
+	int pagemap_fd;
 	/* Kept ranges stay as they are (hot: written pages, fast to write
 	 * again) until pool_idle_ms after the last was kept, then get
 	 * MADV_FREE on the handler thread, woken by the timer age_fd

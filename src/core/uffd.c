@@ -826,6 +826,78 @@ static bool swap_on(const struct hms *h)
 	return h->test_swap || sysinfo(&si) || si.totalswap;
 }
 
+#define HUGE_LEFT_SLOTS 1024u /* 2 GiB of blocks before two share a slot */
+
+static uintptr_t *huge_left_slot_locked(struct hms *h, uintptr_t block)
+{
+	if (!h->huge_left)
+		h->huge_left = calloc(HUGE_LEFT_SLOTS, sizeof(*h->huge_left));
+	return h->huge_left ? &h->huge_left[(block >> 21) % HUGE_LEFT_SLOTS] : NULL;
+}
+
+/* Is [at, at + 2 MiB) one huge page (PAGEMAP_SCAN, Linux 6.7)? */
+static bool pmd_mapped(struct hms *h, uintptr_t at)
+{
+	struct page_region r;
+	struct pm_scan_arg a = { .size = sizeof(a), .start = at, .end = at + HMS_HUGE_PAGE_SIZE,
+				 .vec = (uintptr_t)&r, .vec_len = 1,
+				 .category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE };
+	int fd;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->pagemap_fd < 0)
+		h->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = h->pagemap_fd;
+	pthread_mutex_unlock(&h->lock);
+	return fd >= 0 && ioctl(fd, PAGEMAP_SCAN, &a) == 1 && r.start == at &&
+	       r.end == at + HMS_HUGE_PAGE_SIZE;
+}
+
+/*
+ * After a discard moved [start, start + len) to dst: where that was a
+ * whole 2 MiB block of a huge area and it went as one huge page, the block
+ * is noted (h->huge_left) for the way back's fresh huge page (pool_fill);
+ * any other discard in a huge area drops its blocks' notes (they left in
+ * small pages now, and keep a page table).
+ */
+static void huge_left_note(struct hms *h, uintptr_t start, size_t len, uintptr_t dst)
+{
+	uintptr_t block = start & ~(HMS_HUGE_PAGE_SIZE - 1), *slot;
+	struct hms_area *a;
+	bool huge, whole;
+
+	if (!h->huge_fill || !len)
+		return;
+	pthread_mutex_lock(&h->lock);
+	a = hms__area_find_locked(h, start);
+	huge = a && a->huge;
+	pthread_mutex_unlock(&h->lock);
+	if (!huge)
+		return;
+	whole = len == HMS_HUGE_PAGE_SIZE && start == block && pmd_mapped(h, dst);
+	pthread_mutex_lock(&h->lock);
+	for (; block < start + len; block += HMS_HUGE_PAGE_SIZE) {
+		slot = huge_left_slot_locked(h, block);
+		if (slot && whole)
+			*slot = block;
+		else if (slot && *slot == block)
+			*slot = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Did block's data leave as one huge page (and is it noted still)?  The
+ * note goes either way. */
+static bool huge_left_take_locked(struct hms *h, uintptr_t block)
+{
+	uintptr_t *slot = h->huge_left ? huge_left_slot_locked(h, block) : NULL;
+	bool was = slot && *slot == block;
+
+	if (was)
+		*slot = 0;
+	return was;
+}
+
 long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 			    struct hms_discard **slot)
 {
@@ -853,8 +925,12 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	d->swap = swap_on(h);
 	/* Through h->uffd: refused while an event of the range is unread
 	 * (see struct hms_discard). */
-	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv))
+	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv)) {
+		huge_left_note(h, start, len, mv.dst);
 		return (long)len;
+	}
+	if (mv.move > 0)
+		huge_left_note(h, start, (size_t)mv.move, mv.dst);
 	return mv.move > 0 ? (long)mv.move : -errno;
 }
 
@@ -1161,12 +1237,18 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	       area_pte_ro(a, dst + HMS_MIGRATE_MAX_BYTES - PAGE_SIZE)->prot ==
 		       (PROT_READ | PROT_WRITE);
 	d = pool_take_locked(h, huge);
+	/* A fresh huge page only where the data left as one: elsewhere the
+	 * block kept a page table, and the kernel would split the page to
+	 * move it in (slower than UFFDIO_COPY). */
+	fresh = huge && h->huge_fill && huge_left_take_locked(h, dst);
 	pthread_mutex_unlock(&h->lock);
-	if (huge && h->huge_fill && (!d || d->lo || d->hi != HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT)) {
+	if (fresh && (!d || d->lo || d->hi != HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT)) {
 		if (d)
 			pool_return(h, d);
 		d = fresh_huge(h);
 		fresh = d != NULL;
+	} else {
+		fresh = false;
 	}
 	if (!d)
 		return 0;
@@ -1303,6 +1385,11 @@ unsigned hms__test_spare_discards(struct hms *h)
 
 void hms__uffd_discard_fini(struct hms *h)
 {
+	free(h->huge_left);
+	h->huge_left = NULL;
+	if (h->pagemap_fd >= 0)
+		close(h->pagemap_fd);
+	h->pagemap_fd = -1;
 	while (h->pool) {
 		struct hms_discard *d = h->pool;
 
