@@ -25,21 +25,6 @@
 
 static unsigned moved_runs, moved_huge;
 
-/* Huge pages the kernel could not allocate so far (it made small ones). */
-static long thp_fallbacks(void)
-{
-	FILE *f = fopen("/proc/vmstat", "re");
-	char name[64];
-	long v, n = 0;
-
-	T_ASSERT(f);
-	while (fscanf(f, "%63s %ld", name, &v) == 2)
-		if (!strcmp(name, "thp_fault_fallback"))
-			n = v;
-	fclose(f);
-	return n;
-}
-
 static void check_moved(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
 {
 	(void)arg;
@@ -57,7 +42,7 @@ static void round_trip(struct hms *h, struct hms_softdev *d, int *p, int base, b
 {
 	size_t npages = SIZE / T_PAGE, copied = hms__test_pool_copied(h);
 	size_t filled = hms__test_huge_filled(h);
-	long fallbacks = thp_fallbacks();
+	long fallbacks = t_thp_fallbacks();
 	struct hms_softdev_cmd c;
 	bool huge;
 
@@ -78,7 +63,7 @@ static void round_trip(struct hms *h, struct hms_softdev *d, int *p, int base, b
 	/* All moved in whole: the area is made of huge pages (unless the
 	 * kernel had none to give a fresh fill: it says so in vmstat). */
 	if (hms__test_pool_copied(h) - copied + hms__test_huge_filled(h) - filled == SIZE &&
-	    (hms__test_huge_filled(h) == filled || thp_fallbacks() == fallbacks))
+	    (hms__test_huge_filled(h) == filled || t_thp_fallbacks() == fallbacks))
 		T_EQ(t_anon_huge_kb(p), (long)(SIZE >> 10));
 }
 

@@ -18,21 +18,6 @@
 
 #define SIZE (4 * HMS_HUGE_PAGE_SIZE)
 
-/* Huge pages the kernel could not allocate so far (it made small ones). */
-static long thp_fallbacks(void)
-{
-	FILE *f = fopen("/proc/vmstat", "re");
-	char name[64];
-	long v, n = 0;
-
-	T_ASSERT(f);
-	while (fscanf(f, "%63s %ld", name, &v) == 2)
-		if (!strcmp(name, "thp_fault_fallback"))
-			n = v;
-	fclose(f);
-	return n;
-}
-
 /* To the GPU and back by hms_migrate(); whether huge pages were checked.
  * whole: every 2 MiB can come back whole (kept, or fresh huge pages). */
 static bool round_trip(struct hms *h, struct hms_cuda *g, int *p, int base, bool huge, bool whole)
@@ -40,7 +25,7 @@ static bool round_trip(struct hms *h, struct hms_cuda *g, int *p, int base, bool
 	const size_t npages = SIZE / T_PAGE;
 	hms_uid gpu = hms_cuda_target(g), sys;
 	size_t filled = hms__test_huge_filled(h), copied = hms__test_pool_copied(h);
-	long fallbacks = thp_fallbacks();
+	long fallbacks = t_thp_fallbacks();
 	bool reuse;
 
 	T_EQ(hms_where(h, p, 1, &sys), 1);
@@ -57,7 +42,7 @@ static bool round_trip(struct hms *h, struct hms_cuda *g, int *p, int base, bool
 	if (!huge || !hms__test_gated_discard(h) || !reuse || !whole)
 		return false;
 	T_EQ(hms__test_pool_copied(h) - copied + hms__test_huge_filled(h) - filled, SIZE);
-	if (hms__test_huge_filled(h) != filled && thp_fallbacks() != fallbacks)
+	if (hms__test_huge_filled(h) != filled && t_thp_fallbacks() != fallbacks)
 		return false;
 	T_EQ(t_anon_huge_kb(p), (long)(SIZE >> 10));
 	return true;

@@ -119,6 +119,20 @@ void t_snapshot_all(struct hms_softdev *d, void *p, size_t npages, unsigned want
 	free(m);
 }
 
+long t_thp_fallbacks(void)
+{
+	FILE *f = fopen("/proc/vmstat", "re");
+	char name[64];
+	long v, n = 0;
+
+	T_ASSERT(f);
+	while (fscanf(f, "%63s %ld", name, &v) == 2)
+		if (!strcmp(name, "thp_fault_fallback"))
+			n = v;
+	fclose(f);
+	return n;
+}
+
 long t_anon_huge_kb(const void *addr)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");

@@ -105,6 +105,9 @@ void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t np
 void t_snapshot_all(struct hms_softdev *d, void *p, size_t npages, unsigned want);
 /* AnonHugePages (kB) of the mapping that holds addr (/proc/self/smaps). */
 long t_anon_huge_kb(const void *addr);
+/* Huge pages the kernel could not allocate so far, where it made small
+ * ones instead (thp_fault_fallback in /proc/vmstat). */
+long t_thp_fallbacks(void);
 /* Counts pages of [addr, addr + npages) whose location is loc. */
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc);
 /* Runs one(h, n) for every case n of a test's ncases (name[n]), or for
