@@ -1172,6 +1172,12 @@ static void pool_age(struct hms *h)
  * but a whole aligned 2 MiB of a huge area goes at once.
  * *refused: it stopped short of what the range held (COPY the rest).
  */
+/* Does d hold pages over its whole 2 MiB? */
+static bool range_whole(const struct hms_discard *d)
+{
+	return !d->lo && d->hi == HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT;
+}
+
 /* A kept range from the pool (h->lock held): for a fill of a whole huge
  * page, one that holds a whole 2 MiB if there is one. */
 static struct hms_discard *pool_take_locked(struct hms *h, bool huge)
@@ -1180,7 +1186,7 @@ static struct hms_discard *pool_take_locked(struct hms *h, bool huge)
 
 	if (huge)
 		for (struct hms_discard **q = pp; *q; q = &(*q)->next)
-			if (!(*q)->lo && (*q)->hi == HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT) {
+			if (range_whole(*q)) {
 				pp = q;
 				break;
 			}
@@ -1220,7 +1226,7 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	struct hms_discard *d;
 	struct hms_area *a;
 	size_t n, moved, copied;
-	bool whole, huge, fresh = false;
+	bool whole, huge, left, fresh = false;
 	char *from;
 
 	if (!h->pool_max || len < POOL_MIN_BYTES)
@@ -1240,15 +1246,13 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	/* A fresh huge page only where the data left as one: elsewhere the
 	 * block kept a page table, and the kernel would split the page to
 	 * move it in (slower than UFFDIO_COPY). */
-	fresh = huge && h->huge_fill && huge_left_take_locked(h, dst);
+	left = huge && h->huge_fill && huge_left_take_locked(h, dst);
 	pthread_mutex_unlock(&h->lock);
-	if (fresh && (!d || d->lo || d->hi != HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT)) {
+	if (left && (!d || !range_whole(d))) {
 		if (d)
 			pool_return(h, d);
 		d = fresh_huge(h);
 		fresh = d != NULL;
-	} else {
-		fresh = false;
 	}
 	if (!d)
 		return 0;
