@@ -894,6 +894,7 @@ struct hms {
 	 * a stale entry only costs speed.  pagemap_fd: /proc/self/pagemap
 	 * for PAGEMAP_SCAN, -1 until first needed. */
 	uintptr_t *huge_left;
+	size_t huge_left_bytes; /* blocks noted so, in bytes (tests) */
 	int pagemap_fd;
 	/* Kept ranges stay as they are (hot: written pages, fast to write
 	 * again) until pool_idle_ms after the last was kept, then get

@@ -441,6 +441,15 @@ long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t l
 	return uffd_fill(h, dst, src, len, false, true, false);
 }
 
+/*
+ * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
+ * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
+ * kernel will not move here, or not now: COPY then says why).  One page
+ * goes first: where the kernel refuses (another protection, mlock, a
+ * shared mapping) only that page was copied in vain, not the batch;
+ * but a whole aligned 2 MiB of a huge area goes at once.
+ * *refused: it stopped short of what the range held (COPY the rest).
+ */
 static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		      bool *refused);
 
@@ -733,6 +742,15 @@ struct hms_discard {
 	size_t lo, hi;
 	bool lazy;
 	bool swap; /* swap space was on as pages moved in (pool_unprotect) */
+	/*
+	 * Small pages were moved into the transit or the spare range (or a
+	 * huge page there moved out in pieces): the kernel made a page table
+	 * there, which stays until the range is unmapped, and a huge page
+	 * moved in later is split into 512 first (some 600 us per 2 MiB
+	 * here).  Whole huge pages go only through ranges without
+	 * (discard_get).
+	 */
+	bool tabled;
 	struct hms_discard *next;
 };
 
@@ -746,6 +764,12 @@ struct hms_discard {
  */
 #define DISCARD_MAP_BYTES (3 * HMS_MIGRATE_MAX_BYTES + 2 * PAGE_SIZE)
 
+/* Does d hold pages over its whole 2 MiB? */
+static bool range_whole(const struct hms_discard *d)
+{
+	return !d->lo && d->hi == HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT;
+}
+
 /* Unmapping raises no event: h->uffd_spare asks for none, and the
  * transit range leaves h->uffd first (an UNREGISTER raises none). */
 static void discard_destroy(struct hms *h, struct hms_discard *d)
@@ -758,23 +782,37 @@ static void discard_destroy(struct hms *h, struct hms_discard *d)
 	free(d);
 }
 
-static struct hms_discard *discard_get(struct hms *h)
+/*
+ * An empty range from h->discards, or a new one.  For a whole huge page
+ * (whole), one without a page table (!tabled): where the spares have only
+ * tabled ones, one of those is unmapped and a new one made (tens of us,
+ * against the split); others take tabled ones first, keeping the rest for
+ * huge pages.
+ */
+static struct hms_discard *discard_get(struct hms *h, bool whole)
 {
 	const size_t size = HMS_MIGRATE_MAX_BYTES;
 	struct uffdio_register reg = { .range = { 0, size },
 				       .mode = UFFDIO_REGISTER_MODE_WP };
 	struct uffdio_register treg = { .range = { 0, size },
 					.mode = UFFDIO_REGISTER_MODE_WP };
-	struct hms_discard *d;
+	struct hms_discard *d, **pp = &h->discards;
 	char *map, *end;
 
 	pthread_mutex_lock(&h->lock);
-	d = h->discards;
+	for (struct hms_discard **q = pp; *q; q = &(*q)->next)
+		if ((*q)->tabled != whole) {
+			pp = q;
+			break;
+		}
+	d = *pp;
 	if (d)
-		h->discards = d->next;
+		*pp = d->next;
 	pthread_mutex_unlock(&h->lock);
-	if (d)
+	if (d && !(whole && d->tabled))
 		return d;
+	if (d)
+		discard_destroy(h, d);
 	d = hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(*d));
 	if (!d)
 		return NULL;
@@ -794,6 +832,7 @@ static struct hms_discard *discard_get(struct hms *h)
 		munmap(d->base - PAGE_SIZE + DISCARD_MAP_BYTES,
 		       (size_t)(end - (d->base - PAGE_SIZE + DISCARD_MAP_BYTES)));
 	d->transit_reg = false;
+	d->tabled = false;
 	reg.range.start = (uintptr_t)d->base;
 	treg.range.start = (uintptr_t)d->transit;
 	if (mprotect(d->base, size, PROT_READ | PROT_WRITE) ||
@@ -854,28 +893,38 @@ static bool pmd_mapped(struct hms *h, uintptr_t at)
 }
 
 /*
- * After a discard moved [start, start + len) to dst: where that was a
- * whole 2 MiB block of a huge area and it went as one huge page, the block
- * is noted (h->huge_left) for the way back's fresh huge page (pool_fill);
- * any other discard in a huge area drops its blocks' notes (they left in
- * small pages now, and keep a page table).
+ * Is [start, start + len) one whole huge page of a huge area (so that its
+ * discard wants a range without a page table)?  *huge: start lies in a
+ * huge area.
  */
-static void huge_left_note(struct hms *h, uintptr_t start, size_t len, uintptr_t dst)
+static bool discard_whole(struct hms *h, uintptr_t start, size_t len, bool *huge)
+{
+	struct hms_area *a;
+
+	pthread_mutex_lock(&h->lock);
+	a = hms__area_find_locked(h, start);
+	*huge = a && a->huge;
+	pthread_mutex_unlock(&h->lock);
+	return *huge && len == HMS_HUGE_PAGE_SIZE && !(start & (HMS_HUGE_PAGE_SIZE - 1)) &&
+	       pmd_mapped(h, start);
+}
+
+/*
+ * After a discard in a huge area moved [start, start + len) aside (whole:
+ * as one huge page): where that was a whole 2 MiB block that went as one
+ * huge page, the block is noted (h->huge_left) for the way back's fresh
+ * huge page (pool_fill); any other discard there drops its blocks' notes
+ * (they left in small pages now, and keep a page table).
+ */
+static void huge_left_note(struct hms *h, uintptr_t start, size_t len, bool whole)
 {
 	uintptr_t block = start & ~(HMS_HUGE_PAGE_SIZE - 1), *slot;
-	struct hms_area *a;
-	bool huge, whole;
 
 	if (!h->huge_fill || !len)
 		return;
 	pthread_mutex_lock(&h->lock);
-	a = hms__area_find_locked(h, start);
-	huge = a && a->huge;
-	pthread_mutex_unlock(&h->lock);
-	if (!huge)
-		return;
-	whole = len == HMS_HUGE_PAGE_SIZE && start == block && pmd_mapped(h, dst);
-	pthread_mutex_lock(&h->lock);
+	if (whole)
+		h->huge_left_bytes += HMS_HUGE_PAGE_SIZE;
 	for (; block < start + len; block += HMS_HUGE_PAGE_SIZE) {
 		slot = huge_left_slot_locked(h, block);
 		if (slot && whole)
@@ -903,7 +952,8 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 {
 	struct uffdio_move mv = { 0 };
 	struct hms_discard *d;
-	size_t off = start & (HMS_MIGRATE_MAX_BYTES - 1);
+	size_t off = start & (HMS_MIGRATE_MAX_BYTES - 1), moved;
+	bool huge, whole;
 
 	*slot = NULL;
 	if (!h->uffd_move)
@@ -912,7 +962,8 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 		len = HMS_MIGRATE_MAX_BYTES;
 	if (off + len > HMS_MIGRATE_MAX_BYTES)
 		off = 0; /* across a 2 MiB boundary: no huge page whole */
-	d = discard_get(h);
+	whole = discard_whole(h, start, len, &huge);
+	d = discard_get(h, whole);
 	if (!d)
 		return -ENOMEM;
 	d->lo = off >> PAGE_SHIFT; /* the pages' place: [lo, lo + moved) */
@@ -925,13 +976,16 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 	d->swap = swap_on(h);
 	/* Through h->uffd: refused while an event of the range is unread
 	 * (see struct hms_discard). */
-	if (!uffd_ioctl(h, UFFDIO_MOVE, &mv)) {
-		huge_left_note(h, start, len, mv.dst);
-		return (long)len;
-	}
-	if (mv.move > 0)
-		huge_left_note(h, start, (size_t)mv.move, mv.dst);
-	return mv.move > 0 ? (long)mv.move : -errno;
+	moved = !uffd_ioctl(h, UFFDIO_MOVE, &mv) ? len : mv.move > 0 ? (size_t)mv.move : 0;
+	if (!moved)
+		return -errno;
+	/* Went it as one huge page (no table made in transit)? */
+	whole = whole && moved == len && pmd_mapped(h, mv.dst);
+	if (!whole)
+		d->tabled = true;
+	if (huge)
+		huge_left_note(h, start, moved, whole);
+	return (long)moved;
 }
 
 /* Moves d's pages [lo, hi) on from the transit range to the spare range
@@ -952,6 +1006,8 @@ static bool discard_settle(struct hms *h, struct hms_discard *d)
 	    (hms__inject(HMS_INJ_SPARE_MOVE) ||
 	     (fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv) && (size_t)mv.move != len)))
 		return false;
+	if (d->pages != d->base && len && !range_whole(d))
+		d->tabled = true; /* small pages into the spare range */
 	d->pages = d->base;
 	return true;
 }
@@ -1163,21 +1219,6 @@ static void pool_age(struct hms *h)
 		pool_timer(h, again);
 }
 
-/*
- * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
- * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
- * kernel will not move here, or not now: COPY then says why).  One page
- * goes first: where the kernel refuses (another protection, mlock, a
- * shared mapping) only that page was copied in vain, not the batch;
- * but a whole aligned 2 MiB of a huge area goes at once.
- * *refused: it stopped short of what the range held (COPY the rest).
- */
-/* Does d hold pages over its whole 2 MiB? */
-static bool range_whole(const struct hms_discard *d)
-{
-	return !d->lo && d->hi == HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT;
-}
-
 /* A kept range from the pool (h->lock held): for a fill of a whole huge
  * page, one that holds a whole 2 MiB if there is one. */
 static struct hms_discard *pool_take_locked(struct hms *h, bool huge)
@@ -1206,7 +1247,7 @@ static struct hms_discard *pool_take_locked(struct hms *h, bool huge)
  */
 static struct hms_discard *fresh_huge(struct hms *h)
 {
-	struct hms_discard *d = discard_get(h);
+	struct hms_discard *d = discard_get(h, true);
 
 	if (!d)
 		return NULL;
@@ -1214,12 +1255,24 @@ static struct hms_discard *fresh_huge(struct hms *h)
 	d->lo = 0;
 	d->hi = HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT;
 	if (madvise(d->transit, HMS_MIGRATE_MAX_BYTES, MADV_POPULATE_WRITE)) {
+		d->tabled = true; /* what it did populate may be small pages */
 		discard_empty(h, d);
 		return NULL;
 	}
+	if (!pmd_mapped(h, (uintptr_t)d->transit))
+		d->tabled = true; /* no huge page granted: 512 small ones */
 	return d;
 }
 
+/*
+ * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
+ * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
+ * kernel will not move here, or not now: COPY then says why).  One page
+ * goes first: where the kernel refuses (another protection, mlock, a
+ * shared mapping) only that page was copied in vain, not the batch;
+ * but a whole aligned 2 MiB of a huge area goes at once.
+ * *refused: it stopped short of what the range held (COPY the rest).
+ */
 static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		      bool *refused)
 {
@@ -1286,6 +1339,10 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		moved += step;
 	}
 	*refused = moved < n;
+	/* Moved out in pieces, or whole into a block that kept a page table
+	 * (the kernel split the huge page here to move it): a table here now. */
+	if (!d->tabled && moved && !(whole && moved == n && pmd_mapped(h, dst)))
+		d->tabled = true;
 	d->lo += moved >> PAGE_SHIFT;
 	pthread_mutex_lock(&h->lock);
 	if (fresh)
@@ -1345,6 +1402,11 @@ static size_t bytes_locked(struct hms *h, const size_t *count)
 size_t hms__test_huge_filled(struct hms *h)
 {
 	return h ? bytes_locked(h, &h->huge_filled) : 0;
+}
+
+size_t hms__test_huge_left(struct hms *h)
+{
+	return h ? bytes_locked(h, &h->huge_left_bytes) : 0;
 }
 
 size_t hms__test_pool_copied(struct hms *h)
