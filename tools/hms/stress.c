@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hms stress [--seed N] [--ops N | --seconds T] [--threads N] [--mib N]\n"
 		"                  [--skip OPS] [--verbose] [--serial-launch] [--inject SPEC]\n"
-		"                  [--gpu] [--wp-async] [--user-only]\n"
+		"                  [--gpu] [--wp-async] [--user-only] [--huge]\n"
 		"\n"
 		"Runs a seeded random mix of operations on managed memory and checks every\n"
 		"byte against a shadow copy: CPU reads and writes from several threads,\n"
@@ -83,6 +83,16 @@ static void usage(FILE *f)
 		"                unprivileged user gets it: the kernel's own accesses\n"
 		"                (device write faults, read(2), write(2)) cannot fault\n"
 		"                into hms\n"
+		"  --huge        the memory is one hms_alloc(HMS_ALLOC_HUGE) area (in huge\n"
+		"                pages where the kernel grants them; --mib rounded up to\n"
+		"                a multiple of 2) with holes in some of its 2 MiB blocks;\n"
+		"                most operations cover the whole block around their\n"
+		"                region (always in even blocks, one time in four in odd\n"
+		"                ones), huge-renew moves a fresh huge area over a block\n"
+		"                (mremap), and each softdev's pool holds all the memory.\n"
+		"                The summary says how many operations covered a block,\n"
+		"                how much moved to devices as whole huge pages and came\n"
+		"                back through fresh ones, how much is huge at the end\n"
 		"  --help, -h    this text (alone: not with other arguments)\n"
 		"\n"
 		"Prints the seed, the operation counts and, on a mismatch, the address, the\n"
@@ -244,7 +254,7 @@ static int parse_seconds(const char *v, double *out)
 static bool all_skipped(const struct stress_opts *o)
 {
 	for (int op = 0; op < OP_COUNT; op++)
-		if (!(o->skip_ops & (1u << op)) && (o->gpu || !st_op_gpu(op)))
+		if (!(o->skip_ops & (1u << op)) && st_op_drawn(o, op))
 			return false;
 	return true;
 }
@@ -265,7 +275,7 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 		v = opt.value;
 		if (!strcmp(a, "--verbose") || !strcmp(a, "-v") || !strcmp(a, "--gpu") ||
 		    !strcmp(a, "--serial-launch") || !strcmp(a, "--wp-async") ||
-		    !strcmp(a, "--user-only")) {
+		    !strcmp(a, "--user-only") || !strcmp(a, "--huge")) {
 			if (cli_no_value("hms stress", &opt))
 				return -1;
 			if (!strcmp(a, "--gpu"))
@@ -274,6 +284,8 @@ static int parse(int argc, char **argv, struct stress_opts *o)
 				o->wp_async = true;
 			else if (!strcmp(a, "--user-only"))
 				o->user_only = true;
+			else if (!strcmp(a, "--huge"))
+				o->huge = true;
 			else if (!strcmp(a, "--serial-launch"))
 				o->serial_launch = true;
 			else

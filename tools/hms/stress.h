@@ -21,8 +21,12 @@
 /* A region is the unit of locking and of mapping changes. */
 #define ST_REGION_PAGES 8u
 #define ST_REGION_BYTES (ST_REGION_PAGES * HMS_PAGE_SIZE)
-/* Operations span at most this many regions. */
+/* Operations span at most this many regions (but see ST_BLOCK_REGIONS). */
 #define ST_MAX_SPAN 3u
+/* With --huge, most operations (not those that copy through a pipe,
+ * query, scan or mremap) may span the whole 2 MiB block around their
+ * region instead (stress_ops.c, span_lock). */
+#define ST_BLOCK_REGIONS (HMS_HUGE_PAGE_SIZE / ST_REGION_BYTES)
 #define ST_HIST 8u     /* history entries kept per page */
 #define ST_GHIST 16u   /* global history entries (release, fork) */
 #define ST_NDEV 2
@@ -44,6 +48,7 @@ struct stress_opts {
 	bool gpu;            /* --gpu: attach a CUDA GPU next to the softdevs */
 	bool wp_async;       /* --wp-async: HMS_OPEN_WP_ASYNC, refused without it */
 	bool user_only;      /* --user-only: HMS_OPEN_USER_MODE_ONLY */
+	bool huge;           /* --huge: the memory is hms_alloc(HMS_ALLOC_HUGE)'d */
 };
 
 /* ---- operations (stress_ops.c) ------------------------------------------ */
@@ -78,6 +83,8 @@ enum st_op {
 	OP_GPU_MIGRATE_SYS, /* hms_migrate to a system node */
 	OP_GPU_WRITE,       /* hms_test_add on a window over an owned span */
 	OP_GPU_READ,        /* hms_test_copy from a read-only window */
+	/* with --huge only (weight 0 otherwise) */
+	OP_HUGE_RENEW,      /* a fresh HMS_ALLOC_HUGE block mremap'd over a block */
 	OP_COUNT
 };
 
@@ -85,6 +92,10 @@ static inline bool st_op_gpu(int op)
 {
 	return op >= OP_GPU_MIGRATE && op <= OP_GPU_READ;
 }
+
+struct stress_opts;
+/* Whether a run with these options draws op at all (--gpu, --huge). */
+bool st_op_drawn(const struct stress_opts *o, int op);
 
 const char *st_op_name(int op);
 
@@ -119,6 +130,8 @@ struct st_region {
 	/* guarded by lock: */
 	uint8_t state;                 /* enum st_state */
 	uint32_t seg;                  /* mapping id: a run of equal seg is one area */
+	bool owned;                    /* its area came from hms_alloc (--huge), so
+					* hms_close() unmaps it */
 	uint8_t prot[ST_REGION_PAGES]; /* PROT_* of each page */
 	/*
 	 * written[p]: the stress changed page p (a write by anyone, a discard,
@@ -154,6 +167,10 @@ struct stress {
 	_Atomic uint64_t tolerated; /* documented non-errors: -EBUSY, -ENOMEM, ... */
 	_Atomic uint64_t dirty_required; /* pages a dirty scan had to report */
 	_Atomic uint64_t dirty_reported; /* pages the scans reported in all */
+	_Atomic uint64_t block_ops; /* --huge: operations run on a whole 2 MiB block */
+	size_t huge_mapped;     /* --huge: bytes in huge pages as the workers ended */
+	size_t huge_filled;     /* --huge: bytes filled through fresh huge pages */
+	size_t huge_left;       /* --huge: bytes moved to devices as whole huge pages */
 	atomic_bool stop;
 	atomic_bool failed;
 	pthread_mutex_t report_lock;
@@ -190,6 +207,8 @@ void st_ghist_add(struct stress *s, const struct st_hist *e);
 /* Pages [first, first + n) counted from region r's start were changed:
  * the next dirty scan must report them (region locks held for writing). */
 void st_written(struct stress *s, size_t r, unsigned first, unsigned n);
+/* Bytes of the test memory mapped by huge pages now (/proc/self/smaps). */
+size_t st_huge_bytes(const struct stress *s);
 /* Turns [addr, addr + len) into an unmapped placeholder (PROT_NONE). */
 int st_placeholder(void *addr, size_t len, bool replace);
 
@@ -225,7 +244,7 @@ struct st_thread {
 	unsigned id;
 	uint64_t rng;
 	int pipe[2];
-	uint8_t *buf;             /* ST_MAX_SPAN * ST_REGION_BYTES */
+	uint8_t *buf;             /* ST_MAX_SPAN * ST_REGION_BYTES, 2 MiB with --huge */
 	_Atomic int cur_op;       /* for hang reports; -1 when idle */
 	_Atomic uint64_t cur_seq;
 	_Atomic size_t cur_region;

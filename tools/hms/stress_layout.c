@@ -101,12 +101,78 @@ static int map_area(struct stress *s, size_t r, unsigned n)
 	return 0;
 }
 
+/*
+ * --huge: the memory is one hms_alloc(HMS_ALLOC_HUGE) area (2 MiB aligned,
+ * populated, in huge pages where the kernel grants them).  Of each 2 MiB
+ * block, about one in eight is unmapped whole and two in eight lose a run
+ * of one to three regions (a placeholder mapped over them, which splits
+ * the area and the huge page); the rest stay whole.  Each run of mapped
+ * regions between placeholders is one area.
+ */
+static int layout_huge(struct stress *s, size_t len)
+{
+	uint32_t seg = 0;
+
+	s->base = hms_alloc(s->h, len, HMS_ALLOC_HUGE);
+	if (!s->base) {
+		int err = errno;
+
+		fprintf(stderr, "hms stress: hms_alloc(HMS_ALLOC_HUGE): %s\n", strerror(err));
+		return -err;
+	}
+	for (size_t r = 0; r < s->nregions; r++) {
+		s->reg[r].state = REG_MAPPED;
+		s->reg[r].owned = true;
+		memset(s->reg[r].prot, PROT_READ | PROT_WRITE, ST_REGION_PAGES);
+		memset(s->reg[r].written, 1, ST_REGION_PAGES); /* never scanned */
+	}
+	for (size_t b = 0; b < s->nregions; b += ST_BLOCK_REGIONS) {
+		uint64_t x = s->o.seed * 0x9e3779b97f4a7c15ull + b * 0xbf58476d1ce4e5b9ull;
+		size_t first = b, n = 0;
+		int ret;
+
+		x ^= x >> 31;
+		x *= 0x94d049bb133111ebull;
+		x ^= x >> 29;
+		if (x % 8 == 0) {
+			n = ST_BLOCK_REGIONS;
+		} else if (x % 8 < 3) {
+			n = 1 + (x >> 8) % 3;
+			first = b + (x >> 16) % (ST_BLOCK_REGIONS - n + 1);
+		}
+		if (!n)
+			continue;
+		ret = st_placeholder(st_addr(s, first, 0), n * ST_REGION_BYTES, true);
+		if (ret) {
+			fprintf(stderr, "hms stress: cannot unmap part of the test memory: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		for (size_t i = first; i < first + n; i++) {
+			s->reg[i].state = REG_UNMAPPED;
+			s->reg[i].owned = false;
+			memset(s->reg[i].prot, PROT_NONE, ST_REGION_PAGES);
+		}
+	}
+	for (size_t r = 0; r < s->nregions; r++) {
+		if (s->reg[r].state != REG_MAPPED)
+			continue;
+		if (!r || s->reg[r - 1].state != REG_MAPPED)
+			seg = atomic_fetch_add(&s->next_seg, 1);
+		s->reg[r].seg = seg;
+	}
+	return 0;
+}
+
 static int open_devices(struct stress *s)
 {
 	size_t pool = (size_t)s->o.mib << 20;
 
-	/* Each pool holds a quarter of the memory: migrations meet a full pool. */
-	pool = pool / 4 < (1u << 20) ? (1u << 20) : pool / 4;
+	/* Each pool holds a quarter of the memory: migrations meet a full pool.
+	 * With --huge half, so that whole blocks more often move whole (a
+	 * migration that finds room for part of a block splits its huge page). */
+	pool /= s->o.huge ? 1 : 4;
+	pool = pool < (1u << 20) ? (1u << 20) : pool;
 	for (int d = 0; d < ST_NDEV; d++) {
 		char name[32];
 		struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = pool,
@@ -135,6 +201,9 @@ int st_layout_init(struct stress *s)
 	int ret;
 
 	s->nregions = ((size_t)s->o.mib << 20) / ST_REGION_BYTES;
+	if (s->o.huge) /* whole 2 MiB blocks */
+		s->nregions = (s->nregions + ST_BLOCK_REGIONS - 1) / ST_BLOCK_REGIONS *
+			      ST_BLOCK_REGIONS;
 	len = s->nregions * ST_REGION_BYTES;
 	s->reg = calloc(s->nregions, sizeof(*s->reg));
 	s->shadow = calloc(1, len);
@@ -184,6 +253,8 @@ int st_layout_init(struct stress *s)
 		ret = st_gpu_open(s);
 	if (ret)
 		return ret;
+	if (s->o.huge)
+		return layout_huge(s, len);
 	s->base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (s->base == MAP_FAILED) {
 		s->base = NULL;
@@ -210,6 +281,28 @@ int st_layout_init(struct stress *s)
 		r += n;
 	}
 	return 0;
+}
+
+size_t st_huge_bytes(const struct stress *s)
+{
+	uintptr_t lo = (uintptr_t)s->base, hi = lo + s->nregions * ST_REGION_BYTES;
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[256];
+	bool in = false;
+	size_t sum = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b, kb;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2)
+			in = a >= lo && b <= hi;
+		else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+			sum += (size_t)kb << 10;
+	}
+	fclose(f);
+	return sum;
 }
 
 void st_layout_fini(struct stress *s)

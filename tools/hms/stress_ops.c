@@ -33,6 +33,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_ADVISE] = "read-mostly",      [OP_DIRTY_SCAN] = "dirty-scan",
 	[OP_GPU_MIGRATE] = "gpu-migrate",  [OP_GPU_MIGRATE_SYS] = "gpu-migrate-sys",
 	[OP_GPU_WRITE] = "gpu-kernel-write", [OP_GPU_READ] = "gpu-kernel-read",
+	[OP_HUGE_RENEW] = "huge-renew",
 };
 
 _Static_assert(OP_COUNT <= 32, "--skip keeps one bit per operation");
@@ -53,8 +54,15 @@ static const unsigned op_weight[OP_COUNT] = {
 	[OP_BIND] = 15,         [OP_BIND_DEFAULT] = 10, [OP_HMS_MIGRATE] = 30,
 	[OP_FORK] = 2,          [OP_ADVISE] = 15,      [OP_DIRTY_SCAN] = 20,
 	[OP_GPU_MIGRATE] = 40,  [OP_GPU_MIGRATE_SYS] = 20, [OP_GPU_WRITE] = 40,
-	[OP_GPU_READ] = 40,
+	[OP_GPU_READ] = 40,     [OP_HUGE_RENEW] = 40,
 };
+
+bool st_op_drawn(const struct stress_opts *o, int op)
+{
+	if (st_op_gpu(op))
+		return o->gpu;
+	return op != OP_HUGE_RENEW || o->huge;
+}
 
 /* ---- spans ---------------------------------------------------------------- */
 
@@ -82,15 +90,24 @@ static bool region_fits(struct stress *s, size_t r, size_t first, uint8_t want)
 /*
  * Locks a random span of 1 to ST_MAX_SPAN regions in state want (mapped
  * spans within one area) and picks its pages: all of them, or a random
- * run.  Returns false (nothing locked) when the first region does not fit.
+ * run.  With --huge, an operation that may (block) takes the whole 2 MiB
+ * block around its region, all its pages, always in even blocks (which
+ * then stay in huge pages longer) and one time in four in odd ones: the
+ * span then ends where the block's first area does.  Returns false (nothing locked)
+ * when the first region does not fit.
  */
-static bool span_lock(struct st_thread *t, bool write, uint8_t want, bool whole,
+static bool span_lock(struct st_thread *t, bool write, uint8_t want, bool whole, bool block,
 		      struct st_span *sp)
 {
 	struct stress *s = t->s;
 	size_t r = st_below(t, (unsigned)s->nregions);
 	unsigned n = st_below(t, 4) ? 1 : 1 + st_below(t, ST_MAX_SPAN), k = 0;
 
+	if (block && s->o.huge && ((r / ST_BLOCK_REGIONS) % 2 == 0 || !st_below(t, 4))) {
+		r -= r % ST_BLOCK_REGIONS;
+		n = ST_BLOCK_REGIONS; /* nregions is a multiple of it */
+		whole = true;
+	}
 	if (r + n > s->nregions)
 		n = (unsigned)(s->nregions - r);
 	for (unsigned i = 0; i < n; i++)
@@ -101,6 +118,8 @@ static bool span_lock(struct st_thread *t, bool write, uint8_t want, bool whole,
 		pthread_rwlock_unlock(&s->reg[r + i].lock);
 	if (!k)
 		return false;
+	if (k == ST_BLOCK_REGIONS)
+		atomic_fetch_add(&s->block_ops, 1);
 	sp->r = r;
 	sp->n = k;
 	sp->first = 0;
@@ -618,6 +637,7 @@ static void mark_unmapped(struct stress *s, const struct st_span *sp, int placeh
 	for (unsigned i = 0; i < sp->n; i++) {
 		s->reg[sp->r + i].state = placeholder ? REG_LOST : REG_UNMAPPED;
 		s->reg[sp->r + i].seg = 0;
+		s->reg[sp->r + i].owned = false;
 		memset(s->reg[sp->r + i].prot, PROT_NONE, ST_REGION_PAGES);
 	}
 }
@@ -654,6 +674,7 @@ static void mark_mapped(struct stress *s, const struct st_span *sp)
 	for (unsigned i = 0; i < sp->n; i++) {
 		s->reg[sp->r + i].state = REG_MAPPED;
 		s->reg[sp->r + i].seg = seg;
+		s->reg[sp->r + i].owned = false; /* mremap: set by the caller */
 		memset(s->reg[sp->r + i].prot, RW, ST_REGION_PAGES);
 		/* never scanned: reads as written (mremap copies its source's) */
 		memset(s->reg[sp->r + i].written, 1, ST_REGION_PAGES);
@@ -919,6 +940,7 @@ static int op_mremap(struct st_thread *t)
 	/* The pages move with their state: one written since its last scan
 	 * is still to be reported, at its new address. */
 	for (unsigned i = 0; i < n; i++) {
+		s->reg[to + i].owned = s->reg[from + i].owned; /* the area moves whole */
 		memcpy(s->reg[to + i].prot, s->reg[from + i].prot, ST_REGION_PAGES);
 		memcpy(s->reg[to + i].written, s->reg[from + i].written, ST_REGION_PAGES);
 	}
@@ -948,11 +970,72 @@ static int op_mremap(struct st_thread *t)
 	return 0;
 }
 
+/*
+ * --huge: a fresh 2 MiB HMS_ALLOC_HUGE area, made elsewhere, is moved over
+ * a whole block with MREMAP_FIXED (what was there, managed or placeholder,
+ * is unmapped by it): the block is one huge area again, reading as zeros.
+ * Without it, unmap, map and mremap would cut every block into small
+ * areas and the whole-block operations would die out.
+ */
+static int op_huge_renew(struct st_thread *t)
+{
+	struct stress *s = t->s;
+	size_t r = st_below(t, (unsigned)s->nregions);
+	struct st_span sp;
+	uint64_t seq;
+	void *p, *q;
+	long res;
+
+	r -= r % ST_BLOCK_REGIONS;
+	sp = (struct st_span){ r, ST_BLOCK_REGIONS, 0, ST_BLOCK_REGIONS * ST_REGION_PAGES };
+	for (unsigned i = 0; i < sp.n; i++)
+		lock_region(s, r + i, true);
+	for (unsigned i = 0; i < sp.n; i++)
+		if (s->reg[r + i].state == REG_LOST) { /* not ours to map over */
+			unlock_span(s, &sp);
+			return 1;
+		}
+	seq = atomic_fetch_add(&s->seq, 1) + 1;
+	atomic_store(&t->cur_op, OP_HUGE_RENEW);
+	atomic_store(&t->cur_seq, seq);
+	atomic_store(&t->cur_region, r);
+	atomic_store(&t->cur_span, sp.n);
+	p = hms_alloc(s->h, span_len(&sp), HMS_ALLOC_HUGE);
+	if (!p) {
+		res = -errno;
+		record(s, &sp, t->id, OP_HUGE_RENEW, -1, res, seq);
+		unlock_span(s, &sp);
+		if (res == -ENOMEM) { /* documented; --inject nomem */
+			atomic_fetch_add(&s->tolerated, 1);
+			return 0;
+		}
+		return st_error(s, "hms_alloc(HMS_ALLOC_HUGE)", &sp, res, seq);
+	}
+	q = mremap(p, span_len(&sp), span_len(&sp), MREMAP_MAYMOVE | MREMAP_FIXED,
+		   span_addr(s, &sp));
+	res = q == MAP_FAILED ? -errno : 0;
+	if (q != span_addr(s, &sp)) {
+		if (q == MAP_FAILED)
+			hms_free(s->h, p, span_len(&sp));
+		record(s, &sp, t->id, OP_HUGE_RENEW, -1, res, seq);
+		unlock_span(s, &sp);
+		return st_error(s, "mremap of a fresh huge area over a block", &sp, res, seq);
+	}
+	memset(span_shadow(s, &sp), 0, span_len(&sp));
+	mark_mapped(s, &sp);
+	for (unsigned i = 0; i < sp.n; i++)
+		s->reg[r + i].owned = true;
+	record(s, &sp, t->id, OP_HUGE_RENEW, -1, 0, seq);
+	unlock_span(s, &sp);
+	return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static unsigned weight(struct stress *s, int op)
 {
-	if (st_op_gpu(op) && (!s->gpu || (op == OP_GPU_MIGRATE_SYS && !st_sys_target(s))))
+	if (!st_op_drawn(&s->o, op) ||
+	    (st_op_gpu(op) && (!s->gpu || (op == OP_GPU_MIGRATE_SYS && !st_sys_target(s)))))
 		return 0;
 	return s->o.skip_ops & (1u << op) ? 0 : op_weight[op];
 }
@@ -1012,7 +1095,23 @@ static bool op_writes(int op)
  */
 static bool op_gated(int op)
 {
-	return op_writes(op) || op == OP_MREMAP || op == OP_GPU_READ;
+	return op_writes(op) || op == OP_MREMAP || op == OP_GPU_READ || op == OP_HUGE_RENEW;
+}
+
+/* Operations that may span a whole 2 MiB block (--huge): those that need
+ * no buffer or table of the span's size, or only t->buf (2 MiB then). */
+static bool op_block(int op)
+{
+	switch (op) {
+	case OP_CPU_READ: case OP_CPU_WRITE: case OP_DEV_READ: case OP_DEV_WRITE:
+	case OP_LAUNCH: case OP_MIGRATE_DEV: case OP_MIGRATE_SYS: case OP_EXCLUSIVE:
+	case OP_PREFAULT: case OP_PROTECT: case OP_DONTNEED: case OP_UNMAP: case OP_BIND:
+	case OP_BIND_DEFAULT: case OP_HMS_MIGRATE: case OP_ADVISE: case OP_GPU_MIGRATE:
+	case OP_GPU_MIGRATE_SYS:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, uint64_t seq,
@@ -1066,8 +1165,10 @@ int st_op_run(struct st_thread *t)
 		ret = st_op_fork(t, 0);
 	else if (op == OP_MREMAP)
 		ret = op_mremap(t);
+	else if (op == OP_HUGE_RENEW)
+		ret = op_huge_renew(t);
 	else if (!span_lock(t, op_writes(op), op == OP_MAP ? REG_UNMAPPED : REG_MAPPED,
-			    op == OP_MAP || op == OP_UNMAP, &sp))
+			    op == OP_MAP || op == OP_UNMAP, op_block(op), &sp))
 		ret = 1;
 	else {
 		seq = atomic_fetch_add(&s->seq, 1) + 1;

@@ -338,7 +338,8 @@ int st_verify_all(struct stress *s, const char *how, bool use_hms)
 		struct st_span all = { r, 1, 0, ST_REGION_PAGES };
 		char *a = st_addr(s, r, 0);
 
-		if (s->reg[r].state != REG_MAPPED)
+		/* hms_close() unmapped what hms_alloc() made (--huge) */
+		if (s->reg[r].state != REG_MAPPED || (!use_hms && s->reg[r].owned))
 			continue;
 		if (use_hms ? hms_protect(s->h, a, ST_REGION_BYTES, PROT_READ | PROT_WRITE)
 			    : mprotect(a, ST_REGION_BYTES, PROT_READ | PROT_WRITE)) {
@@ -491,7 +492,8 @@ static int prepare_thread(struct stress *s, struct st_thread *t, unsigned id)
 	t->rng = s->o.seed * 0x100000001b3ull + id + 1;
 	t->cur_op = -1;
 	t->cur_dev = -1;
-	t->buf = malloc(ST_MAX_SPAN * ST_REGION_BYTES);
+	/* a span's bytes: a whole 2 MiB block with --huge */
+	t->buf = malloc(s->o.huge ? HMS_HUGE_PAGE_SIZE : ST_MAX_SPAN * ST_REGION_BYTES);
 	if (!t->buf || pipe2(t->pipe, O_CLOEXEC))
 		return -1;
 	if (fcntl(t->pipe[0], F_SETPIPE_SZ, (int)(2 * ST_MAX_SPAN * ST_REGION_BYTES)) < 0)
@@ -506,7 +508,7 @@ static void print_counts(struct stress *s)
 
 	st_log(s, "operations (run / skipped: span did not fit):\n");
 	for (int i = 0; i < OP_COUNT; i++) {
-		if (st_op_gpu(i) && !s->gpu)
+		if (!st_op_drawn(&s->o, i) || (st_op_gpu(i) && !s->gpu))
 			continue;
 		total += atomic_load(&s->count[i]);
 		st_log(s, "  %-16s %10llu %8llu\n", st_op_name(i),
@@ -519,6 +521,13 @@ static void print_counts(struct stress *s)
 	st_log(s, "  dirty scans: %llu changed pages had to be reported, %llu pages reported\n",
 	       (unsigned long long)atomic_load(&s->dirty_required),
 	       (unsigned long long)atomic_load(&s->dirty_reported));
+	if (s->o.huge)
+		st_log(s, "  huge pages: %llu operations on a whole 2 MiB block; %zu MiB moved to "
+			  "devices as whole huge pages, %zu MiB came back through fresh ones; "
+			  "%zu of %zu MiB in huge pages at the end\n",
+		       (unsigned long long)atomic_load(&s->block_ops), s->huge_left >> 20,
+		       s->huge_filled >> 20, s->huge_mapped >> 20,
+		       (s->nregions * ST_REGION_BYTES) >> 20);
 	st_gpu_summary(s);
 }
 
@@ -545,6 +554,11 @@ static void print_injected(struct stress *s, bool clean)
  * (and on the GPU: hms_close() detaches it). */
 static int finish(struct stress *s)
 {
+	if (s->o.huge) { /* before the checks below move pages */
+		s->huge_mapped = st_huge_bytes(s);
+		s->huge_filled = hms__test_huge_filled(s->h);
+		s->huge_left = hms__test_huge_left(s->h);
+	}
 	if (st_verify_all(s, "final check", true))
 		return 1;
 	/* Leave pages on both devices, then tear down: nothing may be lost. */
@@ -604,9 +618,10 @@ int stress_run(const struct stress_opts *o)
 		snprintf(limit, sizeof(limit), "operations %llu", (unsigned long long)o->ops);
 	else
 		snprintf(limit, sizeof(limit), "seconds %.15g", o->seconds);
-	st_log(s, "hms stress: seed %llu, %u threads, %u MiB in %zu regions of %u KiB, "
+	st_log(s, "hms stress: seed %llu, %u threads, %zu MiB%s in %zu regions of %u KiB, "
 	       "2 softdevs%s, userfaultfd %s mode%s, %s\n",
-	       (unsigned long long)o->seed, o->threads, o->mib, s->nregions,
+	       (unsigned long long)o->seed, o->threads, (s->nregions * ST_REGION_BYTES) >> 20,
+	       o->huge ? " of HMS_ALLOC_HUGE memory" : "", s->nregions,
 	       (unsigned)(ST_REGION_BYTES >> 10), s->gpu ? " and a GPU" : "",
 	       s->mode == HMS_MODE_FULL ? "full" : "user-only",
 	       o->wp_async ? " with asynchronous write protection" : "", limit);
