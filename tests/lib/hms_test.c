@@ -386,8 +386,23 @@ static sigjmp_buf sigbus_env;
 
 static void on_sigbus(int sig)
 {
-	(void)sig;
-	siglongjmp(sigbus_env, 1);
+	siglongjmp(sigbus_env, sig);
+}
+
+int t_read_or_signal(const volatile int *addr, int *out)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old_bus, old_segv;
+	volatile int sig;
+
+	sigemptyset(&sa.sa_mask);
+	T_EQ(sigaction(SIGBUS, &sa, &old_bus), 0);
+	T_EQ(sigaction(SIGSEGV, &sa, &old_segv), 0);
+	sig = sigsetjmp(sigbus_env, 1);
+	if (sig == 0)
+		*out = *addr;
+	T_EQ(sigaction(SIGSEGV, &old_segv, NULL), 0);
+	T_EQ(sigaction(SIGBUS, &old_bus, NULL), 0);
+	return sig;
 }
 
 bool t_read_or_sigbus(const volatile int *addr, int *out)
@@ -476,4 +491,30 @@ void t_map_foreign(struct hms *h, void *addr)
 	T_ASSERT(mmap(addr, T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 		      -1, 0) == addr);
 	T_EQ(hms_sync(h), 0);
+}
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+
+bool t_seccomp_refuse(long nr, long arg1, int err)
+{
+	/* The low 32 bits of argument 1 (an ioctl's request). */
+	const unsigned arg1_lo = offsetof(struct seccomp_data, args[1]) +
+				 (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0);
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg1_lo),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)arg1, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (arg1 < 0) /* any call: the argument's test jumps nowhere */
+		f[2] = f[3] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0);
+	/* Every thread: hms' and the softdev's make calls too. */
+	return !prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) &&
+	       !syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 }

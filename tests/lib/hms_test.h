@@ -143,5 +143,16 @@ bool t_thread_sleeps_in(int tid, long nr);
 /* Reads the int at addr into *out; false if the read got SIGBUS instead
  * (*out untouched), as a CPU access to data hms cannot bring back does. */
 bool t_read_or_sigbus(const volatile int *addr, int *out);
+/* Reads the int at addr into *out and returns 0, or returns the signal
+ * the read got instead (SIGBUS, or SIGSEGV: an inaccessible page). */
+int t_read_or_signal(const volatile int *addr, int *out);
+
+/* From now on system call nr fails with err in every thread of this
+ * process (a seccomp filter, for good: the rest of the test lives with
+ * it, and the threads it starts later), every call, or
+ * with arg1 >= 0 only those whose second argument is arg1 (an ioctl's
+ * request; its low 32 bits compared).  false: seccomp filters are not
+ * available here. */
+bool t_seccomp_refuse(long nr, long arg1, int err);
 
 #endif
