@@ -20,9 +20,11 @@
  *   thread       pthread_create of the fault handler or a softdev worker,
  *                and of the threads of `hms bench gpu`'s host floor
  *                (bench/bench_gpu_host.c: the run is cancelled, -EAGAIN)
- *   uffd_eagain  a userfaultfd ioctl (COPY, ZEROPAGE, WRITEPROTECT) answers
- *                EAGAIN, as it does while an address-space change is
- *                waiting to be read
+ *   uffd_eagain  a userfaultfd ioctl of hms' descriptor (COPY, ZEROPAGE,
+ *                WRITEPROTECT, MOVE, POISON) answers EAGAIN, as it does
+ *                while an address-space change is waiting to be read; not
+ *                a move through the spare ranges' descriptor, which asks
+ *                for no event (spare_move is that move's point)
  *   uffd_register  a UFFDIO_REGISTER fails (ENOMEM, as when the kernel
  *                cannot split a mapping): hms_alloc/hms_manage, and the
  *                set-up of a spare range for gated discards

@@ -317,18 +317,13 @@ bool hms__uffd_registered_fast(struct hms *h, uintptr_t start, size_t len)
 
 /* The ioctls that resolve faults.  Fault injection (uffd_eagain) answers
  * EAGAIN as the kernel does while an address-space change is unread. */
-static int fd_ioctl(int fd, unsigned long req, void *arg)
+static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
 {
 	if (hms__inject(HMS_INJ_UFFD_EAGAIN)) {
 		errno = EAGAIN;
 		return -1;
 	}
-	return ioctl(fd, req, arg);
-}
-
-static int uffd_ioctl(struct hms *h, unsigned long req, void *arg)
-{
-	return fd_ioctl(h->uffd, req, arg);
+	return ioctl(h->uffd, req, arg);
 }
 
 /*
@@ -992,7 +987,10 @@ long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
  * (through h->uffd_spare: both are hms' own), to be emptied or given
  * MADV_FREE there without an event.  false if the kernel refused: the
  * caller then destroys d (unregistered first, its unmapping raises no
- * event). */
+ * event).  Not a uffd_eagain point: h->uffd_spare asks for no event, so
+ * the kernel never refuses its moves for an unread one (spare_move is
+ * this move's point), and under that injection a lift the kernel refused
+ * (pool_unprotect) reaches its fallback here as it would for real. */
 static bool discard_settle(struct hms *h, struct hms_discard *d)
 {
 	size_t off = d->lo << PAGE_SHIFT, len = (d->hi - d->lo) << PAGE_SHIFT;
@@ -1004,7 +1002,7 @@ static bool discard_settle(struct hms *h, struct hms_discard *d)
 
 	if (d->pages != d->base && len &&
 	    (hms__inject(HMS_INJ_SPARE_MOVE) ||
-	     (fd_ioctl(h->uffd_spare, UFFDIO_MOVE, &mv) && (size_t)mv.move != len)))
+	     (ioctl(h->uffd_spare, UFFDIO_MOVE, &mv) && (size_t)mv.move != len)))
 		return false;
 	if (d->pages != d->base && len && !range_whole(d))
 		d->tabled = true; /* small pages into the spare range */
