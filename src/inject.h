@@ -32,7 +32,11 @@
  *                area page tables, policy and advice entries, contexts
  *                and the lists device pages are freed from (the pages go
  *                to the devmem's orphan bitmap instead), the MADV_FREE
- *                of a range page reuse keeps (it is emptied instead); an
+ *                of a range page reuse keeps (it is emptied instead),
+ *                the table of 2 MiB blocks that left as one huge page
+ *                (none is noted: the way back makes no fresh huge page)
+ *                and the populate of a fresh huge page (the fill copies
+ *                as it would without one); an
  *                mremap's preparation (design 5c) fails as a
  *                whole, once per try, and the handler waits and tries
  *                again

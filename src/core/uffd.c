@@ -866,10 +866,14 @@ static bool swap_on(const struct hms *h)
 
 #define HUGE_LEFT_SLOTS 1024u /* 2 GiB of blocks before two share a slot */
 
+/* The note's slot for block: NULL where the table cannot be had (no note
+ * is made, so no fresh huge page either: tests/inject_huge_note_nomem). */
 static uintptr_t *huge_left_slot_locked(struct hms *h, uintptr_t block)
 {
 	if (!h->huge_left)
-		h->huge_left = calloc(HUGE_LEFT_SLOTS, sizeof(*h->huge_left));
+		h->huge_left = hms__inject(HMS_INJ_NOMEM)
+				       ? NULL
+				       : calloc(HUGE_LEFT_SLOTS, sizeof(*h->huge_left));
 	return h->huge_left ? &h->huge_left[(block >> 21) % HUGE_LEFT_SLOTS] : NULL;
 }
 
@@ -1256,7 +1260,10 @@ static struct hms_discard *fresh_huge(struct hms *h)
 	d->pages = d->transit;
 	d->lo = 0;
 	d->hi = HMS_MIGRATE_MAX_BYTES >> PAGE_SHIFT;
-	if (madvise(d->transit, HMS_MIGRATE_MAX_BYTES, MADV_POPULATE_WRITE)) {
+	/* Failing (no memory), the fill copies as it would without one
+	 * (tests/inject_fresh_huge_nomem). */
+	if (hms__inject(HMS_INJ_NOMEM) ||
+	    madvise(d->transit, HMS_MIGRATE_MAX_BYTES, MADV_POPULATE_WRITE)) {
 		d->tabled = true; /* what it did populate may be small pages */
 		discard_empty(h, d);
 		return NULL;
