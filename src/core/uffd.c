@@ -877,7 +877,10 @@ static uintptr_t *huge_left_slot_locked(struct hms *h, uintptr_t block)
 	return h->huge_left ? &h->huge_left[(block >> 21) % HUGE_LEFT_SLOTS] : NULL;
 }
 
-/* Is [at, at + 2 MiB) one huge page (PAGEMAP_SCAN, Linux 6.7)? */
+/* Is [at, at + 2 MiB) one huge page (PAGEMAP_SCAN, Linux 6.7)?  No where
+ * /proc/self/pagemap cannot be opened (tried again next time) or the
+ * ioctl fails: the block gets no fresh huge page on the way back
+ * (tests/migrate_discard_huge_no_pagemap). */
 static bool pmd_mapped(struct hms *h, uintptr_t at)
 {
 	struct page_region r;
