@@ -350,6 +350,29 @@ nomem:
 	return 0;
 }
 
+/* The object a link or bridge starts as: its name, note, performance and
+ * initiators (checked and sorted by uids_copy()); NULL with errno. */
+static struct hms_object *path_new(const struct hms_topology *t, enum hms_object_type type,
+				   const char *name, const char *note, struct hms_perf perf,
+				   const hms_uid *ini, size_t nini)
+{
+	struct hms_object *o = obj_new(type, name, note);
+	int err;
+
+	if (!o) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	o->perf = perf;
+	err = uids_copy(t, ini, nini, HMS_OBJECT_INITIATOR, &o->ini, &o->nini);
+	if (err) {
+		obj_put(o);
+		errno = -err;
+		return NULL;
+	}
+	return o;
+}
+
 hms_uid hms__topo_add_link(struct hms_topology *t, const struct hms_link_desc *d)
 {
 	struct hms_object *o;
@@ -359,17 +382,11 @@ hms_uid hms__topo_add_link(struct hms_topology *t, const struct hms_link_desc *d
 		errno = EINVAL;
 		return 0;
 	}
-	o = obj_new(HMS_OBJECT_LINK, d->name, d->note);
-	if (!o) {
-		errno = ENOMEM;
+	o = path_new(t, HMS_OBJECT_LINK, d->name, d->note, d->perf, d->initiators,
+		     d->ninitiators);
+	if (!o)
 		return 0;
-	}
-	o->perf = d->perf;
-	err = uids_copy(t, d->initiators, d->ninitiators, HMS_OBJECT_INITIATOR,
-			&o->ini, &o->nini);
-	if (!err)
-		err = uids_copy(t, d->targets, d->ntargets, HMS_OBJECT_TARGET,
-				&o->tgt, &o->ntgt);
+	err = uids_copy(t, d->targets, d->ntargets, HMS_OBJECT_TARGET, &o->tgt, &o->ntgt);
 	if (err) {
 		obj_put(o);
 		errno = -err;
@@ -383,7 +400,6 @@ hms_uid hms__topo_add_bridge(struct hms_topology *t,
 {
 	const struct hms_object *from, *to;
 	struct hms_object *o;
-	int err;
 
 	if (!d || !d->name || d->from == d->to) {
 		errno = EINVAL;
@@ -399,21 +415,12 @@ hms_uid hms__topo_add_bridge(struct hms_topology *t,
 		errno = EINVAL;
 		return 0;
 	}
-	o = obj_new(HMS_OBJECT_BRIDGE, d->name, d->note);
-	if (!o) {
-		errno = ENOMEM;
+	o = path_new(t, HMS_OBJECT_BRIDGE, d->name, d->note, d->perf, d->initiators,
+		     d->ninitiators);
+	if (!o)
 		return 0;
-	}
-	o->perf = d->perf;
 	o->from = d->from;
 	o->to = d->to;
-	err = uids_copy(t, d->initiators, d->ninitiators, HMS_OBJECT_INITIATOR,
-			&o->ini, &o->nini);
-	if (err) {
-		obj_put(o);
-		errno = -err;
-		return 0;
-	}
 	return topo_append(t, o);
 }
 
@@ -667,6 +674,24 @@ HMS_API int hms_topology_load(const char *sysfs_root, unsigned flags,
 	return hms__topology_discover(sysfs_root ? sysfs_root : "/", out);
 }
 
+/*
+ * The end of a change of the published snapshot (s->lock held, dropped
+ * here): n, the changed copy, replaces it unless err; the one that loses
+ * is put.  Returns err.
+ */
+static int topo_publish_unlock(struct hms_topo_state *s, struct hms_topology *n, int err)
+{
+	struct hms_topology *old = n;
+
+	if (!err) {
+		old = s->cur;
+		s->cur = n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	hms_topology_put(old);
+	return err;
+}
+
 /* One registration: clone, apply, publish.  add() returns 0 with errno. */
 typedef hms_uid (*topo_add_fn)(struct hms_topology *t, const void *desc);
 
@@ -674,8 +699,8 @@ static int topo_register(struct hms *h, topo_add_fn add, const void *desc,
 			 hms_uid *out)
 {
 	struct hms_topo_state *s;
-	struct hms_topology *n, *old;
-	hms_uid uid;
+	struct hms_topology *n;
+	hms_uid uid = 0;
 	int err = topo_state(h, &s);
 
 	if (err)
@@ -684,24 +709,14 @@ static int topo_register(struct hms *h, topo_add_fn add, const void *desc,
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	n = topo_clone(s->cur);
-	if (!n) {
-		pthread_mutex_unlock(&s->lock);
-		return -ENOMEM;
-	}
-	uid = add(n, desc);
-	if (!uid) {
+	if (!n)
+		err = -ENOMEM;
+	else if (!(uid = add(n, desc)))
 		err = -errno;
-		pthread_mutex_unlock(&s->lock);
-		hms_topology_put(n);
-		return err;
-	}
-	old = s->cur;
-	s->cur = n;
-	pthread_mutex_unlock(&s->lock);
-	hms_topology_put(old);
-	if (out)
+	err = topo_publish_unlock(s, n, err);
+	if (!err && out)
 		*out = uid;
-	return 0;
+	return err;
 }
 
 static hms_uid add_target(struct hms_topology *t, const void *d)
@@ -827,7 +842,7 @@ static int topo_remove(struct hms_topology *t, hms_uid uid)
 HMS_API int hms_object_remove(struct hms *h, hms_uid uid)
 {
 	struct hms_topo_state *s;
-	struct hms_topology *n, *old;
+	struct hms_topology *n;
 	int err = topo_state(h, &s);
 
 	if (err)
@@ -840,17 +855,7 @@ HMS_API int hms_object_remove(struct hms *h, hms_uid uid)
 		return -ENOENT;
 	}
 	n = topo_clone(s->cur);
-	err = n ? topo_remove(n, uid) : -ENOMEM;
-	if (err) {
-		pthread_mutex_unlock(&s->lock);
-		hms_topology_put(n);
-		return err;
-	}
-	old = s->cur;
-	s->cur = n;
-	pthread_mutex_unlock(&s->lock);
-	hms_topology_put(old);
-	return 0;
+	return topo_publish_unlock(s, n, n ? topo_remove(n, uid) : -ENOMEM);
 }
 
 /* ------------------------------------------------------------------------
