@@ -34,14 +34,19 @@
 
 #include "core/internal.h"
 
+/* What invalidations hold of a mirror or an interval; notifier.lock. */
+struct sub_hold {
+	unsigned refs;    /* invalidations holding it */
+	unsigned calling; /* its callbacks in progress */
+	bool gone;        /* unregistered or removed: skip it */
+	bool orphan;      /* unregister/remove returned: the last ref frees it */
+};
+
 struct hms_mirror {
 	struct hms *h;
 	const struct hms_mirror_ops *ops;
 	void *priv;
-	unsigned refs;     /* invalidations holding it; notifier.lock */
-	unsigned calling;  /* its callbacks in progress; notifier.lock */
-	bool gone;         /* unregistered: skip it */
-	bool orphan;       /* unregister returned: the last ref frees it */
+	struct sub_hold hold;
 	struct hms_mirror *next;
 };
 
@@ -51,11 +56,8 @@ struct hms_interval {
 	const struct hms_interval_ops *ops;
 	void *priv;
 	unsigned long invalidate_seq; /* written by the driver under its lock */
-	unsigned refs;                /* invalidations holding it; notifier.lock */
-	unsigned calling;             /* invalidate() in progress; notifier.lock */
+	struct sub_hold hold;
 	bool in_tree, add_pending;
-	bool gone;   /* removed: skip it */
-	bool orphan; /* remove returned: the last ref frees it */
 	struct hms_interval *next_deferred;
 };
 
@@ -135,7 +137,7 @@ static bool collect_one(struct hms_itree_node *node, void *arg)
 		c->v = v;
 		c->cap = cap;
 	}
-	iv->refs++;
+	iv->hold.refs++;
 	c->v[c->n++] = iv;
 	return true;
 }
@@ -211,10 +213,17 @@ static struct hms_mirror **mirrors_hold_locked(struct hms_notifier *n, size_t *n
 		return NULL;
 	}
 	for (struct hms_mirror *m = n->mirrors; m; m = m->next) {
-		m->refs++;
+		m->hold.refs++;
 		mv[(*nm)++] = m;
 	}
 	return mv;
+}
+
+/* Drops one hold: true when it was the last of a mirror or interval
+ * unregistered or removed meanwhile, which the caller then frees. */
+static bool hold_put_locked(struct sub_hold *s)
+{
+	return --s->refs == 0 && s->orphan;
 }
 
 /* Drops what mirrors_hold_locked() took, freeing the mirrors unregistered
@@ -222,7 +231,7 @@ static struct hms_mirror **mirrors_hold_locked(struct hms_notifier *n, size_t *n
 static void mirrors_put_locked(struct hms_mirror **mv, size_t nm)
 {
 	for (size_t i = 0; i < nm; i++)
-		if (--mv[i]->refs == 0 && mv[i]->orphan)
+		if (hold_put_locked(&mv[i]->hold))
 			free(mv[i]);
 	free(mv);
 }
@@ -233,7 +242,7 @@ static void held_put_locked(struct hms_mirror **mv, size_t nm, struct collect *c
 {
 	mirrors_put_locked(mv, nm);
 	for (size_t i = 0; i < c->n; i++)
-		if (--c->v[i]->refs == 0 && c->v[i]->orphan)
+		if (hold_put_locked(&c->v[i]->hold))
 			free(c->v[i]);
 	free(c->v);
 	*c = (struct collect){ 0 };
@@ -246,24 +255,52 @@ static void held_put_locked(struct hms_mirror **mv, size_t nm, struct collect *c
  * that unregister/remove wait for it.  Callers broadcast n->cond after
  * the call.
  */
-static bool call_begin(struct hms_notifier *n, bool *gone, unsigned *calling)
+static bool call_begin(struct hms_notifier *n, struct sub_hold *s)
 {
 	bool go;
 
 	pthread_mutex_lock(&n->lock);
-	go = !*gone;
+	go = !s->gone;
 	if (go)
-		(*calling)++;
+		s->calling++;
 	pthread_mutex_unlock(&n->lock);
 	return go;
 }
 
-static void call_end(struct hms_notifier *n, unsigned *calling)
+static void call_end(struct hms_notifier *n, struct sub_hold *s)
 {
 	pthread_mutex_lock(&n->lock);
-	(*calling)--;
+	s->calling--;
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
+}
+
+/*
+ * The end of unregister/remove (notifier.lock held, dropped here): the
+ * mirror or interval is gone for invalidations under way, its call in
+ * progress is waited for.  True when no invalidation holds it either: the
+ * caller frees it; otherwise the last to let go does (hold_put_locked()).
+ */
+static bool hold_leave_unlock(struct hms_notifier *n, struct sub_hold *s)
+{
+	bool held;
+
+	s->gone = true;
+	while (s->calling)
+		pthread_cond_wait(&n->cond, &n->lock);
+	held = s->refs;
+	s->orphan = held;
+	pthread_mutex_unlock(&n->lock);
+	return !held;
+}
+
+/* Out of memory for a list of what to call, in a change that must reach
+ * everyone: lets go of notifier.lock a while for memory to come back. */
+static void nomem_wait_locked(struct hms_notifier *n)
+{
+	pthread_mutex_unlock(&n->lock);
+	usleep(1000);
+	pthread_mutex_lock(&n->lock);
 }
 
 int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
@@ -299,25 +336,23 @@ int hms__notify_start(struct hms *h, const struct hms_notify_range *r)
 		 * and is refused at the end.) */
 		held_put_locked(mv, nm, &c);
 		lost = false;
-		pthread_mutex_unlock(&n->lock);
-		usleep(1000);
-		pthread_mutex_lock(&n->lock);
+		nomem_wait_locked(n);
 	}
 	pthread_mutex_unlock(&n->lock);
 
 	for (size_t i = 0; i < nm; i++) {
-		if (!call_begin(n, &mv[i]->gone, &mv[i]->calling))
+		if (!call_begin(n, &mv[i]->hold))
 			continue;
 		if (!mv[i]->ops->sync(mv[i], r))
 			ok = false;
-		call_end(n, &mv[i]->calling);
+		call_end(n, &mv[i]->hold);
 	}
 	for (size_t i = 0; i < c.n; i++) {
-		if (!call_begin(n, &c.v[i]->gone, &c.v[i]->calling))
+		if (!call_begin(n, &c.v[i]->hold))
 			continue;
 		if (!c.v[i]->ops->invalidate(c.v[i], r, cur_seq))
 			ok = false;
-		call_end(n, &c.v[i]->calling);
+		call_end(n, &c.v[i]->hold);
 	}
 
 	/* (held_put_locked() empties c: whether it missed intervals is asked
@@ -415,10 +450,9 @@ HMS_API void hms_mirror_unregister(struct hms_mirror *m)
 {
 	struct hms_notifier *n;
 	struct hms_mirror **pp;
-	bool held;
 
 	/* In a fork child the mirror is the parent's: a callback that ran
-	 * there as fork() copied it counts in m->calling for ever, and the
+	 * there as fork() copied it counts in m->hold.calling for ever, and the
 	 * wait for it hung the child (tests/fork_child_mirror_busy). */
 	if (!m || m->h->forked_child)
 		return;
@@ -429,13 +463,7 @@ HMS_API void hms_mirror_unregister(struct hms_mirror *m)
 			*pp = m->next;
 			break;
 		}
-	m->gone = true; /* invalidations under way skip it from now on */
-	while (m->calling)
-		pthread_cond_wait(&n->cond, &n->lock);
-	held = m->refs;
-	m->orphan = held; /* then the last of them frees it */
-	pthread_mutex_unlock(&n->lock);
-	if (!held)
+	if (hold_leave_unlock(n, &m->hold))
 		free(m);
 }
 
@@ -460,16 +488,14 @@ void hms__notifier_release(struct hms *h)
 		if (!lost)
 			break;
 		lost = false;
-		pthread_mutex_unlock(&n->lock);
-		usleep(1000);
-		pthread_mutex_lock(&n->lock);
+		nomem_wait_locked(n);
 	}
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nm; i++) {
-		if (!mv[i]->ops->release || !call_begin(n, &mv[i]->gone, &mv[i]->calling))
+		if (!mv[i]->ops->release || !call_begin(n, &mv[i]->hold))
 			continue;
 		mv[i]->ops->release(mv[i]);
-		call_end(n, &mv[i]->calling);
+		call_end(n, &mv[i]->hold);
 	}
 	pthread_mutex_lock(&n->lock);
 	mirrors_put_locked(mv, nm);
@@ -519,7 +545,6 @@ HMS_API int hms_interval_insert(struct hms *h, uintptr_t start, size_t len,
 HMS_API void hms_interval_remove(struct hms_interval *iv)
 {
 	struct hms_notifier *n;
-	bool held;
 
 	if (!iv || iv->h->forked_child)
 		return; /* the parent's (see hms_mirror_unregister) */
@@ -530,7 +555,6 @@ HMS_API void hms_interval_remove(struct hms_interval *iv)
 	 * hold it skip it from now on; one whose call of it runs is waited
 	 * for.  Waiting for the invalidation itself to end could wait for
 	 * the caller: a mirror's sync() may remove an interval. */
-	iv->gone = true;
 	if (iv->add_pending) {
 		struct hms_interval **pp;
 
@@ -545,12 +569,7 @@ HMS_API void hms_interval_remove(struct hms_interval *iv)
 		hms__itree_remove(&n->intervals, &iv->node);
 		iv->in_tree = false;
 	}
-	while (iv->calling)
-		pthread_cond_wait(&n->cond, &n->lock);
-	held = iv->refs;
-	iv->orphan = held; /* then the last of them frees it */
-	pthread_mutex_unlock(&n->lock);
-	if (!held)
+	if (hold_leave_unlock(n, &iv->hold))
 		free(iv);
 }
 
