@@ -86,6 +86,19 @@ static size_t wp_select(struct hms *h, uintptr_t start, size_t n, const struct h
 	return count;
 }
 
+/* The end of a pass over nr's range, after the table's: wakes the writers
+ * its busy pages kept waiting, ends the invalidation if it began, frees
+ * the pass's bitmaps. */
+static void wp_pass_end(struct hms *h, const struct hms_notify_range *nr, bool notified,
+			bool waiters, uint64_t *sel)
+{
+	if (waiters)
+		hms__uffd_wake(h, nr->start, nr->end - nr->start);
+	if (notified)
+		hms__notify_end(h, nr);
+	free(sel);
+}
+
 long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const struct hms__wp_op *op)
 {
 	struct hms_notify_range nr = { start, end, op->event, HMS_NOTIFY_BLOCKABLE, op->owner };
@@ -145,11 +158,7 @@ long hms__wp_protect_op(struct hms *h, uintptr_t start, uintptr_t end, const str
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (waiters)
-		hms__uffd_wake(h, start, end - start);
-	if (notified)
-		hms__notify_end(h, &nr);
-	free(sel);
+	wp_pass_end(h, &nr, notified, waiters, sel);
 	return done ? done : err;
 }
 
@@ -417,11 +426,7 @@ static long wp_unprotect_pass(struct hms *h, uintptr_t start, uintptr_t end, uin
 		waiters |= hms__pte_unbusy_locked(h, pte);
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (waiters)
-		hms__uffd_wake(h, start, end - start);
-	if (notified)
-		hms__notify_end(h, &nr);
-	free(sel);
+	wp_pass_end(h, &nr, notified, waiters, sel);
 	return err && !done ? err : done;
 }
 
