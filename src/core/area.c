@@ -100,6 +100,14 @@ static int check_range(const void *addr, size_t len)
 	return 0;
 }
 
+/* A usable context and a range as check_range() wants it: 0 or -errno. */
+static int check_args(struct hms *h, const void *addr, size_t len)
+{
+	int ret = hms__check(h);
+
+	return ret ? ret : check_range(addr, len);
+}
+
 /* ---- insertion, removal, moves ---------------------------------------- */
 
 /* A table for n pages, not linked yet; chunk summaries where there is
@@ -1161,11 +1169,8 @@ int hms__range_live(struct hms *h, uintptr_t s, uintptr_t e)
 static int check_managed(struct hms *h, const void *addr, size_t len, bool owned)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len;
-	int ret = hms__check(h);
+	int ret = check_args(h, addr, len);
 
-	if (ret)
-		return ret;
-	ret = check_range(addr, len);
 	if (ret)
 		return ret;
 	ret = hms__range_live(h, s, e);
@@ -1330,11 +1335,8 @@ HMS_API int hms_manage(struct hms *h, void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr;
 	struct prot_runs runs = { 0 };
-	int ret = hms__check(h);
+	int ret = check_args(h, addr, len);
 
-	if (ret)
-		return ret;
-	ret = check_range(addr, len);
 	if (ret)
 		return ret;
 	ret = manage_overlap_wait(h, s, s + len);
