@@ -78,18 +78,10 @@ static int check_list(const char *list)
 /* Returns -1 to go on (o filled), else the exit status. */
 static int parse_args(int argc, char **argv, struct bind_opts *o)
 {
+	struct cli_opt opt;
 	int i;
 
-	for (i = 1; i < argc; i++) {
-		struct cli_opt opt;
-
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		if (argv[i][0] != '-' || !argv[i][1])
-			break; /* COMMAND: what follows is its own */
-		cli_option(argc, argv, i, &opt);
+	for (i = 1; cli_wrapper_next(argc, argv, &i, &opt); i++) {
 		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h"))
 			return cli_wrapper_help(CMD, argc, argv, i, &opt, bind_usage);
 		else if (!strcmp(opt.name, "--target")) {

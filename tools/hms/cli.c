@@ -174,6 +174,20 @@ int cli_flush_stdout(const char *cmd)
 	return -1;
 }
 
+bool cli_wrapper_next(int argc, char **argv, int *i, struct cli_opt *o)
+{
+	if (*i >= argc)
+		return false;
+	if (!strcmp(argv[*i], "--")) {
+		++*i;
+		return false;
+	}
+	if (argv[*i][0] != '-' || !argv[*i][1])
+		return false; /* COMMAND: what follows is its own */
+	cli_option(argc, argv, *i, o);
+	return true;
+}
+
 int cli_wrapper_help(const char *cmd, int argc, char **argv, int i, const struct cli_opt *opt,
 		     void (*usage)(FILE *f))
 {

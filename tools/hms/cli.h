@@ -104,4 +104,13 @@ void cli_stdout_init(void);
 int cli_wrapper_help(const char *cmd, int argc, char **argv, int i, const struct cli_opt *opt,
 		     void (*usage)(FILE *f));
 
+/*
+ * cli_wrapper_next() - the next own option of a command that runs another
+ * (hms bind, hms stat), at argv[*i]: true with it in *o (cli_option()).
+ * False where they end, *i then at COMMAND (argc when there is none):
+ * after the arguments, at one that is not an option ("-" is not), or past
+ * a "--".
+ */
+bool cli_wrapper_next(int argc, char **argv, int *i, struct cli_opt *o);
+
 #endif

@@ -59,18 +59,10 @@ static int usage_error(void)
 /* Returns -1 to go on (*output, *cmd set), else the exit status. */
 static int parse_args(int argc, char **argv, const char **output, int *cmd)
 {
+	struct cli_opt opt;
 	int i;
 
-	for (i = 1; i < argc; i++) {
-		struct cli_opt opt;
-
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		if (argv[i][0] != '-' || !argv[i][1])
-			break; /* COMMAND: what follows is its own */
-		cli_option(argc, argv, i, &opt);
+	for (i = 1; cli_wrapper_next(argc, argv, &i, &opt); i++) {
 		if (!strcmp(opt.name, "--help") || !strcmp(opt.name, "-h"))
 			return cli_wrapper_help(CMD, argc, argv, i, &opt, stat_usage);
 		else if (!strcmp(opt.name, "-o") || !strcmp(opt.name, "--output")) {
