@@ -8,6 +8,7 @@
 #ifndef HMS_BENCH_H
 #define HMS_BENCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,22 @@ void bench_skip(const struct bench_opts *o, const char *name, const char *why);
  * stdout holds JSON objects only). */
 void bench_note(const struct bench_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A raw userfaultfd for a baseline (baseline_uffd.c): O_CLOEXEC |
+ * O_NONBLOCK, user-mode-only where the full one is refused (EPERM): the
+ * benchmarks' faults come from user space, or none is taken.  The fd, or
+ * -1 with errno.
+ */
+int bench_uffd_open(void);
+
+/*
+ * A baseline's handler thread: reads uffd's messages until *stop is set
+ * (within 100 ms) and hands each page fault's page to resolve(uffd, page,
+ * arg), which resolves it with the baseline's ioctl.
+ */
+void bench_uffd_serve(int uffd, atomic_int *stop,
+		      void (*resolve)(int uffd, unsigned long page, void *arg), void *arg);
 
 int bench_fault(const struct bench_opts *o);
 int bench_migrate(const struct bench_opts *o);

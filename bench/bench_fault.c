@@ -5,10 +5,7 @@
  * userfaultfd round trip it is built on: a missing fault resolved with
  * UFFDIO_COPY by a handler thread.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,7 +13,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -32,37 +28,25 @@ struct raw {
 	atomic_int stop; /* the handler thread reads it */
 };
 
+static void raw_copy(int uffd, unsigned long page, void *arg)
+{
+	struct raw *r = arg;
+	struct uffdio_copy c = { .dst = page, .src = (unsigned long)r->src, .len = PAGE };
+
+	ioctl(uffd, UFFDIO_COPY, &c);
+}
+
 static void *raw_handler(void *arg)
 {
 	struct raw *r = arg;
-	struct uffd_msg m;
 
-	while (!atomic_load(&r->stop)) {
-		struct pollfd p = { r->uffd, POLLIN, 0 };
-
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		if (read(r->uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
-			continue;
-		struct uffdio_copy c = { .dst = m.arg.pagefault.address & ~(PAGE - 1),
-					 .src = (unsigned long)r->src, .len = PAGE };
-		ioctl(r->uffd, UFFDIO_COPY, &c);
-	}
+	bench_uffd_serve(r->uffd, &r->stop, raw_copy, r);
 	return NULL;
-}
-
-static int raw_open(void)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0 && errno == EPERM)
-		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* USER_MODE_ONLY */);
-	return fd;
 }
 
 static int raw_round_trips(unsigned reps, double *out)
 {
-	struct raw r = { .uffd = raw_open() };
+	struct raw r = { .uffd = bench_uffd_open() };
 	struct uffdio_api api = { .api = UFFD_API };
 	char *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t t;

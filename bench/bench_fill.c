@@ -12,14 +12,12 @@
  * UFFDIO_COPY.  No hms context: it asks how fast the way back can be.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -63,17 +61,14 @@ int bench_fill(const struct bench_opts *o)
 	double *copy = calloc(reps, sizeof(double)), *pop = calloc(reps, sizeof(double));
 	double *pool = calloc(reps, sizeof(double)), *base = calloc(reps, sizeof(double));
 	char *src = map(bytes), *dst = map(bytes), *spare = map(bytes), *b = map(bytes);
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	/* no fault is taken in the registered range: user-mode-only will do */
+	int uffd = bench_uffd_open();
 	struct bench_stat sc;
 	char params[96];
 	int ret = 1;
 
 	struct uffdio_register r = { .range = { (uintptr_t)dst, bytes },
 				     .mode = UFFDIO_REGISTER_MODE_MISSING };
-
-	/* no fault is taken in the registered range: user-mode-only will do */
-	if (uffd < 0 && errno == EPERM)
-		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* USER_MODE_ONLY */);
 
 	if (!copy || !pop || !pool || !base || !src || !dst || !spare || !b || uffd < 0) {
 		fprintf(stderr, "hms bench fill: setup failed\n");

@@ -30,7 +30,6 @@
  * Part of `hms bench gpu`; lines only, no ratio.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,7 +37,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -267,11 +265,9 @@ static int floor_uffd(char *src, char *transit, size_t bytes, const char **why)
 	struct uffdio_register rs = { { (uintptr_t)src, bytes }, UFFDIO_REGISTER_MODE_WP, 0 };
 	struct uffdio_register rt = { { (uintptr_t)transit, bytes },
 				      UFFDIO_REGISTER_MODE_MISSING, 0 };
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
 	/* no fault is taken in the registered ranges: user-mode-only will do */
-	if (uffd < 0 && errno == EPERM)
-		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* USER_MODE_ONLY */);
+	int uffd = bench_uffd_open();
+
 	*why = "no userfaultfd";
 	if (uffd < 0)
 		return -1;

@@ -9,10 +9,7 @@
  * against a raw userfaultfd write-protect round trip measured in the same
  * run, and hms' own write-protect fault without replicas (dirty tracking).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,7 +17,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -112,34 +108,29 @@ struct rawwp {
 	atomic_int stop; /* the handler thread reads it */
 };
 
+static void rawwp_lift(int uffd, unsigned long page, void *arg)
+{
+	struct uffdio_writeprotect w = { .range = { page, PAGE }, .mode = 0 };
+
+	(void)arg;
+	ioctl(uffd, UFFDIO_WRITEPROTECT, &w);
+}
+
 static void *rawwp_handler(void *arg)
 {
 	struct rawwp *r = arg;
-	struct uffd_msg m;
 
-	while (!atomic_load(&r->stop)) {
-		struct pollfd p = { r->uffd, POLLIN, 0 };
-
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		if (read(r->uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
-			continue;
-		struct uffdio_writeprotect w = {
-			.range = { m.arg.pagefault.address & ~(PAGE - 1), PAGE }, .mode = 0 };
-		ioctl(r->uffd, UFFDIO_WRITEPROTECT, &w);
-	}
+	bench_uffd_serve(r->uffd, &r->stop, rawwp_lift, NULL);
 	return NULL;
 }
 
 static int rawwp_faults(unsigned n, double *out)
 {
-	struct rawwp r = { .uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK) };
+	struct rawwp r = { .uffd = bench_uffd_open() };
 	struct uffdio_api api = { .api = UFFD_API };
 	char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t t;
 
-	if (r.uffd < 0 && errno == EPERM)
-		r.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* USER_MODE_ONLY */);
 	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) || p == MAP_FAILED)
 		return -1;
 	memset(p, 1, n * PAGE);
