@@ -41,6 +41,16 @@ static unsigned copies, fail_from = ~0u, fail_count;
 static int ctx_dummy, stream_dummy, mod_dummy;
 static pid_t init_pid; /* the process whose cuInit succeeded */
 
+/* x, read under the lock (the test controls' counters). */
+#define LOCKED_READ(x)                               \
+	({                                           \
+		__typeof__(x) v_;                    \
+		pthread_mutex_lock(&lock);           \
+		v_ = (x);                            \
+		pthread_mutex_unlock(&lock);         \
+		v_;                                  \
+	})
+
 static void init_env(void)
 {
 	const char *d = getenv("FAKECUDA_DEVICES"), *m = getenv("FAKECUDA_MEM_MB");
@@ -72,12 +82,7 @@ EXPORT void fakecuda_set_mem_limit(size_t bytes)
 
 EXPORT size_t fakecuda_mem_used(void)
 {
-	size_t u;
-
-	pthread_mutex_lock(&lock);
-	u = mem_used;
-	pthread_mutex_unlock(&lock);
-	return u;
+	return LOCKED_READ(mem_used);
 }
 
 /* Calls named name (the driver API's symbol, "cuMemMap") number skip+1 ..
@@ -132,48 +137,50 @@ static long reserved;
 
 EXPORT long fakecuda_reserved(void)
 {
-	long n;
-
-	pthread_mutex_lock(&lock);
-	n = reserved;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return LOCKED_READ(reserved);
 }
 
-/* Host-to-device copies wait while the hold is on (a test's way to keep a
- * migration to the GPU in the middle of its copy). */
+/* A hold: while it is on, the calls it stops wait in hold_wait() (a
+ * test's way to keep the driver in the middle of an operation), counted in
+ * waiting.  Under the lock. */
+struct hold {
+	bool on;
+	unsigned waiting;
+};
 static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
-static bool hold_htod;
-static unsigned htod_held;
+
+static void hold_set(struct hold *h, bool on)
+{
+	pthread_mutex_lock(&lock);
+	h->on = on;
+	pthread_cond_broadcast(&hold_cond);
+	pthread_mutex_unlock(&lock);
+}
+
+static void hold_wait(struct hold *h)
+{
+	pthread_mutex_lock(&lock);
+	while (h->on) {
+		h->waiting++;
+		pthread_cond_wait(&hold_cond, &lock);
+		h->waiting--;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* Host-to-device copies wait while this hold is on (to keep a migration
+ * to the GPU in the middle of its copy). */
+static struct hold htod_hold;
 
 EXPORT void fakecuda_hold_htod(bool on)
 {
-	pthread_mutex_lock(&lock);
-	hold_htod = on;
-	pthread_cond_broadcast(&hold_cond);
-	pthread_mutex_unlock(&lock);
+	hold_set(&htod_hold, on);
 }
 
 /* How many host-to-device copies wait in the hold now. */
 EXPORT unsigned fakecuda_htod_held(void)
 {
-	unsigned n;
-
-	pthread_mutex_lock(&lock);
-	n = htod_held;
-	pthread_mutex_unlock(&lock);
-	return n;
-}
-
-static void htod_wait(void)
-{
-	pthread_mutex_lock(&lock);
-	while (hold_htod) {
-		htod_held++;
-		pthread_cond_wait(&hold_cond, &lock);
-		htod_held--;
-	}
-	pthread_mutex_unlock(&lock);
+	return LOCKED_READ(htod_hold.waiting);
 }
 
 static CUresult copy_ok(void)
@@ -232,11 +239,8 @@ EXPORT CUresult cuGetErrorString(CUresult e, const char **s)
 
 EXPORT CUresult cuDeviceGetCount(int *n)
 {
-	pid_t ip;
+	pid_t ip = LOCKED_READ(init_pid);
 
-	pthread_mutex_lock(&lock);
-	ip = init_pid;
-	pthread_mutex_unlock(&lock);
 	if (ip && ip != getpid())
 		return CUDA_ERROR_NOT_INITIALIZED;
 	*n = ndevices > 0 ? ndevices : 0;
@@ -435,12 +439,7 @@ static unsigned nregistered;
 
 EXPORT unsigned fakecuda_registered(void)
 {
-	unsigned n;
-
-	pthread_mutex_lock(&lock);
-	n = nregistered;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return LOCKED_READ(nregistered);
 }
 
 EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned flags)
@@ -492,7 +491,7 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n)
 	CUresult r;
 
 	NEED_CTX();
-	htod_wait();
+	hold_wait(&htod_hold);
 	r = copy_ok();
 
 	if (!r)
@@ -602,28 +601,19 @@ EXPORT CUresult cuMemAddressFree(CUdeviceptr p, size_t size)
 	return CUDA_SUCCESS;
 }
 
-/* cuMemCreate() waits while this hold is on (a test's way to keep a
- * chunk on its way from the GPU, the driver's lock dropped). */
-static bool hold_create;
-static unsigned create_held;
+/* cuMemCreate() waits while this hold is on (to keep a chunk on its way
+ * from the GPU, the driver's lock dropped). */
+static struct hold create_hold;
 
 EXPORT void fakecuda_hold_create(bool on)
 {
-	pthread_mutex_lock(&lock);
-	hold_create = on;
-	pthread_cond_broadcast(&hold_cond);
-	pthread_mutex_unlock(&lock);
+	hold_set(&create_hold, on);
 }
 
 /* How many cuMemCreate() calls wait in the hold now. */
 EXPORT unsigned fakecuda_create_held(void)
 {
-	unsigned n;
-
-	pthread_mutex_lock(&lock);
-	n = create_held;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return LOCKED_READ(create_hold.waiting);
 }
 
 EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
@@ -632,13 +622,7 @@ EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	struct chunk *c;
 
 	(void)prop, (void)flags;
-	pthread_mutex_lock(&lock);
-	while (hold_create) {
-		create_held++;
-		pthread_cond_wait(&hold_cond, &lock);
-		create_held--;
-	}
-	pthread_mutex_unlock(&lock);
+	hold_wait(&create_hold);
 	if (inject("cuMemCreate"))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	if (!size || size % (2UL << 20))
@@ -660,28 +644,19 @@ EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	return CUDA_SUCCESS;
 }
 
-/* cuMemRelease() waits while this hold is on (a test's way to keep a
- * chunk on its way back to the GPU). */
-static bool hold_rel;
-static unsigned rel_held;
+/* cuMemRelease() waits while this hold is on (to keep a chunk on its way
+ * back to the GPU). */
+static struct hold release_hold;
 
 EXPORT void fakecuda_hold_release(bool on)
 {
-	pthread_mutex_lock(&lock);
-	hold_rel = on;
-	pthread_cond_broadcast(&hold_cond);
-	pthread_mutex_unlock(&lock);
+	hold_set(&release_hold, on);
 }
 
 /* How many cuMemRelease() calls wait in the hold now. */
 EXPORT unsigned fakecuda_release_held(void)
 {
-	unsigned n;
-
-	pthread_mutex_lock(&lock);
-	n = rel_held;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return LOCKED_READ(release_hold.waiting);
 }
 
 /* The memory lives on while mapped (the memfd's mappings keep it). */
@@ -689,13 +664,7 @@ EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h)
 {
 	struct chunk *c = (struct chunk *)(uintptr_t)h;
 
-	pthread_mutex_lock(&lock);
-	while (hold_rel) {
-		rel_held++;
-		pthread_cond_wait(&hold_cond, &lock);
-		rel_held--;
-	}
-	pthread_mutex_unlock(&lock);
+	hold_wait(&release_hold);
 	close(c->fd);
 	give(c->size);
 	free(c);
