@@ -6,8 +6,6 @@
  * Before, they took hms.lock and went through the child's copy of the
  * table: evict answered 0 (fork had brought the page home) and remove
  * unregistered the parent's memory in the child's copy. */
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "minidev.h"
@@ -24,14 +22,10 @@ int main(void)
 	minidev_add(h, "child", minidev_to_ram);
 	t_fill(p, n, 0x2200);
 	minidev_to_device(h, p);
-	fflush(NULL);
-	pid = fork();
-	T_ASSERT(pid >= 0);
+	pid = t_fork_alarmed();
 	if (pid == 0) {
 		long e, r;
 
-		signal(SIGALRM, SIG_DFL);
-		alarm(10);
 		e = hms_devmem_evict(md.dm);
 		r = hms_devmem_remove(md.dm);
 		if (e != -ECHILD || r != -ECHILD) {

@@ -7,26 +7,18 @@
  * waited for it to end and hung the child ("child killed by signal 14",
  * the alarm the child sets).  Now they only forget, as hms_close() does,
  * in a child. */
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hms_test.h"
 
 static struct hms *h;
 static char *p;
-static atomic_bool in_sync, go;
 
 static bool sync_cb(struct hms_mirror *m, const struct hms_notify_range *r)
 {
 	(void)m;
-	if (r->event == HMS_EVENT_RELEASE && r->start == (uintptr_t)p) {
-		in_sync = true;
-		while (!go)
-			usleep(1000);
-	}
+	if (r->event == HMS_EVENT_RELEASE && r->start == (uintptr_t)p)
+		t_held_here();
 	return true;
 }
 
@@ -51,7 +43,6 @@ int main(void)
 {
 	struct hms_mirror *m;
 	struct hms_interval *iv;
-	pthread_t tid;
 	pid_t pid;
 
 	h = t_open();
@@ -61,22 +52,14 @@ int main(void)
 	p[0] = 7;
 	T_EQ(hms_mirror_register(h, &mops, NULL, &m), 0);
 	T_EQ(hms_interval_insert(h, (uintptr_t)p, T_PAGE, &iops, NULL, &iv), 0);
-	T_EQ(pthread_create(&tid, NULL, unmanager, NULL), 0);
-	while (!in_sync)
-		usleep(1000);
-	fflush(NULL);
-	pid = fork();
-	T_ASSERT(pid >= 0);
+	pid = t_fork_held(unmanager, NULL);
 	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL); /* not the parent's watchdog */
-		alarm(10);
 		hms_mirror_unregister(m);
 		hms_interval_remove(iv);
 		hms_close(h);
 		_exit(p[0] == 7 ? 0 : 1);
 	}
-	go = true;
-	T_EQ(pthread_join(tid, NULL), 0);
+	t_held_release();
 	t_wait_ok(pid);
 	hms_interval_remove(iv);
 	hms_mirror_unregister(m);

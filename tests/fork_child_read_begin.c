@@ -9,27 +9,19 @@
  * returns the interval's sequence, hms_range_fault() then says -ECHILD
  * as every call on an inherited context does, and hms_range_invalidating()
  * says true (an invalidation the child cannot see end may run). */
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hms_test.h"
 
 static struct hms *h;
 static char *p;
-static atomic_bool in_inv, go;
 
 static bool inv_cb(struct hms_interval *iv, const struct hms_notify_range *r, unsigned long seq)
 {
 	hms_interval_set_seq(iv, seq);
-	if (r->event == HMS_EVENT_PROTECTION_VMA && r->start == (uintptr_t)p) {
-		in_inv = true;
-		while (!go)
-			usleep(1000);
-	}
+	if (r->event == HMS_EVENT_PROTECTION_VMA && r->start == (uintptr_t)p)
+		t_held_here();
 	return true;
 }
 
@@ -45,7 +37,6 @@ static void *protector(void *arg)
 int main(void)
 {
 	struct hms_interval *iv;
-	pthread_t tid;
 	pid_t pid;
 
 	h = t_open();
@@ -54,19 +45,12 @@ int main(void)
 	T_ASSERT(p);
 	p[0] = 7;
 	T_EQ(hms_interval_insert(h, (uintptr_t)p, T_PAGE, &iops, NULL, &iv), 0);
-	T_EQ(pthread_create(&tid, NULL, protector, NULL), 0);
-	while (!in_inv)
-		usleep(1000);
-	fflush(NULL);
-	pid = fork();
-	T_ASSERT(pid >= 0);
+	pid = t_fork_held(protector, NULL);
 	if (pid == 0) {
 		uint64_t pfn = 0;
 		struct hms_range r = { .interval = iv, .start = (uintptr_t)p,
 				       .end = (uintptr_t)p + T_PAGE, .pfns = &pfn };
 
-		signal(SIGALRM, SIG_DFL); /* not the parent's watchdog */
-		alarm(10);
 		r.notifier_seq = hms_interval_read_begin(iv);
 		if (hms_range_fault(h, &r) != -ECHILD)
 			_exit(2);
@@ -76,8 +60,7 @@ int main(void)
 		hms_close(h);
 		_exit(p[0] == 7 ? 0 : 1);
 	}
-	go = true;
-	T_EQ(pthread_join(tid, NULL), 0);
+	t_held_release();
 	t_wait_ok(pid);
 	hms_interval_remove(iv);
 	T_EQ(hms_free(h, p, T_PAGE), 0);

@@ -277,6 +277,7 @@ void t_stress(const char *const args[], char *out, size_t outlen)
 
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -380,6 +381,45 @@ void t_watchdog(unsigned seconds, const char *what)
 	snprintf(watchdog_msg, sizeof(watchdog_msg), "FAIL: hang: %s\n", what);
 	signal(SIGALRM, watchdog_fire);
 	alarm(seconds);
+}
+
+pid_t t_fork_alarmed(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		signal(SIGALRM, SIG_DFL); /* not the parent's watchdog */
+		alarm(10);
+	}
+	return pid;
+}
+
+/* The thread t_fork_held() starts, and its callback's two sides. */
+static pthread_t held_tid;
+static atomic_bool held_in, held_go;
+
+void t_held_here(void)
+{
+	held_in = true;
+	while (!held_go)
+		usleep(1000);
+}
+
+pid_t t_fork_held(void *(*fn)(void *), void *arg)
+{
+	T_EQ(pthread_create(&held_tid, NULL, fn, arg), 0);
+	while (!held_in)
+		usleep(1000);
+	return t_fork_alarmed();
+}
+
+void t_held_release(void)
+{
+	held_go = true;
+	T_EQ(pthread_join(held_tid, NULL), 0);
 }
 
 static sigjmp_buf sigbus_env;

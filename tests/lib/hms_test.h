@@ -120,6 +120,18 @@ void t_run_cases(struct hms *h, int argc, char **argv, const char *const name[],
 #include <sys/types.h>
 /* Waits for a child and fails unless it exited with status 0. */
 void t_wait_ok(pid_t pid);
+/* fork()s with stdio flushed (T_ASSERT on failure).  In the child (0
+ * returned) the parent's watchdog is off and an alarm of 10 s kills a
+ * hang: t_wait_ok() then fails with "child killed by signal 14". */
+pid_t t_fork_alarmed(void);
+/* A fork while another thread sits in a driver callback: t_fork_held()
+ * starts fn(arg) on a thread, waits until the callback it reaches calls
+ * t_held_here(), which keeps it there, and then t_fork_alarmed()s.  In
+ * the parent, t_held_release() lets the callback return and joins the
+ * thread.  One such thread per process. */
+pid_t t_fork_held(void *(*fn)(void *), void *arg);
+void t_held_here(void);
+void t_held_release(void);
 /* mmap()s 2 * size of private anonymous memory with prot and returns the
  * size-aligned part inside, advised MADV_HUGEPAGE; *raw receives the whole
  * mapping (munmap(*raw, 2 * size)). */
