@@ -5,8 +5,10 @@
  * would have come back through one is filled by UFFDIO_COPY instead
  * (hms__test_huge_filled stays; its range goes back to the spares), the
  * fourth still from the kept range, and every byte reads back.  The
- * populate is what fails: a spare range is there each time, so no
- * allocation comes first.  A first round without the failure makes the
+ * populate is what fails: a spare range is there each time (a new range
+ * is tried first where the spare may hold a page table, as one whose
+ * populate failed may: that fails too, and the spare serves).  A first
+ * round without the failure makes the
  * three fresh huge pages.  SKIP without transparent huge pages, a gated
  * discard or page reuse. */
 #include "hms_test.h"
@@ -44,7 +46,8 @@ int main(void)
 	T_EQ(hms__inject_arm(NULL), 0);
 	T_EQ(windows, HR_SIZE / HMS_HUGE_PAGE_SIZE);
 	T_EQ(spareless, 0);
-	T_EQ(failed, HR_FRESH / HMS_HUGE_PAGE_SIZE);
+	T_ASSERT(failed >= HR_FRESH / HMS_HUGE_PAGE_SIZE);
+	T_ASSERT(failed <= 2 * HR_FRESH / HMS_HUGE_PAGE_SIZE);
 	T_EQ(hms__test_pool_copied(c.h) - copied, HMS_HUGE_PAGE_SIZE);
 	T_ASSERT(hms__test_spare_discards(c.h) >= 1);
 	hr_close(&c);

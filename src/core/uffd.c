@@ -777,22 +777,18 @@ static void discard_destroy(struct hms *h, struct hms_discard *d)
 	free(d);
 }
 
+static struct hms_discard *discard_new(struct hms *h);
+
 /*
  * An empty range from h->discards, or a new one.  For a whole huge page
  * (whole), one without a page table (!tabled): where the spares have only
- * tabled ones, one of those is unmapped and a new one made (tens of us,
- * against the split); others take tabled ones first, keeping the rest for
- * huge pages.
+ * tabled ones, a new one is made and one of those unmapped (tens of us,
+ * against the split; the tabled one serves if none can be made); others
+ * take tabled ones first, keeping the rest for huge pages.
  */
 static struct hms_discard *discard_get(struct hms *h, bool whole)
 {
-	const size_t size = HMS_MIGRATE_MAX_BYTES;
-	struct uffdio_register reg = { .range = { 0, size },
-				       .mode = UFFDIO_REGISTER_MODE_WP };
-	struct uffdio_register treg = { .range = { 0, size },
-					.mode = UFFDIO_REGISTER_MODE_WP };
-	struct hms_discard *d, **pp = &h->discards;
-	char *map, *end;
+	struct hms_discard *d, *fresh, **pp = &h->discards;
 
 	pthread_mutex_lock(&h->lock);
 	for (struct hms_discard **q = pp; *q; q = &(*q)->next)
@@ -806,8 +802,24 @@ static struct hms_discard *discard_get(struct hms *h, bool whole)
 	pthread_mutex_unlock(&h->lock);
 	if (d && !(whole && d->tabled))
 		return d;
+	fresh = discard_new(h);
+	if (!fresh)
+		return d;
 	if (d)
 		discard_destroy(h, d);
+	return fresh;
+}
+
+static struct hms_discard *discard_new(struct hms *h)
+{
+	const size_t size = HMS_MIGRATE_MAX_BYTES;
+	struct uffdio_register reg = { .range = { 0, size },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_register treg = { .range = { 0, size },
+					.mode = UFFDIO_REGISTER_MODE_WP };
+	struct hms_discard *d;
+	char *map, *end;
+
 	d = hms__inject(HMS_INJ_NOMEM) ? NULL : malloc(sizeof(*d));
 	if (!d)
 		return NULL;
