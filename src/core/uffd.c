@@ -938,12 +938,12 @@ static void huge_left_note(struct hms *h, uintptr_t start, size_t len, bool whol
 {
 	uintptr_t block = start & ~(HMS_HUGE_PAGE_SIZE - 1), *slot;
 
-	if (!h->huge_fill || !len)
+	if (!len || (!whole && !h->huge_fill))
 		return;
 	pthread_mutex_lock(&h->lock);
-	if (whole)
+	if (whole) /* counted without page reuse too (tests) */
 		h->huge_left_bytes += HMS_HUGE_PAGE_SIZE;
-	for (; block < start + len; block += HMS_HUGE_PAGE_SIZE) {
+	for (; h->huge_fill && block < start + len; block += HMS_HUGE_PAGE_SIZE) {
 		slot = huge_left_slot_locked(h, block);
 		if (slot && whole)
 			*slot = block;
