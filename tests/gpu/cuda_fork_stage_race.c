@@ -57,9 +57,7 @@ static void *migrate_one(void *arg)
 
 static void wait_sleeping(pid_t tid, const char *who)
 {
-	for (int i = 0; i < 5000 && !t_thread_sleeps_in(tid, SYS_futex); i++)
-		usleep(1000);
-	if (!t_thread_sleeps_in(tid, SYS_futex))
+	if (!t_thread_settles_in(tid, SYS_futex, 30))
 		T_FAIL("%s never waited", who);
 }
 

@@ -74,9 +74,7 @@ int main(void)
 	T_EQ(pthread_create(&f, NULL, forker, NULL), 0);
 	while (!fork_tid)
 		usleep(100);
-	for (int i = 0; i < 5000 && !t_thread_sleeps_in(fork_tid, SYS_futex); i++)
-		usleep(1000);
-	if (!t_thread_sleeps_in(fork_tid, SYS_futex))
+	if (!t_thread_settles_in(fork_tid, SYS_futex, 30))
 		T_FAIL("fork() never waited for the window");
 	usleep(20000);
 

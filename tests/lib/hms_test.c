@@ -508,6 +508,17 @@ bool t_thread_sleeps_in(int tid, long nr)
 	return got == nr && (state == 'S' || state == 'D');
 }
 
+bool t_thread_settles_in(int tid, long nr, unsigned secs)
+{
+	unsigned seen = 0;
+
+	for (unsigned i = 0; i < secs * 500u && seen < 5; i++) {
+		seen = t_thread_sleeps_in(tid, nr) ? seen + 1 : 0;
+		usleep(2000);
+	}
+	return seen >= 5;
+}
+
 void t_pagemap(const void *p, size_t n, uint64_t *out)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY);

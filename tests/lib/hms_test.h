@@ -151,6 +151,11 @@ void t_watchdog(unsigned seconds, const char *what);
 /* Thread tid of this process sleeps (state S or D) inside system call nr
  * (SYS_*), as /proc says now. */
 bool t_thread_sleeps_in(int tid, long nr);
+/* Waits up to secs seconds until thread tid has slept in system call nr
+ * at five looks in a row, 2 ms apart (one look can catch a short wait on
+ * another lock in the same call: an allocator's, a sanitizer's); false if
+ * it never did. */
+bool t_thread_settles_in(int tid, long nr, unsigned secs);
 
 /* Reads the int at addr into *out; false if the read got SIGBUS instead
  * (*out untouched), as a CPU access to data hms cannot bring back does. */
