@@ -148,7 +148,7 @@ int bench_migrate(const struct bench_opts *o)
 	bool busy = o->busy_thread;
 	pthread_t busy_tid;
 	struct bench_stat bs;
-	char params[96];
+	char params[128];
 	int ret = 1;
 
 	if (!to || !back || !base || memcpy_runs(bytes, reps, base))
