@@ -216,7 +216,9 @@ int hms_free(struct hms *h, void *addr, size_t len);
  *
  * Pages already present stay where they are and are recorded as system
  * memory; each page's protection is the mapping's (devices get no more
- * access than the CPU).  Memory another thread has just unmapped or moved
+ * access than the CPU).  A range the kernel maps partly by transparent
+ * huge pages is treated as HMS_ALLOC_HUGE memory (its huge pages move
+ * whole; Linux 6.7+).  Memory another thread has just unmapped or moved
  * away (munmap, mremap) from a managed range, and that this thread's
  * mmap() got back, is accepted: the kernel lets the old mapping go before
  * hms hears of it, so the old area may still be known; hms_manage() sees

@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <numaif.h>
 
+#include "compat/uffd_compat.h"
 #include "core/internal.h"
 #include "inject.h"
 
@@ -1294,15 +1296,29 @@ static int check_private_anon(uintptr_t s, uintptr_t e, struct prot_runs *runs)
  * whether it holds data asks the kernel rather than taking the table's
  * word (hms_migrate on a machine of one node would move it to a device,
  * where it takes the room of pages with data).  A page shared with a
- * child after fork() is asked about too, and found.
+ * child after fork() is asked about too, and found.  Memory the kernel
+ * maps by a huge page somewhere (transparent huge pages, populated before
+ * hms_manage: userfaultfd fills with small pages only) makes the area a
+ * huge one, as HMS_ALLOC_HUGE does: its huge pages then move whole
+ * (design 5a).  PAGEMAP_SCAN (Linux 6.7) says so; without it the area
+ * stays as it was.
  */
 static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t buf[512];
+	struct page_region huge;
+	struct pm_scan_arg scan = { .size = sizeof(scan), .start = s, .end = e,
+				    .vec = (uintptr_t)&huge, .vec_len = 1,
+				    .category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE };
 
 	if (fd < 0)
 		return;
+	if (e - s >= HMS_HUGE_PAGE_SIZE && ioctl(fd, PAGEMAP_SCAN, &scan) == 1) {
+		pthread_mutex_lock(&h->lock);
+		hms__area_set_huge_locked(h, s);
+		pthread_mutex_unlock(&h->lock);
+	}
 	for (uintptr_t p = s; p < e;) {
 		size_t n = (e - p) >> PAGE_SHIFT;
 		ssize_t r;
