@@ -19,22 +19,9 @@
 #include <sys/mman.h>
 
 #include "hms_test.h"
-#include "inject.h"
+#include "huge_moved.inc"
 
 #define SIZE (4 * HMS_HUGE_PAGE_SIZE)
-
-static unsigned moved_runs, moved_huge;
-
-static void check_moved(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
-{
-	(void)arg;
-	if (point != HMS_HOOK_DISCARD_MOVED)
-		return;
-	moved_runs++;
-	if (len == HMS_HUGE_PAGE_SIZE && !(start & (HMS_HUGE_PAGE_SIZE - 1)) &&
-	    t_anon_huge_kb((void *)start) == (long)(HMS_HUGE_PAGE_SIZE >> 10))
-		moved_huge++;
-}
 
 /* must_be_huge: the area is fresh, or the last way back came from kept
  * huge pages (else it may be, where khugepaged collapsed it). */
