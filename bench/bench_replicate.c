@@ -129,18 +129,19 @@ static int rawwp_faults(unsigned n, double *out)
 	struct rawwp r = { .uffd = bench_uffd_open() };
 	struct uffdio_api api = { .api = UFFD_API };
 	char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	pthread_t t;
-
-	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) || p == MAP_FAILED)
-		return -1;
-	memset(p, 1, n * PAGE);
 	struct uffdio_register reg = { .range = { (unsigned long)p, n * PAGE },
 				       .mode = UFFDIO_REGISTER_MODE_WP };
 	struct uffdio_writeprotect w = { .range = { (unsigned long)p, n * PAGE },
 					 .mode = UFFDIO_WRITEPROTECT_MODE_WP };
-	if (ioctl(r.uffd, UFFDIO_REGISTER, &reg) || ioctl(r.uffd, UFFDIO_WRITEPROTECT, &w))
-		return -1;
-	pthread_create(&t, NULL, rawwp_handler, &r);
+	pthread_t t;
+
+	/* (a failed setup leaks neither the descriptor nor the mapping) */
+	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) || p == MAP_FAILED)
+		goto fail;
+	memset(p, 1, n * PAGE);
+	if (ioctl(r.uffd, UFFDIO_REGISTER, &reg) || ioctl(r.uffd, UFFDIO_WRITEPROTECT, &w) ||
+	    pthread_create(&t, NULL, rawwp_handler, &r))
+		goto fail;
 	for (unsigned i = 0; i < n; i++) {
 		double t0 = bench_now();
 
@@ -152,6 +153,12 @@ static int rawwp_faults(unsigned n, double *out)
 	close(r.uffd);
 	munmap(p, n * PAGE);
 	return 0;
+fail:
+	if (r.uffd >= 0)
+		close(r.uffd);
+	if (p != MAP_FAILED)
+		munmap(p, n * PAGE);
+	return -1;
 }
 
 /* ---- hms: the first write to a page, with or without replicas ---------------------- */
