@@ -8,6 +8,8 @@
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,106 @@ out:
 	return ret;
 }
 
+/* ---- huge areas: whole 2 MiB blocks against 16-page windows ------------------------ */
+
+#define HUGE_MIB 64
+#define HUGE_BLOCK (2UL << 20)
+
+/* AnonHugePages of the mapping holding addr, in KiB (-1: not found). */
+static long anon_huge_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+
+		if (dash && space && dash < space && sscanf(line, "%lx-%lx ", &s, &e) == 2) {
+			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * One round: a fresh context (HMS_FAULT_HUGE=whole), a 64 MiB
+ * HMS_ALLOC_HUGE area on the softdev, then a CPU read every stride bytes:
+ * microseconds per 2 MiB into *us, AnonHugePages after into *kb.
+ */
+static int huge_reads(bool whole, size_t stride, double *us, long *kb)
+{
+	size_t size = (size_t)HUGE_MIB << 20;
+	struct hms_softdev_config cfg = { .size = sizeof(cfg), .pool_bytes = size };
+	hms_uid t;
+	struct hms *h;
+	struct hms_softdev *d = NULL;
+	char *p = NULL;
+	int ret = -1, err;
+	double t0;
+
+	setenv("HMS_FAULT_HUGE", whole ? "1" : "0", 1);
+	err = hms_open(&h, NULL);
+	unsetenv("HMS_FAULT_HUGE");
+	if (err)
+		return -1;
+	if (hms_softdev_create(h, &cfg, &d))
+		goto out;
+	t = hms_softdev_target(d);
+	p = hms_alloc(h, size, HMS_ALLOC_HUGE);
+	if (!p)
+		goto out;
+	memset(p, 1, size);
+	if (hms_migrate(h, p, size, &t, 1, 0) != (long)(size / PAGE))
+		goto out;
+	t0 = bench_now();
+	for (size_t o = 0; o < size; o += stride)
+		(void)*(volatile char *)(p + o);
+	*us = (bench_now() - t0) * 1e6 / (double)(size / HUGE_BLOCK);
+	*kb = anon_huge_kb(p);
+	ret = 0;
+out:
+	if (p)
+		hms_free(h, p, size);
+	if (d)
+		hms_softdev_destroy(d);
+	hms_close(h);
+	return ret;
+}
+
+#define HUGE_ROUNDS 5
+
+/* Whole blocks against windows, reading every stride bytes. */
+static int bench_fault_huge(const struct bench_opts *o, size_t stride, const char *what,
+			    const char *params)
+{
+	unsigned rounds = o->reps && o->reps < HUGE_ROUNDS ? o->reps : HUGE_ROUNDS;
+	double a[HUGE_ROUNDS], b[HUGE_ROUNDS];
+	long kb_whole = 0, kb_win = 0;
+
+	/* A warm-up round each, then alternated. */
+	if (huge_reads(true, stride, &a[0], &kb_whole) || huge_reads(false, stride, &b[0], &kb_win))
+		return -1;
+	for (unsigned i = 0; i < rounds; i++)
+		if (huge_reads(true, stride, &a[i], &kb_whole) ||
+		    huge_reads(false, stride, &b[i], &kb_win))
+			return -1;
+	bench_report(o, "fault", what, bench_stats(a, rounds), "windows", bench_stats(b, rounds),
+		     "us/2MiB", false, 0, params);
+	bench_note(o, "           huge pages after the reads: %ld KiB whole blocks, %ld KiB windows, "
+		      "of %d MiB\n",
+		   kb_whole, kb_win, HUGE_MIB);
+	return 0;
+}
+
 int bench_fault(const struct bench_opts *o)
 {
 	unsigned reps = o->reps ? o->reps : 2000;
@@ -139,7 +241,15 @@ int bench_fault(const struct bench_opts *o)
 	bench_report(o, "fault", "CPU read of a device-resident 4 KiB page", bench_stats(a, reps),
 		     "raw-uffd", bench_stats(b, reps), "us", false, 1.5,
 		     "1 page per fault, UFFDIO_COPY baseline");
-	ret = 0;
+	ret = bench_fault_huge(o, PAGE,
+			       "CPU reads of every 4 KiB page of a device-resident huge area",
+			       "64 MiB in 2 MiB pages: whole blocks per fault vs 16-page windows, "
+			       "HMS_FAULT_HUGE=0");
+	if (!ret)
+		ret = bench_fault_huge(o, HUGE_BLOCK,
+				       "one CPU read per 2 MiB of a device-resident huge area",
+				       "64 MiB in 2 MiB pages: the whole block vs a 16-page window "
+				       "per fault, HMS_FAULT_HUGE=0");
 out:
 	if (ret)
 		fprintf(stderr, "hms bench fault: setup failed\n");

@@ -191,7 +191,8 @@ bool hms_wp_async(const struct hms *h);
  * a CPU or a device).  With HMS_ALLOC_HUGE the area is 2 MiB aligned and
  * backed by transparent huge pages where the kernel grants them (the area
  * is populated at allocation, since userfaultfd fills faults with 4 KiB
- * pages).
+ * pages).  A CPU fault on a huge area's page whose whole 2 MiB block is
+ * in one device's memory brings the whole block back (HMS_FAULT_HUGE).
  *
  * Return: the address, or NULL with errno EINVAL (NULL context, len 0 or
  * above SIZE_MAX / 2, unknown flag), ENOMEM (no address space or memory

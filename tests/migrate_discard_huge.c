@@ -115,8 +115,10 @@ int main(void)
 	if (!reuse)
 		return 0;
 
-	/* A pool of one range: one huge page kept, three filled fresh. */
+	/* A pool of one range: one huge page kept, three filled fresh.  CPU
+	 * faults move 16-page windows (HMS_FAULT_HUGE=0), for the last part. */
 	setenv("HMS_PAGE_POOL_MB", "2", 1);
+	setenv("HMS_FAULT_HUGE", "0", 1);
 	h = t_open();
 	d = t_softdev(h, 0);
 	p = hms_alloc(h, SIZE, HMS_ALLOC_HUGE);
@@ -127,7 +129,9 @@ int main(void)
 	round_trip(h, d, p, 500, true);
 	T_EQ(hms__test_huge_filled(h), 2 * (SIZE - HMS_HUGE_PAGE_SIZE));
 	printf("ok: with one range kept, the rest came back through fresh huge pages\n");
-	/* Back by CPU faults (small pages: each block keeps a page table),
+	/* Back by CPU faults in 16-page windows (small pages: each block
+	 * keeps a page table; whole blocks come back as huge pages by default:
+	 * tests/fault_huge_block),
 	 * out again in small pages, back by migration: no fresh huge page,
 	 * which the kernel would split to move in (slower than UFFDIO_COPY). */
 	{

@@ -281,6 +281,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 			if (numa_node_size64(n, NULL) > 0)
 				h->only_node = n;
 	h->fault_around = hms__env_uint("HMS_FAULT_AROUND", 16, 1, 512);
+	h->fault_huge = hms__env_uint("HMS_FAULT_HUGE", 1, 0, 1);
 	h->stale_wait_ms = hms__env_uint("HMS_STALE_WAIT_MS", HMS_STALE_WAIT_MS_DEFAULT, 0, 60000);
 	h->spin_ns = (uint64_t)hms__env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
 	pthread_mutex_init(&h->lock, NULL);
