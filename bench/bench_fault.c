@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "hms.h"
 
 #define PAGE 4096UL
@@ -128,35 +129,10 @@ out:
 #define HUGE_MIB 64
 #define HUGE_BLOCK (2UL << 20)
 
-/* AnonHugePages of the mapping holding addr, in KiB (-1: not found). */
-static long anon_huge_kb(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	bool in = false;
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-		char *dash = strchr(line, '-'), *space = strchr(line, ' ');
-
-		if (dash && space && dash < space && sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 /*
  * One round: a fresh context (HMS_FAULT_HUGE=whole), a 64 MiB
  * HMS_ALLOC_HUGE area on the softdev, then a CPU read every stride bytes:
- * microseconds per 2 MiB into *us, AnonHugePages after into *kb.
+ * microseconds per 2 MiB into *us, KiB in huge pages after into *kb.
  */
 static int huge_reads(bool whole, size_t stride, double *us, long *kb)
 {
@@ -187,7 +163,7 @@ static int huge_reads(bool whole, size_t stride, double *us, long *kb)
 	for (size_t o = 0; o < size; o += stride)
 		(void)*(volatile char *)(p + o);
 	*us = (bench_now() - t0) * 1e6 / (double)(size / HUGE_BLOCK);
-	*kb = anon_huge_kb(p);
+	*kb = (long)(cli_anon_huge_bytes((uintptr_t)p, (uintptr_t)p + size) >> 10);
 	ret = 0;
 out:
 	if (p)

@@ -204,3 +204,24 @@ int cli_wrapper_help(const char *cmd, int argc, char **argv, int i, const struct
 	usage(stderr);
 	return 2;
 }
+
+size_t cli_anon_huge_bytes(uintptr_t lo, uintptr_t hi)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[256];
+	bool in = false;
+	size_t sum = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b, kb;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2)
+			in = a >= lo && b <= hi;
+		else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+			sum += (size_t)kb << 10;
+	}
+	fclose(f);
+	return sum;
+}

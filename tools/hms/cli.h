@@ -113,4 +113,11 @@ int cli_wrapper_help(const char *cmd, int argc, char **argv, int i, const struct
  */
 bool cli_wrapper_next(int argc, char **argv, int *i, struct cli_opt *o);
 
+/*
+ * cli_anon_huge_bytes() - bytes of transparent huge pages (AnonHugePages
+ * in /proc/self/smaps) in the mappings that lie within [lo, hi): for
+ * hms stress --huge and hms bench fault.  0 where smaps cannot be read.
+ */
+size_t cli_anon_huge_bytes(uintptr_t lo, uintptr_t hi);
+
 #endif

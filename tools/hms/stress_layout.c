@@ -285,24 +285,9 @@ int st_layout_init(struct stress *s)
 
 size_t st_huge_bytes(const struct stress *s)
 {
-	uintptr_t lo = (uintptr_t)s->base, hi = lo + s->nregions * ST_REGION_BYTES;
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[256];
-	bool in = false;
-	size_t sum = 0;
+	uintptr_t lo = (uintptr_t)s->base;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long a, b, kb;
-
-		if (sscanf(line, "%lx-%lx ", &a, &b) == 2)
-			in = a >= lo && b <= hi;
-		else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
-			sum += (size_t)kb << 10;
-	}
-	fclose(f);
-	return sum;
+	return cli_anon_huge_bytes(lo, lo + s->nregions * ST_REGION_BYTES);
 }
 
 void st_layout_fini(struct stress *s)
