@@ -1195,8 +1195,7 @@ static int check_managed(struct hms *h, const void *addr, size_t len, bool owned
 	return ret;
 }
 
-/* Forget [s, e) and tell the mirrors why. */
-static void forget_range(struct hms *h, uintptr_t s, uintptr_t e, enum hms_event ev)
+void hms__area_forget(struct hms *h, uintptr_t s, uintptr_t e, enum hms_event ev)
 {
 	struct hms_free_list fl = { 0 };
 	struct hms_notify_range r = { s, e, ev, HMS_NOTIFY_BLOCKABLE, NULL };
@@ -1215,7 +1214,7 @@ HMS_API int hms_free(struct hms *h, void *addr, size_t len)
 
 	if (ret)
 		return ret;
-	forget_range(h, (uintptr_t)addr, (uintptr_t)addr + len, HMS_EVENT_UNMAP);
+	hms__area_forget(h, (uintptr_t)addr, (uintptr_t)addr + len, HMS_EVENT_UNMAP);
 	/* The UNMAP event this raises is passed over (an area another thread
 	 * makes at these addresses meanwhile is not ours), and waited for:
 	 * the next hms_alloc() at the same address starts clean. */
@@ -1413,7 +1412,7 @@ HMS_API int hms_unmanage(struct hms *h, void *addr, size_t len)
 	ret = hms__evict_range(h, s, e, NULL);
 	if (!ret) {
 		hms__test_hook_run(h, HMS_HOOK_UNMANAGE_EVICTED, s, len);
-		forget_range(h, s, e, HMS_EVENT_RELEASE);
+		hms__area_forget(h, s, e, HMS_EVENT_RELEASE);
 	}
 	leaving_del(h, &l);
 	return ret ? ret : hms__uffd_unregister(h, s, len);

@@ -233,6 +233,9 @@ struct hms_free_list {
 };
 void hms__area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 			     struct hms_free_list *fl);
+/* Forget [start, end) (hms.lock not held): the mirrors hear ev first,
+ * then the areas' pages go and their device memory is freed. */
+void hms__area_forget(struct hms *h, uintptr_t start, uintptr_t end, enum hms_event ev);
 /* Drop areas' pages whose ptes are all dead and not migrating (finalize). */
 void hms__area_reap_locked(struct hms *h);
 /*

@@ -2056,8 +2056,6 @@ static bool range_touches_managed(struct hms *h, uintptr_t s, uintptr_t e)
 
 static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, uintptr_t e)
 {
-	struct hms_notify_range r = { s, e, HMS_EVENT_UNMAP, HMS_NOTIFY_BLOCKABLE, NULL };
-	struct hms_free_list fl = { 0 };
 	/*
 	 * The old range of a REMAP before, ending where it ends: the one the
 	 * kernel sends, not a later unmap of part of a new area there, which
@@ -2113,12 +2111,7 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	 */
 	if (own || told || !range_touches_managed(h, s, e))
 		return;
-	hms__notify_start(h, &r);
-	pthread_mutex_lock(&h->lock);
-	hms__area_remove_locked(h, s, e, &fl);
-	pthread_mutex_unlock(&h->lock);
-	hms__notify_end(h, &r);
-	hms__free_list_release(h, &fl);
+	hms__area_forget(h, s, e, HMS_EVENT_UNMAP);
 }
 
 /*

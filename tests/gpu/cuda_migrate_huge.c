@@ -9,9 +9,9 @@
  * contiguous source), from kept pages or a fresh huge page, so the area
  * is still made of huge pages after the round trip: with the default pool
  * and with a pool of one range (HMS_PAGE_POOL_MB=2: three of the four come
- * back through fresh huge pages).  A CPU touch brings back fault-around
- * pages, small ones: only the data is checked there.  Runs in both copy
- * modes.
+ * back through fresh huge pages).  A CPU touch of a block all on the GPU
+ * brings the whole block back in one fault (HMS_FAULT_HUGE), as a huge
+ * page where the round trips came back so.  Runs in both copy modes.
  */
 #include "gpu_test.h"
 #include "inject.h"
@@ -48,19 +48,32 @@ static bool round_trip(struct hms *h, struct hms_cuda *g, int *p, int base, bool
 	return true;
 }
 
-/* To the GPU, then back by CPU touches of every page (each brings its
- * fault-around neighbours): every byte, and every page in system memory. */
-static void touch_trip(struct hms *h, struct hms_cuda *g, int *p, int base)
+/* To the GPU, then back by one CPU read in each block, which brings the
+ * whole block back: every byte, every page in system memory, and huge
+ * pages where the round trips came back so (checked). */
+static void touch_trip(struct hms *h, struct hms_cuda *g, int *p, int base, bool checked)
 {
-	const size_t npages = SIZE / T_PAGE;
+	const size_t npages = SIZE / T_PAGE, block = HMS_HUGE_PAGE_SIZE / sizeof(int);
+	size_t filled = hms__test_huge_filled(h), copied = hms__test_pool_copied(h);
+	long fallbacks = t_thp_fallbacks();
 	hms_uid gpu = hms_cuda_target(g);
 
 	t_fill(p, SIZE / sizeof(int), base);
 	T_EQ(hms_migrate(h, p, SIZE, &gpu, 1, 0), (long)npages);
 	T_EQ(g_count_on(h, p, npages, gpu), npages);
+	for (size_t b = 0; b < SIZE / HMS_HUGE_PAGE_SIZE; b++) {
+		size_t i = b * block + block / 2 + 3;
+
+		T_EQ(((volatile int *)p)[i], base + (int)i);
+		T_EQ(t_count_loc(h, p + b * block, HMS_HUGE_PAGE_SIZE / T_PAGE, HMS_LOC_SYSTEM),
+		     HMS_HUGE_PAGE_SIZE / T_PAGE);
+	}
 	t_check(p, SIZE / sizeof(int), base);
 	T_EQ(g_count_on(h, p, npages, gpu), 0);
 	T_EQ(t_count_loc(h, p, npages, HMS_LOC_SYSTEM), npages);
+	if (checked && hms__test_pool_copied(h) - copied + hms__test_huge_filled(h) - filled == SIZE &&
+	    (hms__test_huge_filled(h) == filled || t_thp_fallbacks() == fallbacks))
+		T_EQ(t_anon_huge_kb(p), (long)(SIZE >> 10));
 }
 
 static bool run(unsigned mode, bool one_range)
@@ -87,7 +100,7 @@ static bool run(unsigned mode, bool one_range)
 	checked = round_trip(h, g, p, 200, checked, whole) && checked;
 	if (one_range && checked)
 		T_ASSERT(hms__test_huge_filled(h) >= 2 * (SIZE - HMS_HUGE_PAGE_SIZE));
-	touch_trip(h, g, p, 300);
+	touch_trip(h, g, p, 300, checked);
 	t_fill(p, SIZE / sizeof(int), 400);
 	t_check(p, SIZE / sizeof(int), 400);
 	T_EQ(hms_cuda_detach(g), 0);
