@@ -77,9 +77,9 @@ int main(void)
 	    count(out, "host side of a move back from the GPU without hms (UFFDIO_COPY from "
 		       "pinned memory into missing pages), GB/s together: 1 thread ") != 1)
 		T_ASSERT(count(out, "host side of a move to the GPU without hms: not measured (") == 1);
-	T_EQ(count(out, "hms_migrate, "), 14);
+	T_EQ(count(out, "hms_migrate, "), 16);
 	T_EQ(count(out, "MiB chunks  "), 3);
-	T_EQ(count(out, ", huge pages "), 3);
+	T_EQ(count(out, ", huge pages "), 5);
 	T_EQ(count(out, ", discard by zap "), 2);
 	T_EQ(count(out, "gpu-h2d    "), 2);
 	T_EQ(count(out, "gpu-d2h    "), 2);

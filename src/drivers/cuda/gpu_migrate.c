@@ -120,6 +120,10 @@ static bool batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 	const struct hms_cu *cu = g->cu;
 	void *pinned[BATCH_PAGES];
 	unsigned npinned = 0;
+	/* Pinning in place copies nothing on the CPU to overlap: one run
+	 * (one registration) for all the batch holds contiguous, a whole
+	 * 2 MiB for a huge page. */
+	unsigned long run_max = g->copy_mode == HMS_CUDA_COPY_REGISTER ? BATCH_PAGES : RUN_PAGES;
 	bool failed = false, copy_failed = false;
 
 	for (unsigned long i = 0; i < m->npages;) {
@@ -134,9 +138,9 @@ static bool batch_copy_in(struct hms_cuda *g, struct gpu_stage *st, struct hms_m
 			continue;
 		}
 		/* A run: device pages and sources both contiguous (or both zero),
-		 * at most 512 KiB, so the next run's CPU copy overlaps this one's
-		 * DMA. */
-		while (j < m->npages && j - i < RUN_PAGES && has_dst(m, j) &&
+		 * at most 512 KiB where staged, so the next run's CPU copy
+		 * overlaps this one's DMA. */
+		while (j < m->npages && j - i < run_max && has_dst(m, j) &&
 		       hms_migrate_pfn_to_pfn(m->dst[j]) == hms_migrate_pfn_to_pfn(m->dst[i]) + (j - i) &&
 		       (src ? hms_migrate_src_ptr(m, j) == src + ((j - i) << GPU_SHIFT)
 			    : !hms_migrate_src_ptr(m, j)))
