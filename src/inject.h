@@ -180,6 +180,9 @@ HMS_INJ_API size_t hms__test_pool_copied(struct hms *h);
 HMS_INJ_API size_t hms__test_huge_filled(struct hms *h);
 /* Bytes of huge areas that a discard moved aside as whole huge pages. */
 HMS_INJ_API size_t hms__test_huge_left(struct hms *h);
+/* Bytes of whole 2 MiB blocks that faults asked drivers to bring back
+ * (uffd.c, fault_block_locked; HMS_FAULT_HUGE). */
+HMS_INJ_API size_t hms__test_fault_blocks(struct hms *h);
 /* Drops the pool's pages as memory pressure would (they read as zeros to
  * the next fill, which writes them again). */
 HMS_INJ_API void hms__test_pool_reclaim(struct hms *h);

@@ -7,7 +7,8 @@
  * (mremap); with a page pool of two ranges (HMS_PAGE_POOL_MB=4), so that
  * fills of whole blocks also go through fresh huge pages.  No byte may
  * differ from the shadow copy, no call fail unexpectedly, nothing hang;
- * and the summary must show whole-block operations, and, where the kernel
+ * and the summary must show whole-block operations, faults that brought
+ * whole blocks back (HMS_FAULT_HUGE), and, where the kernel
  * moves pages (UFFDIO_MOVE) and grants transparent huge pages, huge pages
  * that moved to a device whole.  Runs the CLI ctest names in $HMS_TOOL.
  */
@@ -33,7 +34,7 @@ int main(void)
 				     getenv("HMS_IN_VM") ? "1000" : ops, "--threads", "1",
 				     "--mib", "32", NULL };
 	unsigned long long blocks = 0;
-	size_t left = 0, fresh = 0, end = 0, all = 0;
+	size_t left = 0, fresh = 0, end = 0, all = 0, faulted = 0;
 	bool gated, thp;
 	const char *line;
 	struct hms *h;
@@ -65,10 +66,12 @@ int main(void)
 	T_ASSERT(line);
 	T_EQ(sscanf(line,
 		    "huge pages: %llu operations on a whole 2 MiB block; %zu MiB moved to devices "
-		    "as whole huge pages, %zu MiB came back through fresh ones; %zu of %zu MiB",
-		    &blocks, &left, &fresh, &end, &all),
-	     5);
+		    "as whole huge pages, %zu MiB came back through fresh ones; %zu of %zu MiB "
+		    "in huge pages at the end; faults asked for %zu MiB as whole blocks",
+		    &blocks, &left, &fresh, &end, &all, &faulted),
+	     6);
 	T_ASSERT(blocks > 0);
+	T_ASSERT(faulted > 0); /* CPU faults on blocks all on one device */
 	if (gated && thp)
 		T_ASSERT(left > 0);
 	else

@@ -847,6 +847,7 @@ struct hms {
 	struct handler_state *handler_state; /* uffd.c, handler thread's own */
 	unsigned fault_around; /* pages a CPU fault on device memory moves */
 	bool fault_huge; /* and a whole 2 MiB block of a huge area (uffd.c) */
+	size_t fault_block_bytes; /* blocks faults asked for so (tests); hms.lock */
 	unsigned stale_wait_ms; /* how long a call waits for a stale area's
 				 * event (area.c; HMS_STALE_WAIT_MS) */
 	uint64_t spin_ns;      /* the fault handler polls this long after work

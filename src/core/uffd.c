@@ -1433,6 +1433,11 @@ size_t hms__test_huge_left(struct hms *h)
 	return h ? bytes_locked(h, &h->huge_left_bytes) : 0;
 }
 
+size_t hms__test_fault_blocks(struct hms *h)
+{
+	return h ? bytes_locked(h, &h->fault_block_bytes) : 0;
+}
+
 size_t hms__test_pool_copied(struct hms *h)
 {
 	return h ? bytes_locked(h, &h->pool_copied) : 0;
@@ -1560,6 +1565,7 @@ static bool fault_block_locked(struct hms *h, struct hms_area *a, uintptr_t addr
 			return false;
 	f->start = lo;
 	f->end = hi;
+	h->fault_block_bytes += HMS_HUGE_PAGE_SIZE;
 	return true;
 }
 

@@ -171,6 +171,7 @@ struct stress {
 	size_t huge_mapped;     /* --huge: bytes in huge pages as the workers ended */
 	size_t huge_filled;     /* --huge: bytes filled through fresh huge pages */
 	size_t huge_left;       /* --huge: bytes moved to devices as whole huge pages */
+	size_t fault_blocks;    /* --huge: bytes of whole blocks faults brought back */
 	atomic_bool stop;
 	atomic_bool failed;
 	pthread_mutex_t report_lock;

@@ -524,10 +524,11 @@ static void print_counts(struct stress *s)
 	if (s->o.huge)
 		st_log(s, "  huge pages: %llu operations on a whole 2 MiB block; %zu MiB moved to "
 			  "devices as whole huge pages, %zu MiB came back through fresh ones; "
-			  "%zu of %zu MiB in huge pages at the end\n",
+			  "%zu of %zu MiB in huge pages at the end; faults asked for %zu MiB "
+			  "as whole blocks\n",
 		       (unsigned long long)atomic_load(&s->block_ops), s->huge_left >> 20,
 		       s->huge_filled >> 20, s->huge_mapped >> 20,
-		       (s->nregions * ST_REGION_BYTES) >> 20);
+		       (s->nregions * ST_REGION_BYTES) >> 20, s->fault_blocks >> 20);
 	st_gpu_summary(s);
 }
 
@@ -558,6 +559,7 @@ static int finish(struct stress *s)
 		s->huge_mapped = st_huge_bytes(s);
 		s->huge_filled = hms__test_huge_filled(s->h);
 		s->huge_left = hms__test_huge_left(s->h);
+		s->fault_blocks = hms__test_fault_blocks(s->h);
 	}
 	if (st_verify_all(s, "final check", true))
 		return 1;
