@@ -5,11 +5,17 @@
  * and, where page reuse and transparent huge pages let the fill make one
  * (a gated discard), the block is a huge page again.  A block only partly
  * on the device, HMS_FAULT_HUGE=0 and an area that is not huge keep the
- * window.  Every byte reads back. */
+ * window.  Memory in transparent huge pages that hms_manage() adopted
+ * counts as huge where PAGEMAP_SCAN (Linux 6.7) says so.  Every byte
+ * reads back. */
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hms_test.h"
 #include "inject.h"
+#include "compat/uffd_compat.h"
 
 #define BLOCKS 4
 #define SIZE (BLOCKS * HMS_HUGE_PAGE_SIZE)
@@ -119,6 +125,60 @@ static void window_only(const char *what, unsigned flags, bool half)
 	hms_close(h);
 }
 
+/* Does the kernel answer PAGEMAP_SCAN (Linux 6.7), which hms_manage()
+ * asks whether memory is in huge pages? */
+static bool pagemap_scan(void *p)
+{
+	struct page_region r;
+	struct pm_scan_arg a = { .size = sizeof(a), .start = (uintptr_t)p,
+				 .end = (uintptr_t)p + T_PAGE, .vec = (uintptr_t)&r, .vec_len = 1,
+				 .category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE };
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && ioctl(fd, PAGEMAP_SCAN, &a) >= 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Memory in transparent huge pages adopted by hms_manage() is a huge
+ * area too (where PAGEMAP_SCAN says so): a read brings its block back
+ * whole. */
+static void managed(void)
+{
+	struct hms *h = t_open();
+	struct hms_softdev *d = t_softdev(h, 2 * SIZE);
+	char *map = mmap(NULL, SIZE + HMS_HUGE_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int *p;
+	size_t back;
+
+	T_ASSERT(map != MAP_FAILED);
+	p = (int *)(((uintptr_t)map + HMS_HUGE_PAGE_SIZE - 1) & ~(HMS_HUGE_PAGE_SIZE - 1));
+	T_EQ(madvise(p, SIZE, MADV_HUGEPAGE), 0);
+	t_fill(p, SIZE / sizeof(int), 9);
+	if (t_anon_huge_kb(p) != (long)(SIZE >> 10) || !pagemap_scan(p)) {
+		printf("ok: managed memory: not run (%s)\n",
+		       pagemap_scan(p) ? "no transparent huge pages here" : "no PAGEMAP_SCAN here");
+		hms_softdev_destroy(d);
+		hms_close(h);
+		munmap(map, SIZE + HMS_HUGE_PAGE_SIZE);
+		return;
+	}
+	T_EQ(hms_manage(h, p, SIZE), 0);
+	t_to_device(h, d, p, NPAGES, "managed memory to the device");
+	read_at(p, 1, 300, 9);
+	back = t_count_loc(h, (char *)p + HMS_HUGE_PAGE_SIZE, BLOCK_PAGES, HMS_LOC_SYSTEM);
+	T_EQ(back, BLOCK_PAGES);
+	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES - BLOCK_PAGES);
+	t_check(p, SIZE / sizeof(int), 9);
+	printf("ok: managed memory in huge pages: one read brought its block back\n");
+	T_EQ(hms_unmanage(h, p, SIZE), 0);
+	hms_softdev_destroy(d);
+	hms_close(h);
+	munmap(map, SIZE + HMS_HUGE_PAGE_SIZE);
+}
+
 int main(void)
 {
 	unsetenv("HMS_FAULT_AROUND");
@@ -126,6 +186,7 @@ int main(void)
 	whole_blocks();
 	window_only("half a block on the device", HMS_ALLOC_HUGE, true);
 	window_only("an area that is not huge", 0, false);
+	managed();
 	T_EQ(setenv("HMS_FAULT_HUGE", "0", 1), 0);
 	window_only("HMS_FAULT_HUGE=0", HMS_ALLOC_HUGE, false);
 	return 0;
