@@ -6,7 +6,8 @@
  * (a gated discard), the block is a huge page again.  A block only partly
  * on the device, HMS_FAULT_HUGE=0 and an area that is not huge keep the
  * window.  Memory in transparent huge pages that hms_manage() adopted
- * counts as huge where PAGEMAP_SCAN (Linux 6.7) says so.  Every byte
+ * counts as huge where PAGEMAP_SCAN (Linux 6.7) says so, and another
+ * device's access through hms_range_fault() is served alike.  Every byte
  * reads back. */
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -125,6 +126,36 @@ static void window_only(const char *what, unsigned flags, bool half)
 	hms_close(h);
 }
 
+/* Another device's read (hms_range_fault) of one page brings the whole
+ * block back from the first device too. */
+static void other_device(void)
+{
+	struct hms *h = t_open();
+	struct hms_softdev *a = t_softdev(h, 2 * SIZE), *b = t_softdev(h, 2 * SIZE);
+	int *p = hms_alloc(h, SIZE, HMS_ALLOC_HUGE);
+	int buf[T_PAGE / sizeof(int)];
+	struct hms_softdev_cmd c;
+
+	T_ASSERT(p);
+	t_fill(p, SIZE / sizeof(int), 13);
+	t_to_device(h, a, p, NPAGES, "to the first device");
+	T_EQ(t_cmd(b, hms_softdev_read, (char *)p + 2 * HMS_HUGE_PAGE_SIZE + 77 * T_PAGE, buf, 1,
+		   &c),
+	     0);
+	T_EQ(c.cpages, 1);
+	for (size_t i = 0; i < T_PAGE / sizeof(int); i++)
+		T_EQ(buf[i], 13 + (int)((2 * HMS_HUGE_PAGE_SIZE + 77 * T_PAGE) / sizeof(int) + i));
+	T_EQ(t_count_loc(h, (char *)p + 2 * HMS_HUGE_PAGE_SIZE, BLOCK_PAGES, HMS_LOC_SYSTEM),
+	     BLOCK_PAGES);
+	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES - BLOCK_PAGES);
+	t_check(p, SIZE / sizeof(int), 13);
+	printf("ok: another device's read of one page brought its block back\n");
+	T_EQ(hms_free(h, p, SIZE), 0);
+	hms_softdev_destroy(b);
+	hms_softdev_destroy(a);
+	hms_close(h);
+}
+
 /* Does the kernel answer PAGEMAP_SCAN (Linux 6.7), which hms_manage()
  * asks whether memory is in huge pages? */
 static bool pagemap_scan(void *p)
@@ -187,6 +218,7 @@ int main(void)
 	window_only("half a block on the device", HMS_ALLOC_HUGE, true);
 	window_only("an area that is not huge", 0, false);
 	managed();
+	other_device();
 	T_EQ(setenv("HMS_FAULT_HUGE", "0", 1), 0);
 	window_only("HMS_FAULT_HUGE=0", HMS_ALLOC_HUGE, false);
 	return 0;
