@@ -7,7 +7,10 @@
  *     Memory), and by cuMemcpy from pinned memory (the copy engines'
  *     limit); hms in each copy configuration;
  *   - a CPU touch of one GPU-resident 4 KiB page: hms' fault-back against
- *     Unified Memory's CPU fault on GPU-resident managed memory.
+ *     Unified Memory's CPU fault on GPU-resident managed memory;
+ *   - CPU reads of every page of 64 MiB on the GPU: an hms huge area
+ *     (a whole 2 MiB block per fault; 16-page windows on a note line)
+ *     against Unified Memory's CPU faults.
  * SKIPs (exit 0, says why) where no GPU can be used.
  */
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "cuda_api.h"
 #include "hms.h"
 #include "hms_cuda.h"
@@ -177,23 +181,99 @@ static const struct variant variants[] = {
 	{ "registered, 16 threads, huge pages", HMS_CUDA_COPY_REGISTER, 16, false, 0, false, true },
 };
 
-/* A context whose discards zap (HMS_UFFD_MOVE=0, read by hms_open()). */
-static int open_zap_context(struct hms **out)
+/* A context opened with name=value in the environment (hms_open() reads
+ * it), the old value put back. */
+static int open_env_context(const char *name, const char *value, struct hms **out)
 {
-	const char *old = getenv("HMS_UFFD_MOVE");
+	const char *old = getenv(name);
 	char *keep = old ? strdup(old) : NULL;
 	int ret;
 
 	if (old && !keep)
 		return -1;
-	setenv("HMS_UFFD_MOVE", "0", 1);
+	setenv(name, value, 1);
 	ret = hms_open(out, NULL);
 	if (keep)
-		setenv("HMS_UFFD_MOVE", keep, 1);
+		setenv(name, keep, 1);
 	else
-		unsetenv("HMS_UFFD_MOVE");
+		unsetenv(name);
 	free(keep);
 	return ret;
+}
+
+/* ---- CPU reads of every page of GPU-resident memory -------------------------- */
+
+#define SEQ_MIB 64 /* at most (--mib, rounded down to 2 MiB, if less) */
+#define SEQ_ROUNDS 3 /* at most (--reps, if less) */
+
+/* Unified Memory: managed memory prefetched to the GPU, then a CPU read of
+ * every 4 KiB page; microseconds per 2 MiB. */
+static int um_seq_runs(const struct hms_cu *cu, size_t bytes, unsigned rounds, double *us)
+{
+	struct hms_cu_location gpu = { HMS_CU_LOC_DEVICE, 0 };
+	CUdeviceptr m;
+	char *p;
+
+	CHECK(cu->MemAllocManaged(&m, bytes, HMS_CU_MEM_ATTACH_GLOBAL));
+	p = (char *)(uintptr_t)m;
+	for (unsigned r = 0; r < rounds; r++) {
+		double t;
+
+		memset(p, 3, bytes);
+		CHECK(cu->MemPrefetchAsync(m, bytes, gpu, 0, NULL));
+		CHECK(cu->CtxSynchronize());
+		t = bench_now();
+		for (size_t o = 0; o < bytes; o += HMS_PAGE_SIZE)
+			(void)((volatile char *)p)[o];
+		us[r] = (bench_now() - t) * 1e6 / (double)(bytes >> 21);
+	}
+	cu->MemFree(m);
+	return 0;
+}
+
+/* hms: the same on an HMS_ALLOC_HUGE area moved to the GPU, each round
+ * in a context of its own opened with HMS_FAULT_HUGE=whole (whole 2 MiB
+ * blocks per fault, or 16-page windows); *kb: KiB in huge pages after
+ * the last round's reads. */
+static int hms_seq_runs(bool whole, size_t bytes, unsigned rounds, double *us, long *kb)
+{
+	for (unsigned r = 0; r < rounds; r++) {
+		struct hms *h;
+		struct hms_cuda *g = NULL;
+		char *p = NULL;
+		hms_uid t;
+		int ret = -1;
+		double t0;
+
+		if (open_env_context("HMS_FAULT_HUGE", whole ? "1" : "0", &h))
+			return -1;
+		if (hms_cuda_attach(h, NULL, &g))
+			goto out;
+		t = hms_cuda_target(g);
+		p = hms_alloc(h, bytes, HMS_ALLOC_HUGE);
+		if (!p)
+			goto out;
+		memset(p, 3, bytes);
+		if (hms_migrate(h, p, bytes, &t, 1, 0) != (long)(bytes / HMS_PAGE_SIZE)) {
+			fprintf(stderr, "hms bench gpu: pages did not move to the GPU\n");
+			goto out;
+		}
+		t0 = bench_now();
+		for (size_t o = 0; o < bytes; o += HMS_PAGE_SIZE)
+			(void)((volatile char *)p)[o];
+		us[r] = (bench_now() - t0) * 1e6 / (double)(bytes >> 21);
+		*kb = (long)(cli_anon_huge_bytes((uintptr_t)p, (uintptr_t)p + bytes) >> 10);
+		ret = 0;
+out:
+		if (p)
+			hms_free(h, p, bytes);
+		if (g)
+			hms_cuda_detach(g);
+		hms_close(h);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* hms_migrate to the GPU and back to the page's node, reps times.  The pool has
@@ -265,6 +345,14 @@ int bench_gpu(const struct bench_opts *o)
 	double *pf_h2d = calloc(reps, sizeof(double)), *pf_d2h = calloc(reps, sizeof(double));
 	double *pin_h2d = calloc(reps, sizeof(double)), *pin_d2h = calloc(reps, sizeof(double));
 	double fh[FAULT_PAGES], fu[FAULT_PAGES];
+	double seq_um[SEQ_ROUNDS], seq_whole[SEQ_ROUNDS], seq_win[SEQ_ROUNDS];
+	long kb_whole = 0, kb_win = 0;
+	size_t seq_bytes = bytes < ((size_t)SEQ_MIB << 20) ? bytes & ~((2UL << 20) - 1)
+							   : (size_t)SEQ_MIB << 20;
+	unsigned seq_rounds = reps < SEQ_ROUNDS ? reps : SEQ_ROUNDS;
+
+	if (!seq_bytes) /* --mib 1 */
+		seq_bytes = 2UL << 20;
 	struct bench_stat best_h2d = { 0 }, best_d2h = { 0 };
 	const char *best = NULL, *only = getenv("HMS_BENCH_GPU_ONLY");
 	int ret = 1;
@@ -289,9 +377,12 @@ int bench_gpu(const struct bench_opts *o)
 		   bytes >> 20, reps);
 	if (pinned_runs(cu, bytes, reps, pin_h2d, pin_d2h) ||
 	    prefetch_runs(cu, bytes, reps, pf_h2d, pf_d2h) || um_fault_runs(cu, fu) ||
-	    hms_fault_runs(h, g, fh) || bench_gpu_host(o, cu, bytes))
+	    hms_fault_runs(h, g, fh) || um_seq_runs(cu, seq_bytes, seq_rounds, seq_um) || bench_gpu_host(o, cu, bytes))
 		goto out_close;
 	hms_cuda_detach(g);
+	if (hms_seq_runs(true, seq_bytes, seq_rounds, seq_whole, &kb_whole) ||
+	    hms_seq_runs(false, seq_bytes, seq_rounds, seq_win, &kb_win))
+		goto out_close;
 	/* HMS_BENCH_GPU_ONLY=chunks: the baselines and the chunk calls only. */
 	if (!only || !*only || !strcmp(only, "chunks")) {
 		if (bench_gpu_chunks(o, cu))
@@ -310,7 +401,7 @@ int bench_gpu(const struct bench_opts *o)
 		/* HMS_BENCH_GPU_ONLY=text: only the variants whose name holds it. */
 		if (only && *only && !strstr(variants[v].name, only))
 			continue;
-		if (variants[v].zap && open_zap_context(&hz)) {
+		if (variants[v].zap && open_env_context("HMS_UFFD_MOVE", "0", &hz)) {
 			bench_note(o, "gpu        hms_migrate, %-34s FAILED (no context)\n",
 				   variants[v].name);
 			continue;
@@ -349,6 +440,16 @@ int bench_gpu(const struct bench_opts *o)
 	bench_report(o, "gpu-fault", "CPU read of a GPU-resident 4 KiB page: hms fault-back vs "
 		     "Unified Memory CPU fault", bench_stats(fh, FAULT_PAGES), "UM",
 		     bench_stats(fu, FAULT_PAGES), "us", false, 0, params);
+	snprintf(params, sizeof(params),
+		 "%zu MiB, hms in 2 MiB pages (HMS_ALLOC_HUGE): a whole block per fault, %s",
+		 seq_bytes >> 20, info.name);
+	bench_report(o, "gpu-fault", "CPU reads of every 4 KiB page of GPU-resident memory: hms "
+		     "fault-back vs Unified Memory CPU faults", bench_stats(seq_whole, seq_rounds),
+		     "UM", bench_stats(seq_um, seq_rounds), "us/2MiB", false, 0, params);
+	bench_note(o, "           the same with 16-page windows (HMS_FAULT_HUGE=0): %.1f us/2MiB; "
+		      "huge pages after the reads: %ld KiB whole blocks, %ld KiB windows, of %zu "
+		      "MiB\n",
+		   bench_stats(seq_win, seq_rounds).median, kb_whole, kb_win, seq_bytes >> 20);
 	ret = 0;
 out_close:
 	hms_close(h);

@@ -5,7 +5,9 @@
  * same with the kernel's work on the source pages (the host's floor), every
  * hms configuration (chunks of 32 and 128 MiB among
  * them, 32 MiB with 16 threads too, and the two that discard by
- * MADV_DONTNEED in a context of their own), the four bandwidth ratios and the fault-back line, with every
+ * MADV_DONTNEED in a context of their own), the four bandwidth ratios and the two fault-back
+ * lines (one page per 2 MiB; every page of a huge area, whole blocks
+ * against windows on a note line), with every
  * page's data checked by the benchmark itself (it fails on a lost byte);
  * the 2 MiB mapped at an offset of a larger allocation either reads as
  * the whole's mapping does there or is refused (NVIDIA's driver 580
@@ -83,8 +85,9 @@ int main(void)
 	T_EQ(count(out, ", discard by zap "), 2);
 	T_EQ(count(out, "gpu-h2d    "), 2);
 	T_EQ(count(out, "gpu-d2h    "), 2);
-	T_EQ(count(out, "gpu-fault  "), 1);
-	T_EQ(count(out, "ratio "), 5);
+	T_EQ(count(out, "gpu-fault  "), 2);
+	T_EQ(count(out, "the same with 16-page windows (HMS_FAULT_HUGE=0): "), 1);
+	T_EQ(count(out, "ratio "), 6);
 	if (g_fake() || !strstr(out, "of a 32 MiB allocation: refused, the driver maps"))
 		T_ASSERT(strstr(out, g_fake() ? "of a 32 MiB allocation: refused, the driver maps an "
 						"allocation from its start only (operation not "
@@ -105,11 +108,11 @@ int main(void)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		T_ASSERT(system("cat cuda_bench_json.err >&2") != -1);
 	expect_exit0(st, "hms bench --json gpu");
-	T_EQ(count(out, "\n"), 6); /* the machine line and five benchmarks */
+	T_EQ(count(out, "\n"), 7); /* the machine line and six benchmarks */
 	for (char *line = out, *nl; (nl = strchr(line, '\n')); line = nl + 1)
 		if (line[0] != '{' || nl[-1] != '}')
 			T_FAIL("not a JSON object a line:\n%s", out);
-	T_EQ(count(out, "\"bench\":\"gpu-"), 5);
+	T_EQ(count(out, "\"bench\":\"gpu-"), 6);
 	printf("ok\n");
 	return 0;
 }
