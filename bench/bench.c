@@ -273,3 +273,15 @@ int cmd_bench(int argc, char **argv)
 	}
 	return ret;
 }
+
+double bench_read_every(const char *p, size_t size, size_t stride, long *kb)
+{
+	double t0 = bench_now(), us;
+
+	for (size_t o = 0; o < size; o += stride)
+		(void)((const volatile char *)p)[o];
+	us = (bench_now() - t0) * 1e6 / ((double)size / (double)(2UL << 20));
+	if (kb)
+		*kb = (long)(cli_anon_huge_bytes((uintptr_t)p, (uintptr_t)p + size) >> 10);
+	return us;
+}

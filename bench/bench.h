@@ -75,6 +75,13 @@ int bench_uffd_open(void);
 void bench_uffd_serve(int uffd, atomic_int *stop,
 		      void (*resolve)(int uffd, unsigned long page, void *arg), void *arg);
 
+/*
+ * CPU reads of one byte every stride bytes of [p, p + size) (a fault each
+ * where the memory is on a device): microseconds per 2 MiB, and into *kb
+ * (may be NULL) the KiB of the range in transparent huge pages after.
+ */
+double bench_read_every(const char *p, size_t size, size_t stride, long *kb);
+
 int bench_fault(const struct bench_opts *o);
 int bench_migrate(const struct bench_opts *o);
 int bench_fill(const struct bench_opts *o);

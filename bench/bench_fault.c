@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "cli.h"
 #include "hms.h"
 
 #define PAGE 4096UL
@@ -143,7 +142,6 @@ static int huge_reads(bool whole, size_t stride, double *us, long *kb)
 	struct hms_softdev *d = NULL;
 	char *p = NULL;
 	int ret = -1, err;
-	double t0;
 
 	setenv("HMS_FAULT_HUGE", whole ? "1" : "0", 1);
 	err = hms_open(&h, NULL);
@@ -159,11 +157,7 @@ static int huge_reads(bool whole, size_t stride, double *us, long *kb)
 	memset(p, 1, size);
 	if (hms_migrate(h, p, size, &t, 1, 0) != (long)(size / PAGE))
 		goto out;
-	t0 = bench_now();
-	for (size_t o = 0; o < size; o += stride)
-		(void)*(volatile char *)(p + o);
-	*us = (bench_now() - t0) * 1e6 / (double)(size / HUGE_BLOCK);
-	*kb = (long)(cli_anon_huge_bytes((uintptr_t)p, (uintptr_t)p + size) >> 10);
+	*us = bench_read_every(p, size, stride, kb);
 	ret = 0;
 out:
 	if (p)

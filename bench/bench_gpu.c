@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "cli.h"
 #include "cuda_api.h"
 #include "hms.h"
 #include "hms_cuda.h"
@@ -217,15 +216,10 @@ static int um_seq_runs(const struct hms_cu *cu, size_t bytes, unsigned rounds, d
 	CHECK(cu->MemAllocManaged(&m, bytes, HMS_CU_MEM_ATTACH_GLOBAL));
 	p = (char *)(uintptr_t)m;
 	for (unsigned r = 0; r < rounds; r++) {
-		double t;
-
 		memset(p, 3, bytes);
 		CHECK(cu->MemPrefetchAsync(m, bytes, gpu, 0, NULL));
 		CHECK(cu->CtxSynchronize());
-		t = bench_now();
-		for (size_t o = 0; o < bytes; o += HMS_PAGE_SIZE)
-			(void)((volatile char *)p)[o];
-		us[r] = (bench_now() - t) * 1e6 / (double)(bytes >> 21);
+		us[r] = bench_read_every(p, bytes, HMS_PAGE_SIZE, NULL);
 	}
 	cu->MemFree(m);
 	return 0;
@@ -243,7 +237,6 @@ static int hms_seq_runs(bool whole, size_t bytes, unsigned rounds, double *us, l
 		char *p = NULL;
 		hms_uid t;
 		int ret = -1;
-		double t0;
 
 		if (open_env_context("HMS_FAULT_HUGE", whole ? "1" : "0", &h))
 			return -1;
@@ -258,11 +251,7 @@ static int hms_seq_runs(bool whole, size_t bytes, unsigned rounds, double *us, l
 			fprintf(stderr, "hms bench gpu: pages did not move to the GPU\n");
 			goto out;
 		}
-		t0 = bench_now();
-		for (size_t o = 0; o < bytes; o += HMS_PAGE_SIZE)
-			(void)((volatile char *)p)[o];
-		us[r] = (bench_now() - t0) * 1e6 / (double)(bytes >> 21);
-		*kb = (long)(cli_anon_huge_bytes((uintptr_t)p, (uintptr_t)p + bytes) >> 10);
+		us[r] = bench_read_every(p, bytes, HMS_PAGE_SIZE, kb);
 		ret = 0;
 out:
 		if (p)

@@ -42,6 +42,15 @@ static uint64_t faults_since(struct hms *h, uint64_t f0, uint64_t want)
 	return device_faults(h) - f0;
 }
 
+/* Block b alone came back from the device: all its pages in system
+ * memory, every other page still on the device. */
+static void block_back(struct hms *h, int *p, size_t b)
+{
+	T_EQ(t_count_loc(h, (char *)p + b * HMS_HUGE_PAGE_SIZE, BLOCK_PAGES, HMS_LOC_SYSTEM),
+	     BLOCK_PAGES);
+	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES - BLOCK_PAGES);
+}
+
 /* One read at page off of block b (the int there holds base + its index). */
 static void read_at(int *p, size_t b, size_t off, int base)
 {
@@ -145,9 +154,7 @@ static void other_device(void)
 	T_EQ(c.cpages, 1);
 	for (size_t i = 0; i < T_PAGE / sizeof(int); i++)
 		T_EQ(buf[i], 13 + (int)((2 * HMS_HUGE_PAGE_SIZE + 77 * T_PAGE) / sizeof(int) + i));
-	T_EQ(t_count_loc(h, (char *)p + 2 * HMS_HUGE_PAGE_SIZE, BLOCK_PAGES, HMS_LOC_SYSTEM),
-	     BLOCK_PAGES);
-	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES - BLOCK_PAGES);
+	block_back(h, p, 2);
 	t_check(p, SIZE / sizeof(int), 13);
 	printf("ok: another device's read of one page brought its block back\n");
 	T_EQ(hms_free(h, p, SIZE), 0);
@@ -182,7 +189,6 @@ static void managed(void)
 	char *map = mmap(NULL, SIZE + HMS_HUGE_PAGE_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int *p;
-	size_t back;
 
 	T_ASSERT(map != MAP_FAILED);
 	p = (int *)(((uintptr_t)map + HMS_HUGE_PAGE_SIZE - 1) & ~(HMS_HUGE_PAGE_SIZE - 1));
@@ -199,9 +205,7 @@ static void managed(void)
 	T_EQ(hms_manage(h, p, SIZE), 0);
 	t_to_device(h, d, p, NPAGES, "managed memory to the device");
 	read_at(p, 1, 300, 9);
-	back = t_count_loc(h, (char *)p + HMS_HUGE_PAGE_SIZE, BLOCK_PAGES, HMS_LOC_SYSTEM);
-	T_EQ(back, BLOCK_PAGES);
-	T_EQ(t_count_loc(h, p, NPAGES, HMS_LOC_DEVICE), NPAGES - BLOCK_PAGES);
+	block_back(h, p, 1);
 	t_check(p, SIZE / sizeof(int), 9);
 	printf("ok: managed memory in huge pages: one read brought its block back\n");
 	T_EQ(hms_unmanage(h, p, SIZE), 0);
