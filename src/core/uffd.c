@@ -1546,7 +1546,8 @@ static bool fault_takes_locked(struct hms *h, struct hms_area *a, uintptr_t addr
 
 /*
  * Is addr's 2 MiB block of a huge area all in dm, none of it held?  Then
- * a CPU fault brings the whole block back (h->fault_huge): the fill can
+ * a fault (a CPU's, or another device's through hms_range_fault) brings
+ * the whole block back (h->fault_huge): the fill can
  * make it one huge page again (pool_fill), where fault_around pages
  * would leave it small for good, and the next 511 pages fault no more:
  * reading a device-resident 64 MiB one page at a time took 350-390 us
