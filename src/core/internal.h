@@ -360,6 +360,10 @@ void hms__uffd_gate_exit(struct hms *h);
 /* UFFDIO_COPY of [dst, dst + len) once: EAGAIN is not waited out.
  * Bytes done, or -errno when none. */
 long hms__uffd_fill_once(struct hms *h, uintptr_t dst, const void *src, size_t len);
+/* Would a migration's fill of [dst, dst + 2 MiB) go in as one move, maybe
+ * one huge page (page reuse on, a whole aligned block of a huge area,
+ * read-write)?  h->lock held. */
+bool hms__uffd_fill_whole_locked(struct hms *h, uintptr_t dst);
 /* Resolve a fault for a page (from the handler or a device fault path).
  * Returns 0 when the page is present (and writable if write), -EAGAIN to
  * retry later, another -errno on failure. */

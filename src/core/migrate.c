@@ -655,6 +655,59 @@ static int check_dst(struct hms *h, struct hms_migrate_vma *m)
 	return ret;
 }
 
+/*
+ * A whole 2 MiB block of a huge area back from sources that are not
+ * contiguous (a driver's own pages, hms_migrate_dst_system_from, taken
+ * from wherever its allocator had them): filled one run of contiguous
+ * sources at a time, it came back in small pages, and stayed small (a
+ * page table) on every later way back, where hms_alloc(3) promises a huge
+ * page again with page reuse on.  Gathered into a staging buffer first,
+ * the block is filled at once (uffd.c, pool_fill: one whole move; only
+ * where that fill would go in whole: hms__uffd_fill_whole_locked).  A
+ * source that cannot be read leaves the block as it was (its run's fill
+ * fails as before).  tests/migrate_discard_huge_scattered.
+ */
+static void gather_block(struct hms_migrate_vma *m)
+{
+	struct hms_migrate_core *c = m->core;
+	struct hms *h = c->h;
+	bool whole, scattered = false;
+
+	if (m->npages != HMS_HUGE_PAGE_SIZE >> PAGE_SHIFT)
+		return;
+	for (unsigned long i = 0; i < m->npages; i++) {
+		if (!to_system(m, i))
+			return;
+		if (i && !to_system_contiguous(m, i))
+			scattered = true;
+	}
+	if (!scattered)
+		return;
+	pthread_mutex_lock(&h->lock);
+	whole = hms__uffd_fill_whole_locked(h, m->start);
+	pthread_mutex_unlock(&h->lock);
+	if (!whole)
+		return;
+	if (!c->staging)
+		c->staging = staging_get(h);
+	if (!c->staging)
+		return;
+	/* Page i goes to buf + i pages, which only page i's own source
+	 * (hms_migrate_dst_system) may be. */
+	for (unsigned long i = 0, j; i < m->npages; i = j) {
+		char *to = c->staging->buf + (i << PAGE_SHIFT);
+
+		for (j = i + 1; j < m->npages && to_system_contiguous(m, j); j++)
+			;
+		if (c->from[i] != to &&
+		    hms_user_read(to, c->from[i], (j - i) << PAGE_SHIFT) !=
+			    (ssize_t)((j - i) << PAGE_SHIFT))
+			return;
+	}
+	for (unsigned long i = 0; i < m->npages; i++)
+		c->from[i] = c->staging->buf + (i << PAGE_SHIFT);
+}
+
 HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 {
 	struct hms_migrate_core *c;
@@ -691,6 +744,7 @@ HMS_API int hms_migrate_vma_pages(struct hms_migrate_vma *m)
 
 	/* Device -> system: put the data in place, one copy per run of pages
 	 * whose sources are contiguous too. */
+	gather_block(m);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		unsigned long j = i + 1;
 		long r = 0;

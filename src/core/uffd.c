@@ -1288,6 +1288,21 @@ static struct hms_discard *fresh_huge(struct hms *h)
 	return d;
 }
 
+/* A whole 2 MiB of a huge area, aligned: maybe one huge page.  Not where
+ * the kernel refuses every move in (a protection other than the transit
+ * range's: hms_protect): one page goes first there, as for small pages,
+ * not 2 MiB copied in vain (or a fresh huge page made). */
+bool hms__uffd_fill_whole_locked(struct hms *h, uintptr_t dst)
+{
+	struct hms_area *a = hms__area_find_locked(h, dst);
+
+	return h->pool_max && a && a->huge && !(dst & (HMS_MIGRATE_MAX_BYTES - 1)) &&
+	       a->end - dst >= HMS_MIGRATE_MAX_BYTES &&
+	       area_pte_ro(a, dst)->prot == (PROT_READ | PROT_WRITE) &&
+	       area_pte_ro(a, dst + HMS_MIGRATE_MAX_BYTES - PAGE_SIZE)->prot ==
+		       (PROT_READ | PROT_WRITE);
+}
+
 /*
  * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
  * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
@@ -1301,7 +1316,6 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		      bool *refused)
 {
 	struct hms_discard *d;
-	struct hms_area *a;
 	size_t n, moved, copied;
 	bool whole, huge, left, fresh = false;
 	char *from;
@@ -1309,16 +1323,7 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 	if (!h->pool_max || len < POOL_MIN_BYTES)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	a = hms__area_find_locked(h, dst);
-	/* A whole 2 MiB of a huge area, aligned: maybe one huge page.  Not
-	 * where the kernel refuses every move in (a protection other than the
-	 * transit range's: hms_protect): one page goes first there, as for
-	 * small pages, not 2 MiB copied in vain (or a fresh huge page made). */
-	huge = a && a->huge && len >= HMS_MIGRATE_MAX_BYTES &&
-	       !(dst & (HMS_MIGRATE_MAX_BYTES - 1)) && a->end - dst >= HMS_MIGRATE_MAX_BYTES &&
-	       area_pte_ro(a, dst)->prot == (PROT_READ | PROT_WRITE) &&
-	       area_pte_ro(a, dst + HMS_MIGRATE_MAX_BYTES - PAGE_SIZE)->prot ==
-		       (PROT_READ | PROT_WRITE);
+	huge = len >= HMS_MIGRATE_MAX_BYTES && hms__uffd_fill_whole_locked(h, dst);
 	d = pool_take_locked(h, huge);
 	/* A fresh huge page only where the data left as one: elsewhere the
 	 * block kept a page table, and the kernel would split the page to
