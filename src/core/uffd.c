@@ -1240,18 +1240,27 @@ static void pool_age(struct hms *h)
 		pool_timer(h, again);
 }
 
+/* Does d hold one whole huge page (as a discard of one left it)? */
+static bool range_huge(const struct hms_discard *d)
+{
+	return range_whole(d) && !d->tabled;
+}
+
 /* A kept range from the pool (h->lock held): for a fill of a whole huge
- * page, one that holds a whole 2 MiB if there is one. */
+ * page, one that holds a whole 2 MiB if there is one; for any other fill,
+ * one that holds no huge page if there is one: taken first, a huge page
+ * was split by the small pages' move out, and a huge area's way back
+ * after it found none whole (came back small, where HMS_HUGE_FILL=0, or
+ * populated a fresh one: tests/migrate_discard_huge_kept_for_huge). */
 static struct hms_discard *pool_take_locked(struct hms *h, bool huge)
 {
 	struct hms_discard **pp = &h->pool, *d;
 
-	if (huge)
-		for (struct hms_discard **q = pp; *q; q = &(*q)->next)
-			if (range_whole(*q)) {
-				pp = q;
-				break;
-			}
+	for (struct hms_discard **q = pp; *q; q = &(*q)->next)
+		if (huge ? range_whole(*q) : !range_huge(*q)) {
+			pp = q;
+			break;
+		}
 	d = *pp;
 	if (d)
 		*pp = d->next;
