@@ -9,30 +9,7 @@
  * the huge block takes those.  Every byte reads back. */
 #include "hms_test.h"
 #include "inject.h"
-
-#define SMALL_PAGES 512
-#define BLOCK_PAGES (HMS_HUGE_PAGE_SIZE / T_PAGE)
-
-/* A huge area on d, its device pages scattered; NULL: SKIP. */
-static int *scattered_block(struct hms *h, struct hms_softdev *d, int base)
-{
-	int *s = hms_alloc(h, SMALL_PAGES * T_PAGE, 0), *p;
-
-	T_ASSERT(s);
-	t_fill(s, SMALL_PAGES * T_PAGE / sizeof(int), 1);
-	t_to_device(h, d, s, SMALL_PAGES, "the small area to the device");
-	/* Every other 16 pages freed: the device's free pages are runs of
-	 * 16 with holes between. */
-	for (size_t i = 0; i < SMALL_PAGES; i += 32)
-		T_EQ(hms_free(h, (char *)s + i * T_PAGE, 16 * T_PAGE), 0);
-	p = hms_alloc(h, HMS_HUGE_PAGE_SIZE, HMS_ALLOC_HUGE);
-	T_ASSERT(p);
-	t_fill(p, HMS_HUGE_PAGE_SIZE / sizeof(int), base);
-	if (t_anon_huge_kb(p) != (long)(HMS_HUGE_PAGE_SIZE >> 10))
-		T_SKIP("no transparent huge pages here");
-	t_to_device(h, d, p, BLOCK_PAGES, "the huge block to the device");
-	return p;
-}
+#include "scattered_block.inc"
 
 static void back(bool by_fault)
 {
