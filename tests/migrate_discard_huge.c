@@ -86,11 +86,7 @@ int main(void)
 	int *p;
 	bool reuse;
 
-	setenv("HMS_PAGE_POOL_IDLE_MS", "60000", 1); /* kept hot, in transit */
-	h = t_open();
-	if (!hms__test_gated_discard(h))
-		T_SKIP("no gated discard here (no UFFDIO_MOVE, or HMS_UFFD_MOVE=0)");
-	d = t_softdev(h, 0);
+	h = hm_open(&d);
 	p = hms_alloc(h, SIZE, HMS_ALLOC_HUGE);
 	T_ASSERT(p);
 	t_fill(p, SIZE / sizeof(int), 1);

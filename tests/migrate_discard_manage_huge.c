@@ -25,11 +25,7 @@ int main(void)
 	int *p;
 	bool reuse;
 
-	setenv("HMS_PAGE_POOL_IDLE_MS", "60000", 1); /* kept hot, in transit */
-	h = t_open();
-	if (!hms__test_gated_discard(h))
-		T_SKIP("no gated discard here (no UFFDIO_MOVE, or HMS_UFFD_MOVE=0)");
-	d = t_softdev(h, 0);
+	h = hm_open(&d);
 	map = mmap(NULL, SIZE + HMS_HUGE_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	T_ASSERT(map != MAP_FAILED);
