@@ -1584,14 +1584,13 @@ static bool fault_block_locked(struct hms *h, struct hms_area *a, uintptr_t addr
 	return true;
 }
 
-/* The run of pages of one devmem around addr that a fault moves. */
+/* The run of pages of dm (addr's page's devmem) around addr that a fault
+ * moves. */
 static void fault_around_locked(struct hms *h, struct hms_area *a, uintptr_t addr,
-				struct hms_devmem_fault *f)
+				const struct hms_devmem *dm, struct hms_devmem_fault *f)
 {
 	size_t win = (size_t)h->fault_around << PAGE_SHIFT;
 	uintptr_t lo = addr & ~(win - 1), hi = lo + win;
-	hms_pfn pfn = area_pte(a, addr)->pfn;
-	struct hms_devmem *dm = hms__devmem_of_pfn_locked(h, pfn);
 	uintptr_t s = addr, e = addr + PAGE_SIZE;
 
 	f->addr = addr;
@@ -1790,7 +1789,7 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		}
 		if (pte->loc == HMS_LOC_DEVICE) {
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
-			fault_around_locked(h, a, addr, &f);
+			fault_around_locked(h, a, addr, dm, &f);
 			f.write = write;
 			f.nowait = handler;
 			if (dm)
