@@ -1,7 +1,8 @@
 #!/bin/bash
 # usage: tests/vm/run-vm-tests.sh [--kernel 6.1|6.12|all] --build BUILD_DIR
 #            [--kernels DIR] [--timeout SECS] [--filter REGEX] [--keep DIR]
-#            [--exec 'COMMAND'] [--repeat N] [--parallel] [--no-strip] [--verbose]
+#            [--exec 'COMMAND'] [--repeat N] [--lanes N] [--parallel] [--no-strip]
+#            [--verbose]
 #
 # Runs the test programs of a build (BUILD_DIR/tests/test_*) inside a
 # 3-NUMA-node VM: Debian's kernel (fetched by tests/vm/fetch-kernels.sh)
@@ -12,7 +13,8 @@
 # tests (dynamically linked ones with every library ldd reports and the
 # dynamic loader; static ones as they are), the hms tool and the source tree
 # (for HMS_FIXTURES / HMS_SOURCE_DIR). The guest runs every test as root
-# with a timeout, HMS_IN_VM=1, and reports on the serial console.
+# with a timeout, HMS_IN_VM=1, and reports on the serial console; two
+# tests at a time (--lanes, default 2: the guest has two vCPUs).
 # --repeat N runs each test N times in a row (the first failure ends it):
 # for a test that fails once in a while.
 #
@@ -34,13 +36,14 @@ TEST_TIMEOUT=120
 FILTER=""
 EXEC=""
 REPEAT=1
+LANES=${HMS_VM_LANES:-2}
 KEEP=""
 STRIP=1
 VERBOSE=0
 PARALLEL=${HMS_VM_PARALLEL:-0}
 
 usage() {
-  sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 die() { echo "run-vm-tests: $*" >&2; exit 2; }
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --filter)   [ $# -ge 2 ] || usage; FILTER=$2; shift ;;
     --exec)     [ $# -ge 2 ] || usage; EXEC=$2; shift ;;
     --repeat)   [ $# -ge 2 ] || usage; REPEAT=$2; shift ;;
+    --lanes)    [ $# -ge 2 ] || usage; LANES=$2; shift ;;
     --keep)     [ $# -ge 2 ] || usage; KEEP=$2; shift ;;
     --no-strip) STRIP=0 ;;
     --verbose|-v) VERBOSE=1 ;;
@@ -80,6 +84,7 @@ case "$KERNEL" in
 esac
 if ! [[ "$TEST_TIMEOUT" =~ ^[1-9][0-9]*$ ]]; then die "--timeout needs seconds"; fi
 if ! [[ "$REPEAT" =~ ^[1-9][0-9]{0,3}$ ]]; then die "--repeat needs a count (1-9999)"; fi
+if ! [[ "$LANES" =~ ^[1-8]$ ]]; then die "--lanes needs a count (1-8)"; fi
 for tool in qemu-system-x86_64 cpio gzip ldd; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install qemu-system-x86 cpio busybox-static)"
 done
@@ -178,6 +183,7 @@ build_initramfs() {
 NONCE=$NONCE
 TEST_TIMEOUT=$TEST_TIMEOUT
 REPEAT=$REPEAT
+LANES=$LANES
 EOF
   write_init > "$ROOT/init"
   chmod +x "$ROOT/init"
@@ -218,12 +224,14 @@ dmesg -c > /dev/null 2>&1
 # Per test these run for every process of the guest (a hundred, kernel
 # threads included): shell builtins only, since a fork and exec costs
 # milliseconds under TCG.
-# Whether process directory $1 runs test $t (its command line names it;
-# read drops the NULs between the arguments).
+# Whether process directory $1 runs test $t: its command line ends with
+# the test's path (read drops the NULs between the arguments), so that
+# migrate_discard_huge does not take migrate_discard_huge_scattered,
+# which may run in the other lane, for its own.
 runs_test() {
   c=""
   read -r c < "$1/cmdline" 2>/dev/null
-  case "$c" in *"test_$t"*) return 0 ;; esac
+  case "$c" in *"/hms/tests/test_$t" | *"/hms/tests/test_$t$REPEAT") return 0 ;; esac
   return 1
 }
 # Centiseconds since boot, into $now_cs.
@@ -231,19 +239,28 @@ uptime_cs() {
   read -r up _ < /proc/uptime
   now_cs=$(( ${up%.*} * 100 + 1${up#*.} - 100 ))
 }
-for t in $(cat /hms/tests.list); do
+# File $1 to the console in one piece: a block the host reads (output,
+# kernel messages, a hung test's stacks) is not cut by the other lane's.
+say() {
+  until mkdir /tmp/console.lock 2>/dev/null; do usleep 20000; done
+  cat "$1"
+  rmdir /tmp/console.lock
+}
+# Runs test $1 in lane $2 (its own output files) and reports it.
+run_test() {
+  t=$1 out=/tmp/out.$2 rep=/tmp/rep.$2
   mkdir -p "/hms/run/$t"
   cd "/hms/run/$t"
   uptime_cs; s=$now_cs
   echo "$M START $t"
   if [ "$REPEAT" = 1 ]; then
-    timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > /tmp/out 2>&1 < /dev/null &
+    timeout -s KILL "$TEST_TIMEOUT" "/hms/tests/test_$t" > "$out" 2>&1 < /dev/null &
   else
     # --repeat: the test REPEAT times in a row, the limit for each run;
     # the first failure ends it.
     timeout -s KILL "$((TEST_TIMEOUT * REPEAT))" sh -c 'i=0
       while [ $i -lt "$1" ]; do i=$((i + 1)); echo "[run $i of $1]"; "$0" || exit $?; done' \
-      "/hms/tests/test_$t" "$REPEAT" > /tmp/out 2>&1 < /dev/null &
+      "/hms/tests/test_$t" "$REPEAT" > "$out" 2>&1 < /dev/null &
   fi
   tpid=$!
   # A test that SIGKILL does not end (stuck in the kernel) must not stop
@@ -251,18 +268,21 @@ for t in $(cat /hms/tests.list); do
   ( trap 'kill "$spid"; exit 0' TERM
     sleep $((TEST_TIMEOUT * REPEAT + 15)) & spid=$!
     wait "$spid"
-    echo "$M HUNG-BEGIN $t"
-    for d in /proc/[0-9]*; do
-      runs_test "$d" || continue
-      for k in "$d"/task/*; do
-        echo "task ${k##*/} ($(cat "$k/comm")): $(grep '^State' "$k/status")"
-        cat "$k/stack" 2>/dev/null
+    {
+      echo "$M HUNG-BEGIN $t"
+      for d in /proc/[0-9]*; do
+        runs_test "$d" || continue
+        for k in "$d"/task/*; do
+          echo "task ${k##*/} ($(cat "$k/comm")): $(grep '^State' "$k/status")"
+          cat "$k/stack" 2>/dev/null
+        done
       done
-    done
-    echo "blocked tasks (sysrq w):"
-    echo w > /proc/sysrq-trigger
-    dmesg | tail -n 150
-    echo "$M HUNG-END $t"
+      echo "blocked tasks (sysrq w):"
+      echo w > /proc/sysrq-trigger
+      dmesg | tail -n 150
+      echo "$M HUNG-END $t"
+    } > "$rep.hung" 2>&1
+    say "$rep.hung"
     kill -KILL "$tpid" ) < /dev/null &
   wpid=$!
   wait "$tpid"
@@ -283,26 +303,47 @@ for t in $(cat /hms/tests.list); do
     [ "${first##*/}" = timeout ] || left=$((left + 1))
   done
   [ "$left" = 0 ] || echo "$M LEFTOVER $t $left"
+  : > "$rep"
   if [ "$rc" != 0 ] || [ -e /hms/show-output ]; then
-    echo "$M OUT-BEGIN $t"
-    n=$(wc -l < /tmp/out)
-    if [ "$n" -gt 200 ]; then
-      head -n 50 /tmp/out
-      echo "[... $((n - 200)) lines left out ...]"
-      tail -n 150 /tmp/out
-    else
-      cat /tmp/out
-    fi
-    echo
-    echo "$M OUT-END $t"
+    {
+      echo "$M OUT-BEGIN $t"
+      n=$(wc -l < "$out")
+      if [ "$n" -gt 200 ]; then
+        head -n 50 "$out"
+        echo "[... $((n - 200)) lines left out ...]"
+        tail -n 150 "$out"
+      else
+        cat "$out"
+      fi
+      echo
+      echo "$M OUT-END $t"
+    } >> "$rep"
   fi
+  # Kernel messages go to the test that finds them: with two lanes, that
+  # may be the one beside the test that caused them (the host says so).
   if dmesg | grep -qE 'BUG:|WARNING:|Oops|general protection|segfault'; then
-    echo "$M KERNEL-BEGIN $t"
-    dmesg -c | grep -E -A3 'BUG:|WARNING:|Oops|general protection|segfault' | head -n 40
-    echo "$M KERNEL-END $t"
+    {
+      echo "$M KERNEL-BEGIN $t"
+      dmesg -c | grep -E -A3 'BUG:|WARNING:|Oops|general protection|segfault' | head -n 40
+      echo "$M KERNEL-END $t"
+    } >> "$rep"
   fi
-  dmesg -c > /dev/null 2>&1
+  [ -s "$rep" ] && say "$rep"
+}
+# Lane $1 of LANES runs every LANES-th test of the list, from the $1-th.
+lane() {
+  i=0
+  for t in $(cat /hms/tests.list); do
+    [ $((i % LANES)) = "$1" ] && run_test "$t" "$1"
+    i=$((i + 1))
+  done
+}
+l=0
+while [ "$l" -lt "$LANES" ]; do
+  lane "$l" &
+  l=$((l + 1))
 done
+wait
 cd /
 echo "$M DONE"
 poweroff -f
@@ -457,12 +498,12 @@ run_kernel() { # SERIES
           printf "%s", indent(hung[t])
         }
         if (t in kernel) {
-          print "  kernel messages during " t ":"
+          print "  kernel messages during " t (LANES > 1 ? " (or the test running beside it)" : "") ":"
           printf "%s", indent(kernel[t])
         }
       }
       print "@@COUNTS " p " " f " " s " " (booted ? 1 : 0) " " (done ? 1 : 0)
-    }' TO="$TEST_TIMEOUT" "$log.txt")
+    }' TO="$TEST_TIMEOUT" LANES="$LANES" "$log.txt")
   local counts p f s booted finished
   counts=$(echo "$out" | grep '^@@COUNTS ')
   { echo "$out" | grep -v '^@@COUNTS '; } || true
