@@ -202,6 +202,11 @@ HMS_INJ_API bool hms__inject(enum hms_inject_point p);
  * the counts.  Returns 0 or -EINVAL (unknown point, N not digits or out of
  * 1..1000000000, an empty item, a point twice: nothing armed). */
 HMS_INJ_API int hms__inject_arm(const char *spec);
+/* Arms point p alone to fail its next pass, once (the others disarmed,
+ * every count reset): for a test that needs one failure at a place where
+ * every failure would be retried for ever, such as an ioctl retried on
+ * EAGAIN. */
+HMS_INJ_API void hms__inject_arm_once(enum hms_inject_point p);
 /* How many failures point p injected since it was armed. */
 HMS_INJ_API uint64_t hms__inject_hits(enum hms_inject_point p);
 HMS_INJ_API const char *hms__inject_name(enum hms_inject_point p);

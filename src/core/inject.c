@@ -5,6 +5,7 @@
  * decide what a failure means at their point.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +20,25 @@ static const char *const names[HMS_INJ_NPOINTS] = {
 	[HMS_INJ_NOTIFY_NOMEM] = "notify_nomem", [HMS_INJ_SPARE_MOVE] = "spare_move",
 };
 
-/* every[p]: 0 = off, else point p fails on every every[p]-th pass. */
-static _Atomic unsigned every[HMS_INJ_NPOINTS];
+/* every[p]: 0 = off, else point p fails on every every[p]-th pass;
+ * left[p]: failures still to inject, LEFT_ANY for no limit. */
+#define LEFT_ANY UINT_MAX
+static _Atomic unsigned every[HMS_INJ_NPOINTS], left[HMS_INJ_NPOINTS];
 static _Atomic uint64_t passes[HMS_INJ_NPOINTS], hits[HMS_INJ_NPOINTS];
 
 bool hms__inject(enum hms_inject_point p)
 {
 	unsigned n = atomic_load_explicit(&every[p], memory_order_relaxed);
 
+	unsigned l;
+
 	if (!n || (atomic_fetch_add(&passes[p], 1) + 1) % n)
 		return false;
+	l = atomic_load(&left[p]);
+	do {
+		if (!l)
+			return false;
+	} while (l != LEFT_ANY && !atomic_compare_exchange_weak(&left[p], &l, l - 1));
 	atomic_fetch_add(&hits[p], 1);
 	return true;
 }
@@ -67,9 +77,19 @@ int hms__inject_arm(const char *spec)
 		atomic_store(&every[p], 0u);
 		atomic_store(&passes[p], 0);
 		atomic_store(&hits[p], 0);
+		atomic_store(&left[p], LEFT_ANY);
 		atomic_store(&every[p], want[p]);
 	}
 	return 0;
+}
+
+void hms__inject_arm_once(enum hms_inject_point p)
+{
+	hms__inject_arm(NULL);
+	if (p >= HMS_INJ_NPOINTS)
+		return;
+	atomic_store(&left[p], 1u);
+	atomic_store(&every[p], 1u);
 }
 
 uint64_t hms__inject_hits(enum hms_inject_point p)

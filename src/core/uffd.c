@@ -475,6 +475,14 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 				done += (size_t)n;
 				continue;
 			}
+			if (n == -EAGAIN) {
+				/* Not now: COPY would say the same, and would
+				 * make small pages of a block that can go in
+				 * whole once the event is read. */
+				if (wait && hms__uffd_eagain_wait(h, &tries))
+					continue;
+				return done ? (long)done : n;
+			}
 			reuse = false; /* the kernel would not move here: COPY the rest */
 		}
 
@@ -965,6 +973,18 @@ static bool huge_left_take_locked(struct hms *h, uintptr_t block)
 	return was;
 }
 
+/* The note huge_left_take_locked took, back (the block did not go in). */
+static void huge_left_keep(struct hms *h, uintptr_t block)
+{
+	uintptr_t *slot;
+
+	pthread_mutex_lock(&h->lock);
+	slot = huge_left_slot_locked(h, block);
+	if (slot)
+		*slot = block;
+	pthread_mutex_unlock(&h->lock);
+}
+
 long hms__uffd_discard_move(struct hms *h, uintptr_t start, size_t len,
 			    struct hms_discard **slot)
 {
@@ -1315,18 +1335,22 @@ bool hms__uffd_fill_whole_locked(struct hms *h, uintptr_t dst)
 /*
  * Fill [dst, dst + len) from src through a pooled range: bytes filled, or
  * 0: let UFFDIO_COPY do it (no pooled range; the source unreadable; the
- * kernel will not move here, or not now: COPY then says why).  One page
- * goes first: where the kernel refuses (another protection, mlock, a
- * shared mapping) only that page was copied in vain, not the batch;
- * but a whole aligned 2 MiB of a huge area goes at once.
- * *refused: it stopped short of what the range held (COPY the rest).
+ * kernel will not move here: COPY then says why), or -EAGAIN: the first
+ * move was refused for now (an address-space change is unread), nothing
+ * filled, and the block's huge-page note is kept for the next try, which
+ * would otherwise fill a block that left as one huge page in small ones
+ * (tests/inject_huge_fill_eagain).  One page goes first: where the kernel
+ * refuses (another protection, mlock, a shared mapping) only that page
+ * was copied in vain, not the batch; but a whole aligned 2 MiB of a huge
+ * area goes at once.  *refused: it stopped short of what the range held
+ * (COPY the rest).
  */
 static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		      bool *refused)
 {
 	struct hms_discard *d;
 	size_t n, moved, copied;
-	bool whole, huge, left, fresh = false;
+	bool whole, huge, left, fresh = false, again = false;
 	char *from;
 
 	if (!h->pool_max || len < POOL_MIN_BYTES)
@@ -1372,11 +1396,25 @@ static long pool_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 		if (uffd_ioctl(h, UFFDIO_MOVE, &mv)) {
 			if (mv.move > 0)
 				moved += (size_t)mv.move;
+			else if (!moved && errno == EAGAIN)
+				again = true;
 			break;
 		}
 		moved += step;
 	}
 	*refused = moved < n;
+	if (again) {
+		/* Nothing moved: the range holds what it held (a fresh one
+		 * goes back to the spares all the same), and the block keeps
+		 * its note. */
+		if (left)
+			huge_left_keep(h, dst);
+		if (fresh)
+			discard_empty(h, d);
+		else
+			pool_return(h, d);
+		return -EAGAIN;
+	}
 	/* Moved out in pieces, or whole into a block that kept a page table
 	 * (the kernel split the huge page here to move it): a table here now. */
 	if (!d->tabled && moved && !(whole && moved == n && pmd_mapped(h, dst)))

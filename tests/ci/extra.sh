@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 fuzz_secs=${HMS_FUZZ_SECONDS:-20}
 
-echo "--- ThreadSanitizer"
+echo "--- ThreadSanitizer (${SECONDS}s)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHMS_SANITIZE=thread >/dev/null
 cmake --build build-tsan -j"$(nproc)"
 # A test that dies at once with "ThreadSanitizer failed to allocate"
@@ -51,7 +51,7 @@ else
 	grep -E 'tests passed|tests failed' "$tsan_log"
 fi
 
-echo "--- placement: mappings across a 2 MiB boundary"
+echo "--- placement: mappings across a 2 MiB boundary (${SECONDS}s)"
 cc -O2 -shared -fPIC -o build/straddle.so tests/ci/straddle.c
 for at in "" 1; do
 	log=build/straddle${at}.log
@@ -64,14 +64,14 @@ for at in "" 1; do
 	echo "straddle at page ${at:-middle}: $(grep 'tests passed' "$log")"
 done
 
-echo "--- fuzzing, ${fuzz_secs}s per target"
+echo "--- fuzzing, ${fuzz_secs}s per target (${SECONDS}s)"
 for t in topology hbind policy; do
 	if [ -x "tests/fuzz/run-$t.sh" ] || [ -f "tests/fuzz/run-$t.sh" ]; then
 		HMS_FUZZ_DIR=$(mktemp -d) sh "tests/fuzz/run-$t.sh" "$fuzz_secs" 2>&1 | tail -3
 	fi
 done
 
-echo "--- valgrind memcheck (programs without userfaultfd)"
+echo "--- valgrind memcheck, programs without userfaultfd (${SECONDS}s)"
 for t in topo_path topo_best_target topo_uid_unique topo_snapshot topo_cli topo_live; do
 	[ -x "build/tests/test_$t" ] || continue
 	HMS_FIXTURES="$PWD/tests/fixtures" HMS_TOOL="$PWD/build/hms" \
