@@ -1302,18 +1302,28 @@ static int check_private_anon(uintptr_t s, uintptr_t e, struct prot_runs *runs)
  * (design 5a).  PAGEMAP_SCAN (Linux 6.7) says so; without it the area
  * stays as it was.
  */
+long hms__pagemap_huge(int fd, uintptr_t start, uintptr_t end, struct page_region *vec, size_t n,
+		       uintptr_t *walk_end)
+{
+	struct pm_scan_arg a = { .size = sizeof(a), .start = start, .end = end,
+				 .vec = (uintptr_t)vec, .vec_len = n,
+				 .category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE };
+	long r = ioctl(fd, PAGEMAP_SCAN, &a);
+
+	if (walk_end)
+		*walk_end = a.walk_end;
+	return r;
+}
+
 static void mark_present(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t buf[512];
 	struct page_region huge;
-	struct pm_scan_arg scan = { .size = sizeof(scan), .start = s, .end = e,
-				    .vec = (uintptr_t)&huge, .vec_len = 1,
-				    .category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE };
 
 	if (fd < 0)
 		return;
-	if (e - s >= HMS_HUGE_PAGE_SIZE && ioctl(fd, PAGEMAP_SCAN, &scan) == 1) {
+	if (e - s >= HMS_HUGE_PAGE_SIZE && hms__pagemap_huge(fd, s, e, &huge, 1, NULL) == 1) {
 		pthread_mutex_lock(&h->lock);
 		hms__area_set_huge_locked(h, s);
 		pthread_mutex_unlock(&h->lock);

@@ -221,6 +221,16 @@ int hms__area_insert_locked(struct hms *h, uintptr_t start, uintptr_t end,
 void hms__area_sum_reset(struct hms_area *a);
 /* Marks the area holding [start, end) as backed by huge pages. */
 void hms__area_set_huge_locked(struct hms *h, uintptr_t start);
+struct page_region;
+/*
+ * The regions of [start, end) that huge pages map, by PAGEMAP_SCAN
+ * (Linux 6.7) on fd, a descriptor of /proc/self/pagemap: at most n into
+ * vec, their count returned; -1 (errno) where the kernel has no
+ * PAGEMAP_SCAN or fd is no pagemap.  *walk_end (NULL: not asked): where
+ * the walk stopped, end or earlier where vec filled up.  Takes no lock.
+ */
+long hms__pagemap_huge(int fd, uintptr_t start, uintptr_t end, struct page_region *vec, size_t n,
+		       uintptr_t *walk_end);
 /*
  * Forget [start, end): device pages go to *freelist (to be handed to
  * page_free() outside the lock), pages under migration are marked

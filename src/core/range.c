@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -190,16 +189,15 @@ static bool kview_huge(struct kview *k, uintptr_t addr, uintptr_t end)
 	if (k->no_scan)
 		return kview_huge_kpageflags(k, addr);
 	if (addr < k->huge_from || addr >= k->huge_to) {
-		struct pm_scan_arg a = {
-			.size = sizeof(a), .start = addr, .end = end,
-			.vec = (uintptr_t)k->huge, .vec_len = 32,
-			.category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE,
-		};
+		uintptr_t walk_end = 0;
 		long n;
 
 		if (k->pagemap < 0)
 			k->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		n = k->pagemap < 0 ? -1 : ioctl(k->pagemap, PAGEMAP_SCAN, &a);
+		n = k->pagemap < 0 ? -1
+				   : hms__pagemap_huge(k->pagemap, addr, end, k->huge,
+						       sizeof(k->huge) / sizeof(k->huge[0]),
+						       &walk_end);
 		if (n < 0) {
 			k->no_scan = true;
 			return kview_huge_kpageflags(k, addr);
@@ -207,7 +205,7 @@ static bool kview_huge(struct kview *k, uintptr_t addr, uintptr_t end)
 		k->nhuge = (unsigned)n;
 		k->hcur = 0;
 		k->huge_from = addr;
-		k->huge_to = a.walk_end > addr ? a.walk_end : end;
+		k->huge_to = walk_end > addr ? walk_end : end;
 	}
 	while (k->hcur < k->nhuge && k->huge[k->hcur].end <= addr)
 		k->hcur++;

@@ -904,9 +904,6 @@ static uintptr_t *huge_left_slot_locked(struct hms *h, uintptr_t block)
 static bool pmd_mapped(struct hms *h, uintptr_t at)
 {
 	struct page_region r;
-	struct pm_scan_arg a = { .size = sizeof(a), .start = at, .end = at + HMS_HUGE_PAGE_SIZE,
-				 .vec = (uintptr_t)&r, .vec_len = 1,
-				 .category_mask = PAGE_IS_HUGE, .return_mask = PAGE_IS_HUGE };
 	int fd;
 
 	pthread_mutex_lock(&h->lock);
@@ -914,8 +911,8 @@ static bool pmd_mapped(struct hms *h, uintptr_t at)
 		h->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	fd = h->pagemap_fd;
 	pthread_mutex_unlock(&h->lock);
-	return fd >= 0 && ioctl(fd, PAGEMAP_SCAN, &a) == 1 && r.start == at &&
-	       r.end == at + HMS_HUGE_PAGE_SIZE;
+	return fd >= 0 && hms__pagemap_huge(fd, at, at + HMS_HUGE_PAGE_SIZE, &r, 1, NULL) == 1 &&
+	       r.start == at && r.end == at + HMS_HUGE_PAGE_SIZE;
 }
 
 /*
