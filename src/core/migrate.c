@@ -665,7 +665,9 @@ static int check_dst(struct hms *h, struct hms_migrate_vma *m)
  * the block is filled at once (uffd.c, pool_fill: one whole move; only
  * where that fill would go in whole: hms__uffd_fill_whole_locked).  A
  * source that cannot be read leaves the block as it was (its run's fill
- * fails as before).  tests/migrate_discard_huge_scattered.
+ * fails as before: tests/migrate_discard_huge_gather_unreadable), and so
+ * does a staging buffer that cannot be had (tests/inject_gather_nomem).
+ * tests/migrate_discard_huge_scattered.
  */
 static void gather_block(struct hms_migrate_vma *m)
 {
