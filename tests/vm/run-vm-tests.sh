@@ -268,6 +268,9 @@ run_test() {
   ( trap 'kill "$spid"; exit 0' TERM
     sleep $((TEST_TIMEOUT * REPEAT + 15)) & spid=$!
     wait "$spid"
+    # From here on a TERM (the test ended meanwhile) must not stop the
+    # report half-written, nor inside say with the lock taken.
+    trap '' TERM
     {
       echo "$M HUNG-BEGIN $t"
       for d in /proc/[0-9]*; do
