@@ -917,6 +917,13 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 		pthread_mutex_unlock(&h->manage_lock);
 		return ret;
 	}
+	/* The UNMAP of what was mapped here before may still be on its way,
+	 * and nothing of its own in the table to say so: the area that went
+	 * with it was moved away (mremap) and the record that would have told
+	 * the handler so taken by another mremap's UNMAP of the same
+	 * addresses.  Inserted before it is read, the new area was removed
+	 * by it (tests/alloc_remap_reuse_race). */
+	hms__uffd_events_read(h, s);
 	pthread_mutex_lock(&h->lock);
 	if (range_overlaps_locked(h, s, s + len))
 		ret = -EEXIST;

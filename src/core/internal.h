@@ -359,6 +359,13 @@ bool hms__uffd_eagain_wait(struct hms *h, unsigned *tries);
  * hold a lock the handler may wait for.
  */
 void hms__uffd_sync(struct hms *h);
+/*
+ * Wait until no address-space change (munmap, mremap, MADV_DONTNEED) of
+ * the process is unread -- the kernel's EAGAIN to UFFDIO_CONTINUE on
+ * start, a registered page -- then hms__uffd_sync().  For hms_alloc and
+ * hms_manage before they insert an area.  No-op in the handler.
+ */
+void hms__uffd_events_read(struct hms *h, uintptr_t start);
 /* The fill gate (uffd.c): a fill checked against the table cannot land
  * in pages an mremap moved in while the handler had read but not yet
  * processed its event.  seen = hms__uffd_gate_sync(); check the table;

@@ -1561,6 +1561,34 @@ void hms__uffd_sync(struct hms *h)
 	pthread_mutex_unlock(&ev_lock);
 }
 
+/*
+ * Waits until no address-space change of the process is unread, then
+ * until the handler has processed what it read.  The kernel answers
+ * EAGAIN to UFFDIO_CONTINUE from the moment a munmap, mremap or
+ * MADV_DONTNEED prepares its event (under mmap_lock, before it lets the
+ * addresses go) until that event is read; otherwise, on memory hms
+ * registers (never for minor faults), EINVAL and nothing done, as
+ * registered_halves() relies on.  (UFFDIO_WRITEPROTECT says EAGAIN alike,
+ * but splits a huge page it is asked about in part.)  start, a page of
+ * the caller's range, is only where the ioctl looks.  An area inserted
+ * after this cannot be taken by the UNMAP of the mapping that was there
+ * before.  Not on the handler (the events are its to read); bounded like
+ * hms__uffd_eagain_wait.
+ */
+void hms__uffd_events_read(struct hms *h, uintptr_t start)
+{
+	struct uffdio_continue c = { .range = { start, PAGE_SIZE },
+				     .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
+	unsigned tries = 0;
+
+	if (!h->handler_started || hms__in_handler(h))
+		return;
+	while (ioctl(h->uffd, UFFDIO_CONTINUE, &c) && errno == EAGAIN &&
+	       hms__uffd_eagain_wait(h, &tries))
+		;
+	hms__uffd_sync(h);
+}
+
 HMS_API int hms_sync(struct hms *h)
 {
 	int ret = hms__check(h);
