@@ -106,13 +106,51 @@ static void print_history(struct stress *s, size_t r, unsigned page)
 		pthread_mutex_unlock(&s->ghist_lock);
 }
 
+/* The kernel's mapping of addr: its /proc/self/smaps line and VmFlags
+ * (userfaultfd registration: um, uw, ui). */
+static void print_mapping(struct stress *s, const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512], range[160] = "";
+	uintptr_t a = (uintptr_t)addr;
+	bool in = false;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long vs, ve;
+		int n = 0;
+
+		if (sscanf(line, "%lx-%lx %n", &vs, &ve, &n) == 2 && n) {
+			in = a >= vs && a < ve;
+			if (in)
+				snprintf(range, sizeof(range), "%.*s", (int)strcspn(line, "\n"), line);
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			st_log(s, "  the kernel maps it: %s; %.*s\n", range, (int)strcspn(line, "\n"),
+			       line);
+			break;
+		}
+	}
+	if (!range[0])
+		st_log(s, "  the kernel maps nothing there\n");
+	fclose(f);
+}
+
 static void print_page_state(struct stress *s, const void *addr)
 {
 	struct hms_page_info info;
 	static const char *const loc[] = { "not populated", "system memory", "device memory" };
+	long r;
 
-	if (st_in_child || !s->h || hms_page_query(s->h, addr, 1, &info) != 1)
+	if (st_in_child || !s->h)
 		return;
+	r = hms_page_query(s->h, addr, 1, &info);
+	if (r != 1) {
+		st_log(s, "  hms says: hms_page_query returned %ld (%s)\n", r,
+		       r < 0 ? strerror((int)-r) : "?");
+		print_mapping(s, addr);
+		return;
+	}
 	st_log(s, "  hms says: %s, target %u, prot %s, flags%s%s%s%s\n",
 	       loc[info.location % 3], info.target, prot_name(info.prot),
 	       info.flags & HMS_PAGE_MIGRATING ? " migrating" : "",
