@@ -28,9 +28,7 @@ static _Atomic uint64_t passes[HMS_INJ_NPOINTS], hits[HMS_INJ_NPOINTS];
 
 bool hms__inject(enum hms_inject_point p)
 {
-	unsigned n = atomic_load_explicit(&every[p], memory_order_relaxed);
-
-	unsigned l;
+	unsigned n = atomic_load_explicit(&every[p], memory_order_relaxed), l;
 
 	if (!n || (atomic_fetch_add(&passes[p], 1) + 1) % n)
 		return false;
