@@ -475,14 +475,13 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 				done += (size_t)n;
 				continue;
 			}
-			if (n == -EAGAIN) {
-				/* Not now: COPY would say the same, and would
-				 * make small pages of a block that can go in
-				 * whole once the event is read. */
-				if (wait && hms__uffd_eagain_wait(h, &tries))
-					continue;
+			/* Not now: COPY would say the same, and make small
+			 * pages of a block that can go in whole once the
+			 * event is read.  The caller tries again (reuse is
+			 * hms__uffd_fill_once's only, which waits for
+			 * nothing). */
+			if (n == -EAGAIN)
 				return done ? (long)done : n;
-			}
 			reuse = false; /* the kernel would not move here: COPY the rest */
 		}
 
