@@ -906,8 +906,17 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 
 	/* Looked at before the range is registered: a registration undone
 	 * would be another area's too.  Again after it, for an area an
-	 * mremap put there meanwhile. */
+	 * mremap put there meanwhile.  And only once every event of what was
+	 * mapped here before is handled: its UNMAP may still be on its way
+	 * with nothing of its own in the table to say so (the area that went
+	 * with it was moved away by an mremap, and the record that would
+	 * have told the handler so taken by another mremap's UNMAP of the
+	 * same addresses); inserted before it was read, the new area was
+	 * removed by it (tests/alloc_remap_reuse_race).  Every such event
+	 * was prepared before the range could be mapped again, so it is
+	 * waited for here (and a stale area it removes overlaps no more). */
 	pthread_mutex_lock(&h->manage_lock);
+	hms__uffd_events_read(h, s);
 	pthread_mutex_lock(&h->lock);
 	ret = range_overlaps_locked(h, s, s + len) ? -EEXIST : 0;
 	pthread_mutex_unlock(&h->lock);
@@ -917,13 +926,6 @@ static int manage_locked_register(struct hms *h, uintptr_t s, size_t len, bool o
 		pthread_mutex_unlock(&h->manage_lock);
 		return ret;
 	}
-	/* The UNMAP of what was mapped here before may still be on its way,
-	 * and nothing of its own in the table to say so: the area that went
-	 * with it was moved away (mremap) and the record that would have told
-	 * the handler so taken by another mremap's UNMAP of the same
-	 * addresses.  Inserted before it is read, the new area was removed
-	 * by it (tests/alloc_remap_reuse_race). */
-	hms__uffd_events_read(h, s);
 	pthread_mutex_lock(&h->lock);
 	if (range_overlaps_locked(h, s, s + len))
 		ret = -EEXIST;
@@ -987,7 +989,7 @@ HMS_API void *hms_alloc(struct hms *h, size_t len, unsigned flags)
 		return NULL;
 	}
 	len = (len + align - 1) & ~(align - 1);
-	hms__uffd_sync(h); /* events of earlier munmaps first */
+	/* (Events of earlier munmaps: manage_locked_register waits for them.) */
 	/*
 	 * A fresh range that overlaps an area is one another thread has just
 	 * unmapped (or moved away) and whose event the handler has not read
