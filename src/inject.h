@@ -207,6 +207,9 @@ HMS_INJ_API int hms__inject_arm(const char *spec);
  * every failure would be retried for ever, such as an ioctl retried on
  * EAGAIN. */
 HMS_INJ_API void hms__inject_arm_once(enum hms_inject_point p);
+/* The same for its nth pass from now (n >= 1; 1 is hms__inject_arm_once):
+ * for a failure part way through a run of passes the test knows. */
+HMS_INJ_API void hms__inject_arm_nth(enum hms_inject_point p, unsigned n);
 /* How many failures point p injected since it was armed. */
 HMS_INJ_API uint64_t hms__inject_hits(enum hms_inject_point p);
 HMS_INJ_API const char *hms__inject_name(enum hms_inject_point p);

@@ -81,13 +81,19 @@ int hms__inject_arm(const char *spec)
 	return 0;
 }
 
-void hms__inject_arm_once(enum hms_inject_point p)
+void hms__inject_arm_nth(enum hms_inject_point p, unsigned n)
 {
 	hms__inject_arm(NULL);
-	if (p >= HMS_INJ_NPOINTS)
+	if (p >= HMS_INJ_NPOINTS || !n)
 		return;
+	/* every nth pass, the first of them the last: pass n alone */
 	atomic_store(&left[p], 1u);
-	atomic_store(&every[p], 1u);
+	atomic_store(&every[p], n);
+}
+
+void hms__inject_arm_once(enum hms_inject_point p)
+{
+	hms__inject_arm_nth(p, 1);
 }
 
 uint64_t hms__inject_hits(enum hms_inject_point p)

@@ -479,7 +479,9 @@ static long uffd_fill(struct hms *h, uintptr_t dst, const void *src, size_t len,
 			 * pages of a block that can go in whole once the
 			 * event is read.  The caller tries again (reuse is
 			 * hms__uffd_fill_once's only, which waits for
-			 * nothing). */
+			 * nothing).  What moved before stays done: the
+			 * retry starts after it
+			 * (tests/inject_fill_eagain_partial). */
 			if (n == -EAGAIN)
 				return done ? (long)done : n;
 			reuse = false; /* the kernel would not move here: COPY the rest */
