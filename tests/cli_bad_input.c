@@ -61,7 +61,7 @@ static void stress_cases(bool uffd)
 		"cpu-read,cpu-write,dev-read,dev-write,dev-kernel,migrate-to-dev,migrate-to-sys,"
 		"dev-release,dev-exclusive,prefault,protect,madv-dontneed,munmap,mmap+manage,"
 		"mremap,'write(2)-from','read(2)-into',page-query,bind,bind-default,hms-migrate,"
-		"fork,read-mostly,dirty-scan";
+		"fork,read-mostly,dirty-scan,unmanage";
 	char args[1024];
 
 	/* strtoull skips spaces and takes "-1" as 2^64 - 1; base 0 took 010 and 0x10 */

@@ -78,6 +78,7 @@ enum st_op {
 	OP_ADVISE, /* READ_MOSTLY set or unset */
 	OP_FORK,
 	OP_DIRTY_SCAN, /* hms_dirty_scan: every page written since must be reported */
+	OP_UNMANAGE,   /* hms_unmanage, bytes checked and written, hms_manage again */
 	/* with --gpu only (weight 0 otherwise: runs without it draw the same) */
 	OP_GPU_MIGRATE,     /* hms_migrate to the GPU */
 	OP_GPU_MIGRATE_SYS, /* hms_migrate to a system node */

@@ -33,7 +33,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_ADVISE] = "read-mostly",      [OP_DIRTY_SCAN] = "dirty-scan",
 	[OP_GPU_MIGRATE] = "gpu-migrate",  [OP_GPU_MIGRATE_SYS] = "gpu-migrate-sys",
 	[OP_GPU_WRITE] = "gpu-kernel-write", [OP_GPU_READ] = "gpu-kernel-read",
-	[OP_HUGE_RENEW] = "huge-renew",
+	[OP_HUGE_RENEW] = "huge-renew",   [OP_UNMANAGE] = "unmanage",
 };
 
 _Static_assert(OP_COUNT <= 32, "--skip keeps one bit per operation");
@@ -54,7 +54,7 @@ static const unsigned op_weight[OP_COUNT] = {
 	[OP_BIND] = 15,         [OP_BIND_DEFAULT] = 10, [OP_HMS_MIGRATE] = 30,
 	[OP_FORK] = 2,          [OP_ADVISE] = 15,      [OP_DIRTY_SCAN] = 20,
 	[OP_GPU_MIGRATE] = 40,  [OP_GPU_MIGRATE_SYS] = 20, [OP_GPU_WRITE] = 40,
-	[OP_GPU_READ] = 40,     [OP_HUGE_RENEW] = 40,
+	[OP_GPU_READ] = 40,     [OP_HUGE_RENEW] = 40,  [OP_UNMANAGE] = 10,
 };
 
 bool st_op_drawn(const struct stress_opts *o, int op)
@@ -704,6 +704,72 @@ static int op_map(struct st_thread *t, struct st_span *sp, uint64_t seq, long *r
 	return 0;
 }
 
+/*
+ * Lets whole regions go (hms_unmanage: device pages come home first), then
+ * checks every readable byte as plain memory, writes new bytes over some
+ * writable pages while hms does not see them, and adopts the regions
+ * again (hms_manage: the data and each page's protection are kept).  The
+ * regions are then an area of their own, not the context's to unmap at
+ * hms_close(), and every page must be reported by the next dirty scan.
+ * A refusal that injection explains leaves them managed, or (hms_manage)
+ * unmanaged: then they are unmapped as op_map does.
+ */
+static int op_unmanage(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
+{
+	struct stress *s = t->s;
+	char *a = span_addr(s, sp);
+	int ret = hms_unmanage(s->h, a, span_len(sp));
+
+	*res = ret;
+	if (ret && (st_injected_nomem(ret) || hms__inject_hits(HMS_INJ_DEV_COPY) ||
+		    hms__inject_hits(HMS_INJ_UFFD_EAGAIN))) {
+		/* documented: a driver's migrate_to_ram kept failing, or no
+		 * memory; the range stays managed */
+		atomic_fetch_add(&s->tolerated, 1);
+		return 0;
+	}
+	if (ret)
+		return st_error(s, "hms_unmanage", sp, ret, seq);
+	for (unsigned j = 0; j < sp->npages; j++) {
+		struct st_span one = { sp->r, sp->n, sp->first + j, 1 };
+
+		if (!(page_prot(s, sp, j) & PROT_READ))
+			continue;
+		memcpy(t->buf, span_addr(s, &one), HMS_PAGE_SIZE);
+		if (st_compare(s, "read after hms_unmanage", &one, t->buf, seq))
+			return -1;
+		if (page_prot(s, sp, j) == RW && st_below(t, 2)) {
+			fill_random(t, span_shadow(s, &one), HMS_PAGE_SIZE);
+			memcpy(span_addr(s, &one), span_shadow(s, &one), HMS_PAGE_SIZE);
+		}
+	}
+	ret = hms_manage(s->h, a, span_len(sp));
+	*res = ret;
+	if (ret == -ENOMEM && (hms__inject_hits(HMS_INJ_NOMEM) ||
+			       hms__inject_hits(HMS_INJ_UFFD_REGISTER))) {
+		/* documented: nothing was adopted */
+		ret = st_placeholder(a, span_len(sp), true);
+		if (ret)
+			return st_error(s, "placeholder over memory hms_manage refused", sp, ret,
+					seq);
+		atomic_fetch_add(&s->tolerated, 1);
+		mark_unmapped(s, sp, 0);
+		return 0;
+	}
+	if (ret)
+		return st_error(s, "hms_manage after hms_unmanage", sp, ret, seq);
+	{
+		uint32_t seg = atomic_fetch_add(&s->next_seg, 1);
+
+		for (unsigned i = 0; i < sp->n; i++) {
+			s->reg[sp->r + i].seg = seg;
+			s->reg[sp->r + i].owned = false;
+		}
+	}
+	st_written(s, sp->r, sp->first, sp->npages);
+	return 0;
+}
+
 static int op_sys_write(struct st_thread *t, struct st_span *sp, uint64_t seq, long *res)
 {
 	struct stress *s = t->s;
@@ -1082,6 +1148,7 @@ static bool op_writes(int op)
 	switch (op) {
 	case OP_CPU_WRITE: case OP_DEV_WRITE: case OP_LAUNCH: case OP_PROTECT:
 	case OP_DONTNEED: case OP_UNMAP: case OP_MAP: case OP_SYS_READ: case OP_GPU_WRITE:
+	case OP_UNMANAGE:
 		return true;
 	default:
 		return false;
@@ -1131,6 +1198,7 @@ static int run_locked(struct st_thread *t, int op, struct st_span *sp, int d, ui
 	case OP_DONTNEED: return op_dontneed(t, sp, seq, res);
 	case OP_UNMAP: return op_unmap(t, sp, seq, res);
 	case OP_MAP: return op_map(t, sp, seq, res);
+	case OP_UNMANAGE: return op_unmanage(t, sp, seq, res);
 	case OP_SYS_WRITE: return op_sys_write(t, sp, seq, res);
 	case OP_SYS_READ: return op_sys_read(t, sp, seq, res);
 	case OP_QUERY: return op_query(t, sp, seq, res);
@@ -1168,7 +1236,7 @@ int st_op_run(struct st_thread *t)
 	else if (op == OP_HUGE_RENEW)
 		ret = op_huge_renew(t);
 	else if (!span_lock(t, op_writes(op), op == OP_MAP ? REG_UNMAPPED : REG_MAPPED,
-			    op == OP_MAP || op == OP_UNMAP, op_block(op), &sp))
+			    op == OP_MAP || op == OP_UNMAP || op == OP_UNMANAGE, op_block(op), &sp))
 		ret = 1;
 	else {
 		seq = atomic_fetch_add(&s->seq, 1) + 1;
