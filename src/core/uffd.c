@@ -2261,11 +2261,19 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 		struct remap_rec *rec = &st->remap[i];
 
 		/* Moved away itself: kept by MREMAP_DONTUNMAP, so no UNMAP
-		 * of its own is to come. */
-		if (rec->start < from + len && from < rec->end)
-			remap_drop(st, i--);
-		else if (rec->start < to + len && to < rec->end)
+		 * of its own is to come -- unless the range was unmapped when
+		 * its REMAP was handled, or pages moved onto it since: what
+		 * moves away now is those pages, and the record's UNMAP is
+		 * still to come, late (its thread had yet to queue it).
+		 * Dropped, that UNMAP took the record this REMAP leaves and
+		 * removed the range an MREMAP_DONTUNMAP keeps mapped here
+		 * (tests/remap_dontunmap_late_unmap_race). */
+		if (rec->start < from + len && from < rec->end) {
+			if (!rec->unmapped && !rec->covered)
+				remap_drop(st, i--);
+		} else if (rec->start < to + len && to < rec->end) {
 			rec->covered = true;
+		}
 	}
 	if (st->nremap == REMAP_RECS)
 		remap_rec_evict(st);

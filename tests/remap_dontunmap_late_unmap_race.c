@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/* remap_dontunmap_late_unmap_race: mremap A moves p away; its REMAP is
+ * read and its UNMAP of p, which A queues next, comes late.  Meanwhile B
+ * moves a page of its own onto p (a hole) and moves it on with
+ * MREMAP_DONTUNMAP, which leaves p mapped, registered and managed with
+ * an empty page.  A's UNMAP, read after that, must leave p managed.
+ * A waits at a low priority (SCHED_IDLE) on the CPU where a spinning
+ * thread and B run, so that it queues its UNMAP only once B is done; the
+ * handler is held by a test hook while A and B queue their first events.
+ * Each round p must still be managed once A's mremap has returned.  The
+ * record of A's REMAP was dropped when B moved p's page away (as if p had
+ * been kept by a DONTUNMAP of A's), and A's UNMAP took the record B's
+ * REMAP left: it removed p from the table (3 to 16 rounds of 20 in each
+ * of 5 runs before the fix). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hms_test.h"
+#include "inject.h"
+
+#define ROUNDS 20
+
+static struct hms *h;
+static char *hold; /* on the device; a CPU read of it holds the handler */
+static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static bool held, go;
+static atomic_bool spin, b_done;
+static atomic_int a_tid, b_tid;
+static char *p, *qa, *qb, *qb2;
+
+static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	if (point != HMS_HOOK_MIGRATE_PAGES || start != (uintptr_t)hold)
+		return;
+	pthread_mutex_lock(&lk);
+	held = true;
+	pthread_cond_broadcast(&cv);
+	while (!go)
+		pthread_cond_wait(&cv, &lk);
+	pthread_mutex_unlock(&lk);
+}
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	T_EQ(*(volatile char *)hold, 'h'); /* the handler brings it back */
+	return NULL;
+}
+
+static int cpu; /* the first CPU this process may run on */
+
+static void pin(int idle)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	T_EQ(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	if (idle) {
+		struct sched_param sp = { 0 };
+
+		T_EQ(pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp), 0);
+	}
+}
+
+static void *thread_a(void *arg)
+{
+	(void)arg;
+	pin(1);
+	atomic_store(&a_tid, (int)syscall(SYS_gettid));
+	T_ASSERT(mremap(p, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, qa) == qa);
+	return NULL;
+}
+
+static void *thread_b(void *arg)
+{
+	(void)arg;
+	pin(0);
+	atomic_store(&b_tid, (int)syscall(SYS_gettid));
+	T_ASSERT(mremap(qb, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p) == p);
+	T_ASSERT(mremap(p, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+			qb2) == qb2);
+	atomic_store(&b_done, true);
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	pin(0);
+	for (;;) {
+		while (!atomic_load(&spin))
+			usleep(100);
+		while (atomic_load(&spin) && !atomic_load(&b_done))
+			;
+		atomic_store(&spin, false);
+	}
+	return NULL;
+}
+
+static bool mapped(const void *q)
+{
+	unsigned char vec;
+
+	return !mincore((void *)q, T_PAGE, &vec);
+}
+
+/* Two holes, one page each. */
+static void holes(char **x, char **y)
+{
+	char *q = mmap(NULL, 3 * T_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	T_ASSERT(q != MAP_FAILED);
+	T_EQ(munmap(q, 3 * T_PAGE), 0);
+	*x = q;
+	*y = q + 2 * T_PAGE;
+}
+
+int main(void)
+{
+	struct hms_softdev *d;
+	pthread_t r, ta, tb, ts;
+	int bad = 0;
+	cpu_set_t all;
+
+	T_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+	while (!CPU_ISSET(cpu, &all))
+		cpu++;
+	h = t_open();
+	d = t_softdev(h, 0);
+	hold = hms_alloc(h, T_PAGE, 0);
+	T_ASSERT(hold);
+	memset(hold, 'h', T_PAGE);
+	T_EQ(pthread_create(&ts, NULL, spinner, NULL), 0);
+	t_watchdog(120, "the handler held, or the mremaps");
+	for (int round = 0; round < ROUNDS; round++) {
+		struct hms_page_info pi;
+		long ret;
+
+		p = hms_alloc(h, T_PAGE, 0);
+		qb = hms_alloc(h, T_PAGE, 0);
+		T_ASSERT(p && qb);
+		memset(p, 'a', T_PAGE);
+		memset(qb, 'b', T_PAGE);
+		holes(&qa, &qb2);
+		t_to_device(h, d, hold, 1, "hold");
+		hms__test_hook_in_handler(true);
+		hms__test_hook_set(hook, NULL);
+		held = go = false;
+		atomic_store(&b_done, false);
+		atomic_store(&a_tid, 0);
+		atomic_store(&b_tid, 0);
+		T_EQ(pthread_create(&r, NULL, reader, NULL), 0);
+		pthread_mutex_lock(&lk);
+		while (!held)
+			pthread_cond_wait(&cv, &lk);
+		pthread_mutex_unlock(&lk);
+		/* A's REMAP queued, p a hole; then B's REMAP onto p. */
+		T_EQ(pthread_create(&ta, NULL, thread_a, NULL), 0);
+		while (!atomic_load(&a_tid) || mapped(p) ||
+		       !t_thread_sleeps_in(atomic_load(&a_tid), SYS_mremap))
+			usleep(1000);
+		atomic_store(&spin, true);
+		T_EQ(pthread_create(&tb, NULL, thread_b, NULL), 0);
+		while (!atomic_load(&b_tid) || !mapped(p) ||
+		       !t_thread_sleeps_in(atomic_load(&b_tid), SYS_mremap))
+			usleep(1000);
+		pthread_mutex_lock(&lk);
+		go = true;
+		pthread_cond_broadcast(&cv);
+		pthread_mutex_unlock(&lk);
+		T_EQ(pthread_join(tb, NULL), 0);
+		T_EQ(pthread_join(ta, NULL), 0);
+		T_EQ(pthread_join(r, NULL), 0);
+		hms__test_hook_set(NULL, NULL);
+		hms__test_hook_in_handler(false);
+		T_EQ(hms_sync(h), 0);
+
+		ret = hms_page_query(h, p, 1, &pi);
+		if (ret != 1) {
+			printf("round %d: p, kept by MREMAP_DONTUNMAP, is not managed "
+			       "(hms_page_query says %ld)\n",
+			       round, ret);
+			bad++;
+		} else {
+			T_EQ(hms_free(h, p, T_PAGE), 0);
+		}
+		T_EQ(qa[0], 'a');
+		T_EQ(qb2[0], 'b');
+		T_EQ(hms_free(h, qa, T_PAGE), 0);
+		T_EQ(hms_free(h, qb2, T_PAGE), 0);
+		if (ret != 1)
+			T_EQ(munmap(p, T_PAGE), 0);
+	}
+	t_watchdog(0, NULL);
+	if (bad)
+		T_FAIL("%d rounds of %d lost the managed range MREMAP_DONTUNMAP kept", bad, ROUNDS);
+	hms_softdev_destroy(d);
+	hms_close(h);
+	printf("ok: %d rounds, the range MREMAP_DONTUNMAP kept stayed managed\n", ROUNDS);
+	return 0;
+}
