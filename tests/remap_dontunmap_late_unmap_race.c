@@ -7,7 +7,8 @@
  * A waits at a low priority (SCHED_IDLE) on the CPU where a spinning
  * thread and B run, so that it queues its UNMAP only once B is done; the
  * handler is held by a test hook while A and B queue their first events.
- * Each round p must still be managed once A's mremap has returned.  The
+ * Each round p must still be managed once A's mremap has returned, and
+ * each page (on the device before the moves) read back where it went.  The
  * record of A's REMAP was dropped when B moved p's page away (as if p had
  * been kept by a DONTUNMAP of A's), and A's UNMAP took the record B's
  * REMAP left: it removed p from the table (3 to 16 rounds of 20 in each
@@ -122,6 +123,15 @@ static void holes(char **x, char **y)
 	*y = q + 2 * T_PAGE;
 }
 
+/* The page at q, moved there from a device, has its bytes. */
+static void check(const char *q, char c, int round, const char *what)
+{
+	for (size_t i = 0; i < T_PAGE; i++)
+		if (q[i] != c)
+			T_FAIL("round %d: %s: byte %zu is %#x, not '%c'", round, what, i,
+			       (unsigned)(unsigned char)q[i], c);
+}
+
 int main(void)
 {
 	struct hms_softdev *d;
@@ -148,11 +158,15 @@ int main(void)
 		T_ASSERT(p && qb);
 		memset(p, 'a', T_PAGE);
 		memset(qb, 'b', T_PAGE);
+		t_to_device(h, d, p, 1, "a");
+		t_to_device(h, d, qb, 1, "b");
 		holes(&qa, &qb2);
 		t_to_device(h, d, hold, 1, "hold");
+		pthread_mutex_lock(&lk);
+		held = go = false;
+		pthread_mutex_unlock(&lk);
 		hms__test_hook_in_handler(true);
 		hms__test_hook_set(hook, NULL);
-		held = go = false;
 		atomic_store(&b_done, false);
 		atomic_store(&a_tid, 0);
 		atomic_store(&b_tid, 0);
@@ -191,8 +205,8 @@ int main(void)
 		} else {
 			T_EQ(hms_free(h, p, T_PAGE), 0);
 		}
-		T_EQ(qa[0], 'a');
-		T_EQ(qb2[0], 'b');
+		check(qa, 'a', round, "A's page");
+		check(qb2, 'b', round, "B's page");
 		T_EQ(hms_free(h, qa, T_PAGE), 0);
 		T_EQ(hms_free(h, qb2, T_PAGE), 0);
 		if (ret != 1)

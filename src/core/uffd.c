@@ -2283,6 +2283,7 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 /* ---- the handler thread ----------------------------------------------------- */
 
 #define MSG_BATCH 64
+#define MSG_MAX (4 * MSG_BATCH)
 
 /* Resolve a CPU fault message: 0 done, or -errno (retry it later). */
 static int handle_fault(struct hms *h, const struct uffd_msg *m)
@@ -2326,16 +2327,17 @@ static void give_up_fault(struct hms *h, const struct uffd_msg *m)
  * not woken until the fault is resolved), so the list stays as long as the
  * number of threads faulting at once.  false without memory for more.
  */
-static bool retry_room(struct handler_state *st)
+static bool retry_room(struct handler_state *st, unsigned need)
 {
 	unsigned cap = st->retry_cap;
 	void *p;
 
-	if (st->nretry + MSG_BATCH <= cap)
+	if (st->nretry + need <= cap)
 		return true;
 	if (cap > UINT_MAX / 2 || hms__inject(HMS_INJ_NOMEM))
 		return false;
-	cap *= 2;
+	while (st->nretry + need > cap)
+		cap *= 2;
 	p = realloc(st->retry, cap * sizeof(*st->retry));
 	if (!p)
 		return false;
@@ -2384,6 +2386,120 @@ static void handle_msg(struct hms *h, struct handler_state *st, const struct uff
 	}
 }
 
+/*
+ * Departures first.  An mremap(MREMAP_FIXED) onto a mapped range queues
+ * the UNMAP of that range and waits for it to be read before it queues
+ * its REMAP, its pages moved and their old place a hole already; a munmap
+ * lets its range go before it queues its UNMAP.  Another thread's mremap
+ * onto that hole meanwhile can queue its REMAP first.  Handled first, it
+ * dropped what the table had there (a device's pages freed, though the
+ * kernel had moved them on), the first REMAP then took the arrivals'
+ * state to its own destination, and its UNMAP removed them from the
+ * table (tests/remap_onto_vacated_race).  So a REMAP whose destination
+ * still holds live pages in the table (not dead, not an old range kept
+ * empty: kept_by_record) first handles the event that says they left (an
+ * UNMAP of them, or a REMAP away from there), reading on until it comes.
+ * The first such event is taken for it: one about the arrivals comes
+ * only after their REMAP was read, and would have to pass a thread that
+ * was woken by an earlier read and had only a lock to take (a thread
+ * starved that long gets the arrivals' event taken for its own, as
+ * records are).  Bounded by h->stale_wait_ms and by the room in msgs
+ * (MSG_MAX), after which the REMAP is handled as it comes; the events
+ * read meanwhile keep their order, and faults stay after them.
+ */
+
+/* Is addr in the old range of a REMAP handled while it was mapped, with
+ * nothing moved onto it since?  The table keeps that range (empty) as
+ * MREMAP_DONTUNMAP's, or as a mapping's made there before the handler got
+ * to it: the kernel had let it go before the arrivals came, whether an
+ * UNMAP follows or not (event_unmap). */
+static bool kept_by_record(const struct handler_state *st, uintptr_t addr)
+{
+	for (unsigned i = 0; i < st->nremap; i++)
+		if (addr >= st->remap[i].start && addr < st->remap[i].end &&
+		    !st->remap[i].unmapped && !st->remap[i].covered)
+			return true;
+	return false;
+}
+
+/* Does [s, e) hold a table page that is neither dead nor so kept? */
+static bool departure_due(struct hms *h, const struct handler_state *st, uintptr_t s,
+			  uintptr_t e)
+{
+	bool due = false;
+
+	pthread_mutex_lock(&h->lock);
+	for (struct hms_area *a = h->areas; a && a->start < e && !due; a = a->next)
+		for (uintptr_t p = a->start > s ? a->start : s; p < a->end && p < e; p += PAGE_SIZE)
+			if (!(area_pte(a, p)->flags & PTE_DEAD) && !kept_by_record(st, p)) {
+				due = true;
+				break;
+			}
+	pthread_mutex_unlock(&h->lock);
+	return due;
+}
+
+/* The index after i of the first event that takes [s, e) away, or 0. */
+static ssize_t departure_find(const struct uffd_msg *msgs, ssize_t i, ssize_t n, uintptr_t s,
+			      uintptr_t e)
+{
+	for (ssize_t j = i + 1; j < n; j++) {
+		const struct uffd_msg *m = &msgs[j];
+
+		if (m->event == UFFD_EVENT_UNMAP && m->arg.remove.start < e &&
+		    s < m->arg.remove.end)
+			return j;
+		if (m->event == UFFD_EVENT_REMAP && m->arg.remap.from < e &&
+		    s < m->arg.remap.from + m->arg.remap.len)
+			return j;
+	}
+	return 0;
+}
+
+static void handle_msg(struct hms *h, struct handler_state *st, const struct uffd_msg *m);
+
+/* msgs[i] is a REMAP: handles first the events that take away what the
+ * table has at its destination, reading more (up to MSG_MAX in msgs, *n
+ * of them) where they are still to come. */
+static void departures_first(struct hms *h, struct handler_state *st, struct uffd_msg *msgs,
+			     ssize_t i, ssize_t *n)
+{
+	uintptr_t s = msgs[i].arg.remap.to, e = s + msgs[i].arg.remap.len;
+	uint64_t t0 = 0;
+
+	while (departure_due(h, st, s, e)) {
+		ssize_t j = departure_find(msgs, i, *n, s, e), got;
+		struct pollfd p[2] = { { h->uffd, POLLIN, 0 }, { h->wake_fd, POLLIN, 0 } };
+		uint64_t now = hms__now_ms();
+
+		if (j) {
+			struct uffd_msg d = msgs[j];
+
+			memmove(&msgs[j], &msgs[j + 1], (size_t)(*n - j - 1) * sizeof(msgs[0]));
+			(*n)--;
+			handle_msg(h, st, &d);
+			continue;
+		}
+		if (!t0)
+			t0 = now;
+		if (*n + MSG_BATCH > MSG_MAX || now - t0 >= h->stale_wait_ms ||
+		    !retry_room(st, (unsigned)(*n + MSG_BATCH)))
+			return;
+		if (poll(p, 2, (int)(h->stale_wait_ms - (now - t0))) < 0 && errno != EINTR)
+			return;
+		if (p[1].revents)
+			return; /* closing */
+		if (!p[0].revents)
+			continue; /* the time is looked at again above */
+		pthread_mutex_lock(&ev_lock);
+		st->ev.started++; /* no filler: none enters before processed */
+		pthread_mutex_unlock(&ev_lock);
+		got = read(h->uffd, &msgs[*n], MSG_BATCH * sizeof(msgs[0]));
+		if (got > 0)
+			*n += got / (ssize_t)sizeof(msgs[0]);
+	}
+}
+
 static void retry_faults(struct hms *h, struct handler_state *st)
 {
 	unsigned n = st->nretry;
@@ -2417,7 +2533,7 @@ static void *handler_main(void *arg)
 {
 	struct hms *h = arg;
 	struct handler_state *st = h->handler_state;
-	struct uffd_msg msgs[MSG_BATCH];
+	struct uffd_msg msgs[MSG_MAX]; /* a batch, and more where departures_first reads on */
 
 	h->handler_tid = (pid_t)syscall(SYS_gettid);
 	pthread_mutex_lock(&ev_lock);
@@ -2452,7 +2568,7 @@ static void *handler_main(void *arg)
 		/* Room for every message of a batch to need a retry (reading
 		 * pauses only without memory for it). */
 		n = 0;
-		if (p[0].revents && retry_room(st)) {
+		if (p[0].revents && retry_room(st, MSG_BATCH)) {
 			pthread_mutex_lock(&ev_lock);
 			st->want_read = true;
 			while (st->fillers)
@@ -2460,7 +2576,8 @@ static void *handler_main(void *arg)
 			st->want_read = false;
 			st->ev.started++;
 			pthread_mutex_unlock(&ev_lock);
-			n = read(h->uffd, msgs, sizeof(msgs));
+			n = read(h->uffd, msgs, MSG_BATCH * sizeof(msgs[0]));
+			n = n > 0 ? n / (ssize_t)sizeof(msgs[0]) : 0;
 			/* Events first: reading one already let its thread go
 			 * on (a MADV_DONTNEED zaps its pages now), and the
 			 * kernel hands out faults before events, so a fault
@@ -2469,9 +2586,13 @@ static void *handler_main(void *arg)
 			 * neighbours home).  Among themselves events keep their
 			 * order, and so do faults. */
 			for (int faults = 0; faults < 2; faults++)
-				for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(msgs[0]); i++)
-					if ((msgs[i].event == UFFD_EVENT_PAGEFAULT) == faults)
-						handle_msg(h, st, &msgs[i]);
+				for (ssize_t i = 0; i < n; i++) {
+					if ((msgs[i].event == UFFD_EVENT_PAGEFAULT) != faults)
+						continue;
+					if (msgs[i].event == UFFD_EVENT_REMAP)
+						departures_first(h, st, msgs, i, &n);
+					handle_msg(h, st, &msgs[i]);
+				}
 			pthread_mutex_lock(&ev_lock);
 			st->ev.processed = st->ev.started;
 			pthread_cond_broadcast(&ev_cond);
