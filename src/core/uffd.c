@@ -2157,6 +2157,9 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	 */
 	bool told = false, own;
 
+	pthread_mutex_lock(&h->lock);
+	own = own_unmap_take_locked(h, s, e);
+	pthread_mutex_unlock(&h->lock);
 	for (unsigned i = 0; i < st->nremap; i++) {
 		struct remap_rec *rec = &st->remap[i];
 
@@ -2176,15 +2179,19 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 		 * (this UNMAP is the first REMAP's own and must not take them:
 		 * tests/remap_two_threads_race). */
 		told = rec->unmapped || rec->covered;
+		/* hms_free's own unmap of pages moved onto the range leaves
+		 * the record to the REMAP's UNMAP, still to come: taken by
+		 * both, it was missing when that came late, which then
+		 * removed what another mremap had moved there since
+		 * (tests/remap_late_unmap_race, case 1). */
+		if (told && own)
+			break;
 		if (told && s > rec->start)
 			rec->end = s; /* a tail: the head's event follows */
 		else
 			remap_drop(st, i);
 		break;
 	}
-	pthread_mutex_lock(&h->lock);
-	own = own_unmap_take_locked(h, s, e);
-	pthread_mutex_unlock(&h->lock);
 	/*
 	 * hms_free already did everything, or the REMAP removed the old range
 	 * already.  An area there now is a new one: the kernel let the range
@@ -2267,7 +2274,7 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 		 * still to come, late (its thread had yet to queue it).
 		 * Dropped, that UNMAP took the record this REMAP leaves and
 		 * removed the range an MREMAP_DONTUNMAP keeps mapped here
-		 * (tests/remap_dontunmap_late_unmap_race). */
+		 * (tests/remap_late_unmap_race). */
 		if (rec->start < from + len && from < rec->end) {
 			if (!rec->unmapped && !rec->covered)
 				remap_drop(st, i--);
