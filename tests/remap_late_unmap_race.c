@@ -122,13 +122,16 @@ static bool mapped(const void *q)
 	return !mincore((void *)q, T_PAGE, &vec);
 }
 
-/* Two holes, one page each. */
-static void holes(char **x, char **y)
+/* Two places to move to, one page each: reserved (PROT_NONE, never
+ * registered, so a move there raises no UNMAP event as onto a hole), not
+ * holes, which a thread's stack made meanwhile could take (the moves then
+ * replaced part of it: SIGSEGV on 6.1).  The page between them is
+ * unmapped with them (unreserve). */
+static void reserve(char **x, char **y)
 {
 	char *q = mmap(NULL, 3 * T_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	T_ASSERT(q != MAP_FAILED);
-	T_EQ(munmap(q, 3 * T_PAGE), 0);
 	*x = q;
 	*y = q + 2 * T_PAGE;
 }
@@ -165,7 +168,7 @@ static int run(struct hms_softdev *d)
 		t_to_device(h, d, p, 1, "a");
 		t_to_device(h, d, qb, 1, "b");
 		t_to_device(h, d, qc, 1, "c");
-		holes(&qa, &qb2);
+		reserve(&qa, &qb2);
 		t_to_device(h, d, hold, 1, "hold");
 		pthread_mutex_lock(&lk);
 		held = go = false;
@@ -214,7 +217,9 @@ static int run(struct hms_softdev *d)
 			T_EQ(hms_free(h, qb2, T_PAGE), 0);
 		} else {
 			check(p, 'c', round, "B's second page");
+			T_EQ(munmap(qb2, T_PAGE), 0);
 		}
+		T_EQ(munmap(qa + T_PAGE, T_PAGE), 0);
 		if (ret == 1)
 			T_EQ(hms_free(h, p, T_PAGE), 0);
 		else
