@@ -26,6 +26,7 @@ static bool held, go;
 static struct mover {
 	pthread_t t;
 	atomic_int tid;
+	atomic_bool go;
 	char *from, *to;
 } mv[2];
 
@@ -54,6 +55,8 @@ static void *move(void *arg)
 {
 	struct mover *m = arg;
 
+	while (!atomic_load(&m->go))
+		usleep(1000);
 	atomic_store(&m->tid, (int)syscall(SYS_gettid));
 	T_ASSERT(mremap(m->from, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, m->to) == m->to);
 	return NULL;
@@ -75,9 +78,11 @@ static bool waits_in_mremap(struct mover *m)
 	return tid && !mapped(m->from) && mapped(m->to) && t_thread_sleeps_in(tid, SYS_mremap);
 }
 
-static void start_and_wait(struct mover *m)
+/* Both threads exist before a is a hole: a stack made after could take
+ * it. */
+static void go_and_wait(struct mover *m)
 {
-	T_EQ(pthread_create(&m->t, NULL, move, m), 0);
+	atomic_store(&m->go, true);
 	while (!waits_in_mremap(m))
 		usleep(1000);
 }
@@ -136,8 +141,10 @@ int main(void)
 	/* A: a's page moved to q, A waits for its UNMAP of q to be read
 	 * (its REMAP comes after that); B then moves b onto a's old place
 	 * and queues its REMAP. */
-	start_and_wait(&mv[0]);
-	start_and_wait(&mv[1]);
+	for (int i = 0; i < 2; i++)
+		T_EQ(pthread_create(&mv[i].t, NULL, move, &mv[i]), 0);
+	go_and_wait(&mv[0]);
+	go_and_wait(&mv[1]);
 	pthread_mutex_lock(&lk);
 	go = true;
 	pthread_cond_broadcast(&cv);
