@@ -2228,6 +2228,35 @@ static void remap_rec_evict(struct handler_state *st)
 	remap_drop(st, v);
 }
 
+/*
+ * How much of a REMAP's destination [to, to + len) is mapped, from to on.
+ * All of it, but on kernels before the 2025 mremap rework (6.1, 6.12) an
+ * mremap that shrinks as it moves gives the old length in its REMAP: the
+ * pages past the new length at the destination are not the mremap's.
+ * Taken as moved, the table kept there an area of the source's tail, which
+ * the kernel had unmapped, over a hole (hms_manage() of a mapping made
+ * there: EEXIST; tests/remap_shrink_next_to_area).  Where what follows is
+ * mapped (another area), departures_first() finds the new length.  msync
+ * (MS_ASYNC) changes nothing on anonymous memory and says ENOMEM over a
+ * hole; no part mapped: len (the REMAP is taken whole, as before).
+ */
+static size_t dest_mapped(uintptr_t to, size_t len)
+{
+	size_t lo = 0, hi = len >> PAGE_SHIFT; /* lo pages mapped, hi not all */
+
+	if (!msync((void *)to, len, MS_ASYNC) || errno != ENOMEM)
+		return len;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (!msync((void *)to, mid << PAGE_SHIFT, MS_ASYNC))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo ? lo << PAGE_SHIFT : len;
+}
+
 static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 			uintptr_t to, size_t len)
 {
@@ -2239,6 +2268,8 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 
 	if (!range_touches_managed(h, from, from + len) && !range_touches_managed(h, to, to + len))
 		return;
+	len = dest_mapped(to, len);
+	r.end = from + len;
 	/* Without MREMAP_DONTUNMAP the old range is gone already and an UNMAP
 	 * event follows: tell subscribers once, now. */
 	unmapped = madvise((void *)from, len, MADV_NORMAL) && errno == ENOMEM;
@@ -2446,6 +2477,22 @@ static bool departure_due(struct hms *h, const struct handler_state *st, uintptr
 	return due;
 }
 
+/* The new length of the REMAP msgs[i] where it gave the old one: an
+ * mremap that shrinks as it moves sends, on kernels before the 2025
+ * rework (6.1, 6.12), REMAP with the old length and then the UNMAP of the
+ * tail it cut off, [from + new length, from + old length).  0 if no such
+ * UNMAP follows in msgs. */
+static size_t shrunk_len(const struct uffd_msg *msgs, ssize_t i, ssize_t n)
+{
+	uintptr_t from = msgs[i].arg.remap.from, end = from + msgs[i].arg.remap.len;
+
+	for (ssize_t j = i + 1; j < n; j++)
+		if (msgs[j].event == UFFD_EVENT_UNMAP && msgs[j].arg.remove.end == end &&
+		    msgs[j].arg.remove.start > from && msgs[j].arg.remove.start < end)
+			return msgs[j].arg.remove.start - from;
+	return 0;
+}
+
 /* The index after i of the first event that takes [s, e) away, or 0. */
 static ssize_t departure_find(const struct uffd_msg *msgs, ssize_t i, ssize_t n, uintptr_t s,
 			      uintptr_t e)
@@ -2478,7 +2525,17 @@ static void departures_first(struct hms *h, struct handler_state *st, struct uff
 		ssize_t j = departure_find(msgs, i, *n, s, e), got;
 		struct pollfd p[2] = { { h->uffd, POLLIN, 0 }, { h->wake_fd, POLLIN, 0 } };
 		uint64_t now = hms__now_ms();
+		size_t shrunk = shrunk_len(msgs, i, *n);
 
+		if (shrunk) {
+			/* What lies past the new length at the destination is
+			 * not the REMAP's: the table there stays (it was
+			 * dropped as moved over, the source's tail taken there:
+			 * tests/remap_shrink_next_to_area). */
+			msgs[i].arg.remap.len = shrunk;
+			e = s + shrunk;
+			continue;
+		}
 		if (j) {
 			struct uffd_msg d = msgs[j];
 
