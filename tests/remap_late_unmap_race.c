@@ -13,10 +13,11 @@
  * device before the moves) read back where it went.
  * Case 0: the record of A's REMAP was dropped when B moved p's page away
  * (as if p had been kept by a DONTUNMAP of A's), and A's UNMAP took the
- * record B's REMAP left: it removed p from the table (3 to 16 rounds of
- * 20 in each of 5 runs before the fix).
+ * record B's REMAP left: it removed p from the table (2 to 14 rounds of
+ * 100 in each of 5 runs before the fix).
  * Case 1: hms_free's UNMAP took both its own record and A's REMAP's, and
- * A's UNMAP then removed B's second page from the table. */
+ * A's UNMAP then removed B's second page from the table (zeros read in
+ * round 0 to 8, 5 runs of 5). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -26,7 +27,7 @@
 #include "hms_test.h"
 #include "inject.h"
 
-#define ROUNDS 20
+#define ROUNDS 100
 
 static struct hms *h;
 static char *hold; /* on the device; a CPU read of it holds the handler */
@@ -34,7 +35,6 @@ static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool held, go;
 static atomic_bool spin, b_done;
-static atomic_int a_tid, b_tid;
 static char *p, *qa, *qb, *qb2, *qc;
 static int mode; /* the case */
 
@@ -52,12 +52,15 @@ static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *ar
 	pthread_mutex_unlock(&lk);
 }
 
-static void *reader(void *arg)
-{
-	(void)arg;
-	T_EQ(*(volatile char *)hold, 'h'); /* the handler brings it back */
-	return NULL;
-}
+/* The threads live through all rounds (made and joined each round, under
+ * ASan a new mapping could get the addresses of a gone thread's internal
+ * state, still poisoned).  Each runs its part once per start(). */
+struct worker {
+	pthread_t t;
+	atomic_int tid, told, done;
+	void (*part)(void);
+	int idle; /* -1: not pinned; else pinned, at SCHED_IDLE if 1 */
+};
 
 static int cpu; /* the first CPU this process may run on */
 
@@ -75,20 +78,45 @@ static void pin(int idle)
 	}
 }
 
-static void *thread_a(void *arg)
+static void *work(void *arg)
 {
-	(void)arg;
-	pin(1);
-	atomic_store(&a_tid, (int)syscall(SYS_gettid));
-	T_ASSERT(mremap(p, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, qa) == qa);
+	struct worker *w = arg;
+
+	if (w->idle >= 0)
+		pin(w->idle);
+	atomic_store(&w->tid, (int)syscall(SYS_gettid));
+	for (int n = 1;; n++) {
+		while (atomic_load(&w->told) < n)
+			usleep(100);
+		w->part();
+		atomic_store(&w->done, n);
+	}
 	return NULL;
 }
 
-static void *thread_b(void *arg)
+static void start(struct worker *w)
 {
-	(void)arg;
-	pin(0);
-	atomic_store(&b_tid, (int)syscall(SYS_gettid));
+	atomic_fetch_add(&w->told, 1);
+}
+
+static void finish(struct worker *w)
+{
+	while (atomic_load(&w->done) < atomic_load(&w->told))
+		usleep(100);
+}
+
+static void read_hold(void)
+{
+	T_EQ(*(volatile char *)hold, 'h'); /* the handler brings it back */
+}
+
+static void move_a(void)
+{
+	T_ASSERT(mremap(p, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, qa) == qa);
+}
+
+static void move_b(void)
+{
 	T_ASSERT(mremap(qb, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p) == p);
 	if (mode == 0) {
 		T_ASSERT(mremap(p, T_PAGE, T_PAGE,
@@ -98,8 +126,10 @@ static void *thread_b(void *arg)
 		T_ASSERT(mremap(qc, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p) == p);
 	}
 	atomic_store(&b_done, true);
-	return NULL;
 }
+
+static struct worker reader = { .part = read_hold, .idle = -1 }, wa = { .part = move_a, .idle = 1 },
+		     wb = { .part = move_b, .idle = 0 };
 
 static void *spinner(void *arg)
 {
@@ -150,7 +180,6 @@ static const char *const name[] = { "MREMAP_DONTUNMAP", "hms_free and mremap" };
 /* ROUNDS rounds of case m: how many lost p. */
 static int run(struct hms_softdev *d)
 {
-	pthread_t r, ta, tb;
 	int bad = 0;
 
 	t_watchdog(120, name[mode]);
@@ -176,30 +205,26 @@ static int run(struct hms_softdev *d)
 		hms__test_hook_in_handler(true);
 		hms__test_hook_set(hook, NULL);
 		atomic_store(&b_done, false);
-		atomic_store(&a_tid, 0);
-		atomic_store(&b_tid, 0);
-		T_EQ(pthread_create(&r, NULL, reader, NULL), 0);
+		start(&reader);
 		pthread_mutex_lock(&lk);
 		while (!held)
 			pthread_cond_wait(&cv, &lk);
 		pthread_mutex_unlock(&lk);
 		/* A's REMAP queued, p a hole; then B's REMAP onto p. */
-		T_EQ(pthread_create(&ta, NULL, thread_a, NULL), 0);
-		while (!atomic_load(&a_tid) || mapped(p) ||
-		       !t_thread_sleeps_in(atomic_load(&a_tid), SYS_mremap))
+		start(&wa);
+		while (mapped(p) || !t_thread_sleeps_in(atomic_load(&wa.tid), SYS_mremap))
 			usleep(1000);
 		atomic_store(&spin, true);
-		T_EQ(pthread_create(&tb, NULL, thread_b, NULL), 0);
-		while (!atomic_load(&b_tid) || !mapped(p) ||
-		       !t_thread_sleeps_in(atomic_load(&b_tid), SYS_mremap))
+		start(&wb);
+		while (!mapped(p) || !t_thread_sleeps_in(atomic_load(&wb.tid), SYS_mremap))
 			usleep(1000);
 		pthread_mutex_lock(&lk);
 		go = true;
 		pthread_cond_broadcast(&cv);
 		pthread_mutex_unlock(&lk);
-		T_EQ(pthread_join(tb, NULL), 0);
-		T_EQ(pthread_join(ta, NULL), 0);
-		T_EQ(pthread_join(r, NULL), 0);
+		finish(&wb);
+		finish(&wa);
+		finish(&reader);
 		hms__test_hook_set(NULL, NULL);
 		hms__test_hook_in_handler(false);
 		T_EQ(hms_sync(h), 0);
@@ -245,6 +270,11 @@ int main(int argc, char **argv)
 	T_ASSERT(hold);
 	memset(hold, 'h', T_PAGE);
 	T_EQ(pthread_create(&ts, NULL, spinner, NULL), 0);
+	T_EQ(pthread_create(&reader.t, NULL, work, &reader), 0);
+	T_EQ(pthread_create(&wa.t, NULL, work, &wa), 0);
+	T_EQ(pthread_create(&wb.t, NULL, work, &wb), 0);
+	while (!atomic_load(&reader.tid) || !atomic_load(&wa.tid) || !atomic_load(&wb.tid))
+		usleep(1000);
 	for (mode = 0; mode < 2; mode++)
 		if (argc < 2 || atoi(argv[1]) == mode)
 			bad[mode] = run(d);
