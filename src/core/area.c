@@ -1432,6 +1432,7 @@ HMS_API int hms_unmanage(struct hms *h, void *addr, size_t len)
 	if (!ret) {
 		hms__test_hook_run(h, HMS_HOOK_UNMANAGE_EVICTED, s, len);
 		hms__area_forget(h, s, e, HMS_EVENT_RELEASE);
+		hms__uffd_remap_forget(h, s, e);
 	}
 	leaving_del(h, &l);
 	return ret ? ret : hms__uffd_unregister(h, s, len);

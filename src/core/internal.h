@@ -366,6 +366,9 @@ void hms__uffd_sync(struct hms *h);
  * hms_manage before they insert an area.  No-op in the handler.
  */
 void hms__uffd_events_read(struct hms *h, uintptr_t start);
+/* hms_unmanage() let [s, e) go without an event: the handler's records
+ * of mremaps' old ranges inside it go too (uffd.c). */
+void hms__uffd_remap_forget(struct hms *h, uintptr_t s, uintptr_t e);
 /* The fill gate (uffd.c): a fill checked against the table cannot land
  * in pages an mremap moved in while the handler had read but not yet
  * processed its event.  seen = hms__uffd_gate_sync(); check the table;

@@ -1986,6 +1986,8 @@ struct remap_rec {
 
 struct handler_state {
 	struct ev_counts ev;
+	/* The records: changed by the handler, and by hms_unmanage()
+	 * (hms__uffd_remap_forget); guarded by ev_lock. */
 	struct remap_rec remap[REMAP_RECS];
 	unsigned nremap;
 	struct uffd_msg *retry;
@@ -2160,6 +2162,7 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 	pthread_mutex_lock(&h->lock);
 	own = own_unmap_take_locked(h, s, e);
 	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_lock(&ev_lock);
 	for (unsigned i = 0; i < st->nremap; i++) {
 		struct remap_rec *rec = &st->remap[i];
 
@@ -2192,6 +2195,7 @@ static void event_unmap(struct hms *h, struct handler_state *st, uintptr_t s, ui
 			remap_drop(st, i);
 		break;
 	}
+	pthread_mutex_unlock(&ev_lock);
 	/*
 	 * hms_free already did everything, or the REMAP removed the old range
 	 * already.  An area there now is a new one: the kernel let the range
@@ -2295,6 +2299,7 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	hms__area_move_prep_free(&prep);
 	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
+	pthread_mutex_lock(&ev_lock);
 	for (unsigned i = 0; i < st->nremap; i++) {
 		struct remap_rec *rec = &st->remap[i];
 
@@ -2316,6 +2321,33 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	if (st->nremap == REMAP_RECS)
 		remap_rec_evict(st);
 	st->remap[st->nremap++] = (struct remap_rec){ from, from + len, unmapped, false };
+	pthread_mutex_unlock(&ev_lock);
+}
+
+/*
+ * hms_unmanage() let [s, e) go, with no event: records of old ranges
+ * inside it go too.  Kept, one that MREMAP_DONTUNMAP left (no UNMAP of its
+ * own ever takes it) was marked covered by a later mremap of other pages
+ * onto the range, and their munmap was then taken for the first mremap's
+ * own UNMAP: they stayed in the table, device pages and all, over a range
+ * no longer theirs (hms_manage() there EEXIST; fork() waited for ever for
+ * the device pages: tests/unmanage_remap_record, found by hms stress).  A
+ * record whose UNMAP is still to come may go as well: that UNMAP finds
+ * nothing of hms' there, and an area made there before it comes waits
+ * for it (manage_locked_register).  A record the range only cuts into
+ * stays: an UNMAP of exactly its range may still be its own.
+ */
+void hms__uffd_remap_forget(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	struct handler_state *st = h->handler_state;
+
+	if (!h->handler_started || !st)
+		return;
+	pthread_mutex_lock(&ev_lock);
+	for (unsigned i = 0; i < st->nremap; i++)
+		if (st->remap[i].start >= s && st->remap[i].end <= e)
+			remap_drop(st, i--);
+	pthread_mutex_unlock(&ev_lock);
 }
 
 /* ---- the handler thread ----------------------------------------------------- */
@@ -2451,11 +2483,11 @@ static void handle_msg(struct hms *h, struct handler_state *st, const struct uff
  * MREMAP_DONTUNMAP's, or as a mapping's made there before the handler got
  * to it: the kernel had let it go before the arrivals came, whether an
  * UNMAP follows or not (event_unmap). */
-static bool kept_by_record(const struct handler_state *st, uintptr_t addr)
+static bool kept_by_record(const struct remap_rec *rec, unsigned n, uintptr_t addr)
 {
-	for (unsigned i = 0; i < st->nremap; i++)
-		if (addr >= st->remap[i].start && addr < st->remap[i].end &&
-		    !st->remap[i].unmapped && !st->remap[i].covered)
+	for (unsigned i = 0; i < n; i++)
+		if (addr >= rec[i].start && addr < rec[i].end && !rec[i].unmapped &&
+		    !rec[i].covered)
 			return true;
 	return false;
 }
@@ -2464,12 +2496,18 @@ static bool kept_by_record(const struct handler_state *st, uintptr_t addr)
 static bool departure_due(struct hms *h, const struct handler_state *st, uintptr_t s,
 			  uintptr_t e)
 {
+	struct remap_rec rec[REMAP_RECS]; /* the records, taken under ev_lock */
+	unsigned n;
 	bool due = false;
 
+	pthread_mutex_lock(&ev_lock);
+	n = st->nremap;
+	memcpy(rec, st->remap, n * sizeof(rec[0]));
+	pthread_mutex_unlock(&ev_lock);
 	pthread_mutex_lock(&h->lock);
 	for (struct hms_area *a = h->areas; a && a->start < e && !due; a = a->next)
 		for (uintptr_t p = a->start > s ? a->start : s; p < a->end && p < e; p += PAGE_SIZE)
-			if (!(area_pte(a, p)->flags & PTE_DEAD) && !kept_by_record(st, p)) {
+			if (!(area_pte(a, p)->flags & PTE_DEAD) && !kept_by_record(rec, n, p)) {
 				due = true;
 				break;
 			}
