@@ -721,10 +721,11 @@ static int op_unmanage(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 	int ret = hms_unmanage(s->h, a, span_len(sp));
 
 	*res = ret;
-	if (ret && (st_injected_nomem(ret) || hms__inject_hits(HMS_INJ_DEV_COPY) ||
-		    hms__inject_hits(HMS_INJ_UFFD_EAGAIN))) {
-		/* documented: a driver's migrate_to_ram kept failing, or no
-		 * memory; the range stays managed */
+	if (st_injected_nomem(ret) || (ret == -EIO && hms__inject_hits(HMS_INJ_DEV_COPY)) ||
+	    (ret == -EAGAIN && hms__inject_hits(HMS_INJ_UFFD_EAGAIN))) {
+		/* documented: a driver's migrate_to_ram kept failing (the
+		 * injected copy error, or the EAGAIN it met), or no memory;
+		 * the range stays managed */
 		atomic_fetch_add(&s->tolerated, 1);
 		return 0;
 	}
