@@ -2335,7 +2335,9 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
  * record whose UNMAP is still to come may go as well: that UNMAP finds
  * nothing of hms' there, and an area made there before it comes waits
  * for it (manage_locked_register).  A record the range only cuts into
- * stays: an UNMAP of exactly its range may still be its own.
+ * goes if no UNMAP of its own is to come (MREMAP_DONTUNMAP's: it tells
+ * nothing until something moves onto it); one whose UNMAP is still to
+ * come stays, as that UNMAP is of its whole range.
  */
 void hms__uffd_remap_forget(struct hms *h, uintptr_t s, uintptr_t e)
 {
@@ -2344,9 +2346,13 @@ void hms__uffd_remap_forget(struct hms *h, uintptr_t s, uintptr_t e)
 	if (!h->handler_started || !st)
 		return;
 	pthread_mutex_lock(&ev_lock);
-	for (unsigned i = 0; i < st->nremap; i++)
-		if (st->remap[i].start >= s && st->remap[i].end <= e)
+	for (unsigned i = 0; i < st->nremap; i++) {
+		const struct remap_rec *rec = &st->remap[i];
+
+		if ((rec->start >= s && rec->end <= e) ||
+		    (rec->start < e && s < rec->end && !rec->unmapped && !rec->covered))
 			remap_drop(st, i--);
+	}
 	pthread_mutex_unlock(&ev_lock);
 }
 
