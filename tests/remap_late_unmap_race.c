@@ -26,31 +26,14 @@
 
 #include "hms_test.h"
 #include "inject.h"
+#include "hold_handler.inc"
 
 #define ROUNDS 100
 
 static struct hms *h;
-static char *hold; /* on the device; a CPU read of it holds the handler */
-static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static bool held, go;
 static atomic_bool spin, b_done;
 static char *p, *qa, *qb, *qb2, *qc;
 static int mode; /* the case */
-
-static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
-{
-	(void)len;
-	(void)arg;
-	if (point != HMS_HOOK_MIGRATE_PAGES || start != (uintptr_t)hold)
-		return;
-	pthread_mutex_lock(&lk);
-	held = true;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &lk);
-	pthread_mutex_unlock(&lk);
-}
 
 /* The threads live through all rounds (made and joined each round, under
  * ASan a new mapping could get the addresses of a gone thread's internal
@@ -105,11 +88,6 @@ static void finish(struct worker *w)
 		usleep(100);
 }
 
-static void read_hold(void)
-{
-	T_EQ(*(volatile char *)hold, 'h'); /* the handler brings it back */
-}
-
 static void move_a(void)
 {
 	T_ASSERT(mremap(p, T_PAGE, T_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, qa) == qa);
@@ -128,7 +106,7 @@ static void move_b(void)
 	atomic_store(&b_done, true);
 }
 
-static struct worker reader = { .part = read_hold, .idle = -1 }, wa = { .part = move_a, .idle = 1 },
+static struct worker reader = { .part = hold_read, .idle = -1 }, wa = { .part = move_a, .idle = 1 },
 		     wb = { .part = move_b, .idle = 0 };
 
 static void *spinner(void *arg)
@@ -199,17 +177,12 @@ static int run(struct hms_softdev *d)
 		t_to_device(h, d, qc, 1, "c");
 		reserve(&qa, &qb2);
 		t_to_device(h, d, hold, 1, "hold");
-		pthread_mutex_lock(&lk);
-		held = go = false;
-		pthread_mutex_unlock(&lk);
+		hold_reset();
 		hms__test_hook_in_handler(true);
-		hms__test_hook_set(hook, NULL);
+		hms__test_hook_set(hold_hook, NULL);
 		atomic_store(&b_done, false);
 		start(&reader);
-		pthread_mutex_lock(&lk);
-		while (!held)
-			pthread_cond_wait(&cv, &lk);
-		pthread_mutex_unlock(&lk);
+		hold_wait();
 		/* A's REMAP queued, p a hole; then B's REMAP onto p. */
 		start(&wa);
 		while (mapped(p) || !t_thread_sleeps_in(atomic_load(&wa.tid), SYS_mremap))
@@ -218,10 +191,7 @@ static int run(struct hms_softdev *d)
 		start(&wb);
 		while (!mapped(p) || !t_thread_sleeps_in(atomic_load(&wb.tid), SYS_mremap))
 			usleep(1000);
-		pthread_mutex_lock(&lk);
-		go = true;
-		pthread_cond_broadcast(&cv);
-		pthread_mutex_unlock(&lk);
+		hold_release();
 		finish(&wb);
 		finish(&wa);
 		finish(&reader);

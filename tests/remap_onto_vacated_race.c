@@ -16,12 +16,9 @@
 
 #include "hms_test.h"
 #include "inject.h"
+#include "hold_handler.inc"
 
 static struct hms *h;
-static char *hold; /* on the device; a CPU read of it holds the handler */
-static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static bool held, go;
 
 static struct mover {
 	pthread_t t;
@@ -29,27 +26,6 @@ static struct mover {
 	atomic_bool go;
 	char *from, *to;
 } mv[2];
-
-static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
-{
-	(void)len;
-	(void)arg;
-	if (point != HMS_HOOK_MIGRATE_PAGES || start != (uintptr_t)hold)
-		return;
-	pthread_mutex_lock(&lk);
-	held = true;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &lk);
-	pthread_mutex_unlock(&lk);
-}
-
-static void *reader(void *arg)
-{
-	(void)arg;
-	T_EQ(*(volatile char *)hold, 'h'); /* the handler brings it back */
-	return NULL;
-}
 
 static void *move(void *arg)
 {
@@ -132,12 +108,9 @@ int main(void)
 	t_watchdog(60, "the handler held, or the mremaps");
 
 	hms__test_hook_in_handler(true);
-	hms__test_hook_set(hook, NULL);
-	T_EQ(pthread_create(&r, NULL, reader, NULL), 0);
-	pthread_mutex_lock(&lk);
-	while (!held)
-		pthread_cond_wait(&cv, &lk);
-	pthread_mutex_unlock(&lk);
+	hms__test_hook_set(hold_hook, NULL);
+	T_EQ(pthread_create(&r, NULL, hold_reader, NULL), 0);
+	hold_wait();
 	/* A: a's page moved to q, A waits for its UNMAP of q to be read
 	 * (its REMAP comes after that); B then moves b onto a's old place
 	 * and queues its REMAP. */
@@ -145,10 +118,7 @@ int main(void)
 		T_EQ(pthread_create(&mv[i].t, NULL, move, &mv[i]), 0);
 	go_and_wait(&mv[0]);
 	go_and_wait(&mv[1]);
-	pthread_mutex_lock(&lk);
-	go = true;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&lk);
+	hold_release();
 	for (int i = 0; i < 2; i++)
 		T_EQ(pthread_join(mv[i].t, NULL), 0);
 	T_EQ(pthread_join(r, NULL), 0);

@@ -19,15 +19,12 @@
 
 #include "hms_test.h"
 #include "inject.h"
+#include "hold_handler.inc"
 
 #define NFILL 64 /* DONTUNMAP mremaps after A and B */
 #define NT (2 + NFILL)
 
 static struct hms *h;
-static char *hold;       /* on the device; a CPU read of it holds the handler */
-static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static bool held, go;
 
 static struct mover {
 	pthread_t t;
@@ -36,27 +33,6 @@ static struct mover {
 	int flags;
 	bool onto_hole; /* to: a hole (moved: mapped), or a reserve() (moved: resident) */
 } mv[NT];
-
-static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
-{
-	(void)len;
-	(void)arg;
-	if (point != HMS_HOOK_MIGRATE_PAGES || start != (uintptr_t)hold)
-		return;
-	pthread_mutex_lock(&lk);
-	held = true;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &lk);
-	pthread_mutex_unlock(&lk);
-}
-
-static void *reader(void *arg)
-{
-	(void)arg;
-	T_EQ(*(volatile char *)hold, 'h'); /* the handler brings it back */
-	return NULL;
-}
 
 static void *move(void *arg)
 {
@@ -126,22 +102,16 @@ int main(void)
 	t_watchdog(60, "the handler held, or the mremaps");
 
 	hms__test_hook_in_handler(true);
-	hms__test_hook_set(hook, NULL);
-	T_EQ(pthread_create(&r, NULL, reader, NULL), 0);
-	pthread_mutex_lock(&lk);
-	while (!held)
-		pthread_cond_wait(&cv, &lk);
-	pthread_mutex_unlock(&lk);
+	hms__test_hook_set(hold_hook, NULL);
+	T_EQ(pthread_create(&r, NULL, hold_reader, NULL), 0);
+	hold_wait();
 	/* In this order in the event queue: A's REMAP, B's (onto a's old
 	 * place, a hole now), then the 64 others; A's UNMAP comes only
 	 * once its REMAP was read. */
 	start_and_wait(0, 1);
 	start_and_wait(1, 1);
 	start_and_wait(2, NFILL);
-	pthread_mutex_lock(&lk);
-	go = true;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&lk);
+	hold_release();
 	for (int i = 0; i < NT; i++)
 		T_EQ(pthread_join(mv[i].t, NULL), 0);
 	T_EQ(pthread_join(r, NULL), 0);
