@@ -453,9 +453,9 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void report_hang(struct stress *s, struct st_thread *t, unsigned n, double secs)
+/* What each worker is doing. */
+static void report_threads(struct stress *s, struct st_thread *t, unsigned n)
 {
-	st_log(s, "HANG: no operation finished for %.0f s; threads:\n", secs);
 	for (unsigned i = 0; i < n; i++) {
 		int op = atomic_load(&t[i].cur_op);
 
@@ -467,6 +467,12 @@ static void report_hang(struct stress *s, struct st_thread *t, unsigned n, doubl
 			       atomic_load(&t[i].cur_region),
 			       (void *)st_addr(s, atomic_load(&t[i].cur_region), 0));
 	}
+}
+
+static void report_hang(struct stress *s, struct st_thread *t, unsigned n, double secs)
+{
+	st_log(s, "HANG: no operation finished for %.0f s; threads:\n", secs);
+	report_threads(s, t, n);
 }
 
 /* Waits for the end (time, ops, failure); returns false on a hang. */
@@ -494,6 +500,9 @@ static bool watch(struct stress *s, struct st_thread *t)
 			last_print = tnow;
 			st_log(s, "  %.0f s: %llu operations\n", tnow - start,
 			       (unsigned long long)atomic_load(&s->done));
+			/* none tried in the last second: say where they are */
+			if (tnow - last_change >= 1)
+				report_threads(s, t, s->o.threads);
 		}
 		usleep(20000);
 	}
