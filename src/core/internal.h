@@ -367,7 +367,8 @@ void hms__uffd_sync(struct hms *h);
  */
 void hms__uffd_events_read(struct hms *h, uintptr_t start);
 /* hms_unmanage() let [s, e) go without an event: the handler's records
- * of mremaps' old ranges inside it go too (uffd.c). */
+ * of mremaps' old ranges inside it go too, and those it cuts into that no
+ * UNMAP of their own will take (uffd.c).  Takes ev_lock. */
 void hms__uffd_remap_forget(struct hms *h, uintptr_t s, uintptr_t e);
 /* The fill gate (uffd.c): a fill checked against the table cannot land
  * in pages an mremap moved in while the handler had read but not yet
