@@ -17,26 +17,6 @@ static pthread_barrier_t go;
 static char *range;
 static int ret[2];
 
-/* Is addr in a mapping registered for missing faults ("um")? */
-static bool uffd_missing(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool in = false, um = false;
-
-	T_ASSERT(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' '))
-			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-		else if (in && !strncmp(line, "VmFlags:", 8))
-			um = strstr(line, " um") != NULL;
-	}
-	fclose(f);
-	return um;
-}
-
 static void *manage(void *arg)
 {
 	int i = (int)(intptr_t)arg;
@@ -67,7 +47,7 @@ int main(void)
 		T_EQ(pthread_join(t, NULL), 0);
 		if (!((ret[0] == 0 && ret[1] == -EEXIST) || (ret[0] == -EEXIST && ret[1] == 0)))
 			T_FAIL("round %d: hms_manage returned %d and %d", r, ret[0], ret[1]);
-		if (!uffd_missing(range))
+		if (!t_vm_flag(range, "um"))
 			T_FAIL("round %d: the managed range is no longer registered (hms_manage returned %d and %d)", r, ret[0], ret[1]);
 		/* What the registration is for: data on a device comes back. */
 		T_EQ(t_cmd(d, hms_softdev_migrate_to_device, range, NULL, 2, &c), 0);

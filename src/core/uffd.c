@@ -2244,16 +2244,24 @@ static void remap_rec_evict(struct handler_state *st)
  * (MS_ASYNC) changes nothing on anonymous memory and says ENOMEM over a
  * hole; no part mapped: len (the REMAP is taken whole, as before).
  */
+/* Is there a hole in [addr, addr + len)?  (Asked of a REMAP's old range
+ * too: madvise(MADV_NORMAL), which asked it before, also reset the
+ * application's MADV_RANDOM/MADV_SEQUENTIAL there when it was mapped.) */
+static bool has_hole(uintptr_t addr, size_t len)
+{
+	return msync((void *)addr, len, MS_ASYNC) && errno == ENOMEM;
+}
+
 static size_t dest_mapped(uintptr_t to, size_t len)
 {
 	size_t lo = 0, hi = len >> PAGE_SHIFT; /* lo pages mapped, hi not all */
 
-	if (!msync((void *)to, len, MS_ASYNC) || errno != ENOMEM)
+	if (!has_hole(to, len))
 		return len;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (!msync((void *)to, mid << PAGE_SHIFT, MS_ASYNC))
+		if (!has_hole(to, mid << PAGE_SHIFT))
 			lo = mid;
 		else
 			hi = mid;
@@ -2276,7 +2284,7 @@ static void event_remap(struct hms *h, struct handler_state *st, uintptr_t from,
 	r.end = from + len;
 	/* Without MREMAP_DONTUNMAP the old range is gone already and an UNMAP
 	 * event follows: tell subscribers once, now. */
-	unmapped = madvise((void *)from, len, MADV_NORMAL) && errno == ENOMEM;
+	unmapped = has_hole(from, len);
 	hms__notify_start(h, &r);
 	/* The kernel moved the pages already: the table must follow, or the
 	 * device pages of the range are lost.  Without memory for it, wait

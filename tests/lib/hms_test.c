@@ -133,26 +133,47 @@ long t_thp_fallbacks(void)
 	return n;
 }
 
-long t_anon_huge_kb(const void *addr)
+/* The line of the mapping holding addr in /proc/self/smaps that starts
+ * with key, into line (false: none). */
+static bool smaps_line(const void *addr, const char *key, char *line, size_t size)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	bool in = false;
-	long kb = -1;
+	bool in = false, found = false;
 
 	T_ASSERT(f);
-	while (fgets(line, sizeof(line), f)) {
+	while (!found && fgets(line, (int)size, f)) {
 		unsigned long s, e;
 
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' '))
 			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
+		else
+			found = in && !strncmp(line, key, strlen(key));
 	}
 	fclose(f);
+	return found;
+}
+
+long t_anon_huge_kb(const void *addr)
+{
+	char line[512];
+	long kb = -1;
+
+	if (smaps_line(addr, "AnonHugePages:", line, sizeof(line)))
+		sscanf(line, "AnonHugePages: %ld kB", &kb);
 	return kb;
+}
+
+bool t_vm_flag(const void *addr, const char *flag)
+{
+	char line[512], *p;
+	size_t n = strlen(flag);
+
+	if (!smaps_line(addr, "VmFlags:", line, sizeof(line)))
+		return false;
+	for (p = line + 8; (p = strstr(p, flag)); p += n)
+		if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || !p[n]))
+			return true;
+	return false;
 }
 
 size_t t_count_loc(struct hms *h, void *addr, size_t npages, int loc)

@@ -105,6 +105,9 @@ void t_device_round_trip(struct hms *h, struct hms_softdev *d, int *p, size_t np
 void t_snapshot_all(struct hms_softdev *d, void *p, size_t npages, unsigned want);
 /* AnonHugePages (kB) of the mapping that holds addr (/proc/self/smaps). */
 long t_anon_huge_kb(const void *addr);
+/* Does the mapping that holds addr have flag (two letters, "um", "rr")
+ * among its VmFlags in /proc/self/smaps?  false where addr is unmapped. */
+bool t_vm_flag(const void *addr, const char *flag);
 /* Huge pages the kernel could not allocate so far, where it made small
  * ones instead (thp_fault_fallback in /proc/vmstat). */
 long t_thp_fallbacks(void);
