@@ -201,7 +201,9 @@ static struct hms_softdev_cmd cmd_of(struct stress *s, const struct st_span *sp,
 
 /* ---- CPU ------------------------------------------------------------------- */
 
-static int op_cpu_read(struct st_thread *t, struct st_span *sp, uint64_t seq)
+/* Every readable page of the span, read by the CPU and compared; what
+ * names the read in a mismatch report. */
+static int check_readable(struct st_thread *t, struct st_span *sp, uint64_t seq, const char *what)
 {
 	struct stress *s = t->s;
 
@@ -211,10 +213,15 @@ static int op_cpu_read(struct st_thread *t, struct st_span *sp, uint64_t seq)
 		if (!(page_prot(s, sp, j) & PROT_READ))
 			continue;
 		memcpy(t->buf, span_addr(s, &one), HMS_PAGE_SIZE);
-		if (st_compare(s, "cpu read", &one, t->buf, seq))
+		if (st_compare(s, what, &one, t->buf, seq))
 			return -1;
 	}
 	return 0;
+}
+
+static int op_cpu_read(struct st_thread *t, struct st_span *sp, uint64_t seq)
+{
+	return check_readable(t, sp, seq, "cpu read");
 }
 
 /* Writes a random run of bytes into each writable page: a memset, random
@@ -667,13 +674,20 @@ static int op_unmap(struct st_thread *t, struct st_span *sp, uint64_t seq, long 
 	return 0;
 }
 
-static void mark_mapped(struct stress *s, const struct st_span *sp)
+/* The span's regions become an area of their own. */
+static void span_new_area(struct stress *s, const struct st_span *sp)
 {
 	uint32_t seg = atomic_fetch_add(&s->next_seg, 1);
 
+	for (unsigned i = 0; i < sp->n; i++)
+		s->reg[sp->r + i].seg = seg;
+}
+
+static void mark_mapped(struct stress *s, const struct st_span *sp)
+{
+	span_new_area(s, sp);
 	for (unsigned i = 0; i < sp->n; i++) {
 		s->reg[sp->r + i].state = REG_MAPPED;
-		s->reg[sp->r + i].seg = seg;
 		s->reg[sp->r + i].owned = false; /* mremap: set by the caller */
 		memset(s->reg[sp->r + i].prot, RW, ST_REGION_PAGES);
 		/* never scanned: reads as written (mremap copies its source's) */
@@ -731,14 +745,11 @@ static int op_unmanage(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 	}
 	if (ret)
 		return st_error(s, "hms_unmanage", sp, ret, seq);
+	if (check_readable(t, sp, seq, "read after hms_unmanage"))
+		return -1;
 	for (unsigned j = 0; j < sp->npages; j++) {
 		struct st_span one = { sp->r, sp->n, sp->first + j, 1 };
 
-		if (!(page_prot(s, sp, j) & PROT_READ))
-			continue;
-		memcpy(t->buf, span_addr(s, &one), HMS_PAGE_SIZE);
-		if (st_compare(s, "read after hms_unmanage", &one, t->buf, seq))
-			return -1;
 		if (page_prot(s, sp, j) == RW && st_below(t, 2)) {
 			fill_random(t, span_shadow(s, &one), HMS_PAGE_SIZE);
 			memcpy(span_addr(s, &one), span_shadow(s, &one), HMS_PAGE_SIZE);
@@ -759,14 +770,9 @@ static int op_unmanage(struct st_thread *t, struct st_span *sp, uint64_t seq, lo
 	}
 	if (ret)
 		return st_error(s, "hms_manage after hms_unmanage", sp, ret, seq);
-	{
-		uint32_t seg = atomic_fetch_add(&s->next_seg, 1);
-
-		for (unsigned i = 0; i < sp->n; i++) {
-			s->reg[sp->r + i].seg = seg;
-			s->reg[sp->r + i].owned = false;
-		}
-	}
+	span_new_area(s, sp);
+	for (unsigned i = 0; i < sp->n; i++)
+		s->reg[sp->r + i].owned = false;
 	st_written(s, sp->r, sp->first, sp->npages);
 	return 0;
 }
@@ -1014,12 +1020,9 @@ static int op_mremap(struct st_thread *t)
 	if (dontunmap) {
 		/* Still mapped and registered, now empty: an area of its own,
 		 * emptied as MADV_DONTNEED would (reads as written). */
-		uint32_t seg = atomic_fetch_add(&s->next_seg, 1);
-
 		memset(span_shadow(s, &src), 0, len);
 		st_written(s, src.r, 0, src.npages);
-		for (unsigned i = 0; i < n; i++)
-			s->reg[from + i].seg = seg;
+		span_new_area(s, &src);
 	} else {
 		int ret = st_placeholder(span_addr(s, &src), len, false);
 
