@@ -98,5 +98,6 @@ int bench_gpu_chunks(const struct bench_opts *o, const struct hms_cu *cu);
  * memory, the staged copy's ceiling (a line); 0, or -1 (said in a line). */
 int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes);
 int bench_replicate(const struct bench_opts *o);
+int bench_thrash(const struct bench_opts *o);
 
 #endif

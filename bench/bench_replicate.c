@@ -2,9 +2,12 @@
 /*
  * bench_replicate.c - `hms bench replicate`: two softdevs alternately read
  * the same range (64 MiB unless --mib), bound to both devices' memory.
- * Without advice each read moves every page to the reader (pages bounce
- * between the devices); with HMS_ADVICE_READ_MOSTLY each device keeps a
- * read-only replica and the system copy stays.  Then the cost of the first
+ * Without advice, and with hms' damping off (HMS_THRASH_ROUNDS=0), each
+ * read moves every page to the reader (pages bounce between the devices);
+ * with HMS_ADVICE_READ_MOSTLY each device keeps a read-only replica and
+ * the system copy stays.  A note line gives the default: no advice, the
+ * damping on, which pins the blocks in system memory after three rounds
+ * (thrash.c).  Then the cost of the first
  * CPU write to a page replicated on both devices (the collapse), per page,
  * against a raw userfaultfd write-protect round trip measured in the same
  * run, and hms' own write-protect fault without replicas (dirty tracking).
@@ -33,14 +36,23 @@ struct pair {
 	size_t bytes;
 };
 
-static int pair_open(struct pair *x, size_t bytes, bool read_mostly)
+/* bounce: no damping (HMS_THRASH_ROUNDS=0), so that the pages bounce
+ * every round rather than stay in system memory once the contest is seen
+ * (thrash.c): the baseline this benchmark is about. */
+static int pair_open(struct pair *x, size_t bytes, bool read_mostly, bool bounce)
 {
 	struct hms_softdev_config c = { .size = sizeof(c), .pool_bytes = bytes + (4 << 20) };
 	hms_uid t[2];
+	int ret;
 
 	memset(x, 0, sizeof(*x));
 	x->bytes = bytes;
-	if (hms_open(&x->h, NULL) || hms_softdev_create(x->h, &c, &x->d[0]) ||
+	if (bounce && setenv("HMS_THRASH_ROUNDS", "0", 1))
+		return -1;
+	ret = hms_open(&x->h, NULL); /* reads it */
+	if (bounce)
+		unsetenv("HMS_THRASH_ROUNDS");
+	if (ret || hms_softdev_create(x->h, &c, &x->d[0]) ||
 	    hms_softdev_create(x->h, &c, &x->d[1]))
 		return -1;
 	x->p = hms_alloc(x->h, bytes, 0);
@@ -83,11 +95,11 @@ static double pair_round(struct pair *x)
 	return (bench_now() - t0) * 1e3;
 }
 
-static int pair_rounds(size_t bytes, bool read_mostly, unsigned reps, double *out,
+static int pair_rounds(size_t bytes, bool read_mostly, bool bounce, unsigned reps, double *out,
 		       struct hms_stats *st)
 {
 	struct pair x;
-	int ret = pair_open(&x, bytes, read_mostly);
+	int ret = pair_open(&x, bytes, read_mostly, bounce);
 
 	/* The first round places the pages (or makes the replicas). */
 	if (!ret && pair_round(&x) < 0)
@@ -210,14 +222,17 @@ int bench_replicate(const struct bench_opts *o)
 	unsigned reps = o->reps ? o->reps : 5, nw = 2000;
 	double *a = calloc(reps, sizeof(double)), *b = calloc(reps, sizeof(double));
 	double *wa = calloc(nw, sizeof(double)), *wb = calloc(nw, sizeof(double));
-	double *wc = calloc(nw, sizeof(double));
-	struct hms_stats sa = { 0 }, sb = { 0 };
+	double *wc = calloc(nw, sizeof(double)), *d = calloc(reps, sizeof(double));
+	struct hms_stats sa = { 0 }, sb = { 0 }, sd = { 0 };
+	struct bench_stat ds;
 	char params[200];
 	int ret = -1;
 
-	if (!a || !b || !wa || !wb || !wc)
+	if (!a || !b || !wa || !wb || !wc || !d)
 		goto out;
-	if (pair_rounds(bytes, false, reps, b, &sb) || pair_rounds(bytes, true, reps, a, &sa)) {
+	if (pair_rounds(bytes, false, true, reps, b, &sb) ||
+	    pair_rounds(bytes, true, false, reps, a, &sa) ||
+	    pair_rounds(bytes, false, false, reps, d, &sd)) {
 		fprintf(stderr, "hms bench replicate: setup failed\n");
 		goto out;
 	}
@@ -229,6 +244,11 @@ int bench_replicate(const struct bench_opts *o)
 	bench_report(o, "replicate", "READ_MOSTLY (replicas) vs pages bouncing between devices",
 		     bench_stats(a, reps), "bouncing", bench_stats(b, reps), "ms", false, 0.2,
 		     params);
+	ds = bench_stats(d, reps);
+	bench_note(o,
+		   "           (no advice, damping on (HMS_THRASH_*): median %.3f ms per round, "
+		   "%llu pages migrated: the pages stay in system memory once the contest is seen)\n",
+		   ds.median, (unsigned long long)(sd.migrations_to_device + sd.migrations_to_system));
 
 	if (rawwp_faults(nw, wb) || hms_first_writes(nw, true, wa) ||
 	    hms_first_writes(nw, false, wc)) {
@@ -249,5 +269,6 @@ out:
 	free(wa);
 	free(wb);
 	free(wc);
+	free(d);
 	return ret;
 }

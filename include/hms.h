@@ -286,6 +286,9 @@ enum hms_location {
 #define HMS_PAGE_EXCLUSIVE (1u << 2) /* a device holds exclusive access */
 #define HMS_PAGE_REPLICATED (1u << 3) /* devices may hold read-only copies
 				       * (HMS_ADVICE_READ_MOSTLY) */
+#define HMS_PAGE_THRASHING (1u << 4) /* passed back and forth of late: no
+				      * device touch places it for now
+				      * (hms_bind(), HMS_THRASH_*) */
 
 /**
  * struct hms_page_info - one page of the state table (hms_page_query()).

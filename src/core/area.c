@@ -1583,7 +1583,8 @@ HMS_API long hms_page_query(struct hms *h, const void *addr, size_t npages,
 		out[i].flags = (uint16_t)(((pte->flags & PTE_MIGRATING) ? HMS_PAGE_MIGRATING : 0) |
 					  ((pte->flags & PTE_WP) ? HMS_PAGE_WRITE_PROTECTED : 0) |
 					  ((pte->flags & PTE_EXCLUSIVE) ? HMS_PAGE_EXCLUSIVE : 0) |
-					  ((pte->flags & PTE_REPLICA) ? HMS_PAGE_REPLICATED : 0));
+					  ((pte->flags & PTE_REPLICA) ? HMS_PAGE_REPLICATED : 0) |
+					  (hms__thrash_pinned_locked(h, p) ? HMS_PAGE_THRASHING : 0));
 		out[i].target = 0;
 		if (pte->loc == HMS_LOC_DEVICE) {
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);

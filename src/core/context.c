@@ -284,6 +284,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 	h->fault_huge = hms__env_uint("HMS_FAULT_HUGE", 1, 0, 1);
 	h->stale_wait_ms = hms__env_uint("HMS_STALE_WAIT_MS", HMS_STALE_WAIT_MS_DEFAULT, 0, 60000);
 	h->spin_ns = (uint64_t)hms__env_uint("HMS_HANDLER_SPIN_US", 0, 0, 100000) * 1000;
+	hms__thrash_init(h);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->manage_lock, NULL);
 	pthread_cond_init(&h->cond, NULL);

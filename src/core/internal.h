@@ -340,6 +340,8 @@ long hms__uffd_fill_wp(struct hms *h, uintptr_t addr, bool wake);
 bool hms__in_handler(struct hms *h);
 /* CLOCK_MONOTONIC in milliseconds (uffd.c). */
 uint64_t hms__now_ms(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t hms__now_ns(void);
 /* The atfork child handler's part in uffd.c: its lock starts afresh. */
 void hms__uffd_fork_child(void);
 /* A decimal number in [min, max] from the environment variable name, or
@@ -851,6 +853,38 @@ struct hms_staging; /* staging buffers, migrate.c */
  * the path a loaded machine takes). */
 #define HMS_STALE_WAIT_MS_DEFAULT 2000
 
+/* ------------------------------------------------------------------------
+ * thrash.c - pages passed back and forth: rounds counted per 2 MiB block,
+ * a block pinned for a while after too many (device touches place none
+ * of its pages).  Every call with hms.lock held.
+ * ---------------------------------------------------------------------- */
+
+#define HMS_THRASH_SLOT_BITS 8
+#define HMS_THRASH_SLOTS (1u << HMS_THRASH_SLOT_BITS)
+
+/* One block's record (struct hms.thrash, hms.lock). */
+struct hms_thrash {
+	uintptr_t block;          /* 2 MiB aligned; 0: a free slot */
+	const void *placer;       /* the owner whose touch placed a page last */
+	uint64_t round_ns;        /* when the last round was counted */
+	uint64_t pinned_until_ns; /* no placement by a touch before (0: none) */
+	uint8_t rounds;           /* rounds so far, each within the window */
+	bool placed;              /* a page placed since the last round */
+};
+
+/* HMS_THRASH_ROUNDS, HMS_THRASH_MS, HMS_THRASH_PIN_MS (at open). */
+void hms__thrash_init(struct hms *h);
+/* A device's touch placed addr's page in its memory (owner: its pgmap
+ * owner). */
+void hms__thrash_placed_locked(struct hms *h, uintptr_t addr, const void *owner);
+/* A page at addr left a device's memory for taker's touch (a device's
+ * pgmap owner; NULL: a CPU fault). */
+void hms__thrash_taken_locked(struct hms *h, uintptr_t addr, const void *taker);
+/* Is addr's block pinned: may no device touch place its pages now? */
+bool hms__thrash_pinned_locked(struct hms *h, uintptr_t addr);
+/* Forget the records of blocks [start, end) touches (a new policy). */
+void hms__thrash_forget_locked(struct hms *h, uintptr_t start, uintptr_t end);
+
 struct hms {
 	/* Set at open, read-only after. */
 	int uffd;
@@ -878,6 +912,9 @@ struct hms {
 	uint64_t spin_ns;      /* the fault handler polls this long after work
 				* before it sleeps (HMS_HANDLER_SPIN_US, 0 =
 				* never: it costs the application CPU time) */
+	unsigned thrash_rounds;    /* HMS_THRASH_ROUNDS (0: no damping) */
+	uint64_t thrash_window_ns; /* HMS_THRASH_MS */
+	uint64_t thrash_pin_ns;    /* HMS_THRASH_PIN_MS */
 
 	/*
 	 * lock guards: areas and their page tables, devmems, zaps, staging,
@@ -952,6 +989,7 @@ struct hms {
 	struct hms_stats_atomic stats;
 	struct hms_topo_state *topo;
 	struct hms_policy_state *policy; /* policy.c, its own lock */
+	struct hms_thrash thrash[HMS_THRASH_SLOTS]; /* thrash.c; hms.lock */
 	struct hms_advice_state *advice; /* advice.c, its own lock (taken
 					  * inside hms.lock) */
 

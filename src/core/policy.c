@@ -216,6 +216,8 @@ int hms__policy_apply(struct hms *h, uintptr_t start, uintptr_t end, unsigned mo
 			hms__ptree_set(&ps->tree, start, end, &pol);
 			hms__ptree_reserve(&ps->tree);
 			pthread_mutex_unlock(&ps->lock);
+			/* A new policy: contests over its pages start anew. */
+			hms__thrash_forget_locked(h, start, end);
 		}
 		pthread_mutex_unlock(&h->lock);
 	}
@@ -376,7 +378,7 @@ bool hms__policy_wants_device_locked(struct hms *h, uintptr_t addr, void *owner)
 	if (!h->policy || !owner || hms__in_handler(h))
 		return false;
 	policy_at_locked(h, addr, &pol, &s, &e);
-	return devmem_listed_locked(h, &pol, owner) != NULL;
+	return devmem_listed_locked(h, &pol, owner) != NULL && !hms__thrash_pinned_locked(h, addr);
 }
 
 /* Fault-around for a first touch: never-populated pages after addr, within
@@ -402,16 +404,25 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	policy_at_locked(h, addr, &pol, &ps, &pe);
 	dm = devmem_listed_locked(h, &pol, owner);
 	pte = area_pte(a, addr);
-	if (!dm || (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE))) {
+	if (pte->flags & (PTE_BUSY | PTE_MIGRATING | PTE_EXCLUSIVE)) {
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
 	if (pte->loc == HMS_LOC_DEVICE) {
 		other = hms__devmem_of_pfn_locked(h, pte->pfn);
-		if (other == dm) {
+		if (other && other == dm) {
 			pthread_mutex_unlock(&h->lock);
 			return 1;
 		}
+		/* This touch takes it from another device (here, or home
+		 * where this device is not listed): a round of a contest,
+		 * maybe (thrash.c). */
+		hms__thrash_taken_locked(h, addr, owner);
+	}
+	/* A block pinned for passing back and forth: used where it is. */
+	if (!dm || hms__thrash_pinned_locked(h, addr)) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
 	}
 	end = addr + PAGE_SIZE;
 	while (pte->loc == HMS_LOC_NONE && end < a->end && end < pe &&
@@ -433,6 +444,8 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner)
 	a = hms__area_find_locked(h, addr);
 	pte = a ? area_pte(a, addr) : NULL;
 	placed = pte && pte->loc == HMS_LOC_DEVICE && hms__devmem_of_pfn_locked(h, pte->pfn) == dm;
+	if (placed)
+		hms__thrash_placed_locked(h, addr, owner);
 	pthread_mutex_unlock(&h->lock);
 	hms__devmem_put(h, dm);
 	return placed;

@@ -37,7 +37,7 @@
 /* Zeros to fill write faults with (never written). */
 static char zeros[HMS_MIGRATE_MAX_BYTES] __attribute__((aligned(4096)));
 
-static uint64_t now_ns(void)
+uint64_t hms__now_ns(void)
 {
 	struct timespec ts;
 
@@ -47,7 +47,7 @@ static uint64_t now_ns(void)
 
 uint64_t hms__now_ms(void)
 {
-	return now_ns() / 1000000;
+	return hms__now_ns() / 1000000;
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -1865,6 +1865,9 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			if (ret == 0) {
 				if (cpu) {
 					HMS_STAT_ADD(h, cpu_faults_device, 1);
+					pthread_mutex_lock(&h->lock);
+					hms__thrash_taken_locked(h, addr, NULL);
+					pthread_mutex_unlock(&h->lock);
 					/* The migration's fill woke the thread; a write to
 					 * a page still write protected faults again. */
 					return FAULT_DONE;
@@ -2667,7 +2670,7 @@ static void *handler_main(void *arg)
 		 * faults come in bursts (a thread touching a range, a migration
 		 * followed by its first use), and waking a thread that sleeps on
 		 * another CPU costs ~50 us in a VM, ten times the round trip. */
-		int timeout = spin_until && now_ns() < spin_until ? 0 : st->nretry ? 1 : -1;
+		int timeout = spin_until && hms__now_ns() < spin_until ? 0 : st->nretry ? 1 : -1;
 
 		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
@@ -2714,7 +2717,7 @@ static void *handler_main(void *arg)
 			pthread_cond_broadcast(&ev_cond);
 			pthread_mutex_unlock(&ev_lock);
 			if (n > 0 && h->spin_ns)
-				spin_until = now_ns() + h->spin_ns;
+				spin_until = hms__now_ns() + h->spin_ns;
 		}
 		if (st->nretry)
 			retry_faults(h, st);

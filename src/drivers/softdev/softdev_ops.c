@@ -15,11 +15,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "softdev.h"
 
 #define CHUNK_PAGES 512 /* range faults per call: 2 MiB */
+
+/*
+ * hms_range_fault() said -EBUSY (an invalidation raced it): try again?
+ * For at least RETRY_MIN tries and RETRY_MS milliseconds from the first
+ * (*t0, set at the first call), as the kernel's test driver gives
+ * hmm_range_fault() a second: another device placing pages one by one
+ * invalidates the whole mirror for longer than a count of quick tries
+ * lasts (two softdevs reading a range bound to both gave -EBUSY).
+ */
+#define RETRY_MIN 1000
+#define RETRY_MS 1000
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static bool sd_retry(unsigned tries, long *t0)
+{
+	if (!tries)
+		*t0 = now_ms();
+	return tries < RETRY_MIN || now_ms() - *t0 < RETRY_MS;
+}
 
 static int check_cmd(struct hms_softdev *d, const struct hms_softdev_cmd *cmd, bool buf)
 {
@@ -93,12 +120,14 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 		};
 		int ret;
 
+		long t0 = 0;
+
 		for (unsigned tries = 0;; tries++) {
 			struct sd_seq seq = sd_seq_begin(d);
 
 			r.notifier_seq = seq.iv;
 			ret = hms_range_fault(d->h, &r);
-			if (ret == -EBUSY && tries < 1000)
+			if (ret == -EBUSY && sd_retry(tries, &t0))
 				continue;
 			if (ret)
 				return ret;
@@ -143,7 +172,8 @@ static bool user_copy(void *local, uintptr_t remote, size_t len, bool write)
 
 /*
  * Copy as many pages from *pos on as the page table allows.  Returns 0
- * when done, 1 when the page at *pos needs a fault, -errno on failure.
+ * when done, 1 when the page at *pos needs a fault, 2 when it needs one
+ * because the kernel refused the copy, -errno on failure.
  */
 static int sd_copy(struct hms_softdev *d, struct hms_softdev_cmd *cmd, uint64_t *pos,
 		   bool write, const uint8_t *inplace)
@@ -192,7 +222,7 @@ static int sd_copy(struct hms_softdev *d, struct hms_softdev_cmd *cmd, uint64_t 
 			pthread_mutex_lock(&d->lock);
 			sd_pt_clear(&d->pt, a >> SD_SHIFT, (a >> SD_SHIFT) + run);
 			pthread_mutex_unlock(&d->lock);
-			return 1;
+			return 2;
 		}
 		*pos += run;
 	}
@@ -217,15 +247,19 @@ static int sd_rw(struct hms_softdev *d, struct hms_softdev_cmd *cmd, bool write)
 		ret = sd_copy(d, cmd, &pos, write, inplace);
 		if (ret <= 0)
 			break;
-		/* The same page failing again and again after faults: the kernel
-		 * refuses the access (e.g. a raw mprotect behind hms' back). */
-		if (pos == stuck_at && ++stuck > 8) {
+		/* The kernel refusing the same page again and again after faults
+		 * hms said were done: it refuses the access (e.g. a raw mprotect
+		 * behind hms' back).  A page that only moved away again (its
+		 * entry invalidated: another device took it, say) is no reason
+		 * to give up; hms_range_fault() bounds that (-EBUSY). */
+		if (ret == 2 && pos == stuck_at && ++stuck > 8) {
 			ret = write ? -EPERM : -EFAULT;
 			break;
 		}
-		if (pos != stuck_at)
+		if (ret == 2 && pos != stuck_at) {
 			stuck = 0;
-		stuck_at = pos;
+			stuck_at = pos;
+		}
 		ret = sd_fault(d, cmd->addr + (pos << SD_SHIFT), cmd->addr + (cmd->npages << SD_SHIFT),
 			       write, cmd->addr, inplace);
 		if (ret)
@@ -301,11 +335,12 @@ static int sd_snapshot(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
 			.dev_private_owner = d,
 		};
 		unsigned tries = 0;
+		long t0 = 0;
 
 		do {
 			r.notifier_seq = hms_interval_read_begin(d->iv);
 			ret = hms_range_fault(d->h, &r);
-		} while (ret == -EBUSY && ++tries < 1000);
+		} while (ret == -EBUSY && sd_retry(tries++, &t0));
 		if (ret)
 			return ret;
 		for (uint64_t k = 0; k < n; k++)
