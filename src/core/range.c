@@ -448,6 +448,24 @@ static uintptr_t snapshot_run_locked(const struct hms_range *r, struct hms_area 
 	return p - PAGE_SIZE;
 }
 
+/* How far the pages from addr ask for what addr's asks (a fault; a write
+ * if it does), within r and one migration batch: a device's touch places
+ * them together (hms__policy_place_device). */
+static uintptr_t place_limit(const struct hms_range *r, uintptr_t addr, struct req q)
+{
+	uintptr_t lim = addr + HMS_MIGRATE_MAX_BYTES, p;
+
+	if (lim > r->end || lim < addr)
+		lim = r->end;
+	for (p = addr + PAGE_SIZE; p < lim; p += PAGE_SIZE) {
+		struct req o = decode_req(r, r->pfns[(p - r->start) >> PAGE_SHIFT]);
+
+		if (!o.fault || o.write != q.write)
+			break;
+	}
+	return p;
+}
+
 #define FAULT_IN_TRIES 1000
 
 /*
@@ -568,7 +586,8 @@ HMS_API int hms_range_fault(struct hms *h, struct hms_range *r)
 				/* Once per page: if the policy cannot place it, the
 				 * page is used where it is. */
 				k.placed = addr + 1;
-				ret = hms__policy_place_device(h, addr, r->dev_private_owner);
+				ret = hms__policy_place_device(h, addr, r->dev_private_owner,
+							       place_limit(r, addr, q), q.write);
 			}
 			if (ret == 1)
 				continue;
