@@ -173,6 +173,7 @@ static const struct {
 	{ "gpu", bench_gpu, "1 GiB host<->GPU vs Unified Memory prefetch and pinned cuMemcpy; fault-back" },
 	{ "replicate", bench_replicate,
 	  "2 softdevs reading 64 MiB in turn: READ_MOSTLY vs bouncing; replica collapse cost" },
+	{ "place", bench_place, "device's first read of 64 MiB bound to it: placing by touch vs hms_migrate" },
 	{ "thrash", bench_thrash,
 	  "2 softdevs (a softdev and the CPU) reading 8 MiB at once: damping on vs off" },
 };

@@ -99,5 +99,6 @@ int bench_gpu_chunks(const struct bench_opts *o, const struct hms_cu *cu);
 int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes);
 int bench_replicate(const struct bench_opts *o);
 int bench_thrash(const struct bench_opts *o);
+int bench_place(const struct bench_opts *o);
 
 #endif
