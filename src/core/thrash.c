@@ -11,8 +11,10 @@
  * besides the copies both sides retry, and can do so for seconds: two
  * softdevs reading 8 MiB bound to both, ten times each, made 120,000
  * migrations in 6.8 s here; a softdev reading 4 MiB bound to it five
- * times while a CPU thread read it took 28 s (`hms bench thrash` compares
- * with and without what follows).
+ * times while a CPU thread read it took 28 s.  (Both while a device's
+ * touch placed one page per migration; with runs of up to 2 MiB the CPU
+ * case went, the two devices' stayed: `hms bench thrash` compares with
+ * and without what follows.)
  *
  * So hms counts, per 2 MiB block, the rounds of such a contest: a page
  * placed by one device's touch and taken from it by another party (the
