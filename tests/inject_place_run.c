@@ -4,7 +4,9 @@
  * before: 7x the time of hms_migrate and the same read).  The run stops
  * at pages the single-page path treats otherwise: one the device accesses
  * in place (HMS_ADVICE_ACCESSED_BY) and read-mostly ones (replicas) stay in
- * system memory, the rest of the range goes, and every byte is right.
+ * system memory, the rest of the range goes, and every byte is right.  A
+ * second device the policy lists takes the first one's pages a run at a
+ * time too.
  */
 #include "hms_test.h"
 #include "place_util.h"
@@ -26,8 +28,8 @@ static void count(enum hms_test_hook point, uintptr_t start, size_t len, void *a
 int main(void)
 {
 	struct hms *h = t_open();
-	struct hms_softdev *d = t_softdev(h, 16 << 20);
-	hms_uid t = hms_softdev_target(d);
+	struct hms_softdev *d = t_softdev(h, 16 << 20), *e = t_softdev(h, 16 << 20);
+	hms_uid t = hms_softdev_target(d), both[2] = { t, hms_softdev_target(e) };
 	char *p = hms_alloc(h, NP * T_PAGE, 0), *q = hms_alloc(h, NP * T_PAGE, 0);
 	char *buf = malloc(NP * T_PAGE);
 	struct hms_page_info *info = calloc(NP, sizeof(*info));
@@ -77,6 +79,24 @@ int main(void)
 	}
 	T_ASSERT(info[600].flags & HMS_PAGE_REPLICATED);
 	t_pattern_check(q, NP, 4);
+
+	/* A handoff: a policy listing two devices, the second's read takes
+	 * the first's pages a run at a time too (an eviction, then a
+	 * migration: 2 of each per chunk at most, 2048 in all before). */
+	T_EQ(hms_free(h, q, NP * T_PAGE), 0);
+	q = hms_alloc(h, NP * T_PAGE, 0);
+	T_ASSERT(q);
+	t_pattern(q, NP, 5);
+	T_EQ(hms_bind(h, q, NP * T_PAGE, both, 2, 0), 0);
+	T_EQ(t_cmd(d, hms_softdev_read, q, buf, NP, &c), 0);
+	t_where_all(h, q, NP, t);
+	migrations = 0;
+	T_EQ(t_cmd(e, hms_softdev_read, q, buf, NP, &c), 0);
+	t_pattern_check(buf, NP, 5);
+	t_where_all(h, q, NP, both[1]);
+	T_ASSERT(migrations >= 4 && migrations <= 8);
+	T_EQ(hms_softdev_pages_used(d), NP); /* p's pages only */
+	T_EQ(hms_softdev_pages_used(e), NP);
 
 	hms__test_hook_set(NULL, NULL);
 	hms_close(h);

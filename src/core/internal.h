@@ -743,9 +743,11 @@ void hms__policy_remove_locked(struct hms *h, uintptr_t start, uintptr_t end);
  * if the range's policy lists that device's memory, move the page there
  * (a first touch or a return) and return 1; 0 when the policy says
  * nothing or the page could not be placed (the device is full, say).
- * With it go the system pages after it, up to @limit, that the device
- * asks for too (@write: for writing) and may place alike, in one
- * migration; never-populated pages after it, a few, whatever @limit.
+ * With it go the pages after it, up to @limit, that the device asks for
+ * too (@write: for writing) and may place alike, in one migration: system
+ * pages after a system page, the same device's pages after another
+ * device's page (one eviction first); never-populated pages after a
+ * never-populated one, a few, whatever @limit.
  * Called without locks held, never from the handler thread.
  */
 int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr_t limit,

@@ -406,6 +406,20 @@ static bool run_takes_locked(struct hms *h, struct hms_area *a, uintptr_t p, voi
 	       ((p & (HMS_HUGE_PAGE_SIZE - 1)) || !hms__thrash_pinned_locked(h, p));
 }
 
+/* May the page at p, in other's memory, join a run that a device takes
+ * from other (for writing if write)?  A plain one, the access allowed, its
+ * block not pinned. */
+static bool run_takes_from_locked(struct hms *h, struct hms_area *a, uintptr_t p,
+				  const struct hms_devmem *other, bool write)
+{
+	const struct hms_pte *pte = area_pte_ro(a, p);
+
+	return pte->loc == HMS_LOC_DEVICE && !pte->flags &&
+	       hms__devmem_of_pfn_locked(h, pte->pfn) == other && (pte->prot & PROT_READ) &&
+	       (!write || (pte->prot & PROT_WRITE)) &&
+	       ((p & (HMS_HUGE_PAGE_SIZE - 1)) || !hms__thrash_pinned_locked(h, p));
+}
+
 int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr_t limit,
 			     bool write)
 {
@@ -458,15 +472,21 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr
 		while (end < limit && end < a->end && end < pe &&
 		       run_takes_locked(h, a, end, owner, write))
 			end += PAGE_SIZE;
+	/* Another device's pages after this one, the same way (a handoff
+	 * from one device to the next). */
+	if (other)
+		while (end < limit && end < a->end && end < pe &&
+		       run_takes_from_locked(h, a, end, other, write))
+			end += PAGE_SIZE;
 	/* Held across the callback: hms_devmem_remove() would free dm under
 	 * it otherwise (other is only compared, never called). */
 	hms__devmem_get_locked(dm);
 	pthread_mutex_unlock(&h->lock);
 
-	/* Another device's page goes through system memory; if the second
-	 * step fails it stays there, intact. */
+	/* Another device's pages go through system memory; if the second
+	 * step fails they stay there, intact. */
 	if (other)
-		hms__evict_range(h, addr, addr + PAGE_SIZE, NULL);
+		hms__evict_range(h, addr, end, NULL);
 	dm->ops.migrate_to_device(dm, addr, end);
 
 	pthread_mutex_lock(&h->lock);
