@@ -26,9 +26,10 @@
  * hms_range_fault() said -EBUSY (an invalidation raced it): try again?
  * For at least RETRY_MIN tries and RETRY_MS milliseconds from the first
  * (*t0, set at the first call), as the kernel's test driver gives
- * hmm_range_fault() a second: another device placing pages one by one
- * invalidates the whole mirror for longer than a count of quick tries
- * lasts (two softdevs reading a range bound to both gave -EBUSY).
+ * hmm_range_fault() a second: another device's placements invalidate
+ * the whole mirror, and did so for longer than a count of quick tries
+ * lasts (two softdevs reading a range bound to both, each placement one
+ * page then, gave -EBUSY).
  */
 #define RETRY_MIN 1000
 #define RETRY_MS 1000
@@ -118,9 +119,8 @@ static int sd_fault(struct hms_softdev *d, uintptr_t start, uintptr_t end, bool 
 			.default_flags = HMS_PFN_REQ_FAULT | (write ? HMS_PFN_REQ_WRITE : 0),
 			.dev_private_owner = d,
 		};
-		int ret;
-
 		long t0 = 0;
+		int ret;
 
 		for (unsigned tries = 0;; tries++) {
 			struct sd_seq seq = sd_seq_begin(d);
