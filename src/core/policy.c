@@ -407,8 +407,7 @@ static bool run_takes_locked(struct hms *h, struct hms_area *a, uintptr_t p, voi
 }
 
 /* May the page at p, in other's memory, join a run that a device takes
- * from other (for writing if write)?  A plain one, the access allowed, its
- * block not pinned. */
+ * from other (for writing if write)?  A plain one, the access allowed. */
 static bool run_takes_from_locked(struct hms *h, struct hms_area *a, uintptr_t p,
 				  const struct hms_devmem *other, bool write)
 {
@@ -416,8 +415,7 @@ static bool run_takes_from_locked(struct hms *h, struct hms_area *a, uintptr_t p
 
 	return pte->loc == HMS_LOC_DEVICE && !pte->flags &&
 	       hms__devmem_of_pfn_locked(h, pte->pfn) == other && (pte->prot & PROT_READ) &&
-	       (!write || (pte->prot & PROT_WRITE)) &&
-	       ((p & (HMS_HUGE_PAGE_SIZE - 1)) || !hms__thrash_pinned_locked(h, p));
+	       (!write || (pte->prot & PROT_WRITE));
 }
 
 int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr_t limit,
@@ -476,8 +474,18 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr
 	 * from one device to the next). */
 	if (other)
 		while (end < limit && end < a->end && end < pe &&
-		       run_takes_from_locked(h, a, end, other, write))
+		       run_takes_from_locked(h, a, end, other, write)) {
+			/* A take in the next block too: a round there, maybe
+			 * its pin (counted only at addr, a block the runs
+			 * always reached from the one before was never
+			 * pinned: seen where a range started mid-block). */
+			if (!(end & (HMS_HUGE_PAGE_SIZE - 1))) {
+				hms__thrash_taken_locked(h, end, owner);
+				if (hms__thrash_pinned_locked(h, end))
+					break;
+			}
 			end += PAGE_SIZE;
+		}
 	/* Held across the callback: hms_devmem_remove() would free dm under
 	 * it otherwise (other is only compared, never called). */
 	hms__devmem_get_locked(dm);
