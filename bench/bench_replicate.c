@@ -113,6 +113,37 @@ static int pair_rounds(size_t bytes, bool read_mostly, bool bounce, unsigned rep
 	return ret;
 }
 
+/* The floor for a round of replica reads: two memcpys of the same bytes
+ * between plain mappings (ms per round of two). */
+static int memcpy_rounds(size_t bytes, unsigned reps, double *out)
+{
+	char *src = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret = -1;
+
+	if (src == MAP_FAILED || dst == MAP_FAILED)
+		goto out;
+	memset(src, 7, bytes);
+	memset(dst, 0, bytes);
+	for (unsigned i = 0; i < reps; i++) {
+		double t0 = bench_now();
+
+		for (int k = 0; k < 2; k++) {
+			memcpy(dst, src, bytes);
+			/* keep the copies: the compiler may not drop them */
+			__asm__ volatile("" : : "r"(dst) : "memory");
+		}
+		out[i] = (bench_now() - t0) * 1e3;
+	}
+	ret = 0;
+out:
+	if (src != MAP_FAILED)
+		munmap(src, bytes);
+	if (dst != MAP_FAILED)
+		munmap(dst, bytes);
+	return ret;
+}
+
 /* ---- the baseline: a raw userfaultfd write-protect round trip ---------------------- */
 
 struct rawwp {
@@ -223,16 +254,17 @@ int bench_replicate(const struct bench_opts *o)
 	double *a = calloc(reps, sizeof(double)), *b = calloc(reps, sizeof(double));
 	double *wa = calloc(nw, sizeof(double)), *wb = calloc(nw, sizeof(double));
 	double *wc = calloc(nw, sizeof(double)), *d = calloc(reps, sizeof(double));
+	double *m = calloc(reps, sizeof(double));
 	struct hms_stats sa = { 0 }, sb = { 0 }, sd = { 0 };
 	struct bench_stat ds;
 	char params[200];
 	int ret = -1;
 
-	if (!a || !b || !wa || !wb || !wc || !d)
+	if (!a || !b || !wa || !wb || !wc || !d || !m)
 		goto out;
 	if (pair_rounds(bytes, false, true, reps, b, &sb) ||
 	    pair_rounds(bytes, true, false, reps, a, &sa) ||
-	    pair_rounds(bytes, false, false, reps, d, &sd)) {
+	    pair_rounds(bytes, false, false, reps, d, &sd) || memcpy_rounds(bytes, reps, m)) {
 		fprintf(stderr, "hms bench replicate: setup failed\n");
 		goto out;
 	}
@@ -244,6 +276,10 @@ int bench_replicate(const struct bench_opts *o)
 	bench_report(o, "replicate", "READ_MOSTLY (replicas) vs pages bouncing between devices",
 		     bench_stats(a, reps), "bouncing", bench_stats(b, reps), "ms", false, 0.2,
 		     params);
+	bench_report(o, "replica-read", "the same rounds of replica reads vs two memcpys",
+		     bench_stats(a, reps), "memcpy", bench_stats(m, reps), "ms", false, 0,
+		     "the copy a read of replicas cannot avoid; a bouncing read copies at "
+		     "least three times (evict, migrate, read)");
 	ds = bench_stats(d, reps);
 	bench_note(o,
 		   "           (no advice, damping on (HMS_THRASH_*): median %.3f ms per round, "
@@ -270,5 +306,6 @@ out:
 	free(wb);
 	free(wc);
 	free(d);
+	free(m);
 	return ret;
 }
