@@ -7,7 +7,8 @@
  * second device of a policy that lists both gets the pages.  A policy set
  * again forgets the pin.  Both parties at once, over and over: every read
  * succeeds with the right bytes.  Rounds further apart than HMS_THRASH_MS
- * pin nothing.  (Before, two softdevs reading 8 MiB bound to both ten
+ * pin nothing.  The pins go with the range when it is unmanaged or
+ * unmapped.  (Before, two softdevs reading 8 MiB bound to both ten
  * times each made 120,000 migrations, and reads failed with -EFAULT or
  * -EBUSY; a CPU thread reading 4 MiB bound to a device while the device
  * read it five times took 28 s.)
@@ -185,8 +186,30 @@ static void one(struct hms *h, int n)
 	all_system(h, p, true);
 	t_pattern_check(p, NP, 5);
 
+	/* The pins go with the range: managed again, or unmapped and mapped
+	 * anew at the same addresses, no page of it is pinned. */
+	T_EQ(hms_unmanage(h, p, NP * T_PAGE), 0);
+	T_EQ(hms_manage(h, p, NP * T_PAGE), 0);
+	none_pinned(h, p);
+	/* ... and three rounds pin it again (the policy went with it). */
+	T_EQ(hms_bind(h, p, NP * T_PAGE, t, both ? 2 : 1, 0), 0);
+	T_EQ(hms_softdev_release(a), 0);
+	if (b)
+		T_EQ(hms_softdev_release(b), 0);
+	for (int round = 0; round < 3; round++) {
+		read_check(a, p, buf, 5);
+		read_check(b, p, buf, 5);
+	}
+	all_system(h, p, true);
+	T_EQ(munmap(p, NP * T_PAGE), 0); /* hms_manage'd: not hms_free's */
+	T_ASSERT(mmap(p, NP * T_PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == p);
+	T_EQ(hms_manage(h, p, NP * T_PAGE), 0);
+	none_pinned(h, p);
+	T_EQ(hms_unmanage(h, p, NP * T_PAGE), 0);
+	T_EQ(munmap(p, NP * T_PAGE), 0);
+
 	free(buf);
-	T_EQ(hms_free(h, p, NP * T_PAGE), 0);
 	hms_softdev_destroy(a);
 	if (b)
 		hms_softdev_destroy(b);

@@ -403,6 +403,7 @@ static void area_remove_locked(struct hms *h, uintptr_t start, uintptr_t end,
 
 	hms__policy_remove_locked(h, start, end);
 	hms__advice_remove_locked(h, start, end);
+	hms__thrash_forget_locked(h, start, end);
 	for (; a && a->start < end; a = next) {
 		next = a->next;
 		if (a->end <= start)

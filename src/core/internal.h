@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "hms.h"
@@ -122,6 +123,12 @@ struct hms_pte {
 				    * there, if any, is stamped above it */
 	};
 };
+
+/* Does the CPU protection of pte allow a read (and a write if write)? */
+static inline bool hms__pte_allows(const struct hms_pte *pte, bool write)
+{
+	return (pte->prot & PROT_READ) && (!write || (pte->prot & PROT_WRITE));
+}
 
 /*
  * A managed area: [start, end), registered with the context's userfaultfd.
@@ -888,7 +895,8 @@ void hms__thrash_placed_locked(struct hms *h, uintptr_t addr, const void *owner)
 void hms__thrash_taken_locked(struct hms *h, uintptr_t addr, const void *taker);
 /* Is addr's block pinned: may no device touch place its pages now? */
 bool hms__thrash_pinned_locked(struct hms *h, uintptr_t addr);
-/* Forget the records of blocks [start, end) touches (a new policy). */
+/* Forget the records of blocks [start, end) touches (a new policy, the
+ * range unmapped or unmanaged). */
 void hms__thrash_forget_locked(struct hms *h, uintptr_t start, uintptr_t end);
 
 struct hms {

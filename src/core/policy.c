@@ -400,8 +400,7 @@ static bool run_takes_locked(struct hms *h, struct hms_area *a, uintptr_t p, voi
 	const struct hms_pte *pte = area_pte_ro(a, p);
 
 	return pte->loc == HMS_LOC_SYSTEM && !(pte->flags & (uint16_t)~PTE_ZERO) &&
-	       (pte->prot & PROT_READ) && (!write || (pte->prot & PROT_WRITE)) &&
-	       !hms__advice_accessed_by_locked(h, p, owner) &&
+	       hms__pte_allows(pte, write) && !hms__advice_accessed_by_locked(h, p, owner) &&
 	       (write || !hms__replica_wanted_locked(h, pte, p, owner)) &&
 	       ((p & (HMS_HUGE_PAGE_SIZE - 1)) || !hms__thrash_pinned_locked(h, p));
 }
@@ -414,8 +413,7 @@ static bool run_takes_from_locked(struct hms *h, struct hms_area *a, uintptr_t p
 	const struct hms_pte *pte = area_pte_ro(a, p);
 
 	return pte->loc == HMS_LOC_DEVICE && !pte->flags &&
-	       hms__devmem_of_pfn_locked(h, pte->pfn) == other && (pte->prot & PROT_READ) &&
-	       (!write || (pte->prot & PROT_WRITE));
+	       hms__devmem_of_pfn_locked(h, pte->pfn) == other && hms__pte_allows(pte, write);
 }
 
 int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr_t limit,

@@ -30,8 +30,9 @@
  * pin holds back placements only: pages already in a device's memory stay
  * there, so a block where the CPU reads one value a device writes loses
  * only the pages the CPU's faults bring home.  hms_page_query()
- * reports such pages HMS_PAGE_THRASHING; a policy set over the block
- * forgets its count and pin.  Explicit moves (hms_migrate, a driver's
+ * reports such pages HMS_PAGE_THRASHING; a policy set over the block,
+ * or the block unmapped or unmanaged (area.c's removal), forgets its
+ * count and pin.  Explicit moves (hms_migrate, a driver's
  * migration) are neither counted nor held back.
  *
  * The record is a table of HMS_THRASH_SLOTS slots, one block each, found

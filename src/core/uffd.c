@@ -1854,6 +1854,11 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 		if (pte->loc == HMS_LOC_DEVICE) {
 			dm = hms__devmem_of_pfn_locked(h, pte->pfn);
 			fault_around_locked(h, a, addr, dm, &f);
+			/* A CPU taking a page a device's touch placed: a round of a
+			 * contest (thrash.c), counted before the move, so one
+			 * that then fails counts too (a heuristic; it retries). */
+			if (cpu)
+				hms__thrash_taken_locked(h, addr, NULL);
 			f.write = write;
 			f.nowait = handler;
 			if (dm)
@@ -1865,9 +1870,6 @@ static int fault_page(struct hms *h, uintptr_t addr, bool write, bool wp, bool c
 			if (ret == 0) {
 				if (cpu) {
 					HMS_STAT_ADD(h, cpu_faults_device, 1);
-					pthread_mutex_lock(&h->lock);
-					hms__thrash_taken_locked(h, addr, NULL);
-					pthread_mutex_unlock(&h->lock);
 					/* The migration's fill woke the thread; a write to
 					 * a page still write protected faults again. */
 					return FAULT_DONE;
