@@ -1258,7 +1258,9 @@ typedef void (*hms_softdev_kernel_fn)(void *page, uint64_t index, void *arg);
  * a range only partly managed), -ENOMEM, -ENOENT (no page managed),
  * -EPERM (a page not writable), -EFAULT (a page could not be faulted in:
  * unmapped meanwhile, or another device's migrate_to_ram failed), -EBUSY
- * (pages stayed busy through the fault-in), -ESHUTDOWN (the device is
+ * (pages stayed busy through the fault-in, or other parties took pages
+ * away after their migration, round after round for a second; a launch
+ * tries again while that happens), -ESHUTDOWN (the device is
  * stopping), or another error of hms_range_fault().
  */
 int hms_softdev_launch(struct hms_softdev *dev, struct hms_softdev_cmd *cmd,

@@ -434,12 +434,15 @@ static int sd_check_migratable(struct hms_softdev *d, const struct hms_softdev_c
 	return managed < cmd->npages ? -EINVAL : 0;
 }
 
-static int sd_cmd_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd)
+/* *short_of_pool (may be NULL): set when the pool could not take a page
+ * asked for, whatever the return. */
+static int sd_cmd_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
+				    bool *short_of_pool)
 {
 	uintptr_t end;
 	long moved = 0;
 	unsigned long selected = 0;
-	bool nomem = false;
+	bool nomem = false, *np = short_of_pool ? short_of_pool : &nomem;
 	int ret = check_cmd(d, cmd, false);
 
 	if (!ret)
@@ -448,7 +451,7 @@ static int sd_cmd_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cm
 		return ret;
 	end = cmd->addr + (cmd->npages << SD_SHIFT);
 	for (uintptr_t s = cmd->addr; s < end; s = batch_end(s, end)) {
-		long n = sd_migrate_batch_to_device(d, s, batch_end(s, end), &nomem, &selected);
+		long n = sd_migrate_batch_to_device(d, s, batch_end(s, end), np, &selected);
 
 		if (n < 0)
 			return (int)n;
@@ -456,7 +459,7 @@ static int sd_cmd_migrate_to_device(struct hms_softdev *d, struct hms_softdev_cm
 	}
 	if (!selected)
 		return -ENOENT; /* nothing movable: already on a device, or busy */
-	if (!moved && nomem)
+	if (!moved && *np)
 		return -ENOMEM;
 	cmd->cpages = (uint64_t)moved;
 	cmd->faults = 0;
@@ -686,6 +689,7 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 {
 	struct hms_softdev_cmd mig;
 	struct sd_work w = { 0 };
+	long t0 = 0;
 	int ret = check_cmd(d, cmd, false);
 
 	if (ret)
@@ -704,16 +708,24 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 	if (!w.pages)
 		return -ENOMEM;
 	pthread_mutex_lock(&d->launch_lock);
-	for (unsigned tries = 0;; tries++) {
+	for (unsigned tries = 0, taken = 0;; tries++) {
+		bool short_of_pool = false;
+
 		/* Kernels read and write: the CPU must allow writing, and pages
 		 * in other devices' memory come home before they come here. */
 		ret = sd_fault_home(d, cmd->addr, cmd->addr + (cmd->npages << SD_SHIFT), true);
 		if (ret)
 			goto out;
 		mig = *cmd;
-		ret = sd_cmd_migrate_to_device(d, &mig);
+		ret = sd_cmd_migrate_to_device(d, &mig, &short_of_pool);
 		if (ret && ret != -ENOMEM && ret != -ENOENT)
 			goto out;
+		/* The pool not short, and no wp_async (under which populated
+		 * pages never come to a device): a page missing below was
+		 * taken away since (another device, a CPU fault), or another
+		 * device had it again before this migration (-ENOENT). */
+		if (!short_of_pool && !hms_wp_async(d->h))
+			taken++;
 		ret = sd_translate(d, cmd, w.pages);
 		if (!ret) {
 			pthread_rwlock_rdlock(&d->exec);
@@ -724,6 +736,15 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 		}
 		if (ret != -EAGAIN)
 			goto out;
+		/* Taken away: another round, for as long as a range fault
+		 * retries; refused (the pool short, or pages that cannot come,
+		 * as under hms_wp_async): three rounds. */
+		if (taken == tries + 1 && sd_retry(tries, &t0))
+			continue;
+		if (taken == tries + 1) {
+			ret = -EBUSY; /* taken away round after round */
+			goto out;
+		}
 		if (tries >= 3) {
 			ret = -ENOMEM; /* the pool cannot hold the whole range */
 			goto out;
@@ -770,7 +791,7 @@ SD_API int hms_softdev_migrate_to_device(struct hms_softdev *d, struct hms_softd
 
 	if (ret)
 		return ret;
-	ret = sd_cmd_migrate_to_device(d, cmd);
+	ret = sd_cmd_migrate_to_device(d, cmd, NULL);
 	sd_leave(d);
 	return ret;
 }
