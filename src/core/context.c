@@ -572,6 +572,7 @@ HMS_API void hms_close(struct hms *h)
 	hms__uffd_discard_fini(h);
 	hms__policy_fini(h);
 	hms__advice_fini(h);
+	hms__thrash_fini(h);
 	hms__topology_close(h);
 	hms__notifier_fini(h);
 	close(h->uffd);

@@ -872,14 +872,12 @@ struct hms_staging; /* staging buffers, migrate.c */
  * of its pages).  Every call with hms.lock held.
  * ---------------------------------------------------------------------- */
 
-#define HMS_THRASH_SLOT_BITS 8
-#define HMS_THRASH_SLOTS (1u << HMS_THRASH_SLOT_BITS)
-
-/* One block's record (struct hms.thrash, hms.lock). */
+/* One block's record: a slot of the table struct hms.thrash (hms.lock). */
 struct hms_thrash {
 	uintptr_t block;          /* 2 MiB aligned; 0: a free slot */
 	const void *placer;       /* the owner whose touch placed a page last */
 	uint64_t round_ns;        /* when the last round was counted */
+	uint64_t last_ns;         /* the last placement or round */
 	uint64_t pinned_until_ns; /* no placement by a touch before (0: none) */
 	uint8_t rounds;           /* rounds so far, each within the window */
 	bool placed;              /* a page placed since the last round */
@@ -887,6 +885,8 @@ struct hms_thrash {
 
 /* HMS_THRASH_ROUNDS, HMS_THRASH_MS, HMS_THRASH_PIN_MS (at open). */
 void hms__thrash_init(struct hms *h);
+/* Free the table (hms_close). */
+void hms__thrash_fini(struct hms *h);
 /* A device's touch placed addr's page in its memory (owner: its pgmap
  * owner). */
 void hms__thrash_placed_locked(struct hms *h, uintptr_t addr, const void *owner);
@@ -1003,7 +1003,10 @@ struct hms {
 	struct hms_stats_atomic stats;
 	struct hms_topo_state *topo;
 	struct hms_policy_state *policy; /* policy.c, its own lock */
-	struct hms_thrash thrash[HMS_THRASH_SLOTS]; /* thrash.c; hms.lock */
+	/* thrash.c, hms.lock: an open-addressed table of thrash_cap slots (a
+	 * power of two; NULL until the first placement), thrash_used taken. */
+	struct hms_thrash *thrash;
+	size_t thrash_cap, thrash_used;
 	struct hms_advice_state *advice; /* advice.c, its own lock (taken
 					  * inside hms.lock) */
 
