@@ -1532,9 +1532,8 @@ void hms__uffd_discard_fini(struct hms *h)
 {
 	free(h->huge_left);
 	h->huge_left = NULL;
-	if (h->pagemap_fd >= 0)
-		close(h->pagemap_fd);
-	h->pagemap_fd = -1;
+	/* (h->pagemap_fd: hms_close() closes it with the others, under the
+	 * context list's lock, for fork.) */
 	while (h->pool) {
 		struct hms_discard *d = h->pool;
 
