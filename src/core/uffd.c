@@ -593,11 +593,27 @@ void hms__uffd_wake(struct hms *h, uintptr_t start, size_t len)
  * zap is recorded first, so the handler knows the event is ours; the
  * record is dropped once the handler has processed every message read
  * before madvise returned.
+ *
+ * The kernel's event does not say who called madvise, and the
+ * application may discard a page of the range while the zap is recorded.
+ * What tells the two apart: one madvise raises exactly one REMOVE for
+ * each page of its range (one event per mapping it crosses).  So each
+ * page of a record is ours once (claimed[]); a second REMOVE of it, in
+ * whichever order the two come, is the application's, and its discard
+ * wins over the migration (PTE_DISCARD), as for a page it discards
+ * outside the record.  Before, every REMOVE inside a record was dropped:
+ * the page kept the bytes the migration had copied before the
+ * application's discard (tests/zap_app_discard_race).
  */
+#define ZAP_MAX_PAGES 512
+
 struct hms_zap {
 	uintptr_t start, end;
 	struct hms_zap *next;
 	bool seen; /* an own unmap whose event was passed over */
+	/* A self-zap's pages whose REMOVE has come (bit i: start + i pages;
+	 * at most ZAP_MAX_PAGES), h->lock. */
+	uint64_t claimed[ZAP_MAX_PAGES / 64];
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -630,9 +646,80 @@ struct ev_counts {
 
 static struct ev_counts *ev_of(struct hms *h);
 
+static int zap_one(struct hms *h, uintptr_t start, size_t len);
+static void zap_left(struct hms *h, uintptr_t start, size_t len, uintptr_t *first,
+		     uintptr_t *end);
+
+#define ZAP_TRIES 8
+
+/*
+ * A mapping split inside the range while the madvise waited for its
+ * REMOVE to be read (an mprotect, mbind or madvise of another thread)
+ * ends the madvise early on kernels before 6.16: they go on from where
+ * the mapping ended before the split, and the pages after the split
+ * keep their system copy, which the CPU then read instead of the
+ * device's data (tests/zap_split_repeat_race, in the 6.1 and 6.12 VMs).
+ * So what is still there (pagemap) is zapped again, a few times.
+ */
 int hms__zap(struct hms *h, uintptr_t start, size_t len)
 {
-	struct hms_zap z = { start, start + len, NULL }, **pp;
+	const size_t most = (size_t)ZAP_MAX_PAGES << PAGE_SHIFT;
+	int ret = 0;
+
+	for (size_t off = 0; off < len && !ret; off += most) {
+		uintptr_t s = start + off, e = s + (len - off < most ? len - off : most);
+
+		for (unsigned tries = 0; !ret && s < e; tries++) {
+			ret = zap_one(h, s, e - s);
+			if (!ret)
+				zap_left(h, s, e - s, &s, &e);
+			if (!ret && s < e && tries + 1 >= ZAP_TRIES)
+				ret = -EAGAIN;
+		}
+	}
+	return ret;
+}
+
+/* The pages of [start, start + len) the zap left, from *first to *end
+ * (both start + len when none).  Where the pagemap cannot be read,
+ * none: as before it was asked. */
+static void zap_left(struct hms *h, uintptr_t start, size_t len, uintptr_t *first,
+		     uintptr_t *end)
+{
+	uint64_t pm[64];
+	size_t n = len >> PAGE_SHIFT;
+	int fd;
+
+	*first = *end = start + len;
+	pthread_mutex_lock(&h->lock);
+	if (h->pagemap_fd < 0)
+		h->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = h->pagemap_fd;
+	pthread_mutex_unlock(&h->lock);
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < n; i += 64) {
+		size_t k = n - i < 64 ? n - i : 64;
+		ssize_t got = pread(fd, pm, k * sizeof(*pm),
+				    (off_t)(((start >> PAGE_SHIFT) + i) * sizeof(*pm)));
+
+		if (got != (ssize_t)(k * sizeof(*pm)))
+			return;
+		for (size_t j = 0; j < k; j++) {
+			uintptr_t p = start + ((i + j) << PAGE_SHIFT);
+
+			if (!(pm[j] & ((1ULL << 63) | (1ULL << 62)))) /* present, swapped */
+				continue;
+			if (*first == start + len)
+				*first = p;
+			*end = p + PAGE_SIZE;
+		}
+	}
+}
+
+static int zap_one(struct hms *h, uintptr_t start, size_t len)
+{
+	struct hms_zap z = { .start = start, .end = start + len }, **pp;
 	uint64_t target;
 	int ret = 0;
 
@@ -1598,11 +1685,33 @@ HMS_API int hms_sync(struct hms *h)
 	return ret;
 }
 
-static bool is_self_zap_locked(struct hms *h, uintptr_t s, uintptr_t e)
+/* Does a self-zap record cover a page of [s, e)? */
+static bool zaps_touch_locked(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	for (struct hms_zap *z = h->zaps; z; z = z->next)
-		if (s >= z->start && e <= z->end)
+		if (s < z->end && e > z->start)
 			return true;
+	return false;
+}
+
+/*
+ * Is the REMOVE of the page at p ours: a self-zap covers it and has not
+ * had its REMOVE yet?  If claim, it has now.
+ */
+static bool zap_claim_locked(struct hms *h, uintptr_t p, bool claim)
+{
+	for (struct hms_zap *z = h->zaps; z; z = z->next) {
+		size_t i = (p - z->start) >> PAGE_SHIFT;
+		uint64_t bit = 1ull << (i % 64);
+
+		if (p < z->start || p >= z->end)
+			continue;
+		if (z->claimed[i / 64] & bit)
+			return false;
+		if (claim)
+			z->claimed[i / 64] |= bit;
+		return true;
+	}
 	return false;
 }
 
@@ -2070,18 +2179,13 @@ void hms__uffd_gate_exit(struct hms *h)
 	pthread_mutex_unlock(&ev_lock);
 }
 
-static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
+/* The application discarded [s, e). */
+static void remove_run(struct hms *h, uintptr_t s, uintptr_t e)
 {
 	struct hms_notify_range r = { s, e, HMS_EVENT_CLEAR, HMS_NOTIFY_BLOCKABLE, NULL };
 	struct hms_free_list fl = { 0 };
 	uint16_t maybe;
-	bool mine;
 
-	pthread_mutex_lock(&h->lock);
-	mine = is_self_zap_locked(h, s, e);
-	pthread_mutex_unlock(&h->lock);
-	if (mine)
-		return;
 	hms__notify_start(h, &r);
 	pthread_mutex_lock(&h->lock);
 	for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
@@ -2130,6 +2234,93 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 	pthread_mutex_unlock(&h->lock);
 	hms__notify_end(h, &r);
 	hms__free_list_release(h, &fl);
+}
+
+/* Does a mapping begin at a (/proc/self/maps)?  Where the maps cannot be
+ * read, yes: the answer that keeps a self-zap's pages (event_remove). */
+static bool mapping_starts_at(uintptr_t a)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[4096];
+	bool found = false, at_line = true;
+
+	if (!f)
+		return true;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long vs, ve;
+		bool whole = strchr(line, '\n') != NULL;
+
+		/* (A line longer than the buffer goes on in the next piece:
+		 * only a line's beginning is parsed.) */
+		if (at_line && sscanf(line, "%lx-%lx", &vs, &ve) == 2) {
+			if (vs == a)
+				found = true;
+			else if (vs > a)
+				break;
+		}
+		at_line = whole;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Does one self-zap record cover [s, e), every page of it claimed? */
+static bool zap_claimed_whole_locked(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	for (struct hms_zap *z = h->zaps; z; z = z->next) {
+		if (s < z->start || e > z->end)
+			continue;
+		for (uintptr_t p = s; p < e; p += PAGE_SIZE) {
+			size_t i = (p - z->start) >> PAGE_SHIFT;
+
+			if (!(z->claimed[i / 64] & (1ull << (i % 64))))
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A REMOVE event: the runs of it that are not a self-zap's are the
+ * application's discards (see "self-zap").  One exception: the kernel
+ * itself repeats a REMOVE when the mapping was split while the madvise
+ * waited for its event to be read (Linux 6.16 and later go on from the
+ * split and raise the rest again; before, they skip the rest).  A
+ * repeat lies whole in pages our madvise already claimed and begins
+ * where a mapping begins now: taken as ours, as every event inside a
+ * record was before.  So an application's discard of exactly such a
+ * range, during the zap, is missed (the page keeps the migration's copy);
+ * the other way, a repeat taken for the application's discard, would
+ * have thrown away the device's copy of data no one discarded.
+ */
+static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
+{
+	bool zaps, again;
+
+	pthread_mutex_lock(&h->lock);
+	zaps = zaps_touch_locked(h, s, e);
+	again = zaps && zap_claimed_whole_locked(h, s, e);
+	pthread_mutex_unlock(&h->lock);
+	if (!zaps) {
+		remove_run(h, s, e);
+		return;
+	}
+	if (again && mapping_starts_at(s))
+		return; /* the kernel's repeat of ours, it seems */
+	for (uintptr_t p = s, q; p < e; p = q) {
+		bool ours;
+
+		pthread_mutex_lock(&h->lock);
+		ours = zap_claim_locked(h, p, true);
+		for (q = p + PAGE_SIZE; q < e && zap_claim_locked(h, q, false) == ours;
+		     q += PAGE_SIZE)
+			if (ours)
+				zap_claim_locked(h, q, true);
+		pthread_mutex_unlock(&h->lock);
+		if (!ours)
+			remove_run(h, p, q);
+	}
 }
 
 static bool range_touches_managed(struct hms *h, uintptr_t s, uintptr_t e)
