@@ -56,7 +56,7 @@ int main(void)
 		usleep(100);
 	for (int i = 0; i < nforks; i++) {
 		pid_t pid = fork();
-		int st = 0, ms = 0;
+		int st;
 
 		T_ASSERT(pid >= 0);
 		if (pid == 0) {
@@ -68,14 +68,10 @@ int main(void)
 			hms_close(c);
 			_exit(0);
 		}
-		while (waitpid(pid, &st, WNOHANG) == 0) {
-			if (++ms == 20000) {
-				kill(pid, SIGKILL);
-				waitpid(pid, &st, 0);
-				atomic_store(&stop, true);
-				T_FAIL("fork %d: the child's hms_open did not return in 20 s", i);
-			}
-			usleep(1000);
+		st = t_wait_child(pid, 20);
+		if (st == -1) {
+			atomic_store(&stop, true);
+			T_FAIL("fork %d: the child's hms_open did not return in 20 s", i);
 		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			T_FAIL("fork %d: child status %#x", i, st);

@@ -22,32 +22,7 @@
 
 #define NP 4
 
-static struct hms_softdev *d;
-static char *p;
-static atomic_int mig_tid;
-static atomic_bool at_commit, go_on;
-
-static void hook(enum hms_test_hook point, uintptr_t start, size_t len, void *arg)
-{
-	hold_hook(point, start, len, arg);
-	if (point != HMS_HOOK_MIGRATE_COMMIT || start != (uintptr_t)p)
-		return;
-	/* Its pages are copied; it is about to discard them: hold the
-	 * handler first. */
-	atomic_store(&at_commit, true);
-	while (!atomic_load(&go_on))
-		usleep(1000);
-}
-
-static void *migrator(void *arg)
-{
-	struct hms_softdev_cmd c;
-
-	(void)arg;
-	atomic_store(&mig_tid, (int)syscall(SYS_gettid));
-	T_EQ(t_cmd(d, hms_softdev_migrate_to_device, p, NULL, NP, &c), 0);
-	return NULL;
-}
+#include "zap_hold.inc"
 
 int main(void)
 {
@@ -57,39 +32,13 @@ int main(void)
 	char buf[NP * 4096];
 	struct hms_softdev_cmd c;
 
-	T_EQ(setenv("HMS_UFFD_MOVE", "0", 1), 0); /* the ungated discard */
-	h = t_open();
-	d = t_softdev(h, 0);
-	dh = t_softdev(h, 0); /* the hold page's, apart from d */
-	hold = hms_alloc(h, T_PAGE, 0);
-	p = hms_alloc(h, NP * T_PAGE, 0);
-	T_ASSERT(hold && p);
-	memset(hold, 'h', T_PAGE);
-	for (int i = 0; i < NP; i++)
-		memset(p + i * T_PAGE, 'A' + i, T_PAGE);
-	t_to_device(h, dh, hold, 1, "hold");
-	t_watchdog(60, "the handler held, or the madvises");
-
-	hms__test_hook_in_handler(true);
-	hms__test_hook_set(hook, NULL);
-	T_EQ(pthread_create(&m, NULL, migrator, NULL), 0);
-	while (!atomic_load(&at_commit))
-		usleep(1000);
-	T_EQ(pthread_create(&r, NULL, hold_reader, NULL), 0);
-	hold_wait();
-	atomic_store(&go_on, true);
+	zap_hold_open(&h, &dh);
 	/* The migration's MADV_DONTNEED waits for its REMOVE to be read ... */
-	while (!t_thread_sleeps_in(atomic_load(&mig_tid), SYS_madvise))
-		usleep(1000);
+	zap_hold_start(&m, &r);
 	/* ... with the mmap lock dropped: split the mapping inside the run. */
 	T_EQ(madvise(p + T_PAGE, T_PAGE, MADV_NOHUGEPAGE), 0);
 	hold_release();
-	T_EQ(pthread_join(m, NULL), 0);
-	T_EQ(pthread_join(r, NULL), 0);
-	hms__test_hook_set(NULL, NULL);
-	hms__test_hook_in_handler(false);
-	T_EQ(hms_sync(h), 0);
-	t_watchdog(0, NULL);
+	zap_hold_join(h, m, r);
 
 	T_EQ(t_count_loc(h, p, NP, HMS_LOC_DEVICE), NP);
 	T_EQ(sizeof(buf), NP * T_PAGE);

@@ -646,6 +646,20 @@ struct ev_counts {
 
 static struct ev_counts *ev_of(struct hms *h);
 
+/* The context's /proc/self/pagemap descriptor, opened at first use (and
+ * tried again next time where it cannot be); -1 then. */
+static int pagemap_fd(struct hms *h)
+{
+	int fd;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->pagemap_fd < 0)
+		h->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = h->pagemap_fd;
+	pthread_mutex_unlock(&h->lock);
+	return fd;
+}
+
 static int zap_one(struct hms *h, uintptr_t start, size_t len);
 static void zap_left(struct hms *h, uintptr_t start, size_t len, uintptr_t *first,
 		     uintptr_t *end);
@@ -688,14 +702,9 @@ static void zap_left(struct hms *h, uintptr_t start, size_t len, uintptr_t *firs
 {
 	uint64_t pm[64];
 	size_t n = len >> PAGE_SHIFT;
-	int fd;
+	int fd = pagemap_fd(h);
 
 	*first = *end = start + len;
-	pthread_mutex_lock(&h->lock);
-	if (h->pagemap_fd < 0)
-		h->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	fd = h->pagemap_fd;
-	pthread_mutex_unlock(&h->lock);
 	if (fd < 0)
 		return;
 	for (size_t i = 0; i < n; i += 64) {
@@ -992,13 +1001,8 @@ static uintptr_t *huge_left_slot_locked(struct hms *h, uintptr_t block)
 static bool pmd_mapped(struct hms *h, uintptr_t at)
 {
 	struct page_region r;
-	int fd;
+	int fd = pagemap_fd(h);
 
-	pthread_mutex_lock(&h->lock);
-	if (h->pagemap_fd < 0)
-		h->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	fd = h->pagemap_fd;
-	pthread_mutex_unlock(&h->lock);
 	return fd >= 0 && hms__pagemap_huge(fd, at, at + HMS_HUGE_PAGE_SIZE, &r, 1, NULL) == 1 &&
 	       r.start == at && r.end == at + HMS_HUGE_PAGE_SIZE;
 }

@@ -590,3 +590,18 @@ bool t_seccomp_refuse(long nr, long arg1, int err)
 	return !prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) &&
 	       !syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 }
+
+int t_wait_child(pid_t pid, unsigned secs)
+{
+	int st = 0;
+
+	for (unsigned ms = 0; waitpid(pid, &st, WNOHANG) == 0; ms++) {
+		if (ms >= secs * 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(1000);
+	}
+	return st;
+}

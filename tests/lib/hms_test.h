@@ -151,6 +151,10 @@ void t_stress(const char *const args[], char *out, size_t outlen);
  * test: HMS_TEST_STACKS_S, default 90 s; t_watchdog(0, NULL) rearms it.) */
 void t_watchdog(unsigned seconds, const char *what);
 
+/* Waits up to secs seconds for child pid to end: its wait status, or -1
+ * when it did not (it is killed and reaped then). */
+int t_wait_child(pid_t pid, unsigned secs);
+
 /* Thread tid of this process sleeps (state S or D) inside system call nr
  * (SYS_*), as /proc says now. */
 bool t_thread_sleeps_in(int tid, long nr);
