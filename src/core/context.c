@@ -598,9 +598,9 @@ HMS_API void hms_close(struct hms *h)
 	hms__thrash_fini(h);
 	hms__topology_close(h);
 	hms__notifier_fini(h);
-	/* Its descriptors go while it is still listed (ctx_open_lock): a
-	 * fork() now finds them open and its child closes its copies, or
-	 * closed and -1. */
+	/* Its descriptors go while it is still listed, under ctx_list_lock:
+	 * a fork() finds them open (its child closes its copies) or closed
+	 * and -1. */
 	pthread_mutex_lock(&ctx_list_lock);
 	close_fd(&h->uffd);
 	close_fd(&h->uffd_spare);
