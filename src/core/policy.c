@@ -461,18 +461,22 @@ int hms__policy_place_device(struct hms *h, uintptr_t addr, void *owner, uintptr
 	       end - addr < PLACE_AROUND * PAGE_SIZE && area_pte(a, end)->loc == HMS_LOC_NONE &&
 	       !(area_pte(a, end)->flags & (PTE_BUSY | PTE_MIGRATING)))
 		end += PAGE_SIZE;
+	/* A run goes no further than the device asks, the area or the
+	 * policy's run. */
+	if (limit > a->end)
+		limit = a->end;
+	if (limit > pe)
+		limit = pe;
 	/* System pages the device asks for after this one: one migration,
 	 * not one per page (a device reading 64 MiB bound to it took 7x as
 	 * long as hms_migrate and the same read). */
 	if (pte->loc == HMS_LOC_SYSTEM && run_takes_locked(h, a, addr, owner, write))
-		while (end < limit && end < a->end && end < pe &&
-		       run_takes_locked(h, a, end, owner, write))
+		while (end < limit && run_takes_locked(h, a, end, owner, write))
 			end += PAGE_SIZE;
 	/* Another device's pages after this one, the same way (a handoff
 	 * from one device to the next). */
 	if (other)
-		while (end < limit && end < a->end && end < pe &&
-		       run_takes_from_locked(h, a, end, other, write)) {
+		while (end < limit && run_takes_from_locked(h, a, end, other, write)) {
 			/* A take in the next block too: a round there, maybe
 			 * its pin (counted only at addr, a block the runs
 			 * always reached from the one before was never

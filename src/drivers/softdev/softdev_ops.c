@@ -181,40 +181,37 @@ static bool user_copy(void *local, uintptr_t remote, size_t len, bool write)
  */
 #define DEV_RUN 64
 
+static void sd_copy_run(struct hms_softdev *d, char *buf, uint64_t from, uint64_t to, uint64_t idx,
+			bool write)
+{
+	char *p = d->pool + (idx << SD_SHIFT), *b = buf + (from << SD_SHIFT);
+
+	if (write)
+		memcpy(p, b, (to - from) << SD_SHIFT);
+	else
+		memcpy(b, p, (to - from) << SD_SHIFT);
+}
+
 static void sd_copy_local_locked(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 				 uint64_t *pos, bool write, const uint8_t *inplace, uint64_t e)
 {
-	uint64_t vpn = (cmd->addr >> SD_SHIFT) + *pos, end = *pos + DEV_RUN;
-	char *buf = cmd->buf;
+	uint64_t vpn = cmd->addr >> SD_SHIFT, end = *pos + DEV_RUN;
+	uint64_t from = *pos, idx = SD_IDX(e); /* the run of adjacent pool pages */
 
 	if (end > cmd->npages)
 		end = cmd->npages;
-	while (*pos < end) {
-		uint64_t idx = SD_IDX(e), n = 1, f;
-		char *p = d->pool + (idx << SD_SHIFT), *b = buf + (*pos << SD_SHIFT);
+	for ((*pos)++; *pos < end && !inplace[*pos]; (*pos)++) {
+		uint64_t f = sd_pt_get(&d->pt, vpn + *pos);
 
-		/* Take the following pages while they sit next in the pool. */
-		for (;;) {
-			if (*pos + n >= end || inplace[*pos + n])
-				break;
-			f = sd_pt_get(&d->pt, vpn + n);
-			if (!(f & SD_V) || !(f & SD_D) || (write && !(f & SD_W)) ||
-			    SD_IDX(f) != idx + n)
-				break;
-			n++;
+		if (!(f & SD_V) || !(f & SD_D) || (write && !(f & SD_W)))
+			break;
+		if (SD_IDX(f) != idx + (*pos - from)) {
+			sd_copy_run(d, cmd->buf, from, *pos, idx, write);
+			from = *pos;
+			idx = SD_IDX(f);
 		}
-		if (write)
-			memcpy(p, b, n << SD_SHIFT);
-		else
-			memcpy(b, p, n << SD_SHIFT);
-		*pos += n;
-		vpn += n;
-		if (*pos >= end || inplace[*pos])
-			return;
-		e = sd_pt_get(&d->pt, vpn);
-		if (!(e & SD_V) || !(e & SD_D) || (write && !(e & SD_W)))
-			return;
 	}
+	sd_copy_run(d, cmd->buf, from, *pos, idx, write);
 }
 
 /*
