@@ -690,6 +690,7 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 	struct hms_softdev_cmd mig;
 	struct sd_work w = { 0 };
 	long t0 = 0;
+	bool refused = false; /* a round the pool or wp_async refused */
 	int ret = check_cmd(d, cmd, false);
 
 	if (ret)
@@ -708,7 +709,7 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 	if (!w.pages)
 		return -ENOMEM;
 	pthread_mutex_lock(&d->launch_lock);
-	for (unsigned tries = 0, taken = 0;; tries++) {
+	for (unsigned tries = 0;; tries++) {
 		bool short_of_pool = false;
 
 		/* Kernels read and write: the CPU must allow writing, and pages
@@ -720,12 +721,13 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 		ret = sd_cmd_migrate_to_device(d, &mig, &short_of_pool);
 		if (ret && ret != -ENOMEM && ret != -ENOENT)
 			goto out;
-		/* The pool not short, and no wp_async (under which populated
-		 * pages never come to a device): a page missing below was
-		 * taken away since (another device, a CPU fault), or another
-		 * device had it again before this migration (-ENOENT). */
-		if (!short_of_pool && !hms_wp_async(d->h))
-			taken++;
+		/* The pool short, or wp_async (under which populated pages
+		 * never come to a device): a page missing below was refused.
+		 * Otherwise it was taken away since (another device, a CPU
+		 * fault), or another device had it again before this
+		 * migration (-ENOENT). */
+		if (short_of_pool || hms_wp_async(d->h))
+			refused = true;
 		ret = sd_translate(d, cmd, w.pages);
 		if (!ret) {
 			pthread_rwlock_rdlock(&d->exec);
@@ -739,9 +741,9 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 		/* Taken away: another round, for as long as a range fault
 		 * retries; refused (the pool short, or pages that cannot come,
 		 * as under hms_wp_async): three rounds. */
-		if (taken == tries + 1 && sd_retry(tries, &t0))
+		if (!refused && sd_retry(tries, &t0))
 			continue;
-		if (taken == tries + 1) {
+		if (!refused) {
 			ret = -EBUSY; /* taken away round after round */
 			goto out;
 		}
