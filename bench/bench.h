@@ -97,6 +97,12 @@ int bench_gpu_chunks(const struct bench_opts *o, const struct hms_cu *cu);
 /* Part of bench_gpu: how fast 1-16 threads copy bytes of data into pinned
  * memory, the staged copy's ceiling (a line); 0, or -1 (said in a line). */
 int bench_gpu_host(const struct bench_opts *o, const struct hms_cu *cu, size_t bytes);
+struct hms;
+/* Part of bench_gpu: a read-only window's replicas of N MiB against
+ * hms_migrate of as many bytes to the GPU (a report line); 0, or -1 (said
+ * on stderr). */
+int bench_gpu_replica(const struct bench_opts *o, struct hms *h, const struct hms_cu *cu,
+		      size_t bytes, unsigned reps);
 int bench_replicate(const struct bench_opts *o);
 int bench_thrash(const struct bench_opts *o);
 int bench_place(const struct bench_opts *o);

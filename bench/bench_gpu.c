@@ -10,7 +10,10 @@
  *     Unified Memory's CPU fault on GPU-resident managed memory;
  *   - CPU reads of every page of 64 MiB on the GPU: an hms huge area
  *     (a whole 2 MiB block per fault; 16-page windows on a note line)
- *     against Unified Memory's CPU faults.
+ *     against Unified Memory's CPU faults;
+ *   - a read-only window's replicas of N MiB against hms_migrate of as
+ *     many bytes (bench_gpu_replica.c; not with HMS_BENCH_GPU_ONLY, unless
+ *     it holds "replica").
  * SKIPs (exit 0, says why) where no GPU can be used.
  */
 #include <stdio.h>
@@ -413,8 +416,13 @@ int bench_gpu(const struct bench_opts *o)
 			best = variants[v].name;
 		}
 	}
-	if (!best)
+	if ((!only || !*only || strstr(only, "replica")) &&
+	    bench_gpu_replica(o, h, cu, bytes, reps))
 		goto out_close;
+	if (!best) {
+		ret = only && strstr(only, "replica") ? 0 : 1; /* no variant asked for */
+		goto out_close;
+	}
 	snprintf(params, sizeof(params), "%zu MiB, %s, best hms configuration: %s", bytes >> 20,
 		 info.name, best);
 	bench_report(o, "gpu-h2d", "host->GPU, hms_migrate vs cuMemPrefetchAsync (managed)",

@@ -7,12 +7,14 @@
  * them, 32 MiB with 16 threads too, and the two that discard by
  * MADV_DONTNEED in a context of their own), the four bandwidth ratios and the two fault-back
  * lines (one page per 2 MiB; every page of a huge area, whole blocks
- * against windows on a note line), with every
+ * against windows on a note line) and the replicas' line (a read-only
+ * window against hms_migrate), with every
  * page's data checked by the benchmark itself (it fails on a lost byte);
  * the 2 MiB mapped at an offset of a larger allocation either reads as
  * the whole's mapping does there or is refused (NVIDIA's driver 580
  * refuses it, and so fakecuda).  HMS_BENCH_GPU_ONLY=chunks stops after
- * the chunk lines; --json keeps stdout to JSON objects (with one hms
+ * the chunk lines; HMS_BENCH_GPU_ONLY=replica runs no hms configuration
+ * but the replicas; --json keeps stdout to JSON objects (with one hms
  * configuration).  Without a GPU
  * the benchmark says SKIP and exits 0 (checked in the SKIP branch).
  */
@@ -88,7 +90,8 @@ int main(void)
 	T_EQ(count(out, "gpu-d2h    "), 2);
 	T_EQ(count(out, "gpu-fault  "), 2);
 	T_EQ(count(out, "the same with 16-page windows (HMS_FAULT_HUGE=0): "), 1);
-	T_EQ(count(out, "ratio "), 6);
+	T_EQ(count(out, "gpu-replica "), 1);
+	T_EQ(count(out, "ratio "), 7);
 	if (g_fake() || !strstr(out, "of a 32 MiB allocation: refused, the driver maps"))
 		T_ASSERT(strstr(out, g_fake() ? "of a 32 MiB allocation: refused, the driver maps an "
 						"allocation from its start only (operation not "
@@ -102,6 +105,12 @@ int main(void)
 	T_EQ(count(out, "host copy into pinned memory"), 1);
 	T_EQ(count(out, "hms_migrate, "), 0);
 	T_EQ(count(out, "ratio "), 0);
+
+	st = run("HMS_BENCH_GPU_ONLY=replica", "2>&1");
+	expect_exit0(st, "HMS_BENCH_GPU_ONLY=replica");
+	T_EQ(count(out, "gpu-replica "), 1);
+	T_EQ(count(out, "hms_migrate, "), 0);
+	T_EQ(count(out, "ratio "), 1);
 
 	/* --json: stdout holds one object a line, the notes go to stderr
 	 * (kept in a file, shown if the run fails: a sanitizer's report).

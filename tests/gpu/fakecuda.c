@@ -72,6 +72,12 @@ EXPORT void fakecuda_fail_copies(unsigned skip, unsigned n)
 	pthread_mutex_unlock(&lock);
 }
 
+/* Copies asked for so far, both ways (failed ones too). */
+EXPORT unsigned fakecuda_copies(void)
+{
+	return LOCKED_READ(copies);
+}
+
 EXPORT void fakecuda_set_mem_limit(size_t bytes)
 {
 	pthread_mutex_lock(&lock);

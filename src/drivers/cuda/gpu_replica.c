@@ -163,6 +163,17 @@ struct rep {
 	unsigned long i; /* index in the batch */
 };
 
+/* The end of the run of replicas from reps[k]: pages adjacent in the
+ * range, so in their slot. */
+static unsigned rep_run_end(const struct rep *reps, unsigned k, unsigned nrep)
+{
+	unsigned j = k + 1;
+
+	while (j < nrep && reps[j].i == reps[j - 1].i + 1)
+		j++;
+	return j;
+}
+
 /* One batch (inside one block): fault for reading, copy the REPLICA
  * pages, keep them if no invalidation came meanwhile, else try again.
  * tmp: room for the batch's pages. */
@@ -224,18 +235,25 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 		 * meanwhile is brought back by that read (a CPU access would
 		 * be), through this GPU's own migrate_to_ram, which may wait
 		 * for a staging buffer or for a window's owner, who may wait
-		 * for one.  Then copy through a pinned buffer. */
-		for (unsigned k = 0; k < nrep && !failed; k++)
+		 * for one.  Then copy through a pinned buffer.  By runs of
+		 * adjacent pages (one block, one slot: adjacent on the GPU
+		 * too), one read and one copy each: on a GPU every copy is a
+		 * call and a DMA of its own. */
+		for (unsigned k = 0, j; k < nrep && !failed; k = j) {
+			size_t len = (size_t)((j = rep_run_end(reps, k, nrep)) - k) << GPU_SHIFT;
+
 			failed = hms_user_read(tmp + ((size_t)k << GPU_SHIFT),
 					       (const void *)(s + (reps[k].i << GPU_SHIFT)),
-					       GPU_PAGE) != GPU_PAGE;
+					       len) != (ssize_t)len;
+		}
 		st = gpu_stage_get(g, false);
-		for (unsigned k = 0; k < nrep && !failed; k++) {
+		for (unsigned k = 0, j; k < nrep && !failed; k = j) {
 			char *buf = st->buf + ((size_t)k << GPU_SHIFT);
+			size_t len = (size_t)((j = rep_run_end(reps, k, nrep)) - k) << GPU_SHIFT;
 
-			memcpy(buf, tmp + ((size_t)k << GPU_SHIFT), GPU_PAGE);
+			memcpy(buf, tmp + ((size_t)k << GPU_SHIFT), len);
 			if (cu->MemcpyHtoDAsync(gpu_pfn_addr(g, gpu_pfn(g, reps[k].slot, reps[k].page)),
-						buf, GPU_PAGE, st->stream) != CUDA_SUCCESS)
+						buf, len, st->stream) != CUDA_SUCCESS)
 				failed = true;
 		}
 		if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
