@@ -54,6 +54,13 @@
  *                under writeback): the range is unmapped, pages and all,
  *                instead of emptied for reuse; a kept range the fault
  *                handler would fill from is left to UFFDIO_COPY
+ *   zap_short    the MADV_DONTNEED of an ungated discard (hms__zap, a
+ *                migration to a device) covers the first half of its
+ *                range only (of more than one page), as a kernel before
+ *                6.16 does after the mapping was split during it: the zap
+ *                finds the rest still there and tries again, 8 times in
+ *                all, then the migration fails for the pages left (those
+ *                discarded count as moved)
  */
 #ifndef HMS_INJECT_H
 #define HMS_INJECT_H
@@ -71,6 +78,7 @@ enum hms_inject_point {
 	HMS_INJ_UFFD_REGISTER,
 	HMS_INJ_NOTIFY_NOMEM,
 	HMS_INJ_SPARE_MOVE,
+	HMS_INJ_ZAP_SHORT,
 	HMS_INJ_NPOINTS
 };
 

@@ -85,7 +85,7 @@ int main(void)
 	/* the good forms, leading zeros decimal as elsewhere */
 	taken("", "--inject nomem:5");
 	taken("", "--inject nomem:05,dev_alloc:1000000000");
-	taken("", "--inject dev_copy:2,uffd_eagain:2,notify_nomem:16,spare_move:1");
+	taken("", "--inject dev_copy:2,uffd_eagain:2,notify_nomem:16,spare_move:1,zap_short:3");
 	/* the counts too small to make progress are still refused, as N */
 	refused("", "--inject dev_copy:01 --ops x",
 		"hms stress: --inject: dev_copy:1 fails every pass and the run can never make "

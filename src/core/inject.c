@@ -18,6 +18,7 @@ static const char *const names[HMS_INJ_NPOINTS] = {
 	[HMS_INJ_THREAD] = "thread",	    [HMS_INJ_UFFD_EAGAIN] = "uffd_eagain",
 	[HMS_INJ_NOMEM] = "nomem",	    [HMS_INJ_UFFD_REGISTER] = "uffd_register",
 	[HMS_INJ_NOTIFY_NOMEM] = "notify_nomem", [HMS_INJ_SPARE_MOVE] = "spare_move",
+	[HMS_INJ_ZAP_SHORT] = "zap_short",
 };
 
 /* every[p]: 0 = off, else point p fails on every every[p]-th pass;

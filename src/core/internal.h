@@ -412,8 +412,14 @@ enum hms_kcopy hms__kernel_copy_fault(uintptr_t addr, bool write);
  * it, finalize not yet)?  Its pages then wait for this thread.  Caller
  * holds h->lock (migrate.c). */
 bool hms__migrating_here(const struct hms *h);
-/* Self-zap: discard system pages of [start, end) without reporting a CLEAR. */
+/* Self-zap: discard system pages of [start, end) without reporting a
+ * CLEAR.  0, or -EAGAIN / -errno of madvise with some pages maybe
+ * discarded and some not (hms__pages_absent tells them apart). */
 int hms__zap(struct hms *h, uintptr_t start, size_t len);
+/* Bit j of *absent: page start + j (j < n <= 64) is neither present nor
+ * swapped (pagemap).  0, or -1 where the pagemap cannot be read (then
+ * *absent is 0). */
+int hms__pages_absent(struct hms *h, uintptr_t start, unsigned n, uint64_t *absent);
 /* munmap() a range hms_free() took out of the table already; its UNMAP
  * event is not applied to an area made there since.  Returns once the
  * event was handled: 0, or -errno of munmap(). */

@@ -484,6 +484,23 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i
  * marked MS_MOVED at once, so that an error later in the run leaves it
  * counted.  0 or -EAGAIN.
  */
+/* A self-zap of pages [i, j) gave up part way (hms__zap): those it
+ * discarded count as moved, their system copy is gone (where the pagemap
+ * cannot be read, none: they would read as zeros, as before). */
+static void zap_failed(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
+{
+	for (unsigned long k = i; k < j; k += 64) {
+		unsigned n = j - k < 64 ? (unsigned)(j - k) : 64;
+		uint64_t absent;
+
+		if (hms__pages_absent(m->core->h, m->start + (k << PAGE_SHIFT), n, &absent))
+			return;
+		for (unsigned b = 0; b < n; b++)
+			if (absent & (1ULL << b))
+				m->core->st[k + b] |= MS_MOVED;
+	}
+}
+
 static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
 {
 	struct hms_migrate_core *c = m->core;
@@ -518,9 +535,12 @@ static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long
 			/* Protect again first: fails if the range was unmapped
 			 * meanwhile, so that we never discard memory that is no
 			 * longer ours (a move checks that itself). */
-			if (hms__uffd_wp(h, s, (l - at) << PAGE_SHIFT, true) ||
-			    hms__zap(h, s, (l - at) << PAGE_SHIFT))
+			if (hms__uffd_wp(h, s, (l - at) << PAGE_SHIFT, true))
 				return -EAGAIN;
+			if (hms__zap(h, s, (l - at) << PAGE_SHIFT)) {
+				zap_failed(m, at, l);
+				return -EAGAIN;
+			}
 			for (; at < l; at++)
 				c->st[at] |= MS_MOVED;
 			continue;

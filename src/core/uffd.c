@@ -694,30 +694,41 @@ int hms__zap(struct hms *h, uintptr_t start, size_t len)
 	return ret;
 }
 
+int hms__pages_absent(struct hms *h, uintptr_t start, unsigned n, uint64_t *absent)
+{
+	uint64_t pm[64];
+	int fd = pagemap_fd(h);
+
+	*absent = 0;
+	if (n > 64 || fd < 0 ||
+	    pread(fd, pm, n * sizeof(*pm), (off_t)((start >> PAGE_SHIFT) * sizeof(*pm))) !=
+		    (ssize_t)(n * sizeof(*pm)))
+		return -1;
+	for (unsigned j = 0; j < n; j++)
+		if (!(pm[j] & ((1ULL << 63) | (1ULL << 62)))) /* present, swapped */
+			*absent |= 1ULL << j;
+	return 0;
+}
+
 /* The pages of [start, start + len) the zap left, from *first to *end
  * (both start + len when none).  Where the pagemap cannot be read,
  * none: as before it was asked. */
 static void zap_left(struct hms *h, uintptr_t start, size_t len, uintptr_t *first,
 		     uintptr_t *end)
 {
-	uint64_t pm[64];
 	size_t n = len >> PAGE_SHIFT;
-	int fd = pagemap_fd(h);
 
 	*first = *end = start + len;
-	if (fd < 0)
-		return;
 	for (size_t i = 0; i < n; i += 64) {
-		size_t k = n - i < 64 ? n - i : 64;
-		ssize_t got = pread(fd, pm, k * sizeof(*pm),
-				    (off_t)(((start >> PAGE_SHIFT) + i) * sizeof(*pm)));
+		unsigned k = n - i < 64 ? (unsigned)(n - i) : 64;
+		uint64_t absent;
 
-		if (got != (ssize_t)(k * sizeof(*pm)))
+		if (hms__pages_absent(h, start + (i << PAGE_SHIFT), k, &absent))
 			return;
-		for (size_t j = 0; j < k; j++) {
+		for (unsigned j = 0; j < k; j++) {
 			uintptr_t p = start + ((i + j) << PAGE_SHIFT);
 
-			if (!(pm[j] & ((1ULL << 63) | (1ULL << 62)))) /* present, swapped */
+			if (absent & (1ULL << j))
 				continue;
 			if (*first == start + len)
 				*first = p;
@@ -737,6 +748,10 @@ static int zap_one(struct hms *h, uintptr_t start, size_t len)
 	h->zaps = &z;
 	pthread_mutex_unlock(&h->lock);
 
+	/* (zap_short: the first half only, as a kernel before 6.16 does
+	 * when the mapping is split during the madvise, hms__zap) */
+	if (len > PAGE_SIZE && hms__inject(HMS_INJ_ZAP_SHORT))
+		len = (len >> (PAGE_SHIFT + 1)) << PAGE_SHIFT;
 	if (madvise((void *)start, len, MADV_DONTNEED))
 		ret = -errno;
 
