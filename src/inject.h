@@ -138,6 +138,9 @@ enum hms_inject_point {
  *                      table (start, len: the range)
  *   CLOSE_EVICT        hms_close() is about to bring every device page
  *                      home (its mirrors were released; start, len: 0)
+ *   LAUNCH_MIGRATED    hms_softdev_launch() has moved its range to the
+ *                      device (a round) and has not yet checked that
+ *                      every page is still there (start, len: the range)
  */
 enum hms_test_hook {
 	HMS_HOOK_MIGRATE_PAGES,
@@ -156,16 +159,21 @@ enum hms_test_hook {
 	HMS_HOOK_DISCARD_MOVED,
 	HMS_HOOK_UNMANAGE_EVICTED,
 	HMS_HOOK_CLOSE_EVICT,
+	HMS_HOOK_LAUNCH_MIGRATED,
 };
 
 typedef void (*hms_test_hook_fn)(enum hms_test_hook point, uintptr_t start, size_t len,
 				 void *arg);
+struct hms;
+/* Runs the test hook if one is installed; not on the fault handler
+ * thread (unless hms__test_hook_in_handler).  h: the context the
+ * operation belongs to.  Inside libhms only (the core, the softdev). */
+void hms__test_hook_run(struct hms *h, enum hms_test_hook point, uintptr_t start, size_t len);
 /* Installs fn (NULL: none) for every context of the process. */
 HMS_INJ_API void hms__test_hook_set(hms_test_hook_fn fn, void *arg);
 /* Runs the hook on the fault handler too (its migrations for CPU faults);
  * off by default. */
 HMS_INJ_API void hms__test_hook_in_handler(bool on);
-struct hms;
 /* true: h discards the system copy of pages migrating to a device through
  * the fill gate (UFFDIO_MOVE, Linux 6.8; not with HMS_UFFD_MOVE=0). */
 HMS_INJ_API bool hms__test_gated_discard(struct hms *h);

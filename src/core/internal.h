@@ -1030,8 +1030,5 @@ int hms__check(struct hms *h); /* -EINVAL for NULL, -ECHILD in a fork child */
 
 /* inject.c (the points themselves: src/inject.h) */
 void hms__inject_env(void); /* arm from $HMS_INJECT, when set */
-/* Runs the test hook (src/inject.h) if one is installed; not on the
- * fault handler thread.  h: the context the operation belongs to. */
-void hms__test_hook_run(struct hms *h, enum hms_test_hook point, uintptr_t start, size_t len);
 
 #endif /* HMS_INTERNAL_H */

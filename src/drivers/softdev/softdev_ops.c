@@ -721,6 +721,8 @@ static int sd_launch(struct hms_softdev *d, struct hms_softdev_cmd *cmd,
 		ret = sd_cmd_migrate_to_device(d, &mig, &short_of_pool);
 		if (ret && ret != -ENOMEM && ret != -ENOENT)
 			goto out;
+		hms__test_hook_run(d->h, HMS_HOOK_LAUNCH_MIGRATED, cmd->addr,
+				   cmd->npages << SD_SHIFT);
 		/* The pool short, or wp_async (under which populated pages
 		 * never come to a device): a page missing below was refused.
 		 * Otherwise it was taken away since (another device, a CPU
