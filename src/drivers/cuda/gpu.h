@@ -166,6 +166,10 @@ struct hms_cuda {
 	uint32_t *index_slot;
 	uint64_t index_cap;
 	struct gpu_stage *stages;
+	/* One more pinned buffer, the replicas' (gpu_replica.c): taken
+	 * without waiting, so that it may be held while the pages are read
+	 * (NULL while taken) */
+	struct gpu_stage *rep_stage;
 	struct gpu_window *windows;
 	uint64_t slot_seq; /* counts slot claims and pages leaving slots
 			    * (struct gpu_slot.changed) */

@@ -414,7 +414,7 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 		g->pool_va = 0;
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < nstages; i++) {
+	for (unsigned i = 0; i <= nstages; i++) { /* and the replicas' */
 		struct gpu_stage *st = calloc(1, sizeof(*st));
 		void *buf = NULL;
 
@@ -433,6 +433,9 @@ int gpu_mem_init(struct hms_cuda *g, unsigned nstages)
 		st->next = g->stages;
 		g->stages = st;
 	}
+	g->rep_stage = g->stages;
+	g->stages = g->stages->next;
+	g->rep_stage->next = NULL;
 	return 0;
 }
 
@@ -456,6 +459,11 @@ void gpu_mem_fini(struct hms_cuda *g)
 	}
 	if (g->pool_va)
 		cu->MemAddressFree(g->pool_va, g->nslots * GPU_BLOCK);
+	if (g->rep_stage) {
+		g->rep_stage->next = g->stages;
+		g->stages = g->rep_stage;
+		g->rep_stage = NULL;
+	}
 	while (g->stages) {
 		struct gpu_stage *st = g->stages;
 

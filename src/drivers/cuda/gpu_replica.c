@@ -189,7 +189,7 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 			.interval = g->iv, .start = s, .end = e, .pfns = pfns,
 			.default_flags = HMS_PFN_REQ_FAULT, .dev_private_owner = g,
 		};
-		struct gpu_stage *st;
+		struct gpu_stage *st, *own;
 		unsigned nrep = 0;
 		long slot;
 		bool failed = false, raced = false;
@@ -230,35 +230,49 @@ static int replicas_batch(struct hms_cuda *g, uintptr_t s, uintptr_t e, uint64_t
 			return 0;
 		/* The pages are write-protected, so they hold still; they are
 		 * read as a DMA would (hms_user_read), so a page unmapped
-		 * meanwhile fails its copy instead of this thread.  Read into
-		 * tmp with no staging buffer held: a page that left for the GPU
+		 * meanwhile fails its copy instead of this thread.  Read with
+		 * no staging buffer held: a page that left for the GPU
 		 * meanwhile is brought back by that read (a CPU access would
 		 * be), through this GPU's own migrate_to_ram, which may wait
 		 * for a staging buffer or for a window's owner, who may wait
-		 * for one.  Then copy through a pinned buffer.  By runs of
-		 * adjacent pages (one block, one slot: adjacent on the GPU
-		 * too), one read and one copy each: on a GPU every copy is a
-		 * call and a DMA of its own. */
+		 * for one.  So straight into the replicas' own pinned buffer,
+		 * which nobody waits for (taken if free), or else into tmp,
+		 * then copied into a staging buffer.  By runs of adjacent
+		 * pages (one block, one slot: adjacent on the GPU too), one
+		 * read and one copy each: on a GPU every copy is a call and a
+		 * DMA of its own. */
+		pthread_mutex_lock(&g->lock);
+		st = own = g->rep_stage;
+		g->rep_stage = NULL;
+		pthread_mutex_unlock(&g->lock);
 		for (unsigned k = 0, j; k < nrep && !failed; k = j) {
 			size_t len = (size_t)((j = rep_run_end(reps, k, nrep)) - k) << GPU_SHIFT;
 
-			failed = hms_user_read(tmp + ((size_t)k << GPU_SHIFT),
+			failed = hms_user_read((own ? own->buf : tmp) + ((size_t)k << GPU_SHIFT),
 					       (const void *)(s + (reps[k].i << GPU_SHIFT)),
 					       len) != (ssize_t)len;
 		}
-		st = gpu_stage_get(g, false);
+		if (!own)
+			st = gpu_stage_get(g, false);
 		for (unsigned k = 0, j; k < nrep && !failed; k = j) {
 			char *buf = st->buf + ((size_t)k << GPU_SHIFT);
 			size_t len = (size_t)((j = rep_run_end(reps, k, nrep)) - k) << GPU_SHIFT;
 
-			memcpy(buf, tmp + ((size_t)k << GPU_SHIFT), len);
+			if (!own)
+				memcpy(buf, tmp + ((size_t)k << GPU_SHIFT), len);
 			if (cu->MemcpyHtoDAsync(gpu_pfn_addr(g, gpu_pfn(g, reps[k].slot, reps[k].page)),
 						buf, len, st->stream) != CUDA_SUCCESS)
 				failed = true;
 		}
 		if (cu->StreamSynchronize(st->stream) != CUDA_SUCCESS)
 			failed = true;
-		gpu_stage_put(g, st);
+		if (own) {
+			pthread_mutex_lock(&g->lock);
+			g->rep_stage = own;
+			pthread_mutex_unlock(&g->lock);
+		} else {
+			gpu_stage_put(g, st);
+		}
 		pthread_mutex_lock(&g->lock);
 		/* The copies are done.  The places are still ours (pending:
 		 * claimed, so the slot stays too).  A replica dropped meanwhile
