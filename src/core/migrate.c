@@ -466,24 +466,6 @@ static unsigned long mark_committing(struct hms_migrate_vma *m, unsigned long *i
 	return live < *i ? *i : live;
 }
 
-/*
- * Pages [i, j) lose their system copy (to a device).  From the mark on a
- * missing page is ours: CPU faults wait.  A page mremap moved away is not
- * discarded (it is gone, or an empty page of MREMAP_DONTUNMAP's old
- * range): it stays in system memory at its new address.  Where the
- * kernel moves pages (UFFDIO_MOVE, Linux 6.8), each try goes through the
- * fill gate like a fill: mark, then move the live pages out only if no
- * batch of events began since the handler caught up, so pages an mremap
- * moved in meanwhile are never discarded (design 5a).  Pages the kernel
- * will not move, and all of them on older kernels, are discarded with
- * MADV_DONTNEED (hms__zap), where that window stays; those are protected
- * again first, which fails if the range was unmapped meanwhile (a move
- * needs no such check: it goes through hms' userfaultfd, which the kernel
- * refuses while the unmap's event is unread, and the gate saw the events
- * read before it).  Each page discarded is
- * marked MS_MOVED at once, so that an error later in the run leaves it
- * counted.  0 or -EAGAIN.
- */
 /* A self-zap of pages [i, j) gave up part way (hms__zap): those it
  * discarded count as moved, their system copy is gone (where the pagemap
  * cannot be read, none: they would read as zeros, as before). */
@@ -501,6 +483,25 @@ static void zap_failed(struct hms_migrate_vma *m, unsigned long i, unsigned long
 	}
 }
 
+/*
+ * Pages [i, j) lose their system copy (to a device).  From the mark on a
+ * missing page is ours: CPU faults wait.  A page mremap moved away is not
+ * discarded (it is gone, or an empty page of MREMAP_DONTUNMAP's old
+ * range): it stays in system memory at its new address.  Where the
+ * kernel moves pages (UFFDIO_MOVE, Linux 6.8), each try goes through the
+ * fill gate like a fill: mark, then move the live pages out only if no
+ * batch of events began since the handler caught up, so pages an mremap
+ * moved in meanwhile are never discarded (design 5a).  Pages the kernel
+ * will not move, and all of them on older kernels, are discarded with
+ * MADV_DONTNEED (hms__zap), where that window stays; those are protected
+ * again first, which fails if the range was unmapped meanwhile (a move
+ * needs no such check: it goes through hms' userfaultfd, which the kernel
+ * refuses while the unmap's event is unread, and the gate saw the events
+ * read before it).  Each page discarded is
+ * marked MS_MOVED at once, so that an error later in the run leaves it
+ * counted (those of a zap that gave up part way too: zap_failed).  0 or
+ * -EAGAIN.
+ */
 static int discard_run(struct hms_migrate_vma *m, unsigned long i, unsigned long j)
 {
 	struct hms_migrate_core *c = m->core;
