@@ -56,6 +56,10 @@ static int replica_rounds(struct hms *h, const struct hms_cu *cu, size_t bytes, 
 		fprintf(stderr, "hms bench gpu: replicas: no memory or no attach\n");
 		goto out;
 	}
+	/* Its context current for the read-back: the one made current for
+	 * the baselines may be gone with the attach that held it (a primary
+	 * context ends with its last holder). */
+	cu->CtxSetCurrent(hms_cuda_context(g));
 	hms_cuda_info(g, &info);
 	snprintf(name, name_len, "%s", info.name);
 	gpu = hms_cuda_target(g);
