@@ -41,8 +41,6 @@ int main(void)
 {
 	struct hms *h;
 	struct hms_cuda_config cfg = { sizeof(cfg), 0, 32UL << 20, 2, 0, NULL };
-	void (*hold)(bool);
-	unsigned (*held)(void);
 	size_t npages, n;
 	pthread_t a, b;
 	hms_uid gpu;
@@ -52,8 +50,6 @@ int main(void)
 		T_SKIP("holding copies half way needs fakecuda");
 	h = t_open();
 	g = g_attach(h, &cfg);
-	hold = (void (*)(bool))g_fake_sym("fakecuda_hold_htod");
-	held = (unsigned (*)(void))g_fake_sym("fakecuda_htod_held");
 	gpu = hms_cuda_target(g);
 	len = 1UL << 20;
 	npages = len / T_PAGE;
@@ -66,25 +62,25 @@ int main(void)
 	T_EQ(g_count_on(h, p, npages, gpu), 16);
 
 	t_watchdog(60, "the map or the read never ended");
-	hold(true);
+	g_hold_htod(true);
 	T_EQ(pthread_create(&a, NULL, mapper, NULL), 0);
-	for (waited = 0; !held() && waited < 5000; waited++)
+	for (waited = 0; !g_htod_held() && waited < 5000; waited++)
 		usleep(1000);
-	T_ASSERT(held()); /* the map is placing pages: its copy waits */
+	T_ASSERT(g_htod_held()); /* the map is placing pages: its copy waits */
 	T_EQ(atomic_load(&map_ret), 1);
 
 	T_EQ(pthread_create(&b, NULL, reader, NULL), 0);
 	for (waited = 0; !atomic_load(&read_done) && waited < 5000; waited++)
 		usleep(1000);
 	if (!atomic_load(&read_done)) {
-		hold(false);
+		g_hold_htod(false);
 		T_FAIL("a CPU read of a GPU page waited for a map still placing its block");
 	}
 	T_EQ(pthread_join(b, NULL), 0);
 	T_EQ(read_val, 51);
 	T_EQ(atomic_load(&map_ret), 1); /* the map still waits in its copy */
 
-	hold(false);
+	g_hold_htod(false);
 	T_EQ(pthread_join(a, NULL), 0);
 	T_EQ(atomic_load(&map_ret), 0);
 	T_EQ(g_count_on(h, p, npages, gpu), npages); /* page 0 went back too */

@@ -52,29 +52,24 @@ int main(void)
 	struct hms_cuda_config cfg = { .size = sizeof(cfg), .mem_bytes = 32UL << 20 };
 	struct mapper a = { 0 }, b = { 0 };
 	struct hms *h = t_open();
-	void (*hold)(bool);
-	unsigned (*held)(void);
 
 	g = g_attach(h, &cfg);
 	if (!g_fake())
 		T_SKIP("needs fakecuda's copy hold");
-	hold = (void (*)(bool))g_fake_sym("fakecuda_hold_htod");
-	held = (unsigned (*)(void))g_fake_sym("fakecuda_htod_held");
 	p = hms_alloc(h, 2UL << 20, 0);
 	T_ASSERT(p);
 	t_fill(p, T_PAGE / sizeof(int), 1000);
 	T_EQ(hms_advise(h, p, T_PAGE, HMS_ADVICE_READ_MOSTLY, 0), 0);
 
 	t_watchdog(30, "the read-only maps");
-	hold(true);
+	g_hold_htod(true);
 	T_EQ(pthread_create(&a.t, NULL, map_ro, &a), 0);
-	while (held() < 1)
-		usleep(1000);
+	g_wait_htod_held(1);
 	T_EQ(pthread_create(&b.t, NULL, map_ro, &b), 0);
 	usleep(300 * 1000); /* b's map: done (before the fix) or waiting */
 	if (atomic_load(&b.done) && !b.ret)
 		check_window(b.dptr, "the second map's (the first's copy still held)");
-	hold(false);
+	g_hold_htod(false);
 	T_EQ(pthread_join(a.t, NULL), 0);
 	T_EQ(pthread_join(b.t, NULL), 0);
 	t_watchdog(0, NULL);

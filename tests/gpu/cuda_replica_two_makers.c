@@ -52,15 +52,11 @@ int main(void)
 	struct hms_cuda_config cfg = { .size = sizeof(cfg), .mem_bytes = 32UL << 20 };
 	struct mapper a = { 0 }, b = { 0 };
 	struct hms *h = t_open();
-	void (*hold)(bool);
-	unsigned (*held)(void);
 	char *raw;
 
 	g = g_attach(h, &cfg);
 	if (!g_fake())
 		T_SKIP("needs fakecuda's copy hold");
-	hold = (void (*)(bool))g_fake_sym("fakecuda_hold_htod");
-	held = (unsigned (*)(void))g_fake_sym("fakecuda_htod_held");
 	raw = hms_alloc(h, 3 * BLK, 0);
 	T_ASSERT(raw);
 	a.p = (unsigned *)(((uintptr_t)raw + BLK - 1) & ~(BLK - 1));
@@ -70,14 +66,12 @@ int main(void)
 	T_EQ(hms_advise(h, a.p, 2 * BLK, HMS_ADVICE_READ_MOSTLY, 0), 0);
 
 	t_watchdog(30, "the second map waited for the first's buffer");
-	hold(true);
+	g_hold_htod(true);
 	T_EQ(pthread_create(&a.t, NULL, map_ro, &a), 0);
-	while (held() < 1)
-		usleep(1000);
+	g_wait_htod_held(1);
 	T_EQ(pthread_create(&b.t, NULL, map_ro, &b), 0);
-	while (held() < 2)
-		usleep(1000);
-	hold(false);
+	g_wait_htod_held(2);
+	g_hold_htod(false);
 	T_EQ(pthread_join(a.t, NULL), 0);
 	T_EQ(pthread_join(b.t, NULL), 0);
 	t_watchdog(0, NULL);

@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <hms_cuda.h>
 
@@ -96,6 +97,25 @@ static inline void *g_fake_sym(const char *name)
 
 	T_ASSERT(p);
 	return p;
+}
+
+/* fakecuda's copy hold: host-to-device copies wait while it is on. */
+static inline void g_hold_htod(bool on)
+{
+	((void (*)(bool))g_fake_sym("fakecuda_hold_htod"))(on);
+}
+
+/* How many host-to-device copies wait in the hold now. */
+static inline unsigned g_htod_held(void)
+{
+	return ((unsigned (*)(void))g_fake_sym("fakecuda_htod_held"))();
+}
+
+/* Wait until n copies wait in the hold (the test's watchdog bounds it). */
+static inline void g_wait_htod_held(unsigned n)
+{
+	while (g_htod_held() < n)
+		usleep(1000);
 }
 
 /* What the GPU holds, in MiB: used_bytes and kept_bytes as
