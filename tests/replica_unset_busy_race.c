@@ -9,6 +9,7 @@
  * for them (HMS_STALE_WAIT_MS at most) and passes over them again. */
 #include <stdatomic.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "replica_util.h"
@@ -16,12 +17,24 @@
 static struct t_rep r;
 static atomic_int armed;
 static int unset_ret = 99;
+static double unset_ms; /* how long the advice took (said if a page kept its replica) */
 static pthread_t unsetter_thread;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static void *unsetter(void *a)
 {
+	double t0 = now_ms();
+
 	(void)a;
 	unset_ret = hms_advise(r.h, r.p, r.npages * T_PAGE, HMS_ADVICE_UNSET_READ_MOSTLY, 0);
+	unset_ms = now_ms() - t0;
 	return NULL;
 }
 
@@ -56,7 +69,9 @@ int main(void)
 	T_EQ(hms_page_query(r.h, r.p, 8, pi), 8);
 	for (int i = 0; i < 8; i++)
 		if (pi[i].flags & HMS_PAGE_REPLICATED)
-			T_FAIL("page %d still replicated after HMS_ADVICE_UNSET_READ_MOSTLY", i);
+			T_FAIL("page %d still replicated after HMS_ADVICE_UNSET_READ_MOSTLY (which "
+			       "took %.0f ms; HMS_STALE_WAIT_MS bounds its wait for busy pages)",
+			       i, unset_ms);
 	s0 = t_rep_stats(&r);
 	t_rep_read_check(&r, 1);
 	s1 = t_rep_stats(&r);
