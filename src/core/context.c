@@ -140,6 +140,23 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&ctx_open_lock);
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Every descriptor of h (fork's child, hms_close, a failed hms_open). */
+static void close_fds(struct hms *h)
+{
+	close_fd(&h->uffd);
+	close_fd(&h->uffd_spare);
+	close_fd(&h->age_fd);
+	close_fd(&h->pagemap_fd);
+	close_fd(&h->wake_fd);
+}
+
 /*
  * The child's copies of a context's descriptors go: it cannot use them
  * (-ECHILD), and its copy of the userfaultfd kept the parent's open after
@@ -149,23 +166,11 @@ static void fork_parent(void)
  * and the parent's next touch there waited for as long as the child
  * lived (tests/close_fork_child_alive).
  */
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void fork_child(void)
 {
 	for (struct hms *h = ctx_list; h; h = h->next_ctx) {
-		if (!h->forked_child) {
-			close_fd(&h->uffd);
-			close_fd(&h->uffd_spare);
-			close_fd(&h->age_fd);
-			close_fd(&h->pagemap_fd);
-			close_fd(&h->wake_fd);
-		}
+		if (!h->forked_child)
+			close_fds(h);
 		h->forked_child = true;
 	}
 	hms__uffd_fork_child();
@@ -330,14 +335,7 @@ HMS_API int hms_open(struct hms **out, const struct hms_options *opts)
 err_topo:
 	hms__topology_close(h);
 err_uffd:
-	if (h->uffd >= 0)
-		close(h->uffd);
-	if (h->uffd_spare >= 0)
-		close(h->uffd_spare);
-	if (h->age_fd >= 0)
-		close(h->age_fd);
-	if (h->wake_fd >= 0)
-		close(h->wake_fd);
+	close_fds(h);
 	pthread_mutex_unlock(&ctx_open_lock);
 	hms__notifier_fini(h);
 err_free:
@@ -602,11 +600,7 @@ HMS_API void hms_close(struct hms *h)
 	 * a fork() finds them open (its child closes its copies) or closed
 	 * and -1. */
 	pthread_mutex_lock(&ctx_list_lock);
-	close_fd(&h->uffd);
-	close_fd(&h->uffd_spare);
-	close_fd(&h->age_fd);
-	close_fd(&h->wake_fd);
-	close_fd(&h->pagemap_fd);
+	close_fds(h);
 	ctx_unlist_locked(h);
 	pthread_mutex_unlock(&ctx_list_lock);
 	pthread_cond_destroy(&h->cond);

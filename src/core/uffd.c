@@ -2332,10 +2332,10 @@ static void event_remove(struct hms *h, uintptr_t s, uintptr_t e)
 
 		pthread_mutex_lock(&h->lock);
 		ours = zap_claim_locked(h, p, true);
-		for (q = p + PAGE_SIZE; q < e && zap_claim_locked(h, q, false) == ours;
+		/* (a page that is ours is claimed as the run takes it) */
+		for (q = p + PAGE_SIZE; q < e && zap_claim_locked(h, q, ours) == ours;
 		     q += PAGE_SIZE)
-			if (ours)
-				zap_claim_locked(h, q, true);
+			;
 		pthread_mutex_unlock(&h->lock);
 		if (!ours)
 			remove_run(h, p, q);
